@@ -1,0 +1,21 @@
+// The addon's entry point: each kernel family registers its exports from its own file.
+#include <napi.h>
+
+namespace tl::binding {
+void init_info(Napi::Env env, Napi::Object exports);       // binding/info.cpp
+void init_matmul(Napi::Env env, Napi::Object exports);     // binding/matmul.cpp
+void init_attention(Napi::Env env, Napi::Object exports);  // binding/attention.cpp
+void init_ops(Napi::Env env, Napi::Object exports);        // binding/ops.cpp
+void init_files(Napi::Env env, Napi::Object exports);      // binding/files.cpp (mmap)
+}  // namespace tl::binding
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tl::binding::init_info(env, exports);
+  tl::binding::init_matmul(env, exports);
+  tl::binding::init_attention(env, exports);
+  tl::binding::init_ops(env, exports);
+  tl::binding::init_files(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(tensorloom, Init)

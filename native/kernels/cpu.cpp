@@ -1,0 +1,74 @@
+#include "kernels/cpu.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+namespace tl {
+
+static Isa detect() {
+#if defined(TL_HAVE_X86_VARIANTS) && (defined(__x86_64__) || defined(_M_X64))
+  __builtin_cpu_init();
+  // libgcc's checks include the OS's XSAVE state (xgetbv), so a kernel that masks AVX-512 is honoured.
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return Isa::Avx2;
+  return Isa::Scalar;
+#elif defined(TL_HAVE_NEON_VARIANTS) && defined(__aarch64__)
+  return Isa::Neon;  // Advanced SIMD is mandatory on arm64.
+#else
+  return Isa::Scalar;
+#endif
+}
+
+static Isa initial_cap() {
+  const char* env = std::getenv("TENSORLOOM_ISA");
+  Isa cap = Isa::Avx512;
+  if (env && *env && !parse_isa(env, &cap)) cap = Isa::Avx512;  // unknown value: ignore (TS layer warns)
+  return cap;
+}
+
+static const Isa g_detected = detect();
+static std::atomic<int> g_cap{static_cast<int>(initial_cap())};
+
+Isa detected_isa() { return g_detected; }
+
+Isa active_isa() {
+  int cap = g_cap.load(std::memory_order_relaxed);
+  int det = static_cast<int>(g_detected);
+  return static_cast<Isa>(cap < det ? cap : det);
+}
+
+bool set_isa_cap(Isa cap) {
+  // Neon and the x86 variants live on different architectures: a cap of another family means scalar.
+  bool x86 = g_detected == Isa::Avx2 || g_detected == Isa::Avx512;
+  if ((cap == Isa::Neon && x86) || ((cap == Isa::Avx2 || cap == Isa::Avx512) && g_detected == Isa::Neon)) {
+    g_cap.store(static_cast<int>(Isa::Scalar));
+    return false;
+  }
+  g_cap.store(static_cast<int>(cap));
+  return static_cast<int>(cap) <= static_cast<int>(g_detected);
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Neon: return "neon";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "scalar";
+}
+
+bool parse_isa(const char* name, Isa* out) {
+  static const struct { const char* n; Isa i; } table[] = {
+      {"scalar", Isa::Scalar}, {"neon", Isa::Neon}, {"avx2", Isa::Avx2}, {"avx512", Isa::Avx512}};
+  for (const auto& e : table)
+    if (std::strcmp(name, e.n) == 0) { *out = e.i; return true; }
+  return false;
+}
+
+}  // namespace tl

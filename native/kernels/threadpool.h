@@ -1,0 +1,30 @@
+// One thread pool per process, shared by every kernel.
+//
+// parallel_for splits [0, n) into one contiguous range per thread; the calling thread works on
+// the first range itself. Workers spin briefly after each job before sleeping, so the per-token
+// stream of small jobs in decode never pays an OS wake-up, while an idle process burns no CPU.
+// If a second JS thread calls in while the pool is busy, its job runs inline on that thread.
+#pragma once
+#include <cstdint>
+
+namespace tl {
+
+// fn(begin, end, thread_index): process items [begin, end).
+using RangeFn = void (*)(int64_t begin, int64_t end, int thread, void* ctx);
+
+// Default = physical cores (SMT siblings counted once).
+int physical_cores();
+void pool_set_threads(int n);  // n < 1 -> physical_cores()
+int pool_threads();
+
+// Runs fn over [0, n). `min_per_thread` keeps small jobs on fewer threads (wake-up cost).
+void parallel_for(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx);
+
+// Convenience for lambdas: parallel_for(n, grain, [&](int64_t b, int64_t e, int t) { ... });
+template <class F>
+inline void parallel_for(int64_t n, int64_t min_per_thread, F&& f) {
+  parallel_for(n, min_per_thread,
+               [](int64_t b, int64_t e, int t, void* c) { (*static_cast<F*>(c))(b, e, t); }, &f);
+}
+
+}  // namespace tl

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Builds the TypeScript sources: ESM + .d.ts with tsc (dist/esm), and a CommonJS bundle of the
+// same code with esbuild (dist/cjs/index.cjs), where `import.meta.url` is shimmed from __filename.
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync, mkdirSync, existsSync, readdirSync, chmodSync } from 'node:fs';
+import { build } from 'esbuild';
+
+rmSync('dist', { recursive: true, force: true });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
+
+// Entry points that other threads load by path (workers) are bundled separately for CJS.
+const entries = { index: 'ts/index.ts' };
+for (const extra of ['ts/generate/worker.ts']) if (existsSync(extra)) entries[extra.replace(/^ts\/|\.ts$/g, '').replace(/\//g, '-')] = extra;
+mkdirSync('dist/cjs', { recursive: true });
+await build({
+  entryPoints: entries,
+  outdir: 'dist/cjs',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  define: { 'import.meta.url': '__tl_import_meta_url' },
+  banner: { js: "const __tl_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+if (existsSync('dist/esm/cli.js')) chmodSync('dist/esm/cli.js', 0o755);
+console.log('built dist/esm (', readdirSync('dist/esm').length, 'entries ) and dist/cjs');

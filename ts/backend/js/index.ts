@@ -1,0 +1,28 @@
+import type { Backend, BackendInfo } from '../types.js';
+import { jsAttention } from './attention.js';
+import { jsConversions } from './conversions.js';
+import { jsElementwise } from './elementwise.js';
+import { jsMatmul } from './matmul.js';
+
+/**
+ * The pure-TypeScript backend: plain loops, single-threaded. It is the baseline the native
+ * kernels are tested and benchmarked against, and the fallback when the addon cannot load.
+ */
+export function createJsBackend(fallbackReason?: string): Backend {
+  const info = (): BackendInfo => ({
+    backend: 'js',
+    isa: 'js',
+    detectedIsa: 'js',
+    threads: 1,
+    ...(fallbackReason ? { fallbackReason } : {}),
+  });
+  return {
+    name: 'js',
+    info,
+    setThreads: () => 1,
+    ...jsMatmul,
+    ...jsAttention,
+    ...jsElementwise,
+    ...jsConversions,
+  };
+}

@@ -1,0 +1,7 @@
+/**
+ * tensorloom: fast transformer inference for Node.js.
+ * @packageDocumentation
+ */
+export { getBackend, backendInfo, setIsa, setThreads } from './backend/index.js';
+export type * from './backend/types.js';
+export { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './backend/types.js';
