@@ -82,7 +82,7 @@ describe('GGUF reader: synthetic file with every value type', () => {
     expect(m.get('arr.i32')).toBeInstanceOf(Int32Array);
     expect(m.get('arr.f32')).toEqual(Float32Array.of(0.25, -8));
     expect(m.get('arr.f32')).toBeInstanceOf(Float32Array);
-    expect(m.get('arr.str')).toEqual(['a', '', '<0x0A>', '\uFEFF']) // a BOM token must survive decoding;
+    expect(m.get('arr.str')).toEqual(['a', '', '<0x0A>', '\uFEFF']); // a BOM token must survive decoding
     expect(m.get('arr.bool')).toEqual([false, true]);
     expect(m.get('arr.nested')).toEqual([Uint32Array.of(1, 2), ['x']]);
     expect(f.metadataTypes.get('arr.str')).toEqual({ type: 9, itemType: 8 });
