@@ -5,3 +5,4 @@
 export { getBackend, backendInfo, setIsa, setThreads } from './backend/index.js';
 export type * from './backend/types.js';
 export { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './backend/types.js';
+export * from './tokenizers/index.js';
