@@ -10,8 +10,8 @@ import type { EngineModule, LoadedEngine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import * as builtinEngine from './model-engine.js';
 
+if (!parentPort) throw new Error('tensorloom: server/worker.js must run in a worker thread');
 const port = parentPort;
-if (!port) throw new Error('tensorloom: server/worker.js must run in a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
