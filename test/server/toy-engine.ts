@@ -7,7 +7,7 @@
  * skips or repeats prompt chunks, or feeds a wrong position produces different text. `expected()`
  * computes the same continuation directly, without any batching, as the reference.
  *
- * engineOptions: { stepMs?: number (sleep per forward, to simulate compute), probe?: SharedArrayBuffer
+ * engineOptions: { stepMs?: number (sleep per forward, to simulate compute; or env TOY_STEP_MS), chatTemplate?: string, probe?: SharedArrayBuffer
  * (Int32Array: [0] max rows in one forward, [1] max tokens in one forward, [2] forward calls) }
  */
 import type { BatchEngine, BatchRow, EngineLoadOptions, LoadedEngine, SamplingParams, TokenSampler } from '../../ts/server/engine.js';
@@ -138,10 +138,11 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
   const ctx = opts.contextLength ?? 256;
   const eosEvery = typeof o.eosEvery === 'number' ? o.eosEvery : 0;
   const probe = o.probe instanceof SharedArrayBuffer ? new Int32Array(o.probe) : null;
-  const engine = new ToyEngine(opts.slots, ctx, eosEvery, typeof o.stepMs === 'number' ? o.stepMs : 0, probe);
+  const stepMs = typeof o.stepMs === 'number' ? o.stepMs : Number(process.env.TOY_STEP_MS ?? 0);
+  const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe);
   return {
     engine,
-    tokenizer: { encode, decode, eosIds: [EOS], bosText: '<s>', eosText: '</s>' },
+    tokenizer: { encode, decode, eosIds: [EOS] },
     info: {
       id: 'toy',
       architecture: 'toy',
@@ -150,6 +151,8 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
       slots: opts.slots,
       chatTemplate: typeof o.chatTemplate === 'string' ? o.chatTemplate : null,
       kvCacheBytes: opts.slots * ctx * 4,
+      bosText: '<s>',
+      eosText: '</s>',
     },
     makeSampler,
   };

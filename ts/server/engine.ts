@@ -43,10 +43,6 @@ export interface ServeTokenizer {
   decode(ids: readonly number[]): string;
   /** Token ids that end generation. */
   readonly eosIds: readonly number[];
-  /** The BOS token's text (for chat templates), if the vocabulary has one. */
-  readonly bosText?: string;
-  /** The EOS token's text (for chat templates), if the vocabulary has one. */
-  readonly eosText?: string;
 }
 
 /** Sampling parameters of one request (OpenAI names in camelCase, plus llama.cpp's extras). */
@@ -75,6 +71,9 @@ export interface ModelInfo {
   slots: number;
   /** Jinja chat template from the model files, if any. */
   chatTemplate: string | null;
+  /** Texts of the BOS / EOS tokens, which chat templates print. */
+  bosText?: string;
+  eosText?: string;
   /** Bytes of KV cache reserved for all slots. */
   kvCacheBytes: number;
 }
