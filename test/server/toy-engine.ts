@@ -30,6 +30,15 @@ export function decode(ids: readonly number[]): string {
   return new TextDecoder().decode(Uint8Array.from(bytes));
 }
 
+/** Byte-level stream decoder: releases only complete UTF-8 characters. */
+function createStreamDecoder(): { push(id: number): string; flush(): string } {
+  const td = new TextDecoder('utf-8');
+  return {
+    push: (id) => (id >= 2 && id < VOCAB ? td.decode(Uint8Array.of(BYTES[id - 2]!), { stream: true }) : ''),
+    flush: () => td.decode(),
+  };
+}
+
 /** FNV-1a over token ids. */
 function hash(ids: ArrayLike<number>, n: number): number {
   let h = 0x811c9dc5;
@@ -142,7 +151,7 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
   const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe);
   return {
     engine,
-    tokenizer: { encode, decode, eosIds: [EOS] },
+    tokenizer: { encode, createStreamDecoder, eosIds: [EOS] },
     info: {
       id: 'toy',
       architecture: 'toy',

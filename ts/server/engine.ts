@@ -35,12 +35,12 @@ export interface BatchEngine {
   dispose(): void;
 }
 
-/** What the loop needs from a tokenizer. */
+/** What the loop needs from a tokenizer (a structural subset of the generation tokenizer). */
 export interface ServeTokenizer {
   /** Token ids of `text`; `addBos` prepends the model's BOS token when it has one. */
   encode(text: string, addBos: boolean): number[];
-  /** Text of `ids` (special tokens dropped). Bytes of an incomplete UTF-8 sequence become U+FFFD. */
-  decode(ids: readonly number[]): string;
+  /** An incremental decoder that only ever returns complete UTF-8 text (special tokens skipped). */
+  createStreamDecoder(): { push(id: number): string; flush(): string };
   /** Token ids that end generation. */
   readonly eosIds: readonly number[];
 }

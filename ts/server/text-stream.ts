@@ -1,34 +1,25 @@
 /**
- * Turns one sequence's generated token ids into text deltas as they arrive:
- * - UTF-8 safe: a token that ends inside a multi-byte character (the tokenizer then decodes
- *   U+FFFD) is held back until the character completes;
- * - context aware: each delta is the difference between decoding a short window with and
- *   without the new tokens, so tokenizers that drop a leading space at the start of a text
- *   (SentencePiece) still give the right spacing;
- * - stop strings: text that could be the beginning of a stop string is held back; when a stop
- *   string appears, the text before it is released and the stream reports `stopped`.
+ * Turns one sequence's generated token ids into text deltas as they arrive: the tokenizer's
+ * stream decoder keeps UTF-8 whole (it is primed with the prompt so SentencePiece keeps the
+ * leading space of a continuation); text that could be the beginning of a stop string is held
+ * back, and when a stop string appears the text before it is released and the stream reports
+ * `stopped`.
  */
 import type { ServeTokenizer } from './engine.js';
 
-/** How many prompt tokens seed the decoding window (enough for any merge of a leading space). */
-const CONTEXT_TOKENS = 4;
-
 export class TextStream {
-  private readonly ids: number[];
-  /** Window start: decode(ids[prefix:read]) is text already accounted for. */
-  private prefix = 0;
-  private read: number;
-  /** Released by the tokenizer but held back because it may start a stop string. */
+  private readonly decoder: { push(id: number): string; flush(): string };
+  /** Decoded but held back because it may start a stop string. */
   private pending = '';
   private stoppedFlag = false;
 
   constructor(
-    private readonly tokenizer: ServeTokenizer,
+    tokenizer: ServeTokenizer,
     promptIds: readonly number[],
     private readonly stop: readonly string[],
   ) {
-    this.ids = promptIds.slice(-CONTEXT_TOKENS);
-    this.read = this.ids.length;
+    this.decoder = tokenizer.createStreamDecoder();
+    for (const id of promptIds) this.decoder.push(id);
   }
 
   /** True once a stop string was seen; push() then returns ''. */
@@ -39,32 +30,21 @@ export class TextStream {
   /** Adds one generated token; returns the text that can be shown now (often '', never partial UTF-8). */
   push(id: number): string {
     if (this.stoppedFlag) return '';
-    this.ids.push(id);
-    const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
-    const after = this.tokenizer.decode(this.ids.slice(this.prefix));
-    if (after.length <= before.length || after.endsWith('\uFFFD')) return '';
-    this.prefix = this.read;
-    this.read = this.ids.length;
-    return this.release(after.slice(before.length));
+    return this.release(this.decoder.push(id), false);
   }
 
-  /** At the end of generation: the held-back text (an incomplete character stays U+FFFD). */
+  /** At the end of generation: everything held back. */
   flush(): string {
     if (this.stoppedFlag) return '';
-    let tail = '';
-    if (this.read < this.ids.length) {
-      const before = this.tokenizer.decode(this.ids.slice(this.prefix, this.read));
-      tail = this.tokenizer.decode(this.ids.slice(this.prefix)).slice(before.length);
-      this.prefix = this.read = this.ids.length;
-    }
-    const out = this.pending + tail;
-    this.pending = '';
-    return out;
+    return this.release(this.decoder.flush(), true);
   }
 
-  private release(text: string): string {
-    if (this.stop.length === 0) return text;
+  private release(text: string, final: boolean): string {
     const buf = this.pending + text;
+    if (this.stop.length === 0) {
+      this.pending = '';
+      return buf;
+    }
     let cut = -1;
     for (const s of this.stop) {
       const at = buf.indexOf(s);
@@ -77,11 +57,13 @@ export class TextStream {
     }
     // Hold back the longest suffix of buf that is a proper prefix of some stop string.
     let hold = 0;
-    for (const s of this.stop) {
-      for (let n = Math.min(s.length - 1, buf.length); n > hold; n--) {
-        if (buf.endsWith(s.slice(0, n))) {
-          hold = n;
-          break;
+    if (!final) {
+      for (const s of this.stop) {
+        for (let n = Math.min(s.length - 1, buf.length); n > hold; n--) {
+          if (buf.endsWith(s.slice(0, n))) {
+            hold = n;
+            break;
+          }
         }
       }
     }
