@@ -4,14 +4,14 @@
  * given with `{ tokenizer }` (the model file view has already resolved which).
  */
 import type { ModelFile } from '../formats/model-file.js';
+import { tokenizerFromSource } from '../tokenizers/load.js';
 import type { GenerationTokenizer } from './types.js';
 
-export async function openTokenizer(mf: ModelFile): Promise<{ tokenizer: GenerationTokenizer; path: string | null }> {
+export function openTokenizer(mf: ModelFile): { tokenizer: GenerationTokenizer; path: string | null } {
   const t = mf.tokenizer;
-  switch (t.kind) {
-    case 'none':
-      throw new Error(`tensorloom: no tokenizer found for ${mf.path}; pass { tokenizer: PATH } (tokenizer.json, llama2.c tokenizer.bin, or a GGUF with a vocabulary)`);
-    default:
-      throw new Error(`tensorloom: tokenizers are not available in this build (${t.kind})`);
+  if (t.kind === 'none') {
+    throw new Error(`tensorloom: no tokenizer found for ${mf.path}; pass { tokenizer: PATH } (tokenizer.json, llama2.c tokenizer.bin, or a GGUF with a vocabulary)`);
   }
+  const tokenizer = tokenizerFromSource(t, mf.config.vocabSize);
+  return { tokenizer, path: t.kind === 'gguf' ? mf.path : t.path };
 }
