@@ -159,19 +159,27 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
   let dead: Error | null = null;
   let onDisposed: (() => void) | null = null;
 
+  // Listeners are removed one by one: removeAllListeners() would also drop the Worker's own
+  // 'newListener' hooks that keep its message port referenced.
   const info = await new Promise<ModelInfo>((resolve, reject) => {
     const onMessage = (m: FromWorker): void => {
-      if (m.type === 'ready') resolve(m.info);
+      if (m.type === 'ready') done(() => resolve(m.info));
       else if (m.type === 'load-error') {
-        reject(fromWire(m.error));
+        done(() => reject(fromWire(m.error)));
         void worker.terminate();
       }
     };
-    worker.once('message', onMessage);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`tensorloom: the model worker exited (code ${code}) while loading ${path}`)));
-  }).finally(() => {
-    worker.removeAllListeners();
+    const onError = (err: Error): void => done(() => reject(err));
+    const onExit = (code: number): void => done(() => reject(new Error(`tensorloom: the model worker exited (code ${code}) while loading ${path}`)));
+    const done = (settle: () => void): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      settle();
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
   });
 
   const failAll = (err: Error): void => {
