@@ -5,3 +5,5 @@
 export { getBackend, backendInfo, setIsa, setThreads } from './backend/index.js';
 export type * from './backend/types.js';
 export { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './backend/types.js';
+export { assertCudaAvailable, cudaStatus, getCudaBackend } from './backend/cuda/index.js';
+export type { CudaBackend, CudaStatus, DeviceWeights } from './backend/cuda/index.js';
