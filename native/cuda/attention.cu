@@ -203,9 +203,9 @@ void run_attention(float* out, const float* q, KV* k, const KV* v, const Params&
     launch_rope<KV>(k + (int64_t)p.pos_offset * p.Hkv * p.D, p.T, p.Hkv, p.D, p.pos_offset, p.theta,
                     (RopeLayout)p.rope_layout, p.rope_dims);
   }
+  if ((int64_t)p.T * p.G > 0x7fffffff || p.Hkv > 65535) throw Error("attention: T·H too large for one launch");
   const int row_blocks = (p.T * p.G + kWarps - 1) / kWarps;
   const int64_t blocks = (int64_t)row_blocks * p.Hkv;
-  if (row_blocks > 0x7fffffff || p.Hkv > 65535) throw Error("attention: T·H too large for one launch");
   // Split S when the grid alone would leave most multiprocessors idle (decode, short prompts).
   int splits = 1;
   const int64_t want = 2LL * multiprocessor_count();
