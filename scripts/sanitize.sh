@@ -16,7 +16,7 @@ out=${SANITIZE_BUILD_DIR:-build-asan}
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   # Native kernels (backend ops through the addon) and the file parsers; the sanitizer self-check.
-  for t in test/backend test/native test/kernels test/formats test/tokenizers test/package/sanitizer.test.ts; do
+  for t in test/backend test/native test/kernels test/formats test/package/sanitizer.test.ts; do
     [ -e "$t" ] && tests+=("$t")
   done
 fi
