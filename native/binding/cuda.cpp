@@ -26,7 +26,7 @@ static const char* const kCudaExports[] = {
     "cudaAlloc",   "cudaFree",    "cudaUpload",   "cudaDownload", "cudaCopy", "cudaSynchronize",
     "cudaMatmulT", "cudaMatmul",  "cudaAttention", "cudaRope",    "cudaRmsnorm", "cudaLayernorm",
     "cudaSoftmax", "cudaGelu",    "cudaSilu",     "cudaSwiglu",   "cudaAdd",  "cudaMul",
-    "cudaEmbedding", "cudaArgmax",
+    "cudaEmbedding", "cudaArgmax", "cudaUseCublas",
 };
 
 #ifndef TL_HAVE_CUDA
@@ -146,7 +146,17 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
     }
   }
   o.Set("devices", devices);
+  if (n > 0) o.Set("gemm", tl::cuda::gemm_provider());  // loads cuBLAS if it can
   return o;
+}
+
+// cudaUseCublas(enabled) → whether cuBLAS now serves the large GEMMs (false when not loadable).
+Napi::Value UseCublas(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    bool enabled = boolean(info, 0, "enabled");
+    tl::cuda::require_device();
+    return Napi::Boolean::New(info.Env(), tl::cuda::use_cublas(enabled));
+  });
 }
 
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
@@ -461,7 +471,7 @@ void init_cuda(Napi::Env env, Napi::Object exports) {
       {"cudaLayernorm", Layernorm},   {"cudaSoftmax", Softmax},     {"cudaGelu", Gelu},
       {"cudaSilu", Silu},             {"cudaSwiglu", Binary<tl::cuda::swiglu>},
       {"cudaAdd", Binary<tl::cuda::add>}, {"cudaMul", Binary<tl::cuda::mul>},
-      {"cudaEmbedding", Embedding},   {"cudaArgmax", Argmax},
+      {"cudaEmbedding", Embedding},   {"cudaArgmax", Argmax},       {"cudaUseCublas", UseCublas},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   (void)kCudaExports;  // the CPU-only build's list; both builds export the same names

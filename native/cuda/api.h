@@ -46,6 +46,11 @@ void copy(void* dst, const void* src, size_t bytes);            // device to dev
 void synchronize();
 
 // ── matmul ──────────────────────────────────────────────────────────────────────────────────
+// GEMMs with M > 8 and f32/f16/bf16 weights go to cuBLAS when it can be loaded at run time
+// (dlopen libcublas.so.13; TENSORLOOM_CUBLAS=0 disables, =<path> picks a library), else to our
+// kernels. gemm_provider() says which and why; use_cublas(false) forces our kernels (tests).
+std::string gemm_provider();
+bool use_cublas(bool enabled);  // returns whether cuBLAS is now in use
 // out[M, N] = a[M, K] · wᵀ, w row-major [N, K] of type wt (q8_0: K % 32 == 0, GGUF blocks).
 void matmul_t(float* out, const float* a, const void* w, WType wt, int64_t M, int64_t N, int64_t K);
 // out[M, N] = a[M, K] · b[K, N], all f32.

@@ -6,9 +6,13 @@
 //                     activations rounded to the weights' type in shared memory, f32 accumulation.
 //   gemm_simt_kernel  f32 and Q8_0 weights (dequantized while staging), and a · b: 64×64 tiles,
 //                     4×4 outputs per thread, f32 FMA.
+// For M > 8 with f32/f16/bf16 weights, cuBLAS is used instead when it is loaded (cublas.cu):
+// f16/bf16 activations are rounded to the weights' type first (cuBLAS needs equal types), exactly
+// what gemm_wmma_kernel does while staging.
 #include <mma.h>
 
 #include "cuda/common.cuh"
+#include "cuda/cublas.h"
 
 namespace tl::cuda {
 namespace {
@@ -206,6 +210,32 @@ void launch_wmma(float* out, const float* a, const T* w, int64_t M, int64_t N, i
   TL_CUDA_LAUNCHED("gemm_wmma_kernel");
 }
 
+// f32 activations → the weights' 16-bit type, for cuBLAS.
+template <class T>
+__global__ void round_activations_kernel(T* __restrict__ out, const float* __restrict__ a, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = from_f32<T>(a[i]);
+}
+
+template <class T>
+bool cublas_16bit(float* out, const float* a, const T* w, CudaDataType type, int64_t M, int64_t N, int64_t K) {
+  T* a16 = static_cast<T*>(scratch((size_t)(M * K) * sizeof(T)));
+  round_activations_kernel<T><<<grid_for(M * K, 256), 256>>>(a16, a, M * K);
+  TL_CUDA_LAUNCHED("round_activations_kernel");
+  return cublas_gemm_t(out, a16, type, w, type, M, N, K);
+}
+
+// True when cuBLAS did the GEMM.
+bool try_cublas(float* out, const float* a, const void* w, WType wt, int64_t M, int64_t N, int64_t K) {
+  if (!cublas_enabled()) return false;
+  switch (wt) {
+    case WType::f32: return cublas_gemm_t(out, a, CudaDataType::f32, w, CudaDataType::f32, M, N, K);
+    case WType::f16: return cublas_16bit(out, a, static_cast<const __half*>(w), CudaDataType::f16, M, N, K);
+    case WType::bf16: return cublas_16bit(out, a, static_cast<const __nv_bfloat16*>(w), CudaDataType::bf16, M, N, K);
+    default: return false;
+  }
+}
+
 }  // namespace
 
 void matmul_t(float* out, const float* a, const void* w, WType wt, int64_t M, int64_t N, int64_t K) {
@@ -216,6 +246,7 @@ void matmul_t(float* out, const float* a, const void* w, WType wt, int64_t M, in
     return;
   }
   const bool skinny = M <= kGemvMaxM;
+  if (!skinny && try_cublas(out, a, w, wt, M, N, K)) return;
   switch (wt) {
     case WType::f32: {
       LoadF32 l{static_cast<const float*>(w)};

@@ -65,11 +65,14 @@ function weights(dtype: DType, rows: number, cols: number, seed: number): Weight
 
 describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${status.reason ?? ''})`, () => {
   const cuda = (): CudaBackend => getCudaBackend();
+  const gemmProviders = (): boolean[] => (cuda().useCublas(true) ? [false, true] : [false]);
 
   it('reports the device', () => {
     const info = cuda().info();
     expect(info.backend).toBe('cuda');
     expect(info.device.name.length).toBeGreaterThan(0);
+    expect(info.gemm).toMatch(/^(cuBLAS|own kernels) \(.+\)$/);
+    console.log(`CUDA device: ${info.device.name} (sm ${info.device.computeCapability}); GEMM: ${info.gemm}`);
   });
 
   describe('matmulT (out = a · wᵀ)', () => {
@@ -87,9 +90,14 @@ describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${
           const want = new Float32Array(M * N);
           const got = new Float32Array(M * N);
           ref.matmulT(want, a, w, M);
-          cuda().matmulT(got, a, w, M);
-          // The 16-bit tensor-core path rounds activations; GEMV (M ≤ 8) keeps them f32.
-          expectClose(got, want, M <= 8 ? 2e-5 : tol[dtype], `${dtype} ${M}x${N}x${K}`);
+          // Our kernels, and cuBLAS too when it loads (it serves M > 8 for f32/f16/bf16).
+          for (const viaCublas of gemmProviders()) {
+            cuda().useCublas(viaCublas);
+            cuda().matmulT(got.fill(NaN), a, w, M);
+            // The 16-bit tensor-core paths round activations; GEMV (M ≤ 8) keeps them f32.
+            expectClose(got, want, M <= 8 ? 2e-5 : tol[dtype], `${dtype} ${M}x${N}x${K} ${viaCublas ? 'cuBLAS' : 'own kernels'}`);
+          }
+          cuda().useCublas(true);
         });
       }
     }

@@ -24,6 +24,8 @@ export interface CudaAddonInfo {
   /** Why no device can be used (absent when one can). */
   error?: string;
   devices: CudaDeviceDescription[];
+  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (with a device only). */
+  gemm?: string;
 }
 
 /** Weight type codes shared with native/cuda/api.h (enum class WType). */
@@ -60,6 +62,7 @@ declare module '../../native/addon-types.js' {
     cudaMul(out: H, a: H, b: H, n: number): void;
     cudaEmbedding(out: H, table: H, dtypeCode: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
     cudaArgmax(x: H, n: number): number;
+    cudaUseCublas(enabled: boolean): boolean;
   }
 }
 
@@ -67,5 +70,5 @@ declare module '../../native/addon-types.js' {
 export const CUDA_EXPORTS = [
   'cudaInfo', 'cudaAlloc', 'cudaFree', 'cudaUpload', 'cudaDownload', 'cudaCopy', 'cudaSynchronize',
   'cudaMatmulT', 'cudaMatmul', 'cudaAttention', 'cudaRope', 'cudaRmsnorm', 'cudaLayernorm', 'cudaSoftmax',
-  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax',
+  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas',
 ] as const;

@@ -18,6 +18,8 @@ export interface CudaBackendInfo {
   device: CudaDeviceDescription;
   /** Path of the addon binary that holds the CUDA kernels. */
   addonPath: string;
+  /** What serves GEMMs with M > 8: "cuBLAS (<lib>)" or "own kernels (<why>)". */
+  gemm: string;
 }
 
 /** AttentionShape plus the storage type of the KV cache buffers (default f32). */
@@ -66,6 +68,11 @@ export interface CudaBackend extends HostOps {
   copy(dst: DeviceBuffer, dstByteOffset: number, src: DeviceBuffer, srcByteOffset: number, bytes: number): void;
   /** Waits for all queued GPU work; reports any asynchronous CUDA error. */
   synchronize(): void;
+  /**
+   * Lets cuBLAS (loaded at run time when installed) serve GEMMs with M > 8, or forces our own
+   * kernels. Returns whether cuBLAS is now in use. Default: on when it loads.
+   */
+  useCublas(enabled: boolean): boolean;
   /** Host-array matmul; w may already be resident (DeviceWeights). */
   matmulT(out: Float32Array, a: Float32Array, w: Weights | DeviceWeights, M: number): void;
   /** Host-array embedding gather; table may already be resident. */
@@ -177,13 +184,14 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
 
   return {
     name: 'cuda',
-    info: () => ({ backend: 'cuda', device, addonPath }),
+    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo().gemm ?? 'unknown' }),
     device: dev,
     alloc,
     upload,
     uploadWeights,
     copy: (dst, dOff, src, sOff, bytes) => addon.cudaCopy(dst.handle, dOff, src.handle, sOff, bytes),
     synchronize: () => addon.cudaSynchronize(),
+    useCublas: (enabled) => addon.cudaUseCublas(enabled),
 
     matmulT(out, a, w, M) {
       expectDim('M', M, 0);
