@@ -47,6 +47,11 @@ export interface CudaDeviceOps {
   embedding(out: DeviceBuffer, table: DeviceWeights, ids: Int32Array | Uint32Array): void;
   /** Index of the first largest of the first n elements (waits for the GPU). */
   argmax(x: DeviceBuffer, n: number): number;
+  /**
+   * n f32 values from src (at srcByteOffset) rounded to dtype into dst at dstByteOffset — e.g. a
+   * step's new K/V rows into an f16 KV cache at row posOffset (byte offset posOffset·Hkv·D·2).
+   */
+  castF32(dst: DeviceBuffer, dstByteOffset: number, dtype: 'f32' | 'f16' | 'bf16', src: DeviceBuffer, srcByteOffset: number, n: number): void;
 }
 
 type HostOps = Pick<
@@ -155,6 +160,10 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     embedding: (out, table, ids) =>
       addon.cudaEmbedding(out.handle, table.buffer.handle, WTYPE_CODE[table.dtype], table.rows, table.cols, ids),
     argmax: (x, n) => addon.cudaArgmax(x.handle, n),
+    castF32: (dst, dOff, dtype, src, sOff, n) => {
+      if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new RangeError(`tensorloom: dtype must be 'f32', 'f16' or 'bf16', got '${String(dtype)}'`);
+      addon.cudaCastF32(dst.handle, dOff, WTYPE_CODE[dtype], src.handle, sOff, n);
+    },
   };
 
   // Runs fn with temporary device buffers that are freed afterwards, even on error.
