@@ -43,6 +43,9 @@ void release(void* ptr) noexcept;      // never throws (used from finalizers)
 void upload(void* dst, const void* host_src, size_t bytes);
 void download(void* host_dst, const void* src, size_t bytes);  // waits for pending work
 void copy(void* dst, const void* src, size_t bytes);            // device to device
+// dst[i] = src[i] rounded to dst_type (f32, f16 or bf16; round to nearest even): e.g. the new K/V
+// rows of a step into an f16 KV cache.
+void cast_f32(void* dst, WType dst_type, const float* src, int64_t n);
 void synchronize();
 
 // ── matmul ──────────────────────────────────────────────────────────────────────────────────

@@ -310,6 +310,51 @@ describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${
     }
   });
 
+  it('an f16 KV cache resident on the device: prefill, then decode steps', () => {
+    const c = cuda();
+    const [H, Hkv, D, maxS] = [4, 2, 64, 16];
+    const rope = { theta: 10000, layout: 'half' as const };
+    const rowElems = Hkv * D;
+    const kCache = c.alloc(maxS * rowElems * 2);
+    const vCache = c.alloc(maxS * rowElems * 2);
+    const kHost = new Uint16Array(maxS * rowElems);
+    const vHost = new Uint16Array(maxS * rowElems);
+    try {
+      let pos = 0;
+      for (const T of [5, 1, 1, 3]) {
+        const q = randomF32(T * H * D, 100 + pos);
+        const kNew = randomF32(T * rowElems, 200 + pos);
+        const vNew = randomF32(T * rowElems, 300 + pos);
+        const S = pos + T;
+        // host reference: append f16 rows, attend (rotating the new keys in the cache)
+        const half = new Uint16Array(T * rowElems);
+        ref.f32ToF16(half, kNew);
+        kHost.set(half, pos * rowElems);
+        ref.f32ToF16(half, vNew);
+        vHost.set(half, pos * rowElems);
+        const want = new Float32Array(T * H * D);
+        ref.attention(want, q, kHost.subarray(0, S * rowElems), vHost.subarray(0, S * rowElems), { T, S, H, Hkv, D, posOffset: pos, rope });
+        // device: the same, with nothing but q/k/v of the step going up
+        const [dq, dk, dv] = [c.upload(q), c.upload(kNew), c.upload(vNew)];
+        const o = c.alloc(T * H * D * 4);
+        c.device.castF32(kCache, pos * rowElems * 2, 'f16', dk, 0, T * rowElems);
+        c.device.castF32(vCache, pos * rowElems * 2, 'f16', dv, 0, T * rowElems);
+        c.device.attention(o, dq, kCache, vCache, { T, S, H, Hkv, D, posOffset: pos, rope, kvDtype: 'f16' });
+        expectClose(o.read(new Float32Array(T * H * D)), want, 1e-4, `step at ${pos}`);
+        for (const b of [dq, dk, dv, o]) b.free();
+        pos = S;
+      }
+      const a = new Float32Array(pos * rowElems);
+      const b = new Float32Array(pos * rowElems);
+      ref.f16ToF32(a, kCache.read(new Uint16Array(pos * rowElems)));
+      ref.f16ToF32(b, kHost.subarray(0, pos * rowElems));
+      expectClose(a, b, 1e-3, 'rotated key cache');
+    } finally {
+      kCache.free();
+      vCache.free();
+    }
+  });
+
   it('bad calls throw clear errors and the device stays usable', () => {
     const c = cuda();
     const small = c.alloc(16);
