@@ -57,10 +57,10 @@ class Pool {
     stop_workers();
     nthreads_ = std::max(1, n);
     quit_ = false;
-    // The generation is read here, not in the new thread: a job posted before the thread first
-    // runs must still count as new for it (else run() waits forever for that worker).
-    const uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, gen] { worker_loop(i, gen); });
+    // Each worker starts from the generation current now: read inside the new thread instead, a
+    // job published before the thread got scheduled would be taken as already seen (deadlock).
+    const uint64_t start = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, start] { worker_loop(i, start); });
   }
 
   void run(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx) {

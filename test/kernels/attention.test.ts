@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AttentionShape, Backend, RopeOptions } from '../../ts/index.js';
-import { expectClose, halfToNumber, js, native, numberToHalf, randomArray, variants, withVariant } from './helpers.js';
+import { expectClose, halfToNumber, js, native, numberToHalf, randomArray, variants, withVariant } from './variants.js';
 
 // ── the reference ────────────────────────────────────────────────────────────────────────────
 

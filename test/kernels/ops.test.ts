@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, Weights } from '../../ts/index.js';
-import { expectClose, halfToNumber, js, native, numberToHalf, randomArray, rng, variants, withVariant } from './helpers.js';
+import { expectClose, halfToNumber, js, native, numberToHalf, randomArray, rng, variants, withVariant } from './variants.js';
 
 const SIZES = [1, 3, 17, 63, 65, 127, 1000];
 const TOL = { abs: 1e-6, rel: 1e-5 };

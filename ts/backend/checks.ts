@@ -11,13 +11,13 @@ export function expectArray(name: string, value: unknown, kind: TypedArrayCtor):
     throw new TypeError(`tensorloom: ${name} must be a ${kind.name}, got ${got}`);
   }
   const buf = (value as ArrayBufferView).buffer as ArrayBuffer & { detached?: boolean };
-  if (buf.detached === true || (buf.detached === undefined && buf.byteLength === 0 && isDetached(buf))) {
+  // `detached` exists from Node 22; before, only a detached buffer refuses a new view.
+  if (buf.detached === true || (buf.byteLength === 0 && isDetached(buf))) {
     throw new TypeError(`tensorloom: ${name} has a detached ArrayBuffer`);
   }
 }
 
-/** Node 20 has no ArrayBuffer.prototype.detached; a view on a detached buffer cannot be constructed. */
-function isDetached(buf: ArrayBufferLike): boolean {
+function isDetached(buf: ArrayBuffer): boolean {
   try {
     new Uint8Array(buf);
     return false;

@@ -1,5 +1,150 @@
-// Placeholder: the owner of the 'serve' command replaces it.
-export async function run(_argv: string[]): Promise<number> {
-  console.error("tensorloom: the 'serve' command is not implemented yet");
-  return 2;
+/**
+ * `tensorloom serve --model PATH [--port 8080] [--host 127.0.0.1] [--parallel N] …`: an
+ * OpenAI-compatible HTTP server over one model. SIGTERM / SIGINT: stop accepting, finish the
+ * requests in flight, exit 0.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createServer } from '../server/http.js';
+
+const HELP = `usage: tensorloom serve --model PATH [options]
+
+  --model PATH          model file or directory (GGUF, llama2.c .bin, Hugging Face dir)
+  --tokenizer PATH      tokenizer file, when the model file has none
+  --port N              default 8080 (0 = any free port)
+  --host ADDR           default 127.0.0.1
+  --parallel N          sequences decoded together (KV-cache slots), default 4
+  --max-queue N         requests that may wait for a slot, default 64 (then 429)
+  --ctx N               positions per sequence, default the model's context
+  --kv-budget MIB       upper bound on the KV cache of all slots together
+  --threads N           native threads for the forward pass
+  --prefill-chunk N     most prompt tokens fed per step (chunked prefill), default 64
+  --chat-template FILE  Jinja chat template overriding the model's own
+  --model-id NAME       the id /v1/models reports, default the file name
+  --max-body BYTES      largest request body, default 1048576
+  --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
+
+Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        tokenizer: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        parallel: { type: 'string' },
+        'max-queue': { type: 'string' },
+        ctx: { type: 'string' },
+        'kv-budget': { type: 'string' },
+        threads: { type: 'string' },
+        'prefill-chunk': { type: 'string' },
+        'chat-template': { type: 'string' },
+        'model-id': { type: 'string' },
+        'max-body': { type: 'string' },
+        engine: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    console.error(`tensorloom serve: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const int = (k: string, min: number, max: number): number | undefined => {
+    const v = str(k);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new RangeError(`--${k} must be an integer in [${min}, ${max}], got '${v}'`);
+    return n;
+  };
+  const model = str('model');
+  if (!model) {
+    console.error(`tensorloom serve: --model PATH is required\n\n${HELP}`);
+    return 2;
+  }
+  let port: number, host: string;
+  let handler: Awaited<ReturnType<typeof createServer>>;
+  try {
+    port = int('port', 0, 65535) ?? 8080;
+    host = str('host') ?? '127.0.0.1';
+    const kvMiB = int('kv-budget', 1, 1 << 24);
+    const templateFile = str('chat-template');
+    const engine = str('engine');
+    const opts = {
+      model,
+      tokenizer: str('tokenizer'),
+      parallel: int('parallel', 1, 1024),
+      maxQueued: int('max-queue', 0, 1 << 20),
+      contextLength: int('ctx', 1, 1 << 24),
+      kvBudgetBytes: kvMiB === undefined ? undefined : kvMiB * 2 ** 20,
+      threads: int('threads', 1, 1024),
+      prefillChunk: int('prefill-chunk', 1, 1 << 16),
+      chatTemplate: templateFile === undefined ? undefined : readFileSync(templateFile, 'utf8'),
+      modelId: str('model-id'),
+      maxBodyBytes: int('max-body', 1, 1 << 30),
+      engineModule: engine === undefined ? undefined : pathToFileURL(resolve(engine)).href,
+    };
+    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts & { model: string };
+    console.error(`tensorloom serve: loading ${model} …`);
+    handler = await createServer(defined);
+  } catch (err) {
+    console.error(`tensorloom serve: ${(err as Error).message}`);
+    return 1;
+  }
+
+  const server = createHttpServer(handler);
+  // Long generations must not be cut by Node's default request timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(port, host, () => ok());
+    });
+  } catch (err) {
+    console.error(`tensorloom serve: cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    await handler.close();
+    return 1;
+  }
+  const addr = server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const info = handler.scheduler.info;
+  console.error(`tensorloom serve: ${info.id} (${info.architecture}), ${info.slots} parallel × ${info.contextLength} positions, KV cache ${(info.kvCacheBytes / 2 ** 20).toFixed(1)} MiB`);
+  console.log(`listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`tensorloom serve: ${signal}: finishing ${handler.inFlight} request(s) in flight, then exiting`);
+      server.close();
+      void handler
+        .close()
+        .then(() => {
+          server.closeAllConnections();
+          console.error('tensorloom serve: drained, bye');
+          done(0);
+        })
+        .catch((err: unknown) => {
+          console.error(`tensorloom serve: ${(err as Error).message}`);
+          done(1);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
 }

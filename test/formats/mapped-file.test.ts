@@ -1,0 +1,123 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAddon } from '../../ts/native/addon.js';
+import { openFileBytes } from '../../ts/formats/mapped-file.js';
+import { tensorF32, tensorWeights, type TensorEntry } from '../../ts/formats/tensor-data.js';
+import { f32ToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tl-mmap-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const addon = loadAddon().addon;
+const haveMmap = typeof addon?.mmapFile === 'function';
+
+function fileWith(name: string, bytes: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+describe.skipIf(!haveMmap)(`native mmapFile (addon ${haveMmap ? 'loaded' : `absent: ${loadAddon().error}`})`, () => {
+  it('maps the exact file bytes, reports residency, and close() detaches every view', () => {
+    const data = new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff);
+    const p = fileWith('a.bin', data);
+    const f = openFileBytes(p, { mode: 'mmap' });
+    expect(f.mapped).toBe(true);
+    expect(Buffer.compare(f.bytes, data)).toBe(0);
+    const view = new Float32Array(f.bytes.buffer, 4, 10);
+    expect(view.length).toBe(10);
+    expect(f.residentBytes()).toBeGreaterThan(0);
+    expect(f.residentBytes()).toBeLessThanOrEqual(data.length);
+    f.close();
+    expect(view.length).toBe(0); // detached, not dangling
+    expect(f.bytes.length).toBe(0);
+    expect(f.residentBytes()).toBe(0);
+    f.close(); // idempotent
+  });
+
+  it('errors clearly for a missing, an empty, or a non-regular file', () => {
+    expect(() => openFileBytes(join(dir, 'nope.bin'), { mode: 'mmap' })).toThrow(/cannot open .*nope\.bin.*No such file/);
+    expect(() => openFileBytes(fileWith('empty.bin', new Uint8Array(0)), { mode: 'mmap' })).toThrow(/is empty/);
+    expect(() => openFileBytes(dir, { mode: 'mmap' })).toThrow(/not a regular file/);
+    expect(() => (addon!.mmapFile as (p: unknown) => unknown)(42)).toThrow(TypeError);
+  });
+
+  it('munmapFile rejects foreign buffers and survives many open/close and GC-only cycles', () => {
+    expect(addon!.munmapFile!(new ArrayBuffer(8))).toBe(false);
+    const p = fileWith('b.bin', new Uint8Array(4096).fill(7));
+    for (let i = 0; i < 2000; i++) {
+      const f = openFileBytes(p, { mode: 'mmap' });
+      expect(f.bytes[4095]).toBe(7);
+      if (i % 2 === 0) f.close(); // the others are left to the garbage collector
+    }
+    (globalThis as { gc?: () => void }).gc?.();
+  });
+});
+
+describe('read fallback', () => {
+  it('reads the same bytes without the addon path', () => {
+    const data = new Uint8Array(5000).map((_, i) => i & 0xff);
+    const p = fileWith('c.bin', data);
+    const f = openFileBytes(p, { mode: 'read' });
+    expect(f.mapped).toBe(false);
+    expect(Buffer.compare(f.bytes, data)).toBe(0);
+    expect(f.residentBytes()).toBe(5000);
+    f.close();
+    expect(f.bytes.length).toBe(0);
+    expect(() => openFileBytes(join(dir, 'nope.bin'), { mode: 'read' })).toThrow(/cannot open/);
+    expect(() => openFileBytes(fileWith('e2.bin', new Uint8Array(0)), { mode: 'read' })).toThrow(/is empty/);
+  });
+});
+
+describe('tensor views', () => {
+  const values = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 3);
+  const entry = (type: TensorEntry['type'], offset: number, byteLength: number, shape = [2, 32]): TensorEntry => ({ name: 't', type, shape, offset, byteLength, file: 0 });
+
+  it('views aligned F32/F16/Q8_0 data in place and copies only unaligned data', () => {
+    const buf = new Uint8Array(1024);
+    buf.set(new Uint8Array(values.buffer), 64);
+    const w = tensorWeights(buf, entry('F32', 64, 256));
+    expect(w).toMatchObject({ dtype: 'f32', rows: 2, cols: 32 });
+    expect(w.data.buffer).toBe(buf.buffer); // a view, not a copy
+    expect(Array.from(w.data)).toEqual(Array.from(values));
+    buf.copyWithin(67, 64, 64 + 256); // now at an unaligned offset
+    const u = tensorWeights(buf, entry('F32', 67, 256));
+    expect(u.data.buffer).not.toBe(buf.buffer);
+    expect(Array.from(u.data)).toEqual(Array.from(values));
+
+    const h = Uint16Array.from(values, f32ToF16);
+    buf.set(new Uint8Array(h.buffer), 512);
+    const hw = tensorWeights(buf, entry('F16', 512, 128));
+    expect(hw.dtype).toBe('f16');
+    expect(hw.data.buffer).toBe(buf.buffer);
+    expect(Array.from(hw.data)).toEqual(Array.from(h));
+    const back = tensorF32(buf, entry('F16', 512, 128));
+    for (let i = 0; i < 64; i++) expect(Math.abs(back[i]! - values[i]!)).toBeLessThanOrEqual(Math.abs(values[i]!) * 2 ** -11);
+
+    const q = quantizeQ8_0(values);
+    buf.set(q, 700);
+    const qw = tensorWeights(buf, entry('Q8_0', 700, 68));
+    expect(qw).toMatchObject({ dtype: 'q8_0', rows: 2, cols: 32 });
+    expect(Array.from(qw.data)).toEqual(Array.from(q));
+  });
+
+  it('converts Q4_0 to Q8_0 exactly', () => {
+    // One Q4_0 block: scale 0.5 (f16 0x3800), codes 0..15 then 15..0 in the nibbles.
+    const block = new Uint8Array(18);
+    block[0] = 0x00; block[1] = 0x38;
+    const codes = Array.from({ length: 32 }, (_, j) => (j < 16 ? j : 31 - j));
+    for (let j = 0; j < 16; j++) block[2 + j] = codes[j]! | (codes[j + 16]! << 4);
+    const w = tensorWeights(block, entry('Q4_0', 0, 18, [32]));
+    expect(w.dtype).toBe('q8_0');
+    const v = tensorF32(block, entry('Q4_0', 0, 18, [32]));
+    expect(Array.from(v)).toEqual(codes.map((c) => (c - 8) * 0.5));
+  });
+
+  it('rejects types it cannot compute with and out-of-range entries', () => {
+    const buf = new Uint8Array(256);
+    expect(() => tensorWeights(buf, entry('Q4_K', 0, 144, [256]))).toThrow(/Q4_K, which tensorloom cannot compute with/);
+    expect(() => tensorWeights(buf, entry('F32', 200, 256))).toThrow(/lie outside/);
+  });
+});

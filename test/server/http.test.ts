@@ -1,0 +1,249 @@
+/**
+ * The OpenAI-compatible HTTP layer over the toy engine, on loopback: every endpoint, the SSE
+ * format, request validation, 429 on a full queue, and client disconnects freeing slots.
+ * Expected texts come from the toy model's direct (unbatched) reference and from rendering the
+ * chat template with @huggingface/jinja directly.
+ */
+import { Template } from '@huggingface/jinja';
+import { request, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type ServeHandler } from '../../ts/server/http.js';
+import { listen, openStream, post, postStream, toyEngine, waitFor } from './helpers.js';
+import { encode, expected } from './toy-engine.js';
+
+// A ChatML-style template that writes BOS as text and rejects a conversation ending with the assistant.
+const chatTemplate =
+  "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}" +
+  "{% if messages[-1].role == 'assistant' %}{{ raise_exception('the last message must not be from the assistant') }}{% endif %}" +
+  '{% if add_generation_prompt %}<|assistant|>{% endif %}';
+
+describe('HTTP server (toy engine)', () => {
+  let handler: ServeHandler;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    handler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 4, maxQueued: 8, maxBodyBytes: 4096, engineOptions: { chatTemplate, stepMs: 1 } });
+    ({ server, base } = await listen(handler));
+  });
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+
+  it('GET /health reports the model and free slots', async () => {
+    const res = await fetch(`${base}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', model: 'toy', slots: { total: 4, busy: 0 }, queue: { waiting: 0, max: 8 } });
+  });
+
+  it('GET /v1/models lists the model', async () => {
+    const body = (await (await fetch(`${base}/v1/models`)).json()) as { object: string; data: { id: string; object: string }[] };
+    expect(body.object).toBe('list');
+    expect(body.data.map((m) => [m.id, m.object])).toEqual([['toy', 'model']]);
+  });
+
+  it('POST /v1/completions returns the text, finish reason and usage', async () => {
+    const prompt = 'Once upon a time';
+    const ref = expected(encode(prompt, true), 24);
+    const { status, json } = await post(base, '/v1/completions', { model: 'toy', prompt, max_tokens: 24, temperature: 0 });
+    expect(status).toBe(200);
+    expect(json.object).toBe('text_completion');
+    expect(json.id).toMatch(/^cmpl-/);
+    expect(json.choices).toEqual([{ index: 0, text: ref.text, logprobs: null, finish_reason: 'length' }]);
+    const n = encode(prompt, true).length;
+    expect(json.usage).toEqual({ prompt_tokens: n, completion_tokens: 24, total_tokens: n + 24 });
+  });
+
+  it('max_tokens defaults to 16 on /v1/completions; a token-id prompt is taken as is', async () => {
+    const ids = [0, 40, 41, 42];
+    const { json } = await post(base, '/v1/completions', { prompt: ids, temperature: 0 });
+    expect(json.choices[0].text).toBe(expected(ids, 16).text);
+    expect(json.usage.completion_tokens).toBe(16);
+  });
+
+  it('stream: true sends SSE chunks, a final finish_reason, usage on request, then [DONE]', async () => {
+    const prompt = 'stream this';
+    const ref = expected(encode(prompt, true), 40);
+    const r = await postStream(base, '/v1/completions', { prompt, max_tokens: 40, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    expect(r.status).toBe(200);
+    expect(r.contentType).toMatch(/^text\/event-stream/);
+    expect(r.done).toBe(true);
+    const usage = r.events.pop();
+    expect(usage.choices).toEqual([]);
+    expect(usage.usage.completion_tokens).toBe(40);
+    const last = r.events.pop();
+    expect(last.choices[0]).toEqual({ index: 0, text: '', logprobs: null, finish_reason: 'length' });
+    expect(r.events.length).toBeGreaterThan(5);
+    for (const e of r.events) {
+      expect(e.object).toBe('text_completion');
+      expect(e.choices[0].finish_reason).toBeNull();
+    }
+    expect(r.events.map((e) => e.choices[0].text).join('')).toBe(ref.text);
+  });
+
+  it('POST /v1/chat/completions renders the model chat template', async () => {
+    const messages = [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: [{ type: 'text', text: 'hello ' }, { type: 'text', text: 'there' }] },
+    ];
+    const rendered = new Template(chatTemplate).render({
+      messages: [messages[0], { role: 'user', content: 'hello there' }],
+      add_generation_prompt: true,
+      bos_token: '<s>',
+      eos_token: '</s>',
+    });
+    expect(rendered.startsWith('<s><|system|>be brief\n<|user|>hello there\n<|assistant|>')).toBe(true);
+    const ref = expected(encode(rendered.slice(3), true), 20);
+    const { status, json } = await post(base, '/v1/chat/completions', { messages, max_tokens: 20, temperature: 0 });
+    expect(status).toBe(200);
+    expect(json.object).toBe('chat.completion');
+    expect(json.choices[0]).toEqual({ index: 0, message: { role: 'assistant', content: ref.text }, logprobs: null, finish_reason: 'length' });
+    expect(json.usage.prompt_tokens).toBe(encode(rendered.slice(3), true).length);
+
+    const s = await postStream(base, '/v1/chat/completions', { messages, max_tokens: 20, temperature: 0, stream: true });
+    expect(s.done).toBe(true);
+    expect(s.events[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
+    expect(s.events.at(-1).choices[0]).toEqual({ index: 0, delta: {}, logprobs: null, finish_reason: 'length' });
+    expect(s.events.every((e) => e.object === 'chat.completion.chunk')).toBe(true);
+    expect(s.events.map((e) => e.choices[0].delta.content ?? '').join('')).toBe(ref.text);
+  });
+
+  it('a conversation the template rejects is a 400 carrying the template message', async () => {
+    const { status, json } = await post(base, '/v1/chat/completions', { messages: [{ role: 'assistant', content: 'hi' }] });
+    expect(status).toBe(400);
+    expect(json.error.message).toMatch(/the last message must not be from the assistant/);
+  });
+
+  it.each([
+    ['malformed JSON', '{"prompt": "x",', /not valid JSON/, null],
+    ['a JSON array body', '[1,2]', /must be a JSON object/, null],
+    ['temperature of the wrong type', { prompt: 'x', temperature: 'hot' }, /temperature must be a number in \[0, 2\]/, 'temperature'],
+    ['negative max_tokens', { prompt: 'x', max_tokens: -5 }, /max_tokens must be between 1 and 256; got -5/, 'max_tokens'],
+    ['fractional max_tokens', { prompt: 'x', max_tokens: 2.5 }, /max_tokens must be an integer/, 'max_tokens'],
+    ['huge max_tokens', { prompt: 'x', max_tokens: 1e9 }, /context holds 256 positions/, 'max_tokens'],
+    ['max_tokens past the context with this prompt', { prompt: 'y'.repeat(200), max_tokens: 100 }, /at most 55/, 'max_tokens'],
+    ['a prompt longer than the context', { prompt: 'y'.repeat(400), max_tokens: 1 }, /prompt is 401 tokens/, 'prompt'],
+    ['several prompts', { prompt: ['a', 'b'] }, /several prompts/, 'prompt'],
+    ['n > 1', { prompt: 'x', n: 3 }, /n > 1 is not supported/, 'n'],
+    ['stream not a boolean', { prompt: 'x', stream: 'yes' }, /stream must be true or false/, 'stream'],
+    ['bad stop', { prompt: 'x', stop: [1] }, /stop must be a string or an array/, 'stop'],
+    ['bad token ids', { prompt: [1, -2] }, /non-negative integer token ids/, 'prompt'],
+  ])('/v1/completions: %s → 400 naming the problem', async (_name, body, message, param) => {
+    const { status, json } = await post(base, '/v1/completions', body);
+    expect(status).toBe(400);
+    expect(json.error.type).toBe('invalid_request_error');
+    expect(json.error.message).toMatch(message);
+    expect(json.error.param).toBe(param);
+  });
+
+  it.each([
+    ['no messages', {}, /messages must be a non-empty array/],
+    ['a bad role', { messages: [{ role: 'wizard', content: 'x' }] }, /messages\[0\]\.role must be one of/],
+    ['content not text', { messages: [{ role: 'user', content: 5 }] }, /messages\[0\]\.content must be a string/],
+    ['an image part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, /text only/],
+  ])('/v1/chat/completions: %s → 400', async (_name, body, message) => {
+    const { status, json } = await post(base, '/v1/chat/completions', body);
+    expect(status).toBe(400);
+    expect(json.error.message).toMatch(message);
+  });
+
+  it('a stream request rejected after tokenizing still gets a JSON 400, not an event stream', async () => {
+    const res = await fetch(`${base}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'y'.repeat(400), stream: true }) });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+  });
+
+  it('a body over the limit is a 413', async () => {
+    const { status, json } = await post(base, '/v1/completions', { prompt: 'z'.repeat(5000) });
+    expect(status).toBe(413);
+    expect(json.error.message).toMatch(/larger than the limit of 4096 bytes/);
+    // Chunked (no Content-Length) is counted as it arrives.
+    const status2 = await new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/v1/completions`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write('{"prompt":"');
+      req.write('q'.repeat(3000));
+      req.end('q'.repeat(3000) + '"}');
+    });
+    expect(status2).toBe(413);
+  });
+
+  it('unknown routes are 404 and wrong methods 405 with Allow', async () => {
+    const a = await fetch(`${base}/v1/embeddings`, { method: 'POST', body: '{}' });
+    expect(a.status).toBe(404);
+    expect(((await a.json()) as { error: { message: string } }).error.message).toMatch(/no route for POST \/v1\/embeddings/);
+    const b = await fetch(`${base}/v1/completions`);
+    expect(b.status).toBe(405);
+    expect(b.headers.get('allow')).toBe('POST');
+  });
+
+  it('a client that disconnects mid-stream aborts its generation and frees the slot', async () => {
+    const slowHandler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 2, engineOptions: { stepMs: 10 } });
+    const slow = await listen(slowHandler);
+    try {
+      const s = await openStream(slow.base, '/v1/completions', { prompt: 'cut me off', max_tokens: 240, stream: true });
+      expect(s.first).toMatch(/^data: /);
+      const busy = async (): Promise<number> => ((await (await fetch(`${slow.base}/health`)).json()) as { slots: { busy: number } }).slots.busy;
+      await waitFor(async () => (await busy()) === 1);
+      s.destroy();
+      // 240 tokens at 10 ms a step would hold the slot for 2.4 s; the abort frees it at the next step.
+      await waitFor(async () => (await busy()) === 0 && slowHandler.scheduler.stats().outstanding === 0, 1500);
+      const after = await post(slow.base, '/v1/completions', { prompt: 'next', max_tokens: 5, temperature: 0 });
+      expect(after.json.choices[0].text).toBe(expected(encode('next', true), 5).text);
+    } finally {
+      slow.server.close();
+      await slowHandler.close();
+    }
+  });
+
+  it('when slots and queue are full, a request gets 429 with Retry-After', async () => {
+    const tight = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 1, maxQueued: 1, engineOptions: { stepMs: 10 } });
+    const t = await listen(tight);
+    try {
+      const a = await openStream(t.base, '/v1/completions', { prompt: 'one', max_tokens: 200, stream: true });
+      const b = post(t.base, '/v1/completions', { prompt: 'two', max_tokens: 3 }); // waits in the queue
+      await waitFor(() => tight.scheduler.stats().outstanding === 2);
+      const c = await post(t.base, '/v1/completions', { prompt: 'three', max_tokens: 3 });
+      expect(c.status).toBe(429);
+      expect(Number(c.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(c.json.error.code).toBe('queue_full');
+      a.destroy();
+      expect((await b).status).toBe(200);
+    } finally {
+      t.server.close();
+      await tight.close();
+    }
+  });
+});
+
+describe('embedding the handler in an existing app', () => {
+  it('works under a path prefix with a body a framework already parsed (express.json() style)', async () => {
+    const handler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 1 });
+    // A stand-in for `app.use('/llm', express.json(), handler)`: strip the mount path, pre-parse the body.
+    const app = await listen((req, res) => {
+      if (!req.url?.startsWith('/llm/')) {
+        res.writeHead(200).end('the app');
+        return;
+      }
+      req.url = req.url.slice(4);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        (req as typeof req & { body: unknown }).body = JSON.parse(Buffer.concat(chunks).toString());
+        handler(req, res);
+      });
+    });
+    try {
+      const { status, json } = await post(app.base, '/llm/v1/completions', { prompt: 'mounted', max_tokens: 8, temperature: 0 });
+      expect(status).toBe(200);
+      expect(json.choices[0].text).toBe(expected(encode('mounted', true), 8).text);
+      expect(await (await fetch(`${app.base}/other`)).text()).toBe('the app');
+    } finally {
+      app.server.close();
+      await handler.close();
+    }
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * The scheduler over the toy engine (test/server/toy-engine.ts): continuous batching must give
+ * every request exactly the continuation computed without any batching, whatever the mix of
+ * prompt lengths, arrival times and slots; aborts free slots; the queue bound holds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AbortError, QueueFullError, RequestError } from '../../ts/server/errors.js';
+import { Scheduler } from '../../ts/server/scheduler.js';
+import { encode, expected } from './toy-engine.js';
+
+const toyEngine = new URL('./toy-engine.ts', import.meta.url).href;
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('scheduler: continuous batching over the toy engine', () => {
+  const probe = new SharedArrayBuffer(12);
+  const probeView = new Int32Array(probe);
+  let s: Scheduler;
+  beforeAll(async () => {
+    s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 16, maxQueued: 64, prefillChunk: 24, engineOptions: { probe, stepMs: 1 } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('16 concurrent greedy requests with different prompts each match the unbatched reference', async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => `request ${i}: ${'x'.repeat(i * 7)} once upon a time`);
+    const lengths = prompts.map((_, i) => 20 + ((i * 13) % 40));
+    const results = await Promise.all(prompts.map((p, i) => s.generate(p, { temperature: 0, maxTokens: lengths[i]! })));
+    for (let i = 0; i < 16; i++) {
+      const ref = expected(encode(prompts[i]!, true), lengths[i]!);
+      expect(results[i]!.tokens).toEqual(ref.tokens);
+      expect(results[i]!.text).toBe(ref.text);
+      expect(results[i]!.finishReason).toBe('length');
+      expect(results[i]!.usage).toEqual({ promptTokens: encode(prompts[i]!, true).length, completionTokens: lengths[i], totalTokens: encode(prompts[i]!, true).length + lengths[i]! });
+    }
+    // They really ran together, and no step fed more than the prefill budget (decode rows count in it).
+    expect(Atomics.load(probeView, 0)).toBeGreaterThan(8);
+    expect(Atomics.load(probeView, 1)).toBeLessThanOrEqual(24);
+  });
+
+  it('the same request gives the same tokens alone and batched with 15 others', async () => {
+    const prompt = 'the same prompt, alone or not';
+    const alone = await s.generate(prompt, { temperature: 0, maxTokens: 50 });
+    const crowd = Array.from({ length: 15 }, (_, i) => s.generate(`other ${i} ${'y'.repeat(i * 11)}`, { temperature: 0, maxTokens: 30 + i }));
+    const batched = await s.generate(prompt, { temperature: 0, maxTokens: 50 });
+    await Promise.all(crowd);
+    expect(batched.tokens).toEqual(alone.tokens);
+    expect(alone.tokens).toEqual(expected(encode(prompt, true), 50).tokens);
+  });
+
+  it('requests arriving while others decode join the running batch and still match', async () => {
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < 24; i++) {
+      const prompt = `late ${i} ${'z'.repeat((i * 17) % 90)}`;
+      runs.push(
+        s.generate(prompt, { temperature: 0, maxTokens: 25 }).then((r) => {
+          expect(r.tokens).toEqual(expected(encode(prompt, true), 25).tokens);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await Promise.all(runs);
+  });
+
+  it('seeded sampling gives the same text for the same seed, batched or not', async () => {
+    const a = await s.generate('seeded', { temperature: 0.8, seed: 42, maxTokens: 40 });
+    const [b] = await Promise.all([s.generate('seeded', { temperature: 0.8, seed: 42, maxTokens: 40 }), s.generate('noise', { maxTokens: 40 })]);
+    expect(b!.tokens).toEqual(a.tokens);
+  });
+
+  it('stream() yields chunks whose concatenation is the generated text; multi-byte characters are never split', async () => {
+    const prompt = 'stream me';
+    const ref = expected(encode(prompt, true), 120);
+    const chunks: string[] = [];
+    for await (const c of s.stream(prompt, { temperature: 0, maxTokens: 120 })) chunks.push(c);
+    expect(chunks.join('')).toBe(ref.text);
+    for (const c of chunks) expect(c).not.toContain('\uFFFD');
+  });
+
+  it('stop strings end generation before the stop text, even across tokens', async () => {
+    const prompt = 'find a stop';
+    const ref = expected(encode(prompt, true), 200).text;
+    const stop = ref.slice(30, 33); // three characters that occur in the reference
+    const r = await s.generate(prompt, { temperature: 0, maxTokens: 200, stop: [stop, 'never-there'] });
+    expect(r.finishReason).toBe('stop');
+    expect(r.text).toBe(ref.slice(0, ref.indexOf(stop)));
+  });
+
+  it('EOS ends a request with finishReason stop', async () => {
+    const eosModel = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 2, engineOptions: { eosEvery: 7 } });
+    try {
+      for (const p of ['a', 'b', 'c', 'd']) {
+        const ref = expected(encode(p, true), 100, 7);
+        const r = await eosModel.generate(p, { temperature: 0, maxTokens: 100 });
+        expect(r.tokens).toEqual(ref.tokens);
+        expect(r.finishReason).toBe(ref.eos ? 'stop' : 'length');
+      }
+    } finally {
+      await eosModel.close();
+    }
+  });
+
+  it('a prompt longer than the context, or max tokens past it, is a RequestError', async () => {
+    await expect(s.generate('p'.repeat(300), { maxTokens: 1 })).rejects.toThrow(RequestError);
+    await expect(s.generate('p'.repeat(300), { maxTokens: 1 })).rejects.toThrow(/prompt is 301 tokens but the context holds 256/);
+    await expect(s.generate('short', { maxTokens: 500 })).rejects.toThrow(/max_tokens 500 .* at most 250/);
+    await expect(s.generate([0, 5, 9999], { maxTokens: 1 })).rejects.toThrow(/token ids must be integers in \[0, 99\)/);
+  });
+});
+
+describe('scheduler: aborts and the queue bound', () => {
+  let s: Scheduler;
+  beforeAll(async () => {
+    s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 2, maxQueued: 2, engineOptions: { stepMs: 5 } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('an AbortSignal settles the call at once and frees its slot', async () => {
+    const ac = new AbortController();
+    let text = '';
+    const p = s.generate('abort me', { maxTokens: 200, onText: (t) => (text += t), signal: ac.signal });
+    await waitFor(() => text.length > 3);
+    expect(s.stats().slotsBusy).toBe(1);
+    ac.abort();
+    await expect(p).rejects.toThrow(AbortError);
+    expect(s.stats().outstanding).toBe(0);
+    await waitFor(() => s.stats().slotsBusy === 0, 1000);
+    // The slot serves the next request correctly.
+    const r = await s.generate('after abort', { temperature: 0, maxTokens: 10 });
+    expect(r.tokens).toEqual(expected(encode('after abort', true), 10).tokens);
+  });
+
+  it('breaking out of stream() aborts the generation', async () => {
+    let n = 0;
+    for await (const _ of s.stream('break early', { maxTokens: 200 })) if (++n === 3) break;
+    expect(s.stats().outstanding).toBe(0);
+    await waitFor(() => s.stats().slotsBusy === 0, 1000);
+  });
+
+  it('when slots and queue are full, a new call fails with QueueFullError and a retry hint', async () => {
+    const ac = new AbortController();
+    const held = Array.from({ length: 4 }, (_, i) => s.generate(`hold ${i}`, { maxTokens: 200, signal: ac.signal }).catch((e: Error) => e));
+    const err = await s.generate('one too many', { maxTokens: 5 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect((err as QueueFullError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect((err as QueueFullError).message).toMatch(/queue is full \(2 waiting, limit 2\)/);
+    ac.abort();
+    for (const e of await Promise.all(held)) expect(e).toBeInstanceOf(AbortError);
+    await waitFor(() => s.stats().slotsBusy === 0 && s.stats().waiting === 0, 1000);
+  });
+
+  it('drain() waits for in-flight calls, then refuses new ones', async () => {
+    const s2 = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 2, engineOptions: { stepMs: 2 } });
+    const inflight = s2.generate('finish me', { temperature: 0, maxTokens: 30 });
+    const drained = s2.drain();
+    await expect(s2.generate('too late')).rejects.toThrow(/shutting down/);
+    await drained;
+    expect((await inflight).tokens).toEqual(expected(encode('finish me', true), 30).tokens);
+    await s2.close();
+  });
+
+  it('a model that fails to load rejects Scheduler.load with the reason', async () => {
+    await expect(Scheduler.load({ model: '/nonexistent/model.gguf', parallel: 1 })).rejects.toThrow(/nonexistent\/model.gguf/);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * Scalar storage conversions used while loading and writing model files (plain TS so the format
+ * code works without the addon): f16/bf16 ⇄ f32 with round-to-nearest-even, Q8_0 quantization with
+ * ggml's rounding (quantize_row_q8_0_ref), and Q4_0 → Q8_0, which is exact (same scale, the 4-bit
+ * codes minus 8 fit in int8).
+ */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** f32 → f16 bits, round to nearest even (as F16C's vcvtps2ph with mode 0 and ggml do). */
+export function f32ToF16(x: number): number {
+  f32[0] = x;
+  const bits = u32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // inf / NaN (quiet)
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00; // overflow → inf
+  if (e <= 0) {
+    // subnormal half (or zero): shift the implicit-1 mantissa right, rounding to nearest even
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
+  return sign | h;
+}
+
+export function bf16ToF32(b: number): number {
+  u32[0] = b << 16;
+  return f32[0]!;
+}
+
+/** f32 → bf16 bits, round to nearest even (NaN stays NaN). */
+export function f32ToBf16(x: number): number {
+  f32[0] = x;
+  const bits = u32[0]!;
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function f16ArrayToF32(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f16ToF32(src[i]!);
+  return out;
+}
+
+export function bf16ArrayToF32(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  const o32 = new Uint32Array(out.buffer);
+  for (let i = 0; i < src.length; i++) o32[i] = src[i]! << 16;
+  return out;
+}
+
+export function f32ArrayToF16(src: Float32Array): Uint16Array {
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f32ToF16(src[i]!);
+  return out;
+}
+
+/** Q8_0: blocks of 32 → f16 scale d = max|x|/127, q = round(x/d) (half away from zero), as ggml. */
+export function quantizeQ8_0(src: Float32Array): Uint8Array {
+  if (src.length % 32 !== 0) throw new RangeError(`Q8_0 needs a multiple of 32 values, got ${src.length}`);
+  const nb = src.length / 32;
+  const out = new Uint8Array(nb * 34);
+  const q = new Int8Array(out.buffer);
+  for (let b = 0; b < nb; b++) {
+    const base = b * 32;
+    let amax = 0;
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(src[base + j]!);
+      if (a > amax) amax = a;
+    }
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
+    const h = f32ToF16(d);
+    const o = b * 34;
+    out[o] = h & 0xff;
+    out[o + 1] = h >>> 8;
+    for (let j = 0; j < 32; j++) {
+      const x = Math.fround(src[base + j]! * id); // float product, as in C
+      q[o + 2 + j] = x >= 0 ? Math.round(x) : -Math.round(-x); // roundf: half away from zero
+    }
+  }
+  return out;
+}
+
+export function dequantizeQ8_0(src: Uint8Array): Float32Array {
+  if (src.length % 34 !== 0) throw new RangeError(`Q8_0 data must be a multiple of 34 bytes, got ${src.length}`);
+  const nb = src.length / 34;
+  const out = new Float32Array(nb * 32);
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let b = 0; b < nb; b++) {
+    const d = f16ToF32(dv.getUint16(b * 34, true));
+    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * dv.getInt8(b * 34 + 2 + j);
+  }
+  return out;
+}
+
+/**
+ * Q4_0 (f16 d + 16 bytes: element j in the low nibble of byte j, element j+16 in the high nibble,
+ * value = (code − 8)·d) → Q8_0 with the same d and int8 codes (code − 8). Lossless.
+ */
+export function q4_0ToQ8_0(src: Uint8Array): Uint8Array {
+  if (src.length % 18 !== 0) throw new RangeError(`Q4_0 data must be a multiple of 18 bytes, got ${src.length}`);
+  const nb = src.length / 18;
+  const out = new Uint8Array(nb * 34);
+  for (let b = 0; b < nb; b++) {
+    const i = b * 18;
+    const o = b * 34;
+    out[o] = src[i]!;
+    out[o + 1] = src[i + 1]!;
+    for (let j = 0; j < 16; j++) {
+      const byte = src[i + 2 + j]!;
+      out[o + 2 + j] = ((byte & 0x0f) - 8) & 0xff;
+      out[o + 2 + j + 16] = ((byte >> 4) - 8) & 0xff;
+    }
+  }
+  return out;
+}

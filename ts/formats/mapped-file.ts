@@ -1,0 +1,103 @@
+/**
+ * The bytes of a model file, loaded once: memory-mapped through the native addon when it is
+ * available (the weights stay in the page cache and are shared between processes), otherwise read
+ * into one ArrayBuffer with `fs.readSync`. Tensor views point into these bytes; nothing is copied
+ * again unless a tensor's offset is not aligned to its element size.
+ *
+ * A mapped file is read-only: writing through a view of it crashes the process (PROT_READ).
+ * `close()` unmaps at once and detaches the buffer, so every view becomes empty instead of
+ * dangling; without close() the mapping is released when the buffer is garbage-collected.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { loadAddon } from '../native/addon.js';
+import { FormatError } from './byte-source.js';
+
+declare module '../native/addon-types.js' {
+  interface NativeAddon {
+    mmapFile?(path: string): ArrayBuffer;
+    munmapFile?(buffer: ArrayBuffer): boolean;
+    residentBytes?(buffer: ArrayBuffer): number;
+  }
+}
+
+export interface FileBytes {
+  readonly path: string;
+  /** The whole file. */
+  readonly bytes: Uint8Array;
+  /** True when memory-mapped, false when read into memory. */
+  readonly mapped: boolean;
+  /** Bytes of the file in RAM: the mapped pages present (mincore), or the whole size when read. */
+  residentBytes(): number;
+  /** Unmaps (or drops) the bytes now; views into them become empty. Idempotent. */
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** 'auto' (default): mmap when the addon has it; 'read': always fs.readSync; 'mmap': fail if unavailable. */
+  mode?: 'auto' | 'read' | 'mmap';
+}
+
+export function openFileBytes(path: string, options: OpenOptions = {}): FileBytes {
+  const mode = options.mode ?? (process.env.TENSORLOOM_NO_MMAP ? 'read' : 'auto');
+  const addon = mode === 'read' ? null : loadAddon().addon;
+  if (addon?.mmapFile && addon.munmapFile && addon.residentBytes) {
+    const { mmapFile, munmapFile, residentBytes } = addon as Required<Pick<typeof addon, 'mmapFile' | 'munmapFile' | 'residentBytes'>>;
+    let buffer: ArrayBuffer;
+    try {
+      buffer = mmapFile(path);
+    } catch (err) {
+      throw new FormatError((err as Error).message);
+    }
+    let closed = false;
+    return {
+      path,
+      bytes: new Uint8Array(buffer),
+      mapped: true,
+      residentBytes: () => (closed ? 0 : residentBytes(buffer)),
+      close() {
+        if (!closed) {
+          closed = true;
+          munmapFile(buffer);
+        }
+      },
+    };
+  }
+  if (mode === 'mmap') throw new Error('mmap is not available: the native addon is not loaded');
+  return readWhole(path);
+}
+
+function readWhole(path: string): FileBytes {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new FormatError(`cannot open '${path}': ${(err as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FormatError(`'${path}' is not a regular file`);
+    if (st.size === 0) throw new FormatError(`'${path}' is empty`);
+    let bytes: Uint8Array | null = new Uint8Array(st.size);
+    let pos = 0;
+    while (pos < st.size) {
+      const n = readSync(fd, bytes, pos, Math.min(st.size - pos, 1 << 30), pos);
+      if (n <= 0) throw new FormatError(`'${path}': unexpected end of file at byte ${pos}`);
+      pos += n;
+    }
+    const size = st.size;
+    return {
+      path,
+      get bytes() {
+        if (!bytes) return new Uint8Array(0);
+        return bytes;
+      },
+      mapped: false,
+      residentBytes: () => (bytes ? size : 0),
+      close() {
+        bytes = null;
+      },
+    };
+  } finally {
+    closeSync(fd);
+  }
+}

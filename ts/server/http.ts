@@ -1,0 +1,286 @@
+/**
+ * The OpenAI-compatible HTTP layer over a Scheduler, as a plain Node request handler:
+ *
+ *   POST /v1/completions        POST /v1/chat/completions      (stream: true → server-sent events)
+ *   GET  /v1/models             GET  /health
+ *
+ * `createServer({ model })` returns the handler; pass it to `http.createServer`, or mount it in an
+ * existing express / fastify / Koa app (it reads `req.body` when a body parser already ran).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ChatTemplate } from './chat-template.js';
+import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
+import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions } from './scheduler.js';
+import { endEventStream, sendEvent, startEventStream } from './sse.js';
+import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
+
+export interface ServeOptions extends Partial<SchedulerOptions> {
+  /** Serve this already-loaded scheduler instead of loading `model` (it is then not closed by close()). */
+  scheduler?: Scheduler;
+  /** The id /v1/models reports and responses echo. Default: the model file's name. */
+  modelId?: string;
+  /** Jinja chat template overriding the model's own. */
+  chatTemplate?: string;
+  /** Largest request body accepted, in bytes (413 above). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** max_tokens for /v1/completions when the request has none. Default 16 (as OpenAI). */
+  defaultCompletionTokens?: number;
+}
+
+export interface ServeHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  readonly scheduler: Scheduler;
+  /** Requests being answered now. */
+  readonly inFlight: number;
+  /** Answers new requests with 503 and resolves once every request in flight has finished. */
+  drain(): Promise<void>;
+  /** drain(), then stop the scheduler if this handler loaded it. */
+  close(): Promise<void>;
+}
+
+type Kind = 'completion' | 'chat';
+
+export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
+  let scheduler: Scheduler;
+  const owned = opts.scheduler === undefined;
+  if (opts.scheduler) scheduler = opts.scheduler;
+  else {
+    if (!opts.model) throw new TypeError('tensorloom: createServer needs { model: path } or { scheduler }');
+    scheduler = await Scheduler.load({ ...opts, model: opts.model });
+  }
+  const info = scheduler.info;
+  const modelId = opts.modelId ?? info.id;
+  const templateSource = opts.chatTemplate ?? info.chatTemplate;
+  const template = templateSource ? new ChatTemplate(templateSource, { ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}), ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}) }) : null;
+  const maxBody = opts.maxBodyBytes ?? 1 << 20;
+  const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
+  const created = Math.floor(Date.now() / 1000);
+
+  let draining = false;
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
+  const finished = (): void => {
+    inFlight--;
+    if (inFlight === 0) for (const w of idle.splice(0)) w();
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const allow = (m: string): boolean => {
+      if (method === m || (m === 'GET' && method === 'HEAD')) return true;
+      res.setHeader('Allow', m === 'GET' ? 'GET, HEAD' : m);
+      throw new RequestError(`${method} is not allowed on ${path}; use ${m}`, null, 405, 'method_not_allowed');
+    };
+    switch (path) {
+      case '/health': {
+        allow('GET');
+        const s = scheduler.stats();
+        const body = {
+          status: draining || s.draining ? 'draining' : 'ok',
+          model: modelId,
+          slots: { total: s.slots, busy: s.slotsBusy },
+          queue: { waiting: Math.max(0, s.outstanding - s.slots), max: s.maxQueued },
+        };
+        return sendJson(res, draining || s.draining ? 503 : 200, body);
+      }
+      case '/v1/models': {
+        allow('GET');
+        return sendJson(res, 200, { object: 'list', data: [modelCard()] });
+      }
+      case `/v1/models/${modelId}`: {
+        allow('GET');
+        return sendJson(res, 200, modelCard());
+      }
+      case '/v1/completions':
+      case '/v1/chat/completions': {
+        allow('POST');
+        if (draining) throw new UnavailableError('tensorloom: the server is shutting down and takes no new requests');
+        const body = parseBody(await readBody(req, maxBody));
+        if (path === '/v1/completions') {
+          const r = validateCompletion(body, limits);
+          return generate(req, res, 'completion', r.prompt, true, r.options, r.stream, r.includeUsage);
+        }
+        const r = validateChat(body, limits);
+        if (!template) {
+          throw new RequestError(
+            `the model '${modelId}' has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json chat_template); use /v1/completions, or start the server with a template`,
+            'messages',
+          );
+        }
+        let text = template.render(r.messages);
+        // The template usually writes BOS as text; the tokenizer adds it as a token instead.
+        if (info.bosText && text.startsWith(info.bosText)) text = text.slice(info.bosText.length);
+        return generate(req, res, 'chat', text, true, r.options, r.stream, r.includeUsage);
+      }
+      default:
+        throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
+    }
+  }
+
+  function modelCard(): Record<string, unknown> {
+    return { id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: info.contextLength, parallel: info.slots };
+  }
+
+  async function generate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    kind: Kind,
+    prompt: string | number[],
+    addBos: boolean,
+    options: Omit<GenerateOptions, 'signal' | 'onText'>,
+    stream: boolean,
+    includeUsage: boolean,
+  ): Promise<void> {
+    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
+    const now = Math.floor(Date.now() / 1000);
+    const object = kind === 'chat' ? (stream ? 'chat.completion.chunk' : 'chat.completion') : 'text_completion';
+    const head = { id, object, created: now, model: modelId };
+    // A client that goes away aborts its generation, which frees its slot.
+    const ac = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableEnded) ac.abort();
+    };
+    res.on('close', onClose);
+    req.socket?.setNoDelay(true);
+    const call = { ...options, addBos: typeof prompt === 'string' ? addBos : false, signal: ac.signal };
+    try {
+      if (!stream) {
+        const r = await scheduler.submit(prompt, call);
+        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r) : textChoice(r)], usage: usage(r) });
+      }
+      let started = false;
+      const start = (): void => {
+        if (started) return;
+        started = true;
+        startEventStream(res);
+        if (kind === 'chat') sendEvent(res, { ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+      };
+      const delta = (text: string, finish: string | null): unknown =>
+        kind === 'chat'
+          ? { ...head, choices: [{ index: 0, delta: finish ? {} : { content: text }, logprobs: null, finish_reason: finish }] }
+          : { ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
+      let r: GenerateResult;
+      try {
+        r = await scheduler.submit(prompt, { ...call, onText: (t) => (start(), sendEvent(res, delta(t, null))) }, { onAccepted: start });
+      } catch (err) {
+        if (!started) throw err;
+        if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
+        return endEventStream(res);
+      }
+      start();
+      sendEvent(res, delta('', r.finishReason));
+      if (includeUsage) sendEvent(res, { ...head, choices: [], usage: usage(r) });
+      endEventStream(res);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    route(req, res)
+      .catch((err: unknown) => sendError(res, err as Error))
+      .finally(finished);
+  }) as ServeHandler;
+
+  Object.defineProperties(handler, {
+    scheduler: { value: scheduler },
+    inFlight: { get: () => inFlight },
+    drain: {
+      value: (): Promise<void> => {
+        draining = true;
+        return inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => idle.push(r));
+      },
+    },
+    close: {
+      value: async (): Promise<void> => {
+        await handler.drain();
+        if (owned) await scheduler.close();
+      },
+    },
+  });
+  return handler;
+}
+
+function textChoice(r: GenerateResult): unknown {
+  return { index: 0, text: r.text, logprobs: null, finish_reason: r.finishReason };
+}
+
+function chatChoice(r: GenerateResult): unknown {
+  return { index: 0, message: { role: 'assistant', content: r.text }, logprobs: null, finish_reason: r.finishReason };
+}
+
+function usage(r: GenerateResult): unknown {
+  return { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens };
+}
+
+/** Reads the body as text, refusing more than `limit` bytes; uses `req.body` if a framework parsed it. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | object> {
+  const pre = (req as IncomingMessage & { body?: unknown }).body;
+  if (typeof pre === 'string') return pre;
+  if (Buffer.isBuffer(pre)) return pre.toString('utf8');
+  if (typeof pre === 'object' && pre !== null && Object.keys(pre).length > 0) return pre;
+  const tooBig = (): RequestError => new RequestError(`the request body is larger than the limit of ${limit} bytes`, null, 413, 'body_too_large');
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooBig();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooBig();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseBody(body: string | object): Record<string, unknown> {
+  if (typeof body === 'string') return parseJsonBody(body);
+  if (Array.isArray(body)) throw new RequestError('the request body must be a JSON object, got an array');
+  return body as Record<string, unknown>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(res.req?.method === 'HEAD' ? undefined : text);
+}
+
+function errorBody(err: Error): { status: number; body: unknown; headers: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  let status = 500;
+  let type = 'server_error';
+  let code: string | null = null;
+  let param: string | null = null;
+  if (err instanceof RequestError) {
+    status = err.status;
+    type = 'invalid_request_error';
+    code = err.code === 'invalid_request_error' ? null : err.code;
+    param = err.param;
+  } else if (err instanceof QueueFullError) {
+    status = 429;
+    type = 'rate_limit_error';
+    code = err.code;
+    headers['Retry-After'] = String(err.retryAfterSeconds);
+  } else if (err instanceof UnavailableError) {
+    status = 503;
+    code = err.code;
+    headers['Retry-After'] = '5';
+  }
+  return { status, headers, body: { error: { message: err.message.replace(/^tensorloom: /, ''), type, param, code } } };
+}
+
+function sendError(res: ServerResponse, err: Error): void {
+  if (err instanceof AbortError) return; // the client is gone
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { status, headers, body } = errorBody(err);
+  // After refusing a body we didn't read, close the connection instead of draining it.
+  if (status === 413) headers.Connection = 'close';
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  sendJson(res, status, body);
+}

@@ -1,0 +1,380 @@
+/**
+ * The scheduler as the main thread sees it: one loaded model in a worker thread, many
+ * concurrent `generate` / `stream` calls. Calls are admitted while fewer than
+ * `parallel + maxQueued` are outstanding (else QueueFullError, nothing queued); the worker runs
+ * them with continuous batching (batch-loop.ts). An AbortSignal settles the call at once and
+ * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
+import type { ModelInfo, SamplingParams } from './engine.js';
+import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
+import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
+
+export interface SchedulerOptions {
+  /** Model file or directory. */
+  model: string;
+  /** Tokenizer file, when the model file has none. */
+  tokenizer?: string;
+  /** Sequences decoded together (KV-cache slots). Default 4. */
+  parallel?: number;
+  /** Requests that may wait for a slot beyond the running ones. Default 64. */
+  maxQueued?: number;
+  /** Positions per sequence. Default: the model's context, reduced to fit kvBudgetBytes. */
+  contextLength?: number;
+  /** Upper bound on the KV cache of all slots together, in bytes. */
+  kvBudgetBytes?: number;
+  /** Native threads for the forward pass. */
+  threads?: number;
+  /** Most prompt tokens fed per step across all sequences (chunked prefill). Default 64. */
+  prefillChunk?: number;
+  /** A module exporting `loadEngine` (see engine.ts), to serve something other than our models. */
+  engineModule?: string | URL;
+  engineOptions?: Record<string, unknown>;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate at most; null or absent = until EOS, a stop string or the context end. */
+  maxTokens?: number | null;
+  /** 0 = greedy. Default 1. */
+  temperature?: number;
+  /** 0 = off. */
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  seed?: number;
+  stop?: string | string[];
+  signal?: AbortSignal;
+  /** For a text prompt: prepend BOS (default true). */
+  addBos?: boolean;
+  /** Don't stop at EOS (fixed-length benchmarks). */
+  ignoreEos?: boolean;
+  /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
+  onText?: (text: string) => void;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+  timings: {
+    /** Submission to first generated token. */
+    firstTokenMs: number;
+    totalMs: number;
+  };
+}
+
+export interface SchedulerStats extends LoopStats {
+  /** Calls submitted and not yet settled. */
+  outstanding: number;
+  maxQueued: number;
+  draining: boolean;
+}
+
+/** Internal hooks the HTTP layer uses on top of GenerateOptions. */
+export interface SubmitHooks {
+  onAccepted?: (promptTokens: number) => void;
+}
+
+interface Call {
+  onText: ((text: string) => void) | undefined;
+  onAccepted: ((promptTokens: number) => void) | undefined;
+  resolve: (r: GenerateResult) => void;
+  reject: (e: Error) => void;
+  tokens: number[];
+  text: string;
+  t0: number;
+  firstTokenMs: number;
+  detach: () => void;
+}
+
+export class Scheduler {
+  private readonly calls = new Map<number, Call>();
+  private nextId = 1;
+  private stats_: LoopStats;
+  private draining = false;
+  private dead: Error | null = null;
+  private closed = false;
+  /** Moving average of call duration, for Retry-After. */
+  private avgCallMs = 1000;
+  private drainWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: ModelInfo,
+    private readonly maxQueued: number,
+  ) {
+    this.stats_ = { slots: info.slots, slotsBusy: 0, waiting: 0 };
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'events') {
+        this.stats_ = m.stats;
+        for (const e of m.events) this.route(e);
+      }
+    });
+    worker.on('error', (err) => this.fail(new Error(`tensorloom: the serving worker failed: ${err.message}`)));
+    worker.on('exit', (code) => this.fail(new Error(`tensorloom: the serving worker exited (code ${code})`)));
+  }
+
+  /** Starts the worker and loads the model; resolves when it can serve. */
+  static async load(opts: SchedulerOptions): Promise<Scheduler> {
+    const parallel = opts.parallel ?? 4;
+    const maxQueued = opts.maxQueued ?? 64;
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 1024) {
+      throw new RangeError(`tensorloom: parallel must be an integer in [1, 1024], got ${parallel}`);
+    }
+    const prefillChunk = opts.prefillChunk ?? 64;
+    if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new RangeError(`tensorloom: prefillChunk must be an integer ≥ 1, got ${prefillChunk}`);
+    if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`tensorloom: maxQueued must be an integer ≥ 0, got ${maxQueued}`);
+    const init: WorkerInit = {
+      ...(opts.engineModule !== undefined ? { engineModule: String(opts.engineModule) } : {}),
+      load: {
+        model: opts.model,
+        slots: parallel,
+        maxTokensPerStep: Math.max(prefillChunk, parallel),
+        ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
+        ...(opts.contextLength !== undefined ? { contextLength: opts.contextLength } : {}),
+        ...(opts.kvBudgetBytes !== undefined ? { kvBudgetBytes: opts.kvBudgetBytes } : {}),
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.engineOptions !== undefined ? { engineOptions: opts.engineOptions } : {}),
+      },
+      prefillChunk,
+    };
+    const worker = startWorker(init);
+    const info = await new Promise<ModelInfo>((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        if (m.type === 'ready') done(() => resolve(m.info));
+        else if (m.type === 'load-failed') done(() => reject(new Error(m.error.message)));
+      };
+      const onError = (err: Error): void => done(() => reject(new Error(`tensorloom: the serving worker failed to start: ${err.message}`)));
+      const onExit = (code: number): void => done(() => reject(new Error(`tensorloom: the serving worker exited while loading (code ${code})`)));
+      const done = (f: () => void): void => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        f();
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    }).catch(async (err: unknown) => {
+      await worker.terminate();
+      throw err;
+    });
+    return new Scheduler(worker, info, maxQueued);
+  }
+
+  stats(): SchedulerStats {
+    return { ...this.stats_, outstanding: this.calls.size, maxQueued: this.maxQueued, draining: this.draining };
+  }
+
+  /** Generates a completion of `prompt` (text, or token ids). */
+  generate(prompt: string | number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+    return this.submit(prompt, opts);
+  }
+
+  /** Streams the completion of `prompt` as text chunks; leaving the loop early aborts it. */
+  stream(prompt: string | number[], opts: GenerateOptions = {}): AsyncIterableIterator<string> {
+    const chunks: string[] = [];
+    let wake: (() => void) | null = null;
+    let finished = false;
+    let failure: Error | null = null;
+    const local = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, local.signal]) : local.signal;
+    const onText = opts.onText;
+    this.submit(prompt, {
+      ...opts,
+      signal,
+      onText: (text) => {
+        onText?.(text);
+        chunks.push(text);
+        wake?.();
+      },
+    }).then(
+      () => {
+        finished = true;
+        wake?.();
+      },
+      (err: Error) => {
+        failure = err;
+        finished = true;
+        wake?.();
+      },
+    );
+    const it: AsyncIterableIterator<string> = {
+      next: async () => {
+        for (;;) {
+          if (chunks.length > 0) return { value: chunks.shift()!, done: false };
+          if (failure) throw failure;
+          if (finished) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+        }
+      },
+      return: async () => {
+        if (!finished) local.abort();
+        finished = true;
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  /** The common path of generate/stream and the HTTP layer. */
+  submit(prompt: string | number[], opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
+    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
+    const capacity = this.info.slots + this.maxQueued;
+    if (this.calls.size >= capacity) {
+      const queued = Math.max(0, this.calls.size - this.info.slots);
+      const waitMs = (this.avgCallMs * (queued + 1)) / this.info.slots;
+      return Promise.reject(new QueueFullError(queued, this.maxQueued, Math.min(60, Math.max(1, Math.ceil(waitMs / 1000)))));
+    }
+    let request: LoopRequest;
+    try {
+      request = toLoopRequest(prompt, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const id = this.nextId++;
+    return new Promise<GenerateResult>((resolve, reject) => {
+      const signal = opts.signal;
+      const onAbort = (): void => {
+        if (!this.calls.has(id)) return;
+        this.send({ type: 'cancel', id });
+        this.settle(id);
+        reject(new AbortError('tensorloom: the generation was aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.calls.set(id, {
+        onText: opts.onText,
+        onAccepted: hooks.onAccepted,
+        resolve,
+        reject,
+        tokens: [],
+        text: '',
+        t0: performance.now(),
+        firstTokenMs: 0,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      });
+      this.send({ type: 'submit', id, request });
+    });
+  }
+
+  /** Stops taking new calls and resolves when every outstanding one has settled. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.calls.size === 0) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
+
+  /** Drains (unless `force`: then outstanding calls fail) and stops the worker. */
+  async close(opts: { force?: boolean } = {}): Promise<void> {
+    if (opts.force) this.fail(new UnavailableError('tensorloom: the scheduler was closed'));
+    else await this.drain();
+    if (this.closed) return;
+    this.closed = true;
+    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    this.dead ??= new UnavailableError('tensorloom: the scheduler is closed');
+    const timer = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private route(e: LoopEvent): void {
+    const call = this.calls.get(e.id);
+    if (!call) return; // aborted meanwhile
+    switch (e.kind) {
+      case 'accepted':
+        call.onAccepted?.(e.promptTokens);
+        break;
+      case 'rejected':
+      case 'failed':
+        this.settle(e.id);
+        call.reject(errorFromPayload(e.error));
+        break;
+      case 'token':
+        if (call.tokens.length === 0) call.firstTokenMs = performance.now() - call.t0;
+        call.tokens.push(e.token);
+        if (e.text) {
+          call.text += e.text;
+          call.onText?.(e.text);
+        }
+        break;
+      case 'done': {
+        if (e.text) {
+          call.text += e.text;
+          call.onText?.(e.text);
+        }
+        const totalMs = performance.now() - call.t0;
+        this.avgCallMs = 0.9 * this.avgCallMs + 0.1 * totalMs;
+        this.settle(e.id);
+        call.resolve({
+          text: call.text,
+          tokens: call.tokens,
+          finishReason: e.finishReason,
+          usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
+          timings: { firstTokenMs: call.tokens.length ? call.firstTokenMs : totalMs, totalMs },
+        });
+        break;
+      }
+    }
+  }
+
+  private settle(id: number): void {
+    this.calls.get(id)?.detach();
+    this.calls.delete(id);
+    if (this.calls.size === 0 && this.drainWaiters.length) {
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
+  }
+
+  private fail(err: Error): void {
+    this.dead ??= err;
+    for (const [id, call] of [...this.calls]) {
+      this.settle(id);
+      call.reject(err);
+    }
+  }
+
+  private send(m: ToWorker): void {
+    if (!this.dead) this.worker.postMessage(m);
+  }
+}
+
+function toLoopRequest(prompt: string | number[], o: GenerateOptions): LoopRequest {
+  const sampling: SamplingParams = {
+    temperature: o.temperature ?? 1,
+    topK: o.topK ?? 0,
+    topP: o.topP ?? 1,
+    minP: o.minP ?? 0,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    presencePenalty: o.presencePenalty ?? 0,
+    frequencyPenalty: o.frequencyPenalty ?? 0,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const maxTokens = o.maxTokens ?? null;
+  if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
+    throw new RangeError(`tensorloom: maxTokens must be a positive integer, got ${maxTokens}`);
+  }
+  if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError('tensorloom: the prompt must be a string or an array of token ids');
+  const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
+  return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop: stop.filter((s) => s.length > 0), ignoreEos: o.ignoreEos ?? false };
+}
+
+/**
+ * Starts the worker file next to this one: worker.js (ESM build), server-worker.cjs (CJS bundle),
+ * or worker.ts when running from source (tests, tsx), through tsx's loader registered inside the
+ * worker (loader flags in execArgv don't reach worker threads on Node 20).
+ */
+function startWorker(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = JSON.stringify(new URL('./worker.ts', here).href);
+    const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
+    return new Worker(boot, { eval: true, workerData: init });
+  }
+  return new Worker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init });
+}

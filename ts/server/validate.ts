@@ -1,0 +1,186 @@
+/**
+ * Checks OpenAI-style request bodies field by field and turns them into scheduler options.
+ * Every failure is a RequestError naming the field and what was expected, which the HTTP layer
+ * answers with 400 and an OpenAI-shaped error body.
+ */
+import { RequestError } from './errors.js';
+import type { GenerateOptions } from './scheduler.js';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+  name?: string;
+}
+
+interface Common {
+  options: Omit<GenerateOptions, 'signal' | 'onText'>;
+  stream: boolean;
+  /** stream_options.include_usage: send a final chunk with usage. */
+  includeUsage: boolean;
+}
+
+export interface CompletionRequest extends Common {
+  prompt: string | number[];
+}
+
+export interface ChatRequest extends Common {
+  messages: ChatMessage[];
+}
+
+export interface Limits {
+  /** Positions per sequence: max_tokens may not exceed it. */
+  contextLength: number;
+  /** max_tokens when /v1/completions gets none (OpenAI: 16). */
+  defaultCompletionTokens: number;
+}
+
+type Body = Record<string, unknown>;
+
+export function parseJsonBody(raw: string): Body {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new RequestError(`the request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RequestError(`the request body must be a JSON object, got ${describe(value)}`);
+  }
+  return value as Body;
+}
+
+export function validateCompletion(body: Body, limits: Limits): CompletionRequest {
+  const p = body.prompt;
+  let prompt: string | number[];
+  if (p === undefined || p === null) prompt = '';
+  else if (typeof p === 'string') prompt = p;
+  else if (Array.isArray(p) && p.length === 1 && (typeof p[0] === 'string' || Array.isArray(p[0]))) {
+    prompt = typeof p[0] === 'string' ? p[0] : tokenIds(p[0], 'prompt[0]');
+  } else if (Array.isArray(p) && p.every((x) => typeof x === 'number')) prompt = tokenIds(p, 'prompt');
+  else if (Array.isArray(p) && p.length > 1) {
+    throw new RequestError('prompt: several prompts in one request are not supported; send one request per prompt', 'prompt');
+  } else throw new RequestError(`prompt must be a string, an array of token ids, or an array holding one of those; got ${describe(p)}`, 'prompt');
+  if (body.echo !== undefined && body.echo !== false && body.echo !== null) unsupported('echo', 'echo: true');
+  if (body.suffix !== undefined && body.suffix !== null) unsupported('suffix', 'suffix');
+  const bestOf = optInt(body, 'best_of', 1, 128);
+  if (bestOf !== undefined && bestOf !== 1) unsupported('best_of', 'best_of > 1');
+  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== 0) unsupported('logprobs', 'logprobs');
+  const maxTokens = optInt(body, 'max_tokens', 1, limits.contextLength);
+  return { prompt, ...common(body, maxTokens === undefined ? limits.defaultCompletionTokens : maxTokens) };
+}
+
+export function validateChat(body: Body, limits: Limits): ChatRequest {
+  const m = body.messages;
+  if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
+  const messages = m.map((msg, i) => chatMessage(msg, i));
+  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) unsupported('logprobs', 'logprobs');
+  if (Array.isArray(body.tools) && body.tools.length > 0) unsupported('tools', 'tools');
+  const a = optInt(body, 'max_completion_tokens', 1, limits.contextLength);
+  const b = optInt(body, 'max_tokens', 1, limits.contextLength);
+  const max = a ?? b;
+  return { messages, ...common(body, max === undefined ? null : max) };
+}
+
+function chatMessage(msg: unknown, i: number): ChatMessage {
+  const at = `messages[${i}]`;
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new RequestError(`${at} must be an object with role and content; got ${describe(msg)}`, at);
+  const { role, content, name } = msg as Body;
+  if (typeof role !== 'string' || !['system', 'user', 'assistant', 'tool', 'developer'].includes(role)) {
+    throw new RequestError(`${at}.role must be one of system, user, assistant, tool, developer; got ${describe(role)}`, `${at}.role`);
+  }
+  let text: string;
+  if (typeof content === 'string') text = content;
+  else if (content === null && role === 'assistant') text = '';
+  else if (Array.isArray(content)) {
+    text = content
+      .map((part, j) => {
+        const pa = part as Body;
+        if (typeof pa !== 'object' || pa === null || pa.type !== 'text' || typeof pa.text !== 'string') {
+          throw new RequestError(`${at}.content[${j}] must be {type: "text", text: string} (this model reads text only)`, `${at}.content`);
+        }
+        return pa.text;
+      })
+      .join('');
+  } else throw new RequestError(`${at}.content must be a string or an array of text parts; got ${describe(content)}`, `${at}.content`);
+  if (name !== undefined && typeof name !== 'string') throw new RequestError(`${at}.name must be a string`, `${at}.name`);
+  return name === undefined ? { role, content: text } : { role, content: text, name };
+}
+
+function common(body: Body, maxTokens: number | null): Common {
+  if (body.model !== undefined && typeof body.model !== 'string') throw new RequestError(`model must be a string; got ${describe(body.model)}`, 'model');
+  const n = optInt(body, 'n', 1, 128);
+  if (n !== undefined && n !== 1) unsupported('n', 'n > 1');
+  const stream = optBool(body, 'stream') ?? false;
+  let includeUsage = false;
+  const so = body.stream_options;
+  if (so !== undefined && so !== null) {
+    if (typeof so !== 'object' || Array.isArray(so)) throw new RequestError('stream_options must be an object', 'stream_options');
+    includeUsage = optBool(so as Body, 'include_usage', 'stream_options.include_usage') ?? false;
+  }
+  const options: CompletionRequest['options'] = { maxTokens };
+  const set = <K extends keyof CompletionRequest['options']>(k: K, v: CompletionRequest['options'][K] | undefined): void => {
+    if (v !== undefined) options[k] = v;
+  };
+  set('temperature', optNum(body, 'temperature', 0, 2));
+  set('topP', optNum(body, 'top_p', 0, 1, true));
+  set('topK', optInt(body, 'top_k', 0, 1 << 20));
+  set('minP', optNum(body, 'min_p', 0, 1));
+  set('presencePenalty', optNum(body, 'presence_penalty', -2, 2));
+  set('frequencyPenalty', optNum(body, 'frequency_penalty', -2, 2));
+  set('repetitionPenalty', optNum(body, 'repetition_penalty', 0, 10, true) ?? optNum(body, 'repeat_penalty', 0, 10, true));
+  set('seed', optInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
+  set('ignoreEos', optBool(body, 'ignore_eos'));
+  const stop = body.stop;
+  if (stop !== undefined && stop !== null) {
+    const list = typeof stop === 'string' ? [stop] : stop;
+    if (!Array.isArray(list) || list.length > 4 || !list.every((s) => typeof s === 'string' && s.length <= 256)) {
+      throw new RequestError('stop must be a string or an array of at most 4 strings of at most 256 characters', 'stop');
+    }
+    options.stop = list as string[];
+  }
+  return { options, stream, includeUsage };
+}
+
+function tokenIds(v: unknown[], param: string): number[] {
+  if (!v.every((x) => Number.isInteger(x) && (x as number) >= 0)) throw new RequestError(`${param} must hold non-negative integer token ids`, 'prompt');
+  return v as number[];
+}
+
+function optNum(body: Body, key: string, min: number, max: number, openMin = false): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (openMin ? v <= min : v < min) || v > max) {
+    throw new RequestError(`${key} must be a number in ${openMin ? '(' : '['}${min}, ${max}]; got ${describe(v)}`, key);
+  }
+  return v;
+}
+
+function optInt(body: Body, key: string, min: number, max: number): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new RequestError(`${key} must be an integer; got ${describe(v)}`, key);
+  if (v < min || v > max) {
+    const why = key.startsWith('max_') && v > max ? ` (the model's context holds ${max} positions)` : '';
+    throw new RequestError(`${key} must be between ${min} and ${max}${why}; got ${v}`, key);
+  }
+  return v;
+}
+
+function optBool(body: Body, key: string, name = key): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new RequestError(`${name} must be true or false; got ${describe(v)}`, name);
+  return v;
+}
+
+function unsupported(param: string, what: string): never {
+  throw new RequestError(`${what} is not supported by this server`, param);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  return typeof v === 'object' ? 'an object' : typeof v;
+}

@@ -1,0 +1,215 @@
+/**
+ * SentencePiece-style BPE with scores (Llama 1/2, phi-3, llama2.c tokenizer.bin).
+ *
+ * Text → symbols (one per code point) → repeatedly merge the adjacent pair whose concatenation is a
+ * token with the highest score (ties: leftmost) → a symbol that is not a token falls back to its
+ * UTF-8 bytes as `<0xNN>` tokens (or UNK). This is llama.cpp's llm_tokenizer_spm and also exactly
+ * what llama2.c's encode() computes (it rescans all pairs each round; we keep a heap).
+ *
+ * Two dialects:
+ * - 'sentencepiece' (GGUF / tokenizer.json): spaces become "▁"; a dummy "▁" prefix goes before the
+ *   text and after each special token when `addSpacePrefix`; control, unknown, unused and byte
+ *   tokens are never produced by merging (SentencePiece's rule — so text cannot spell `<s>`).
+ * - 'llama2c' (tokenizer.bin): tokens store real spaces; the dummy prefix is the " " token, added
+ *   once when the text is non-empty; a code point missing from the vocabulary becomes its bytes
+ *   (id = byte + 3) before merging, and any token may be produced — llama2.c's encode() as written.
+ *
+ * Speed: text is cut into segments at a space that no token can span (no token contains the
+ * character before it followed by a space), merges never cross such a cut, so segments (≈ words)
+ * are merged independently and cached.
+ */
+import type { IdBuffer } from './id-buffer.js';
+import { MergeHeap } from './merge-heap.js';
+import type { TokenModel } from './model.js';
+import { utf8Encode } from './unicode.js';
+import { TokenType, TokenizerError, type Vocab } from './vocab.js';
+
+export const SPIECE_SPACE = '\u2581';
+
+export interface SentencePieceBPEOptions {
+  dialect?: 'sentencepiece' | 'llama2c';
+  /** Prepend a space to the text (and after each special token): SentencePiece's add_dummy_prefix. */
+  addSpacePrefix?: boolean;
+  unkId?: number;
+}
+
+const CACHE_LIMIT = 1 << 18;
+const CACHE_MAX_SEGMENT = 128;
+
+export class SentencePieceBPE implements TokenModel {
+  readonly family = 'spm' as const;
+  readonly dialect: 'sentencepiece' | 'llama2c';
+  readonly addSpacePrefix: boolean;
+  readonly stripsLeadingSpace: boolean;
+  private readonly vocab: Vocab;
+  private readonly scores: Float32Array;
+  private readonly unkId: number;
+  /** id of `<0xNN>` per byte, -1 when missing. */
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  /** Tokens merging may produce, by string. */
+  private readonly mergeable = new Map<string, number>();
+  /** The space character of this dialect ("▁" or " "). */
+  private readonly space: string;
+  /** Code points that some token has right before a space: segments are not cut after them. */
+  private readonly beforeSpace = new Set<number>();
+  private cache = new Map<string, Uint32Array>();
+  private readonly heap = new MergeHeap();
+
+  constructor(vocab: Vocab, options: SentencePieceBPEOptions = {}) {
+    this.vocab = vocab;
+    this.dialect = options.dialect ?? 'sentencepiece';
+    this.addSpacePrefix = options.addSpacePrefix ?? true;
+    this.stripsLeadingSpace = this.addSpacePrefix;
+    this.unkId = options.unkId ?? -1;
+    if (!vocab.scores) throw new TokenizerError('a SentencePiece BPE vocabulary needs token scores');
+    this.scores = vocab.scores;
+    this.space = this.dialect === 'llama2c' ? ' ' : SPIECE_SPACE;
+    const llama2c = this.dialect === 'llama2c';
+    if (llama2c && vocab.size < 259) {
+      throw new TokenizerError(`a llama2.c vocabulary needs the 256 byte tokens at ids 3..258, but has only ${vocab.size} tokens`);
+    }
+    for (let b = 0; b < 256; b++) {
+      if (llama2c) this.byteIds[b] = b + 3;
+      else this.byteIds[b] = vocab.id(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`) ?? -1;
+    }
+    const sp = this.space.codePointAt(0)!;
+    for (let i = 0; i < vocab.size; i++) {
+      const t = vocab.types[i];
+      const ok = llama2c || t === TokenType.NORMAL || t === TokenType.USER_DEFINED;
+      if (!ok) continue;
+      const s = vocab.tokens[i]!;
+      if (!this.mergeable.has(s)) this.mergeable.set(s, i);
+      let prev = -1;
+      for (const ch of s) {
+        const cp = ch.codePointAt(0)!;
+        if (cp === sp && prev >= 0) this.beforeSpace.add(prev);
+        prev = cp;
+      }
+    }
+  }
+
+  encodeFragment(text: string, out: IdBuffer, afterSpecial: boolean): void {
+    let s: string;
+    if (this.dialect === 'llama2c') {
+      // llama2.c: the " " token first when the text is non-empty (every call is one whole text)
+      if (text.length === 0) return;
+      s = this.addSpacePrefix && afterSpecial ? ' ' + text : text;
+    } else {
+      if (text.length === 0) return;
+      s = (this.addSpacePrefix && afterSpecial ? ' ' + text : text).replaceAll(' ', SPIECE_SPACE);
+    }
+    // cut into segments before a space that no token can reach across
+    const space = this.space;
+    let start = 0;
+    for (let i = s.indexOf(space, 1); i > 0; i = s.indexOf(space, i + 1)) {
+      if (this.canCutBefore(s, i)) {
+        this.encodeSegment(s.slice(start, i), out);
+        start = i;
+      }
+    }
+    this.encodeSegment(start === 0 ? s : s.slice(start), out);
+  }
+
+  /** True when no token can span the boundary between s[i-1] and the space at s[i]. */
+  private canCutBefore(s: string, i: number): boolean {
+    let prev = s.charCodeAt(i - 1);
+    if (prev >= 0xdc00 && prev <= 0xdfff && i >= 2) prev = s.codePointAt(i - 2)!;
+    if (this.dialect === 'llama2c' && !this.mergeable.has(String.fromCodePoint(prev))) {
+      prev = 0x3e; // the code point becomes byte tokens "<0xNN>", which end with '>'
+    }
+    return !this.beforeSpace.has(prev);
+  }
+
+  private encodeSegment(seg: string, out: IdBuffer): void {
+    const hit = this.cache.get(seg);
+    if (hit !== undefined) {
+      out.pushAll(hit);
+      return;
+    }
+    const ids = this.mergeSegment(seg);
+    if (seg.length <= CACHE_MAX_SEGMENT) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(seg, ids);
+    }
+    out.pushAll(ids);
+  }
+
+  /** The merge loop on one segment (see the file comment). */
+  mergeSegment(seg: string): Uint32Array {
+    const llama2c = this.dialect === 'llama2c';
+    const text: string[] = [];
+    const ids: number[] = [];
+    for (const ch of seg) {
+      const id = this.mergeable.get(ch);
+      if (id !== undefined || !llama2c) {
+        text.push(ch);
+        ids.push(id ?? -1);
+      } else {
+        // llama2.c: an unknown code point becomes its bytes (id byte+3) before merging
+        for (const b of utf8Encode(ch)) {
+          text.push(this.vocab.tokens[b + 3]!);
+          ids.push(b + 3);
+        }
+      }
+    }
+    const n = text.length;
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    const len = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+      len[i] = text[i]!.length;
+    }
+    const heap = this.heap;
+    heap.clear();
+    const consider = (l: number, r: number) => {
+      if (l < 0 || r < 0) return;
+      const id = this.mergeable.get(text[l]! + text[r]!);
+      // max score first: store it negated in the min-heap; `extra` carries the merged id
+      if (id !== undefined) heap.push(-this.scores[id]!, l, r, id);
+    };
+    for (let i = 0; i + 1 < n; i++) consider(i, i + 1);
+    while (heap.pop()) {
+      const l = heap.topPos;
+      const r = heap.topRight;
+      const id = heap.topExtra;
+      // stale when either side changed since the entry was made
+      if (len[l] === 0 || len[r] === 0 || next[l] !== r || len[l]! + len[r]! !== this.vocab.tokens[id]!.length) continue;
+      if (text[l]! + text[r]! !== this.vocab.tokens[id]) continue;
+      text[l] = this.vocab.tokens[id]!;
+      ids[l] = id;
+      len[l] = text[l]!.length;
+      len[r] = 0;
+      const rn = next[r]!;
+      next[l] = rn;
+      if (rn >= 0) prev[rn] = l;
+      consider(prev[l]!, l);
+      consider(l, rn);
+    }
+    const out: number[] = [];
+    for (let i = 0; i >= 0 && i < n; i = next[i]!) {
+      const id = ids[i]!;
+      if (id >= 0) {
+        out.push(id);
+        continue;
+      }
+      // not a token: byte fallback, else UNK (llama.cpp's resegment)
+      const bytes = utf8Encode(text[i]!);
+      let all = true;
+      for (const b of bytes) if (this.byteIds[b]! < 0) all = false;
+      if (all) for (const b of bytes) out.push(this.byteIds[b]!);
+      else if (this.unkId >= 0) out.push(this.unkId);
+    }
+    return Uint32Array.from(out);
+  }
+
+  normalTokenBytes(id: number): Uint8Array {
+    const s = this.vocab.tokens[id]!;
+    if (this.vocab.types[id] === TokenType.BYTE || (this.dialect === 'llama2c' && id >= 3 && id < 259)) {
+      const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(s);
+      if (m) return Uint8Array.of(parseInt(m[1]!, 16));
+    }
+    return utf8Encode(this.dialect === 'llama2c' ? s : s.replaceAll(SPIECE_SPACE, ' '));
+  }
+}
