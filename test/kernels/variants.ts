@@ -1,5 +1,5 @@
 /**
- * Shared by the kernel tests: a seeded PRNG, an independent f16 decoder/encoder, closeness
+ * Shared by the attention and ops tests: a seeded PRNG, an independent f16 decoder/encoder, closeness
  * checks with stated tolerances, and the ISA × thread-count matrix every kernel runs under.
  */
 import { expect } from 'vitest';
