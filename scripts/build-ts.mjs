@@ -2,7 +2,7 @@
 // Builds the TypeScript sources: ESM + .d.ts with tsc (dist/esm), and a CommonJS bundle of the
 // same code with esbuild (dist/cjs/index.cjs), where `import.meta.url` is shimmed from __filename.
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync, mkdirSync, existsSync, readdirSync, chmodSync } from 'node:fs';
+import { rmSync, writeFileSync, mkdirSync, existsSync, readdirSync, chmodSync, cpSync, statSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync('dist', { recursive: true, force: true });
@@ -27,5 +27,8 @@ await build({
   logLevel: 'warning',
 });
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+// The same declarations beside the CJS bundle: under dist/cjs (type: commonjs) TypeScript reads them
+// as CommonJS, which `require('tensorloom')` is (exports["."].require.types points here).
+cpSync('dist/esm', 'dist/cjs', { recursive: true, filter: (src) => statSync(src).isDirectory() || src.endsWith('.d.ts') });
 if (existsSync('dist/esm/cli.js')) chmodSync('dist/esm/cli.js', 0o755);
 console.log('built dist/esm (', readdirSync('dist/esm').length, 'entries ) and dist/cjs');

@@ -7,6 +7,8 @@ void init_matmul(Napi::Env env, Napi::Object exports);     // binding/matmul.cpp
 void init_attention(Napi::Env env, Napi::Object exports);  // binding/attention.cpp
 void init_ops(Napi::Env env, Napi::Object exports);        // binding/ops.cpp
 void init_files(Napi::Env env, Napi::Object exports);      // binding/files.cpp (mmap)
+void init_convert(Napi::Env env, Napi::Object exports);    // binding/convert.cpp
+void init_cuda(Napi::Env env, Napi::Object exports);       // binding/cuda.cpp (stubs without CUDA)
 }  // namespace tl::binding
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +17,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::binding::init_attention(env, exports);
   tl::binding::init_ops(env, exports);
   tl::binding::init_files(env, exports);
+  tl::binding::init_convert(env, exports);
+  tl::binding::init_cuda(env, exports);
   return exports;
 }
 

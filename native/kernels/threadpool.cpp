@@ -57,7 +57,10 @@ class Pool {
     stop_workers();
     nthreads_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i] { worker_loop(i); });
+    // Each worker starts from the generation current now: read inside the new thread instead, a
+    // job published before the thread got scheduled would be taken as already seen (deadlock).
+    const uint64_t start = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, start] { worker_loop(i, start); });
   }
 
   void run(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx) {
@@ -80,8 +83,7 @@ class Pool {
   }
 
  private:
-  void worker_loop(int index) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void worker_loop(int index, uint64_t seen) {
     for (;;) {
       auto deadline = std::chrono::steady_clock::now() + kSpin;
       uint64_t gen;

@@ -11,7 +11,19 @@ export function expectArray(name: string, value: unknown, kind: TypedArrayCtor):
     throw new TypeError(`tensorloom: ${name} must be a ${kind.name}, got ${got}`);
   }
   const buf = (value as ArrayBufferView).buffer as ArrayBuffer & { detached?: boolean };
-  if (buf.detached === true) throw new TypeError(`tensorloom: ${name} has a detached ArrayBuffer`);
+  // `detached` exists from Node 22; before, only a detached buffer refuses a new view.
+  if (buf.detached === true || (buf.byteLength === 0 && isDetached(buf))) {
+    throw new TypeError(`tensorloom: ${name} has a detached ArrayBuffer`);
+  }
+}
+
+function isDetached(buf: ArrayBuffer): boolean {
+  try {
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 export function expectLength(name: string, value: ArrayLike<unknown>, expected: number, shape?: string): void {

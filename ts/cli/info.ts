@@ -1,5 +1,73 @@
-// Placeholder: the owner of the 'info' command replaces it.
-export async function run(_argv: string[]): Promise<number> {
-  console.error("tensorloom: the 'info' command is not implemented yet");
-  return 2;
+/**
+ * `tensorloom info PATH [--tokenizer PATH] [--touch] [--json]`: what a model file holds.
+ * PATH: a .gguf file, a llama2.c .bin, or a Hugging Face directory.
+ */
+import { parseArgs } from 'node:util';
+import { describeModel, type ModelSummary } from '../formats/describe.js';
+import { openModelFile } from '../formats/model-file.js';
+
+const USAGE = `usage: tensorloom info PATH [--tokenizer PATH] [--touch] [--json]
+
+  --touch   view every tensor as a model load would, then report the bytes resident and copied
+  --json    print one JSON object`;
+
+function mb(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
+function count(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : String(n);
+}
+
+function text(s: ModelSummary): string {
+  const c = s.config;
+  const lines = [
+    `model         ${s.path} (${s.format})`,
+    `architecture  ${s.architecture}${s.family ? ` → ${s.family}` : ' (no tensorloom model for it)'}`,
+    `parameters    ${count(s.parameters)} in ${s.tensors} tensors`,
+    `shape         dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv, head dim ${c.headDim}), ffn ${c.ffnDim}, vocab ${c.vocabSize}`,
+    `context       ${s.contextLength}`,
+    `blocks        ${c.norm} (eps ${c.normEps.toPrecision(3)}), ${c.mlp}, ${c.positions === 'rope' ? `RoPE θ=${c.ropeTheta} (${c.ropeDims} dims, ${c.ropeLayout} layout)` : 'learned positions'}, ${c.tiedEmbeddings ? 'tied' : 'separate'} output head`,
+    `dtypes        ${Object.entries(s.dtypes).map(([t, d]) => `${t}: ${d.tensors} tensors, ${mb(d.bytes)}`).join('; ')}`,
+    `tokenizer     ${s.tokenizer ? `${s.tokenizer.kind}, ${s.tokenizer.vocabSize ?? '?'} tokens${s.tokenizer.matchesModel === false ? ' (DOES NOT MATCH the model vocab)' : ''}${s.tokenizer.source.startsWith('/') || s.tokenizer.source.includes('.') ? ` — ${s.tokenizer.source}` : ''}` : 'none found'}`,
+    `memory        ${mb(s.memory.tensorBytes)} of weights, ${s.memory.mapped ? 'memory-mapped' : 'read into memory'}; resident ${mb(s.memory.residentBytes)}, copied ${mb(s.memory.copiedBytes)}`,
+  ];
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        tokenizer: { type: 'string' },
+        touch: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    console.error(`tensorloom info: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`tensorloom info: expected one PATH\n\n${USAGE}`);
+    return 2;
+  }
+  const progress = (msg: string) => process.stderr.write(`${msg}\n`);
+  const model = openModelFile(positionals[0]!, { ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}), ...(values.json ? {} : { onProgress: progress }) });
+  try {
+    const summary = describeModel(model, { touch: values.touch });
+    console.log(values.json ? JSON.stringify(summary, null, 2) : text(summary));
+  } finally {
+    model.close();
+  }
+  return 0;
 }

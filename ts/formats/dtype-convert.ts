@@ -80,17 +80,23 @@ export function quantizeQ8_0(src: Float32Array): Uint8Array {
   if (src.length % 32 !== 0) throw new RangeError(`Q8_0 needs a multiple of 32 values, got ${src.length}`);
   const nb = src.length / 32;
   const out = new Uint8Array(nb * 34);
-  const dv = new DataView(out.buffer);
+  const q = new Int8Array(out.buffer);
   for (let b = 0; b < nb; b++) {
+    const base = b * 32;
     let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b * 32 + j]!));
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(src[base + j]!);
+      if (a > amax) amax = a;
+    }
     const d = Math.fround(amax / 127);
     const id = d ? Math.fround(1 / d) : 0;
-    dv.setUint16(b * 34, f32ToF16(d), true);
+    const h = f32ToF16(d);
+    const o = b * 34;
+    out[o] = h & 0xff;
+    out[o + 1] = h >>> 8;
     for (let j = 0; j < 32; j++) {
-      const x = Math.fround(src[b * 32 + j]! * id);
-      const q = Math.sign(x) * Math.round(Math.abs(x));
-      dv.setInt8(b * 34 + 2 + j, q);
+      const x = Math.fround(src[base + j]! * id); // float product, as in C
+      q[o + 2 + j] = x >= 0 ? Math.round(x) : -Math.round(-x); // roundf: half away from zero
     }
   }
   return out;

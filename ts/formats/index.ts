@@ -10,3 +10,7 @@ export { readLlama2c, readLlama2cTokenizer, type Llama2cConfig, type Llama2cMode
 export { openFileBytes, type FileBytes } from './mapped-file.js';
 export { tensorWeights, tensorF32, servedDType, type TensorEntry } from './tensor-data.js';
 export { openModelFile, findLlama2cTokenizer, type ModelFile, type ModelConfig, type ModelFamily, type ModelFormat, type TokenizerSource, type OpenModelOptions } from './model-file.js';
+export { encodeGGUF, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue, type TypedValue } from './gguf-writer.js';
+export { encodeSafetensors, writeSafetensors, type SafetensorsWriteTensor, type SafetensorsDType } from './safetensors-writer.js';
+export { convertToGGUF, ggufFromModel, type ConvertOptions, type ConvertType } from './convert.js';
+export { describeModel, type ModelSummary } from './describe.js';

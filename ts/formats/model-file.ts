@@ -90,6 +90,11 @@ export interface ModelFile {
   tensorBytes(): number;
   /** Bytes of the model files currently in RAM (mapped pages present, or the whole read size). */
   residentBytes(): number;
+  /**
+   * Bytes handed out as copies instead of views so far (unaligned tensors, Q4_0 → Q8_0, transposed
+   * Conv1D weights, f16 vectors widened to f32). Each tensor is counted once.
+   */
+  copiedBytes(): number;
   /** Releases the mapping; views obtained earlier become empty. */
   close(): void;
   [Symbol.dispose](): void;
@@ -153,6 +158,11 @@ function assemble(p: Parts): ModelFile {
     return e;
   };
   let closed = false;
+  const copied = new Map<string, number>();
+  const track = <T extends ArrayBufferView>(e: TensorEntry, data: T): T => {
+    if (data.buffer !== p.files[e.file]!.bytes.buffer) copied.set(e.name, Math.max(copied.get(e.name) ?? 0, data.byteLength));
+    return data;
+  };
   const bytesOf = (e: TensorEntry) => {
     if (closed) throw new Error(`${p.path}: model file is closed`);
     return p.files[e.file]!.bytes;
@@ -175,12 +185,15 @@ function assemble(p: Parts): ModelFile {
     has: (name) => tensors.has(name),
     weights: (name) => {
       const e = get(name);
-      return tensorWeights(bytesOf(e), e);
+      const w = tensorWeights(bytesOf(e), e);
+      track(e, w.data);
+      return w;
     },
     vector: (name) => {
       const e = get(name);
-      return tensorF32(bytesOf(e), e);
+      return track(e, tensorF32(bytesOf(e), e));
     },
+    copiedBytes: () => [...copied.values()].reduce((a, b) => a + b, 0),
     tensorBytes: () => p.entries.reduce((s, e) => s + e.byteLength, 0),
     residentBytes: () => p.files.reduce((s, f) => s + f.residentBytes(), 0),
     close,

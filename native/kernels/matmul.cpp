@@ -1,0 +1,186 @@
+// The matmul dispatcher (baseline ISA): picks the SIMD variant with tl::active_isa() per call,
+// chooses the regime (GEMV or packed GEMM) and splits the work over the shared thread pool.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "kernels/cpu.h"
+#include "kernels/matmul_kernels.h"
+#include "kernels/threadpool.h"
+
+namespace tl {
+namespace {
+
+// Cache blocking of the packed GEMM (BLIS loop order jc → pc → ic → jr → ir):
+//   a KC×NR B micro-panel stays in L1 while the microkernel sweeps the MC rows of the A block,
+//   the MC×KC A block (≈144 KiB) stays in L2 while the micro-panels of the B block stream past,
+//   the KC×NC B block (≈2 MiB) stays in L3 while the A blocks are packed one after another.
+constexpr int64_t kKC = 256;  // a multiple of 32, so a Q8_0 block never straddles two K blocks
+constexpr int64_t kMC = 144;  // a multiple of every MR
+constexpr int64_t kNC = 2048;  // a multiple of every NR
+
+// Below this much work (multiply-adds) per thread, extra threads cost more than they save.
+constexpr int64_t kMinMacsPerThread = 1 << 16;
+
+// The building blocks of one ISA, so the GEMM driver below is written once.
+struct GemmIsa {
+  int mr, nr;
+  void (*gemv_t)(float*, const float*, const void*, int, int64_t, int64_t, int64_t);
+  void (*gemv)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t);
+  void (*pack_a)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*pack_bt)(float*, const void*, int, int64_t, int64_t, int64_t, int64_t, int64_t);
+  void (*pack_b)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*micro)(int64_t, const float*, const float*, float*, int64_t, int);
+};
+
+#if defined(TL_HAVE_X86_VARIANTS)
+const GemmIsa kAvx2 = {avx2::kMR,    avx2::kNR,     avx2::gemv_t, avx2::gemv,
+                       avx2::pack_a, avx2::pack_bt, avx2::pack_b, avx2::micro};
+const GemmIsa kAvx512 = {avx512::kMR,    avx512::kNR,     avx512::gemv_t, avx512::gemv,
+                         avx512::pack_a, avx512::pack_bt, avx512::pack_b, avx512::micro};
+#endif
+
+// The SIMD building blocks for the active ISA, or null for the scalar reference path.
+const GemmIsa* simd_isa() {
+#if defined(TL_HAVE_X86_VARIANTS)
+  switch (active_isa()) {
+    case Isa::Avx512: return &kAvx512;
+    case Isa::Avx2: return &kAvx2;
+    default: return nullptr;
+  }
+#else
+  return nullptr;
+#endif
+}
+
+// Per-thread packing buffers, 64-byte aligned, grown on demand and kept (pool threads live long).
+struct PackBuffers {
+  float* a = nullptr;
+  float* b = nullptr;
+  size_t a_cap = 0, b_cap = 0;
+  ~PackBuffers() {
+    std::free(a);
+    std::free(b);
+  }
+  static float* grow(float*& p, size_t& cap, size_t n) {
+    if (n > cap) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+      if (!p) throw std::bad_alloc();
+      cap = n;
+    }
+    return p;
+  }
+};
+thread_local PackBuffers t_pack;
+
+// What B is: wᵀ in some weight type (matmul_t) or a plain f32 [K, N] matrix (matmul).
+struct BSource {
+  const void* w;   // matmul_t weights, or null
+  int wt;          // WeightType of w
+  const float* b;  // matmul's b, or null
+};
+
+// out[m0..m1, n0..n1) of the product, with packing and cache blocking, on the calling thread.
+void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& src, int64_t M, int64_t N, int64_t K,
+                int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  (void)M;
+  const int mr = isa.mr, nr = isa.nr;
+  float* pa = PackBuffers::grow(t_pack.a, t_pack.a_cap, (size_t)(kMC * kKC));
+  float* pb = PackBuffers::grow(t_pack.b, t_pack.b_cap, (size_t)(kNC * kKC));
+  alignas(64) float edge[16 * 64];  // MR×NR scratch for partial tiles (MR ≤ 16, NR ≤ 64)
+  for (int64_t jc = n0; jc < n1; jc += kNC) {
+    const int64_t nc = std::min(kNC, n1 - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      const int accumulate = pc > 0;
+      for (int64_t jr = 0; jr < nc; jr += nr) {
+        const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+        float* dst = pb + jr * kc;
+        if (src.b)
+          isa.pack_b(dst, src.b + pc * N + jc + jr, N, nrr, kc);
+        else
+          isa.pack_bt(dst, src.w, src.wt, K, jc + jr, nrr, pc, kc);
+      }
+      for (int64_t ic = m0; ic < m1; ic += kMC) {
+        const int64_t mc = std::min(kMC, m1 - ic);
+        for (int64_t ir = 0; ir < mc; ir += mr)
+          isa.pack_a(pa + ir * kc, a + (ic + ir) * K + pc, K, std::min<int64_t>(mr, mc - ir), kc);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+            float* c = out + (ic + ir) * N + jc + jr;
+            if (mrr == mr && nrr == nr) {
+              isa.micro(kc, pa + ir * kc, pb + jr * kc, c, N, accumulate);
+            } else {  // partial tile: compute the full tile in scratch, copy the live part
+              isa.micro(kc, pa + ir * kc, pb + jr * kc, edge, nr, 0);
+              for (int64_t i = 0; i < mrr; i++)
+                for (int64_t j = 0; j < nrr; j++) c[i * N + j] = (accumulate ? c[i * N + j] : 0.0f) + edge[i * nr + j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Splits the output over threads: by column panels when there are enough, else by row tiles.
+void gemm(const GemmIsa& isa, float* out, const float* a, const BSource& src, int64_t M, int64_t N, int64_t K) {
+  const int64_t macs_per_row = N * K, macs_per_col = M * K;
+  const int64_t col_panels = (N + isa.nr - 1) / isa.nr;
+  const int64_t row_tiles = (M + isa.mr - 1) / isa.mr;
+  if (col_panels >= 2 * pool_threads() || col_panels >= row_tiles) {
+    const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_col * isa.nr));
+    parallel_for(col_panels, grain, [&](int64_t b, int64_t e, int) {
+      gemm_block(isa, out, a, src, M, N, K, 0, M, b * isa.nr, std::min(N, e * isa.nr));
+    });
+  } else {
+    const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_row * isa.mr));
+    parallel_for(row_tiles, grain, [&](int64_t b, int64_t e, int) {
+      gemm_block(isa, out, a, src, M, N, K, b * isa.mr, std::min(M, e * isa.mr), 0, N);
+    });
+  }
+}
+
+// Rows of output per thread so that each thread gets at least kMinMacsPerThread of work.
+int64_t grain_rows(int64_t macs_per_item) {
+  return std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_item));
+}
+
+}  // namespace
+
+void matmul_t(float* out, const float* a, const void* w, WeightType wt, int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    std::fill(out, out + M * N, 0.0f);
+    return;
+  }
+  const GemmIsa* isa = simd_isa();
+  if (!isa) {
+    parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) { ref::matmul_t(out, a, w, wt, M, N, K, b, e); });
+  } else if (M == 1) {
+    parallel_for(N, grain_rows(K), [&](int64_t b, int64_t e, int) { isa->gemv_t(out, a, w, (int)wt, K, b, e); });
+  } else {
+    gemm(*isa, out, a, BSource{w, (int)wt, nullptr}, M, N, K);
+  }
+}
+
+void matmul(float* out, const float* a, const float* b, int64_t M, int64_t K, int64_t N) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    std::fill(out, out + M * N, 0.0f);
+    return;
+  }
+  const GemmIsa* isa = simd_isa();
+  if (!isa) {
+    parallel_for(N, grain_rows(M * K), [&](int64_t s, int64_t e, int) { ref::matmul(out, a, b, M, K, N, s, e); });
+  } else if (M == 1) {
+    parallel_for(N, grain_rows(K), [&](int64_t s, int64_t e, int) { isa->gemv(out, a, b, K, N, s, e); });
+  } else {
+    gemm(*isa, out, a, BSource{nullptr, 0, b}, M, N, K);
+  }
+}
+
+}  // namespace tl

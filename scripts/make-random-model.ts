@@ -1,0 +1,311 @@
+/**
+ * Random-weight models for tests and benchmarks, reproducible from a seed.
+ *
+ *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0]
+ *       [--seed N] [--gguf OUT.gguf] [--hf OUT_DIR]
+ *
+ * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
+ * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
+ * --gguf writes the same model through tensorloom's converter (Q/K permuted to llama.cpp's
+ * interleaved layout, Conv1D transposed, tokenizer embedded), so both hold the same function.
+ *
+ * Sizes (see CONFIGS): tiny (≈ 0.1 M parameters) for tests; 110m = dim 768, 12 layers, 12 heads,
+ * FFN 2048, vocab 32000 for Llama, and GPT-2 124M's shape (FFN 3072, vocab 50257) for GPT-2.
+ * Weights: uniform with std 1/√fan_in for matrices (activations stay O(1), so greedy top-1
+ * tokens are far from ties), std 1 embeddings (0.1 for GPT-2's tied table, else every token
+ * predicts itself), norm weights 1 ± 0.1, small biases.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { convertToGGUF } from '../ts/formats/convert.js';
+import { f32ArrayToF16 } from '../ts/formats/dtype-convert.js';
+import { openModelFile } from '../ts/formats/model-file.js';
+import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
+
+export type Arch = 'llama' | 'gpt2';
+export type Size = 'tiny' | '110m';
+export type WeightType = 'f32' | 'f16' | 'q8_0';
+
+export interface RandomConfig {
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  ffnDim: number;
+  vocabSize: number;
+  contextLength: number;
+}
+
+export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
+  llama: {
+    tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
+    '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+  },
+  gpt2: {
+    tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
+    '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
+  },
+};
+
+export interface MakeOptions {
+  arch: Arch;
+  size: Size;
+  type?: WeightType;
+  seed?: number;
+  /** Write a GGUF file here. */
+  gguf?: string;
+  /** Write a Hugging Face directory here. */
+  hf?: string;
+  onProgress?: (msg: string) => void;
+}
+
+/** A 32-bit integer hash (lowbias32), to derive independent streams from (seed, stream). */
+function hash32(x: number): number {
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x7feb352d);
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = Math.imul(x, 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Two xorshift32 generators combined → uniform [0, 1); fast enough for 124 M weights. */
+function prng(seed: number, stream = 0): () => number {
+  let a = hash32((seed >>> 0) ^ hash32(stream + 0x9e3779b9)) | 1;
+  let b = hash32(a ^ 0x85ebca6b) | 1;
+  return () => {
+    a ^= a << 13; a ^= a >>> 17; a ^= a << 5;
+    b ^= b << 17; b ^= b >>> 15; b ^= b << 26;
+    return ((a ^ b) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values with the given mean and standard deviation. */
+function fill(n: number, rand: () => number, std: number, mean = 0): Float32Array {
+  const out = new Float32Array(n);
+  const half = std * Math.sqrt(3);
+  for (let i = 0; i < n; i++) out[i] = mean + (rand() * 2 - 1) * half;
+  return out;
+}
+
+// ── tokenizer: byte-level BPE (GPT-2's byte ↔ unicode mapping) with seeded merges ─────────────────
+
+function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let c = 33; c <= 126; c++) bs.push(c);
+  for (let c = 161; c <= 172; c++) bs.push(c);
+  for (let c = 174; c <= 255; c++) bs.push(c);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  const table: string[] = new Array(256);
+  bs.forEach((b, i) => (table[b] = String.fromCodePoint(cs[i]!)));
+  return table;
+}
+
+/** A BPE vocabulary of `vocabSize` tokens: 256 bytes, seeded merges, `<|endoftext|>` last. */
+export function randomBPE(vocabSize: number, seed: number): { tokens: string[]; merges: [string, string][] } {
+  const table = bytesToUnicode();
+  // Base tokens in GPT-2's order (printable bytes first), as in its vocab.json.
+  const order = [...Array(256).keys()].sort((x, y) => table[x]!.codePointAt(0)! - table[y]!.codePointAt(0)!);
+  const tokens = order.map((b) => table[b]!);
+  const seen = new Set(tokens);
+  const merges: [string, string][] = [];
+  const rand = prng(seed, 0x70c3);
+  // Favour letters and the space marker so merges look like words ("Ġt", "he", "Ġthe" …).
+  const common = [...' etaoinshrdlucmfwypvbgk'].map((ch) => table[ch.charCodeAt(0)]!);
+  while (tokens.length < vocabSize - 1) {
+    const pick = () => (rand() < 0.5 ? common[Math.floor(rand() * common.length)]! : tokens[Math.floor(rand() * tokens.length)]!);
+    const a = pick();
+    const b = pick();
+    const t = a + b;
+    if (seen.has(t) || [...t].length > 16) continue;
+    seen.add(t);
+    tokens.push(t);
+    merges.push([a, b]);
+  }
+  tokens.push('<|endoftext|>');
+  return { tokens, merges };
+}
+
+function tokenizerJson(tokens: string[], merges: [string, string][]): string {
+  const eos = tokens.length - 1;
+  const vocab: Record<string, number> = {};
+  tokens.slice(0, eos).forEach((t, i) => (vocab[t] = i));
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return JSON.stringify({
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [{ id: eos, content: tokens[eos], single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: { ...byteLevel, trim_offsets: false },
+    decoder: byteLevel,
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
+  });
+}
+
+// ── weights in Hugging Face naming and layout ────────────────────────────────────────────────
+
+interface HFTensor {
+  name: string;
+  shape: number[];
+  make: () => Float32Array;
+}
+
+function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
+  const out: HFTensor[] = [];
+  let index = 0;
+  // Each tensor gets its own stream (seed, index), so tensors can be produced lazily in any order.
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    out.push({ name, shape, make: () => fill(shape.reduce((a, b) => a * b, 1), prng(seed, i), std, mean) });
+  };
+  const { dim, ffnDim: ffn, vocabSize: V } = c;
+  const hd = dim / c.nHeads;
+  const kv = c.nKvHeads * hd;
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  if (arch === 'llama') {
+    add('model.embed_tokens.weight', [V, dim], 1);
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.layers.${l}`;
+      add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
+      add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
+      add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
+      add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
+      add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
+      add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
+      add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
+    }
+    add('model.norm.weight', [dim], 0.1, 1);
+    add('lm_head.weight', [V, dim], w(dim));
+  } else {
+    add('wte.weight', [V, dim], 0.1); // tied head: a large embedding would make every token predict itself
+    add('wpe.weight', [c.contextLength, dim], 0.1);
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `h.${l}`;
+      add(`${p}.ln_1.weight`, [dim], 0.1, 1);
+      add(`${p}.ln_1.bias`, [dim], 0.05);
+      add(`${p}.attn.c_attn.weight`, [dim, 3 * dim], w(dim)); // Conv1D: [in, out]
+      add(`${p}.attn.c_attn.bias`, [3 * dim], 0.05);
+      add(`${p}.attn.c_proj.weight`, [dim, dim], w(dim));
+      add(`${p}.attn.c_proj.bias`, [dim], 0.05);
+      add(`${p}.ln_2.weight`, [dim], 0.1, 1);
+      add(`${p}.ln_2.bias`, [dim], 0.05);
+      add(`${p}.mlp.c_fc.weight`, [dim, ffn], w(dim));
+      add(`${p}.mlp.c_fc.bias`, [ffn], 0.05);
+      add(`${p}.mlp.c_proj.weight`, [ffn, dim], w(ffn));
+      add(`${p}.mlp.c_proj.bias`, [dim], 0.05);
+    }
+    add('ln_f.weight', [dim], 0.1, 1);
+    add('ln_f.bias', [dim], 0.05);
+  }
+  return out;
+}
+
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, unknown> {
+  const eos = c.vocabSize - 1;
+  if (arch === 'llama') {
+    return {
+      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: c.dim, intermediate_size: c.ffnDim,
+      num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
+      max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
+      hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+    };
+  }
+  return {
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: c.dim, n_layer: c.nLayers, n_head: c.nHeads, n_inner: c.ffnDim,
+    n_positions: c.contextLength, n_ctx: c.contextLength, vocab_size: c.vocabSize, layer_norm_epsilon: 1e-5,
+    activation_function: 'gelu_new', tie_word_embeddings: true, bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+  };
+}
+
+/** Writes the HF directory (always f32 or f16 safetensors). */
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32'), null, 2));
+  const { tokens, merges } = randomBPE(c.vocabSize, seed);
+  writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
+  const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed).map((t, i, all) => ({
+    name: t.name,
+    dtype: f16 ? 'F16' : 'F32',
+    shape: t.shape,
+    data: () => {
+      progress?.(`[${i + 1}/${all.length}] ${t.name}`);
+      const v = t.make();
+      return f16 ? f32ArrayToF16(v) : v;
+    },
+  }));
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+}
+
+export function makeRandomModel(o: MakeOptions): void {
+  const c = CONFIGS[o.arch]?.[o.size];
+  if (!c) throw new Error(`unknown --arch/--size ${o.arch}/${o.size}`);
+  const type = o.type ?? 'f32';
+  const seed = o.seed ?? 1;
+  if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
+  const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
+  try {
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress);
+    if (o.gguf) {
+      using model = openModelFile(hfDir);
+      convertToGGUF(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    }
+  } finally {
+    if (!o.hf) rmSync(hfDir, { recursive: true, force: true });
+  }
+}
+
+function main(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      arch: { type: 'string', default: 'llama' },
+      size: { type: 'string', default: 'tiny' },
+      type: { type: 'string', default: 'f32' },
+      seed: { type: 'string', default: '1' },
+      gguf: { type: 'string' },
+      hf: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  const arch = values.arch as Arch;
+  const size = values.size as Size;
+  const type = values.type as WeightType;
+  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
+    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
+    return 2;
+  }
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    console.error(`--seed must be a non-negative integer, got '${values.seed}'`);
+    return 2;
+  }
+  makeRandomModel({
+    arch, size, type, seed,
+    ...(values.gguf ? { gguf: values.gguf } : {}),
+    ...(values.hf ? { hf: values.hf } : {}),
+    ...(values.quiet ? {} : { onProgress: (m: string) => process.stderr.write(`${m}\n`) }),
+  });
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (err) {
+    console.error(`make-random-model: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}

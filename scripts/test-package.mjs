@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+// npm run test:package — the tarball a user gets, installed and used the way a user would.
+//   0. npm pack: the tarball holds dist (ESM, CJS, .d.ts), prebuilds/, native sources, binding.gyp,
+//      CMakeLists.txt, scripts/native-sources.cjs, README, LICENSE — and no tests, fixtures, benches;
+//   a. installed with no compiler on PATH: imported from ESM and CJS, the CLI runs, a model generates
+//      (stories260K from ../shared when present), and the prebuilt binary is the one loaded;
+//   b. the same tarball without prebuilds/: the install builds from source (node-gyp) and works;
+//   c. a TypeScript consumer (ESM and CJS) type-checks against the public types, and a wrong use fails.
+// Dependencies come from the local npm cache when it has them (--prefer-offline). Needs
+// `npm run prebuild` first. Keep it quick: one source build, no test suite inside.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const repo = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const shared = join(repo, '..', 'shared');
+const keep = process.argv.includes('--keep');
+const work = mkdtempSync(join(tmpdir(), 'tl-package-'));
+const t0 = Date.now();
+const failures = [];
+
+function log(msg) {
+  console.log(`[test:package ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${msg}`);
+}
+function check(ok, what) {
+  if (ok) log(`ok   ${what}`);
+  else {
+    log(`FAIL ${what}`);
+    failures.push(what);
+  }
+  return ok;
+}
+/** Runs a command; returns { status, out } (stdout + stderr). Throws only if it cannot start. */
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout ?? '', out: (r.stdout ?? '') + (r.stderr ?? '') };
+}
+function must(r, what) {
+  if (r.status !== 0) {
+    console.error(r.out.slice(-6000));
+    throw new Error(`${what} failed (exit ${r.status})`);
+  }
+  return r.out;
+}
+
+// A PATH with node, npm, a shell and basic tools only: no cc, c++, g++, gcc, make or python3 that
+// a failed prebuild could fall back on.
+function compilerFreePath() {
+  const bin = join(work, 'bin-nocc');
+  mkdirSync(bin);
+  const which = (t) => spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+  symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync(realpathSync(which('npm')), join(bin, 'npm'));
+  const tools = ['sh', 'bash', 'env', 'uname', 'cat', 'ls', 'rm', 'mkdir', 'cp', 'mv', 'chmod', 'ln', 'true', 'false', 'dirname', 'basename', 'sed', 'grep', 'tar', 'gzip'];
+  for (const t of tools) if (which(t)) symlinkSync(which(t), join(bin, t));
+  return bin;
+}
+
+const baseEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+for (const k of Object.keys(baseEnv)) if (k.startsWith('TENSORLOOM_')) delete baseEnv[k];
+// node-gyp (source build in b) uses this Node's own headers when installed beside it.
+const nodePrefix = dirname(dirname(process.execPath));
+if (!baseEnv.npm_config_nodedir && existsSync(join(nodePrefix, 'include', 'node', 'node_api.h'))) baseEnv.npm_config_nodedir = nodePrefix;
+
+function install(dir, tarball, env) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }) + '\n');
+  return sh('npm', ['install', '--prefer-offline', '--no-package-lock', '--foreground-scripts', tarball], { cwd: dir, env });
+}
+
+// What every install must do: ESM + CJS imports agree, the CLI starts, the model generates.
+const SMOKE = (kind) => `
+${kind === 'esm' ? "import * as tl from 'tensorloom';" : "const tl = require('tensorloom');"}
+const shared = process.env.TL_SHARED;
+async function main() {
+  const info = tl.backendInfo();
+  const out = { kind: '${kind}', info, exports: Object.keys(tl).sort() };
+  if (typeof tl.loadModel === 'function' && shared) {
+    const model = await tl.loadModel(shared + '/models/stories260K/stories260K.bin', { tokenizer: shared + '/models/stories260K/tok512.bin' });
+    const r = await tl.generate(model, '', { maxTokens: 24, temperature: 0 });
+    out.text = typeof r === 'string' ? r : r.text;
+  }
+  console.log(JSON.stringify(out));
+}
+main().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+function smoke(dir, env, label) {
+  writeFileSync(join(dir, 'smoke.mjs'), SMOKE('esm'));
+  writeFileSync(join(dir, 'smoke.cjs'), SMOKE('cjs'));
+  const results = [];
+  for (const file of ['smoke.mjs', 'smoke.cjs']) {
+    const r = sh('node', [file], { cwd: dir, env: { ...env, TL_SHARED: existsSync(shared) ? shared : '' } });
+    if (!check(r.status === 0, `${label}: node ${file} runs`)) {
+      console.error(r.out.slice(-4000));
+      continue;
+    }
+    results.push(JSON.parse(r.stdout.trim().split('\n').pop()));
+    check(!/could not be loaded/.test(r.out), `${label}: ${file} loads the addon without a fallback warning`);
+  }
+  if (results.length === 2) {
+    const [esm, cjs] = results;
+    check(JSON.stringify(esm.exports) === JSON.stringify(cjs.exports), `${label}: ESM and CJS export the same names (${esm.exports.length})`);
+    check(esm.info.backend === 'native' && cjs.info.backend === 'native', `${label}: native backend (${esm.info.isa}, ${esm.info.threads} threads)`);
+    if (esm.text !== undefined || cjs.text !== undefined) {
+      check(/^Once upon a time, there was a little girl/.test(String(esm.text).trim()), `${label}: stories260K greedy text: ${JSON.stringify(esm.text)}`);
+      check(esm.text === cjs.text, `${label}: ESM and CJS generate the same text`);
+    } else {
+      log(`note ${label}: no loadModel export (or no ../shared): generation not exercised`);
+    }
+  }
+  return results[0];
+}
+
+try {
+  // ── 0. the tarball ─────────────────────────────────────────────────────────────────────────
+  const prebuildDir = join(repo, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (!existsSync(prebuildDir) || !readdirSync(prebuildDir).some((f) => f.endsWith('.node'))) {
+    throw new Error(`no prebuilt binary in ${prebuildDir}: run 'npm run prebuild' first`);
+  }
+  log(`packing ${repo} into ${work}`);
+  const packed = sh('npm', ['pack', '--json', '--pack-destination', work], { cwd: repo, env: baseEnv });
+  must(packed, 'npm pack');
+  // stdout: the prepack script's output, then npm's JSON.
+  const pack = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m)))[0];
+  const tarball = join(work, pack.filename);
+  const files = pack.files.map((f) => f.path);
+  const need = [
+    'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'CMakeLists.txt', 'scripts/native-sources.cjs',
+    'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.ts', 'dist/esm/cli.js',
+    `prebuilds/${process.platform}-${process.arch}/${readdirSync(prebuildDir).find((f) => f.endsWith('.node'))}`,
+  ];
+  for (const f of need) check(files.includes(f), `tarball has ${f}`);
+  const nativeSources = execFileSync('node', [join(repo, 'scripts/native-sources.cjs'), 'base'], { encoding: 'utf8' }).trim().split('\n');
+  check(nativeSources.every((f) => files.includes(f)), `tarball has all ${nativeSources.length} generic native sources`);
+  const forbidden = files.filter((f) => /^(test|bench|docs|tools|\.ci)\/|(^|\/)fixtures?\/|\.test\.|\.map$|^build|^ts\//.test(f));
+  check(forbidden.length === 0, `tarball has no tests, fixtures, benches, source maps or build dirs${forbidden.length ? ': ' + forbidden.slice(0, 5).join(', ') : ''}`);
+  log(`tarball ${pack.filename}: ${(pack.size / 1024).toFixed(0)} KiB packed, ${(pack.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${pack.entryCount} files`);
+
+  // ── a. prebuilt binary, no compiler ───────────────────────────────────────────────────────
+  const noccBin = compilerFreePath();
+  const noccEnv = { ...baseEnv, PATH: noccBin };
+  const noCompiler = ['cc', 'c++', 'gcc', 'g++', 'make', 'python3', 'python'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`], { env: noccEnv }).status === 0);
+  check(noCompiler.length === 0, `PATH for (a) has node and npm but no compiler, make or python${noCompiler.length ? ' (found ' + noCompiler.join(', ') + ')' : ''}`);
+  const a = join(work, 'a');
+  must(install(a, tarball, noccEnv), '(a) npm install of the tarball without a compiler');
+  const installedA = join(a, 'node_modules', 'tensorloom');
+  check(!existsSync(join(installedA, 'build')), '(a) no source build happened (no build/ in the installed package)');
+  const resA = smoke(a, noccEnv, '(a) prebuilt');
+  if (resA) {
+    const expected = realpathSync(join(installedA, 'prebuilds', `${process.platform}-${process.arch}`));
+    check(typeof resA.info.addonPath === 'string' && realpathSync(resA.info.addonPath).startsWith(expected + '/'), `(a) the prebuild is the binary loaded: ${resA.info.addonPath}`);
+  }
+  const cli = sh(join(a, 'node_modules', '.bin', 'tensorloom'), ['--help'], { cwd: a, env: noccEnv });
+  check(cli.status === 0 && /usage: tensorloom <command>/.test(cli.out), '(a) the tensorloom CLI (bin) runs: tensorloom --help');
+
+  // ── c. TypeScript consumers type-check (in a, where the package is installed) ─────────────
+  // Node16 resolution is the strict one: there a CJS file may not `require` a package whose
+  // `require` types are ES modules, so it proves exports["."].require.types is CommonJS.
+  const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+  writeFileSync(join(a, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, module: 'Node16', moduleResolution: 'Node16', target: 'ES2022', skipLibCheck: false, types: ['node'], typeRoots: [join(repo, 'node_modules', '@types')] },
+    files: ['use.mts', 'use.cts'],
+  }));
+  const USE = `
+    const info: BackendInfo = backendInfo();
+    const backend: 'native' | 'js' = info.backend;
+    const isa: IsaName | 'js' = info.isa;
+    const threads: number = setThreads(1);
+    export const summary = [backend, isa, threads, getBackend('js').name];`;
+  writeFileSync(join(a, 'use.mts'), `import { backendInfo, getBackend, setThreads, type BackendInfo, type IsaName } from 'tensorloom';\n${USE}\n`);
+  writeFileSync(join(a, 'use.cts'), `import tl = require('tensorloom');\nimport { backendInfo, getBackend, setThreads } from 'tensorloom';\ntype BackendInfo = tl.BackendInfo; type IsaName = tl.IsaName;\n${USE}\n`);
+  const good = sh('node', [tsc, '-p', 'tsconfig.json'], { cwd: a, env: baseEnv });
+  if (!check(good.status === 0, '(c) ESM (.mts) and CJS (.cts) consumers type-check against the public types')) console.error(good.out);
+  writeFileSync(join(a, 'wrong.mts'), `import { backendInfo } from 'tensorloom';\nexport const n: number = backendInfo().backend;\n`);
+  const bad = sh('node', [tsc, '--strict', '--noEmit', '--module', 'Node16', '--moduleResolution', 'Node16', '--types', 'node', '--typeRoots', join(repo, 'node_modules', '@types'), 'wrong.mts'], { cwd: a, env: baseEnv });
+  check(bad.status !== 0 && /TS2322/.test(bad.out), '(c) a wrong use is rejected (the types are real, not any)');
+
+  // ── b. no prebuild for this platform: source build ────────────────────────────────────────
+  const src = join(work, 'b-src');
+  mkdirSync(src);
+  must(sh('tar', ['xzf', tarball, '-C', src]), 'unpacking the tarball');
+  rmSync(join(src, 'package', 'prebuilds'), { recursive: true, force: true });
+  const tarballB = join(work, 'tensorloom-no-prebuilds.tgz');
+  must(sh('tar', ['czf', tarballB, '-C', src, 'package']), 'repacking without prebuilds');
+  const b = join(work, 'b');
+  const tb = Date.now();
+  const instB = install(b, tarballB, baseEnv);
+  if (!check(instB.status === 0, `(b) npm install without prebuilds/ succeeds (${((Date.now() - tb) / 1000).toFixed(0)}s)`)) console.error(instB.out.slice(-6000));
+  const installedB = join(b, 'node_modules', 'tensorloom');
+  check(existsSync(join(installedB, 'build', 'Release', 'tensorloom.node')), '(b) a source build happened: build/Release/tensorloom.node');
+  check(!existsSync(join(installedB, 'prebuilds')), '(b) the installed package has no prebuilds/');
+  const resB = smoke(b, baseEnv, '(b) source build');
+  if (resB) {
+    check(realpathSync(resB.info.addonPath ?? '/') === realpathSync(join(installedB, 'build', 'Release', 'tensorloom.node')), `(b) the source-built binary is the one loaded: ${resB.info.addonPath}`);
+  }
+} catch (err) {
+  failures.push(err instanceof Error ? err.message : String(err));
+  log(`FAIL ${failures.at(-1)}`);
+} finally {
+  if (keep) log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+log(failures.length ? `FAILED: ${failures.length} check(s)` : 'all checks passed');
+process.exit(failures.length ? 1 : 0);

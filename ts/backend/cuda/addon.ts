@@ -1,0 +1,75 @@
+/**
+ * The CUDA exports of the native addon (native/binding/cuda.cpp), merged into NativeAddon.
+ * Internal: users go through `getCudaBackend()`. Every function but `cudaInfo` throws
+ * "this build has no CUDA support" in an addon built without the CUDA switch.
+ */
+import type { DType } from '../types.js';
+
+/** An opaque device allocation (an N-API External); wrap it in DeviceBuffer. */
+export type CudaHandle = { readonly __cudaHandle: unique symbol };
+
+export interface CudaDeviceDescription {
+  name: string;
+  /** e.g. "9.0" */
+  computeCapability: string;
+  /** Bytes of device memory. */
+  totalMemory: number;
+  multiprocessors: number;
+}
+
+export interface CudaAddonInfo {
+  /** Whether this addon was compiled with the CUDA switch. */
+  built: boolean;
+  deviceCount: number;
+  /** Why no device can be used (absent when one can). */
+  error?: string;
+  devices: CudaDeviceDescription[];
+  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (with a device only). */
+  gemm?: string;
+}
+
+/** Weight type codes shared with native/cuda/api.h (enum class WType). */
+export const WTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** RoPE layout codes shared with native/cuda/api.h (enum class RopeLayout). */
+export const ROPE_LAYOUT_CODE = { interleaved: 0, half: 1 } as const;
+
+type H = CudaHandle;
+
+declare module '../../native/addon-types.js' {
+  interface NativeAddon {
+    cudaInfo(): CudaAddonInfo;
+    cudaAlloc(bytes: number): H;
+    cudaFree(buffer: H): void;
+    cudaUpload(buffer: H, source: ArrayBufferView, byteOffset?: number): void;
+    cudaDownload(buffer: H, target: ArrayBufferView, byteOffset?: number): void;
+    cudaCopy(dst: H, dstByteOffset: number, src: H, srcByteOffset: number, bytes: number): void;
+    cudaSynchronize(): void;
+    cudaMatmulT(out: H, a: H, w: H, dtypeCode: number, M: number, N: number, K: number): void;
+    cudaMatmul(out: H, a: H, b: H, M: number, K: number, N: number): void;
+    cudaAttention(
+      out: H, q: H, k: H, v: H, kvF16: boolean,
+      T: number, S: number, H: number, Hkv: number, D: number, posOffset: number,
+      causal: boolean, scale: number, ropeTheta: number, ropeLayout: number, ropeDims: number,
+    ): void;
+    cudaRope(x: H, T: number, nHeads: number, D: number, posOffset: number, theta: number, layout: number, dims: number): void;
+    cudaRmsnorm(out: H, x: H, weight: H, rows: number, dim: number, eps: number): void;
+    cudaLayernorm(out: H, x: H, weight: H, bias: H | null, rows: number, dim: number, eps: number): void;
+    cudaSoftmax(out: H, x: H, rows: number, cols: number, temperature: number): void;
+    cudaGelu(out: H, x: H, n: number, tanhApproximation: boolean): void;
+    cudaSilu(out: H, x: H, n: number): void;
+    cudaSwiglu(out: H, gate: H, up: H, n: number): void;
+    cudaAdd(out: H, a: H, b: H, n: number): void;
+    cudaMul(out: H, a: H, b: H, n: number): void;
+    cudaEmbedding(out: H, table: H, dtypeCode: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
+    cudaArgmax(x: H, n: number): number;
+    cudaUseCublas(enabled: boolean): boolean;
+    cudaCastF32(dst: H, dstByteOffset: number, dtypeCode: number, src: H, srcByteOffset: number, n: number): void;
+  }
+}
+
+/** The names above, for checks that both builds export the same functions. */
+export const CUDA_EXPORTS = [
+  'cudaInfo', 'cudaAlloc', 'cudaFree', 'cudaUpload', 'cudaDownload', 'cudaCopy', 'cudaSynchronize',
+  'cudaMatmulT', 'cudaMatmul', 'cudaAttention', 'cudaRope', 'cudaRmsnorm', 'cudaLayernorm', 'cudaSoftmax',
+  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas', 'cudaCastF32',
+] as const;

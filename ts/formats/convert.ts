@@ -1,0 +1,227 @@
+/**
+ * Any model tensorloom opens (llama2.c .bin, Hugging Face directory, GGUF) → a GGUF file that
+ * llama.cpp loads, following llama.cpp's own converters:
+ * - hyperparameters under `<arch>.*` with llama.cpp's value types (u32 counts, f32 eps/theta);
+ * - HF Llama/Mistral Q/K rows permuted from the "half" RoPE layout to the interleaved one
+ *   (convert_hf_to_gguf.py's `permute`); llama2.c weights are interleaved already and are copied;
+ * - HF GPT-2's Conv1D weights transposed to [out, in];
+ * - 1-D tensors stay F32; matrices become the requested type; with q8_0 a matrix whose row length
+ *   is not a multiple of 32 falls back to F16 (as llama.cpp does);
+ * - the tokenizer embedded as `tokenizer.ggml.*` (llama2.c tokenizer.bin → SentencePiece-style
+ *   "llama" vocabulary; HF tokenizer.json BPE → "gpt2"; a GGUF's own keys are copied).
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { FormatError } from './byte-source.js';
+import { f32ArrayToF16, quantizeQ8_0 } from './dtype-convert.js';
+import type { GGMLTypeName } from './ggml-types.js';
+import type { GGUFFile } from './gguf.js';
+import { f32, u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
+import { readLlama2cTokenizer } from './llama2c.js';
+import type { ModelFile } from './model-file.js';
+
+export type ConvertType = 'f32' | 'f16' | 'q8_0';
+
+export interface ConvertOptions {
+  type?: ConvertType;
+  /** general.name; default: the input's base name. */
+  name?: string;
+  onProgress?: (message: string) => void;
+}
+
+/** The llama.cpp architecture to write, and whether Q/K need the half → interleaved permutation. */
+function targetArchitecture(m: ModelFile): { arch: 'llama' | 'gpt2' | 'qwen2'; permuteQK: boolean } {
+  if (m.config.family === 'gpt2') return { arch: 'gpt2', permuteQK: false };
+  if (m.config.family !== 'llama') throw new FormatError(`${m.path}: cannot convert architecture '${m.config.architecture}' (supported: Llama family, GPT-2)`);
+  const modelType = m.format === 'safetensors' ? String(m.hfConfig?.model_type ?? '') : m.config.architecture;
+  if (modelType === 'qwen2') return { arch: 'qwen2', permuteQK: false }; // llama.cpp runs qwen2 with half RoPE
+  if (m.format === 'gguf' && m.config.architecture !== 'llama') throw new FormatError(`${m.path}: re-converting GGUF '${m.config.architecture}' is not supported`);
+  return { arch: 'llama', permuteQK: m.config.ropeLayout === 'half' };
+}
+
+/**
+ * Rows of a Q or K projection [nHeads·headDim, cols], per head from (i, i + D/2) pairs to
+ * (2i, 2i+1) pairs: new row 2i + j ← old row j·D/2 + i (within each head).
+ */
+export function permuteHalfToInterleaved<T extends Float32Array | Uint16Array>(w: T, nHeads: number, cols: number): T {
+  const rows = w.length / cols;
+  const D = rows / nHeads;
+  if (!Number.isInteger(D) || D % 2 !== 0) throw new FormatError(`cannot permute ${rows} rows into ${nHeads} heads of even size`);
+  const out = new (w.constructor as { new (n: number): T })(w.length);
+  for (let h = 0; h < nHeads; h++) {
+    for (let i = 0; i < D / 2; i++) {
+      for (let j = 0; j < 2; j++) {
+        const src = h * D + j * (D / 2) + i;
+        const dst = h * D + 2 * i + j;
+        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return out;
+}
+
+function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
+  if (shape.length < 2) return 'F32';
+  if (want === 'f32') return 'F32';
+  if (want === 'f16') return 'F16';
+  return shape[shape.length - 1]! % 32 === 0 ? 'Q8_0' : 'F16';
+}
+
+/** The converted tensor list (names in canonical order, data produced lazily). */
+function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progress?: (msg: string) => void): GGUFWriteTensor[] {
+  const out: GGUFWriteTensor[] = [];
+  const names = [...m.tensors.keys()];
+  names.forEach((name, index) => {
+    const e = m.tensors.get(name)!;
+    const type = storedType(e.shape, want);
+    const permuteHeads = permuteQK ? (/\.attn_q\.(weight|bias)$/.test(name) ? m.config.nHeads : /\.attn_k\.(weight|bias)$/.test(name) ? m.config.nKvHeads : 0) : 0;
+    const cols = e.shape.length >= 2 ? e.shape[e.shape.length - 1]! : 1;
+    out.push({
+      name,
+      type,
+      dims: [...e.shape].reverse(),
+      data: () => {
+        progress?.(`[${index + 1}/${names.length}] ${name} ${e.type} → ${type}`);
+        // Same stored type and nothing to rearrange: copy the bytes (lossless, also for Q8_0).
+        if (e.type === type && !permuteHeads && !e.transposed) return m.weights(name).data;
+        let values = m.vector(name);
+        if (permuteHeads) values = permuteHalfToInterleaved(values, permuteHeads, cols);
+        if (type === 'F32') return values;
+        if (type === 'F16') return f32ArrayToF16(values);
+        return quantizeQ8_0(values);
+      },
+    });
+  });
+  return out;
+}
+
+const FILE_TYPE: Record<ConvertType, number> = { f32: 0, f16: 1, q8_0: 7 }; // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0
+
+function hyperparameters(m: ModelFile, arch: string, want: ConvertType, name: string): [string, GGUFWriteValue][] {
+  const c = m.config;
+  const k = (s: string) => `${arch}.${s}`;
+  const meta: [string, GGUFWriteValue][] = [
+    ['general.architecture', arch],
+    ['general.name', name],
+    [k('context_length'), u32(c.contextLength)],
+    [k('embedding_length'), u32(c.dim)],
+    [k('feed_forward_length'), u32(c.ffnDim)],
+    [k('block_count'), u32(c.nLayers)],
+    [k('attention.head_count'), u32(c.nHeads)],
+  ];
+  if (c.positions === 'rope') {
+    meta.push(
+      [k('attention.head_count_kv'), u32(c.nKvHeads)],
+      [k('rope.dimension_count'), u32(c.ropeDims)],
+      [k('rope.freq_base'), f32(c.ropeTheta)],
+      [k('attention.layer_norm_rms_epsilon'), f32(c.normEps)],
+    );
+    if (c.headDim !== c.dim / c.nHeads) meta.push([k('attention.key_length'), u32(c.headDim)], [k('attention.value_length'), u32(c.headDim)]);
+  } else {
+    meta.push([k('attention.layer_norm_epsilon'), f32(c.normEps)]);
+  }
+  meta.push([k('vocab_size'), u32(c.vocabSize)], ['general.file_type', u32(FILE_TYPE[want])]);
+  return meta;
+}
+
+/** llama2.c tokenizer.bin → llama.cpp's SentencePiece ("llama") vocabulary, as its converter writes it. */
+export function llama2cTokenizerMetadata(path: string, vocabSize: number): [string, GGUFWriteValue][] {
+  const t = readLlama2cTokenizer(path, vocabSize);
+  const tokens: string[] = [];
+  const types = new Int32Array(t.tokens.length);
+  t.tokens.forEach((piece, id) => {
+    // Ids 0..2 are <unk>, <s>, </s> (llama2.c stores them as "<unk>", "\n<s>\n", "\n</s>\n").
+    if (id === 0) { tokens.push('<unk>'); types[id] = 2; return; }      // UNKNOWN
+    if (id === 1) { tokens.push('<s>'); types[id] = 3; return; }        // CONTROL
+    if (id === 2) { tokens.push('</s>'); types[id] = 3; return; }       // CONTROL
+    if (/^<0x[0-9A-F]{2}>$/.test(piece)) { tokens.push(piece); types[id] = 6; return; } // BYTE
+    tokens.push(piece.replaceAll(' ', '\u2581'));
+    types[id] = 1; // NORMAL
+  });
+  return [
+    ['tokenizer.ggml.model', 'llama'],
+    ['tokenizer.ggml.tokens', tokens],
+    ['tokenizer.ggml.scores', t.scores],
+    ['tokenizer.ggml.token_type', types],
+    ['tokenizer.ggml.unknown_token_id', u32(0)],
+    ['tokenizer.ggml.bos_token_id', u32(1)],
+    ['tokenizer.ggml.eos_token_id', u32(2)],
+    ['tokenizer.ggml.add_bos_token', true],
+    ['tokenizer.ggml.add_eos_token', false],
+  ];
+}
+
+/** Copies every tokenizer.* key of a GGUF with its stored types. */
+function ggufTokenizerMetadata(g: GGUFFile): [string, GGUFWriteValue][] {
+  const out: [string, GGUFWriteValue][] = [];
+  for (const [key, value] of g.metadata) {
+    if (!key.startsWith('tokenizer.')) continue;
+    const t = g.metadataTypes.get(key)!;
+    out.push([key, { ...t, value }]);
+  }
+  return out;
+}
+
+/** A byte-level BPE tokenizer.json (GPT-2 style) → llama.cpp's "gpt2" vocabulary. */
+export function hfTokenizerMetadata(path: string): [string, GGUFWriteValue][] {
+  let json: { model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] }; added_tokens?: { id: number; content: string; special?: boolean }[]; pre_tokenizer?: { type?: string } };
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new FormatError(`${path}: ${(err as Error).message}`);
+  }
+  const model = json.model;
+  if (!model || model.type !== 'BPE' || typeof model.vocab !== 'object' || !Array.isArray(model.merges)) {
+    throw new FormatError(`${path}: only BPE tokenizer.json files can be embedded (found ${model?.type ?? 'no model'})`);
+  }
+  const byId = new Map<number, { text: string; special: boolean }>();
+  for (const [text, id] of Object.entries(model.vocab)) byId.set(id, { text, special: false });
+  for (const a of json.added_tokens ?? []) byId.set(a.id, { text: a.content, special: a.special ?? false });
+  const n = Math.max(...byId.keys()) + 1;
+  const tokens: string[] = [];
+  const types = new Int32Array(n);
+  for (let id = 0; id < n; id++) {
+    const t = byId.get(id);
+    tokens.push(t?.text ?? `[PAD${id}]`);
+    types[id] = !t ? 5 : t.special ? 3 : 1; // UNUSED / CONTROL / NORMAL
+  }
+  const merges = model.merges.map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
+  const meta: [string, GGUFWriteValue][] = [
+    ['tokenizer.ggml.model', 'gpt2'],
+    ['tokenizer.ggml.pre', 'gpt-2'],
+    ['tokenizer.ggml.tokens', tokens],
+    ['tokenizer.ggml.token_type', types],
+    ['tokenizer.ggml.merges', merges],
+  ];
+  const eos = (json.added_tokens ?? []).find((a) => a.special && /^(<\|endoftext\|>|<\/s>|<\|end_of_text\|>|<eos>)$/.test(a.content));
+  if (eos) meta.push(['tokenizer.ggml.bos_token_id', u32(eos.id)], ['tokenizer.ggml.eos_token_id', u32(eos.id)]);
+  return meta;
+}
+
+function tokenizerMetadata(m: ModelFile): [string, GGUFWriteValue][] {
+  const t = m.tokenizer;
+  switch (t.kind) {
+    case 'gguf': return ggufTokenizerMetadata(t.gguf);
+    case 'llama2c': return llama2cTokenizerMetadata(t.path, m.config.vocabSize);
+    case 'hf': return hfTokenizerMetadata(t.path);
+    case 'none': throw new FormatError(`${m.path}: no tokenizer found; pass one (llama.cpp needs the vocabulary in the GGUF)`);
+  }
+}
+
+/** Builds the GGUF content for a model (tensor data is produced when written). */
+export function ggufFromModel(m: ModelFile, options: ConvertOptions = {}): GGUFWriteInput {
+  const want = options.type ?? 'f32';
+  const { arch, permuteQK } = targetArchitecture(m);
+  const name = options.name ?? basename(m.path).replace(/\.(bin|gguf)$/, '');
+  const metadata = [...hyperparameters(m, arch, want, name), ...tokenizerMetadata(m)];
+  const tokens = metadata.find(([k]) => k === 'tokenizer.ggml.tokens')?.[1];
+  if (Array.isArray(tokens) && tokens.length !== m.config.vocabSize) {
+    throw new FormatError(`${m.path}: the tokenizer has ${tokens.length} tokens but the model's vocabulary is ${m.config.vocabSize}`);
+  }
+  return { metadata, tensors: tensorsFor(m, want, permuteQK, options.onProgress) };
+}
+
+/** Converts and writes `out`; returns the bytes written. */
+export function convertToGGUF(m: ModelFile, out: string, options: ConvertOptions = {}): number {
+  return writeGGUF(out, ggufFromModel(m, options));
+}
