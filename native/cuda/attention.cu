@@ -259,10 +259,12 @@ void run_attention(float* out, const float* q, KV* k, const KV* v, const Params&
                     (RopeLayout)p.rope_layout, p.rope_dims);
   }
   // Prefill with an f16 cache: tensor cores, when at least half a 64-row tile is filled.
+  // (D = 128 needs ~113 KB of shared memory: sm_80/90 have it, sm_86/89 take the SIMT kernel.)
   if constexpr (std::is_same<KV, __half>::value) {
-    if (g_tensor_core_attention && (int64_t)p.T * p.G >= 32) {
+    if (g_tensor_core_attention && (int64_t)p.T * p.G >= 32 && (p.D == 64 || p.D == 128) &&
+        tc::Smem(p.D).total <= (size_t)max_shared_memory_per_block()) {
       if (p.D == 64) return launch_tc<64>(out, q, k, v, p);
-      if (p.D == 128) return launch_tc<128>(out, q, k, v, p);
+      return launch_tc<128>(out, q, k, v, p);
     }
   }
   if (p.D <= 64) launch_simt<KV, 2>(out, q, k, v, p);
