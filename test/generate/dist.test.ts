@@ -1,11 +1,11 @@
 /**
  * The worker must start from every way the package is loaded: the compiled ESM (dist/esm), the
  * CommonJS bundle (dist/cjs/index.cjs + generate-worker.cjs) — each in a plain `node` child
- * process — while the other tests cover the TypeScript sources under vitest. The dist is built
- * first when it is missing (npm run build:ts).
+ * process — while the other tests cover the TypeScript sources under vitest. The dist is
+ * (re)built first when it is missing or older than any file under ts/ (npm run build:ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,21 @@ import { loadModel } from '../../ts/generate/model.js';
 import { haveStories, nativeAvailable, repoRoot, stories, storiesMissing } from '../models/helpers.js';
 
 const run = promisify(execFile);
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function distIsCurrent(): boolean {
+  const files = [join(repoRoot, 'dist', 'esm', 'generate', 'worker.js'), join(repoRoot, 'dist', 'cjs', 'generate-worker.cjs')];
+  if (!files.every(existsSync)) return false;
+  return Math.min(...files.map((f) => statSync(f).mtimeMs)) >= newestMtime(join(repoRoot, 'ts'));
+}
 const backend = nativeAvailable() ? 'native' : 'js';
 
 const script = (importLine: string) => `
@@ -28,7 +43,7 @@ console.log(JSON.stringify({ tokens: r.tokens, same: streamed === r.text }));
 describe.skipIf(!haveStories)(`the worker from the built package ${haveStories ? '' : storiesMissing}`, () => {
   let expected: number[] = [];
   beforeAll(async () => {
-    if (!existsSync(join(repoRoot, 'dist', 'esm', 'generate', 'worker.js')) || !existsSync(join(repoRoot, 'dist', 'cjs', 'generate-worker.cjs'))) {
+    if (!distIsCurrent()) {
       execFileSync(process.execPath, ['scripts/build-ts.mjs'], { cwd: repoRoot, stdio: 'pipe' });
     }
     const m = await loadModel(stories.bin, { backend, worker: false });
