@@ -169,6 +169,6 @@ describe('scheduler: aborts and the queue bound', () => {
   });
 
   it('a model that fails to load rejects Scheduler.load with the reason', async () => {
-    await expect(Scheduler.load({ model: '/nonexistent/model.gguf', parallel: 1 })).rejects.toThrow(/tensorloom/);
+    await expect(Scheduler.load({ model: '/nonexistent/model.gguf', parallel: 1 })).rejects.toThrow(/nonexistent\/model.gguf/);
   });
 });

@@ -41,12 +41,14 @@ interface Sequence {
   prompt: Int32Array;
   /** Prompt tokens already in the slot's cache. */
   prefilled: number;
-  /** prompt + generated, for penalties. */
-  history: number[];
+  /** prompt + generated (history[0, prompt.length + generated)), for penalties. */
+  history: Int32Array;
+  sampling: SamplingParams;
   generated: number;
   maxTokens: number | null;
   ignoreEos: boolean;
-  sampler: TokenSampler;
+  /** Set when the sequence gets its slot. */
+  sampler: TokenSampler | null;
   text: TextStream;
   slot: number;
   /** Token to feed at the next decode step (-1 while in prefill). */
@@ -79,7 +81,11 @@ export class BatchLoop {
     const ctx = engine.contextLength;
     let ids: number[];
     if (typeof req.prompt === 'string') {
-      ids = tokenizer.encode(req.prompt, req.addBos);
+      try {
+        ids = tokenizer.encode(req.prompt, req.addBos);
+      } catch (err) {
+        return reject(id, `the prompt could not be tokenized: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
+      }
     } else {
       ids = req.prompt;
       const bad = ids.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= engine.vocabSize);
@@ -96,16 +102,25 @@ export class BatchLoop {
         'max_tokens',
       );
     }
+    const history = new Int32Array(req.maxTokens === null ? ctx : ids.length + req.maxTokens);
+    history.set(ids);
+    let text: TextStream;
+    try {
+      text = new TextStream(tokenizer, ids, req.stop);
+    } catch (err) {
+      return reject(id, `the prompt could not be decoded: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
+    }
     this.waiting.push({
       id,
       prompt: Int32Array.from(ids),
       prefilled: 0,
-      history: ids.slice(),
+      history,
+      sampling: req.sampling,
       generated: 0,
       maxTokens: req.maxTokens,
       ignoreEos: req.ignoreEos ?? false,
-      sampler: this.loaded.makeSampler(req.sampling),
-      text: new TextStream(tokenizer, ids, req.stop),
+      sampler: null,
+      text,
       slot: -1,
       next: -1,
     });
@@ -133,6 +148,7 @@ export class BatchLoop {
     while (this.freeSlots.length > 0 && this.waiting.length > 0) {
       const seq = this.waiting.shift()!;
       seq.slot = this.freeSlots.pop()!;
+      seq.sampler = this.loaded.makeSampler(seq.sampling, seq.slot);
       this.running.push(seq);
     }
     if (this.running.length === 0) return [];
@@ -176,7 +192,7 @@ export class BatchLoop {
       const row = rows[r]!;
       if (seq.next < 0) seq.prefilled += row.tokens.length;
       if (!row.wantLogits) continue;
-      const token = seq.sampler(logits.subarray(li * vocab, (li + 1) * vocab), seq.history);
+      const token = seq.sampler!(logits.subarray(li * vocab, (li + 1) * vocab), seq.history, seq.prompt.length + seq.generated);
       li++;
       const done = this.accept(seq, token, events);
       if (done) this.release(this.running.indexOf(seq));
@@ -191,8 +207,8 @@ export class BatchLoop {
       return true;
     };
     if (!seq.ignoreEos && this.eos.has(token)) return finish('stop', seq.text.flush());
+    seq.history[seq.prompt.length + seq.generated] = token;
     seq.generated++;
-    seq.history.push(token);
     seq.next = token;
     const text = seq.text.push(token);
     if (seq.text.stopped) {

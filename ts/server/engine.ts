@@ -58,8 +58,8 @@ export interface SamplingParams {
   seed?: number;
 }
 
-/** Picks the next token from one row of logits; `history` holds prompt + generated ids. */
-export type TokenSampler = (logits: Float32Array, history: readonly number[]) => number;
+/** Picks the next token from one row of logits (which it may modify); `history[0, length)` holds prompt + generated ids. */
+export type TokenSampler = (logits: Float32Array, history: Int32Array, length: number) => number;
 
 /** Facts about the loaded model that the HTTP layer reports or uses. */
 export interface ModelInfo {
@@ -83,8 +83,8 @@ export interface LoadedEngine {
   engine: BatchEngine;
   tokenizer: ServeTokenizer;
   info: ModelInfo;
-  /** Builds one request's sampler. */
-  makeSampler(params: SamplingParams): TokenSampler;
+  /** The sampler of the request that now owns `slot` (engines keep one per slot: no allocation per request). */
+  makeSampler(params: SamplingParams, slot: number): TokenSampler;
 }
 
 /** Options every engine module receives (plus its own, passed through `engineOptions`). */
@@ -99,6 +99,8 @@ export interface EngineLoadOptions {
   contextLength?: number;
   /** Upper bound on KV-cache bytes for all slots together. */
   kvBudgetBytes?: number;
+  /** Most token rows the loop puts in one step (decode rows + prompt chunks). */
+  maxTokensPerStep: number;
   threads?: number;
   /** Extra options for a custom engine module. */
   engineOptions?: Record<string, unknown>;

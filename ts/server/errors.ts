@@ -39,9 +39,9 @@ export class UnavailableError extends Error {
   readonly code = 'unavailable';
 }
 
-/** The caller's AbortSignal fired; the sequence's KV-cache slot has been released. */
+/** The caller's AbortSignal fired; the sequence's KV-cache slot has been released. (ts/generate's AbortError extends it.) */
 export class AbortError extends Error {
-  override readonly name = 'AbortError';
+  override readonly name: string = 'AbortError';
   readonly code = 'aborted';
   constructor(message = 'tensorloom: the generation was aborted') {
     super(message);

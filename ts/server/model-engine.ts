@@ -4,6 +4,6 @@
  */
 import type { EngineLoadOptions, LoadedEngine } from './engine.js';
 
-export function loadEngine(_opts: EngineLoadOptions): LoadedEngine {
-  throw new Error('tensorloom: the built-in model engine is not available in this build yet (ts/models has not landed)');
+export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
+  throw new Error(`tensorloom: cannot serve '${opts.model}': the built-in model engine needs ts/models, which is not in this build yet`);
 }

@@ -126,19 +126,22 @@ export class Scheduler {
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 1024) {
       throw new RangeError(`tensorloom: parallel must be an integer in [1, 1024], got ${parallel}`);
     }
+    const prefillChunk = opts.prefillChunk ?? 64;
+    if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new RangeError(`tensorloom: prefillChunk must be an integer ≥ 1, got ${prefillChunk}`);
     if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`tensorloom: maxQueued must be an integer ≥ 0, got ${maxQueued}`);
     const init: WorkerInit = {
       ...(opts.engineModule !== undefined ? { engineModule: String(opts.engineModule) } : {}),
       load: {
         model: opts.model,
         slots: parallel,
+        maxTokensPerStep: Math.max(prefillChunk, parallel),
         ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
         ...(opts.contextLength !== undefined ? { contextLength: opts.contextLength } : {}),
         ...(opts.kvBudgetBytes !== undefined ? { kvBudgetBytes: opts.kvBudgetBytes } : {}),
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         ...(opts.engineOptions !== undefined ? { engineOptions: opts.engineOptions } : {}),
       },
-      prefillChunk: opts.prefillChunk ?? 64,
+      prefillChunk,
     };
     const worker = startWorker(init);
     const info = await new Promise<ModelInfo>((resolve, reject) => {
@@ -221,7 +224,7 @@ export class Scheduler {
   submit(prompt: string | number[], opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
-    if (opts.signal?.aborted) return Promise.reject(new AbortError());
+    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
     const capacity = this.info.slots + this.maxQueued;
     if (this.calls.size >= capacity) {
       const queued = Math.max(0, this.calls.size - this.info.slots);
@@ -241,7 +244,7 @@ export class Scheduler {
         if (!this.calls.has(id)) return;
         this.send({ type: 'cancel', id });
         this.settle(id);
-        reject(new AbortError());
+        reject(new AbortError('tensorloom: the generation was aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.set(id, {

@@ -56,7 +56,9 @@ export function loadTokenizer(path: string, options: { vocabSize?: number } = {}
     } catch (err) {
       throw new TokenizerError(`'${path}' is not valid JSON: ${(err as Error).message}`);
     }
-    if (json && typeof json === 'object' && 'model' in json) return loadHFTokenizer(path, json as Record<string, unknown>);
+    // tokenizer.json has a "model" object; an encoder.json maps tokens (even one spelled "model") to numbers
+    const model = json && typeof json === 'object' ? (json as Record<string, unknown>).model : undefined;
+    if (model && typeof model === 'object') return loadHFTokenizer(path, json as Record<string, unknown>);
     if (json && typeof json === 'object') {
       const bpe = join(dirname(path), 'vocab.bpe');
       if (existsSync(bpe)) return loadGPT2Files(path, bpe, json as Record<string, unknown>);

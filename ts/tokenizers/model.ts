@@ -28,11 +28,14 @@ export class TokenBytes {
   readonly offsets: Uint32Array;
   /** 1 where decoding may drop the token's leading space when it comes first (see TokenModel). */
   readonly strippable: Uint8Array;
+  /** 1 for control and unknown tokens: what `skipSpecialTokens` leaves out. */
+  readonly special: Uint8Array;
 
   constructor(vocab: Vocab, model: TokenModel) {
     const n = vocab.size;
     const parts: Uint8Array[] = new Array(n);
     this.strippable = new Uint8Array(n);
+    this.special = new Uint8Array(n);
     const wordpiece = model.family === 'wordpiece';
     let total = 0;
     for (let i = 0; i < n; i++) {
@@ -42,6 +45,7 @@ export class TokenBytes {
       const b = special ? utf8Encode(wordpiece ? ' ' + vocab.tokens[i]! : vocab.tokens[i]!) : model.normalTokenBytes(i);
       this.strippable[i] = model.stripsLeadingSpace && b[0] === 0x20 && (wordpiece || !special) ? 1 : 0;
       parts[i] = b;
+      if (t === TokenType.CONTROL || t === TokenType.UNKNOWN) this.special[i] = 1;
       total += b.length;
     }
     this.flat = new Uint8Array(total);

@@ -26,8 +26,9 @@ function addedTokens(vocab: Vocab): Json[] {
 }
 
 function vocabObject(vocab: Vocab): Json {
-  const o: Json = {};
-  for (let i = 0; i < vocab.size; i++) if (!(vocab.tokens[i]! in o)) o[vocab.tokens[i]!] = i;
+  // no prototype: tokens such as "constructor" or "__proto__" must be plain keys
+  const o = Object.create(null) as Json;
+  for (let i = 0; i < vocab.size; i++) if (!Object.hasOwn(o, vocab.tokens[i]!)) o[vocab.tokens[i]!] = i;
   return o;
 }
 

@@ -28,6 +28,20 @@ function alternation(tokens: string[]): RegExp | null {
   return new RegExp(unique.map(escapeRegex).join('|'), 'g');
 }
 
+/** Appends the bytes of ids[from..to) to buf at o, leaving out ids flagged in `skip`; returns the new end. */
+function copyTokenBytes(
+  ids: ArrayLike<number>, from: number, to: number, flat: Uint8Array, offsets: Uint32Array, skip: Uint8Array | null, buf: Uint8Array, o: number,
+): number {
+  for (let i = from; i < to; i++) {
+    const id = ids[i]!;
+    if (skip !== null && skip[id] === 1) continue;
+    let a = offsets[id]!;
+    const b = offsets[id + 1]!;
+    while (a < b) buf[o++] = flat[a++]!;
+  }
+  return o;
+}
+
 export class VocabTokenizer implements Tokenizer {
   readonly vocab: Vocab;
   readonly model: TokenModel;
@@ -125,64 +139,51 @@ export class VocabTokenizer implements Tokenizer {
     return (this.bytesCache ??= new TokenBytes(this.vocab, this.model));
   }
 
-  private checkIds(ids: ArrayLike<number>): void {
-    const n = this.vocab.size;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (!(id >= 0 && id < n && Number.isInteger(id))) {
-        throw new RangeError(`decode: token id ${String(id)} at position ${i} is not in [0, ${n})`);
-      }
-    }
-  }
-
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
       throw new TypeError('decode: ids must be an array or typed array of token ids');
     }
-    this.checkIds(ids);
-    const { flat, offsets, strippable } = this.tokenBytes;
-    const skip = options.skipSpecialTokens ?? false;
-    const types = this.vocab.types;
+    const tb = this.tokenBytes;
+    const skip = options.skipSpecialTokens ? tb.special : null;
+    const n = ids.length;
+    // one pass to check ids and size the output
+    const vocabSize = this.vocab.size;
+    const { offsets } = tb;
     let total = 0;
-    for (let i = 0; i < ids.length; i++) {
+    for (let i = 0; i < n; i++) {
       const id = ids[i]!;
-      if (skip && (types[id] === TokenType.CONTROL || types[id] === TokenType.UNKNOWN)) continue;
+      if (!(id >= 0 && id < vocabSize && id === Math.floor(id))) {
+        throw new RangeError(`decode: token id ${String(id)} at position ${i} is not in [0, ${vocabSize})`);
+      }
       total += offsets[id + 1]! - offsets[id]!;
     }
     const buf = new Uint8Array(total);
+    let i = 0;
     let o = 0;
-    let first = this.model.stripsLeadingSpace;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      const t = types[id];
-      if (skip && (t === TokenType.CONTROL || t === TokenType.UNKNOWN)) continue;
-      let a = offsets[id]!;
-      const b = offsets[id + 1]!;
-      if (first && a < b) {
-        if (strippable[id]) a++;
-        first = false;
-      }
-      if (b - a <= 16) for (let j = a; j < b; j++) buf[o++] = flat[j]!;
-      else {
-        buf.set(flat.subarray(a, b), o);
-        o += b - a;
+    if (this.model.stripsLeadingSpace) {
+      // the first piece of text loses its leading space (SentencePiece's dummy prefix, WordPiece's joiner)
+      while (i < n && (skip?.[ids[i]!] || offsets[ids[i]!] === offsets[ids[i]! + 1])) i++;
+      if (i < n) {
+        const id = ids[i++]!;
+        const a = offsets[id]! + tb.strippable[id]!;
+        buf.set(tb.flat.subarray(a, offsets[id + 1]), 0);
+        o = offsets[id + 1]! - a;
       }
     }
+    o = copyTokenBytes(ids, i, n, tb.flat, offsets, skip, buf, o);
     return utf8Decode(buf.subarray(0, o));
   }
 
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
-    const { flat, offsets, strippable } = this.tokenBytes;
+    const { flat, offsets, strippable, special } = this.tokenBytes;
     const skip = options.skipSpecialTokens ?? false;
-    const types = this.vocab.types;
     const n = this.vocab.size;
     const decoder = createUtf8Decoder();
     let first = this.model.stripsLeadingSpace;
     return {
       push(id: number): string {
         if (!(id >= 0 && id < n && Number.isInteger(id))) throw new RangeError(`decode: token id ${String(id)} is not in [0, ${n})`);
-        const t = types[id];
-        if (skip && (t === TokenType.CONTROL || t === TokenType.UNKNOWN)) return '';
+        if (skip && special[id] === 1) return '';
         let a = offsets[id]!;
         const b = offsets[id + 1]!;
         if (first && a < b) {

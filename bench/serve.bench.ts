@@ -1,0 +1,496 @@
+/**
+ * Load and fault test of the HTTP server, on loopback, bounded in time, stopping by itself.
+ *
+ *   npx tsx bench/run.ts serve [--duration=60] [--compare-duration=30] [--fault-duration=10]
+ *       [--clients=32] [--models=stories,110m] [--stories=PATH] [--110m=PATH] [--threads=N] [--toy]
+ *
+ * Per model: `clients` concurrent streaming clients for `duration` s → aggregate tokens/s,
+ * p50/p99 time to first token and inter-token latency, errors, server RSS at start and end,
+ * server event-loop lag p99 (the server runs in its own process: bench/serve-server.ts).
+ * 110M model: batched (--parallel 16) vs one-at-a-time (--parallel 1) aggregate throughput with
+ * 16 concurrent clients, side by side in the same run. stories260K: faults while 16 clients
+ * stream — mid-stream disconnects, garbage requests, 500 connections at once — and afterwards
+ * the server must still serve, with every accepted request complete.
+ * --toy runs the harness against the test engine (no model files), to check the bench itself.
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { printTable, writeResults, type Row } from './lib.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..');
+/** ../shared from the main checkout; worktrees under /work/wt/<name> look one level up. */
+const shared = [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].find((p) => existsSync(p)) ?? join(repoRoot, '..', 'shared');
+
+// ── the server process ────────────────────────────────────────────────────────────────────────
+
+interface ServerStats {
+  rss: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  scheduler: { slots: number; slotsBusy: number; waiting: number; outstanding: number };
+}
+
+interface ServerHandle {
+  port: number;
+  stats(): Promise<ServerStats>;
+  resetLag(): void;
+  stop(): Promise<void>;
+}
+
+async function startServer(opts: Record<string, unknown>, env: Record<string, string> = {}): Promise<ServerHandle> {
+  const child: ChildProcess = fork(join(here, 'serve-server.ts'), [JSON.stringify(opts)], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? resolve(m.port) : reject(new Error('unexpected message'))));
+    child.once('exit', (code) => reject(new Error(`the bench server exited while starting (code ${code})`)));
+  });
+  const ask = <T>(type: string): Promise<T> =>
+    new Promise((resolve) => {
+      const on = (m: { type: string }): void => {
+        if (m.type === type) {
+          child.off('message', on);
+          resolve(m as T);
+        }
+      };
+      child.on('message', on);
+      child.send({ type });
+    });
+  return {
+    port,
+    stats: () => ask<ServerStats>('stats'),
+    resetLag: () => void child.send({ type: 'reset' }),
+    stop: async () => {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.send({ type: 'stop' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ── clients ───────────────────────────────────────────────────────────────────────────────────
+
+interface StreamResult {
+  status: number;
+  ttftMs: number | null;
+  gapsMs: number[];
+  tokens: number;
+  error: string | null;
+}
+
+/** One streaming completion; `abortAfterFirst` cuts the connection after the first text chunk. */
+function streamOnce(port: number, agent: Agent | false, body: unknown, abortAfterFirst = false): Promise<StreamResult> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const r: StreamResult = { status: 0, ttftMs: null, gapsMs: [], tokens: 0, error: null };
+    let last = 0;
+    let done = false;
+    let settled = false;
+    const finish = (): void => {
+      if (!settled) {
+        settled = true;
+        resolve(r);
+      }
+    };
+    const req = request({ host: '127.0.0.1', port, path: '/v1/completions', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      r.status = res.statusCode ?? 0;
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        if (r.status !== 200) return;
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const event = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          if (!event.startsWith('data: ')) {
+            r.error = `not an SSE event: ${event.slice(0, 60)}`;
+            continue;
+          }
+          const data = event.slice(6);
+          if (data === '[DONE]') {
+            done = true;
+            continue;
+          }
+          const j = JSON.parse(data) as { choices: { text: string }[]; usage?: { completion_tokens: number }; error?: { message: string } };
+          if (j.error) r.error = j.error.message;
+          if (j.usage) r.tokens = j.usage.completion_tokens;
+          if (j.choices[0]?.text) {
+            const now = performance.now();
+            if (r.ttftMs === null) r.ttftMs = now - t0;
+            else r.gapsMs.push(now - last);
+            last = now;
+            if (abortAfterFirst) {
+              req.destroy();
+              finish();
+              return;
+            }
+          }
+        }
+      });
+      res.on('end', () => {
+        if (r.status !== 200) r.error = `HTTP ${r.status}: ${buf.slice(0, 120)}`;
+        else if (!done) r.error = 'the stream ended without [DONE]';
+        finish();
+      });
+      res.on('error', (e) => {
+        if (!settled) r.error = e.message;
+        finish();
+      });
+    });
+    req.on('error', (e) => {
+      if (!settled) r.error = e.message;
+      finish();
+    });
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** A plain request; resolves with the status and the parsed body (or the error). */
+function requestOnce(port: number, body: string | Buffer, agent: Agent | false = false): Promise<{ status: number; json: Record<string, unknown> | null; error: string | null }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v1/completions', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json: Record<string, unknown> | null = null;
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          // left null
+        }
+        resolve({ status: res.statusCode ?? 0, json, error: null });
+      });
+      res.on('error', (e) => resolve({ status: res.statusCode ?? 0, json: null, error: e.message }));
+    });
+    req.on('error', (e) => resolve({ status: 0, json: null, error: e.message }));
+    req.end(body);
+  });
+}
+
+const PROMPTS = [
+  'Once upon a time',
+  'Lily and Tom went to the park',
+  'The little dog was sad because',
+  'One day, a big red ball',
+  'There was a girl who loved to sing',
+  'The sun was shining and',
+  'Tim found a box in the garden',
+  'Mom said it was time for bed',
+];
+
+function completionBody(i: number, maxTokens: number): Record<string, unknown> {
+  return { prompt: PROMPTS[i % PROMPTS.length], max_tokens: maxTokens, temperature: 0.8, seed: i, ignore_eos: true, stream: true, stream_options: { include_usage: true } };
+}
+
+function pct(xs: number[], p: number): number | null {
+  if (xs.length === 0) return null;
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+interface LoadResult {
+  clients: number;
+  seconds: number;
+  requests: number;
+  tokens: number;
+  tokensPerSecond: number;
+  ttftP50Ms: number | null;
+  ttftP99Ms: number | null;
+  itlP50Ms: number | null;
+  itlP99Ms: number | null;
+  errors: number;
+  firstErrors: string[];
+}
+
+/** `clients` loops, each streaming one request after another until the deadline. */
+async function loadPhase(port: number, clients: number, seconds: number, maxTokens: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const deadline = performance.now() + seconds * 1000;
+  const ttft: number[] = [];
+  const gaps: number[] = [];
+  const errs: string[] = [];
+  let requests = 0;
+  let tokens = 0;
+  const t0 = performance.now();
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const r = await streamOnce(port, agent, completionBody(n++, maxTokens));
+        requests++;
+        if (r.error) errs.push(r.error);
+        else if (r.tokens !== maxTokens) errs.push(`got ${r.tokens} tokens, asked for ${maxTokens}`);
+        tokens += r.tokens;
+        if (r.ttftMs !== null) ttft.push(r.ttftMs);
+        for (const g of r.gapsMs) gaps.push(g);
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return {
+    clients,
+    seconds: wall,
+    requests,
+    tokens,
+    tokensPerSecond: tokens / wall,
+    ttftP50Ms: pct(ttft, 50),
+    ttftP99Ms: pct(ttft, 99),
+    itlP50Ms: pct(gaps, 50),
+    itlP99Ms: pct(gaps, 99),
+    errors: errs.length,
+    firstErrors: [...new Set(errs)].slice(0, 5),
+  };
+}
+
+// ── faults ────────────────────────────────────────────────────────────────────────────────────
+
+interface FaultResult {
+  normal: LoadResult;
+  disconnects: number;
+  garbage: { sent: number; unexpected: number; statuses: Record<string, number> };
+  burst: { connections: number; accepted: number; completeAccepted: number; rejected429: number; other: number; otherErrors: string[] };
+  servesAfter: boolean;
+  slotsBusyAfter: number;
+}
+
+const GARBAGE: (string | Buffer)[] = [
+  '{"prompt": "unterminated',
+  'null',
+  '[1,2,3]',
+  '{"prompt": 42}',
+  '{"prompt": "x", "max_tokens": -1}',
+  '{"prompt": "x", "max_tokens": 1e12}',
+  '{"prompt": "x", "temperature": "hot"}',
+  '{"prompt": "x", "stream": "sometimes"}',
+  '{"prompt": ["a", "b", "c"]}',
+  Buffer.from([0xff, 0xfe, 0x00, 0x13, 0x37]),
+  '{"prompt": "' + 'x'.repeat(2 * 2 ** 20) + '"}',
+];
+
+async function faultPhase(server: ServerHandle, seconds: number, maxTokens: number): Promise<FaultResult> {
+  const port = server.port;
+  const deadline = performance.now() + seconds * 1000;
+  // 1. mid-stream disconnects, 4 loops
+  let disconnects = 0;
+  const cutters = Array.from({ length: 4 }, async (_, i) => {
+    while (performance.now() < deadline) {
+      await streamOnce(port, false, completionBody(1000 + i, 200), true);
+      disconnects++;
+    }
+  });
+  // 2. garbage: bad bodies and non-HTTP bytes, 2 loops
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let unexpected = 0;
+  const garblers = Array.from({ length: 2 }, async (_, i) => {
+    for (let k = i; performance.now() < deadline; k++) {
+      const g = GARBAGE[k % (GARBAGE.length + 1)];
+      let status: number;
+      if (g === undefined) {
+        status = await rawJunk(port);
+      } else {
+        status = (await requestOnce(port, g)).status;
+      }
+      sent++;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (!(status >= 400 && status < 500)) unexpected++;
+    }
+  });
+  // 3. normal traffic all along
+  const normal = loadPhase(port, 16, seconds, maxTokens);
+  // 4. a burst of 500 connections at once, mid-way
+  await new Promise((r) => setTimeout(r, (seconds * 1000) / 3));
+  const burstBody = JSON.stringify({ prompt: 'burst', max_tokens: 8, ignore_eos: true, temperature: 0 });
+  const burst = await Promise.all(Array.from({ length: 500 }, () => requestOnce(port, burstBody, false)));
+  let accepted = 0;
+  let complete = 0;
+  let rejected = 0;
+  const otherErrors: string[] = [];
+  for (const b of burst) {
+    if (b.status === 200) {
+      accepted++;
+      const usage = b.json?.usage as { completion_tokens?: number } | undefined;
+      if (usage?.completion_tokens === 8) complete++;
+    } else if (b.status === 429) rejected++;
+    else otherErrors.push(b.error ?? `HTTP ${b.status}`);
+  }
+  const [normalResult] = await Promise.all([normal, ...cutters, ...garblers]);
+  // Afterwards: every slot comes back, and a normal request still works.
+  let busy = -1;
+  for (let i = 0; i < 100; i++) {
+    busy = (await server.stats()).scheduler.slotsBusy;
+    if (busy === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const after = await streamOnce(port, false, completionBody(7, 8));
+  return {
+    normal: normalResult,
+    disconnects,
+    garbage: { sent, unexpected, statuses },
+    burst: { connections: 500, accepted, completeAccepted: complete, rejected429: rejected, other: otherErrors.length, otherErrors: [...new Set(otherErrors)].slice(0, 5) },
+    servesAfter: after.error === null && after.tokens === 8,
+    slotsBusyAfter: busy,
+  };
+}
+
+/** Non-HTTP bytes on a raw socket: Node's parser answers 400 and closes. */
+function rawJunk(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => s.write('\x16\x03\x01 this is not http\r\n\r\n'));
+    let data = '';
+    s.on('data', (d) => (data += d.toString()));
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0)));
+    s.on('error', () => {});
+    s.setTimeout(5000, () => s.destroy());
+  });
+}
+
+// ── the run ───────────────────────────────────────────────────────────────────────────────────
+
+function flag(flags: string[], name: string): string | undefined {
+  const f = flags.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+  return f === undefined ? undefined : f.includes('=') ? f.slice(f.indexOf('=') + 1) : 'true';
+}
+
+function ensure110m(path: string | undefined): string | null {
+  const p = path ?? join(tmpdir(), 'tensorloom-bench-llama-110m-f32.gguf');
+  if (existsSync(p)) return p;
+  const script = join(repoRoot, 'scripts', 'make-random-model.ts');
+  if (!existsSync(script)) return null;
+  console.log(`writing the random 110M Llama to ${p} …`);
+  execFileSync(process.execPath, ['--import', 'tsx', script, '--arch', 'llama', '--size', '110m', '--seed', '1', '--gguf', p], { cwd: repoRoot, stdio: 'inherit' });
+  return p;
+}
+
+export async function run(flags: string[]): Promise<void> {
+  const duration = Number(flag(flags, 'duration') ?? 60);
+  const compareDuration = Number(flag(flags, 'compare-duration') ?? Math.min(30, duration));
+  const faultDuration = Number(flag(flags, 'fault-duration') ?? Math.min(10, duration));
+  const clients = Number(flag(flags, 'clients') ?? 32);
+  const threads = flag(flags, 'threads');
+  const toy = flag(flags, 'toy') !== undefined;
+  const wanted = (flag(flags, 'models') ?? 'stories,110m').split(',');
+  for (const [k, v] of Object.entries({ duration, compareDuration, faultDuration, clients })) {
+    if (!Number.isFinite(v) || v <= 0 || v > 3600) throw new RangeError(`serve bench: --${k} must be in (0, 3600], got ${v}`);
+  }
+  const common = { maxQueued: 256, ...(threads !== undefined ? { threads: Number(threads) } : {}) };
+  const toyOpts = { model: 'toy', engineModule: pathToFileURL(join(repoRoot, 'test/server/toy-engine.ts')).href };
+  const env: Record<string, string> = toy ? { TOY_STEP_MS: '2' } : {};
+
+  const models: { name: string; path: string; parallel: number; ctx: number; maxTokens: number }[] = [];
+  if (wanted.includes('stories')) {
+    const p = flag(flags, 'stories') ?? join(shared, 'models/stories260K/stories260K.bin');
+    if (toy || existsSync(p)) models.push({ name: 'stories260K', path: p, parallel: 32, ctx: 512, maxTokens: 128 });
+    else console.log(`skipping stories260K: ${p} not found`);
+  }
+  let big: string | null = null;
+  if (wanted.includes('110m')) {
+    big = toy ? 'toy' : ensure110m(flag(flags, '110m'));
+    if (big) models.push({ name: 'llama-110m-f32 (random)', path: big, parallel: 16, ctx: 256, maxTokens: 64 });
+    else console.log('skipping the 110M model: no --110m=PATH and no scripts/make-random-model.ts to write one');
+  }
+
+  const results: Record<string, unknown>[] = [];
+  const rows: Row[] = [];
+  let faults: FaultResult | null = null;
+  for (const m of models) {
+    const opts = { ...common, ...(toy ? toyOpts : { model: m.path }), parallel: m.parallel, contextLength: m.ctx };
+    console.log(`\n${m.name}: ${clients} streaming clients for ${duration} s (parallel ${m.parallel}) …`);
+    const server = await startServer(opts, env);
+    try {
+      await loadPhase(server.port, Math.min(clients, 8), Math.min(2, duration), 8); // warm-up
+      const before = await server.stats();
+      server.resetLag();
+      const load = await loadPhase(server.port, clients, duration, m.maxTokens);
+      const after = await server.stats();
+      const entry: Record<string, unknown> = {
+        model: m.name,
+        parallel: m.parallel,
+        maxTokens: m.maxTokens,
+        load,
+        rssStartMiB: before.rss / 2 ** 20,
+        rssEndMiB: after.rss / 2 ** 20,
+        eventLoopLagP99Ms: after.lagP99Ms,
+        eventLoopLagMaxMs: after.lagMaxMs,
+      };
+      rows.push({
+        model: m.name,
+        clients,
+        requests: load.requests,
+        'tok/s': load.tokensPerSecond,
+        'TTFT p50 ms': load.ttftP50Ms,
+        'TTFT p99 ms': load.ttftP99Ms,
+        'ITL p50 ms': load.itlP50Ms,
+        'ITL p99 ms': load.itlP99Ms,
+        errors: load.errors,
+        'RSS start MiB': before.rss / 2 ** 20,
+        'RSS end MiB': after.rss / 2 ** 20,
+        'lag p99 ms': after.lagP99Ms,
+      });
+      if (m.name === 'stories260K') {
+        console.log(`${m.name}: faults for ${faultDuration} s …`);
+        faults = await faultPhase(server, faultDuration, 32);
+        entry.faults = faults;
+      }
+      results.push(entry);
+    } finally {
+      await server.stop();
+    }
+  }
+  printTable('serve: streaming load', rows);
+  if (faults) {
+    printTable('serve: faults (stories260K)', [
+      {
+        'normal requests': faults.normal.requests,
+        'normal errors': faults.normal.errors,
+        disconnects: faults.disconnects,
+        'garbage sent': faults.garbage.sent,
+        'garbage non-4xx': faults.garbage.unexpected,
+        'burst 200': faults.burst.accepted,
+        'burst 200 complete': faults.burst.completeAccepted,
+        'burst 429': faults.burst.rejected429,
+        'burst other': faults.burst.other,
+        'serves after': String(faults.servesAfter),
+        'slots busy after': faults.slotsBusyAfter,
+      },
+    ]);
+  }
+
+  // Batched vs one-at-a-time on the 110M model: 16 concurrent clients against --parallel 16 and --parallel 1.
+  let compare: Record<string, unknown> | null = null;
+  if (big) {
+    const m = models.find((x) => x.path === big)!;
+    const out: Record<string, LoadResult> = {};
+    for (const parallel of [16, 1]) {
+      console.log(`\n110M: 16 clients, parallel ${parallel}, ${compareDuration} s …`);
+      const server = await startServer({ ...common, ...(toy ? toyOpts : { model: big }), parallel, contextLength: m.ctx }, env);
+      try {
+        await loadPhase(server.port, 4, Math.min(2, compareDuration), 4);
+        out[`parallel${parallel}`] = await loadPhase(server.port, 16, compareDuration, m.maxTokens);
+      } finally {
+        await server.stop();
+      }
+    }
+    const ratio = out.parallel16!.tokensPerSecond / out.parallel1!.tokensPerSecond;
+    compare = { clients: 16, batched: out.parallel16, oneAtATime: out.parallel1, ratio };
+    printTable('serve: batched vs one-at-a-time (110M, 16 concurrent clients)', [
+      { mode: 'batched (parallel 16)', 'tok/s': out.parallel16!.tokensPerSecond, 'TTFT p50 ms': out.parallel16!.ttftP50Ms, 'ITL p50 ms': out.parallel16!.itlP50Ms, errors: out.parallel16!.errors },
+      { mode: 'one at a time (parallel 1)', 'tok/s': out.parallel1!.tokensPerSecond, 'TTFT p50 ms': out.parallel1!.ttftP50Ms, 'ITL p50 ms': out.parallel1!.itlP50Ms, errors: out.parallel1!.errors },
+    ]);
+    console.log(`batched / one-at-a-time: ${ratio.toFixed(2)}× (goal ≥ 3×)`);
+  }
+  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, toy }, models: results, compare });
+}
