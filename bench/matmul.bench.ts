@@ -9,7 +9,11 @@
  *   is installed (Debian libopenblas-dev), with our ratio to it;
  * - memory read bandwidth (bench/peers/membw.c) at 1 and 2 threads, so GEMV (M = 1) is quoted as a
  *   share of it: weight bytes streamed per call / time / bandwidth.
- * Writes bench/results/matmul.json (medians).
+ * Every figure is a median. Next to wall time, 1-thread rows also give CPU-time GFLOP/s (process
+ * CPU time per call, for us and for OpenBLAS): on a machine shared with other work, CPU time stays
+ * near the quiet-machine figure where wall time does not. (At 2 threads CPU time adds both threads
+ * and the pool's spinning, so only wall time is quoted there.)
+ * Writes bench/results/matmul.json.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -17,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getBackend } from '../ts/index.js';
 import type { DType, Weights } from '../ts/index.js';
-import { printTable, timeIt, writeResults, type Row } from './lib.js';
+import { median, printTable, writeResults, type Row } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const peersDir = join(here, 'peers');
@@ -29,8 +33,10 @@ const SHAPES: [number, number, number][] = [
 const DTYPES: DType[] = ['f32', 'f16', 'q8_0'];
 const THREADS = [1, 2];
 const BYTES_PER_WEIGHT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
-/** The JS baseline runs once per shape, and only up to this many multiply-adds (512³). */
+/** The JS baseline runs once per shape, and only up to this many multiply-adds (512³)... */
 const JS_MAX_MACS = 512 ** 3;
+/** ...after one warm-up run on shapes up to this size. */
+const JS_WARMUP_MACS = 2 ** 24;
 
 /** Compiles a C harness from bench/peers into bench/peers/build; null (with the reason) when it cannot. */
 function compile(name: string, args: string[]): { path: string | null; why?: string } {
@@ -49,15 +55,51 @@ function openblasAvailable(): boolean {
   return ['/usr/include/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/aarch64-linux-gnu/cblas.h', '/usr/include/openblas/cblas.h'].some(existsSync);
 }
 
-/** Median ms per call of OpenBLAS sgemm for each shape at `threads`, or null when unavailable. */
-function openblasTimes(bin: string, threads: number, shapes: [number, number, number][]): Map<string, number> {
+interface Times {
+  /** Median wall-clock ms per call. */
+  ms: number;
+  /** Median process CPU ms per call. */
+  cpuMs: number;
+}
+
+/** Median wall and CPU ms per call of OpenBLAS sgemm for each shape at `threads`. */
+function openblasTimes(bin: string, threads: number, shapes: [number, number, number][]): Map<string, Times> {
   const out = execFileSync(bin, [String(threads), ...shapes.map((s) => s.join('x'))], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) } });
-  const times = new Map<string, number>();
+  const times = new Map<string, Times>();
   for (const line of out.trim().split('\n')) {
-    const [M, N, K, ms] = line.split(' ');
-    times.set(`${M}x${N}x${K}`, Number(ms));
+    const [M, N, K, ms, cpuMs] = line.split(' ');
+    times.set(`${M}x${N}x${K}`, { ms: Number(ms), cpuMs: Number(cpuMs) });
   }
   return times;
+}
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
+
+/**
+ * Like bench/lib.ts's timeIt (warm-up, repetitions so a sample lasts ≥ minSampleMs, median of
+ * `samples`), measuring wall and process CPU time of the same samples.
+ */
+function timeBoth(fn: () => void, opts: { samples: number; minSampleMs: number; warmup?: number }): Times {
+  for (let i = 0; i < (opts.warmup ?? 2); i++) fn();
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    const dt = performance.now() - t0;
+    if (dt >= opts.minSampleMs || reps >= 1 << 20) break;
+    reps = Math.max(reps * 2, Math.ceil((reps * opts.minSampleMs) / Math.max(dt, 1e-3)));
+  }
+  const wall: number[] = [], cpu: number[] = [];
+  for (let s = 0; s < opts.samples; s++) {
+    const t0 = performance.now(), c0 = cpuNow();
+    for (let i = 0; i < reps; i++) fn();
+    wall.push((performance.now() - t0) / reps);
+    cpu.push((cpuNow() - c0) / reps);
+  }
+  return { ms: median(wall), cpuMs: median(cpu) };
 }
 
 function randomWeights(dtype: DType, N: number, K: number): Weights {
@@ -93,7 +135,7 @@ export async function run(flags: string[]): Promise<void> {
   else console.log(`memory bandwidth: skipped (${membw.why})`);
   printTable('memory read bandwidth (bench/peers/membw.c, median of 9 passes over 512 MiB)', THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
 
-  const blas = new Map<number, Map<string, number>>();
+  const blas = new Map<number, Map<string, Times>>();
   let blasNote = 'OpenBLAS: not installed (Debian: apt-get install libopenblas-dev)';
   if (openblasAvailable()) {
     const bin = compile('openblas_sgemm', ['-lopenblas']);
@@ -113,36 +155,51 @@ export async function run(flags: string[]): Promise<void> {
     for (const dtype of DTYPES) {
       const w = randomWeights(dtype, N, K);
       const macs = M * N * K;
-      let jsMs: number | null = null;
-      if (macs <= JS_MAX_MACS) jsMs = timeIt(() => js.matmulT(out, a, w, M), { samples: 1, minSampleMs: 0, warmup: 0 }).ms;
+      let jsMs: number | null = null, jsCpuMs: number | null = null;
+      if (macs <= JS_MAX_MACS) {
+        if (macs <= JS_WARMUP_MACS) js.matmulT(out, a, w, M); // let the JIT compile it first
+        const t0 = performance.now(), c0 = cpuNow();
+        js.matmulT(out, a, w, M);
+        jsMs = performance.now() - t0;
+        jsCpuMs = cpuNow() - c0;
+      }
       for (const t of THREADS) {
         native.setThreads(t);
-        const ms = timeIt(() => native.matmulT(out, a, w, M), timing).ms;
+        const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
         const g = gflops(M, N, K, ms);
-        const blasMs = dtype === 'f32' ? blas.get(t)?.get(`${M}x${N}x${K}`) ?? null : null;
+        const b = dtype === 'f32' ? blas.get(t)?.get(`${M}x${N}x${K}`) ?? null : null;
         const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT[dtype]) / (ms * 1e6) : null;
         const bwShare = weightGBs !== null && bw.get(t) ? weightGBs / bw.get(t)! : null;
+        const one = t === 1;
         rows.push({
           shape: `${M}×${N}×${K}`,
           w: dtype,
           thr: t,
-          'native ms': ms,
+          ms,
           'GFLOP/s': g,
-          'JS GFLOP/s': jsMs !== null && t === 1 ? gflops(M, N, K, jsMs) : null,
-          '×JS': jsMs !== null && t === 1 ? jsMs / ms : null,
-          'BLAS GFLOP/s': blasMs !== null ? gflops(M, N, K, blasMs) : null,
-          '×BLAS': blasMs !== null ? blasMs / ms : null,
-          'GB/s (M=1)': weightGBs,
-          '% of BW': bwShare !== null ? 100 * bwShare : null,
+          'JS GFLOP/s': jsMs !== null && one ? gflops(M, N, K, jsMs) : null,
+          '×JS': jsMs !== null && one ? jsMs / ms : null,
+          'BLAS GFLOP/s': b ? gflops(M, N, K, b.ms) : null,
+          '×BLAS': b ? b.ms / ms : null,
+          'cpu GFLOP/s': one ? gflops(M, N, K, cpuMs) : null,
+          '×JS cpu': jsCpuMs !== null && one ? jsCpuMs / cpuMs : null,
+          'BLAS cpu': b && one ? gflops(M, N, K, b.cpuMs) : null,
+          '×BLAS cpu': b && one ? b.cpuMs / cpuMs : null,
+          'w GB/s': weightGBs,
+          '% BW': bwShare !== null ? 100 * bwShare : null,
         });
-        results.push({ M, N, K, dtype, threads: t, nativeMs: ms, gflops: g, jsMs: t === 1 ? jsMs : null, openblasMs: blasMs, weightGBs, bandwidthShare: bwShare });
+        results.push({
+          M, N, K, dtype, threads: t, nativeMs: ms, nativeCpuMs: one ? cpuMs : null, gflops: g,
+          jsMs: one ? jsMs : null, jsCpuMs: one ? jsCpuMs : null, openblasMs: b?.ms ?? null, openblasCpuMs: b && one ? b.cpuMs : null,
+          weightGBs, bandwidthShare: bwShare,
+        });
       }
     }
   }
   native.setThreads(startThreads);
   printTable(`matmulT (isa ${native.info().isa}): native vs JS baseline vs OpenBLAS sgemm — medians`, rows);
   writeResults('matmul', {
-    note: 'matmulT out[M,N] = a[M,K]·wᵀ; medians; JS baseline timed once per shape (≤ 512³ MACs); bandwidth by bench/peers/membw.c',
+    note: 'matmulT out[M,N] = a[M,K]·wᵀ; medians of wall (and, at 1 thread, process CPU) ms per call; JS baseline timed once per shape (≤ 512³ MACs); bandwidth by bench/peers/membw.c',
     bandwidthGBs: Object.fromEntries([...bw].map(([t, v]) => [`threads${t}`, v])),
     openblas: blasNote,
     results,
