@@ -9,6 +9,7 @@ import type { Backend, DType, RopeLayout, Weights } from '../../ts/backend/types
 import { f32ArrayToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
 import { Attention, Block, Embedding, KVCache, LayerNorm, Linear, MLP, RMSNorm, Workspace } from '../../ts/layers/index.js';
 import { Rng } from '../../ts/generate/rng.js';
+import { concatRows } from '../../ts/models/weights.js';
 import { dense, refAttention, refGeluTanh, refLayernorm, refLinear, refRmsnorm, refRope, refSilu } from './reference.js';
 
 const rng = new Rng(2024);
@@ -147,6 +148,45 @@ for (const [name, backend] of backends()) {
             }
           });
         }
+
+    it('fused single-token projections (rows [q | k | v], [gate | up]) give the same outputs as the separate ones', () => {
+      const H = 4;
+      const Hkv = 2;
+      const D = 16;
+      const dim = H * D;
+      const lw = (rows: number) => ({ weight: weights(rows, dim, 'q8_0'), bias: randn(rows, 0.1) });
+      const q = lw(H * D);
+      const k = lw(Hkv * D);
+      const v = lw(Hkv * D);
+      const o = new Linear(b, weights(dim, H * D, 'f32'));
+      const L = (w: { weight: Weights; bias: Float32Array | null }) => new Linear(b, w.weight, w.bias);
+      const fusedQkv = concatRows([q, k, v]);
+      const rope = { theta: 10000, layout: 'interleaved' as const };
+      const plain = new Attention(b, { q: L(q), k: L(k), v: L(v), o, nHeads: H, nKvHeads: Hkv, headDim: D, rope });
+      const fused = new Attention(b, { q: L(q), k: L(k), v: L(v), o, qkv: L(fusedQkv), nHeads: H, nKvHeads: Hkv, headDim: D, rope });
+      const c1 = new KVCache({ layers: 1, maxSeq: 8, kvHeads: Hkv, headDim: D });
+      const c2 = new KVCache({ layers: 1, maxSeq: 8, kvHeads: Hkv, headDim: D });
+      const ws = new Workspace(4);
+      for (let t = 0; t < 5; t++) {
+        const x = randn(dim);
+        const a = new Float32Array(dim);
+        const f = new Float32Array(dim);
+        plain.forward(a, x, 1, t, c1, 0, ws);
+        fused.forward(f, x, 1, t, c2, 0, ws);
+        expect(maxDiff(a, f)).toBeLessThan(1e-5);
+      }
+      const gate = lw(48);
+      const up = lw(48);
+      const down = new Linear(b, weights(dim, 48, 'f32'));
+      const m1 = new MLP(b, { kind: 'swiglu', gate: L(gate), up: L(up), down });
+      const m2 = new MLP(b, { kind: 'swiglu', gate: L(gate), up: L(up), down, gateUp: L(concatRows([gate, up])) });
+      const x = randn(dim);
+      const y1 = new Float32Array(dim);
+      const y2 = new Float32Array(dim);
+      m1.forward(y1, x, 1, ws);
+      m2.forward(y2, x, 1, ws);
+      expect(maxDiff(y1, y2)).toBeLessThan(1e-5);
+    });
 
     it('Attention refuses to write past the KV cache and checks projection shapes', () => {
       const D = 8;

@@ -8,7 +8,8 @@ import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
 export type MLPOptions =
-  | { kind: 'swiglu'; gate: Linear; up: Linear; down: Linear }
+  /** `gateUp` (optional): gate and up as one matrix, rows [gate | up], used for single tokens. */
+  | { kind: 'swiglu'; gate: Linear; up: Linear; down: Linear; gateUp?: Linear | null }
   | { kind: 'gelu'; up: Linear; down: Linear; approximation?: GeluApproximation };
 
 export class MLP {
@@ -26,11 +27,30 @@ export class MLP {
     if (options.kind === 'swiglu' && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
       throw new RangeError(`tensorloom: MLP gate projection is [${options.gate.outFeatures}, ${options.gate.inFeatures}], expected [${up.outFeatures}, ${up.inFeatures}]`);
     }
+    const gu = options.kind === 'swiglu' ? options.gateUp : null;
+    if (gu && (gu.outFeatures !== 2 * up.outFeatures || gu.inFeatures !== up.inFeatures)) {
+      throw new RangeError(`tensorloom: MLP fused gate/up projection is [${gu.outFeatures}, ${gu.inFeatures}], expected [${2 * up.outFeatures}, ${up.inFeatures}]`);
+    }
   }
+
+  private halvesOf: Float32Array | null = null;
+  private halves: [Float32Array, Float32Array] | null = null;
 
   /** out[T, dim] = mlp(x[T, dim]). */
   forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
     const o = this.options;
+    if (T === 1 && o.kind === 'swiglu' && o.gateUp) {
+      const row = ws.rows('mlp.gateup', 1, 2 * this.hidden);
+      o.gateUp.forward(row, x, 1);
+      if (this.halvesOf !== row || !this.halves) {
+        this.halvesOf = row;
+        this.halves = [row.subarray(0, this.hidden), row.subarray(this.hidden)];
+      }
+      const [g, u] = this.halves;
+      this.backend.swiglu(g, g, u);
+      o.down.forward(out, g, 1);
+      return;
+    }
     const u = ws.rows('mlp.up', T, this.hidden);
     o.up.forward(u, x, T);
     if (o.kind === 'swiglu') {

@@ -23,6 +23,7 @@ export function gpt2Weights(mf: ModelFile, nLayers: number, dim: number): Transf
     });
     layers.push({
       attnNorm: norm(mf, `${p}.attn_norm`),
+      qkv,
       q: part(0),
       k: part(1),
       v: part(2),

@@ -15,7 +15,7 @@ import { MLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { Workspace } from '../layers/workspace.js';
 import { validateConfig, type TransformerConfig } from './config.js';
-import type { LinearWeights, NormWeights, TransformerWeights } from './weights.js';
+import { concatRows, type LinearWeights, type NormWeights, type TransformerWeights } from './weights.js';
 
 export interface TransformerOptions {
   /** KV cache capacity in positions. Default: min(config.contextLength, 4096). */
@@ -24,7 +24,16 @@ export interface TransformerOptions {
   kvCache?: KVDType;
   /** Most token rows per forward chunk (prefill). Default 256. */
   maxBatch?: number;
+  /**
+   * Run a single token's Q/K/V (and SwiGLU gate/up) projections as one matmul. 'auto' (default):
+   * when the file stores them fused (GPT-2, no copy), or when a layer's parts are small enough
+   * (≤ 2 MiB together) that a concatenated copy costs nothing — there the per-call overhead, not
+   * bandwidth, bounds decode speed. Large models keep the mapped weights and three calls.
+   */
+  fuseProjections?: 'auto' | boolean;
 }
+
+const FUSE_COPY_MAX_BYTES = 2 << 20;
 
 export class Transformer {
   readonly config: TransformerConfig;
@@ -81,6 +90,15 @@ export class Transformer {
     };
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
+    const fuse = options.fuseProjections ?? 'auto';
+    const fused = (stored: LinearWeights | null | undefined, parts: LinearWeights[], what: string, rows: number): Linear | null => {
+      if (fuse === false) return null;
+      if (stored) return linear(stored, what, rows, c.dim);
+      const bytes = parts.reduce((n, p) => n + p.weight.data.byteLength, 0);
+      if (fuse === 'auto' && bytes > FUSE_COPY_MAX_BYTES) return null;
+      if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
+      return linear(concatRows(parts), what, rows, c.dim);
+    };
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = new Attention(backend, {
@@ -88,6 +106,7 @@ export class Transformer {
         k: linear(l.k, at('attention k'), kvDim, c.dim),
         v: linear(l.v, at('attention v'), kvDim, c.dim),
         o: linear(l.o, at('attention output'), c.dim, qDim),
+        qkv: fused(l.qkv, [l.q, l.k, l.v], at('fused attention qkv'), qDim + 2 * kvDim),
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
@@ -98,7 +117,8 @@ export class Transformer {
       let mlp: MLP;
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down });
+        const gateUp = fused(null, [l.gate, l.up], at('fused mlp gate/up'), 2 * c.hiddenDim);
+        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }

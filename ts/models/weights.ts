@@ -18,6 +18,8 @@ export interface LinearWeights {
 
 export interface LayerWeights {
   attnNorm: NormWeights;
+  /** q, k, v as one matrix (rows [q | k | v]) when the file stores them fused (GPT-2). */
+  qkv?: LinearWeights | null;
   q: LinearWeights;
   k: LinearWeights;
   v: LinearWeights;
@@ -52,4 +54,38 @@ export function norm(mf: ModelFile, name: string): NormWeights {
 export function sliceRows(w: Weights, r0: number, r1: number): Weights {
   const per = w.dtype === 'q8_0' ? (w.cols / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES : w.cols;
   return { dtype: w.dtype, rows: r1 - r0, cols: w.cols, data: w.data.subarray(r0 * per, r1 * per) };
+}
+
+/**
+ * One matrix whose rows are the given matrices' rows in order (and the biases likewise; a missing
+ * bias counts as zeros). Copies; every part must have the same dtype and width.
+ */
+export function concatRows(parts: readonly LinearWeights[]): LinearWeights {
+  const first = parts[0]!.weight;
+  for (const p of parts) {
+    if (p.weight.dtype !== first.dtype || p.weight.cols !== first.cols) throw new RangeError('tensorloom: concatRows needs matrices of one dtype and width');
+  }
+  const rows = parts.reduce((n, p) => n + p.weight.rows, 0);
+  const total = parts.reduce((n, p) => n + p.weight.data.length, 0);
+  const data = new (first.data.constructor as new (n: number) => Float32Array | Uint16Array | Uint8Array)(total);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p.weight.data, at);
+    at += p.weight.data.length;
+  }
+  let bias: Float32Array | null = null;
+  if (parts.some((p) => p.bias)) {
+    bias = new Float32Array(rows);
+    let r = 0;
+    for (const p of parts) {
+      if (p.bias) bias.set(p.bias, r);
+      r += p.weight.rows;
+    }
+  }
+  return { weight: { dtype: first.dtype, rows, cols: first.cols, data }, bias };
+}
+
+/** Bytes of a weight matrix. */
+export function weightBytes(w: Weights): number {
+  return w.data.byteLength;
 }
