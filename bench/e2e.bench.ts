@@ -5,12 +5,14 @@
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
  * to node-llama-cpp (llama.cpp) on the same GGUF file with the same thread count, in the same run.
  * Every (engine, model, threads) case runs in its own child process, so peak RSS is that case's.
+ * tensorloom is loaded from dist/esm when that build is current (run `npm run build:ts` first),
+ * else from the TS sources (then the worker compiles TS on start, inflating the load time).
  * Models: stories260K f32 (../shared) and the 110M-parameter random Llama in f32 / f16 / q8_0
  * (written to the temp dir by scripts/make-random-model.ts when missing). Medians of `reps` runs,
  * each on a different random prompt (so our KV-prefix reuse never applies).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -52,8 +54,17 @@ function peersPath(): string | null {
 
 // ── child processes: one case each ──────────────────────────────────────────────────────────────
 
+/** The compiled package when it is built and newer than every source file (what users load), else the TS sources. */
+function oursSource(): { url: string; label: string } {
+  const dist = join(repoRoot, 'dist', 'esm', 'index.js');
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  if (existsSync(dist) && statSync(dist).mtimeMs >= newest(join(repoRoot, 'ts'))) return { url: pathToFileURL(dist).href, label: 'dist/esm' };
+  return { url: pathToFileURL(join(repoRoot, 'ts', 'index.ts')).href, label: 'ts sources (tsx; slower worker start)' };
+}
+
 async function oursCase(path: string, threads: number, reps: number): Promise<CaseResult> {
-  const { loadModel } = await import('../ts/generate/model.js');
+  const { loadModel } = (await import(oursSource().url)) as typeof import('../ts/index.js');
   const t0 = performance.now();
   const model = await loadModel(path, { threads, backend: 'native', contextLength: PROMPT + GENERATE + 8 });
   const loadMs = performance.now() - t0;
@@ -103,7 +114,8 @@ async function peerCase(path: string, threads: number, reps: number): Promise<Ca
     let k = 0;
     for await (const _ of seq.evaluate([ids[0]!], { temperature: 0, yieldEogToken: true })) if (++k >= n) break;
     const c = performance.now();
-    return [(ids.length * 1000) / (b - a), (n * 1000) / (c - b)];
+    if (k < n) throw new Error(`node-llama-cpp stopped after ${k} of ${n} tokens`);
+    return [(ids.length * 1000) / (b - a), (k * 1000) / (c - b)];
   };
   await once(prompt(vocab, 999), 16); // warm-up
   for (let r = 0; r < reps; r++) {
@@ -178,6 +190,8 @@ export async function run(flags: string[]): Promise<void> {
   const reps = Number(opt('reps', quick ? '2' : '5'));
   const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m').split(','));
   const havePeer = peersPath() !== null;
+  const source = oursSource().label;
+  console.log(`tensorloom from ${source}`);
   if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): peer columns empty');
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
@@ -206,5 +220,5 @@ export async function run(flags: string[]): Promise<void> {
       raw.push({ model: m.name, path: m.path, threads: t, tensorloom: ours, nodeLlamaCpp: peer });
     }
   printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps})`, rows);
-  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, rows, raw });
+  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, rows, raw });
 }

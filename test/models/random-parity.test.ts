@@ -19,7 +19,8 @@ import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { buildTransformer } from '../../ts/models/registry.js';
 import { maxAbsDiff, nativeAvailable } from './helpers.js';
-import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
+import { oracleGreedy, oracleMissing, oracleModel, oraclePath } from './llama-cpp-oracle.js';
+import { loadModel } from '../../ts/generate/model.js';
 
 const STEPS = 64;
 /** max |Δlogit| allowed vs llama.cpp (logits of these models have a spread of about ±10). */
@@ -111,6 +112,28 @@ describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePat
         expect(ties).toBeLessThanOrEqual(2);
       });
     }
+});
+
+describe.skipIf(!oraclePath)(`text through loadModel vs node-llama-cpp ${oraclePath ? '' : oracleMissing}`, () => {
+  for (const arch of ['llama', 'gpt2'] as const) {
+    it(`${arch}: a text prompt is tokenized as llama.cpp does and continues with the same greedy tokens`, async () => {
+      const path = model(arch, 'f32');
+      const m = await loadModel(path, { backend: nativeAvailable() ? 'native' : 'js' });
+      try {
+        const text = 'The quick brown fox jumps over the lazy dog';
+        const ids = await m.encode(text);
+        const o = await oracleModel(path);
+        const theirs = o.tokenize(text);
+        const bos = o.tokens.bos;
+        expect(ids).toEqual(ids[0] === bos && theirs[0] !== bos ? [bos, ...theirs] : theirs);
+        const ours = await m.generate(text, { temperature: 0, maxTokens: 24 });
+        const ref = await oracleGreedy(path, ids, 24, { contextSize: 256 });
+        expect(ours.tokens.slice(0, ref.tokens.length)).toEqual(ref.tokens);
+      } finally {
+        await m.dispose();
+      }
+    });
+  }
 });
 
 describe('safetensors directory and GGUF of the same random model', () => {

@@ -113,6 +113,25 @@ describe.skipIf(!haveStories)(`stories260K ${haveStories ? '' : storiesMissing}`
     }
   });
 
+  it.skipIf(!nativeAvailable())('separate KV caches (createCache) keep separate sequences', () => {
+    const f = openModelFile(stories.bin);
+    try {
+      const m = buildTransformer(f, getBackend('native'));
+      const a = Int32Array.from([BOS, 403, 407, 261]);
+      const b = Int32Array.from([BOS, 298, 315]);
+      const ref = Float32Array.from(m.forward(a, 0)); // logits after a, on the model's own cache
+      const other = m.createCache();
+      m.forward(b, 0, undefined, other); // b on another cache leaves a's untouched
+      const next = Float32Array.from(m.forward(Int32Array.of(378), 4)); // continue a
+      const fresh = buildTransformer(f, getBackend('native'));
+      fresh.forward(a, 0);
+      expect(maxAbsDiff(next, fresh.forward(Int32Array.of(378), 4))).toBeLessThan(1e-5);
+      expect(ref.length).toBe(512);
+    } finally {
+      f.close();
+    }
+  });
+
   it.skipIf(!nativeAvailable())('prefill in one batch equals token-by-token decode (KV cache and positions are right)', () => {
     const f = openModelFile(stories.bin);
     try {

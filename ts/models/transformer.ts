@@ -133,28 +133,42 @@ export class Transformer {
     this.posIds1 = this.posIds.subarray(0, 1);
   }
 
+  /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
+  createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
+    const c = this.config;
+    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype });
+  }
+
   /**
    * Runs `tokens` at positions [pos, pos + T) (pos ≤ the cache's valid length; entries after
    * pos are overwritten) and returns the logits of the last token — a view that the next call
    * overwrites. With `allLogits` (length T × vocab) every row's logits are written there too.
+   * `cache` defaults to the model's own; pass one from createCache() to keep several sequences.
    */
-  forward(tokens: Int32Array, pos: number, allLogits?: Float32Array): Float32Array {
+  forward(tokens: Int32Array, pos: number, allLogits?: Float32Array, cache: KVCache = this.cache): Float32Array {
     if (this.disposed) throw new Error('tensorloom: this model has been disposed');
     const T = tokens.length;
     if (T < 1) throw new RangeError('tensorloom: forward needs at least one token');
-    if (!Number.isInteger(pos) || pos < 0 || pos > this.cache.length) {
-      throw new RangeError(`tensorloom: position ${pos} must be in [0, ${this.cache.length}] (the cached length)`);
+    if (!Number.isInteger(pos) || pos < 0 || pos > cache.length) {
+      throw new RangeError(`tensorloom: position ${pos} must be in [0, ${cache.length}] (the cached length)`);
     }
-    if (pos + T > this.contextLength) {
-      throw new RangeError(`tensorloom: ${pos + T} positions exceed the context length ${this.contextLength}`);
+    if (pos + T > cache.maxSeq) {
+      throw new RangeError(`tensorloom: ${pos + T} positions exceed the context length ${cache.maxSeq}`);
+    }
+    if (this.positionEmbedding && pos + T > this.config.contextLength) {
+      throw new RangeError(`tensorloom: ${pos + T} positions exceed the ${this.config.contextLength} learned positions`);
+    }
+    const c = this.config;
+    if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.headDim !== c.headDim) {
+      throw new RangeError('tensorloom: the KV cache was not made for this model (see createCache)');
     }
     const V = this.config.vocabSize;
     if (allLogits && allLogits.length !== T * V) throw new RangeError(`tensorloom: allLogits has ${allLogits.length} elements, expected ${T * V}`);
     const maxBatch = this.workspace.maxRows;
     for (let start = 0; start < T; start += maxBatch) {
       const n = Math.min(maxBatch, T - start);
-      const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start);
-      this.cache.length = pos + start + n;
+      const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start, cache);
+      cache.length = pos + start + n;
       if (allLogits) {
         const h = this.workspace.rows('head.norm', n, this.config.dim);
         this.finalNorm.forward(h, x, n);
@@ -175,7 +189,7 @@ export class Transformer {
   }
 
   /** Embeds and runs one chunk through the blocks; returns the residual stream [n, dim]. */
-  private runChunk(tokens: Int32Array, pos: number): Float32Array {
+  private runChunk(tokens: Int32Array, pos: number, cache: KVCache): Float32Array {
     const n = tokens.length;
     const ws = this.workspace;
     const x = ws.rows('residual', n, this.config.dim);
@@ -187,7 +201,7 @@ export class Transformer {
       this.positionEmbedding.forward(p, ids);
       this.backend.add(x, x, p);
     }
-    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, n, pos, this.cache, l, ws);
+    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, n, pos, cache, l, ws);
     return x;
   }
 
