@@ -126,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
         JSON.stringify({
           model: args.model,
           prompt,
-          promptTokens: prompt === '' ? promptTokens.slice(0, 1) : promptTokens,
+          promptTokens,
           text: result.text,
           tokens: result.tokens,
           finishReason: result.finishReason,
