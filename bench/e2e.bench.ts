@@ -187,7 +187,7 @@ export async function run(flags: string[]): Promise<void> {
   const opt = (name: string, def: string): string => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1] ?? def;
   const quick = flags.includes('--quick');
   const threads = opt('threads', '1,2').split(',').map(Number);
-  const reps = Number(opt('reps', quick ? '2' : '5'));
+  const reps = Number(opt('reps', quick ? '2' : '3'));
   const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m').split(','));
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
@@ -218,7 +218,10 @@ export async function run(flags: string[]): Promise<void> {
         'peer RSS MB': p?.peakRssMB ?? null,
       });
       raw.push({ model: m.name, path: m.path, threads: t, tensorloom: ours, nodeLlamaCpp: peer });
+      console.log(JSON.stringify(rows[rows.length - 1]));
+      // written after every case, so an interrupted run keeps what it measured
+      writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, complete: false, rows, raw });
     }
   printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps})`, rows);
-  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, rows, raw });
+  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, complete: true, rows, raw });
 }
