@@ -113,6 +113,15 @@ describe.skipIf(!haveStories)(`generation on stories260K (${backend} backend, wo
     expect((await model.generate('', { temperature: 0, maxTokens: 5 })).tokens).toHaveLength(5);
   });
 
+  it('leaving a stream early stops the generation', async () => {
+    const s = model.stream('', { temperature: 0, maxTokens: 500, ignoreEos: true });
+    for await (const _ of s) break;
+    const err = (await s.result.catch((e: unknown) => e)) as AbortError;
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err.partial!.tokens.length).toBeLessThan(500);
+    expect((await model.generate('', { temperature: 0, maxTokens: 3 })).tokens).toHaveLength(3);
+  });
+
   it('rejects bad options with errors naming them', async () => {
     await expect(model.generate('', { maxTokens: -1 })).rejects.toThrow(/maxTokens/);
     await expect(model.generate('', { topP: 2 })).rejects.toThrow(/topP/);

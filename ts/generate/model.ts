@@ -51,34 +51,45 @@ export class Model implements AsyncDisposable {
     return this.enqueue(prompt, options, options.onText ?? null);
   }
 
-  /** The continuation as an async iterable of UTF-8-safe text chunks (`.result` has the rest). */
+  /**
+   * The continuation as an async iterable of UTF-8-safe text chunks (`.result` has the rest).
+   * Leaving the loop early (break, return, throw) stops the generation, as an abort would.
+   */
   stream(prompt: Prompt, options: GenerateOptions = {}): GenerationStream {
     const chunks: string[] = [];
     let wake: (() => void) | null = null;
     let finished = false;
+    const stop = new AbortController();
+    const signal = options.signal ? eitherSignal(options.signal, stop) : stop.signal;
     const onText = (s: string): void => {
       options.onText?.(s);
       chunks.push(s);
       wake?.();
     };
-    const result = this.enqueue(prompt, options, onText);
-    void result.then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => {
-      finished = true;
-      wake?.();
-    });
+    const result = this.enqueue(prompt, { ...options, signal }, onText);
+    void result
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        finished = true;
+        wake?.();
+      });
     return {
       result,
       async *[Symbol.asyncIterator]() {
-        for (;;) {
-          while (chunks.length > 0) yield chunks.shift()!;
-          if (finished) break;
-          await new Promise<void>((r) => (wake = r));
-          wake = null;
+        try {
+          for (;;) {
+            while (chunks.length > 0) yield chunks.shift()!;
+            if (finished) break;
+            await new Promise<void>((r) => (wake = r));
+            wake = null;
+          }
+          await result; // rethrows an abort or error after the chunks produced before it
+        } finally {
+          if (!finished) stop.abort(); // the consumer left early
         }
-        await result; // rethrows an abort or error after the chunks produced before it
       },
     };
   }
@@ -116,6 +127,14 @@ export class Model implements AsyncDisposable {
 /** Loads a model (GGUF, llama2.c .bin, or a Hugging Face directory) and its tokenizer. */
 export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   return Model.load(path, options);
+}
+
+/** Aborts when `user` does or `own` is aborted (AbortSignal.any needs Node ≥ 20.3). */
+function eitherSignal(user: AbortSignal, own: AbortController): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([user, own.signal]);
+  if (user.aborted) own.abort();
+  else user.addEventListener('abort', () => own.abort(), { once: true });
+  return own.signal;
 }
 
 function engineOptions(o: GenerateOptions): Omit<GenerateOptions, 'signal' | 'onText'> {
