@@ -6,8 +6,9 @@
 //   held in registers. Memory-bound: every KV byte is read once per block.
 // blocked (prefill): queries transposed once per tile to qt[D][Rp] (Rp = R rounded up to 16), so
 //   scores come out transposed, st[j][r], from a 16-row × 6-key register tile that broadcasts key
-//   elements; the softmax then runs down columns (no horizontal reductions), and o[r][c] += p·V
-//   uses a 4-row × 16-column register tile. Compute-bound.
+//   elements; the softmax then runs down columns (no horizontal reductions), and the output is
+//   kept transposed too, ot[c][r] += v_j[c] · p[j][r], by the same 16-row × 6-column register
+//   tile. Compute-bound.
 #include <immintrin.h>
 
 #include <cmath>
@@ -36,17 +37,16 @@ struct Blocked {
   float* qt;      // [D][Rp]
   float* st;      // [kKeyBlock][Rp]
   float* kc;      // [kKeyBlock][D]   converted / zero-padded key block
-  float* vc;      // [kKeyBlock][Dp]  converted / padded value block
+  float* vc;      // [kKeyBlock][D]   converted value block (f16 cache)
   float* alpha;   // [Rp]
   int32_t* last;  // [Rp]
-  int Rp, Dp;
+  int Rp;
 };
 
 static Blocked blocked_layout(const AttnTile* t) {
   const int D = t->D, Dp32 = round_up(D, 32);
   Blocked b;
   b.Rp = round_up(t->R, 16);
-  b.Dp = round_up(D, 16);
   b.qt = t->scratch;
   b.st = b.qt + (size_t)Dp32 * kMaxTileRows;
   b.kc = b.st + (size_t)kKeyBlock * kMaxTileRows;
@@ -75,7 +75,7 @@ void attn_begin(AttnTile* t) {
     t->m[r] = -INFINITY;
     t->l[r] = 0.f;
   }
-  std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * b.Dp);
+  std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * D);
 }
 
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
@@ -117,11 +117,31 @@ static inline float dot1(const float* q, const void* k, int64_t off, int D, bool
   return s;
 }
 
+// Asks for the K and V rows of the next key block while this one is computed. A KV head's rows
+// lie kv_stride apart (Hkv·D elements, often more than a page), a pattern the hardware
+// prefetchers do not follow, so without this decode waits on memory latency, not bandwidth.
+static inline void prefetch_block(const AttnTile* t, int64_t j) {
+  int64_t jend = j + kKeyBlock;
+  int64_t lim = (int64_t)t->last[t->R - 1] + 1;  // rows are in ascending order of last
+  for (int r = 0; r < t->R; r++) lim = lim > (int64_t)t->last[r] + 1 ? lim : (int64_t)t->last[r] + 1;
+  if (jend > lim) jend = lim;
+  const size_t esz = t->f16 ? 2 : 4, row_bytes = (size_t)t->D * esz, stride = (size_t)t->kv_stride * esz;
+  const char* k = static_cast<const char*>(t->k) + (size_t)j * stride;
+  const char* v = static_cast<const char*>(t->v) + (size_t)j * stride;
+  for (; j < jend; j++, k += stride, v += stride) {
+    for (size_t off = 0; off < row_bytes; off += 64) {
+      _mm_prefetch(k + off, _MM_HINT_T0);
+      _mm_prefetch(v + off, _MM_HINT_T0);
+    }
+  }
+}
+
 static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   const int D = t->D;
   const bool f16 = t->f16;
   const int64_t stride = t->kv_stride;
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 8)
+  prefetch_block(t, j1);
   for (int r = 0; r < t->R; r++) {
     const int64_t je = j1 < (int64_t)t->last[r] + 1 ? j1 : (int64_t)t->last[r] + 1;
     if (je <= j0) continue;
@@ -184,25 +204,28 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
 
 // ── blocked path ─────────────────────────────────────────────────────────────────────────────
 
-// st[j][r..r+16) = Σ_d qt[d][r..r+16) · k_j[d] for 6 keys j.
-static inline void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D, int rg, int jg) {
+// st[j][r..r+16) = Σ_d qt[d][r..r+16) · k_j[d] for 6 keys j. Not inlined: on its own the
+// loop keeps every pointer in a register (inlined, GCC spilled them and the loop slowed down).
+static __attribute__((noinline)) void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D, int rg, int jg) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  const float* k = k0 + (int64_t)jg * ks;
+  const float* k_0 = k0 + (int64_t)jg * ks;
+  const float *k_1 = k_0 + ks, *k_2 = k_1 + ks, *k_3 = k_2 + ks, *k_4 = k_3 + ks, *k_5 = k_4 + ks;
   const float* q = b.qt + rg;
-  for (int d = 0; d < D; d++, q += b.Rp, k++) {
+  const size_t ldq = b.Rp;
+  for (int d = 0; d < D; d++, q += ldq) {
     const __m256 q0 = _mm256_load_ps(q), q1 = _mm256_load_ps(q + 8);
-    __m256 kb = _mm256_broadcast_ss(k);
+    __m256 kb = _mm256_broadcast_ss(k_0 + d);
     c00 = _mm256_fmadd_ps(q0, kb, c00); c01 = _mm256_fmadd_ps(q1, kb, c01);
-    kb = _mm256_broadcast_ss(k + ks);
+    kb = _mm256_broadcast_ss(k_1 + d);
     c10 = _mm256_fmadd_ps(q0, kb, c10); c11 = _mm256_fmadd_ps(q1, kb, c11);
-    kb = _mm256_broadcast_ss(k + 2 * ks);
+    kb = _mm256_broadcast_ss(k_2 + d);
     c20 = _mm256_fmadd_ps(q0, kb, c20); c21 = _mm256_fmadd_ps(q1, kb, c21);
-    kb = _mm256_broadcast_ss(k + 3 * ks);
+    kb = _mm256_broadcast_ss(k_3 + d);
     c30 = _mm256_fmadd_ps(q0, kb, c30); c31 = _mm256_fmadd_ps(q1, kb, c31);
-    kb = _mm256_broadcast_ss(k + 4 * ks);
+    kb = _mm256_broadcast_ss(k_4 + d);
     c40 = _mm256_fmadd_ps(q0, kb, c40); c41 = _mm256_fmadd_ps(q1, kb, c41);
-    kb = _mm256_broadcast_ss(k + 5 * ks);
+    kb = _mm256_broadcast_ss(k_5 + d);
     c50 = _mm256_fmadd_ps(q0, kb, c50); c51 = _mm256_fmadd_ps(q1, kb, c51);
   }
   float* s = b.st + (size_t)jg * b.Rp + rg;
@@ -214,37 +237,53 @@ static inline void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D,
   _mm256_store_ps(s, c50); _mm256_store_ps(s + 8, c51);
 }
 
-// o[r..r+4)[c..c+16) = o·alpha + Σ_j st[j][r..r+4) · v_j[c..c+16).
-static inline void pv_4x16(const Blocked& b, float* o, const float* v0, int64_t vs, int n, int r, int c) {
-  float* o0 = o + (size_t)r * b.Dp + c;
-  float* o1 = o0 + b.Dp;
-  float* o2 = o1 + b.Dp;
-  float* o3 = o2 + b.Dp;
-  __m256 a = _mm256_set1_ps(b.alpha[r]);
-  __m256 c00 = _mm256_mul_ps(_mm256_load_ps(o0), a), c01 = _mm256_mul_ps(_mm256_load_ps(o0 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 1]);
-  __m256 c10 = _mm256_mul_ps(_mm256_load_ps(o1), a), c11 = _mm256_mul_ps(_mm256_load_ps(o1 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 2]);
-  __m256 c20 = _mm256_mul_ps(_mm256_load_ps(o2), a), c21 = _mm256_mul_ps(_mm256_load_ps(o2 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 3]);
-  __m256 c30 = _mm256_mul_ps(_mm256_load_ps(o3), a), c31 = _mm256_mul_ps(_mm256_load_ps(o3 + 8), a);
+// ot[c..c+nc)[r..r+16) = ot·alpha + Σ_j v_j[c..c+nc) · st[j][r..r+16), for nc <= 6 columns.
+// Always inlined with a literal nc, so the unused accumulators vanish.
+static inline __attribute__((always_inline)) void pv_16xn(const Blocked& b, float* ot, const float* v0, int64_t vs, int n,
+                                                          int r, int c, const int nc) {
+  const __m256 a0 = _mm256_load_ps(b.alpha + r), a1 = _mm256_load_ps(b.alpha + r + 8);
+  float* o = ot + (size_t)c * b.Rp + r;
+  const size_t ld = b.Rp;
+  __m256 c00 = _mm256_mul_ps(_mm256_load_ps(o), a0), c01 = _mm256_mul_ps(_mm256_load_ps(o + 8), a1);
+  __m256 c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  if (nc > 1) { c10 = _mm256_mul_ps(_mm256_load_ps(o + ld), a0); c11 = _mm256_mul_ps(_mm256_load_ps(o + ld + 8), a1); }
+  if (nc > 2) { c20 = _mm256_mul_ps(_mm256_load_ps(o + 2 * ld), a0); c21 = _mm256_mul_ps(_mm256_load_ps(o + 2 * ld + 8), a1); }
+  if (nc > 3) { c30 = _mm256_mul_ps(_mm256_load_ps(o + 3 * ld), a0); c31 = _mm256_mul_ps(_mm256_load_ps(o + 3 * ld + 8), a1); }
+  if (nc > 4) { c40 = _mm256_mul_ps(_mm256_load_ps(o + 4 * ld), a0); c41 = _mm256_mul_ps(_mm256_load_ps(o + 4 * ld + 8), a1); }
+  if (nc > 5) { c50 = _mm256_mul_ps(_mm256_load_ps(o + 5 * ld), a0); c51 = _mm256_mul_ps(_mm256_load_ps(o + 5 * ld + 8), a1); }
   const float* p = b.st + r;
   const float* v = v0 + c;
   for (int j = 0; j < n; j++, p += b.Rp, v += vs) {
-    const __m256 v0r = _mm256_loadu_ps(v), v1r = _mm256_loadu_ps(v + 8);
-    __m256 pb = _mm256_broadcast_ss(p);
-    c00 = _mm256_fmadd_ps(pb, v0r, c00); c01 = _mm256_fmadd_ps(pb, v1r, c01);
-    pb = _mm256_broadcast_ss(p + 1);
-    c10 = _mm256_fmadd_ps(pb, v0r, c10); c11 = _mm256_fmadd_ps(pb, v1r, c11);
-    pb = _mm256_broadcast_ss(p + 2);
-    c20 = _mm256_fmadd_ps(pb, v0r, c20); c21 = _mm256_fmadd_ps(pb, v1r, c21);
-    pb = _mm256_broadcast_ss(p + 3);
-    c30 = _mm256_fmadd_ps(pb, v0r, c30); c31 = _mm256_fmadd_ps(pb, v1r, c31);
+    const __m256 p0 = _mm256_load_ps(p), p1 = _mm256_load_ps(p + 8);
+    __m256 vb = _mm256_broadcast_ss(v);
+    c00 = _mm256_fmadd_ps(p0, vb, c00); c01 = _mm256_fmadd_ps(p1, vb, c01);
+    if (nc > 1) { vb = _mm256_broadcast_ss(v + 1); c10 = _mm256_fmadd_ps(p0, vb, c10); c11 = _mm256_fmadd_ps(p1, vb, c11); }
+    if (nc > 2) { vb = _mm256_broadcast_ss(v + 2); c20 = _mm256_fmadd_ps(p0, vb, c20); c21 = _mm256_fmadd_ps(p1, vb, c21); }
+    if (nc > 3) { vb = _mm256_broadcast_ss(v + 3); c30 = _mm256_fmadd_ps(p0, vb, c30); c31 = _mm256_fmadd_ps(p1, vb, c31); }
+    if (nc > 4) { vb = _mm256_broadcast_ss(v + 4); c40 = _mm256_fmadd_ps(p0, vb, c40); c41 = _mm256_fmadd_ps(p1, vb, c41); }
+    if (nc > 5) { vb = _mm256_broadcast_ss(v + 5); c50 = _mm256_fmadd_ps(p0, vb, c50); c51 = _mm256_fmadd_ps(p1, vb, c51); }
   }
-  _mm256_store_ps(o0, c00); _mm256_store_ps(o0 + 8, c01);
-  _mm256_store_ps(o1, c10); _mm256_store_ps(o1 + 8, c11);
-  _mm256_store_ps(o2, c20); _mm256_store_ps(o2 + 8, c21);
-  _mm256_store_ps(o3, c30); _mm256_store_ps(o3 + 8, c31);
+  _mm256_store_ps(o, c00); _mm256_store_ps(o + 8, c01);
+  if (nc > 1) { _mm256_store_ps(o + ld, c10); _mm256_store_ps(o + ld + 8, c11); }
+  if (nc > 2) { _mm256_store_ps(o + 2 * ld, c20); _mm256_store_ps(o + 2 * ld + 8, c21); }
+  if (nc > 3) { _mm256_store_ps(o + 3 * ld, c30); _mm256_store_ps(o + 3 * ld + 8, c31); }
+  if (nc > 4) { _mm256_store_ps(o + 4 * ld, c40); _mm256_store_ps(o + 4 * ld + 8, c41); }
+  if (nc > 5) { _mm256_store_ps(o + 5 * ld, c50); _mm256_store_ps(o + 5 * ld + 8, c51); }
+}
+
+static __attribute__((noinline)) void pv_16x6(const Blocked& b, float* ot, const float* v0, int64_t vs, int n, int r, int c) {
+  pv_16xn(b, ot, v0, vs, n, r, c, 6);
+}
+static __attribute__((noinline)) void pv_16x_tail(const Blocked& b, float* ot, const float* v0, int64_t vs, int n, int r, int c,
+                                                  int nc) {
+  switch (nc) {
+    case 5: pv_16xn(b, ot, v0, vs, n, r, c, 5); break;
+    case 4: pv_16xn(b, ot, v0, vs, n, r, c, 4); break;
+    case 3: pv_16xn(b, ot, v0, vs, n, r, c, 3); break;
+    case 2: pv_16xn(b, ot, v0, vs, n, r, c, 2); break;
+    case 1: pv_16xn(b, ot, v0, vs, n, r, c, 1); break;
+    default: break;
+  }
 }
 
 // Copies rows [j0, j0+n) of a KV head into dst[kKeyBlock][ld] as f32, zero-filling columns
@@ -269,6 +308,21 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   const int D = t->D, n = (int)(j1 - j0), n6 = round_up(n, 6);
   const bool f16 = t->f16;
 
+  // Keys of this block that each 16-row group can see at all (under a causal mask the rows of
+  // the diagonal block see ever more keys: the rest is skipped, not computed and masked).
+  int nl[kMaxTileRows / 16];
+  bool need_mask = false;
+  for (int g = 0; g < b.Rp / 16; g++) {
+    int32_t lo = b.last[16 * g], hi = lo;
+    for (int r = 16 * g + 1; r < 16 * g + 16; r++) {
+      lo = b.last[r] < lo ? b.last[r] : lo;
+      hi = b.last[r] > hi ? b.last[r] : hi;
+    }
+    const int64_t vis = (int64_t)hi - j0 + 1;
+    nl[g] = vis < 0 ? 0 : vis > n ? n : (int)vis;
+    need_mask = need_mask || j1 - 1 > lo;
+  }
+
   // Scores st[j][r], 16 rows × 6 keys per register tile.
   const float* kb;
   int64_t ks;
@@ -281,18 +335,16 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     ks = D;
   }
   for (int rg = 0; rg < b.Rp; rg += 16)
-    for (int jg = 0; jg < n6; jg += 6) qk_16x6(b, kb, ks, D, rg, jg);
+    for (int jg = 0; jg < nl[rg / 16]; jg += 6) qk_16x6(b, kb, ks, D, rg, jg);
 
   // Mask, running max, probabilities and running sum, 8 rows at a time down the columns.
-  int32_t min_last = b.last[0];
-  for (int r = 1; r < b.Rp; r++) min_last = b.last[r] < min_last ? b.last[r] : min_last;
-  const bool need_mask = j1 - 1 > min_last;
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
   for (int r = 0; r < b.Rp; r += 8) {
+    const int nr = nl[r / 16];
     const __m256i lastv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.last + r));
     __m256 mx = neg_inf;
     float* s = b.st + r;
-    for (int j = 0; j < n; j++, s += b.Rp) {
+    for (int j = 0; j < nr; j++, s += b.Rp) {
       __m256 x = _mm256_load_ps(s);
       if (need_mask) {
         const __m256i hidden = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(j0 + j)), lastv);
@@ -303,10 +355,12 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     }
     const __m256 m_old = _mm256_loadu_ps(t->m + r);
     const __m256 m_new = _mm256_max_ps(m_old, mx);
-    const __m256 alpha = exp256(_mm256_sub_ps(m_old, m_new));
+    // A row that has seen no key yet keeps m = -inf; exp(-inf - -inf) would be NaN.
+    const __m256 alpha = _mm256_blendv_ps(exp256(_mm256_sub_ps(m_old, m_new)), _mm256_set1_ps(1.f),
+                                          _mm256_cmp_ps(m_new, neg_inf, _CMP_EQ_OQ));
     __m256 sum = _mm256_setzero_ps();
     s = b.st + r;
-    for (int j = 0; j < n; j++, s += b.Rp) {
+    for (int j = 0; j < nr; j++, s += b.Rp) {
       const __m256 p = exp256(_mm256_sub_ps(_mm256_load_ps(s), m_new));
       _mm256_store_ps(s, p);
       sum = _mm256_add_ps(sum, p);
@@ -316,19 +370,24 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     _mm256_store_ps(b.alpha + r, alpha);
   }
 
-  // o = o·alpha + P·V, 4 rows × 16 columns per register tile.
+  // ot = ot·alpha + (P·V)ᵀ, 16 rows × 6 value columns per register tile (the QK tile, mirrored).
   const float* vb;
   int64_t vs;
-  if (!f16 && D % 16 == 0) {
+  if (!f16) {
     vb = static_cast<const float*>(t->v) + j0 * t->kv_stride;
     vs = t->kv_stride;
   } else {
-    pack_rows(b.vc, b.Dp, t->v, t->kv_stride, j0, n, n, D, f16);
+    pack_rows(b.vc, D, t->v, t->kv_stride, j0, n, n, D, f16);
     vb = b.vc;
-    vs = b.Dp;
+    vs = D;
   }
-  for (int r = 0; r < b.Rp; r += 4)
-    for (int c = 0; c < b.Dp; c += 16) pv_4x16(b, t->o, vb, vs, n, r, c);
+  for (int r = 0; r < b.Rp; r += 16) {
+    const int nr = nl[r / 16];
+    if (nr == 0) continue;  // no key visible: alpha is 1, nothing to add
+    int c = 0;
+    for (; c + 6 <= D; c += 6) pv_16x6(b, t->o, vb, vs, nr, r, c);
+    if (c < D) pv_16x_tail(b, t->o, vb, vs, nr, r, c, D - c);
+  }
 }
 
 void attn_step(AttnTile* t, int64_t j0, int64_t j1) {
@@ -340,11 +399,20 @@ void attn_step(AttnTile* t, int64_t j0, int64_t j1) {
 
 void attn_end(AttnTile* t) {
   const int R = t->R, D = t->D;
-  const int ld = R <= kDirectMaxRows ? D : round_up(D, 16);
-  // Compacts [R][ld] to [R][D] in place (ascending, so no row is overwritten before it is read).
+  if (R <= kDirectMaxRows) {
+    for (int r = 0; r < R; r++) {
+      const float inv = 1.f / t->l[r];
+      for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] *= inv;
+    }
+    return;
+  }
+  // ot[D][Rp] → o[R][D], normalized; through the (now free) score buffer, as it is transposed.
+  const Blocked b = blocked_layout(t);
+  float* tmp = b.qt;  // D * Rp floats, no longer needed
+  std::memcpy(tmp, t->o, sizeof(float) * (size_t)D * b.Rp);
   for (int r = 0; r < R; r++) {
     const float inv = 1.f / t->l[r];
-    for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] = t->o[(size_t)r * ld + d] * inv;
+    for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] = tmp[(size_t)d * b.Rp + r] * inv;
   }
 }
 
