@@ -26,7 +26,7 @@ struct TileKernels {
 TileKernels pick_kernels() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
-    case Isa::Avx512:  // TODO(attention): AVX-512 tile kernel
+    case Isa::Avx512: return {avx512::attn_begin, avx512::attn_step, avx512::attn_end};
     case Isa::Avx2: return {avx2::attn_begin, avx2::attn_step, avx2::attn_end};
 #endif
     default: return {scalar::attn_begin, scalar::attn_step, scalar::attn_end};

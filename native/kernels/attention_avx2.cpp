@@ -122,7 +122,7 @@ static inline float dot1(const float* q, const void* k, int64_t off, int D, bool
 // prefetchers do not follow, so without this decode waits on memory latency, not bandwidth.
 static inline void prefetch_block(const AttnTile* t, int64_t j) {
   int64_t jend = j + kKeyBlock;
-  int64_t lim = (int64_t)t->last[t->R - 1] + 1;  // rows are in ascending order of last
+  int64_t lim = 0;  // one past the last key any row sees
   for (int r = 0; r < t->R; r++) lim = lim > (int64_t)t->last[r] + 1 ? lim : (int64_t)t->last[r] + 1;
   if (jend > lim) jend = lim;
   const size_t esz = t->f16 ? 2 : 4, row_bytes = (size_t)t->D * esz, stride = (size_t)t->kv_stride * esz;
@@ -406,7 +406,7 @@ void attn_end(AttnTile* t) {
     }
     return;
   }
-  // ot[D][Rp] → o[R][D], normalized; through the (now free) score buffer, as it is transposed.
+  // ot[D][Rp] → o[R][D], normalized; through the (now free) query buffer, as it is transposed.
   const Blocked b = blocked_layout(t);
   float* tmp = b.qt;  // D * Rp floats, no longer needed
   std::memcpy(tmp, t->o, sizeof(float) * (size_t)D * b.Rp);
