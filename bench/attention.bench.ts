@@ -4,7 +4,10 @@
  * baseline (where it finishes in reasonable time) and against PyTorch 1.13's CPU attention
  * (softmax(QKᵀ/√d + mask)·V, bench/peers/torch_attention.py) when python3 can import torch.
  * Decode is also given as GB/s of KV read (K and V, S·H·D·4 bytes each), next to the read
- * bandwidth of one thread streaming a 256 MiB array in this same run.
+ * bandwidth of one thread streaming a 256 MiB array in this same run. So that decode reads
+ * memory rather than the last-level cache (12.6 MB of KV at S=2048 would fit in a 32 MB L3),
+ * each decode call uses the next of several KV caches totalling >= 256 MB, as the layers of a
+ * model do; the PyTorch peer does the same.
  *
  *   npx tsx bench/run.ts attention [--quick] [--full]   --full: JS baseline on every shape
  */
@@ -28,9 +31,18 @@ interface Case {
   S: number;
 }
 
+/** KV caches per case: one for prefill (compute-bound), enough to exceed the caches for decode. */
+const copiesOf = (c: Case) => (c.kind === 'decode' ? Math.ceil(256e6 / (2 * c.S * H * D * 4)) : 1);
+
 function inputs(c: Case) {
   const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
-  return { q: rand(c.T * H * D), k: rand(c.S * H * D), v: rand(c.S * H * D), out: new Float32Array(c.T * H * D) };
+  const copies = copiesOf(c);
+  return {
+    q: rand(c.T * H * D),
+    k: Array.from({ length: copies }, () => rand(c.S * H * D)),
+    v: Array.from({ length: copies }, () => rand(c.S * H * D)),
+    out: new Float32Array(c.T * H * D),
+  };
 }
 
 const shapeOf = (c: Case): AttentionShape => ({ T: c.T, S: c.S, H, Hkv: H, D, posOffset: c.S - c.T });
@@ -46,7 +58,7 @@ function readBandwidthGBs(): number {
 
 function torchPeer(cases: Case[], threads: number, samples: number): { ms: number[] | null; note: string } {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'torch_attention.py');
-  const spec = JSON.stringify({ threads, samples, cases: cases.map((c) => ({ H, D, T: c.T, S: c.S })) });
+  const spec = JSON.stringify({ threads, samples, cases: cases.map((c) => ({ H, D, T: c.T, S: c.S, copies: copiesOf(c) })) });
   // Debian's python3-torch lives in the system interpreter, which may not be the first python3.
   for (const py of ['/usr/bin/python3', 'python3']) {
     try {
@@ -89,9 +101,14 @@ export async function run(flags: string[]): Promise<void> {
     for (const [i, c] of cases.entries()) {
       const { q, k, v, out } = inputs(c);
       const shape = shapeOf(c);
-      const nat = timeIt(() => native.attention(out, q, k, v, shape), { samples }).ms;
+      let next = 0;
+      const step = (b: typeof native) => {
+        b.attention(out, q, k[next]!, v[next]!, shape);
+        next = (next + 1) % k.length;
+      };
+      const nat = timeIt(() => step(native), { samples }).ms;
       const key = `${c.kind}-${c.T}-${c.S}`;
-      if (threads === 1 && jsRuns(c)) jsMs.set(key, timeIt(() => js.attention(out, q, k, v, shape), { samples: 3, warmup: 1, minSampleMs: 1 }).ms);
+      if (threads === 1 && jsRuns(c)) jsMs.set(key, timeIt(() => step(js), { samples: 3, warmup: 1, minSampleMs: 1 }).ms);
       const jsT = jsMs.get(key) ?? null;
       const torch = peer.ms?.[i] ?? null;
       const kvBytes = 2 * c.S * H * D * 4;

@@ -4,7 +4,8 @@ PyTorch 1.13 runs it (no scaled_dot_product_attention yet): softmax(Q·Kᵀ·sca
 materialized scores, f32, Q [H, T, D] and K/V [H, S, D].
 
 Usage: python3 bench/peers/torch_attention.py '<json spec>'  → prints one JSON object.
-spec = {"threads": n, "cases": [{"H":..,"D":..,"T":..,"S":..}, ...], "samples": 7}
+spec = {"threads": n, "cases": [{"H":..,"D":..,"T":..,"S":.., "copies": n}, ...], "samples": 7}
+Each call uses the next of `copies` K/V pairs (decode: enough to exceed the CPU caches).
 Result: {"torch": version, "threads": n, "ms": [median ms per call, ...]}
 or {"skipped": reason} when torch cannot be imported.
 """
@@ -27,9 +28,11 @@ def main() -> None:
     with torch.no_grad():
         for c in spec["cases"]:
             H, D, T, S = c["H"], c["D"], c["T"], c["S"]
+            copies = int(c.get("copies", 1))
             q = torch.randn(H, T, D)
-            k = torch.randn(H, S, D)
-            v = torch.randn(H, S, D)
+            ks = [torch.randn(H, S, D) for _ in range(copies)]
+            vs = [torch.randn(H, S, D) for _ in range(copies)]
+            nxt = [0]
             scale = 1.0 / D**0.5
             pos = S - T
             # Query t sees keys s <= pos + t: the additive mask SDPA would build from is_causal.
@@ -38,6 +41,8 @@ def main() -> None:
                 mask = torch.full((T, S), float("-inf")).triu(pos + 1)
 
             def run():
+                k, v = ks[nxt[0]], vs[nxt[0]]
+                nxt[0] = (nxt[0] + 1) % copies
                 scores = torch.matmul(q, k.transpose(-1, -2)) * scale
                 if mask is not None:
                     scores = scores + mask

@@ -136,20 +136,39 @@ static inline void prefetch_block(const AttnTile* t, int64_t j) {
   }
 }
 
+static void pack_rows(float* dst, int ld, const void* src, int64_t stride, int64_t j0, int n, int nrows, int D, bool f16);
+
 static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   const int D = t->D;
-  const bool f16 = t->f16;
-  const int64_t stride = t->kv_stride;
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 8)
   prefetch_block(t, j1);
+  // Key j of the block is at kb + (base + j) * stride. With several rows (grouped-query decode)
+  // the block is read once per row: copy it first into contiguous f32 rows, since a KV head's rows
+  // lie kv_stride apart and at multiples of 4 KiB they all fall into the same L1 sets.
+  const void* kb = t->k;
+  const void* vb = t->v;
+  int64_t stride = t->kv_stride, base = j0;
+  bool f16 = t->f16;
+  if (t->R > 1) {
+    float* kc = t->scratch + 64;
+    float* vc = kc + (size_t)kKeyBlock * D;
+    const int n = (int)(j1 - j0);
+    pack_rows(kc, D, t->k, t->kv_stride, j0, n, n, D, t->f16);
+    pack_rows(vc, D, t->v, t->kv_stride, j0, n, n, D, t->f16);
+    kb = kc;
+    vb = vc;
+    stride = D;
+    base = 0;
+    f16 = false;
+  }
   for (int r = 0; r < t->R; r++) {
     const int64_t je = j1 < (int64_t)t->last[r] + 1 ? j1 : (int64_t)t->last[r] + 1;
     if (je <= j0) continue;
     const int n = (int)(je - j0);
     const float* qr = t->q + (size_t)r * D;
     int j = 0;
-    for (; j + 4 <= n; j += 4) _mm_storeu_ps(sc + j, dot4(qr, t->k, stride, j0 + j, D, f16));
-    for (; j < n; j++) sc[j] = dot1(qr, t->k, (j0 + j) * stride, D, f16);
+    for (; j + 4 <= n; j += 4) _mm_storeu_ps(sc + j, dot4(qr, kb, stride, base + j, D, f16));
+    for (; j < n; j++) sc[j] = dot1(qr, kb, (base + j) * stride, D, f16);
     const int n8 = round_up(n, 8);
     for (j = n; j < n8; j++) sc[j] = -INFINITY;
 
@@ -171,14 +190,14 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     // o = o·alpha + Σ p_j v_j, 32 columns at a time in registers.
     float* o = t->o + (size_t)r * D;
     const __m256 av = _mm256_set1_ps(alpha);
-    const void* v = t->v;
+    const void* v = vb;
     int c = 0;
     for (; c + 32 <= D; c += 32) {
       __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(o + c), av), o1 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 8), av);
       __m256 o2 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 16), av), o3 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 24), av);
       for (j = 0; j < n; j++) {
         const __m256 p = _mm256_broadcast_ss(sc + j);
-        const int64_t off = (j0 + j) * stride + c;
+        const int64_t off = (base + j) * stride + c;
         o0 = _mm256_fmadd_ps(p, load8(v, off, f16), o0);
         o1 = _mm256_fmadd_ps(p, load8(v, off + 8, f16), o1);
         o2 = _mm256_fmadd_ps(p, load8(v, off + 16, f16), o2);
@@ -191,12 +210,12 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     }
     for (; c + 8 <= D; c += 8) {
       __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(o + c), av);
-      for (j = 0; j < n; j++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), load8(v, (j0 + j) * stride + c, f16), o0);
+      for (j = 0; j < n; j++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), load8(v, (base + j) * stride + c, f16), o0);
       _mm256_storeu_ps(o + c, o0);
     }
     for (; c < D; c++) {
       float acc = o[c] * alpha;
-      for (j = 0; j < n; j++) acc += sc[j] * load1(v, (j0 + j) * stride + c, f16);
+      for (j = 0; j < n; j++) acc += sc[j] * load1(v, (base + j) * stride + c, f16);
       o[c] = acc;
     }
   }
@@ -307,6 +326,9 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   const Blocked b = blocked_layout(t);
   const int D = t->D, n = (int)(j1 - j0), n6 = round_up(n, 6);
   const bool f16 = t->f16;
+  // f32 rows are read in place unless their stride is a multiple of 4 KiB (they would all fall
+  // into the same L1 sets): then, as for f16, the block is copied to contiguous rows first.
+  const bool in_place = !f16 && (t->kv_stride == D || (t->kv_stride * 4) % 4096 != 0);
 
   // Keys of this block that each 16-row group can see at all (under a causal mask the rows of
   // the diagonal block see ever more keys: the rest is skipped, not computed and masked).
@@ -326,7 +348,7 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   // Scores st[j][r], 16 rows × 6 keys per register tile.
   const float* kb;
   int64_t ks;
-  if (!f16 && n6 == n) {
+  if (in_place && n6 == n) {
     kb = static_cast<const float*>(t->k) + j0 * t->kv_stride;
     ks = t->kv_stride;
   } else {
@@ -373,7 +395,7 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   // ot = ot·alpha + (P·V)ᵀ, 16 rows × 6 value columns per register tile (the QK tile, mirrored).
   const float* vb;
   int64_t vs;
-  if (!f16) {
+  if (in_place) {
     vb = static_cast<const float*>(t->v) + j0 * t->kv_stride;
     vs = t->kv_stride;
   } else {

@@ -119,20 +119,39 @@ static inline void prefetch_block(const AttnTile* t, int64_t j) {
   }
 }
 
+static void pack_rows(float* dst, int ld, const void* src, int64_t stride, int64_t j0, int n, int nrows, int D, bool f16);
+
 static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   const int D = t->D;
-  const bool f16 = t->f16;
-  const int64_t stride = t->kv_stride;
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 16)
   prefetch_block(t, j1);
+  // Key j of the block is at kb + (base + j) * stride. With several rows (grouped-query decode)
+  // the block is read once per row: copy it first into contiguous f32 rows, since a KV head's rows
+  // lie kv_stride apart and at multiples of 4 KiB they all fall into the same L1 sets.
+  const void* kb = t->k;
+  const void* vb = t->v;
+  int64_t stride = t->kv_stride, base = j0;
+  bool f16 = t->f16;
+  if (t->R > 1) {
+    float* kc = t->scratch + 64;
+    float* vc = kc + (size_t)kKeyBlock * D;
+    const int n = (int)(j1 - j0);
+    pack_rows(kc, D, t->k, t->kv_stride, j0, n, n, D, t->f16);
+    pack_rows(vc, D, t->v, t->kv_stride, j0, n, n, D, t->f16);
+    kb = kc;
+    vb = vc;
+    stride = D;
+    base = 0;
+    f16 = false;
+  }
   for (int r = 0; r < t->R; r++) {
     const int64_t je = j1 < (int64_t)t->last[r] + 1 ? j1 : (int64_t)t->last[r] + 1;
     if (je <= j0) continue;
     const int n = (int)(je - j0);
     const float* qr = t->q + (size_t)r * D;
     int j = 0;
-    for (; j + 4 <= n; j += 4) dot4(sc + j, qr, t->k, stride, j0 + j, D, f16);
-    for (; j < n; j++) sc[j] = dot1(qr, t->k, (j0 + j) * stride, D, f16);
+    for (; j + 4 <= n; j += 4) dot4(sc + j, qr, kb, stride, base + j, D, f16);
+    for (; j < n; j++) sc[j] = dot1(qr, kb, (base + j) * stride, D, f16);
     const int n16 = round_up(n, 16);
     for (j = n; j < n16; j++) sc[j] = -INFINITY;
 
@@ -154,14 +173,14 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     // o = o·alpha + Σ p_j v_j, 64 columns at a time in registers.
     float* o = t->o + (size_t)r * D;
     const __m512 av = _mm512_set1_ps(alpha);
-    const void* v = t->v;
+    const void* v = vb;
     int c = 0;
     for (; c + 64 <= D; c += 64) {
       __m512 o0 = _mm512_mul_ps(_mm512_loadu_ps(o + c), av), o1 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 16), av);
       __m512 o2 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 32), av), o3 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 48), av);
       for (j = 0; j < n; j++) {
         const __m512 p = _mm512_set1_ps(sc[j]);
-        const int64_t off = (j0 + j) * stride + c;
+        const int64_t off = (base + j) * stride + c;
         o0 = _mm512_fmadd_ps(p, load16(v, off, f16), o0);
         o1 = _mm512_fmadd_ps(p, load16(v, off + 16, f16), o1);
         o2 = _mm512_fmadd_ps(p, load16(v, off + 32, f16), o2);
@@ -175,7 +194,7 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     for (; c < D; c += 16) {
       const __mmask16 m = D - c >= 16 ? (__mmask16)0xffff : tail_mask(D - c);
       __m512 o0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + c), av);
-      for (j = 0; j < n; j++) o0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), load16(v, (j0 + j) * stride + c, f16, m), o0);
+      for (j = 0; j < n; j++) o0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), load16(v, (base + j) * stride + c, f16, m), o0);
       _mm512_mask_storeu_ps(o + c, m, o0);
     }
   }
@@ -285,6 +304,9 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   const Blocked b = blocked_layout(t);
   const int D = t->D, n = (int)(j1 - j0), n6 = round_up(n, 6);
   const bool f16 = t->f16;
+  // f32 rows are read in place unless their stride is a multiple of 4 KiB (they would all fall
+  // into the same L1 sets): then, as for f16, the block is copied to contiguous rows first.
+  const bool in_place = !f16 && (t->kv_stride == D || (t->kv_stride * 4) % 4096 != 0);
 
   // Keys of this block that each 32-row group can see at all (see the AVX2 file).
   int nl[kMaxTileRows / 32];
@@ -303,7 +325,7 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   // Scores st[j][r], 32 rows × 6 keys per register tile.
   const float* kb;
   int64_t ks;
-  if (!f16 && n6 == n) {
+  if (in_place && n6 == n) {
     kb = static_cast<const float*>(t->k) + j0 * t->kv_stride;
     ks = t->kv_stride;
   } else {
@@ -350,7 +372,7 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   // ot = ot·alpha + (P·V)ᵀ, 32 rows × 6 value columns per register tile (the QK tile, mirrored).
   const float* vb;
   int64_t vs;
-  if (!f16) {
+  if (in_place) {
     vb = static_cast<const float*>(t->v) + j0 * t->kv_stride;
     vs = t->kv_stride;
   } else {
