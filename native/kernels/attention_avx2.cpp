@@ -80,11 +80,23 @@ void attn_begin(AttnTile* t) {
 
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
 
-// dot(q, k_j) for 4 keys at once; the reduction of the 4 accumulators is shared.
+// dot(q, k_j) for 4 keys at once; two accumulators per key (even and odd chunks of 8) so the
+// FMA latency is hidden, and the reduction of the accumulators is shared.
 static inline __m128 dot4(const float* q, const void* k, int64_t stride, int64_t j, int D, bool f16) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   const int64_t o0 = j * stride, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
   int d = 0;
+  for (; d + 16 <= D; d += 16) {
+    const __m256 qv = _mm256_loadu_ps(q + d), qw = _mm256_loadu_ps(q + d + 8);
+    a0 = _mm256_fmadd_ps(qv, load8(k, o0 + d, f16), a0);
+    a1 = _mm256_fmadd_ps(qv, load8(k, o1 + d, f16), a1);
+    a2 = _mm256_fmadd_ps(qv, load8(k, o2 + d, f16), a2);
+    a3 = _mm256_fmadd_ps(qv, load8(k, o3 + d, f16), a3);
+    b0 = _mm256_fmadd_ps(qw, load8(k, o0 + d + 8, f16), b0);
+    b1 = _mm256_fmadd_ps(qw, load8(k, o1 + d + 8, f16), b1);
+    b2 = _mm256_fmadd_ps(qw, load8(k, o2 + d + 8, f16), b2);
+    b3 = _mm256_fmadd_ps(qw, load8(k, o3 + d + 8, f16), b3);
+  }
   for (; d + 8 <= D; d += 8) {
     const __m256 qv = _mm256_loadu_ps(q + d);
     a0 = _mm256_fmadd_ps(qv, load8(k, o0 + d, f16), a0);
@@ -92,6 +104,10 @@ static inline __m128 dot4(const float* q, const void* k, int64_t stride, int64_t
     a2 = _mm256_fmadd_ps(qv, load8(k, o2 + d, f16), a2);
     a3 = _mm256_fmadd_ps(qv, load8(k, o3 + d, f16), a3);
   }
+  a0 = _mm256_add_ps(a0, b0);
+  a1 = _mm256_add_ps(a1, b1);
+  a2 = _mm256_add_ps(a2, b2);
+  a3 = _mm256_add_ps(a3, b3);
   const __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
   const __m256 h = _mm256_hadd_ps(h01, h23);  // lanes: [0 1 2 3 | 0 1 2 3] partial sums
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -143,13 +159,15 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 8)
   prefetch_block(t, j1);
   // Key j of the block is at kb + (base + j) * stride. With several rows (grouped-query decode)
-  // the block is read once per row: copy it first into contiguous f32 rows, since a KV head's rows
-  // lie kv_stride apart and at multiples of 4 KiB they all fall into the same L1 sets.
+  // the block is read once per row; if the rows of a KV head lie a multiple of 4 KiB apart they
+  // all fall into the same L1 sets and evict each other, so then copy the block first into
+  // contiguous f32 rows.
   const void* kb = t->k;
   const void* vb = t->v;
   int64_t stride = t->kv_stride, base = j0;
   bool f16 = t->f16;
-  if (t->R > 1) {
+  const int64_t stride_bytes = t->kv_stride * (t->f16 ? 2 : 4);
+  if (t->R > 1 && t->kv_stride != D && stride_bytes % 4096 == 0) {
     float* kc = t->scratch + 64;
     float* vc = kc + (size_t)kKeyBlock * D;
     const int n = (int)(j1 - j0);
@@ -187,11 +205,22 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     t->l[r] = t->l[r] * alpha + hsum256(sum);
     t->m[r] = m_new;
 
-    // o = o·alpha + Σ p_j v_j, 32 columns at a time in registers.
+    // o = o·alpha + Σ p_j v_j, 64 columns at a time in registers (8 independent accumulators:
+    // enough FMAs in flight to cover their latency), then 8 at a time.
     float* o = t->o + (size_t)r * D;
     const __m256 av = _mm256_set1_ps(alpha);
     const void* v = vb;
     int c = 0;
+    for (; c + 64 <= D; c += 64) {
+      __m256 acc[8];
+      for (int i = 0; i < 8; i++) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + c + 8 * i), av);
+      for (j = 0; j < n; j++) {
+        const __m256 p = _mm256_broadcast_ss(sc + j);
+        const int64_t off = (base + j) * stride + c;
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(p, load8(v, off + 8 * i, f16), acc[i]);
+      }
+      for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + c + 8 * i, acc[i]);
+    }
     for (; c + 32 <= D; c += 32) {
       __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(o + c), av), o1 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 8), av);
       __m256 o2 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 16), av), o3 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 24), av);

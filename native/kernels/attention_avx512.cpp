@@ -75,11 +75,24 @@ void attn_begin(AttnTile* t) {
 
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
 
-// dot(q, k_j) for 4 keys at once, written to s[0..4).
+// dot(q, k_j) for 4 keys at once, written to s[0..4); two accumulators per key (even and odd
+// chunks of 16) so the FMA latency is hidden.
 static inline void dot4(float* s, const float* q, const void* k, int64_t stride, int64_t j, int D, bool f16) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   const int64_t o0 = j * stride, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
-  for (int d = 0; d < D; d += 16) {
+  int d = 0;
+  for (; d + 32 <= D; d += 32) {
+    const __m512 qv = _mm512_loadu_ps(q + d), qw = _mm512_loadu_ps(q + d + 16);
+    a0 = _mm512_fmadd_ps(qv, load16(k, o0 + d, f16), a0);
+    a1 = _mm512_fmadd_ps(qv, load16(k, o1 + d, f16), a1);
+    a2 = _mm512_fmadd_ps(qv, load16(k, o2 + d, f16), a2);
+    a3 = _mm512_fmadd_ps(qv, load16(k, o3 + d, f16), a3);
+    b0 = _mm512_fmadd_ps(qw, load16(k, o0 + d + 16, f16), b0);
+    b1 = _mm512_fmadd_ps(qw, load16(k, o1 + d + 16, f16), b1);
+    b2 = _mm512_fmadd_ps(qw, load16(k, o2 + d + 16, f16), b2);
+    b3 = _mm512_fmadd_ps(qw, load16(k, o3 + d + 16, f16), b3);
+  }
+  for (; d < D; d += 16) {
     const __mmask16 m = D - d >= 16 ? (__mmask16)0xffff : tail_mask(D - d);
     const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
     a0 = _mm512_fmadd_ps(qv, load16(k, o0 + d, f16, m), a0);
@@ -87,10 +100,10 @@ static inline void dot4(float* s, const float* q, const void* k, int64_t stride,
     a2 = _mm512_fmadd_ps(qv, load16(k, o2 + d, f16, m), a2);
     a3 = _mm512_fmadd_ps(qv, load16(k, o3 + d, f16, m), a3);
   }
-  s[0] = hsum512(a0);
-  s[1] = hsum512(a1);
-  s[2] = hsum512(a2);
-  s[3] = hsum512(a3);
+  s[0] = hsum512(_mm512_add_ps(a0, b0));
+  s[1] = hsum512(_mm512_add_ps(a1, b1));
+  s[2] = hsum512(_mm512_add_ps(a2, b2));
+  s[3] = hsum512(_mm512_add_ps(a3, b3));
 }
 
 static inline float dot1(const float* q, const void* k, int64_t off, int D, bool f16) {
@@ -126,13 +139,15 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 16)
   prefetch_block(t, j1);
   // Key j of the block is at kb + (base + j) * stride. With several rows (grouped-query decode)
-  // the block is read once per row: copy it first into contiguous f32 rows, since a KV head's rows
-  // lie kv_stride apart and at multiples of 4 KiB they all fall into the same L1 sets.
+  // the block is read once per row; if the rows of a KV head lie a multiple of 4 KiB apart they
+  // all fall into the same L1 sets and evict each other, so then copy the block first into
+  // contiguous f32 rows.
   const void* kb = t->k;
   const void* vb = t->v;
   int64_t stride = t->kv_stride, base = j0;
   bool f16 = t->f16;
-  if (t->R > 1) {
+  const int64_t stride_bytes = t->kv_stride * (t->f16 ? 2 : 4);
+  if (t->R > 1 && t->kv_stride != D && stride_bytes % 4096 == 0) {
     float* kc = t->scratch + 64;
     float* vc = kc + (size_t)kKeyBlock * D;
     const int n = (int)(j1 - j0);
@@ -170,11 +185,22 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     t->l[r] = t->l[r] * alpha + hsum512(sum);
     t->m[r] = m_new;
 
-    // o = o·alpha + Σ p_j v_j, 64 columns at a time in registers.
+    // o = o·alpha + Σ p_j v_j, 128 columns at a time in registers (8 independent accumulators:
+    // enough FMAs in flight to cover their latency), then 64, then 16 (masked tail).
     float* o = t->o + (size_t)r * D;
     const __m512 av = _mm512_set1_ps(alpha);
     const void* v = vb;
     int c = 0;
+    for (; c + 128 <= D; c += 128) {
+      __m512 acc[8];
+      for (int i = 0; i < 8; i++) acc[i] = _mm512_mul_ps(_mm512_loadu_ps(o + c + 16 * i), av);
+      for (j = 0; j < n; j++) {
+        const __m512 p = _mm512_set1_ps(sc[j]);
+        const int64_t off = (base + j) * stride + c;
+        for (int i = 0; i < 8; i++) acc[i] = _mm512_fmadd_ps(p, load16(v, off + 16 * i, f16), acc[i]);
+      }
+      for (int i = 0; i < 8; i++) _mm512_storeu_ps(o + c + 16 * i, acc[i]);
+    }
     for (; c + 64 <= D; c += 64) {
       __m512 o0 = _mm512_mul_ps(_mm512_loadu_ps(o + c), av), o1 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 16), av);
       __m512 o2 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 32), av), o3 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 48), av);
