@@ -63,6 +63,7 @@ declare module '../../native/addon-types.js' {
     cudaEmbedding(out: H, table: H, dtypeCode: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
     cudaArgmax(x: H, n: number): number;
     cudaUseCublas(enabled: boolean): boolean;
+    cudaUseTensorCoreAttention(enabled: boolean): boolean;
     cudaCastF32(dst: H, dstByteOffset: number, dtypeCode: number, src: H, srcByteOffset: number, n: number): void;
   }
 }
@@ -71,5 +72,5 @@ declare module '../../native/addon-types.js' {
 export const CUDA_EXPORTS = [
   'cudaInfo', 'cudaAlloc', 'cudaFree', 'cudaUpload', 'cudaDownload', 'cudaCopy', 'cudaSynchronize',
   'cudaMatmulT', 'cudaMatmul', 'cudaAttention', 'cudaRope', 'cudaRmsnorm', 'cudaLayernorm', 'cudaSoftmax',
-  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas', 'cudaCastF32',
+  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas', 'cudaCastF32', 'cudaUseTensorCoreAttention',
 ] as const;
