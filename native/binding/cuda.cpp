@@ -146,7 +146,9 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
     }
   }
   o.Set("devices", devices);
-  if (n > 0) o.Set("gemm", tl::cuda::gemm_provider());  // loads cuBLAS if it can
+  // cudaInfo(true) also says what serves large GEMMs (this loads cuBLAS and creates a context)
+  const bool with_gemm = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  if (n > 0 && with_gemm) o.Set("gemm", tl::cuda::gemm_provider());
   return o;
 }
 

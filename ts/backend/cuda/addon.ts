@@ -24,7 +24,7 @@ export interface CudaAddonInfo {
   /** Why no device can be used (absent when one can). */
   error?: string;
   devices: CudaDeviceDescription[];
-  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (with a device only). */
+  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (cudaInfo(true), with a device). */
   gemm?: string;
 }
 
@@ -37,7 +37,8 @@ type H = CudaHandle;
 
 declare module '../../native/addon-types.js' {
   interface NativeAddon {
-    cudaInfo(): CudaAddonInfo;
+    /** withGemm: also report `gemm` (loads cuBLAS if it can). */
+    cudaInfo(withGemm?: boolean): CudaAddonInfo;
     cudaAlloc(bytes: number): H;
     cudaFree(buffer: H): void;
     cudaUpload(buffer: H, source: ArrayBufferView, byteOffset?: number): void;

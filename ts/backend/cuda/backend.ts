@@ -216,7 +216,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
 
   return {
     name: 'cuda',
-    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo().gemm ?? 'unknown' }),
+    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo(true).gemm ?? 'unknown' }),
     device: dev,
     alloc,
     upload,
