@@ -26,7 +26,7 @@ static const char* const kCudaExports[] = {
     "cudaAlloc",   "cudaFree",    "cudaUpload",   "cudaDownload", "cudaCopy", "cudaSynchronize",
     "cudaMatmulT", "cudaMatmul",  "cudaAttention", "cudaRope",    "cudaRmsnorm", "cudaLayernorm",
     "cudaSoftmax", "cudaGelu",    "cudaSilu",     "cudaSwiglu",   "cudaAdd",  "cudaMul",
-    "cudaEmbedding", "cudaArgmax", "cudaUseCublas",
+    "cudaEmbedding", "cudaArgmax", "cudaUseCublas", "cudaCastF32", "cudaUseTensorCoreAttention",
 };
 
 #ifndef TL_HAVE_CUDA
@@ -146,7 +146,9 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
     }
   }
   o.Set("devices", devices);
-  if (n > 0) o.Set("gemm", tl::cuda::gemm_provider());  // loads cuBLAS if it can
+  // cudaInfo(true) also says what serves large GEMMs (this loads cuBLAS and creates a context)
+  const bool with_gemm = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  if (n > 0 && with_gemm) o.Set("gemm", tl::cuda::gemm_provider());
   return o;
 }
 
@@ -156,6 +158,15 @@ Napi::Value UseCublas(const Napi::CallbackInfo& info) {
     bool enabled = boolean(info, 0, "enabled");
     tl::cuda::require_device();
     return Napi::Boolean::New(info.Env(), tl::cuda::use_cublas(enabled));
+  });
+}
+
+// cudaUseTensorCoreAttention(enabled) → the new setting (f16-KV prefill on tensor cores or SIMT).
+Napi::Value UseTensorCoreAttention(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    bool enabled = boolean(info, 0, "enabled");
+    tl::cuda::require_device();
+    return Napi::Boolean::New(info.Env(), tl::cuda::use_tensor_core_attention(enabled));
   });
 }
 
@@ -229,6 +240,27 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
     DeviceBuffer* s = buffer(info, 2, "src", (uint64_t)(src_off + bytes), "srcByteOffset + bytes");
     tl::cuda::copy(static_cast<uint8_t*>(d->ptr) + dst_off, static_cast<uint8_t*>(s->ptr) + src_off, (size_t)bytes);
     return info.Env().Undefined();
+  });
+}
+
+// cudaCastF32(dst, dstByteOffset, dtypeCode, src, srcByteOffset, n): n f32 values rounded to
+// f32/f16/bf16 at dst + dstByteOffset (e.g. new K/V rows into an f16 cache).
+Napi::Value CastF32(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    int64_t dst_off = dim(info, 1, "dstByteOffset", 0, (int64_t)1 << 40);
+    WType wt = weight_type(info, 2);
+    if (wt == WType::q8_0) throw_range(env, "cast target must be f32, f16 or bf16");
+    int64_t src_off = dim(info, 4, "srcByteOffset", 0, (int64_t)1 << 40);
+    int64_t n = dim(info, 5, "n", 0, (int64_t)1 << 40);
+    int64_t elt = wt == WType::f32 ? 4 : 2;
+    if (dst_off % elt) throw_range(env, "dstByteOffset must be a multiple of " + std::to_string(elt));
+    if (src_off % 4) throw_range(env, "srcByteOffset must be a multiple of 4");
+    DeviceBuffer* d = buffer(info, 0, "dst", (uint64_t)(dst_off + n * elt), "dstByteOffset + n elements");
+    DeviceBuffer* s = buffer(info, 3, "src", (uint64_t)(src_off + n * 4), "srcByteOffset + n f32");
+    tl::cuda::cast_f32(static_cast<uint8_t*>(d->ptr) + dst_off, wt,
+                       reinterpret_cast<const float*>(static_cast<uint8_t*>(s->ptr) + src_off), n);
+    return env.Undefined();
   });
 }
 
@@ -472,6 +504,7 @@ void init_cuda(Napi::Env env, Napi::Object exports) {
       {"cudaSilu", Silu},             {"cudaSwiglu", Binary<tl::cuda::swiglu>},
       {"cudaAdd", Binary<tl::cuda::add>}, {"cudaMul", Binary<tl::cuda::mul>},
       {"cudaEmbedding", Embedding},   {"cudaArgmax", Argmax},       {"cudaUseCublas", UseCublas},
+      {"cudaCastF32", CastF32},       {"cudaUseTensorCoreAttention", UseTensorCoreAttention},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   (void)kCudaExports;  // the CPU-only build's list; both builds export the same names

@@ -1,5 +1,198 @@
-// Placeholder: registers nothing yet. The owner of this family replaces it.
-#include <napi.h>
+// N-API glue for the row and elementwise ops (kernels/ops.h): argument checks → kernels.
+//
+//   rmsnorm(out, x, weight, rows, dim, eps)          layernorm(out, x, weight, bias|null, rows, dim, eps)
+//   softmax(out, x, rows, cols, temperature)         gelu(out, x, 'tanh'|'erf')
+//   silu(out, x)  swiglu(out, gate, up)  add(out, a, b)  mul(out, a, b)
+//   embedding(out, table, dtype, rows, cols, ids)    argmax(x) -> number
+#include <cmath>
+#include <string>
+
+#include "binding/check.h"
+#include "kernels/ops.h"
+
 namespace tl::binding {
-void init_ops(Napi::Env, Napi::Object) {}
+
+namespace {
+
+std::string rows_shape(int64_t rows, int64_t cols, const char* r = "rows", const char* c = "dim") {
+  return std::string("[") + r + "=" + std::to_string(rows) + ", " + c + "=" + std::to_string(cols) + "]";
+}
+
+float eps_arg(const Napi::CallbackInfo& info, size_t i) {
+  const double eps = number(info, i, "eps");
+  if (!(eps >= 0) || !std::isfinite(eps)) throw_range(info.Env(), "eps must be a finite number >= 0");
+  return (float)eps;
+}
+
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = dim(info, 3, "rows", 0), d = dim(info, 4, "dim");
+  const float eps = eps_arg(info, 5);
+  const int64_t n = checked_mul(env, rows, d, "rows*dim");
+  const std::string shape = rows_shape(rows, d);
+  auto out = f32_array(info, 0, "out", n, shape.c_str());
+  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  auto w = f32_array(info, 2, "weight", d, "[dim]");
+  rmsnorm(out.data, x.data, w.data, rows, d, eps);
+  return env.Undefined();
+}
+
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = dim(info, 4, "rows", 0), d = dim(info, 5, "dim");
+  const float eps = eps_arg(info, 6);
+  const int64_t n = checked_mul(env, rows, d, "rows*dim");
+  const std::string shape = rows_shape(rows, d);
+  auto out = f32_array(info, 0, "out", n, shape.c_str());
+  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  auto w = f32_array(info, 2, "weight", d, "[dim]");
+  const float* bias = nullptr;
+  if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined()) bias = f32_array(info, 3, "bias", d, "[dim]").data;
+  layernorm(out.data, x.data, w.data, bias, rows, d, eps);
+  return env.Undefined();
+}
+
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = dim(info, 2, "rows", 0), cols = dim(info, 3, "cols");
+  const double temp = number(info, 4, "temperature");
+  if (!(temp > 0) || !std::isfinite(temp)) throw_range(env, "temperature must be a finite number > 0");
+  const int64_t n = checked_mul(env, rows, cols, "rows*cols");
+  const std::string shape = rows_shape(rows, cols, "rows", "cols");
+  auto out = f32_array(info, 0, "out", n, shape.c_str());
+  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  softmax(out.data, x.data, rows, cols, (float)temp);
+  return env.Undefined();
+}
+
+// out and the inputs of an elementwise op: same kind, same length (out's length sets it).
+struct Unary {
+  float* out;
+  const float* x;
+  int64_t n;
+};
+Unary unary(const Napi::CallbackInfo& info, const char* xname) {
+  auto x = f32_array(info, 1, xname);
+  const std::string shape = "[" + std::to_string(x.length) + "] like " + xname;
+  auto out = f32_array(info, 0, "out", (int64_t)x.length, shape.c_str());
+  return {out.data, x.data, (int64_t)x.length};
+}
+struct Binary {
+  float* out;
+  const float* a;
+  const float* b;
+  int64_t n;
+};
+Binary binary(const Napi::CallbackInfo& info, const char* aname, const char* bname) {
+  auto a = f32_array(info, 1, aname);
+  const std::string shape = "[" + std::to_string(a.length) + "] like " + aname;
+  auto b = f32_array(info, 2, bname, (int64_t)a.length, shape.c_str());
+  auto out = f32_array(info, 0, "out", (int64_t)a.length, shape.c_str());
+  return {out.data, a.data, b.data, (int64_t)a.length};
+}
+
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GeluKind kind = GeluKind::Tanh;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsString()) throw_type(env, "approximation must be 'tanh' or 'erf'");
+    std::string s = info[2].As<Napi::String>();
+    if (s == "tanh")
+      kind = GeluKind::Tanh;
+    else if (s == "erf")
+      kind = GeluKind::Erf;
+    else
+      throw_range(env, "approximation must be 'tanh' or 'erf', got '" + s + "'");
+  }
+  Unary u = unary(info, "x");
+  gelu(u.out, u.x, u.n, kind);
+  return env.Undefined();
+}
+
+Napi::Value Silu(const Napi::CallbackInfo& info) {
+  Unary u = unary(info, "x");
+  silu(u.out, u.x, u.n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SwiGlu(const Napi::CallbackInfo& info) {
+  Binary b = binary(info, "gate", "up");
+  swiglu(b.out, b.a, b.b, b.n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  Binary b = binary(info, "a", "b");
+  add(b.out, b.a, b.b, b.n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Mul(const Napi::CallbackInfo& info) {
+  Binary b = binary(info, "a", "b");
+  mul(b.out, b.a, b.b, b.n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Embedding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= 2 || !info[2].IsString()) throw_type(env, "table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0'");
+  const std::string dtype = info[2].As<Napi::String>();
+  const int64_t rows = dim(info, 3, "table.rows"), cols = dim(info, 4, "table.cols");
+  const int64_t cells = checked_mul(env, rows, cols, "table.rows*table.cols");
+  const std::string tshape = rows_shape(rows, cols, "rows", "cols");
+  TableType type;
+  const void* table;
+  if (dtype == "f32") {
+    type = TableType::F32;
+    table = f32_array(info, 1, "table.data", cells, tshape.c_str()).data;
+  } else if (dtype == "f16" || dtype == "bf16") {
+    type = dtype == "f16" ? TableType::F16 : TableType::BF16;
+    table = typed_array<uint16_t>(info, 1, "table.data", napi_uint16_array, cells, tshape.c_str()).data;
+  } else if (dtype == "q8_0") {
+    type = TableType::Q8_0;
+    if (cols % 32 != 0) throw_range(env, "table.cols must be a multiple of 32 for q8_0, got " + std::to_string(cols));
+    const std::string qshape = tshape + " as q8_0 blocks of 34 bytes";
+    table = typed_array<uint8_t>(info, 1, "table.data", napi_uint8_array, cells / 32 * 34, qshape.c_str()).data;
+  } else {
+    throw_range(env, "table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0', got '" + dtype + "'");
+  }
+  if (info.Length() <= 5 || !info[5].IsTypedArray()) throw_type(env, "ids must be an Int32Array or a Uint32Array");
+  const napi_typedarray_type kind = info[5].As<Napi::TypedArray>().TypedArrayType();
+  if (kind != napi_int32_array && kind != napi_uint32_array)
+    throw_type(env, std::string("ids must be an Int32Array or a Uint32Array, got ") + typed_array_kind_name(kind));
+  auto ids = typed_array<uint32_t>(info, 5, "ids", kind);
+  for (size_t i = 0; i < ids.length; i++) {
+    const int64_t id = kind == napi_int32_array ? (int64_t)(int32_t)ids.data[i] : (int64_t)ids.data[i];
+    if (id < 0 || id >= rows)
+      throw_range(env, "ids[" + std::to_string(i) + "] = " + std::to_string(id) + " is out of range [0, " +
+                           std::to_string(rows) + ")");
+  }
+  const int64_t n = checked_mul(env, (int64_t)ids.length, cols, "ids.length*table.cols");
+  const std::string oshape = rows_shape((int64_t)ids.length, cols, "ids.length", "table.cols");
+  auto out = f32_array(info, 0, "out", n, oshape.c_str());
+  embedding(out.data, table, type, rows, cols, ids.data, (int64_t)ids.length);
+  return env.Undefined();
+}
+
+Napi::Value ArgMax(const Napi::CallbackInfo& info) {
+  auto x = f32_array(info, 0, "x");
+  if (x.length == 0) throw_range(info.Env(), "x must have at least one element");
+  return Napi::Number::New(info.Env(), (double)argmax(x.data, (int64_t)x.length));
+}
+
+}  // namespace
+
+void init_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm"));
+  exports.Set("layernorm", Napi::Function::New(env, LayerNorm, "layernorm"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
+  exports.Set("silu", Napi::Function::New(env, Silu, "silu"));
+  exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
+  exports.Set("add", Napi::Function::New(env, Add, "add"));
+  exports.Set("mul", Napi::Function::New(env, Mul, "mul"));
+  exports.Set("embedding", Napi::Function::New(env, Embedding, "embedding"));
+  exports.Set("argmax", Napi::Function::New(env, ArgMax, "argmax"));
+}
+
 }  // namespace tl::binding

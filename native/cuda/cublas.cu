@@ -38,6 +38,12 @@ Cublas g_cublas;
 bool g_enabled = true;
 
 void load() {
+  try {
+    require_device();  // the handle binds to the current device: select ours first
+  } catch (const Error& e) {
+    g_cublas.status = std::string("own kernels (") + e.what() + ")";
+    return;
+  }
   const char* env = std::getenv("TENSORLOOM_CUBLAS");
   if (env && std::strcmp(env, "0") == 0) {
     g_cublas.status = "own kernels (cuBLAS disabled by TENSORLOOM_CUBLAS=0)";

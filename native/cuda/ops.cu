@@ -122,6 +122,15 @@ __global__ void __launch_bounds__(1024) argmax_kernel(const float* __restrict__ 
   if (threadIdx.x == 0) *result = best_i[0];
 }
 
+__global__ void cast_f16_kernel(__half* __restrict__ dst, const float* __restrict__ src, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    dst[i] = __float2half_rn(src[i]);
+}
+__global__ void cast_bf16_kernel(__nv_bfloat16* __restrict__ dst, const float* __restrict__ src, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+
 unsigned row_grid(int64_t rows) { return grid_for(rows, 1); }
 
 template <Act A>
@@ -207,6 +216,23 @@ void embedding(float* out, const void* table, WType wt, int64_t rows, int64_t co
       launch_embedding(out, LoadQ8{static_cast<const uint8_t*>(table)}, ids, n, rows, cols);
       break;
     default: throw Error("embedding: unknown table type " + std::to_string((int)wt));
+  }
+}
+
+void cast_f32(void* dst, WType dst_type, const float* src, int64_t n) {
+  require_device();
+  if (n == 0) return;
+  switch (dst_type) {
+    case WType::f32: copy(dst, src, (size_t)n * sizeof(float)); break;
+    case WType::f16:
+      cast_f16_kernel<<<grid_for(n, 256), 256>>>(static_cast<__half*>(dst), src, n);
+      TL_CUDA_LAUNCHED("cast_f16_kernel");
+      break;
+    case WType::bf16:
+      cast_bf16_kernel<<<grid_for(n, 256), 256>>>(static_cast<__nv_bfloat16*>(dst), src, n);
+      TL_CUDA_LAUNCHED("cast_bf16_kernel");
+      break;
+    default: throw Error("cast_f32: target must be f32, f16 or bf16");
   }
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadAddon, type NativeAddon } from '../../ts/native/addon.js';
 import { CUDA_EXPORTS } from '../../ts/backend/cuda/addon.js';
+import { createCudaBackend } from '../../ts/backend/cuda/backend.js';
 import { assertCudaAvailable, cudaStatus, getCudaBackend } from '../../ts/index.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -94,3 +95,36 @@ describe.skipIf(!existsSync(cudaBuildPath))(
     }
   },
 );
+
+// The TS wrapper checks host arrays before any device work, so these run without a GPU: wrong
+// kinds and lengths are TypeError/RangeError naming the argument; good arguments reach the addon,
+// which reports what is missing.
+describe.skipIf(!base)('the CUDA backend wrapper on a machine without a GPU', () => {
+  const addon = (): NativeAddon =>
+    existsSync(cudaBuildPath) ? (createRequire(import.meta.url)(cudaBuildPath) as NativeAddon) : (base as NativeAddon);
+  const device = { name: 'none', computeCapability: '0.0', totalMemory: 0, multiprocessors: 0 };
+  const missing = /no CUDA device found|no CUDA support/;
+
+  it.skipIf(cudaStatus().available)('rejects bad host arguments first, then says what is missing', () => {
+    const c = createCudaBackend(addon(), 'test', device);
+    const f = (n: number) => new Float32Array(n);
+    const w = { dtype: 'f32' as const, rows: 2, cols: 3, data: f(6) };
+    expect(() => c.matmulT(new Float64Array(2) as never, f(3), w, 1)).toThrow(/out must be a Float32Array, got Float64Array/);
+    expect(() => c.matmulT(f(2), f(4), w, 1)).toThrow(/a has 4 elements, expected 3/);
+    expect(() => c.matmulT(f(2), f(3), { ...w, dtype: 'q4' as never }, 1)).toThrow(RangeError);
+    expect(() => c.matmulT(f(2), f(3), { ...w, data: f(5) }, 1)).toThrow(/w.data has 5 elements, expected 6/);
+    expect(() => c.matmulT(f(2), f(3), { ...w, dtype: 'q8_0', cols: 33, data: new Uint8Array(68) }, 1)).toThrow(/multiple of 32/);
+    expect(() => c.add(f(2), f(3), f(2))).toThrow(/a has 3 elements, expected 2/);
+    expect(() => c.attention(f(4), f(4), f(4), new Uint16Array(4), { T: 1, S: 1, H: 1, Hkv: 1, D: 4, posOffset: 0 })).toThrow(TypeError);
+    expect(() => c.embedding(f(3), w, [0] as never)).toThrow(/ids must be an Int32Array or Uint32Array/);
+    expect(() => c.argmax(f(0))).toThrow(RangeError);
+    expect(() => c.gelu(f(2), f(2), 'exact' as never)).toThrow(/approximation must be 'tanh' or 'erf'/);
+    expect(() => c.softmax(f(2), f(2), 1, 2, 0)).toThrow(/temperature must be a finite number > 0/);
+    expect(() => c.rope(f(4), 1, 1, 4, 0, { theta: 10000, layout: 'rotate' as never })).toThrow(/rope.layout/);
+    expect(() => c.attention(f(4), f(4), f(4), f(4), { T: 1, S: 1, H: 1, Hkv: 1, D: 4, posOffset: 0, rope: { theta: -1, layout: 'half' } })).toThrow(/rope.theta/);
+    // well-formed calls get as far as the device
+    expect(() => c.matmulT(f(2), f(3), w, 1)).toThrow(missing);
+    expect(() => c.add(f(2), f(2), f(2))).toThrow(missing);
+    expect(() => c.alloc(8)).toThrow(missing);
+  });
+});

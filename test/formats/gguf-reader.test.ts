@@ -124,7 +124,7 @@ describe('GGUF reader: lying or unsupported headers', () => {
     expect(bad((e) => header(e, 1n << 60n as unknown as number, 0))).toThrow(/tensor_count/);
   });
   it('rejects huge string and array lengths', () => {
-    expect(bad((e) => header(e, 0, 1).u64(1n << 62n).raw(new Uint8Array(16)))).toThrow(/string length .* exceeds/);
+    expect(bad((e) => header(e, 0, 1).u64(1n << 62n).raw(new Uint8Array(16)))).toThrow(/string length .* exceeds|is too large/);
     expect(bad((e) => header(e, 0, 1).str('k').u32(9).u32(5).u64(1n << 40n).u64(0))).toThrow(/array of \d+ elements cannot fit/);
     expect(bad((e) => header(e, 0, 1).str('k').u32(8).u64(0xffffffffffffffffn))).toThrow(FormatError);
   });
@@ -244,5 +244,31 @@ describe.skipIf(!haveStories && !haveVocabs)('GGUF reader: shared real files (..
         expect(t.offset).toBe(Number(tt[i]!.fileOffset));
       });
     }
+  });
+});
+
+describe('GGUF reader: string decoding', () => {
+  it('decodes UTF-8 exactly like TextDecoder, including invalid sequences (U+FFFD) and long strings', () => {
+    const samples: number[][] = [
+      [0x61, 0xc4, 0xa0, 0x62], // aĠb
+      [0xf0, 0x9f, 0x98, 0x80], // 😀 (surrogate pair)
+      [0xe2, 0x96, 0x81, 0x74], // ▁t
+      [0xc0, 0x80], // overlong NUL
+      [0xed, 0xa0, 0x80], // lone surrogate
+      [0xf4, 0x90, 0x80, 0x80], // beyond U+10FFFF
+      [0xe2, 0x82], // truncated
+      [0x80, 0x41], // stray continuation byte
+      [0xef, 0xbb, 0xbf, 0x41], // BOM + A: kept
+      Array.from({ length: 100 }, (_, i) => 0x41 + (i % 26)), // > 64 bytes: the TextDecoder path
+      [0xc3, 0xa9, ...Array.from({ length: 70 }, () => 0x7a), 0xff], // long with an invalid byte
+    ];
+    const e = new Enc();
+    header(e, 0, 1);
+    e.str('s').u32(9).u32(8).u64(samples.length);
+    for (const s of samples) e.u64(s.length).raw(s);
+    const got = readGGUF(e.bytes()).metadata.get('s') as string[];
+    const td = new TextDecoder('utf-8', { ignoreBOM: true });
+    expect(got).toEqual(samples.map((s) => td.decode(Uint8Array.from(s))));
+    expect(got[3]).toContain('\uFFFD');
   });
 });

@@ -78,6 +78,10 @@ export function fileSource(path: string, initial = 1 << 20): ByteSource {
  * A little-endian cursor over a ByteSource. Each read checks that the bytes exist first and
  * throws a FormatError naming `what` was being read and where.
  */
+/** What is being read, for error messages; a function when building the text would cost per element. */
+export type Label = string | (() => string);
+const text = (l: Label): string => (typeof l === 'string' ? l : l());
+
 export class Cursor {
   pos = 0;
   private bytes: Uint8Array;
@@ -92,12 +96,12 @@ export class Cursor {
     return this.src.size - this.pos;
   }
 
-  fail(what: string, detail: string, at = this.pos): never {
-    throw new FormatError(`${this.src.label}: ${what} at byte ${at}: ${detail}`);
+  fail(what: Label, detail: string, at = this.pos): never {
+    throw new FormatError(`${this.src.label}: ${text(what)} at byte ${at}: ${detail}`);
   }
 
   /** Makes sure `n` bytes from pos exist; returns the DataView offset of pos. */
-  need(n: number, what: string): number {
+  need(n: number, what: Label): number {
     if (!Number.isSafeInteger(n) || n < 0 || n > this.remaining) {
       this.fail(what, `needs ${n} bytes but only ${this.remaining} remain (truncated or corrupt file)`);
     }
@@ -109,74 +113,119 @@ export class Cursor {
     return this.pos;
   }
 
-  u8(what: string): number {
+  u8(what: Label): number {
     const p = this.need(1, what);
     this.pos += 1;
     return this.view.getUint8(p);
   }
-  i8(what: string): number {
+  i8(what: Label): number {
     const p = this.need(1, what);
     this.pos += 1;
     return this.view.getInt8(p);
   }
-  u16(what: string): number {
+  u16(what: Label): number {
     const p = this.need(2, what);
     this.pos += 2;
     return this.view.getUint16(p, true);
   }
-  i16(what: string): number {
+  i16(what: Label): number {
     const p = this.need(2, what);
     this.pos += 2;
     return this.view.getInt16(p, true);
   }
-  u32(what: string): number {
+  u32(what: Label): number {
     const p = this.need(4, what);
     this.pos += 4;
     return this.view.getUint32(p, true);
   }
-  i32(what: string): number {
+  i32(what: Label): number {
     const p = this.need(4, what);
     this.pos += 4;
     return this.view.getInt32(p, true);
   }
-  f32(what: string): number {
+  f32(what: Label): number {
     const p = this.need(4, what);
     this.pos += 4;
     return this.view.getFloat32(p, true);
   }
-  f64(what: string): number {
+  f64(what: Label): number {
     const p = this.need(8, what);
     this.pos += 8;
     return this.view.getFloat64(p, true);
   }
-  u64(what: string): bigint {
+  u64(what: Label): bigint {
     const p = this.need(8, what);
     this.pos += 8;
     return this.view.getBigUint64(p, true);
   }
-  i64(what: string): bigint {
+  i64(what: Label): bigint {
     const p = this.need(8, what);
     this.pos += 8;
     return this.view.getBigInt64(p, true);
   }
-  /** A u64 that must fit in a JS number (counts, lengths, offsets). */
-  u64n(what: string): number {
-    const at = this.pos;
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(what, `value ${v} is too large`, at);
-    return Number(v);
+  /** A u64 that must fit in a JS number (counts, lengths, offsets). No BigInt on the fast path. */
+  u64n(what: Label): number {
+    const p = this.need(8, what);
+    const lo = this.view.getUint32(p, true);
+    const hi = this.view.getUint32(p + 4, true);
+    if (hi > 0x1fffff) this.fail(what, `value ${this.view.getBigUint64(p, true)} is too large`, p);
+    this.pos += 8;
+    return hi * 4294967296 + lo;
   }
   /** A copy of the next n bytes. */
-  bytesCopy(n: number, what: string): Uint8Array {
+  bytesCopy(n: number, what: Label): Uint8Array {
     const p = this.need(n, what);
     this.pos += n;
     return this.bytes.slice(p, p + n);
   }
-  utf8(n: number, what: string): string {
+  utf8(n: number, what: Label): string {
     const p = this.need(n, what);
     this.pos += n;
-    return decoder.decode(this.bytes.subarray(p, p + n));
+    return n <= 64 ? decodeShortUtf8(this.bytes, p, p + n) : decoder.decode(this.bytes.subarray(p, p + n));
   }
+}
+
+/**
+ * UTF-8 → string for short strings (vocabulary tokens), where TextDecoder's per-call cost
+ * dominates. Decodes well-formed UTF-8 only; anything else (overlong forms, surrogates, truncated
+ * sequences) goes to TextDecoder so invalid input gets its exact replacement-character semantics.
+ */
+const scratch = new Uint16Array(128); // ≤ 64 bytes of UTF-8 never make more than 64 UTF-16 units
+
+function decodeShortUtf8(b: Uint8Array, start: number, end: number): string {
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      scratch[n++] = c;
+      i++;
+      continue;
+    }
+    let cp: number;
+    let len: number;
+    let min: number;
+    if ((c & 0xe0) === 0xc0) { cp = c & 0x1f; len = 2; min = 0x80; }
+    else if ((c & 0xf0) === 0xe0) { cp = c & 0x0f; len = 3; min = 0x800; }
+    else if ((c & 0xf8) === 0xf0) { cp = c & 0x07; len = 4; min = 0x10000; }
+    else return decoder.decode(b.subarray(start, end));
+    if (i + len > end) return decoder.decode(b.subarray(start, end));
+    for (let k = 1; k < len; k++) {
+      const cc = b[i + k]!;
+      if ((cc & 0xc0) !== 0x80) return decoder.decode(b.subarray(start, end));
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return decoder.decode(b.subarray(start, end));
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      scratch[n++] = 0xd800 + (cp >> 10);
+      scratch[n++] = 0xdc00 + (cp & 0x3ff);
+    } else {
+      scratch[n++] = cp;
+    }
+    i += len;
+  }
+  return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
 }
 
 // ignoreBOM: a token may legitimately be U+FEFF (Llama's vocab has one); never strip it.

@@ -21,7 +21,7 @@
  * Strings are decoded as UTF-8; invalid sequences become U+FFFD.
  */
 import { endianness } from 'node:os';
-import { bufferSource, Cursor, fileSource, FormatError, type ByteSource } from './byte-source.js';
+import { bufferSource, Cursor, fileSource, FormatError, type ByteSource, type Label } from './byte-source.js';
 import { ggmlByteLength, ggmlTypeById, type GGMLTypeName } from './ggml-types.js';
 
 export { FormatError } from './byte-source.js';
@@ -206,11 +206,12 @@ function peekU32(c: Cursor): number {
   return v;
 }
 
-function readString(c: Cursor, what: string): string {
+function readString(c: Cursor, what: Label): string {
   const at = c.pos;
-  const len = c.u64(`${what} (length)`);
-  if (len > BigInt(c.remaining)) c.fail(what, `string length ${len} exceeds the ${c.remaining} remaining bytes`, at);
-  return c.utf8(Number(len), what);
+  if (c.remaining < 8) c.fail(what, `string length needs 8 bytes but only ${c.remaining} remain (truncated or corrupt file)`);
+  const len = c.u64n(what);
+  if (len > c.remaining) c.fail(what, `string length ${len} exceeds the ${c.remaining} remaining bytes`, at);
+  return c.utf8(len, what);
 }
 
 function u64Value(v: bigint): number | bigint {
@@ -220,7 +221,7 @@ function i64Value(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
 }
 
-function readValue(c: Cursor, type: GGUFValueTypeId, what: string, depth: number): GGUFValue {
+function readValue(c: Cursor, type: GGUFValueTypeId, what: Label, depth: number): GGUFValue {
   switch (type) {
     case GGUFValueType.UINT8: return c.u8(what);
     case GGUFValueType.INT8: return c.i8(what);
@@ -243,13 +244,14 @@ function readValue(c: Cursor, type: GGUFValueTypeId, what: string, depth: number
   }
 }
 
-function readArray(c: Cursor, what: string, depth: number): GGUFArray {
+function readArray(c: Cursor, what: Label, depth: number): GGUFArray {
+  const name = typeof what === 'string' ? what : what();
   const at = c.pos;
   if (depth >= MAX_NESTING) c.fail(what, `arrays nested deeper than ${MAX_NESTING}`, at);
-  const itemType = c.u32(`${what} (array element type)`);
+  const itemType = c.u32(`${name} (array element type)`);
   if (!isValueType(itemType)) c.fail(what, `unknown array element type ${itemType}`, at);
   const countAt = c.pos;
-  const count = c.u64n(`${what} (array length)`);
+  const count = c.u64n(`${name} (array length)`);
   if (count * minValueBytes(itemType) > c.remaining) {
     c.fail(what, `array of ${count} elements cannot fit in the ${c.remaining} remaining bytes`, countAt);
   }
@@ -271,17 +273,17 @@ function readArray(c: Cursor, what: string, depth: number): GGUFArray {
     case GGUFValueType.INT64: return typed(8, (b) => new BigInt64Array(b));
     case GGUFValueType.BOOL: {
       const out: boolean[] = new Array<boolean>(count);
-      for (let i = 0; i < count; i++) out[i] = readValue(c, GGUFValueType.BOOL, `${what}[${i}]`, depth) as boolean;
+      for (let i = 0; i < count; i++) out[i] = readValue(c, GGUFValueType.BOOL, () => `${name}[${i}]`, depth) as boolean;
       return out;
     }
     case GGUFValueType.STRING: {
       const out: string[] = new Array<string>(count);
-      for (let i = 0; i < count; i++) out[i] = readString(c, `${what}[${i}]`);
+      for (let i = 0; i < count; i++) out[i] = readString(c, () => `${name}[${i}]`);
       return out;
     }
     case GGUFValueType.ARRAY: {
       const out: GGUFValue[] = new Array<GGUFValue>(count);
-      for (let i = 0; i < count; i++) out[i] = readArray(c, `${what}[${i}]`, depth + 1);
+      for (let i = 0; i < count; i++) out[i] = readArray(c, `${name}[${i}]`, depth + 1);
       return out;
     }
   }

@@ -47,6 +47,11 @@ export interface CudaDeviceOps {
   embedding(out: DeviceBuffer, table: DeviceWeights, ids: Int32Array | Uint32Array): void;
   /** Index of the first largest of the first n elements (waits for the GPU). */
   argmax(x: DeviceBuffer, n: number): number;
+  /**
+   * n f32 values from src (at srcByteOffset) rounded to dtype into dst at dstByteOffset — e.g. a
+   * step's new K/V rows into an f16 KV cache at row posOffset (byte offset posOffset·Hkv·D·2).
+   */
+  castF32(dst: DeviceBuffer, dstByteOffset: number, dtype: 'f32' | 'f16' | 'bf16', src: DeviceBuffer, srcByteOffset: number, n: number): void;
 }
 
 type HostOps = Pick<
@@ -73,6 +78,11 @@ export interface CudaBackend extends HostOps {
    * kernels. Returns whether cuBLAS is now in use. Default: on when it loads.
    */
   useCublas(enabled: boolean): boolean;
+  /**
+   * Prefill attention against an f16 KV cache (D = 64 or 128) runs on tensor cores — Q and the
+   * probabilities rounded to f16, f32 accumulation — unless switched off here. Default: on.
+   */
+  useTensorCoreAttention(enabled: boolean): boolean;
   /** Host-array matmul; w may already be resident (DeviceWeights). */
   matmulT(out: Float32Array, a: Float32Array, w: Weights | DeviceWeights, M: number): void;
   /** Host-array embedding gather; table may already be resident. */
@@ -100,6 +110,25 @@ function checkWeights(name: string, w: Weights): void {
   expectLength(`${name}.data`, w.data, weightElements(w), `[${w.rows}, ${w.cols}] ${w.dtype}`);
 }
 
+function checkApproximation(approximation: unknown): void {
+  if (approximation !== 'tanh' && approximation !== 'erf')
+    throw new RangeError(`tensorloom: approximation must be 'tanh' or 'erf', got '${String(approximation)}'`);
+}
+
+function checkRope(rope: RopeOptions | undefined): void {
+  if (rope === undefined) return;
+  if (typeof rope !== 'object' || rope === null) throw new TypeError('tensorloom: rope must be a RopeOptions object');
+  if (rope.layout !== 'interleaved' && rope.layout !== 'half')
+    throw new RangeError(`tensorloom: rope.layout must be 'interleaved' or 'half', got '${String(rope.layout)}'`);
+  if (typeof rope.theta !== 'number' || !(rope.theta > 0) || !Number.isFinite(rope.theta))
+    throw new RangeError('tensorloom: rope.theta must be a finite number > 0');
+}
+
+function checkTemperature(temperature: number): void {
+  if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature))
+    throw new RangeError(`tensorloom: temperature must be a finite number > 0, got ${String(temperature)}`);
+}
+
 export function createCudaBackend(addon: NativeAddon, addonPath: string, device: CudaDeviceDescription): CudaBackend {
   const alloc = (bytes: number): DeviceBuffer => new DeviceBuffer(addon, bytes);
   const upload = (data: ArrayBufferView): DeviceBuffer => {
@@ -123,9 +152,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     matmul: (out, a, b, M, K, N) => addon.cudaMatmul(out.handle, a.handle, b.handle, M, K, N),
     attention: (out, q, k, v, s) => {
       const rope = s.rope;
-      if (rope !== undefined && rope.layout !== 'interleaved' && rope.layout !== 'half')
-        throw new RangeError(`tensorloom: rope.layout must be 'interleaved' or 'half', got '${String(rope.layout)}'`);
-      if (rope !== undefined && !(rope.theta > 0)) throw new RangeError('tensorloom: rope.theta must be > 0');
+      checkRope(rope);
       const kvDtype = s.kvDtype ?? 'f32';
       if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`tensorloom: kvDtype must be 'f32' or 'f16', got '${String(kvDtype)}'`);
       addon.cudaAttention(
@@ -135,17 +162,18 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
       );
     },
     rope: (x, T, nHeads, D, posOffset, rope) => {
-      if (rope.layout !== 'interleaved' && rope.layout !== 'half')
-        throw new RangeError(`tensorloom: rope.layout must be 'interleaved' or 'half', got '${String(rope.layout)}'`);
+      checkRope(rope);
       addon.cudaRope(x.handle, T, nHeads, D, posOffset, rope.theta, ROPE_LAYOUT_CODE[rope.layout], rope.dims ?? D);
     },
     rmsnorm: (out, x, w, rows, dim, eps) => addon.cudaRmsnorm(out.handle, x.handle, w.handle, rows, dim, eps),
     layernorm: (out, x, w, b, rows, dim, eps) =>
       addon.cudaLayernorm(out.handle, x.handle, w.handle, b ? b.handle : null, rows, dim, eps),
-    softmax: (out, x, rows, cols, temperature = 1) => addon.cudaSoftmax(out.handle, x.handle, rows, cols, temperature),
+    softmax: (out, x, rows, cols, temperature = 1) => {
+      checkTemperature(temperature);
+      addon.cudaSoftmax(out.handle, x.handle, rows, cols, temperature);
+    },
     gelu: (out, x, n, approximation = 'tanh') => {
-      if (approximation !== 'tanh' && approximation !== 'erf')
-        throw new RangeError(`tensorloom: approximation must be 'tanh' or 'erf', got '${String(approximation)}'`);
+      checkApproximation(approximation);
       addon.cudaGelu(out.handle, x.handle, n, approximation === 'tanh');
     },
     silu: (out, x, n) => addon.cudaSilu(out.handle, x.handle, n),
@@ -155,6 +183,10 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     embedding: (out, table, ids) =>
       addon.cudaEmbedding(out.handle, table.buffer.handle, WTYPE_CODE[table.dtype], table.rows, table.cols, ids),
     argmax: (x, n) => addon.cudaArgmax(x.handle, n),
+    castF32: (dst, dOff, dtype, src, sOff, n) => {
+      if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new RangeError(`tensorloom: dtype must be 'f32', 'f16' or 'bf16', got '${String(dtype)}'`);
+      addon.cudaCastF32(dst.handle, dOff, WTYPE_CODE[dtype], src.handle, sOff, n);
+    },
   };
 
   // Runs fn with temporary device buffers that are freed afterwards, even on error.
@@ -184,7 +216,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
 
   return {
     name: 'cuda',
-    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo().gemm ?? 'unknown' }),
+    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo(true).gemm ?? 'unknown' }),
     device: dev,
     alloc,
     upload,
@@ -192,6 +224,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     copy: (dst, dOff, src, sOff, bytes) => addon.cudaCopy(dst.handle, dOff, src.handle, sOff, bytes),
     synchronize: () => addon.cudaSynchronize(),
     useCublas: (enabled) => addon.cudaUseCublas(enabled),
+    useTensorCoreAttention: (enabled) => addon.cudaUseTensorCoreAttention(enabled),
 
     matmulT(out, a, w, M) {
       expectDim('M', M, 0);
@@ -220,6 +253,8 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
       });
     },
     attention(out, q, k, v, shape) {
+      if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
+      checkRope(shape.rope);
       const { T, S, H, Hkv, D } = shape;
       f32('q', q, T * H * D, `[T, H, D] = [${T}, ${H}, ${D}]`);
       f32('out', out, T * H * D, `[T, H, D] = [${T}, ${H}, ${D}]`);
@@ -237,6 +272,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
       });
     },
     rope(x, T, nHeads, D, posOffset, rope) {
+      checkRope(rope);
       f32('x', x, T * nHeads * D, `[T, nHeads, D] = [${T}, ${nHeads}, ${D}]`);
       scoped((up) => {
         const dx = up(x);
@@ -266,6 +302,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
       });
     },
     softmax(out, x, rows, cols, temperature = 1) {
+      checkTemperature(temperature);
       f32('x', x, rows * cols, `[rows, cols] = [${rows}, ${cols}]`);
       f32('out', out, rows * cols, `[rows, cols] = [${rows}, ${cols}]`);
       scoped((up, empty) => {
@@ -274,7 +311,10 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
         o.read(out);
       });
     },
-    gelu: (out, x, approximation = 'tanh') => elementwise(out, [['x', x]], (o, [dx], n) => dev.gelu(o, dx!, n, approximation)),
+    gelu: (out, x, approximation = 'tanh') => {
+      checkApproximation(approximation);
+      elementwise(out, [['x', x]], (o, [dx], n) => dev.gelu(o, dx!, n, approximation));
+    },
     silu: (out, x) => elementwise(out, [['x', x]], (o, [dx], n) => dev.silu(o, dx!, n)),
     swiglu: (out, gate, up) => elementwise(out, [['gate', gate], ['up', up]], (o, [g, u], n) => dev.swiglu(o, g!, u!, n)),
     add: (out, a, b) => elementwise(out, [['a', a], ['b', b]], (o, [da, db], n) => dev.add(o, da!, db!, n)),

@@ -1,8 +1,221 @@
-// Placeholder: the owner of this kernel family replaces it with the plain-loop reference.
-import type { AttentionOps } from '../types.js';
+/**
+ * Attention and RoPE in plain TypeScript: the baseline the native kernels are tested and
+ * benchmarked against, and the fallback when the addon cannot load. One query row at a time with
+ * an online softmax (running max, running sum, un-normalized output in f64), so it never
+ * materializes the T×S score matrix either.
+ */
+import { expectArray, expectDim, expectLength } from '../checks.js';
+import type { AttentionOps, AttentionShape, RopeOptions } from '../types.js';
+import { f16ToF32, f32ToF16 } from './f16bits.js';
 
-const todo = (): never => {
-  throw new Error('tensorloom: js attention ops are not implemented yet');
-};
+const MAX_HEAD_DIM = 4096;
+const MAX_POSITIONS = 2 ** 31 - 1;
 
-export const jsAttention: AttentionOps = new Proxy({} as AttentionOps, { get: () => todo });
+/** Validated RoPE options with `dims` filled in. */
+interface Rope {
+  theta: number;
+  layout: 'interleaved' | 'half';
+  dims: number;
+}
+
+/** Checks RopeOptions the way the native glue does; returns them with dims defaulted to D. */
+export function checkRope(rope: RopeOptions, D: number): Rope {
+  if (typeof rope !== 'object' || rope === null) throw new TypeError('tensorloom: rope must be a RopeOptions object');
+  if (typeof rope.layout !== 'string') throw new TypeError("tensorloom: rope.layout must be 'interleaved' or 'half'");
+  if (rope.layout !== 'interleaved' && rope.layout !== 'half') {
+    throw new RangeError(`tensorloom: rope.layout must be 'interleaved' or 'half', got '${String(rope.layout)}'`);
+  }
+  if (typeof rope.theta !== 'number') throw new TypeError('tensorloom: rope.theta must be a number');
+  if (!(rope.theta > 0) || !Number.isFinite(rope.theta)) throw new RangeError('tensorloom: rope.theta must be a finite number > 0');
+  const dims = expectDim('rope.dims', rope.dims ?? D, 2, D);
+  if (dims % 2 !== 0) throw new RangeError(`tensorloom: rope.dims must be even, got ${dims}`);
+  return { theta: rope.theta, layout: rope.layout, dims };
+}
+
+/** cos/sin of positions pos0 … pos0+n-1: table[(p·dims/2 + i)·2 + {0: cos, 1: sin}], angle = pos·θ^(-2i/dims). */
+export function ropeTable(pos0: number, n: number, rope: Rope): Float32Array {
+  const half = rope.dims / 2;
+  const invFreq = new Float64Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = Math.pow(rope.theta, (-2 * i) / rope.dims);
+  const table = new Float32Array(n * rope.dims);
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < half; i++) {
+      const a = (pos0 + p) * invFreq[i]!;
+      table[p * rope.dims + 2 * i] = Math.cos(a);
+      table[p * rope.dims + 2 * i + 1] = Math.sin(a);
+    }
+  }
+  return table;
+}
+
+/** Rotates x[off .. off+D) in place with the cos/sin row at table[cs ..]. */
+export function rotateRow(x: Float32Array, off: number, table: Float32Array, cs: number, rope: Rope): void {
+  const half = rope.dims / 2;
+  for (let i = 0; i < half; i++) {
+    const c = table[cs + 2 * i]!;
+    const s = table[cs + 2 * i + 1]!;
+    const i0 = rope.layout === 'interleaved' ? off + 2 * i : off + i;
+    const i1 = rope.layout === 'interleaved' ? i0 + 1 : i0 + half;
+    const x0 = x[i0]!;
+    const x1 = x[i1]!;
+    x[i0] = x0 * c - x1 * s;
+    x[i1] = x0 * s + x1 * c;
+  }
+}
+
+function checkKv(k: unknown, v: unknown, n: number, shape: string): boolean {
+  const f16 = k instanceof Uint16Array;
+  if (!f16 && !(k instanceof Float32Array)) {
+    const got = ArrayBuffer.isView(k) ? k.constructor.name : k === null ? 'null' : typeof k;
+    throw new TypeError(`tensorloom: k must be a Float32Array or a Uint16Array (f16), got ${got}`);
+  }
+  expectArray('k', k, f16 ? Uint16Array : Float32Array);
+  if (!(v instanceof (f16 ? Uint16Array : Float32Array))) {
+    throw new TypeError(`tensorloom: v must be a ${f16 ? 'Uint16Array' : 'Float32Array'} like k`);
+  }
+  expectArray('v', v, f16 ? Uint16Array : Float32Array);
+  expectLength('k', k as ArrayLike<number>, n, shape);
+  expectLength('v', v as ArrayLike<number>, n, shape);
+  return f16;
+}
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/** The checked, defaulted form of an attention call (shared with the native wrapper). */
+export interface AttentionArgs {
+  T: number;
+  S: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  posOffset: number;
+  causal: boolean;
+  scale: number;
+  rope: Rope | null;
+  f16: boolean;
+}
+
+export function checkAttention(
+  out: unknown,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  shape: AttentionShape,
+): AttentionArgs {
+  if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
+  const T = expectDim('T', shape.T, 1, MAX_POSITIONS);
+  const S = expectDim('S', shape.S, 1, MAX_POSITIONS);
+  const H = expectDim('H', shape.H, 1, 2 ** 20);
+  const Hkv = expectDim('Hkv', shape.Hkv, 1, 2 ** 20);
+  const D = expectDim('D', shape.D, 1, MAX_HEAD_DIM);
+  const posOffset = expectDim('posOffset', shape.posOffset, 0, MAX_POSITIONS);
+  if (H % Hkv !== 0) throw new RangeError(`tensorloom: H (${H}) must be a multiple of Hkv (${Hkv})`);
+  const causal = shape.causal ?? true;
+  if (typeof causal !== 'boolean') throw new TypeError('tensorloom: causal must be a boolean');
+  const scale = shape.scale ?? 1 / Math.sqrt(D);
+  if (typeof scale !== 'number') throw new TypeError('tensorloom: scale must be a number');
+  if (!Number.isFinite(scale)) throw new RangeError('tensorloom: scale must be a finite number');
+  const rope = shape.rope === undefined ? null : checkRope(shape.rope, D);
+  if ((causal || rope) && S < posOffset + T) {
+    throw new RangeError(
+      `tensorloom: S (${S}) must be >= posOffset + T (${posOffset + T}): the KV cache must hold the new positions`,
+    );
+  }
+  const qShape = `[T=${T}, H=${H}, D=${D}]`;
+  const kvShape = `[S=${S}, Hkv=${Hkv}, D=${D}]`;
+  expectArray('out', out, Float32Array);
+  expectLength('out', out as Float32Array, T * H * D, qShape);
+  expectArray('q', q, Float32Array);
+  expectLength('q', q as Float32Array, T * H * D, qShape);
+  const f16 = checkKv(k, v, S * Hkv * D, kvShape);
+  const o = out as Float32Array;
+  if (overlaps(o, q as Float32Array)) throw new RangeError('tensorloom: out must not overlap q');
+  if (overlaps(o, k as ArrayBufferView)) throw new RangeError('tensorloom: out must not overlap k');
+  if (overlaps(o, v as ArrayBufferView)) throw new RangeError('tensorloom: out must not overlap v');
+  if (rope && (overlaps(k as ArrayBufferView, v as ArrayBufferView) || overlaps(k as ArrayBufferView, q as Float32Array))) {
+    throw new RangeError('tensorloom: k must not overlap q or v when RoPE rotates it in place');
+  }
+  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16 };
+}
+
+function attention(
+  out: Float32Array,
+  q: Float32Array,
+  k: Float32Array | Uint16Array,
+  v: Float32Array | Uint16Array,
+  shape: AttentionShape,
+): void {
+  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16 } = checkAttention(out, q, k, v, shape);
+  const G = H / Hkv;
+  const kf = f16 ? null : (k as Float32Array);
+  const vf = f16 ? null : (v as Float32Array);
+  const kAt = f16 ? (i: number) => f16ToF32(k[i]!) : (i: number) => kf![i]!;
+  const vAt = f16 ? (i: number) => f16ToF32(v[i]!) : (i: number) => vf![i]!;
+
+  let table: Float32Array | null = null;
+  if (rope) {
+    table = ropeTable(posOffset, T, rope);
+    const row = new Float32Array(D);
+    for (let t = 0; t < T; t++) {
+      for (let hk = 0; hk < Hkv; hk++) {
+        const off = ((posOffset + t) * Hkv + hk) * D;
+        if (kf) {
+          rotateRow(kf, off, table, t * rope.dims, rope);
+        } else {
+          for (let d = 0; d < D; d++) row[d] = f16ToF32(k[off + d]!);
+          rotateRow(row, 0, table, t * rope.dims, rope);
+          for (let d = 0; d < D; d++) k[off + d] = f32ToF16(row[d]!);
+        }
+      }
+    }
+  }
+
+  const qr = new Float32Array(D);
+  const acc = new Float64Array(D);
+  for (let t = 0; t < T; t++) {
+    const last = causal ? posOffset + t : S - 1;
+    for (let h = 0; h < H; h++) {
+      const qoff = (t * H + h) * D;
+      for (let d = 0; d < D; d++) qr[d] = q[qoff + d]!;
+      if (rope && table) rotateRow(qr, 0, table, t * rope.dims, rope);
+      const hk = Math.floor(h / G);
+      let m = -Infinity;
+      let l = 0;
+      acc.fill(0);
+      for (let s = 0; s <= last; s++) {
+        const koff = (s * Hkv + hk) * D;
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += qr[d]! * kAt(koff + d);
+        dot *= scale;
+        if (dot > m) {
+          const alpha = Math.exp(m - dot);
+          l *= alpha;
+          for (let d = 0; d < D; d++) acc[d]! *= alpha;
+          m = dot;
+        }
+        const p = Math.exp(dot - m);
+        l += p;
+        for (let d = 0; d < D; d++) acc[d]! += p * vAt(koff + d);
+      }
+      for (let d = 0; d < D; d++) out[qoff + d] = acc[d]! / l;
+    }
+  }
+}
+
+function rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, options: RopeOptions): void {
+  expectDim('T', T, 0, MAX_POSITIONS);
+  expectDim('nHeads', nHeads, 1, 2 ** 20);
+  expectDim('D', D, 2, MAX_HEAD_DIM);
+  expectDim('posOffset', posOffset, 0, MAX_POSITIONS);
+  const r = checkRope(options, D);
+  expectArray('x', x, Float32Array);
+  expectLength('x', x, T * nHeads * D, `[T=${T}, nHeads=${nHeads}, D=${D}]`);
+  const table = ropeTable(posOffset, T, r);
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nHeads; h++) rotateRow(x, (t * nHeads + h) * D, table, t * r.dims, r);
+  }
+}
+
+export const jsAttention: AttentionOps = { attention, rope };

@@ -1,11 +1,57 @@
-// Placeholder: the owner of this kernel family replaces it with the wrapper over the addon.
+/**
+ * Attention and RoPE on the native addon (native/binding/attention.cpp, which checks every
+ * argument). This wrapper only fills in the defaults of AttentionShape and flattens it.
+ */
 import type { NativeAddon } from '../../native/addon.js';
-import type { AttentionOps } from '../types.js';
+import type { AttentionOps, AttentionShape, RopeOptions } from '../types.js';
 
-export function nativeAttention(_addon: NativeAddon): AttentionOps {
-  return new Proxy({} as AttentionOps, {
-    get: () => () => {
-      throw new Error('tensorloom: native attention ops are not implemented yet');
+declare module '../../native/addon-types.js' {
+  interface NativeAddon {
+    attention(
+      out: Float32Array,
+      q: Float32Array,
+      k: Float32Array | Uint16Array,
+      v: Float32Array | Uint16Array,
+      T: number,
+      S: number,
+      H: number,
+      Hkv: number,
+      D: number,
+      posOffset: number,
+      causal: boolean,
+      scale: number,
+      ropeLayout: string | null,
+      ropeTheta?: number,
+      ropeDims?: number,
+    ): void;
+    rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, layout: string, theta: number, dims: number): void;
+  }
+}
+
+function ropeObject(rope: unknown): RopeOptions {
+  if (typeof rope !== 'object' || rope === null) throw new TypeError('tensorloom: rope must be a RopeOptions object');
+  const r = rope as RopeOptions;
+  if (typeof r.layout !== 'string') throw new TypeError("tensorloom: rope.layout must be 'interleaved' or 'half'");
+  return r;
+}
+
+export function nativeAttention(addon: NativeAddon): AttentionOps {
+  return {
+    attention(out, q, k, v, shape: AttentionShape) {
+      if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
+      const { T, S, H, Hkv, D, posOffset } = shape;
+      const scale = shape.scale ?? 1 / Math.sqrt(D);
+      const causal = shape.causal ?? true;
+      if (shape.rope === undefined) {
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null);
+      } else {
+        const r = ropeObject(shape.rope);
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, r.layout, r.theta, r.dims ?? D);
+      }
     },
-  });
+    rope(x, T, nHeads, D, posOffset, rope) {
+      const r = ropeObject(rope);
+      addon.rope(x, T, nHeads, D, posOffset, r.layout, r.theta, r.dims ?? D);
+    },
+  };
 }

@@ -1,0 +1,31 @@
+// Fused scaled-dot-product attention with online softmax (flash-attention style): the T×S score
+// matrix is never materialized; queries are processed in tiles against key blocks, keeping a
+// running max, a running sum and an un-normalized output per query row.
+//
+// Semantics (the contract of ts/backend/types.ts, AttentionShape):
+//   q, out: [T, H, D] f32.  k, v: [S, Hkv, D], f32 or f16 (raw bits), same dtype for both.
+//   Query head h reads KV head h / (H / Hkv) (grouped-query attention).
+//   causal: query t sees keys s <= pos_offset + t; otherwise every query sees all S keys.
+//   scale multiplies q·k (1/sqrt(D) by default, chosen by the caller).
+//   rope.enabled: query row t is rotated at position pos_offset + t on the fly (q is not written),
+//   and the key rows s in [pos_offset, pos_offset + T) are rotated in place in k before use.
+// The caller has validated shapes: H % Hkv == 0, and S >= pos_offset + T when causal or rope.
+#pragma once
+#include <cstdint>
+
+#include "kernels/rope.h"
+
+namespace tl {
+
+struct AttentionParams {
+  int64_t T = 0, S = 0, H = 0, Hkv = 0, D = 0;
+  int64_t pos_offset = 0;
+  bool causal = true;
+  float scale = 0.f;
+  bool kv_f16 = false;  // k/v hold f16 bits (uint16_t) instead of f32
+  RopeParams rope;
+};
+
+void attention(float* out, const float* q, void* k, const void* v, const AttentionParams& p);
+
+}  // namespace tl
