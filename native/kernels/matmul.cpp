@@ -1,9 +1,11 @@
 // The matmul dispatcher (baseline ISA): picks the SIMD variant with tl::active_isa() per call,
-// chooses the regime (GEMV or packed GEMM) and splits the work over the shared thread pool.
+// chooses the regime (GEMV for M = 1, dot products on unpacked weights for M ≤ kSkinnyMaxM,
+// packed GEMM above) and splits the work over the shared thread pool.
 #include "kernels/matmul.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 
 #include "kernels/cpu.h"
 #include "kernels/matmul_kernels.h"
