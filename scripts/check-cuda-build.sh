@@ -37,7 +37,7 @@ for fn in 'tl::cuda::matmul_t(' 'tl::cuda::attention(' 'tl::cuda::rmsnorm(' 'tl:
           'tl::cuda::swiglu(' 'tl::cuda::gelu(' 'tl::cuda::embedding(' 'tl::cuda::alloc(' 'tl::binding::init_cuda('; do
   grep -qF "$fn" <<<"$symbols" || fail "missing symbol $fn"
 done
-for kernel in gemv_kernel gemm_wmma_kernel gemm_simt_kernel flash_attention_kernel merge_splits_kernel rmsnorm_kernel; do
+for kernel in gemv_kernel gemm_wmma_kernel gemm_simt_kernel flash_attention_kernel flash_attention_tc_kernel merge_splits_kernel rmsnorm_kernel; do
   grep -q "$kernel" <<<"$symbols" || fail "missing kernel stub $kernel"
 done
 sections=$(readelf -S "$addon")

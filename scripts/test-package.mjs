@@ -8,8 +8,9 @@
 //   c. a TypeScript consumer (ESM and CJS) type-checks against the public types, and a wrong use fails.
 // Dependencies come from the local npm cache when it has them (--prefer-offline). Needs
 // `npm run prebuild` first. Keep it quick: one source build, no test suite inside.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -78,9 +79,13 @@ async function main() {
   const info = tl.backendInfo();
   const out = { kind: '${kind}', info, exports: Object.keys(tl).sort() };
   if (typeof tl.loadModel === 'function' && shared) {
-    const model = await tl.loadModel(shared + '/models/stories260K/stories260K.bin', { tokenizer: shared + '/models/stories260K/tok512.bin' });
-    const r = await tl.generate(model, '', { maxTokens: 24, temperature: 0 });
-    out.text = typeof r === 'string' ? r : r.text;
+    // Greedy from BOS; the model runs in a worker thread (the CJS build spawns its own worker file).
+    const model = await tl.loadModel(shared + '/models/stories260K/stories260K.bin');
+    try {
+      out.text = (await model.generate('', { maxTokens: 24, temperature: 0 })).text;
+    } finally {
+      await model.dispose();
+    }
   }
   console.log(JSON.stringify(out));
 }
@@ -112,6 +117,57 @@ function smoke(dir, env, label) {
     }
   }
   return results[0];
+}
+
+// The README's quick start, as shipped in the tarball: run it, ask it for a story over HTTP.
+async function quickStart(dir, installed, env) {
+  const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+  const block = /<!-- quickstart[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme);
+  if (!check(block !== null, '(a) README has the quick-start block')) return;
+  const model = /loadModel\('\.\/([^']+)'\)/.exec(block[1])?.[1];
+  if (!check(model !== undefined && existsSync(join(shared, 'models', 'stories260K', model)), `(a) the quick start's model ${model} is in ../shared`)) return;
+  symlinkSync(join(shared, 'models', 'stories260K', model), join(dir, model));
+  writeFileSync(join(dir, 'quickstart.mjs'), block[1]);
+  const port = await new Promise((res) => {
+    const srv = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => res(p));
+    });
+  });
+  const child = spawn('node', ['quickstart.mjs'], { cwd: dir, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}/?prompt=Once%20upon%20a%20time`;
+  try {
+    // A client that leaves after the first chunk (the server must stop that generation and live on)...
+    let first = null;
+    for (let i = 0; i < 150 && first === null && child.exitCode === null; i++) {
+      const leave = new AbortController();
+      try {
+        const r = await fetch(url, { signal: leave.signal });
+        first = new TextDecoder().decode((await r.body.getReader().read()).value ?? new Uint8Array());
+        leave.abort();
+      } catch {
+        await new Promise((r) => setTimeout(r, 200)); // not listening yet (the model loads first)
+      }
+    }
+    check(first !== null && first.length > 0, `(a) the README quick start streams a first chunk: ${JSON.stringify(first)}`);
+    // ...then a whole story for the next one.
+    let body = '';
+    let status = 0;
+    try {
+      const r = await fetch(url);
+      status = r.status;
+      body = await r.text();
+    } catch (err) {
+      body = String(err);
+    }
+    if (!check(status === 200 && body.trim().split(/\s+/).length >= 3 && !body.includes('[error'), `(a) and after that client left, serves a whole story: ${JSON.stringify(body.slice(0, 60))}…`)) {
+      console.error(stderr.slice(-3000));
+    }
+  } finally {
+    child.kill();
+  }
 }
 
 try {
@@ -153,6 +209,7 @@ try {
     const expected = realpathSync(join(installedA, 'prebuilds', `${process.platform}-${process.arch}`));
     check(typeof resA.info.addonPath === 'string' && realpathSync(resA.info.addonPath).startsWith(expected + '/'), `(a) the prebuild is the binary loaded: ${resA.info.addonPath}`);
   }
+  if (resA?.exports.includes('loadModel') && existsSync(shared)) await quickStart(a, installedA, noccEnv);
   const cli = sh(join(a, 'node_modules', '.bin', 'tensorloom'), ['--help'], { cwd: a, env: noccEnv });
   check(cli.status === 0 && /usage: tensorloom <command>/.test(cli.out), '(a) the tensorloom CLI (bin) runs: tensorloom --help');
 

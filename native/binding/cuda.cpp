@@ -26,7 +26,7 @@ static const char* const kCudaExports[] = {
     "cudaAlloc",   "cudaFree",    "cudaUpload",   "cudaDownload", "cudaCopy", "cudaSynchronize",
     "cudaMatmulT", "cudaMatmul",  "cudaAttention", "cudaRope",    "cudaRmsnorm", "cudaLayernorm",
     "cudaSoftmax", "cudaGelu",    "cudaSilu",     "cudaSwiglu",   "cudaAdd",  "cudaMul",
-    "cudaEmbedding", "cudaArgmax", "cudaUseCublas", "cudaCastF32",
+    "cudaEmbedding", "cudaArgmax", "cudaUseCublas", "cudaCastF32", "cudaUseTensorCoreAttention",
 };
 
 #ifndef TL_HAVE_CUDA
@@ -146,7 +146,9 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
     }
   }
   o.Set("devices", devices);
-  if (n > 0) o.Set("gemm", tl::cuda::gemm_provider());  // loads cuBLAS if it can
+  // cudaInfo(true) also says what serves large GEMMs (this loads cuBLAS and creates a context)
+  const bool with_gemm = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  if (n > 0 && with_gemm) o.Set("gemm", tl::cuda::gemm_provider());
   return o;
 }
 
@@ -156,6 +158,15 @@ Napi::Value UseCublas(const Napi::CallbackInfo& info) {
     bool enabled = boolean(info, 0, "enabled");
     tl::cuda::require_device();
     return Napi::Boolean::New(info.Env(), tl::cuda::use_cublas(enabled));
+  });
+}
+
+// cudaUseTensorCoreAttention(enabled) → the new setting (f16-KV prefill on tensor cores or SIMT).
+Napi::Value UseTensorCoreAttention(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    bool enabled = boolean(info, 0, "enabled");
+    tl::cuda::require_device();
+    return Napi::Boolean::New(info.Env(), tl::cuda::use_tensor_core_attention(enabled));
   });
 }
 
@@ -493,7 +504,7 @@ void init_cuda(Napi::Env env, Napi::Object exports) {
       {"cudaSilu", Silu},             {"cudaSwiglu", Binary<tl::cuda::swiglu>},
       {"cudaAdd", Binary<tl::cuda::add>}, {"cudaMul", Binary<tl::cuda::mul>},
       {"cudaEmbedding", Embedding},   {"cudaArgmax", Argmax},       {"cudaUseCublas", UseCublas},
-      {"cudaCastF32", CastF32},
+      {"cudaCastF32", CastF32},       {"cudaUseTensorCoreAttention", UseTensorCoreAttention},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   (void)kCudaExports;  // the CPU-only build's list; both builds export the same names

@@ -75,6 +75,9 @@ constexpr int kMaxHeadDim = 256;
 // q, out: [T, H, D] f32; k, v: [S, Hkv, D]. Causal or with rope: pos_offset + T <= S. With rope, q is rotated on the fly and the key rows
 // [pos_offset, pos_offset + T) are rotated in place in k (see ts/backend/types.ts AttentionShape).
 void attention(float* out, const float* q, void* k, const void* v, const AttentionArgs& args);
+// Prefill with an f16 KV cache and D = 64/128 runs on tensor cores (Q and P rounded to f16, f32
+// accumulation) unless switched off here (tests compare both kernels). Returns the new setting.
+bool use_tensor_core_attention(bool enabled);
 
 // ── row and elementwise ops (f32) ───────────────────────────────────────────────────────────
 void rope(float* x, int64_t T, int heads, int D, int64_t pos_offset, double theta, RopeLayout layout, int dims);

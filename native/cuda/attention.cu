@@ -9,9 +9,14 @@
 // (flash-decoding) when there are too few blocks to fill the GPU; a second kernel merges the
 // partial (max, sum, output) triples.
 //
+// Prefill against an f16 KV cache with D = 64 or 128 runs on tensor cores instead
+// (attention_tc.cuh: 64×64 tiles, wmma); everything else uses the SIMT kernel below.
+//
 // Within a warp: lane j scores key j of the tile (dot product over D from shared memory; rows are
 // padded to D+1 floats so the 32 lanes hit 32 banks), then every lane updates the D/32 output
 // dimensions it owns with the 32 probabilities broadcast by shuffles.
+#include <type_traits>
+
 #include "cuda/common.cuh"
 #include "cuda/rope.cuh"
 
@@ -155,6 +160,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+}  // namespace
+}  // namespace tl::cuda
+
+#include "cuda/attention_tc.cuh"  // tensor-core kernel for f16 KV prefill (uses Params)
+
+namespace tl::cuda {
+namespace {
+
 // One block per output row (t, h): rescales each split's partial sums to the common max.
 __global__ void merge_splits_kernel(float* __restrict__ out, const float* __restrict__ part_acc,
                                     const float* __restrict__ part_ml, int splits, int64_t rows, int D) {
@@ -176,37 +189,12 @@ __global__ void merge_splits_kernel(float* __restrict__ out, const float* __rest
   }
 }
 
-template <class KV, int NPL>
-void launch_flash(float* out, const float* q, const KV* k, const KV* v, const Params& p, dim3 grid) {
-  size_t smem = (size_t)(kTile * (p.D + 1) + kTile * p.D + kWarps * p.D) * sizeof(float);
-  auto kernel = flash_attention_kernel<KV, NPL>;
-  if (smem > 48 * 1024) TL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  float* part_acc = nullptr;
-  float* part_ml = nullptr;
-  if (grid.z > 1) {
-    size_t slots = (size_t)grid.z * p.T * p.H;
-    part_acc = static_cast<float*>(scratch(slots * (p.D + 2) * sizeof(float)));
-    part_ml = part_acc + slots * p.D;
-  }
-  kernel<<<grid, kWarps * 32, smem>>>(out, part_acc, part_ml, q, k, v, p);
-  TL_CUDA_LAUNCHED("flash_attention_kernel");
-  if (grid.z > 1) {
-    merge_splits_kernel<<<(unsigned)((int64_t)p.T * p.H), 128>>>(out, part_acc, part_ml, (int)grid.z,
-                                                                  (int64_t)p.T * p.H, p.D);
-    TL_CUDA_LAUNCHED("merge_splits_kernel");
-  }
-}
-
-template <class KV>
-void run_attention(float* out, const float* q, KV* k, const KV* v, const Params& p) {
-  if (p.rope) {  // rotate the T new keys in place, then attend
-    launch_rope<KV>(k + (int64_t)p.pos_offset * p.Hkv * p.D, p.T, p.Hkv, p.D, p.pos_offset, p.theta,
-                    (RopeLayout)p.rope_layout, p.rope_dims);
-  }
+// Splits S across blocks when the grid alone (row blocks × KV heads) would leave most
+// multiprocessors idle (decode, short prompts). Sets p.keys_per_split; returns the grid.
+dim3 plan_grid(Params& p, int rows_per_block) {
   if ((int64_t)p.T * p.G > 0x7fffffff || p.Hkv > 65535) throw Error("attention: T·H too large for one launch");
-  const int row_blocks = (p.T * p.G + kWarps - 1) / kWarps;
+  const int row_blocks = (p.T * p.G + rows_per_block - 1) / rows_per_block;
   const int64_t blocks = (int64_t)row_blocks * p.Hkv;
-  // Split S when the grid alone would leave most multiprocessors idle (decode, short prompts).
   int splits = 1;
   const int64_t want = 2LL * multiprocessor_count();
   if (blocks < want && p.S >= 2 * kMinKeysPerSplit) {
@@ -214,14 +202,74 @@ void run_attention(float* out, const float* q, KV* k, const KV* v, const Params&
     int64_t by_keys = p.S / kMinKeysPerSplit;
     splits = (int)(by_blocks < by_keys ? by_blocks : by_keys);
   }
-  Params q_p = p;
-  int per = (p.S + splits - 1) / splits;
-  q_p.keys_per_split = (per + kTile - 1) / kTile * kTile;
-  splits = (p.S + q_p.keys_per_split - 1) / q_p.keys_per_split;
-  dim3 grid((unsigned)row_blocks, (unsigned)p.Hkv, (unsigned)splits);
-  if (p.D <= 64) launch_flash<KV, 2>(out, q, k, v, q_p, grid);
-  else if (p.D <= 128) launch_flash<KV, 4>(out, q, k, v, q_p, grid);
-  else launch_flash<KV, 8>(out, q, k, v, q_p, grid);
+  const int per = (p.S + splits - 1) / splits;
+  p.keys_per_split = (per + 63) / 64 * 64;  // whole tiles for both kernels
+  splits = (p.S + p.keys_per_split - 1) / p.keys_per_split;
+  return dim3((unsigned)row_blocks, (unsigned)p.Hkv, (unsigned)splits);
+}
+
+// Runs launch(part_acc, part_ml) — the attention kernel — then merges split partials if any.
+template <class Launch>
+void with_splits(float* out, const Params& p, dim3 grid, Launch launch) {
+  float* part_acc = nullptr;
+  float* part_ml = nullptr;
+  if (grid.z > 1) {
+    size_t slots = (size_t)grid.z * p.T * p.H;
+    part_acc = static_cast<float*>(scratch(slots * (p.D + 2) * sizeof(float)));
+    part_ml = part_acc + slots * p.D;
+  }
+  launch(part_acc, part_ml);
+  if (grid.z > 1) {
+    merge_splits_kernel<<<(unsigned)((int64_t)p.T * p.H), 128>>>(out, part_acc, part_ml, (int)grid.z,
+                                                                  (int64_t)p.T * p.H, p.D);
+    TL_CUDA_LAUNCHED("merge_splits_kernel");
+  }
+}
+
+template <class KV, int NPL>
+void launch_simt(float* out, const float* q, const KV* k, const KV* v, Params p) {
+  const dim3 grid = plan_grid(p, kWarps);
+  const size_t smem = (size_t)(kTile * (p.D + 1) + kTile * p.D + kWarps * p.D) * sizeof(float);
+  auto kernel = flash_attention_kernel<KV, NPL>;
+  if (smem > 48 * 1024) TL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  with_splits(out, p, grid, [&](float* part_acc, float* part_ml) {
+    kernel<<<grid, kWarps * 32, smem>>>(out, part_acc, part_ml, q, k, v, p);
+    TL_CUDA_LAUNCHED("flash_attention_kernel");
+  });
+}
+
+template <int D>
+void launch_tc(float* out, const float* q, const __half* k, const __half* v, Params p) {
+  const dim3 grid = plan_grid(p, tc::kRows);
+  const size_t smem = tc::Smem(D).total;
+  auto kernel = tc::flash_attention_tc_kernel<D>;
+  TL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  with_splits(out, p, grid, [&](float* part_acc, float* part_ml) {
+    kernel<<<grid, tc::kWarps * 32, smem>>>(out, part_acc, part_ml, q, k, v, p);
+    TL_CUDA_LAUNCHED("flash_attention_tc_kernel");
+  });
+}
+
+bool g_tensor_core_attention = true;
+
+template <class KV>
+void run_attention(float* out, const float* q, KV* k, const KV* v, const Params& p) {
+  if (p.rope) {  // rotate the T new keys in place, then attend
+    launch_rope<KV>(k + (int64_t)p.pos_offset * p.Hkv * p.D, p.T, p.Hkv, p.D, p.pos_offset, p.theta,
+                    (RopeLayout)p.rope_layout, p.rope_dims);
+  }
+  // Prefill with an f16 cache: tensor cores, when at least half a 64-row tile is filled.
+  // (D = 128 needs ~113 KB of shared memory: sm_80/90 have it, sm_86/89 take the SIMT kernel.)
+  if constexpr (std::is_same<KV, __half>::value) {
+    if (g_tensor_core_attention && (int64_t)p.T * p.G >= 32 && (p.D == 64 || p.D == 128) &&
+        tc::Smem(p.D).total <= (size_t)max_shared_memory_per_block()) {
+      if (p.D == 64) return launch_tc<64>(out, q, k, v, p);
+      return launch_tc<128>(out, q, k, v, p);
+    }
+  }
+  if (p.D <= 64) launch_simt<KV, 2>(out, q, k, v, p);
+  else if (p.D <= 128) launch_simt<KV, 4>(out, q, k, v, p);
+  else launch_simt<KV, 8>(out, q, k, v, p);
 }
 
 }  // namespace
@@ -252,6 +300,11 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
   p.keys_per_split = 0;
   if (a.kv_f16) run_attention(out, q, static_cast<__half*>(k), static_cast<const __half*>(v), p);
   else run_attention(out, q, static_cast<float*>(k), static_cast<const float*>(v), p);
+}
+
+bool use_tensor_core_attention(bool enabled) {
+  g_tensor_core_attention = enabled;
+  return enabled;
 }
 
 void rope(float* x, int64_t T, int heads, int D, int64_t pos_offset, double theta, RopeLayout layout, int dims) {

@@ -30,6 +30,8 @@ namespace tl::cuda {
 // A device scratch buffer owned by the backend, grown on demand (single stream: one user at a time).
 void* scratch(size_t bytes);
 int multiprocessor_count();
+// Largest dynamic shared memory a block may opt in to (e.g. 227 KB on H100, 99 KB on sm_86/89).
+int max_shared_memory_per_block();
 
 inline unsigned grid_for(int64_t n, int per_block, int64_t max_blocks = 65535) {
   int64_t b = (n + per_block - 1) / per_block;

@@ -45,6 +45,7 @@ namespace {
 std::once_flag g_select_once;
 std::string g_select_error;  // empty once a device is selected
 int g_sm_count = 1;
+int g_smem_optin = 48 * 1024;
 
 void select_device() {
   std::string why;
@@ -62,6 +63,7 @@ void select_device() {
   }
   cudaError_t err = cudaSetDevice(dev);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&g_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
   if (err != cudaSuccess) {
     g_select_error = std::string("cannot use CUDA device ") + std::to_string(dev) + ": " + cudaGetErrorString(err);
     return;
@@ -78,6 +80,7 @@ void require_device() {
 }
 
 int multiprocessor_count() { return g_sm_count; }
+int max_shared_memory_per_block() { return g_smem_optin; }
 
 void* alloc(size_t bytes) {
   require_device();

@@ -5,7 +5,8 @@
 // Tolerances are relative to the largest reference magnitude of each output:
 //   f32 math 2e-5 (summation order differs), f16/bf16 tensor-core GEMM 3e-3 / 2e-2 (the f32
 //   activations are rounded to the weights' 16-bit type before the MMA, as cuBLAS does),
-//   attention 1e-4 (f32 accumulation, online vs two-pass softmax).
+//   attention 1e-4 (f32 accumulation, online vs two-pass softmax); 3e-3 for the tensor-core
+//   prefill kernel (f16 KV), which rounds the scaled query and the probabilities to f16.
 import { describe, expect, it } from 'vitest';
 import { getBackend, type AttentionShape, type DType, type Weights } from '../../ts/index.js';
 import { cudaStatus, getCudaBackend, type CudaBackend } from '../../ts/backend/cuda/index.js';
@@ -144,6 +145,11 @@ describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${
       { name: 'D = 256 (large shared memory tile)', T: 9, S: 300, H: 2, Hkv: 1, D: 256, posOffset: 291, rope: { theta: 10000, layout: 'interleaved' } },
       { name: 'long decode, 8 groups (flash-decoding merge)', T: 1, S: 4096, H: 32, Hkv: 8, D: 128, posOffset: 4095 },
       { name: 'batched decode rows T=4 over 2048 keys', T: 4, S: 2048, H: 4, Hkv: 1, D: 64, posOffset: 2044, rope: { theta: 10000, layout: 'interleaved' } },
+      // long enough for the tensor-core prefill kernel (f16 KV, D = 64/128, T·H/Hkv ≥ 32)
+      { name: 'prefill T=300, GQA 8/2, D=128, half RoPE', T: 300, S: 300, H: 8, Hkv: 2, D: 128, posOffset: 0, rope: { theta: 10000, layout: 'half' } },
+      { name: 'chunked prefill T=70 after 130 cached, D=64, interleaved RoPE', T: 70, S: 200, H: 4, Hkv: 4, D: 64, posOffset: 130, rope: { theta: 10000, layout: 'interleaved' } },
+      { name: 'bidirectional T=100, D=64', T: 100, S: 100, H: 2, Hkv: 2, D: 64, posOffset: 0, causal: false },
+      { name: 'prefill into a long cache (split S), T=16, G=4, D=128', T: 16, S: 3000, H: 16, Hkv: 4, D: 128, posOffset: 2984 },
     ];
     for (const kvDtype of ['f32', 'f16'] as const) {
       for (const c of cases) {
@@ -160,13 +166,20 @@ describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${
             return h;
           };
           const kRef = toKv(kf);
+          const kv0 = kRef.slice();
           const kGpu = kRef.slice();
           const v = toKv(vf);
           const want = new Float32Array(T * H * D);
           const got = new Float32Array(T * H * D);
           ref.attention(want, q, kRef, v, shape);
-          cuda().attention(got, q, kGpu, v, shape);
-          expectClose(got, want, 1e-4, 'out');
+          // f16 KV: the tensor-core kernel (where it applies: Q and P rounded to f16) and the SIMT one
+          for (const tensorCores of kvDtype === 'f16' ? [true, false] : [true]) {
+            cuda().useTensorCoreAttention(tensorCores);
+            kGpu.set(kv0); // each run rotates the new key rows again
+            cuda().attention(got.fill(NaN), q, kGpu, v, shape);
+            expectClose(got, want, kvDtype === 'f16' && tensorCores ? 3e-3 : 1e-4, `out (tensor cores ${tensorCores ? 'on' : 'off'})`);
+          }
+          cuda().useTensorCoreAttention(true);
           if (shape.rope) {
             // The new key rows were rotated in place identically (f16: after rounding, so ≤ 1 ulp apart).
             const a = new Float32Array(kGpu.length);

@@ -24,7 +24,7 @@ export interface CudaAddonInfo {
   /** Why no device can be used (absent when one can). */
   error?: string;
   devices: CudaDeviceDescription[];
-  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (with a device only). */
+  /** What serves the large GEMMs: "cuBLAS (<lib>)" or "own kernels (<why>)" (cudaInfo(true), with a device). */
   gemm?: string;
 }
 
@@ -37,7 +37,8 @@ type H = CudaHandle;
 
 declare module '../../native/addon-types.js' {
   interface NativeAddon {
-    cudaInfo(): CudaAddonInfo;
+    /** withGemm: also report `gemm` (loads cuBLAS if it can). */
+    cudaInfo(withGemm?: boolean): CudaAddonInfo;
     cudaAlloc(bytes: number): H;
     cudaFree(buffer: H): void;
     cudaUpload(buffer: H, source: ArrayBufferView, byteOffset?: number): void;
@@ -63,6 +64,7 @@ declare module '../../native/addon-types.js' {
     cudaEmbedding(out: H, table: H, dtypeCode: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
     cudaArgmax(x: H, n: number): number;
     cudaUseCublas(enabled: boolean): boolean;
+    cudaUseTensorCoreAttention(enabled: boolean): boolean;
     cudaCastF32(dst: H, dstByteOffset: number, dtypeCode: number, src: H, srcByteOffset: number, n: number): void;
   }
 }
@@ -71,5 +73,5 @@ declare module '../../native/addon-types.js' {
 export const CUDA_EXPORTS = [
   'cudaInfo', 'cudaAlloc', 'cudaFree', 'cudaUpload', 'cudaDownload', 'cudaCopy', 'cudaSynchronize',
   'cudaMatmulT', 'cudaMatmul', 'cudaAttention', 'cudaRope', 'cudaRmsnorm', 'cudaLayernorm', 'cudaSoftmax',
-  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas', 'cudaCastF32',
+  'cudaGelu', 'cudaSilu', 'cudaSwiglu', 'cudaAdd', 'cudaMul', 'cudaEmbedding', 'cudaArgmax', 'cudaUseCublas', 'cudaCastF32', 'cudaUseTensorCoreAttention',
 ] as const;

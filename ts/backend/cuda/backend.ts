@@ -78,6 +78,11 @@ export interface CudaBackend extends HostOps {
    * kernels. Returns whether cuBLAS is now in use. Default: on when it loads.
    */
   useCublas(enabled: boolean): boolean;
+  /**
+   * Prefill attention against an f16 KV cache (D = 64 or 128) runs on tensor cores — Q and the
+   * probabilities rounded to f16, f32 accumulation — unless switched off here. Default: on.
+   */
+  useTensorCoreAttention(enabled: boolean): boolean;
   /** Host-array matmul; w may already be resident (DeviceWeights). */
   matmulT(out: Float32Array, a: Float32Array, w: Weights | DeviceWeights, M: number): void;
   /** Host-array embedding gather; table may already be resident. */
@@ -211,7 +216,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
 
   return {
     name: 'cuda',
-    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo().gemm ?? 'unknown' }),
+    info: () => ({ backend: 'cuda', device, addonPath, gemm: addon.cudaInfo(true).gemm ?? 'unknown' }),
     device: dev,
     alloc,
     upload,
@@ -219,6 +224,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     copy: (dst, dOff, src, sOff, bytes) => addon.cudaCopy(dst.handle, dOff, src.handle, sOff, bytes),
     synchronize: () => addon.cudaSynchronize(),
     useCublas: (enabled) => addon.cudaUseCublas(enabled),
+    useTensorCoreAttention: (enabled) => addon.cudaUseTensorCoreAttention(enabled),
 
     matmulT(out, a, w, M) {
       expectDim('M', M, 0);
