@@ -39,6 +39,11 @@ TL_INLINE __m256 q8_load8(const int8_t* q, __m256 d) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d);
 }
 
+// 8 int8 weights → f32, unscaled.
+TL_INLINE __m256 q8_int8(const int8_t* q) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)q)));
+}
+
 // 8 consecutive weights w[row, k..k+7] as f32. For Q8_0, k must be a multiple of 8.
 TL_INLINE __m256 load8(const uint8_t* row, int wt, int64_t k) {
   switch (wt) {
@@ -86,14 +91,20 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
     for (; k < K; k += 32) {
       const __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
       const __m256 a2 = _mm256_loadu_ps(a + k + 16), a3 = _mm256_loadu_ps(a + k + 24);
+      // Σ q·a over the block first, then one multiply-add by the scale: 5 instead of 8
+      // multiplies per 32 weights (the rounding differs from d·q·a only at f32 level).
       for (int r = 0; r < R; r++) {
         const uint8_t* block = row[r] + (k >> 5) * 34;
-        const __m256 d = q8_scale(block);
         const int8_t* q = (const int8_t*)(block + 2);
-        acc0[r] = _mm256_fmadd_ps(q8_load8(q, d), a0, acc0[r]);
-        acc1[r] = _mm256_fmadd_ps(q8_load8(q + 8, d), a1, acc1[r]);
-        acc0[r] = _mm256_fmadd_ps(q8_load8(q + 16, d), a2, acc0[r]);
-        acc1[r] = _mm256_fmadd_ps(q8_load8(q + 24, d), a3, acc1[r]);
+        __m256 s0 = _mm256_mul_ps(q8_int8(q), a0);
+        __m256 s1 = _mm256_mul_ps(q8_int8(q + 8), a1);
+        s0 = _mm256_fmadd_ps(q8_int8(q + 16), a2, s0);
+        s1 = _mm256_fmadd_ps(q8_int8(q + 24), a3, s1);
+        const __m256 d = q8_scale(block);
+        if (r & 1)
+          acc1[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc1[r]);
+        else
+          acc0[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc0[r]);
       }
     }
   } else {
@@ -169,6 +180,86 @@ TL_INLINE void pack_bt_typed(float* pb, const uint8_t* w, int wt, int64_t K, int
   for (int64_t j0 = 0; j0 < kNR; j0 += 8) pack_bt_8(pb, w, wt, K, n0, nr, j0, k0, kc);
 }
 
+// Skinny M: a 4×3 tile of dot products, out[m, j] = Σ_k a[m, k] · wr[j][k] for m < RM, j < RN,
+// with f32 weight rows wr. 12 accumulators + 3 weight vectors + 1 activation vector = 16
+// registers; each weight vector feeds RM FMAs, each activation vector RN.
+TL_INLINE void dot_tile(float* out, int64_t ldo, const float* a, int64_t lda, const float* const* wr, int64_t K,
+                        int RM, int RN) {
+  __m256 acc[4][3];
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) acc[m][j] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 wv[3];
+    for (int j = 0; j < RN; j++) wv[j] = _mm256_loadu_ps(wr[j] + k);
+    for (int m = 0; m < RM; m++) {
+      const __m256 av = _mm256_loadu_ps(a + m * lda + k);
+      for (int j = 0; j < RN; j++) acc[m][j] = _mm256_fmadd_ps(av, wv[j], acc[m][j]);
+    }
+  }
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) {
+      float s = hsum(acc[m][j]);
+      for (int64_t kk = k; kk < K; kk++) s += a[m * lda + kk] * wr[j][kk];
+      out[m * ldo + j] = s;
+    }
+}
+
+// One specialized copy per (RM, RN), chosen at run time for the tails.
+TL_INLINE void dot_tile_any(float* out, int64_t ldo, const float* a, int64_t lda, const float* const* wr, int64_t K,
+                            int RM, int RN) {
+#define TL_CASE(rm, rn) \
+  case rm * 4 + rn: dot_tile(out, ldo, a, lda, wr, K, rm, rn); break;
+  switch (RM * 4 + RN) {
+    TL_CASE(4, 3) TL_CASE(4, 2) TL_CASE(4, 1) TL_CASE(3, 3) TL_CASE(3, 2) TL_CASE(3, 1)
+    TL_CASE(2, 3) TL_CASE(2, 2) TL_CASE(2, 1) TL_CASE(1, 3) TL_CASE(1, 2) TL_CASE(1, 1)
+    default: break;
+  }
+#undef TL_CASE
+}
+
+// Weight row n as f32 into dst (K floats).
+TL_INLINE void expand_row(float* dst, const uint8_t* w, int wt, int64_t K, int64_t n) {
+  const uint8_t* row = w + n * row_bytes(wt, K);
+  int64_t k = 0;
+  if (wt == kQ8) {  // one scale per block of 32
+    for (; k < K; k += 32) {
+      const uint8_t* block = row + (k >> 5) * 34;
+      const __m256 d = q8_scale(block);
+      for (int c = 0; c < 4; c++) _mm256_storeu_ps(dst + k + 8 * c, q8_load8((const int8_t*)(block + 2) + 8 * c, d));
+    }
+    return;
+  }
+  for (; k + 8 <= K; k += 8) _mm256_storeu_ps(dst + k, load8(row, wt, k));
+  for (; k < K; k++) dst[k] = load1(row, wt, k);
+}
+
+
+// The first R (< MR) rows of a register tile, for the bottom edge of out: same loop as micro().
+TL_INLINE void micro_rows(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int R) {
+  __m256 acc[kMR][2];
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+    for (int i = 0; i < R; i++) {
+      const __m256 x = _mm256_broadcast_ss(pa + i);
+      acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
+    }
+    pa += kMR;
+    pb += kNR;
+  }
+  for (int i = 0; i < R; i++) {
+    float* ci = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
+      acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
+    }
+    _mm256_storeu_ps(ci, acc[i][0]);
+    _mm256_storeu_ps(ci + 8, acc[i][1]);
+  }
+}
+
 }  // namespace
 
 void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_t n0, int64_t n1) {
@@ -178,6 +269,27 @@ void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_
     case kF16: gemv_t_typed(out, a, wb, kF16, K, n0, n1); break;
     case kBF16: gemv_t_typed(out, a, wb, kBF16, K, n0, n1); break;
     default: gemv_t_typed(out, a, wb, kQ8, K, n0, n1); break;
+  }
+}
+
+void skinny_t(float* out, int64_t ldo, const float* a, int64_t M, const void* w, int wt, int64_t K, int64_t n0,
+              int64_t n1, float* scratch) {
+  const uint8_t* wb = (const uint8_t*)w;
+  for (int64_t n = n0; n < n1; n += 3) {
+    const int rn = (int)(n1 - n < 3 ? n1 - n : 3);
+    const float* wr[3];
+    for (int j = 0; j < rn; j++) {
+      if (wt == kF32) {
+        wr[j] = (const float*)wb + (n + j) * K;
+      } else {  // convert once, reuse for every row of a
+        expand_row(scratch + j * K, wb, wt, K, n + j);
+        wr[j] = scratch + j * K;
+      }
+    }
+    for (int64_t m = 0; m < M; m += 4) {
+      const int rm = (int)(M - m < 4 ? M - m : 4);
+      dot_tile_any(out + m * ldo + n, ldo, a + m * K, K, wr, K, rm, rn);
+    }
   }
 }
 
@@ -249,6 +361,7 @@ void micro(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, 
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int i = 0; i < kMR; i++) _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);  // C is needed at the end
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
@@ -271,6 +384,16 @@ void micro(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, 
     }
     _mm256_storeu_ps(ci, rows[i][0]);
     _mm256_storeu_ps(ci + 8, rows[i][1]);
+  }
+}
+
+void micro_edge(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int rows) {
+  switch (rows) {  // one specialized copy per row count
+    case 1: micro_rows(kc, pa, pb, c, ldc, accumulate, 1); break;
+    case 2: micro_rows(kc, pa, pb, c, ldc, accumulate, 2); break;
+    case 3: micro_rows(kc, pa, pb, c, ldc, accumulate, 3); break;
+    case 4: micro_rows(kc, pa, pb, c, ldc, accumulate, 4); break;
+    default: micro_rows(kc, pa, pb, c, ldc, accumulate, 5); break;
   }
 }
 

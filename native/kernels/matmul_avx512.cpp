@@ -47,6 +47,11 @@ TL_INLINE __m256 q8_load8(const int8_t* q, __m256 d) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d);
 }
 
+// 16 int8 weights → f32, unscaled.
+TL_INLINE __m512 q8_int8(const int8_t* q) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)q)));
+}
+
 // 16 consecutive weights w[row, k..k+15] as f32. For Q8_0, k must be a multiple of 16.
 TL_INLINE __m512 load16(const uint8_t* row, int wt, int64_t k) {
   switch (wt) {
@@ -108,12 +113,17 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
   if (wt == kQ8) {
     for (; k < K; k += 32) {
       const __m512 a0 = _mm512_loadu_ps(a + k), a1 = _mm512_loadu_ps(a + k + 16);
+      // Σ q·a over the block first, then one multiply-add by the scale (as in the AVX2 file).
       for (int r = 0; r < R; r++) {
         const uint8_t* block = row[r] + (k >> 5) * 34;
-        const __m512 d = q8_scale16(block);
         const int8_t* q = (const int8_t*)(block + 2);
-        acc0[r] = _mm512_fmadd_ps(q8_load16(q, d), a0, acc0[r]);
-        acc1[r] = _mm512_fmadd_ps(q8_load16(q + 16, d), a1, acc1[r]);
+        __m512 s0 = _mm512_mul_ps(q8_int8(q), a0);
+        s0 = _mm512_fmadd_ps(q8_int8(q + 16), a1, s0);
+        const __m512 d = q8_scale16(block);
+        if (r & 1)
+          acc1[r] = _mm512_fmadd_ps(s0, d, acc1[r]);
+        else
+          acc0[r] = _mm512_fmadd_ps(s0, d, acc0[r]);
       }
     }
   } else {
@@ -189,6 +199,85 @@ TL_INLINE void pack_bt_typed(float* pb, const uint8_t* w, int wt, int64_t K, int
   for (int64_t j0 = 0; j0 < kNR; j0 += 8) pack_bt_8(pb, w, wt, K, n0, nr, j0, k0, kc);
 }
 
+// Skinny M: a 4×3 tile of dot products, out[m, j] = Σ_k a[m, k] · wr[j][k] for m < RM, j < RN,
+// with f32 weight rows wr (as in the AVX2 file, 16 lanes).
+TL_INLINE void dot_tile(float* out, int64_t ldo, const float* a, int64_t lda, const float* const* wr, int64_t K,
+                        int RM, int RN) {
+  __m512 acc[4][3];
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) acc[m][j] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 wv[3];
+    for (int j = 0; j < RN; j++) wv[j] = _mm512_loadu_ps(wr[j] + k);
+    for (int m = 0; m < RM; m++) {
+      const __m512 av = _mm512_loadu_ps(a + m * lda + k);
+      for (int j = 0; j < RN; j++) acc[m][j] = _mm512_fmadd_ps(av, wv[j], acc[m][j]);
+    }
+  }
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) {
+      float s = hsum(acc[m][j]);
+      for (int64_t kk = k; kk < K; kk++) s += a[m * lda + kk] * wr[j][kk];
+      out[m * ldo + j] = s;
+    }
+}
+
+// One specialized copy per (RM, RN), chosen at run time for the tails.
+TL_INLINE void dot_tile_any(float* out, int64_t ldo, const float* a, int64_t lda, const float* const* wr, int64_t K,
+                            int RM, int RN) {
+#define TL_CASE(rm, rn) \
+  case rm * 4 + rn: dot_tile(out, ldo, a, lda, wr, K, rm, rn); break;
+  switch (RM * 4 + RN) {
+    TL_CASE(4, 3) TL_CASE(4, 2) TL_CASE(4, 1) TL_CASE(3, 3) TL_CASE(3, 2) TL_CASE(3, 1)
+    TL_CASE(2, 3) TL_CASE(2, 2) TL_CASE(2, 1) TL_CASE(1, 3) TL_CASE(1, 2) TL_CASE(1, 1)
+    default: break;
+  }
+#undef TL_CASE
+}
+
+// Weight row n as f32 into dst (K floats).
+TL_INLINE void expand_row(float* dst, const uint8_t* w, int wt, int64_t K, int64_t n) {
+  const uint8_t* row = w + n * row_bytes(wt, K);
+  int64_t k = 0;
+  if (wt == kQ8) {  // one scale per block of 32
+    for (; k < K; k += 32) {
+      const uint8_t* block = row + (k >> 5) * 34;
+      const __m512 d = q8_scale16(block);
+      for (int c = 0; c < 2; c++) _mm512_storeu_ps(dst + k + 16 * c, q8_load16((const int8_t*)(block + 2) + 16 * c, d));
+    }
+    return;
+  }
+  for (; k + 16 <= K; k += 16) _mm512_storeu_ps(dst + k, load16(row, wt, k));
+  for (; k < K; k++) dst[k] = load1(row, wt, k);
+}
+
+
+// The first R (< MR) rows of a register tile, for the bottom edge of out: same loop as micro().
+TL_INLINE void micro_rows(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int R) {
+  __m512 acc[kMR][2];
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+    for (int i = 0; i < R; i++) {
+      const __m512 x = _mm512_set1_ps(pa[i]);
+      acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+    }
+    pa += kMR;
+    pb += kNR;
+  }
+  for (int i = 0; i < R; i++) {
+    float* ci = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(ci));
+      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(ci + 16));
+    }
+    _mm512_storeu_ps(ci, acc[i][0]);
+    _mm512_storeu_ps(ci + 16, acc[i][1]);
+  }
+}
+
 }  // namespace
 
 void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_t n0, int64_t n1) {
@@ -198,6 +287,27 @@ void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_
     case kF16: gemv_t_typed(out, a, wb, kF16, K, n0, n1); break;
     case kBF16: gemv_t_typed(out, a, wb, kBF16, K, n0, n1); break;
     default: gemv_t_typed(out, a, wb, kQ8, K, n0, n1); break;
+  }
+}
+
+void skinny_t(float* out, int64_t ldo, const float* a, int64_t M, const void* w, int wt, int64_t K, int64_t n0,
+              int64_t n1, float* scratch) {
+  const uint8_t* wb = (const uint8_t*)w;
+  for (int64_t n = n0; n < n1; n += 3) {
+    const int rn = (int)(n1 - n < 3 ? n1 - n : 3);
+    const float* wr[3];
+    for (int j = 0; j < rn; j++) {
+      if (wt == kF32) {
+        wr[j] = (const float*)wb + (n + j) * K;
+      } else {  // convert once, reuse for every row of a
+        expand_row(scratch + j * K, wb, wt, K, n + j);
+        wr[j] = scratch + j * K;
+      }
+    }
+    for (int64_t m = 0; m < M; m += 4) {
+      const int rm = (int)(M - m < 4 ? M - m : 4);
+      dot_tile_any(out + m * ldo + n, ldo, a + m * K, K, wr, K, rm, rn);
+    }
   }
 }
 
@@ -291,6 +401,16 @@ void micro(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, 
     }
     _mm512_storeu_ps(ci, rows[i][0]);
     _mm512_storeu_ps(ci + 16, rows[i][1]);
+  }
+}
+
+void micro_edge(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int rows) {
+  switch (rows) {  // one specialized copy per row count
+    case 1: micro_rows(kc, pa, pb, c, ldc, accumulate, 1); break;
+    case 2: micro_rows(kc, pa, pb, c, ldc, accumulate, 2); break;
+    case 3: micro_rows(kc, pa, pb, c, ldc, accumulate, 3); break;
+    case 4: micro_rows(kc, pa, pb, c, ldc, accumulate, 4); break;
+    default: micro_rows(kc, pa, pb, c, ldc, accumulate, 5); break;
   }
 }
 

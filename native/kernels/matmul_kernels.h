@@ -17,6 +17,11 @@
   constexpr int kNR = NR_;                                                                            \
   /* GEMV: out[n] = Σ_k a[k] · w[n, k] for n in [n0, n1). w: rows of row_bytes bytes. */              \
   void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_t n0, int64_t n1);  \
+  /* Skinny M (2..~32): out[m, n] (row stride ldo) for m < M, n in [n0, n1), as dot products of  \
+     rows of a with weight rows; non-f32 weights are expanded 3 rows at a time into scratch      \
+     (3·K floats). No packing: each weight row is read once per call. */                         \
+  void skinny_t(float* out, int64_t ldo, const float* a, int64_t M, const void* w, int wt, int64_t K,  \
+                int64_t n0, int64_t n1, float* scratch);                                          \
   /* GEMV on b [K, N]: out[n] = Σ_k a[k] · b[k, n] for n in [n0, n1). */                              \
   void gemv(float* out, const float* a, const float* b, int64_t K, int64_t N, int64_t n0, int64_t n1); \
   /* Packs rows [0, mr) × columns [0, kc) of a (row stride lda) into one A panel. */                  \
@@ -28,6 +33,9 @@
   void pack_b(float* pb, const float* b, int64_t ldb, int64_t nr, int64_t kc);                        \
   /* c[MR×NR] (row stride ldc) = (accumulate ? c : 0) + pa · pb over kc steps. */                      \
   void micro(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate);    \
+  /* The same for the first `rows` (1 ≤ rows < MR) rows only: the bottom edge of out. */            \
+  void micro_edge(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, \
+                  int rows);                                                                      \
   }
 
 TL_MATMUL_ISA_DECLS(avx2, 6, 16)

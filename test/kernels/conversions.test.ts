@@ -6,8 +6,14 @@
  *   conversion, including NaN, infinities, subnormals and the Q8_0 blocks.
  * - Q8_0 follows ggml's reference quantizer: d = amax/127, q = roundf(x/d) (half away from zero).
  *   Round trip: |x − dequant(quant(x))| ≤ 0.5·d + 127·|d − f16(d)| ≤ 0.57·amax/127 per block.
+ * - Oracle: llama.cpp's own converter wrote stories260K as f32, f16 and q8_0 GGUF from the same
+ *   weights; converting the f32 tensors must reproduce its F16 and Q8_0 tensors byte for byte.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readGGUF, type GGUFFile } from '../../ts/formats/gguf.js';
 import { getBackend } from '../../ts/index.js';
 import type { Backend } from '../../ts/index.js';
 import { isaPaths, randomF32, rng, withIsa } from './helpers.js';
@@ -248,3 +254,56 @@ for (const b of [native, js]) {
     });
   });
 }
+
+// ── llama.cpp's converter as the oracle ─────────────────────────────────────────────────────
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].find((p) => existsSync(p)) ?? join(repoRoot, '..', 'shared');
+const stories = join(shared, 'models', 'stories260K');
+const ggufPaths = ['f32', 'f16', 'q8_0'].map((t) => join(stories, `stories260K-${t}.gguf`));
+const haveGGUF = ggufPaths.every((p) => existsSync(p));
+
+describe.skipIf(!haveGGUF)(`conversions reproduce llama.cpp's stories260K GGUF files byte for byte${haveGGUF ? '' : ` — skipped: ${stories} not found`}`, () => {
+  const load = (p: string): { f: GGUFFile; bytes: Buffer } => ({ f: readGGUF(p), bytes: readFileSync(p) });
+  const tensorBytes = (file: { f: GGUFFile; bytes: Buffer }, name: string, type: string): Uint8Array | null => {
+    const t = file.f.tensors.find((x) => x.name === name);
+    return t && t.type === type ? new Uint8Array(file.bytes.subarray(t.offset, t.offset + t.byteLength)) : null;
+  };
+  const paths = isaPaths().filter((p) => p.runnable).map((p) => p.isa);
+
+  it('quantizeQ8_0 and f32ToF16 of every f32 tensor equal the converter\'s Q8_0 / F16 tensors (JS and each native path)', () => {
+    const [f32, f16, q8] = ggufPaths.map(load) as [ReturnType<typeof load>, ReturnType<typeof load>, ReturnType<typeof load>];
+    let q8Tensors = 0, f16Tensors = 0;
+    for (const t of f32.f.tensors) {
+      const raw = tensorBytes(f32, t.name, 'F32');
+      if (!raw) continue;
+      const x = new Float32Array(raw.slice().buffer);
+      const wantQ = tensorBytes(q8, t.name, 'Q8_0');
+      if (wantQ) {
+        q8Tensors++;
+        const out = new Uint8Array(wantQ.length);
+        js.quantizeQ8_0(out, x);
+        expect(out, `${t.name} (js)`).toEqual(wantQ);
+        for (const isa of paths) {
+          out.fill(0);
+          withIsa(isa, () => native.quantizeQ8_0(out, x));
+          expect(out, `${t.name} (native ${isa})`).toEqual(wantQ);
+        }
+      }
+      const wantH = tensorBytes(f16, t.name, 'F16');
+      if (wantH) {
+        f16Tensors++;
+        const want = new Uint16Array(wantH.slice().buffer);
+        const out = new Uint16Array(x.length);
+        js.f32ToF16(out, x);
+        expect(out, `${t.name} (js)`).toEqual(want);
+        for (const isa of paths) {
+          out.fill(0);
+          withIsa(isa, () => native.f32ToF16(out, x));
+          expect(out, `${t.name} (native ${isa})`).toEqual(want);
+        }
+      }
+    }
+    expect(q8Tensors).toBeGreaterThan(10);
+    expect(f16Tensors).toBeGreaterThan(10);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * matmul family: the native kernels on every ISA path (scalar reference, AVX2, AVX-512) against the
- * pure-JS baseline, on awkward sizes (1, 3, 17, 63, 65, 127, 1000 and GEMM sizes crossing the
- * cache blocks KC = 256, MC = 144, NC = 2048 and the MR×NR tiles), all four weight dtypes, 1 and
+ * pure-JS baseline, on awkward sizes (1, 3, 17, 63, 65, 127, 1000 and sizes crossing every regime
+ * and block: GEMV M = 1, dot-product kernel M ≤ 32, packed GEMM M ≥ 33 with KC = 512, MC = 48,
+ * NC = 512 and the MR×NR tiles 6×16 / 6×32), all four weight dtypes, 1 and
  * 2 threads; and bad calls that must throw a named TypeError/RangeError on both backends.
  *
  * Tolerance (same for every dtype): both sides expand the weights to f32 exactly (f16/bf16
@@ -23,7 +24,8 @@ const REL_TOL = 1e-5;
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 3, 17], [1, 1000, 63], [1, 17, 1000], [1, 127, 65], [1, 1000, 1000],
   [3, 17, 63], [3, 1000, 127], [17, 65, 3], [17, 63, 1000], [63, 127, 17], [65, 1, 65], [65, 63, 127],
-  [127, 65, 1000], [1000, 17, 65], [150, 40, 300], [7, 2050, 40], [145, 33, 513],
+  [127, 65, 1000], [1000, 17, 65], [150, 40, 300], [7, 2050, 40], [145, 33, 513], [32, 70, 100], [33, 65, 1000],
+  [40, 1030, 70], [100, 530, 1100],
 ];
 
 /** Q8_0 needs K % 32 == 0: round K up. */

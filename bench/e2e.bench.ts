@@ -1,0 +1,210 @@
+/**
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m] [--reps=N]
+ *
+ * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
+ * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
+ * to node-llama-cpp (llama.cpp) on the same GGUF file with the same thread count, in the same run.
+ * Every (engine, model, threads) case runs in its own child process, so peak RSS is that case's.
+ * Models: stories260K f32 (../shared) and the 110M-parameter random Llama in f32 / f16 / q8_0
+ * (written to the temp dir by scripts/make-random-model.ts when missing). Medians of `reps` runs,
+ * each on a different random prompt (so our KV-prefix reuse never applies).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { median, printTable, writeResults, type Row } from './lib.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..');
+const shared = [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].find(existsSync) ?? '';
+const PROMPT = 128;
+const GENERATE = 128;
+const CHILD_FLAG = '--e2e-child';
+
+interface CaseResult {
+  loadMs: number;
+  prefillTps: number;
+  decodeTps: number;
+  peakRssMB: number;
+  prefillSamples: number[];
+  decodeSamples: number[];
+}
+
+/** Random prompt ids in [3, vocab) from a small LCG (ids 0–2 are UNK/BOS/EOS in Llama vocabularies). */
+function prompt(vocab: number, seed: number): number[] {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  return Array.from({ length: PROMPT }, () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return 3 + (x % (vocab - 3));
+  });
+}
+
+function peersPath(): string | null {
+  for (const root of [join(repoRoot, 'bench', 'peers'), join(repoRoot, '..', 'main', 'bench', 'peers'), join(repoRoot, '..', '..', 'main', 'bench', 'peers')]) {
+    const p = join(root, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+// ── child processes: one case each ──────────────────────────────────────────────────────────────
+
+async function oursCase(path: string, threads: number, reps: number): Promise<CaseResult> {
+  const { loadModel } = await import('../ts/generate/model.js');
+  const t0 = performance.now();
+  const model = await loadModel(path, { threads, backend: 'native', contextLength: PROMPT + GENERATE + 8 });
+  const loadMs = performance.now() - t0;
+  const vocab = model.info.config.vocabSize;
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  await model.generate(prompt(vocab, 999), { temperature: 0, maxTokens: 16, ignoreEos: true }); // warm-up
+  for (let r = 0; r < reps; r++) {
+    const res = await model.generate(prompt(vocab, r + 1), { temperature: 0, maxTokens: GENERATE, ignoreEos: true });
+    if (res.usage.cachedPromptTokens !== 0 || res.tokens.length !== GENERATE) throw new Error('bench: unexpected cache reuse or early stop');
+    prefill.push(res.timings.prefillTokensPerSecond);
+    decode.push(res.timings.decodeTokensPerSecond);
+  }
+  await model.dispose();
+  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, prefillSamples: prefill, decodeSamples: decode };
+}
+
+async function peerCase(path: string, threads: number, reps: number): Promise<CaseResult> {
+  const mod = peersPath();
+  if (!mod) throw new Error('node-llama-cpp is not installed');
+  type Seq = {
+    clearHistory(): Promise<void>;
+    evaluateWithoutGeneratingNewTokens(t: number[]): Promise<void>;
+    evaluate(t: number[], o: object): AsyncGenerator<number>;
+  };
+  const { getLlama, LlamaLogLevel } = (await import(pathToFileURL(mod).href)) as {
+    getLlama(o: object): Promise<{ loadModel(o: object): Promise<{ tokens: { bos: number | null }; createContext(o: object): Promise<{ getSequence(): Seq }>; fileInsights: { tokens?: unknown } }> }>;
+    LlamaLogLevel: Record<string, unknown>;
+  };
+  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error });
+  const t0 = performance.now();
+  const model = await llama.loadModel({ modelPath: path });
+  const ctx = await model.createContext({ contextSize: 512, threads, batchSize: 512 });
+  const loadMs = performance.now() - t0;
+  const seq = ctx.getSequence();
+  const { openModelFile } = await import('../ts/formats/model-file.js');
+  const mf = openModelFile(path);
+  const vocab = mf.config.vocabSize;
+  mf.close();
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  const once = async (ids: number[], n: number): Promise<[number, number]> => {
+    await seq.clearHistory();
+    const a = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(ids);
+    const b = performance.now();
+    let k = 0;
+    for await (const _ of seq.evaluate([ids[0]!], { temperature: 0, yieldEogToken: true })) if (++k >= n) break;
+    const c = performance.now();
+    return [(ids.length * 1000) / (b - a), (n * 1000) / (c - b)];
+  };
+  await once(prompt(vocab, 999), 16); // warm-up
+  for (let r = 0; r < reps; r++) {
+    const [p, d] = await once(prompt(vocab, r + 1), GENERATE);
+    prefill.push(p);
+    decode.push(d);
+  }
+  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, prefillSamples: prefill, decodeSamples: decode };
+}
+
+if (process.argv.includes(CHILD_FLAG)) {
+  const [engine, path, threads, reps] = process.argv.slice(process.argv.indexOf(CHILD_FLAG) + 1);
+  const fn = engine === 'ours' ? oursCase : peerCase;
+  fn(path!, Number(threads), Number(reps)).then(
+    (r) => {
+      process.stdout.write(`\n@@${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
+
+// ── the parent: models, cases, table ────────────────────────────────────────────────────────────
+
+async function runCase(engine: 'ours' | 'peer', path: string, threads: number, reps: number): Promise<CaseResult | string> {
+  const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [tsx, fileURLToPath(import.meta.url), CHILD_FLAG, engine, path, String(threads), String(reps)], {
+      cwd: repoRoot,
+      timeout: 600_000,
+      maxBuffer: 16 << 20,
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('@@'));
+    if (!line) return 'no result';
+    return JSON.parse(line.slice(2)) as CaseResult;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    return (e.stderr || e.message).trim().split('\n').slice(-3).join(' ');
+  }
+}
+
+async function benchModels(which: string[]): Promise<Array<{ name: string; path: string }>> {
+  const out: Array<{ name: string; path: string }> = [];
+  if (which.includes('stories')) {
+    const p = join(shared, 'models', 'stories260K', 'stories260K-f32.gguf');
+    if (existsSync(p)) out.push({ name: 'stories260K f32', path: p });
+    else console.log(`stories260K not found under ${shared || '../shared'}: skipped`);
+  }
+  if (which.includes('110m')) {
+    const dir = join(tmpdir(), 'tensorloom-bench');
+    mkdirSync(dir, { recursive: true });
+    const { makeRandomModel } = await import('../scripts/make-random-model.js');
+    for (const type of ['f32', 'f16', 'q8_0'] as const) {
+      const p = join(dir, `llama-110m-${type}.gguf`);
+      if (!existsSync(p)) {
+        console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
+        makeRandomModel({ arch: 'llama', size: '110m', type, seed: 1, gguf: p });
+      }
+      out.push({ name: `110M Llama ${type}`, path: p });
+    }
+  }
+  return out;
+}
+
+export async function run(flags: string[]): Promise<void> {
+  const opt = (name: string, def: string): string => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1] ?? def;
+  const quick = flags.includes('--quick');
+  const threads = opt('threads', '1,2').split(',').map(Number);
+  const reps = Number(opt('reps', quick ? '2' : '5'));
+  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m').split(','));
+  const havePeer = peersPath() !== null;
+  if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): peer columns empty');
+  const rows: Row[] = [];
+  const raw: Record<string, unknown>[] = [];
+  for (const m of models)
+    for (const t of threads) {
+      const ours = await runCase('ours', m.path, t, reps);
+      const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
+      const o = typeof ours === 'string' ? null : ours;
+      const p = typeof peer === 'string' ? null : peer;
+      if (typeof ours === 'string') console.log(`tensorloom ${m.name} ×${t}: ${ours}`);
+      if (typeof peer === 'string' && havePeer) console.log(`node-llama-cpp ${m.name} ×${t}: ${peer}`);
+      rows.push({
+        model: m.name,
+        threads: t,
+        'prefill tok/s': o?.prefillTps ?? null,
+        'peer prefill': p?.prefillTps ?? null,
+        'prefill ×': o && p ? o.prefillTps / p.prefillTps : null,
+        'decode tok/s': o?.decodeTps ?? null,
+        'peer decode': p?.decodeTps ?? null,
+        'decode ×': o && p ? o.decodeTps / p.decodeTps : null,
+        'load ms': o?.loadMs ?? null,
+        'peer load ms': p?.loadMs ?? null,
+        'RSS MB': o?.peakRssMB ?? null,
+        'peer RSS MB': p?.peakRssMB ?? null,
+      });
+      raw.push({ model: m.name, path: m.path, threads: t, tensorloom: ours, nodeLlamaCpp: peer });
+    }
+  printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps})`, rows);
+  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, rows, raw });
+}

@@ -1,0 +1,207 @@
+/**
+ * npx tsx bench/run.ts matmul [--quick]
+ *
+ * matmulT GFLOP/s (out[M,N] = a[M,K] · wᵀ) on the issue's shapes at 1 and 2 threads, weights
+ * f32 / f16 / q8_0, in one run:
+ * - native (the ISA path in use) next to the pure-JS baseline (one run, on shapes up to 512³),
+ *   with the ratio;
+ * - OpenBLAS cblas_sgemm (f32) through bench/peers/openblas_sgemm.c, compiled now when the library
+ *   is installed (Debian libopenblas-dev), with our ratio to it;
+ * - memory read bandwidth (bench/peers/membw.c) at 1 and 2 threads, so GEMV (M = 1) is quoted as a
+ *   share of it: weight bytes streamed per call / time / bandwidth.
+ * Every figure is a median. Next to wall time, 1-thread rows also give CPU-time GFLOP/s (process
+ * CPU time per call, for us and for OpenBLAS): on a machine shared with other work, CPU time stays
+ * near the quiet-machine figure where wall time does not. (At 2 threads CPU time adds both threads
+ * and the pool's spinning, so only wall time is quoted there.)
+ * Writes bench/results/matmul.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getBackend } from '../ts/index.js';
+import type { DType, Weights } from '../ts/index.js';
+import { median, printTable, writeResults, type Row } from './lib.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const peersDir = join(here, 'peers');
+const buildDir = join(peersDir, 'build');
+
+const SHAPES: [number, number, number][] = [
+  [1, 768, 768], [1, 4096, 4096], [1, 768, 32000], [8, 768, 768], [64, 768, 3072], [128, 768, 768], [512, 512, 512], [1024, 1024, 1024],
+];
+const DTYPES: DType[] = ['f32', 'f16', 'q8_0'];
+const THREADS = [1, 2];
+const BYTES_PER_WEIGHT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+/** The JS baseline runs once per shape, and only up to this many multiply-adds (512³)... */
+const JS_MAX_MACS = 512 ** 3;
+/** ...after one warm-up run on shapes up to this size. */
+const JS_WARMUP_MACS = 2 ** 24;
+
+/** Compiles a C harness from bench/peers into bench/peers/build; null (with the reason) when it cannot. */
+function compile(name: string, args: string[]): { path: string | null; why?: string } {
+  mkdirSync(buildDir, { recursive: true });
+  const out = join(buildDir, name);
+  try {
+    execFileSync('cc', ['-O2', '-o', out, join(peersDir, `${name}.c`), ...args], { stdio: 'pipe' });
+    return { path: out };
+  } catch (err) {
+    const msg = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr).split('\n')[0] : String(err);
+    return { path: null, why: msg };
+  }
+}
+
+function openblasAvailable(): boolean {
+  return ['/usr/include/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/aarch64-linux-gnu/cblas.h', '/usr/include/openblas/cblas.h'].some(existsSync);
+}
+
+interface Times {
+  /** Median wall-clock ms per call. */
+  ms: number;
+  /** Median process CPU ms per call. */
+  cpuMs: number;
+}
+
+/** Median wall and CPU ms per call of OpenBLAS sgemm for each shape at `threads`. */
+function openblasTimes(bin: string, threads: number, shapes: [number, number, number][]): Map<string, Times> {
+  const out = execFileSync(bin, [String(threads), ...shapes.map((s) => s.join('x'))], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) } });
+  const times = new Map<string, Times>();
+  for (const line of out.trim().split('\n')) {
+    const [M, N, K, ms, cpuMs] = line.split(' ');
+    times.set(`${M}x${N}x${K}`, { ms: Number(ms), cpuMs: Number(cpuMs) });
+  }
+  return times;
+}
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
+
+/**
+ * Like bench/lib.ts's timeIt (warm-up, repetitions so a sample lasts ≥ minSampleMs, median of
+ * `samples`), measuring wall and process CPU time of the same samples.
+ */
+function timeBoth(fn: () => void, opts: { samples: number; minSampleMs: number; warmup?: number }): Times {
+  for (let i = 0; i < (opts.warmup ?? 2); i++) fn();
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    const dt = performance.now() - t0;
+    if (dt >= opts.minSampleMs || reps >= 1 << 20) break;
+    reps = Math.max(reps * 2, Math.ceil((reps * opts.minSampleMs) / Math.max(dt, 1e-3)));
+  }
+  const wall: number[] = [], cpu: number[] = [];
+  for (let s = 0; s < opts.samples; s++) {
+    const t0 = performance.now(), c0 = cpuNow();
+    for (let i = 0; i < reps; i++) fn();
+    wall.push((performance.now() - t0) / reps);
+    cpu.push((cpuNow() - c0) / reps);
+  }
+  return { ms: median(wall), cpuMs: median(cpu) };
+}
+
+function randomWeights(dtype: DType, N: number, K: number): Weights {
+  const f = new Float32Array(N * K);
+  for (let i = 0; i < f.length; i++) f[i] = Math.random() * 2 - 1;
+  const js = getBackend('js');
+  if (dtype === 'f32') return { dtype, rows: N, cols: K, data: f };
+  if (dtype === 'q8_0') {
+    const q = new Uint8Array((N * K) / 32 * 34);
+    getBackend('native').quantizeQ8_0(q, f);
+    return { dtype, rows: N, cols: K, data: q };
+  }
+  const h = new Uint16Array(N * K);
+  if (dtype === 'f16') getBackend('native').f32ToF16(h, f);
+  else js.f32ToBf16(h, f);
+  return { dtype, rows: N, cols: K, data: h };
+}
+
+const gflops = (M: number, N: number, K: number, ms: number) => (2 * M * N * K) / (ms * 1e6);
+
+export async function run(flags: string[]): Promise<void> {
+  const quick = flags.includes('--quick');
+  const native = getBackend('native');
+  const js = getBackend('js');
+  const shapes = quick ? SHAPES.filter(([M, N, K]) => M * N * K <= 512 ** 3) : SHAPES;
+  const timing = quick ? { samples: 3, minSampleMs: 10 } : { samples: 7, minSampleMs: 25 };
+  const startThreads = native.info().threads;
+
+  // ── peers: memory bandwidth and OpenBLAS ──────────────────────────────────────────────────
+  const bw = new Map<number, number>();
+  const membw = compile('membw', ['-mavx2', '-lpthread']);
+  if (membw.path) for (const t of THREADS) bw.set(t, Number(execFileSync(membw.path, [String(t), quick ? '256' : '512'], { encoding: 'utf8' }).trim()));
+  else console.log(`memory bandwidth: skipped (${membw.why})`);
+  printTable('memory read bandwidth (bench/peers/membw.c, median of 9 passes over 512 MiB)', THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
+
+  const blas = new Map<number, Map<string, Times>>();
+  let blasNote = 'OpenBLAS: not installed (Debian: apt-get install libopenblas-dev)';
+  if (openblasAvailable()) {
+    const bin = compile('openblas_sgemm', ['-lopenblas']);
+    if (bin.path) {
+      for (const t of THREADS) blas.set(t, openblasTimes(bin.path, t, shapes));
+      blasNote = 'OpenBLAS cblas_sgemm (NoTrans × Trans), same shapes, same thread count';
+    } else blasNote = `OpenBLAS: harness did not compile (${bin.why})`;
+  }
+  console.log(`\n${blasNote}`);
+
+  // ── native and JS ─────────────────────────────────────────────────────────────────────────
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const [M, N, K] of shapes) {
+    const a = new Float32Array(M * K).map(() => Math.random() * 2 - 1);
+    const out = new Float32Array(M * N);
+    for (const dtype of DTYPES) {
+      const w = randomWeights(dtype, N, K);
+      const macs = M * N * K;
+      let jsMs: number | null = null, jsCpuMs: number | null = null;
+      if (macs <= JS_MAX_MACS) {
+        if (macs <= JS_WARMUP_MACS) js.matmulT(out, a, w, M); // let the JIT compile it first
+        const t0 = performance.now(), c0 = cpuNow();
+        js.matmulT(out, a, w, M);
+        jsMs = performance.now() - t0;
+        jsCpuMs = cpuNow() - c0;
+      }
+      for (const t of THREADS) {
+        native.setThreads(t);
+        const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
+        const g = gflops(M, N, K, ms);
+        const b = dtype === 'f32' ? blas.get(t)?.get(`${M}x${N}x${K}`) ?? null : null;
+        const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT[dtype]) / (ms * 1e6) : null;
+        const bwShare = weightGBs !== null && bw.get(t) ? weightGBs / bw.get(t)! : null;
+        const one = t === 1;
+        rows.push({
+          shape: `${M}×${N}×${K}`,
+          w: dtype,
+          thr: t,
+          ms,
+          'GFLOP/s': g,
+          'JS GFLOP/s': jsMs !== null && one ? gflops(M, N, K, jsMs) : null,
+          '×JS': jsMs !== null && one ? jsMs / ms : null,
+          'BLAS GFLOP/s': b ? gflops(M, N, K, b.ms) : null,
+          '×BLAS': b ? b.ms / ms : null,
+          'cpu GFLOP/s': one ? gflops(M, N, K, cpuMs) : null,
+          '×JS cpu': jsCpuMs !== null && one ? jsCpuMs / cpuMs : null,
+          'BLAS cpu': b && one ? gflops(M, N, K, b.cpuMs) : null,
+          '×BLAS cpu': b && one ? b.cpuMs / cpuMs : null,
+          'w GB/s': weightGBs,
+          '% BW': bwShare !== null ? 100 * bwShare : null,
+        });
+        results.push({
+          M, N, K, dtype, threads: t, nativeMs: ms, nativeCpuMs: one ? cpuMs : null, gflops: g,
+          jsMs: one ? jsMs : null, jsCpuMs: one ? jsCpuMs : null, openblasMs: b?.ms ?? null, openblasCpuMs: b && one ? b.cpuMs : null,
+          weightGBs, bandwidthShare: bwShare,
+        });
+      }
+    }
+  }
+  native.setThreads(startThreads);
+  printTable(`matmulT (isa ${native.info().isa}): native vs JS baseline vs OpenBLAS sgemm — medians`, rows);
+  writeResults('matmul', {
+    note: 'matmulT out[M,N] = a[M,K]·wᵀ; medians of wall (and, at 1 thread, process CPU) ms per call; JS baseline timed once per shape (≤ 512³ MACs); bandwidth by bench/peers/membw.c',
+    bandwidthGBs: Object.fromEntries([...bw].map(([t, v]) => [`threads${t}`, v])),
+    openblas: blasNote,
+    results,
+  });
+}

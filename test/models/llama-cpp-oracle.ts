@@ -1,0 +1,93 @@
+/**
+ * node-llama-cpp (llama.cpp) as an independent oracle: greedy token ids and raw logits for a
+ * GGUF file, one token at a time through `controlledEvaluate`. Tests that need it skip when
+ * node-llama-cpp is not installed (bench/peers, see test/formats/helpers.ts).
+ */
+import { pathToFileURL } from 'node:url';
+import { peersModulePath } from '../formats/helpers.js';
+
+export interface OracleRun {
+  /** Greedy tokens; stops early after an end-of-generation token (not included). */
+  tokens: number[];
+  /** With `logits: true`: the logits that produced each token (row i predicts tokens[i]). */
+  logits: Float32Array[];
+}
+
+interface LlamaModelLike {
+  tokens: { bos: number | null; eos: number | null };
+  isEogToken(token: number): boolean;
+  tokenize(text: string, specialTokens?: boolean): number[];
+  detokenize(tokens: readonly number[]): string;
+  createContext(o: { contextSize: number; threads: number; batchSize: number }): Promise<{
+    getSequence(): {
+      controlledEvaluate(items: unknown[]): Promise<Array<{ next?: { token?: number; logits?: Map<number, number> } } | undefined>>;
+    };
+    dispose(): Promise<void>;
+  }>;
+  dispose(): Promise<void>;
+  readonly fileInsights?: unknown;
+}
+
+interface LlamaLike {
+  loadModel(o: { modelPath: string }): Promise<LlamaModelLike>;
+  dispose(): Promise<void>;
+}
+
+export const oraclePath = peersModulePath();
+export const oracleMissing = 'node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): skipped';
+
+let llamaPromise: Promise<LlamaLike> | null = null;
+const models = new Map<string, Promise<LlamaModelLike>>();
+
+async function llama(): Promise<LlamaLike> {
+  if (!oraclePath) throw new Error(oracleMissing);
+  llamaPromise ??= (async () => {
+    const mod = (await import(pathToFileURL(oraclePath).href)) as {
+      getLlama(o: Record<string, unknown>): Promise<LlamaLike>;
+      LlamaLogLevel: Record<string, unknown>;
+    };
+    return mod.getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: mod.LlamaLogLevel.error });
+  })();
+  return llamaPromise;
+}
+
+export async function oracleModel(path: string): Promise<LlamaModelLike> {
+  let m = models.get(path);
+  if (!m) {
+    m = llama().then((l) => l.loadModel({ modelPath: path }));
+    models.set(path, m);
+  }
+  return m;
+}
+
+/** Greedy decoding after `prompt` (token ids, BOS included) for up to `steps` tokens. */
+export async function oracleGreedy(path: string, prompt: readonly number[], steps: number, o: { logits?: boolean; vocab?: number; contextSize?: number } = {}): Promise<OracleRun> {
+  const model = await oracleModel(path);
+  const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512 });
+  try {
+    const seq = ctx.getSequence();
+    const tokens: number[] = [];
+    const logits: Float32Array[] = [];
+    let input: number[] = [...prompt];
+    for (let i = 0; i < steps; i++) {
+      const items: unknown[] = input.map((t, j) =>
+        j === input.length - 1 ? [t, { generateNext: { token: true, ...(o.logits ? { logits: true } : {}), options: { temperature: 0 } } }] : t,
+      );
+      const res = await seq.controlledEvaluate(items);
+      const next = res[input.length - 1]?.next;
+      if (next?.token === undefined) throw new Error('node-llama-cpp returned no next token');
+      if (o.logits) {
+        if (!next.logits || !o.vocab) throw new Error('node-llama-cpp returned no logits (or vocab not given)');
+        const row = new Float32Array(o.vocab);
+        for (const [t, l] of next.logits) row[t] = l;
+        logits.push(row);
+      }
+      if (model.isEogToken(next.token)) break;
+      tokens.push(next.token);
+      input = [next.token];
+    }
+    return { tokens, logits };
+  } finally {
+    await ctx.dispose();
+  }
+}

@@ -1,0 +1,17 @@
+import type { BackendInfo } from '../backend/types.js';
+import type { TransformerConfig } from '../models/config.js';
+import type { ModelFormat } from '../formats/model-file.js';
+
+/** What a loaded model reports about itself. */
+export interface ModelInfo {
+  path: string;
+  format: ModelFormat;
+  config: TransformerConfig;
+  /** KV cache capacity in tokens. */
+  contextLength: number;
+  kvCache: 'f32' | 'f16';
+  backend: BackendInfo;
+  tokenizer: { path: string | null; vocabSize: number; bosId: number | null; eosIds: readonly number[] };
+  /** Milliseconds spent opening the files and building the model. */
+  loadMs: number;
+}

@@ -1,0 +1,54 @@
+/**
+ * Loads a model and its tokenizer on the current thread: the worker calls this, and so does
+ * `loadModel(path, { worker: false })`.
+ */
+import { getBackend } from '../backend/index.js';
+import { openModelFile } from '../formats/model-file.js';
+import { describeModel } from '../models/registry.js';
+import { Transformer } from '../models/transformer.js';
+import { Engine } from './engine.js';
+import type { ModelInfo } from './info.js';
+import type { LoadModelOptions } from './load-options.js';
+import { openTokenizer } from './tokenizer.js';
+
+export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<{ engine: Engine; info: ModelInfo; close(): void }> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('tensorloom: loadModel needs a model path');
+  const t0 = performance.now();
+  const backend = getBackend(options.backend);
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 0) throw new RangeError(`tensorloom: threads must be an integer ≥ 0, got ${options.threads}`);
+    backend.setThreads(options.threads);
+  }
+  const src = openModelFile(path, options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {});
+  try {
+    const { config, weights } = describeModel(src);
+    const tok = openTokenizer(src);
+    const model = new Transformer(backend, config, weights, {
+      ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+      ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
+      ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+    });
+    const engine = new Engine(model, tok.tokenizer);
+    const info: ModelInfo = {
+      path,
+      format: src.format,
+      config,
+      contextLength: model.contextLength,
+      kvCache: model.cache.dtype,
+      backend: backend.info(),
+      tokenizer: { path: tok.path, vocabSize: tok.tokenizer.vocabSize, bosId: tok.tokenizer.specialIds.bos ?? config.bosTokenId, eosIds: engine.eosIds },
+      loadMs: performance.now() - t0,
+    };
+    return {
+      engine,
+      info,
+      close: () => {
+        model.dispose();
+        src.close();
+      },
+    };
+  } catch (err) {
+    src.close();
+    throw err;
+  }
+}

@@ -1,0 +1,19 @@
+import type { BackendName } from '../backend/index.js';
+import type { KVDType } from '../layers/kv-cache.js';
+
+export interface LoadModelOptions {
+  /** Tokenizer file (llama2.c tokenizer.bin, tokenizer.json, …); default: the one in or next to the model file. */
+  tokenizer?: string;
+  /** Threads for the native kernels. Default: physical cores. */
+  threads?: number;
+  /** 'native' (default when the addon loads) or 'js'. */
+  backend?: BackendName;
+  /** KV cache capacity in tokens. Default: the model's context, at most 4096. */
+  contextLength?: number;
+  /** KV cache storage. Default 'f32'. */
+  kvCache?: KVDType;
+  /** Most prompt tokens per forward chunk. Default 256. */
+  maxBatch?: number;
+  /** Run the model in a worker thread (default true), so generation never blocks the event loop. */
+  worker?: boolean;
+}

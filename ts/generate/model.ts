@@ -1,0 +1,257 @@
+/**
+ * The public model handle. By default the model lives in a worker thread and this object is a
+ * thin proxy: `generate` and `stream` post a request and receive text chunks and the result by
+ * message, so the event loop keeps running during generation. With `{ worker: false }` the same
+ * API runs on the calling thread (each call then blocks until it is done).
+ */
+import type { Worker } from 'node:worker_threads';
+import { AbortError, type Engine } from './engine.js';
+import type { ModelInfo } from './info.js';
+import { loadLocal } from './load-local.js';
+import type { LoadModelOptions } from './load-options.js';
+import { ABORT_SLOT, CONTROL_INTS, type FromWorker, type ToWorker, type WireError } from './protocol.js';
+import type { GenerateOptions, GenerateResult, Prompt } from './types.js';
+import { spawnWorker } from './worker-spawn.js';
+
+/** Text chunks as they are generated; `result` resolves with the full result at the end. */
+export interface GenerationStream extends AsyncIterable<string> {
+  readonly result: Promise<GenerateResult>;
+}
+
+/** Where generation actually runs: a worker (default) or this thread. */
+interface Runner {
+  run(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult>;
+  encode(text: string, addBos: boolean): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export class Model implements AsyncDisposable {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    /** Architecture, hyperparameters, context length, backend, tokenizer, load time. */
+    readonly info: ModelInfo,
+    private readonly runner: Runner,
+  ) {}
+
+  /** @internal use loadModel */
+  static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    const { worker = true, ...rest } = options;
+    if (!worker) {
+      const local = await loadLocal(path, rest);
+      return new Model(local.info, inlineRunner(local.engine, local.close));
+    }
+    const { info, runner } = await startWorker(path, rest);
+    return new Model(info, runner);
+  }
+
+  /** Generates a continuation of `prompt` (text, or token ids). */
+  generate(prompt: Prompt, options: GenerateOptions = {}): Promise<GenerateResult> {
+    return this.enqueue(prompt, options, options.onText ?? null);
+  }
+
+  /** The continuation as an async iterable of UTF-8-safe text chunks (`.result` has the rest). */
+  stream(prompt: Prompt, options: GenerateOptions = {}): GenerationStream {
+    const chunks: string[] = [];
+    let wake: (() => void) | null = null;
+    let finished = false;
+    const onText = (s: string): void => {
+      options.onText?.(s);
+      chunks.push(s);
+      wake?.();
+    };
+    const result = this.enqueue(prompt, options, onText);
+    void result.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      finished = true;
+      wake?.();
+    });
+    return {
+      result,
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          while (chunks.length > 0) yield chunks.shift()!;
+          if (finished) break;
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+        }
+        await result; // rethrows an abort or error after the chunks produced before it
+      },
+    };
+  }
+
+  /** Token ids of a text, as generate would feed them (BOS + text by default). */
+  encode(text: string, options: { addBos?: boolean } = {}): Promise<number[]> {
+    if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    return this.runner.encode(text, options.addBos ?? true);
+  }
+
+  /** Frees the model (terminates its worker); pending calls finish first. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    await this.runner.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  private enqueue(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult> {
+    if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    const run = (): Promise<GenerateResult> => {
+      if (options.signal?.aborted) return Promise.reject(new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }));
+      return this.runner.run(prompt, options, onText);
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}
+
+/** Loads a model (GGUF, llama2.c .bin, or a Hugging Face directory) and its tokenizer. */
+export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.load(path, options);
+}
+
+function engineOptions(o: GenerateOptions): Omit<GenerateOptions, 'signal' | 'onText'> {
+  const { signal: _s, onText: _t, ...rest } = o;
+  return rest;
+}
+
+function inlineRunner(engine: Engine, close: () => void): Runner {
+  return {
+    async run(prompt, options, onText) {
+      const signal = options.signal;
+      return engine.generate(prompt, engineOptions(options), {
+        ...(onText ? { onText } : {}),
+        ...(signal ? { aborted: () => signal.aborted } : {}),
+      });
+    },
+    async encode(text, addBos) {
+      return engine.encode(text, addBos);
+    },
+    async close() {
+      close();
+    },
+  };
+}
+
+function fromWire(e: WireError): Error {
+  if (e.name === 'AbortError') return new AbortError(e.message, e.partial);
+  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : Error;
+  const err = new Ctor(e.message);
+  if (Ctor === Error && e.name !== 'Error') Object.defineProperty(err, 'name', { value: e.name });
+  return err;
+}
+
+async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker'>): Promise<{ info: ModelInfo; runner: Runner }> {
+  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
+  const ctrl = new Int32Array(control);
+  const worker: Worker = spawnWorker({ path, options, control });
+  type Pending = { resolve: (v: never) => void; reject: (e: Error) => void; onText: ((s: string) => void) | null };
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let dead: Error | null = null;
+  let onDisposed: (() => void) | null = null;
+
+  // Listeners are removed one by one: removeAllListeners() would also drop the Worker's own
+  // 'newListener' hooks that keep its message port referenced.
+  const info = await new Promise<ModelInfo>((resolve, reject) => {
+    const onMessage = (m: FromWorker): void => {
+      if (m.type === 'ready') done(() => resolve(m.info));
+      else if (m.type === 'load-error') {
+        done(() => reject(fromWire(m.error)));
+        void worker.terminate();
+      }
+    };
+    const onError = (err: Error): void => done(() => reject(err));
+    const onExit = (code: number): void => done(() => reject(new Error(`tensorloom: the model worker exited (code ${code}) while loading ${path}`)));
+    const done = (settle: () => void): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      settle();
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+
+  const failAll = (err: Error): void => {
+    dead = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (m: FromWorker) => {
+    switch (m.type) {
+      case 'text':
+        pending.get(m.id)?.onText?.(m.text);
+        break;
+      case 'done':
+      case 'encoded': {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        p?.resolve((m.type === 'done' ? m.result : m.tokens) as never);
+        break;
+      }
+      case 'error': {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        p?.reject(fromWire(m.error));
+        break;
+      }
+      case 'disposed':
+        onDisposed?.();
+        break;
+      default:
+        break;
+    }
+  });
+  worker.on('error', (err) => failAll(err instanceof Error ? err : new Error(String(err))));
+  worker.on('exit', (code) => failAll(new Error(`tensorloom: the model worker exited (code ${code})`)));
+  worker.unref(); // an idle model does not keep the process alive
+
+  const request = <T>(msg: ToWorker & { id: number }, onText: ((s: string) => void) | null): Promise<T> => {
+    if (dead) return Promise.reject(dead);
+    worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      pending.set(msg.id, { resolve: resolve as (v: never) => void, reject, onText });
+      worker.postMessage(msg);
+    }).finally(() => {
+      if (pending.size === 0) worker.unref();
+    });
+  };
+
+  const runner: Runner = {
+    run(prompt, options, onText) {
+      const id = nextId++;
+      const signal = options.signal;
+      const onAbort = (): void => {
+        Atomics.store(ctrl, ABORT_SLOT, id);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      return request<GenerateResult>({ type: 'generate', id, prompt: Array.isArray(prompt) ? [...prompt] : prompt, options: engineOptions(options), stream: onText !== null }, onText).finally(
+        () => signal?.removeEventListener('abort', onAbort),
+      );
+    },
+    encode(text, addBos) {
+      return request<number[]>({ type: 'encode', id: nextId++, text, addBos }, null);
+    },
+    async close() {
+      if (dead) return;
+      worker.ref();
+      await new Promise<void>((resolve) => {
+        onDisposed = resolve;
+        worker.postMessage({ type: 'dispose' } satisfies ToWorker);
+        setTimeout(resolve, 1000).unref();
+      });
+      await worker.terminate();
+    },
+  };
+  return { info, runner };
+}

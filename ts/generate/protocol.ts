@@ -1,0 +1,47 @@
+/**
+ * Messages between the main-thread Model proxy and the worker that holds the model.
+ * Abort requests travel through a SharedArrayBuffer (`control`), because the worker's loop is
+ * synchronous and never reads messages while it generates.
+ */
+import type { EngineOptions } from './engine.js';
+import type { ModelInfo } from './info.js';
+import type { GenerateResult, Prompt } from './types.js';
+import type { LoadModelOptions } from './load-options.js';
+
+/** control[ABORT_SLOT] = id of the generation to abort (0 = none). */
+export const ABORT_SLOT = 0;
+export const CONTROL_INTS = 2;
+
+export interface WorkerInit {
+  path: string;
+  options: Omit<LoadModelOptions, 'worker'>;
+  control: SharedArrayBuffer;
+}
+
+export type ToWorker =
+  | { type: 'generate'; id: number; prompt: Prompt; options: EngineOptions; stream: boolean }
+  | { type: 'encode'; id: number; text: string; addBos: boolean }
+  | { type: 'dispose' };
+
+export interface WireError {
+  name: string;
+  message: string;
+  partial?: { text: string; tokens: number[] };
+}
+
+export type FromWorker =
+  | { type: 'ready'; info: ModelInfo }
+  | { type: 'load-error'; error: WireError }
+  | { type: 'text'; id: number; text: string }
+  | { type: 'done'; id: number; result: GenerateResult }
+  | { type: 'encoded'; id: number; tokens: number[] }
+  | { type: 'error'; id: number; error: WireError }
+  | { type: 'disposed' };
+
+export function toWire(err: unknown): WireError {
+  if (err instanceof Error) {
+    const partial = (err as { partial?: WireError['partial'] }).partial;
+    return { name: err.name, message: err.message, ...(partial ? { partial } : {}) };
+  }
+  return { name: 'Error', message: String(err) };
+}

@@ -1,0 +1,233 @@
+/**
+ * Picks the next token from a row of logits: penalties over the recent tokens, then either
+ * greedy (temperature 0) or temperature → top-k → min-p → top-p → a draw from our seeded PRNG
+ * (the order Hugging Face's logits warpers use). Every buffer is allocated once per vocabulary
+ * size, so sampling a token allocates nothing.
+ */
+import { Rng, randomSeed } from './rng.js';
+
+export interface SamplingOptions {
+  /** 0 = greedy (argmax). Default 1. */
+  temperature?: number;
+  /** Keep only the k most likely tokens; 0 = off (default). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p; 1 = off (default). */
+  topP?: number;
+  /** Drop tokens whose probability is below minP × the top token's; 0 = off (default). */
+  minP?: number;
+  /** > 1 discourages tokens seen in the last `penaltyLastN` tokens (CTRL-style: logit / p if > 0, × p if < 0). 1 = off. */
+  repetitionPenalty?: number;
+  /** Subtracted once from the logit of every token seen in the window (OpenAI semantics). 0 = off. */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit once per occurrence in the window (OpenAI semantics). 0 = off. */
+  frequencyPenalty?: number;
+  /** How many recent tokens (prompt included) the penalties look at. Default 64; 0 = none, -1 = whole context. */
+  penaltyLastN?: number;
+  /** Same seed, same prompt and same model → same text. Default: a random seed. */
+  seed?: number;
+}
+
+export interface ResolvedSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  penaltyLastN: number;
+  seed: number;
+}
+
+/** Checks and fills in defaults; throws RangeError/TypeError naming the bad option. */
+export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
+  const num = (name: keyof SamplingOptions, v: unknown, def: number, ok: (x: number) => boolean, want: string): number => {
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`tensorloom: ${name} must be a number, got ${typeof v === 'number' ? v : typeof v}`);
+    if (!ok(v)) throw new RangeError(`tensorloom: ${name} must be ${want}, got ${v}`);
+    return v;
+  };
+  return {
+    temperature: num('temperature', o.temperature, 1, (x) => x >= 0 && Number.isFinite(x), 'a finite number ≥ 0'),
+    topK: num('topK', o.topK, 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
+    topP: num('topP', o.topP, 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    minP: num('minP', o.minP, 0, (x) => x >= 0 && x <= 1, 'in [0, 1]'),
+    repetitionPenalty: num('repetitionPenalty', o.repetitionPenalty, 1, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0'),
+    presencePenalty: num('presencePenalty', o.presencePenalty, 0, Number.isFinite, 'finite'),
+    frequencyPenalty: num('frequencyPenalty', o.frequencyPenalty, 0, Number.isFinite, 'finite'),
+    penaltyLastN: num('penaltyLastN', o.penaltyLastN, 64, (x) => Number.isInteger(x) && x >= -1, 'an integer ≥ -1'),
+    seed: num('seed', o.seed, randomSeed(), Number.isFinite, 'finite'),
+  };
+}
+
+export class Sampler {
+  readonly vocabSize: number;
+  private readonly counts: Int32Array;
+  private readonly idx: Int32Array;
+  private readonly prob: Float32Array;
+  private readonly keys: Float64Array;
+  private readonly idxCopy: Int32Array;
+  private readonly probCopy: Float32Array;
+  private readonly f32 = new Float32Array(1);
+  private readonly u32 = new Uint32Array(this.f32.buffer);
+  private readonly rng = new Rng(0);
+  private opts: ResolvedSampling = resolveSampling({ seed: 0 });
+
+  /** `argmax` is the backend's (native when available); it must return the first maximum. */
+  constructor(vocabSize: number, private readonly argmax: (x: Float32Array) => number) {
+    this.vocabSize = vocabSize;
+    this.counts = new Int32Array(vocabSize);
+    this.idx = new Int32Array(vocabSize);
+    this.prob = new Float32Array(vocabSize);
+    this.keys = new Float64Array(vocabSize);
+    this.idxCopy = new Int32Array(vocabSize);
+    this.probCopy = new Float32Array(vocabSize);
+  }
+
+  /** Starts a generation: new options, PRNG reseeded. */
+  reset(opts: ResolvedSampling): void {
+    this.opts = opts;
+    this.rng.reseed(opts.seed);
+  }
+
+  /**
+   * The next token. `logits` (length vocabSize) may be modified. `history[0..historyLength)` are
+   * the tokens in the context so far, used by the penalties.
+   */
+  sample(logits: Float32Array, history: Int32Array, historyLength: number): number {
+    const o = this.opts;
+    if (logits.length !== this.vocabSize) throw new RangeError(`tensorloom: logits has ${logits.length} elements, expected ${this.vocabSize}`);
+    if (o.repetitionPenalty !== 1 || o.presencePenalty !== 0 || o.frequencyPenalty !== 0) this.penalize(logits, history, historyLength);
+    if (o.temperature === 0) return this.argmax(logits);
+    return this.draw(logits);
+  }
+
+  private penalize(logits: Float32Array, history: Int32Array, n: number): void {
+    const o = this.opts;
+    const start = o.penaltyLastN < 0 ? 0 : Math.max(0, n - o.penaltyLastN);
+    const counts = this.counts;
+    for (let i = start; i < n; i++) counts[history[i]!]!++;
+    for (let i = start; i < n; i++) {
+      const t = history[i]!;
+      const c = counts[t]!;
+      if (c === 0) continue; // already applied for an earlier occurrence
+      let l = logits[t]!;
+      if (o.repetitionPenalty !== 1) l = l > 0 ? l / o.repetitionPenalty : l * o.repetitionPenalty;
+      l -= c * o.frequencyPenalty + o.presencePenalty;
+      logits[t] = l;
+      counts[t] = 0;
+    }
+  }
+
+  private draw(logits: Float32Array): number {
+    const o = this.opts;
+    const V = this.vocabSize;
+    const idx = this.idx;
+    const prob = this.prob;
+    // 1. candidates: the top k (a min-heap) or everything
+    let n: number;
+    if (o.topK > 0 && o.topK < V) n = this.topK(logits, o.topK);
+    else {
+      for (let i = 0; i < V; i++) idx[i] = i;
+      n = V;
+    }
+    // 2. softmax over the candidates at this temperature
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) max = Math.max(max, logits[idx[j]!]!);
+    if (!Number.isFinite(max)) throw new Error('tensorloom: the logits have no finite value to sample from');
+    const invT = 1 / o.temperature;
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const p = Math.exp((logits[idx[j]!]! - max) * invT);
+      prob[j] = p;
+      sum += p;
+    }
+    // 3. min-p: relative to the top probability (which is exp(0) = 1 before normalization)
+    if (o.minP > 0) {
+      let m = 0;
+      sum = 0;
+      for (let j = 0; j < n; j++) {
+        if (prob[j]! >= o.minP) {
+          idx[m] = idx[j]!;
+          prob[m] = prob[j]!;
+          sum += prob[m]!;
+          m++;
+        }
+      }
+      n = m;
+    }
+    // 4. top-p: sort descending, keep the prefix whose mass reaches p
+    if (o.topP < 1 && n > 1) {
+      this.sortDescending(n);
+      const target = o.topP * sum;
+      let acc = 0;
+      let m = 0;
+      while (m < n) {
+        acc += prob[m]!;
+        m++;
+        if (acc >= target) break;
+      }
+      n = m;
+      sum = acc;
+    }
+    // 5. draw
+    let r = this.rng.next() * sum;
+    for (let j = 0; j < n; j++) {
+      r -= prob[j]!;
+      if (r < 0) return idx[j]!;
+    }
+    return idx[n - 1]!; // rounding left r ≥ 0: the last candidate
+  }
+
+  /** Fills idx[0..k) with the k largest logits (any order) using a min-heap; returns k. */
+  private topK(logits: Float32Array, k: number): number {
+    const h = this.idx;
+    const less = (a: number, b: number): boolean => logits[a]! < logits[b]! || (logits[a] === logits[b] && a > b);
+    const siftDown = (i: number): void => {
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= k) return;
+        const r = l + 1;
+        const c = r < k && less(h[r]!, h[l]!) ? r : l;
+        if (!less(h[c]!, h[i]!)) return;
+        const t = h[c]!;
+        h[c] = h[i]!;
+        h[i] = t;
+        i = c;
+      }
+    };
+    for (let i = 0; i < k; i++) h[i] = i;
+    for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i);
+    for (let t = k; t < this.vocabSize; t++) {
+      if (less(h[0]!, t)) {
+        h[0] = t;
+        siftDown(0);
+      }
+    }
+    return k;
+  }
+
+  /**
+   * Sorts (idx, prob)[0..n) by probability, largest first (ties: lower id first), with a native
+   * numeric sort on packed keys: (inverted f32 bits of p) · 2^20 + position — exact in a double.
+   */
+  private sortDescending(n: number): void {
+    const keys = this.keys.subarray(0, n);
+    for (let j = 0; j < n; j++) {
+      this.f32[0] = this.prob[j]!;
+      keys[j] = (0xffffffff - this.u32[0]!) * 1048576 + j;
+    }
+    keys.sort();
+    const idx = this.idx;
+    const prob = this.prob;
+    const oldIdx = this.idxCopy;
+    const oldProb = this.probCopy;
+    oldIdx.set(idx.subarray(0, n));
+    oldProb.set(prob.subarray(0, n));
+    for (let j = 0; j < n; j++) {
+      const from = keys[j]! % 1048576;
+      idx[j] = oldIdx[from]!;
+      prob[j] = oldProb[from]!;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/** Public types of the generation API (shared by the in-thread engine, the worker and the proxy). */
+import type { SamplingOptions } from './sampler.js';
+
+export type { SamplingOptions } from './sampler.js';
+
+/**
+ * What generation needs from a tokenizer (a structural subset of the tokenizers' `Tokenizer`):
+ * encoding with or without the vocabulary's BOS, special ids, and an incremental decoder that
+ * only ever returns complete UTF-8 text.
+ */
+export interface GenerationTokenizer {
+  readonly vocabSize: number;
+  readonly specialIds: Readonly<{ bos?: number; eos?: number }>;
+  encode(text: string, options?: { addSpecialTokens?: boolean }): ArrayLike<number>;
+  createStreamDecoder(options?: { skipSpecialTokens?: boolean }): { push(id: number): string; flush(): string };
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate. Default 256 (generation also ends at EOS, a stop string or a full context). */
+  maxTokens?: number;
+  /** Generation ends before the first occurrence of any of these; the stop string is not returned. */
+  stop?: string | readonly string[];
+  /** Aborting rejects with an AbortError (the text so far is on the error as `partial`). */
+  signal?: AbortSignal;
+  /** Keep going past EOS tokens (benchmarks). Default false. */
+  ignoreEos?: boolean;
+  /** Prepend the BOS token to a text prompt. Default true when the tokenizer has one. */
+  addBos?: boolean;
+  /** Callback form of streaming: called with each UTF-8-safe text chunk as it is produced. */
+  onText?: (chunk: string) => void;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerateUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Prompt tokens whose KV entries were reused from the previous call (shared prefix). */
+  cachedPromptTokens: number;
+}
+
+export interface GenerateTimings {
+  /** Forward pass over the new prompt tokens. */
+  prefillMs: number;
+  /** Everything after prefill: sampling, decode forwards, detokenizing. */
+  decodeMs: number;
+  totalMs: number;
+  /** Prompt tokens actually run (not reused from the cache) per second. */
+  prefillTokensPerSecond: number;
+  /** Decode forward passes (one per generated token after the first) per second. */
+  decodeTokensPerSecond: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  /** Generated token ids (EOS not included). */
+  tokens: number[];
+  /** 'stop': EOS or a stop string; 'length': maxTokens or the context filled up. */
+  finishReason: FinishReason;
+  /** The stop string that ended generation, if one did. */
+  stopString: string | null;
+  usage: GenerateUsage;
+  timings: GenerateTimings;
+}
+
+export type Prompt = string | readonly number[];

@@ -1,0 +1,29 @@
+/**
+ * Starts the generation worker from wherever this code runs:
+ * - compiled ESM (dist/esm/generate/*.js) → dist/esm/generate/worker.js
+ * - the CommonJS bundle (dist/cjs/index.cjs) → dist/cjs/generate-worker.cjs (built beside it)
+ * - TypeScript sources (vitest, tsx) → ts/generate/worker.ts, loaded through tsx's ESM hooks,
+ *   which a worker does not inherit, so a tiny bootstrap registers them first.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+export function spawnWorker(workerData: unknown): Worker {
+  const here = import.meta.url;
+  // Workers inherit the parent's flags; `--input-type` (from `node --input-type=module -e …`)
+  // is refused for a worker that runs a file.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (here.endsWith('.ts')) {
+    const require = createRequire(here);
+    // tsx's ESM API: the 'import' condition's file (require.resolve gives the .cjs twin)
+    const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+    const entry = new URL('./worker.ts', here).href;
+    const boot =
+      "const { workerData } = require('node:worker_threads');" +
+      'import(workerData.__tsx).then((m) => { m.register(); return import(workerData.__entry); });';
+    return new Worker(boot, { eval: true, execArgv, workerData: { ...(workerData as object), __tsx: tsx, __entry: entry } });
+  }
+  const file = here.endsWith('.cjs') ? './generate-worker.cjs' : './worker.js';
+  return new Worker(new URL(file, here), { execArgv, workerData });
+}

@@ -1,0 +1,120 @@
+/**
+ * Multi-head causal self-attention with a KV cache: Q, K, V projections (optional biases, as in
+ * Qwen2 and GPT-2), RoPE (interleaved or half layout, or none for learned positions), grouped-query
+ * attention (fewer KV heads than query heads), then the output projection.
+ *
+ * With an f32 cache the new K/V rows are copied into the cache and the fused attention kernel
+ * rotates q on the fly and the new keys in place. With an f16 cache q and k are rotated first (in
+ * f32, as llama.cpp does) and k/v converted to f16 before they are stored.
+ */
+import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
+import type { KVCache } from './kv-cache.js';
+import type { Linear } from './linear.js';
+import type { Workspace } from './workspace.js';
+
+export interface AttentionOptions {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** null = no rotary embedding (learned absolute positions, e.g. GPT-2). */
+  rope: RopeOptions | null;
+  /** Default 1/√headDim. */
+  scale?: number;
+}
+
+export class Attention {
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly o: Linear;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  readonly rope: RopeOptions | null;
+  /** Reused for every call: the kernel's shape argument (no allocation per token). */
+  private readonly shape: AttentionShape;
+  /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
+  private readonly shapePlain: AttentionShape;
+
+  constructor(
+    private readonly backend: Backend,
+    o: AttentionOptions,
+  ) {
+    this.q = o.q;
+    this.k = o.k;
+    this.v = o.v;
+    this.o = o.o;
+    this.nHeads = o.nHeads;
+    this.nKvHeads = o.nKvHeads;
+    this.headDim = o.headDim;
+    this.rope = o.rope;
+    const qDim = o.nHeads * o.headDim;
+    const kvDim = o.nKvHeads * o.headDim;
+    if (o.nHeads % o.nKvHeads !== 0) throw new RangeError(`tensorloom: Attention heads (${o.nHeads}) must be a multiple of KV heads (${o.nKvHeads})`);
+    const expect = (name: string, l: Linear, out: number, inF: number): void => {
+      if (l.outFeatures !== out || l.inFeatures !== inF) {
+        throw new RangeError(`tensorloom: Attention ${name} projection is [${l.outFeatures}, ${l.inFeatures}], expected [${out}, ${inF}]`);
+      }
+    };
+    const dim = o.q.inFeatures;
+    expect('q', o.q, qDim, dim);
+    expect('k', o.k, kvDim, dim);
+    expect('v', o.v, kvDim, dim);
+    expect('output', o.o, dim, qDim);
+    const base = { T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true, ...(o.scale !== undefined ? { scale: o.scale } : {}) };
+    this.shape = o.rope ? { ...base, rope: o.rope } : { ...base };
+    this.shapePlain = { ...base };
+  }
+
+  /**
+   * out[T, dim] = attention over positions [0, pos + T) for the T rows of x at positions
+   * [pos, pos + T); writes their K/V into `cache` (layer `layer`).
+   */
+  forward(out: Float32Array, x: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
+    const b = this.backend;
+    const H = this.nHeads;
+    const Hkv = this.nKvHeads;
+    const D = this.headDim;
+    const kvDim = Hkv * D;
+    const S = pos + T;
+    if (S > cache.maxSeq) throw new RangeError(`tensorloom: position ${S - 1} is beyond the KV cache (${cache.maxSeq} positions)`);
+    const q = ws.rows('attn.q', T, H * D);
+    const k = ws.rows('attn.k', T, kvDim);
+    const v = ws.rows('attn.v', T, kvDim);
+    const att = ws.rows('attn.out', T, H * D);
+    this.q.forward(q, x, T);
+    this.k.forward(k, x, T);
+    this.v.forward(v, x, T);
+
+    const kc = cache.keys(layer);
+    const vc = cache.values(layer);
+    const f32 = kc instanceof Float32Array;
+    const shape = f32 ? this.shape : this.shapePlain;
+    shape.T = T;
+    shape.S = S;
+    shape.posOffset = pos;
+    if (f32) {
+      kc.set(k, pos * kvDim);
+      (vc as Float32Array).set(v, pos * kvDim);
+      b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Float32Array).subarray(0, S * kvDim), shape);
+    } else {
+      if (this.rope) {
+        b.rope(q, T, H, D, pos, this.rope);
+        b.rope(k, T, Hkv, D, pos, this.rope);
+      }
+      const k16 = ws.rowsU16('attn.k16', T, kvDim);
+      const v16 = ws.rowsU16('attn.v16', T, kvDim);
+      b.f32ToF16(k16, k);
+      b.f32ToF16(v16, v);
+      kc.set(k16, pos * kvDim);
+      vc.set(v16, pos * kvDim);
+      // q and the cached keys are already rotated: shapePlain has no rope
+      b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Uint16Array).subarray(0, S * kvDim), shape);
+    }
+    this.o.forward(out, att, T);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The key/value cache of a decoder: per layer, keys and values for up to `maxSeq` positions,
+ * laid out `[position, kvHeads, headDim]` (the layout the attention kernel reads), in f32 or f16.
+ * Keys are stored already rotated by RoPE, so old positions are never touched again.
+ * `length` is how many leading positions hold valid entries; writing at position p makes every
+ * position ≥ p stale, which is how a new prompt reuses a shared prefix.
+ */
+export type KVDType = 'f32' | 'f16';
+type KVArray = Float32Array | Uint16Array;
+
+export interface KVCacheOptions {
+  layers: number;
+  maxSeq: number;
+  kvHeads: number;
+  headDim: number;
+  /** Default 'f32'. f16 halves the memory (and the bytes attention reads per token). */
+  dtype?: KVDType;
+}
+
+export class KVCache {
+  readonly layers: number;
+  readonly maxSeq: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dtype: KVDType;
+  /** Elements per position in one layer (kvHeads × headDim). */
+  readonly rowSize: number;
+  /** Valid leading positions. */
+  length = 0;
+  private k: KVArray[];
+  private v: KVArray[];
+
+  constructor(o: KVCacheOptions) {
+    for (const key of ['layers', 'maxSeq', 'kvHeads', 'headDim'] as const) {
+      const x = o[key];
+      if (!Number.isInteger(x) || x < 1) throw new RangeError(`tensorloom: KVCache ${key} must be an integer ≥ 1, got ${x}`);
+    }
+    const dtype = o.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16') throw new RangeError(`tensorloom: KVCache dtype must be 'f32' or 'f16', got '${String(dtype)}'`);
+    this.layers = o.layers;
+    this.maxSeq = o.maxSeq;
+    this.kvHeads = o.kvHeads;
+    this.headDim = o.headDim;
+    this.dtype = dtype;
+    this.rowSize = o.kvHeads * o.headDim;
+    const n = this.maxSeq * this.rowSize;
+    const make = (): KVArray => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
+    this.k = Array.from({ length: o.layers }, make);
+    this.v = Array.from({ length: o.layers }, make);
+  }
+
+  /** The whole key buffer of a layer, `[maxSeq, kvHeads, headDim]`. */
+  keys(layer: number): KVArray {
+    return this.k[layer]!;
+  }
+
+  values(layer: number): KVArray {
+    return this.v[layer]!;
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.k.reduce((s, a) => s + a.byteLength, 0) * 2;
+  }
+
+  /** Frees the buffers (the cache is unusable afterwards). */
+  dispose(): void {
+    this.k = [];
+    this.v = [];
+    this.length = 0;
+  }
+}

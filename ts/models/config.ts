@@ -1,0 +1,47 @@
+/**
+ * The hyperparameters every supported decoder is described by, whatever file it came from.
+ * Llama-family and GPT-2 models differ only in these switches (norm, MLP, positions, biases).
+ */
+import type { RopeOptions } from '../backend/types.js';
+
+export type ModelFamily = 'llama' | 'gpt2';
+
+export interface TransformerConfig {
+  /** Which family's wiring: 'llama' (also TinyLlama, SmolLM, Qwen2, Mistral-style) or 'gpt2'. */
+  family: ModelFamily;
+  /** The architecture name as the file gave it (e.g. 'llama', 'qwen2', 'LlamaForCausalLM', 'llama2.c'). */
+  architecture: string;
+  vocabSize: number;
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Feed-forward width. */
+  hiddenDim: number;
+  /** Longest sequence the model was trained for. */
+  contextLength: number;
+  norm: 'rmsnorm' | 'layernorm';
+  normEps: number;
+  mlp: 'swiglu' | 'gelu';
+  /** Rotary embeddings, or null for learned absolute positions (GPT-2). */
+  rope: RopeOptions | null;
+  /** Q/K/V projections carry biases (Qwen2, GPT-2). */
+  qkvBias: boolean;
+  /** Output projection and MLP carry biases (GPT-2). */
+  outBias: boolean;
+  /** Special tokens from the model file, when it names them. */
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+/** Throws a RangeError naming the first field that is not a sane positive integer, or inconsistent. */
+export function validateConfig(c: TransformerConfig, source: string): void {
+  for (const key of ['vocabSize', 'dim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'hiddenDim', 'contextLength'] as const) {
+    const v = c[key];
+    if (!Number.isInteger(v) || v < 1 || v > 2 ** 31) throw new RangeError(`tensorloom: ${source}: ${key} must be a positive integer, got ${v}`);
+  }
+  if (c.nHeads % c.nKvHeads !== 0) throw new RangeError(`tensorloom: ${source}: ${c.nHeads} heads are not a multiple of ${c.nKvHeads} KV heads`);
+  if (!(c.normEps > 0 && c.normEps < 1)) throw new RangeError(`tensorloom: ${source}: norm epsilon must be in (0, 1), got ${c.normEps}`);
+  if (c.rope && (c.rope.dims ?? c.headDim) % 2 !== 0) throw new RangeError(`tensorloom: ${source}: RoPE dims must be even, got ${c.rope.dims}`);
+}
