@@ -395,7 +395,6 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
   const modelType = typeof cfg.model_type === 'string' ? cfg.model_type : '';
   const family = familyOf(modelType) ?? familyOf(arch.replace(/ForCausalLM$/, ''));
   if (!family) throw new FormatError(`${cfgPath}: unsupported architecture '${arch || modelType}' (supported: Llama family, GPT-2)`);
-  const where = cfgPath;
 
   // Which files hold the weights.
   const indexPath = join(dir, 'model.safetensors.index.json');
