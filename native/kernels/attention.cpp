@@ -26,7 +26,7 @@ struct TileKernels {
 TileKernels pick_kernels() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
-    case Isa::Avx512:  // TODO(attention): AVX-512 tile kernel
+    case Isa::Avx512: return {avx512::attn_begin, avx512::attn_step, avx512::attn_end};
     case Isa::Avx2: return {avx2::attn_begin, avx2::attn_step, avx2::attn_end};
 #endif
     default: return {scalar::attn_begin, scalar::attn_step, scalar::attn_end};
@@ -55,15 +55,20 @@ void rotate_new_keys(void* k, const AttentionParams& p, const float* table) {
   });
 }
 
-// 64-byte aligned float buffers carved from one allocation per thread range.
+// 64-byte aligned float buffers carved from one per-thread allocation that is kept between
+// calls (decode calls attention once per layer per token: no allocation, no zeroing per call).
 struct Arena {
-  std::vector<float> mem;
+  float* base;
   size_t used = 0;
-  explicit Arena(size_t floats) : mem(floats + 16 * 8) {}
+  explicit Arena(size_t floats) {
+    static thread_local std::vector<float> mem;
+    if (mem.size() < floats + 16 * 8) mem.resize(floats + 16 * 8);
+    base = mem.data();
+  }
   float* take(size_t n) {
-    uintptr_t base = reinterpret_cast<uintptr_t>(mem.data() + used);
-    size_t pad = ((64 - base % 64) % 64) / sizeof(float);
-    float* out = mem.data() + used + pad;
+    uintptr_t at = reinterpret_cast<uintptr_t>(base + used);
+    size_t pad = ((64 - at % 64) % 64) / sizeof(float);
+    float* out = base + used + pad;
     used += pad + ((n + 15) / 16) * 16;
     return out;
   }

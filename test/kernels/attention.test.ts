@@ -99,6 +99,8 @@ const cases: Case[] = [
   { name: 'awkward head dims D=17, blocked', shape: { T: 33, S: 40, H: 3, Hkv: 1, D: 17, posOffset: 7 } },
   { name: 'awkward head dims D=100', shape: { T: 5, S: 61, H: 2, Hkv: 2, D: 100, posOffset: 56 } },
   { name: 'more than 64 query heads per KV head', shape: { T: 2, S: 5, H: 130, Hkv: 1, D: 8, posOffset: 3 } },
+  { name: 'KV rows 4 KiB apart (Hkv·D = 1024), blocked', shape: { T: 40, S: 50, H: 16, Hkv: 8, D: 128, posOffset: 10 } },
+  { name: 'KV rows 4 KiB apart (Hkv·D = 1024), GQA decode', shape: { T: 1, S: 50, H: 16, Hkv: 8, D: 128, posOffset: 49 } },
   { name: 'custom scale', shape: { T: 9, S: 20, H: 2, Hkv: 1, D: 32, posOffset: 11, scale: 0.5 } },
   { name: 'f16 KV prefill', shape: { T: 40, S: 60, H: 4, Hkv: 2, D: 64, posOffset: 20 }, f16: true },
   { name: 'f16 KV decode', shape: { T: 1, S: 300, H: 4, Hkv: 4, D: 64, posOffset: 299 }, f16: true },
