@@ -20,6 +20,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { backendInfo } from '../ts/index.js';
 import { printTable, writeResults, type Row } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -433,6 +434,8 @@ export async function run(flags: string[]): Promise<void> {
     else console.log('skipping the 110M model: no --110m=PATH and no scripts/make-random-model.ts to write one');
   }
 
+  const info = backendInfo();
+  console.log(`backend: ${info.backend} (${info.isa}${info.fallbackReason ? `; native unavailable: ${info.fallbackReason}` : ''}), ${threads} thread(s)`);
   const results: Record<string, unknown>[] = [];
   const rows: Row[] = [];
   let faults: FaultResult | null = null;
