@@ -447,7 +447,11 @@ export async function run(flags: string[]): Promise<void> {
       await loadPhase(server.port, Math.min(clients, 8), Math.min(2, duration), 8); // warm-up
       const before = await server.stats();
       server.resetLag();
+      // RSS every sixth of the phase: flat after the first samples means no per-request leak.
+      const rssSeries: number[] = [];
+      const sampler = setInterval(() => void server.stats().then((st) => rssSeries.push(Math.round(st.rss / 2 ** 20))), (duration * 1000) / 6);
       const load = await loadPhase(server.port, clients, duration, m.maxTokens);
+      clearInterval(sampler);
       const after = await server.stats();
       const entry: Record<string, unknown> = {
         model: m.name,
@@ -456,9 +460,11 @@ export async function run(flags: string[]): Promise<void> {
         load,
         rssStartMiB: before.rss / 2 ** 20,
         rssEndMiB: after.rss / 2 ** 20,
+        rssSeriesMiB: rssSeries,
         eventLoopLagP99Ms: after.lagP99Ms,
         eventLoopLagMaxMs: after.lagMaxMs,
       };
+      console.log(`${m.name}: server RSS every ${(duration / 6).toFixed(0)} s (MiB): ${[Math.round(before.rss / 2 ** 20), ...rssSeries].join(' → ')}`);
       rows.push({
         model: m.name,
         clients,
