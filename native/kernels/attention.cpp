@@ -55,6 +55,25 @@ void rotate_new_keys(void* k, const AttentionParams& p, const float* table) {
   });
 }
 
+// The cos/sin table of the call's positions. Every layer of a model asks for the same one in a
+// forward step, so the last table is kept (per calling thread) and reused when theta, dims and
+// the positions match: prefill at T = 1024 saves ~32k sincos per layer.
+const float* cached_rope_table(const AttentionParams& p) {
+  struct Key {
+    double theta = 0;
+    int dims = 0;
+    int64_t pos0 = -1, npos = 0;
+  };
+  static thread_local std::vector<float> table;
+  static thread_local Key key;
+  if (key.theta != p.rope.theta || key.dims != p.rope.dims || key.pos0 != p.pos_offset || key.npos != p.T) {
+    table.resize((size_t)p.T * p.rope.dims);
+    rope_table(table.data(), p.pos_offset, p.T, p.rope);
+    key = Key{p.rope.theta, p.rope.dims, p.pos_offset, p.T};
+  }
+  return table.data();
+}
+
 // 64-byte aligned float buffers carved from one per-thread allocation that is kept between
 // calls (decode calls attention once per layer per token: no allocation, no zeroing per call).
 struct Arena {
@@ -83,11 +102,10 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
   const TileKernels kern = pick_kernels();
 
   // RoPE: one cos/sin table serves the query rows and the new key rows (same positions).
-  std::vector<float> table;
+  const float* table = nullptr;
   if (p.rope.enabled) {
-    table.resize((size_t)T * p.rope.dims);
-    rope_table(table.data(), p.pos_offset, T, p.rope);
-    rotate_new_keys(k, p, table.data());
+    table = cached_rope_table(p);
+    rotate_new_keys(k, p, table);
   }
 
   // Tile shape: all query heads of a group (up to kMaxTileRows) times as many query positions
@@ -134,7 +152,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
           const int64_t h = hk * G + g;
           float* dst = qpack + (size_t)R * D;
           std::memcpy(dst, q + (t * H + h) * D, D * sizeof(float));
-          if (p.rope.enabled) rope_rotate_row(dst, table.data() + t * p.rope.dims, p.rope.dims, p.rope.layout);
+          if (p.rope.enabled) rope_rotate_row(dst, table + t * p.rope.dims, p.rope.dims, p.rope.layout);
           for (int64_t d = 0; d < D; d++) dst[d] *= p.scale;
           last[R] = (int32_t)(p.causal ? p.pos_offset + t : S - 1);
           kmax = std::max(kmax, last[R]);

@@ -163,6 +163,20 @@ for (const variant of variants()) {
       expectClose(k, kj, 1e-6, 1e-6, 'rotated keys native vs js');
     });
 
+    it('reads views with a byte offset into larger buffers (subarrays) correctly', () => {
+      const c = cases.find((x) => x.name.startsWith('GQA'))!;
+      const { q, k, v } = inputs(c, 13);
+      const ref = referenceAttention(q, k, v, c.shape).out;
+      const embed = (a: Float32Array, at: number) => {
+        const big = new Float32Array(a.length + at + 5).fill(NaN);
+        big.set(a, at);
+        return big.subarray(at, at + a.length);
+      };
+      const out = embed(new Float32Array(q.length), 3);
+      withVariant(variant, () => native.attention(out, embed(q, 7), embed(k as Float32Array, 1), embed(v as Float32Array, 9), c.shape));
+      expectClose(out, ref, 2e-5, 1e-4, 'subarray views');
+    });
+
     it('rope op matches a hand-computed rotation of a small vector', () => {
       withVariant(variant, () => {
         // Position 1, θ = 100, D = 4: pair 0 turns by 1 rad, pair 1 by 100^(-1/2) = 0.1 rad.
