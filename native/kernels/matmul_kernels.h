@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+// The same declarations for each ISA namespace (only kMR/kNR differ).
 #define TL_MATMUL_ISA_DECLS(ns, MR_, NR_)                                                              \
   namespace tl::ns {                                                                                  \
   constexpr int kMR = MR_;                                                                            \
@@ -38,5 +39,6 @@
                   int rows);                                                                      \
   }
 
-TL_MATMUL_ISA_DECLS(avx2, 6, 16)
-TL_MATMUL_ISA_DECLS(avx512, 6, 32)
+TL_MATMUL_ISA_DECLS(avx2, 6, 16)    // matmul_avx2.cpp:   6×16 tile, 8-lane vectors
+TL_MATMUL_ISA_DECLS(avx512, 6, 32)  // matmul_avx512.cpp: 6×32 tile, 16-lane vectors
+#undef TL_MATMUL_ISA_DECLS

@@ -24,7 +24,7 @@ function text(s: ModelSummary): string {
   const lines = [
     `model         ${s.path} (${s.format})`,
     `architecture  ${s.architecture}${s.family ? ` → ${s.family}` : ' (no tensorloom model for it)'}`,
-    `parameters    ${count(s.parameters)} in ${s.tensors} tensors`,
+    `parameters    ${s.tensors === 0 ? '0 (vocabulary-only file: no tensors)' : `${count(s.parameters)} in ${s.tensors} tensors`}`,
     `shape         dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv, head dim ${c.headDim}), ffn ${c.ffnDim}, vocab ${c.vocabSize}`,
     `context       ${s.contextLength}`,
     `blocks        ${c.norm} (eps ${c.normEps.toPrecision(3)}), ${c.mlp}, ${c.positions === 'rope' ? `RoPE θ=${c.ropeTheta} (${c.ropeDims} dims, ${c.ropeLayout} layout)` : 'learned positions'}, ${c.tiedEmbeddings ? 'tied' : 'separate'} output head`,

@@ -7,10 +7,10 @@
  * - HF GPT-2's Conv1D weights transposed to [out, in];
  * - 1-D tensors stay F32; matrices become the requested type; with q8_0 a matrix whose row length
  *   is not a multiple of 32 falls back to F16 (as llama.cpp does);
- * - the tokenizer embedded as `tokenizer.ggml.*` (llama2.c tokenizer.bin → SentencePiece-style
- *   "llama" vocabulary; HF tokenizer.json BPE → "gpt2"; a GGUF's own keys are copied).
+ * - the tokenizer embedded as `tokenizer.ggml.*`: llama2.c tokenizer.bin → SentencePiece-style
+ *   "llama" vocabulary; HF tokenizer.json (read by ts/tokenizers) → "gpt2" for byte-level BPE or
+ *   "llama" for SentencePiece-style BPE; a GGUF's own keys are copied.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from './byte-source.js';
 import { f32ArrayToF16, quantizeQ8_0 } from './dtype-convert.js';
@@ -19,6 +19,12 @@ import type { GGUFFile } from './gguf.js';
 import { f32, u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
 import { readLlama2cTokenizer } from './llama2c.js';
 import type { ModelFile } from './model-file.js';
+import { loadAddon } from '../native/addon.js';
+import { ByteLevelBPE } from '../tokenizers/bpe.js';
+import { loadHFTokenizer } from '../tokenizers/loaders/huggingface.js';
+import { preTokenizerFor, preTokenizerNames } from '../tokenizers/pretokenizers.js';
+import { SentencePieceBPE } from '../tokenizers/spm.js';
+import type { VocabTokenizer } from '../tokenizers/tokenizer.js';
 
 export type ConvertType = 'f32' | 'f16' | 'q8_0';
 
@@ -60,6 +66,23 @@ export function permuteHalfToInterleaved<T extends Float32Array | Uint16Array>(w
   return out;
 }
 
+/** The native conversions when the addon is loaded (same rounding, ~50× faster), else plain TS. */
+function toF16(x: Float32Array): Uint16Array {
+  const addon = loadAddon().addon;
+  if (typeof addon?.f32ToF16 !== 'function') return f32ArrayToF16(x);
+  const out = new Uint16Array(x.length);
+  addon.f32ToF16(out, x);
+  return out;
+}
+
+function toQ8_0(x: Float32Array): Uint8Array {
+  const addon = loadAddon().addon;
+  if (typeof addon?.quantizeQ8_0 !== 'function') return quantizeQ8_0(x);
+  const out = new Uint8Array((x.length / 32) * 34);
+  addon.quantizeQ8_0(out, x);
+  return out;
+}
+
 function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
   if (shape.length < 2) return 'F32';
   if (want === 'f32') return 'F32';
@@ -87,8 +110,8 @@ function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progres
         let values = m.vector(name);
         if (permuteHeads) values = permuteHalfToInterleaved(values, permuteHeads, cols);
         if (type === 'F32') return values;
-        if (type === 'F16') return f32ArrayToF16(values);
-        return quantizeQ8_0(values);
+        if (type === 'F16') return toF16(values);
+        return toQ8_0(values);
       },
     });
   });
@@ -162,48 +185,74 @@ function ggufTokenizerMetadata(g: GGUFFile): [string, GGUFWriteValue][] {
   return out;
 }
 
-/** A byte-level BPE tokenizer.json (GPT-2 style) → llama.cpp's "gpt2" vocabulary. */
-export function hfTokenizerMetadata(path: string): [string, GGUFWriteValue][] {
-  let json: { model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] }; added_tokens?: { id: number; content: string; special?: boolean }[]; pre_tokenizer?: { type?: string } };
+/** The llama.cpp `tokenizer.ggml.pre` name whose regexes are exactly these, if any. */
+function llamaCppPreName(sources: readonly string[]): string | null {
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  // Prefer the names llama.cpp's converters write.
+  const preferred = ['gpt-2', 'llama-bpe', 'qwen2', 'deepseek-llm', 'deepseek-coder', 'falcon', 'starcoder', 'gpt-4o', 'tekken', 'bloom', 'default'];
+  for (const name of [...preferred, ...preTokenizerNames()]) {
+    try {
+      if (same(preTokenizerFor(name).sources, sources)) return name;
+    } catch {
+      // a preferred name this version does not know
+    }
+  }
+  return null;
+}
+
+/**
+ * A Hugging Face tokenizer.json (+ tokenizer_config.json), read by ts/tokenizers, → llama.cpp's
+ * vocabulary: byte-level BPE → "gpt2" (tokens, types, merges, the matching pre-tokenizer name);
+ * SentencePiece-style BPE (byte_fallback / ▁, Llama 2, Mistral) → "llama" (tokens, scores from the
+ * merge ranks, types).
+ */
+export function hfTokenizerMetadata(path: string, progress?: (msg: string) => void): [string, GGUFWriteValue][] {
+  let tok: VocabTokenizer;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    tok = loadHFTokenizer(path);
   } catch (err) {
     throw new FormatError(`${path}: ${(err as Error).message}`);
   }
-  const model = json.model;
-  if (!model || model.type !== 'BPE' || typeof model.vocab !== 'object' || !Array.isArray(model.merges)) {
-    throw new FormatError(`${path}: only BPE tokenizer.json files can be embedded (found ${model?.type ?? 'no model'})`);
+  const v = tok.vocab;
+  const meta: [string, GGUFWriteValue][] = [];
+  if (tok.model instanceof ByteLevelBPE) {
+    let pre = llamaCppPreName(tok.model.preTokenizer.sources);
+    if (!pre) {
+      progress?.(`warning: ${path}: its pre-tokenizer regexes match no llama.cpp preset; writing 'default'`);
+      pre = 'default';
+    }
+    meta.push(
+      ['tokenizer.ggml.model', 'gpt2'],
+      ['tokenizer.ggml.pre', pre],
+      ['tokenizer.ggml.tokens', [...v.tokens]],
+      ['tokenizer.ggml.token_type', Int32Array.from(v.types)],
+      ['tokenizer.ggml.merges', tok.model.merges.map(([l, r]) => `${l} ${r}`)],
+    );
+  } else if (tok.model instanceof SentencePieceBPE) {
+    meta.push(
+      ['tokenizer.ggml.model', 'llama'],
+      ['tokenizer.ggml.tokens', [...v.tokens]],
+      ['tokenizer.ggml.scores', v.scores ?? new Float32Array(v.size)],
+      ['tokenizer.ggml.token_type', Int32Array.from(v.types)],
+    );
+  } else {
+    throw new FormatError(`${path}: a ${tok.family} tokenizer cannot be embedded for a causal LM (expected BPE)`);
   }
-  const byId = new Map<number, { text: string; special: boolean }>();
-  for (const [text, id] of Object.entries(model.vocab)) byId.set(id, { text, special: false });
-  for (const a of json.added_tokens ?? []) byId.set(a.id, { text: a.content, special: a.special ?? false });
-  const n = Math.max(...byId.keys()) + 1;
-  const tokens: string[] = [];
-  const types = new Int32Array(n);
-  for (let id = 0; id < n; id++) {
-    const t = byId.get(id);
-    tokens.push(t?.text ?? `[PAD${id}]`);
-    types[id] = !t ? 5 : t.special ? 3 : 1; // UNUSED / CONTROL / NORMAL
-  }
-  const merges = model.merges.map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
-  const meta: [string, GGUFWriteValue][] = [
-    ['tokenizer.ggml.model', 'gpt2'],
-    ['tokenizer.ggml.pre', 'gpt-2'],
-    ['tokenizer.ggml.tokens', tokens],
-    ['tokenizer.ggml.token_type', types],
-    ['tokenizer.ggml.merges', merges],
-  ];
-  const eos = (json.added_tokens ?? []).find((a) => a.special && /^(<\|endoftext\|>|<\/s>|<\|end_of_text\|>|<eos>)$/.test(a.content));
-  if (eos) meta.push(['tokenizer.ggml.bos_token_id', u32(eos.id)], ['tokenizer.ggml.eos_token_id', u32(eos.id)]);
+  const ids = tok.specialIds;
+  if (ids.bos !== undefined) meta.push(['tokenizer.ggml.bos_token_id', u32(ids.bos)]);
+  if (ids.eos !== undefined) meta.push(['tokenizer.ggml.eos_token_id', u32(ids.eos)]);
+  if (ids.unk !== undefined) meta.push(['tokenizer.ggml.unknown_token_id', u32(ids.unk)]);
+  if (ids.pad !== undefined) meta.push(['tokenizer.ggml.padding_token_id', u32(ids.pad)]);
+  meta.push(['tokenizer.ggml.add_bos_token', tok.addBos], ['tokenizer.ggml.add_eos_token', tok.addEos]);
   return meta;
 }
 
-function tokenizerMetadata(m: ModelFile): [string, GGUFWriteValue][] {
+function tokenizerMetadata(m: ModelFile, progress?: (msg: string) => void): [string, GGUFWriteValue][] {
   const t = m.tokenizer;
   switch (t.kind) {
     case 'gguf': return ggufTokenizerMetadata(t.gguf);
     case 'llama2c': return llama2cTokenizerMetadata(t.path, m.config.vocabSize);
-    case 'hf': return hfTokenizerMetadata(t.path);
+    case 'hf': return hfTokenizerMetadata(t.path, progress);
     case 'none': throw new FormatError(`${m.path}: no tokenizer found; pass one (llama.cpp needs the vocabulary in the GGUF)`);
   }
 }
@@ -213,7 +262,7 @@ export function ggufFromModel(m: ModelFile, options: ConvertOptions = {}): GGUFW
   const want = options.type ?? 'f32';
   const { arch, permuteQK } = targetArchitecture(m);
   const name = options.name ?? basename(m.path).replace(/\.(bin|gguf)$/, '');
-  const metadata = [...hyperparameters(m, arch, want, name), ...tokenizerMetadata(m)];
+  const metadata = [...hyperparameters(m, arch, want, name), ...tokenizerMetadata(m, options.onProgress)];
   const tokens = metadata.find(([k]) => k === 'tokenizer.ggml.tokens')?.[1];
   if (Array.isArray(tokens) && tokens.length !== m.config.vocabSize) {
     throw new FormatError(`${m.path}: the tokenizer has ${tokens.length} tokens but the model's vocabulary is ${m.config.vocabSize}`);

@@ -43,6 +43,9 @@ export class ByteLevelBPE implements TokenModel {
   private cache = new Map<string, Uint32Array>();
   private bytes = new Uint8Array(256);
   private syms = new Int32Array(256);
+  /** Scratch for mergeScan: rank and pair-table slot of each adjacent pair. */
+  private readonly ranks = new Int32Array(SCAN_LIMIT);
+  private readonly slots = new Int32Array(SCAN_LIMIT);
   private readonly heap = new MergeHeap();
   private readonly mergeList: ReadonlyArray<readonly [string, string]>;
 
@@ -132,33 +135,48 @@ export class ByteLevelBPE implements TokenModel {
     return ids;
   }
 
-  /** Quadratic but tiny: for short words a scan beats any bookkeeping. Returns the new length. */
+  /**
+   * Quadratic but tiny: for short words a scan beats any bookkeeping. ranks[i] caches the rank of
+   * (syms[i], syms[i+1]) so each round is a min-scan plus two lookups. Returns the new length.
+   */
   private mergeScan(syms: Int32Array, n: number): number {
     const pairs = this.pairs;
+    const ranks = this.ranks;
+    const slots = this.slots;
+    const NONE = 0x7fffffff;
+    for (let i = 0; i + 1 < n; i++) ranks[i] = this.rankOf(syms, i);
     while (n > 1) {
-      let bestRank = 0x7fffffff;
-      let bestAt = -1;
-      let bestSlot = -1;
+      let best = NONE;
+      let at = -1;
       for (let i = 0; i + 1 < n; i++) {
-        const a = syms[i]!;
-        const b = syms[i + 1]!;
-        if (a < 0 || b < 0) continue;
-        const slot = pairs.find(a, b);
-        if (slot >= 0) {
-          const r = pairs.rankAt(slot);
-          if (r < bestRank) {
-            bestRank = r;
-            bestAt = i;
-            bestSlot = slot;
-          }
+        const r = ranks[i]!;
+        if (r < best) {
+          best = r;
+          at = i;
         }
       }
-      if (bestAt < 0) break;
-      syms[bestAt] = pairs.mergedAt(bestSlot);
-      syms.copyWithin(bestAt + 1, bestAt + 2, n);
+      if (at < 0) break;
+      syms[at] = pairs.mergedAt(slots[at]!);
+      for (let i = at + 1; i + 1 < n; i++) {
+        syms[i] = syms[i + 1]!;
+        ranks[i] = ranks[i + 1]!;
+        slots[i] = slots[i + 1]!;
+      }
       n--;
+      if (at + 1 < n) ranks[at] = this.rankOf(syms, at);
+      if (at > 0) ranks[at - 1] = this.rankOf(syms, at - 1);
     }
     return n;
+  }
+
+  /** Rank of the pair (syms[i], syms[i+1]) (0x7fffffff when it does not merge); its slot goes to this.slots[i]. */
+  private rankOf(syms: Int32Array, i: number): number {
+    const a = syms[i]!;
+    const b = syms[i + 1]!;
+    if (a < 0 || b < 0) return 0x7fffffff;
+    const slot = this.pairs.find(a, b);
+    this.slots[i] = slot;
+    return slot < 0 ? 0x7fffffff : this.pairs.rankAt(slot);
   }
 
   /** O(n log n) for long words: a linked list of symbols and a heap of candidate pairs. */

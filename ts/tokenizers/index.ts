@@ -15,3 +15,4 @@ export { llama2cTokenizer, loadLlama2cTokenizer } from './loaders/llama2c.js';
 export { loadHFTokenizer, tokenizerFromHFJson } from './loaders/huggingface.js';
 export { gpt2Tokenizer, loadGPT2Files } from './loaders/gpt2.js';
 export { toTokenizerJSON, saveTokenizerJSON, mergesFromScores } from './save.js';
+export { trainBPE, type TrainBPEOptions, type TrainBPEResult } from './train.js';

@@ -8,9 +8,12 @@
  * - `\s` is Unicode White_Space (NOT JavaScript's `\s`, which counts U+FEFF and misses U+0085),
  *   `\p{L}`, `\p{N}`, `\p{P}`… are Unicode general categories.
  */
+import { scanGpt2 } from './gpt2-scanner.js';
 import { WHITE_SPACE_CLASS } from './unicode.js';
 
-const GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+export const GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+/** llama.cpp's spelling of the same regex (no final \s+: the gap it leaves is one white-space character either way). */
+const GPT2_LLAMA_CPP = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 const LLAMA3 =
   "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN2 =
@@ -26,9 +29,11 @@ const PRE_TOKENIZERS: Record<string, readonly string[]> = {
   default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
   'gpt-2': [GPT2],
   llama3: [LLAMA3],
+  // NFC-sensitive range ends are escaped (\u1F7D, \u1FBE, \u1FD3, \u1FDB, \u2126, \u212A): normalising
+  // editors turn them into their Greek/Latin equivalents, which would put the ranges out of order.
   'deepseek-llm': [
     '[\r\n]',
-    '\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+',
+    '\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼ\u1FBEῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212A-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+',
     '\\s?[!-/:-~！-／：-～‘-‟　-。]+',
     '\\s+$',
     '[一-龥ࠀ-一가-퟿]+',
@@ -88,39 +93,44 @@ export function translateRegex(source: string): string {
   return out;
 }
 
+type Step = (text: string, emit: (piece: string) => void) => void;
+
 /** Splits text into pieces with a list of regexes applied in sequence (see the file comment). */
 export class RegexPreTokenizer {
   readonly name: string;
   /** The regexes in llama.cpp notation (what tokenizer.json's Split patterns hold too). */
   readonly sources: readonly string[];
-  private readonly regexes: RegExp[];
+  private readonly steps: Step[];
 
-  constructor(name: string, sources: readonly string[]) {
+  /** `useScanner: false` forces V8's regex engine for GPT-2's pattern too (tests compare the two). */
+  constructor(name: string, sources: readonly string[], useScanner = true) {
     this.name = name;
     this.sources = sources;
-    this.regexes = sources.map((s) => {
+    this.steps = sources.map((s): Step => {
+      if (useScanner && (s === GPT2 || s === GPT2_LLAMA_CPP)) return scanGpt2;
       // (?i:...) groups (gpt-4o) are not JavaScript syntax before Node 23: expand them by hand.
       const expanded = s.replace(/\(\?i:([^)]*)\)/g, (_m, body: string) =>
         '(?:' + body.replace(/[a-z]/g, (ch) => `[${ch}${ch.toUpperCase()}]`) + ')',
       );
-      return new RegExp(translateRegex(expanded), 'gu');
+      const re = new RegExp(translateRegex(expanded), 'gu');
+      return (text, emit) => splitOne(re, text, emit);
     });
   }
 
   /** Calls `emit` with each piece in order; pieces are never empty. */
   split(text: string, emit: (piece: string) => void): void {
     if (text.length === 0) return;
-    const [first, ...rest] = this.regexes;
+    const [first, ...rest] = this.steps;
     if (rest.length === 0) {
-      splitOne(first!, text, emit);
+      first!(text, emit);
       return;
     }
     let pieces: string[] = [];
-    splitOne(first!, text, (p) => pieces.push(p));
-    for (const re of rest) {
+    first!(text, (p) => pieces.push(p));
+    for (const step of rest) {
       const next: string[] = [];
       const push = (p: string) => next.push(p);
-      for (const p of pieces) splitOne(re, p, push);
+      for (const p of pieces) step(p, push);
       pieces = next;
     }
     for (const p of pieces) emit(p);

@@ -9,6 +9,7 @@ import { ByteLevelBPE } from './bpe.js';
 import { SentencePieceBPE, SPIECE_SPACE } from './spm.js';
 import type { VocabTokenizer } from './tokenizer.js';
 import { TokenizerError, TokenType, type Vocab } from './vocab.js';
+import { WordPiece } from './wordpiece.js';
 
 const GPT2_SOURCE = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
@@ -118,6 +119,30 @@ export function toTokenizerJSON(tok: VocabTokenizer): Json {
         continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
         vocab: vocabObject(vocab),
         merges: mergesFromScores(vocab),
+      },
+    };
+  }
+  if (model instanceof WordPiece) {
+    const o = model.options;
+    const { cls, sep } = tok.specialIds;
+    return {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: addedTokens(vocab),
+      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: o.handleChineseChars, strip_accents: o.stripAccents, lowercase: o.lowercase },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor:
+        cls !== undefined && sep !== undefined
+          ? { type: 'BertProcessing', sep: [vocab.tokens[sep], sep], cls: [vocab.tokens[cls], cls] }
+          : null,
+      decoder: { type: 'WordPiece', prefix: o.continuingSubwordPrefix, cleanup: true },
+      model: {
+        type: 'WordPiece',
+        unk_token: vocab.tokens[o.unkId],
+        continuing_subword_prefix: o.continuingSubwordPrefix,
+        max_input_chars_per_word: o.maxInputCharsPerWord,
+        vocab: vocabObject(vocab),
       },
     };
   }

@@ -20,6 +20,7 @@
  */
 import type { IdBuffer } from './id-buffer.js';
 import { MergeHeap } from './merge-heap.js';
+import { PairTable } from './pair-table.js';
 import type { TokenModel } from './model.js';
 import { utf8Encode } from './unicode.js';
 import { TokenType, TokenizerError, type Vocab } from './vocab.js';
@@ -54,6 +55,16 @@ export class SentencePieceBPE implements TokenModel {
   private readonly beforeSpace = new Set<number>();
   private cache = new Map<string, Uint32Array>();
   private readonly heap = new MergeHeap();
+  /** (left id, right id) → merged id, for every split of a mergeable token into two mergeable tokens. */
+  private readonly pairs: PairTable;
+  /** Single-character tokens by code point (BMP table + map for the rest); -1 when none. */
+  private readonly bmpIds = new Int32Array(0x10000).fill(-1);
+  private readonly astralIds = new Map<number, number>();
+  /**
+   * True when merging by ids is exactly merging by strings: every character of every mergeable
+   * token is itself a token (always so in SentencePiece models). Otherwise the string path runs.
+   */
+  readonly mergesByIds: boolean;
 
   constructor(vocab: Vocab, options: SentencePieceBPEOptions = {}) {
     this.vocab = vocab;
@@ -86,6 +97,27 @@ export class SentencePieceBPE implements TokenModel {
         prev = cp;
       }
     }
+    let allCharsAreTokens = true;
+    for (const [str, id] of this.mergeable) {
+      const cp = str.codePointAt(0)!;
+      if (str.length === (cp > 0xffff ? 2 : 1)) {
+        if (cp < 0x10000) this.bmpIds[cp] = id;
+        else this.astralIds.set(cp, id);
+      }
+    }
+    this.pairs = new PairTable(this.mergeable.size * 2);
+    for (const [str, id] of this.mergeable) {
+      const chars = Array.from(str);
+      for (const ch of chars) if (this.charId(ch.codePointAt(0)!) < 0) allCharsAreTokens = false;
+      let left = '';
+      for (let k = 1; k < chars.length; k++) {
+        left += chars[k - 1];
+        const l = this.mergeable.get(left);
+        const r = l === undefined ? undefined : this.mergeable.get(str.slice(left.length));
+        if (l !== undefined && r !== undefined) this.pairs.add(l, r, 0, id);
+      }
+    }
+    this.mergesByIds = llama2c || allCharsAreTokens;
   }
 
   encodeFragment(text: string, out: IdBuffer, afterSpecial: boolean): void {
@@ -126,7 +158,7 @@ export class SentencePieceBPE implements TokenModel {
       out.pushAll(hit);
       return;
     }
-    const ids = this.mergeSegment(seg);
+    const ids = this.mergesByIds ? this.mergeSegmentByIds(seg) : this.mergeSegment(seg);
     if (seg.length <= CACHE_MAX_SEGMENT) {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(seg, ids);
@@ -134,7 +166,105 @@ export class SentencePieceBPE implements TokenModel {
     out.pushAll(ids);
   }
 
-  /** The merge loop on one segment (see the file comment). */
+  private scratchIds = new Int32Array(256);
+  private scratchCps = new Int32Array(256);
+  private scratchNext = new Int32Array(256);
+  private scratchPrev = new Int32Array(256);
+  private scratchOut = new Uint32Array(256);
+
+  private growScratch(cap: number): void {
+    this.scratchIds = new Int32Array(cap);
+    this.scratchCps = new Int32Array(cap);
+    this.scratchNext = new Int32Array(cap);
+    this.scratchPrev = new Int32Array(cap);
+    this.scratchOut = new Uint32Array(cap);
+  }
+
+  private charId(cp: number): number {
+    return cp < 0x10000 ? this.bmpIds[cp]! : (this.astralIds.get(cp) ?? -1);
+  }
+
+  /** The merge loop on token ids (see the file comment): the fast path. */
+  mergeSegmentByIds(seg: string): Uint32Array {
+    const llama2c = this.dialect === 'llama2c';
+    const len = seg.length;
+    const cap = len * 4;
+    if (this.scratchIds.length < cap) this.growScratch(cap);
+    const { scratchIds: ids, scratchCps: cps, scratchNext: next, scratchPrev: prev, scratchOut: out } = this;
+    let n = 0;
+    for (let i = 0; i < len; i++) {
+      let cp = seg.charCodeAt(i);
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < len) {
+        const d = seg.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+        }
+      }
+      const id = this.charId(cp);
+      if (id >= 0 || !llama2c) {
+        cps[n] = cp;
+        ids[n++] = id;
+      } else {
+        // llama2.c: an unknown code point becomes its bytes (id byte+3) before merging
+        for (const b of utf8Encode(String.fromCodePoint(cp))) ids[n++] = b + 3;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const heap = this.heap;
+    const pairs = this.pairs;
+    const scores = this.scores;
+    heap.clear();
+    for (let i = 0; i + 1 < n; i++) {
+      const a = ids[i]!;
+      const b = ids[i + 1]!;
+      if (a < 0 || b < 0) continue;
+      const slot = pairs.find(a, b);
+      if (slot >= 0) heap.push(-scores[pairs.mergedAt(slot)]!, i, i + 1, pairs.mergedAt(slot));
+    }
+    while (heap.pop()) {
+      const l = heap.topPos;
+      const r = heap.topRight;
+      // stale when either side merged since: r no longer follows l, or the pair now makes something else
+      if (next[l] !== r || ids[l]! < 0 || ids[r]! < 0) continue;
+      const slot = pairs.find(ids[l]!, ids[r]!);
+      if (slot < 0 || pairs.mergedAt(slot) !== heap.topExtra) continue;
+      ids[l] = heap.topExtra;
+      ids[r] = -2; // merged away
+      const rn = next[r]!;
+      next[l] = rn;
+      if (rn >= 0) prev[rn] = l;
+      const pl = prev[l]!;
+      if (pl >= 0 && ids[pl]! >= 0) {
+        const s2 = pairs.find(ids[pl]!, ids[l]!);
+        if (s2 >= 0) heap.push(-scores[pairs.mergedAt(s2)]!, pl, l, pairs.mergedAt(s2));
+      }
+      if (rn >= 0 && ids[rn]! >= 0) {
+        const s3 = pairs.find(ids[l]!, ids[rn]!);
+        if (s3 >= 0) heap.push(-scores[pairs.mergedAt(s3)]!, l, rn, pairs.mergedAt(s3));
+      }
+    }
+    let count = 0;
+    for (let i = 0; i >= 0 && i < n; i = next[i]!) {
+      const id = ids[i]!;
+      if (id >= 0) {
+        out[count++] = id;
+        continue;
+      }
+      // not a token: byte fallback, else UNK (llama.cpp's resegment)
+      const bytes = utf8Encode(String.fromCodePoint(cps[i]!));
+      let all = true;
+      for (const b of bytes) if (this.byteIds[b]! < 0) all = false;
+      if (all) for (const b of bytes) out[count++] = this.byteIds[b]!;
+      else if (this.unkId >= 0) out[count++] = this.unkId;
+    }
+    return out.slice(0, count);
+  }
+
+  /** The merge loop on strings (see the file comment): exact for any vocabulary. */
   mergeSegment(seg: string): Uint32Array {
     const llama2c = this.dialect === 'llama2c';
     const text: string[] = [];

@@ -45,7 +45,7 @@ export class WordPiece implements TokenModel {
   readonly family = 'wordpiece' as const;
   readonly stripsLeadingSpace = true;
   private readonly vocab: Vocab;
-  private readonly options: Required<WordPieceOptions>;
+  readonly options: Readonly<Required<WordPieceOptions>>;
   private readonly cache = new Map<string, Uint32Array>();
 
   constructor(vocab: Vocab, options: WordPieceOptions) {
