@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { peersModulePath } from '../formats/helpers.js';
 
 export interface OracleRun {
-  /** Greedy tokens; stops early after an end-of-generation token (not included). */
+  /** Greedy tokens; stops early after an end-of-generation token (not included) unless ignoreEog. */
   tokens: number[];
   /** With `logits: true`: the logits that produced each token (row i predicts tokens[i]). */
   logits: Float32Array[];
@@ -61,7 +61,12 @@ export async function oracleModel(path: string): Promise<LlamaModelLike> {
 }
 
 /** Greedy decoding after `prompt` (token ids, BOS included) for up to `steps` tokens. */
-export async function oracleGreedy(path: string, prompt: readonly number[], steps: number, o: { logits?: boolean; vocab?: number; contextSize?: number } = {}): Promise<OracleRun> {
+export async function oracleGreedy(
+  path: string,
+  prompt: readonly number[],
+  steps: number,
+  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean } = {},
+): Promise<OracleRun> {
   const model = await oracleModel(path);
   const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512 });
   try {
@@ -82,7 +87,7 @@ export async function oracleGreedy(path: string, prompt: readonly number[], step
         for (const [t, l] of next.logits) row[t] = l;
         logits.push(row);
       }
-      if (model.isEogToken(next.token)) break;
+      if (model.isEogToken(next.token) && !o.ignoreEog) break;
       tokens.push(next.token);
       input = [next.token];
     }
