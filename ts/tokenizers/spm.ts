@@ -16,7 +16,9 @@
  *
  * Speed: text is cut into segments at a space that no token can span (no token contains the
  * character before it followed by a space), merges never cross such a cut, so segments (≈ words)
- * are merged independently and cached.
+ * are merged independently and cached. Merging runs on token ids with a pair table built from
+ * every split of a token into two tokens (`mergeSegmentByIds`); the string version
+ * (`mergeSegment`) is the reference, used when a token holds a character that is not a token.
  */
 import type { IdBuffer } from './id-buffer.js';
 import { MergeHeap } from './merge-heap.js';
