@@ -2,7 +2,7 @@
  * Load and fault test of the HTTP server, on loopback, bounded in time, stopping by itself.
  *
  *   npx tsx bench/run.ts serve [--duration=60] [--compare-duration=30] [--fault-duration=10]
- *       [--clients=32] [--models=stories,110m] [--stories=PATH] [--110m=PATH] [--threads=N] [--toy]
+ *       [--clients=32] [--models=stories,110m] [--stories=PATH] [--110m=PATH] [--threads=1] [--toy]
  *
  * Per model: `clients` concurrent streaming clients for `duration` s → aggregate tokens/s,
  * p50/p99 time to first token and inter-token latency, errors, server RSS at start and end,
@@ -84,21 +84,36 @@ interface StreamResult {
   status: number;
   ttftMs: number | null;
   gapsMs: number[];
+  /** From usage (complete streams) or the text events received (streams cut at the deadline). */
   tokens: number;
+  textEvents: number;
+  /** Cut by the bench at the end of a phase (not an error). */
+  cut: boolean;
   error: string | null;
 }
 
-/** One streaming completion; `abortAfterFirst` cuts the connection after the first text chunk. */
-function streamOnce(port: number, agent: Agent | false, body: unknown, abortAfterFirst = false): Promise<StreamResult> {
+/**
+ * One streaming completion; `abortAfterFirst` cuts the connection after the first text chunk;
+ * `cutters` gets a function that ends the request early (used at the end of a phase).
+ */
+function streamOnce(port: number, agent: Agent | false, body: unknown, abortAfterFirst = false, cutters?: Set<() => void>): Promise<StreamResult> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const r: StreamResult = { status: 0, ttftMs: null, gapsMs: [], tokens: 0, error: null };
+    const r: StreamResult = { status: 0, ttftMs: null, gapsMs: [], tokens: 0, textEvents: 0, cut: false, error: null };
     let last = 0;
     let done = false;
     let settled = false;
+    const cut = (): void => {
+      if (settled) return;
+      r.cut = true;
+      r.tokens = r.textEvents;
+      req.destroy();
+      finish();
+    };
     const finish = (): void => {
       if (!settled) {
         settled = true;
+        cutters?.delete(cut);
         resolve(r);
       }
     };
@@ -126,6 +141,7 @@ function streamOnce(port: number, agent: Agent | false, body: unknown, abortAfte
           if (j.error) r.error = j.error.message;
           if (j.usage) r.tokens = j.usage.completion_tokens;
           if (j.choices[0]?.text) {
+            r.textEvents++;
             const now = performance.now();
             if (r.ttftMs === null) r.ttftMs = now - t0;
             else r.gapsMs.push(now - last);
@@ -152,6 +168,7 @@ function streamOnce(port: number, agent: Agent | false, body: unknown, abortAfte
       if (!settled) r.error = e.message;
       finish();
     });
+    cutters?.add(cut);
     req.end(JSON.stringify(body));
   });
 }
@@ -203,6 +220,7 @@ function pct(xs: number[], p: number): number | null {
 interface LoadResult {
   clients: number;
   seconds: number;
+  /** Requests completed within the phase. */
   requests: number;
   tokens: number;
   tokensPerSecond: number;
@@ -214,30 +232,41 @@ interface LoadResult {
   firstErrors: string[];
 }
 
-/** `clients` loops, each streaming one request after another until the deadline. */
+/**
+ * `clients` loops, each streaming one request after another until the deadline; requests still
+ * running then are cut (their tokens so far count; they are not errors), so a phase never runs
+ * past its time however slow the server is.
+ */
 async function loadPhase(port: number, clients: number, seconds: number, maxTokens: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const deadline = performance.now() + seconds * 1000;
   const ttft: number[] = [];
   const gaps: number[] = [];
   const errs: string[] = [];
+  const running = new Set<() => void>();
   let requests = 0;
   let tokens = 0;
+  let over = false;
   const t0 = performance.now();
+  const timer = setTimeout(() => {
+    over = true;
+    for (const cut of [...running]) cut();
+  }, seconds * 1000);
   let n = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        const r = await streamOnce(port, agent, completionBody(n++, maxTokens));
-        requests++;
-        if (r.error) errs.push(r.error);
-        else if (r.tokens !== maxTokens) errs.push(`got ${r.tokens} tokens, asked for ${maxTokens}`);
+      while (!over) {
+        const r = await streamOnce(port, agent, completionBody(n++, maxTokens), false, running);
         tokens += r.tokens;
         if (r.ttftMs !== null) ttft.push(r.ttftMs);
         for (const g of r.gapsMs) gaps.push(g);
+        if (r.cut) continue;
+        requests++;
+        if (r.error) errs.push(r.error);
+        else if (r.tokens !== maxTokens) errs.push(`got ${r.tokens} tokens, asked for ${maxTokens}`);
       }
     }),
   );
+  clearTimeout(timer);
   const wall = (performance.now() - t0) / 1000;
   agent.destroy();
   return {
@@ -380,20 +409,21 @@ export async function run(flags: string[]): Promise<void> {
   const compareDuration = Number(flag(flags, 'compare-duration') ?? Math.min(30, duration));
   const faultDuration = Number(flag(flags, 'fault-duration') ?? Math.min(10, duration));
   const clients = Number(flag(flags, 'clients') ?? 32);
-  const threads = flag(flags, 'threads');
+  // One native thread by default: on 2 busy cores the pool's wake-ups cost more than they give.
+  const threads = Number(flag(flags, 'threads') ?? 1);
   const toy = flag(flags, 'toy') !== undefined;
   const wanted = (flag(flags, 'models') ?? 'stories,110m').split(',');
-  for (const [k, v] of Object.entries({ duration, compareDuration, faultDuration, clients })) {
+  for (const [k, v] of Object.entries({ duration, compareDuration, faultDuration, clients, threads })) {
     if (!Number.isFinite(v) || v <= 0 || v > 3600) throw new RangeError(`serve bench: --${k} must be in (0, 3600], got ${v}`);
   }
-  const common = { maxQueued: 256, ...(threads !== undefined ? { threads: Number(threads) } : {}) };
+  const common = { maxQueued: 256, threads };
   const toyOpts = { model: 'toy', engineModule: pathToFileURL(join(repoRoot, 'test/server/toy-engine.ts')).href };
   const env: Record<string, string> = toy ? { TOY_STEP_MS: '2' } : {};
 
   const models: { name: string; path: string; parallel: number; ctx: number; maxTokens: number }[] = [];
   if (wanted.includes('stories')) {
     const p = flag(flags, 'stories') ?? join(shared, 'models/stories260K/stories260K.bin');
-    if (toy || existsSync(p)) models.push({ name: 'stories260K', path: p, parallel: 32, ctx: 512, maxTokens: 128 });
+    if (toy || existsSync(p)) models.push({ name: 'stories260K', path: p, parallel: 32, ctx: 512, maxTokens: 64 });
     else console.log(`skipping stories260K: ${p} not found`);
   }
   let big: string | null = null;
@@ -492,5 +522,5 @@ export async function run(flags: string[]): Promise<void> {
     ]);
     console.log(`batched / one-at-a-time: ${ratio.toFixed(2)}× (goal ≥ 3×)`);
   }
-  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, toy }, models: results, compare });
+  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, threads, toy }, models: results, compare });
 }

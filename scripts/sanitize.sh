@@ -14,11 +14,14 @@ cd "$(dirname "$0")/.."
 
 out=${SANITIZE_BUILD_DIR:-build-asan}
 tests=("$@")
+exclude=()
 if [ ${#tests[@]} -eq 0 ]; then
   # Native kernels (backend ops through the addon) and the file parsers; the sanitizer self-check.
   for t in test/backend test/native test/kernels test/formats test/package/sanitizer.test.ts; do
     [ -e "$t" ] && tests+=("$t")
   done
+  # The converter's end-to-end test (CLI runs, PyTorch and llama.cpp oracles) adds time, not native coverage.
+  exclude=(--exclude 'test/formats/convert.test.ts')
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -40,7 +43,7 @@ TENSORLOOM_SANITIZED=1 \
 LD_PRELOAD=$libasan \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  node_modules/.bin/vitest run "${tests[@]}" 2>&1 | tee "$log"
+  node_modules/.bin/vitest run "${tests[@]}" "${exclude[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 

@@ -6,8 +6,9 @@
 //   held in registers. Memory-bound: every KV byte is read once per block.
 // blocked (prefill): queries transposed once per tile to qt[D][Rp] (Rp = R rounded up to 16), so
 //   scores come out transposed, st[j][r], from a 16-row × 6-key register tile that broadcasts key
-//   elements; the softmax then runs down columns (no horizontal reductions), and o[r][c] += p·V
-//   uses a 4-row × 16-column register tile. Compute-bound.
+//   elements; the softmax then runs down columns (no horizontal reductions), and the output is
+//   kept transposed too, ot[c][r] += v_j[c] · p[j][r], by the same 16-row × 6-column register
+//   tile. Compute-bound.
 #include <immintrin.h>
 
 #include <cmath>
@@ -36,17 +37,16 @@ struct Blocked {
   float* qt;      // [D][Rp]
   float* st;      // [kKeyBlock][Rp]
   float* kc;      // [kKeyBlock][D]   converted / zero-padded key block
-  float* vc;      // [kKeyBlock][Dp]  converted / padded value block
+  float* vc;      // [kKeyBlock][D]   converted value block (f16 cache)
   float* alpha;   // [Rp]
   int32_t* last;  // [Rp]
-  int Rp, Dp;
+  int Rp;
 };
 
 static Blocked blocked_layout(const AttnTile* t) {
   const int D = t->D, Dp32 = round_up(D, 32);
   Blocked b;
   b.Rp = round_up(t->R, 16);
-  b.Dp = round_up(D, 16);
   b.qt = t->scratch;
   b.st = b.qt + (size_t)Dp32 * kMaxTileRows;
   b.kc = b.st + (size_t)kKeyBlock * kMaxTileRows;
@@ -75,16 +75,28 @@ void attn_begin(AttnTile* t) {
     t->m[r] = -INFINITY;
     t->l[r] = 0.f;
   }
-  std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * b.Dp);
+  std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * D);
 }
 
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
 
-// dot(q, k_j) for 4 keys at once; the reduction of the 4 accumulators is shared.
+// dot(q, k_j) for 4 keys at once; two accumulators per key (even and odd chunks of 8) so the
+// FMA latency is hidden, and the reduction of the accumulators is shared.
 static inline __m128 dot4(const float* q, const void* k, int64_t stride, int64_t j, int D, bool f16) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   const int64_t o0 = j * stride, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
   int d = 0;
+  for (; d + 16 <= D; d += 16) {
+    const __m256 qv = _mm256_loadu_ps(q + d), qw = _mm256_loadu_ps(q + d + 8);
+    a0 = _mm256_fmadd_ps(qv, load8(k, o0 + d, f16), a0);
+    a1 = _mm256_fmadd_ps(qv, load8(k, o1 + d, f16), a1);
+    a2 = _mm256_fmadd_ps(qv, load8(k, o2 + d, f16), a2);
+    a3 = _mm256_fmadd_ps(qv, load8(k, o3 + d, f16), a3);
+    b0 = _mm256_fmadd_ps(qw, load8(k, o0 + d + 8, f16), b0);
+    b1 = _mm256_fmadd_ps(qw, load8(k, o1 + d + 8, f16), b1);
+    b2 = _mm256_fmadd_ps(qw, load8(k, o2 + d + 8, f16), b2);
+    b3 = _mm256_fmadd_ps(qw, load8(k, o3 + d + 8, f16), b3);
+  }
   for (; d + 8 <= D; d += 8) {
     const __m256 qv = _mm256_loadu_ps(q + d);
     a0 = _mm256_fmadd_ps(qv, load8(k, o0 + d, f16), a0);
@@ -92,6 +104,10 @@ static inline __m128 dot4(const float* q, const void* k, int64_t stride, int64_t
     a2 = _mm256_fmadd_ps(qv, load8(k, o2 + d, f16), a2);
     a3 = _mm256_fmadd_ps(qv, load8(k, o3 + d, f16), a3);
   }
+  a0 = _mm256_add_ps(a0, b0);
+  a1 = _mm256_add_ps(a1, b1);
+  a2 = _mm256_add_ps(a2, b2);
+  a3 = _mm256_add_ps(a3, b3);
   const __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
   const __m256 h = _mm256_hadd_ps(h01, h23);  // lanes: [0 1 2 3 | 0 1 2 3] partial sums
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -117,19 +133,60 @@ static inline float dot1(const float* q, const void* k, int64_t off, int D, bool
   return s;
 }
 
+// Asks for the K and V rows of the next key block while this one is computed. A KV head's rows
+// lie kv_stride apart (Hkv·D elements, often more than a page), a pattern the hardware
+// prefetchers do not follow, so without this decode waits on memory latency, not bandwidth.
+static inline void prefetch_block(const AttnTile* t, int64_t j) {
+  int64_t jend = j + kKeyBlock;
+  int64_t lim = 0;  // one past the last key any row sees
+  for (int r = 0; r < t->R; r++) lim = lim > (int64_t)t->last[r] + 1 ? lim : (int64_t)t->last[r] + 1;
+  if (jend > lim) jend = lim;
+  const size_t esz = t->f16 ? 2 : 4, row_bytes = (size_t)t->D * esz, stride = (size_t)t->kv_stride * esz;
+  const char* k = static_cast<const char*>(t->k) + (size_t)j * stride;
+  const char* v = static_cast<const char*>(t->v) + (size_t)j * stride;
+  for (; j < jend; j++, k += stride, v += stride) {
+    for (size_t off = 0; off < row_bytes; off += 64) {
+      _mm_prefetch(k + off, _MM_HINT_T0);
+      _mm_prefetch(v + off, _MM_HINT_T0);
+    }
+  }
+}
+
+static void pack_rows(float* dst, int ld, const void* src, int64_t stride, int64_t j0, int n, int nrows, int D, bool f16);
+
 static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
   const int D = t->D;
-  const bool f16 = t->f16;
-  const int64_t stride = t->kv_stride;
   float* sc = t->scratch;  // kKeyBlock scores (+ -inf padding to a multiple of 8)
+  prefetch_block(t, j1);
+  // Key j of the block is at kb + (base + j) * stride. With several rows (grouped-query decode)
+  // the block is read once per row; if the rows of a KV head lie a multiple of 4 KiB apart they
+  // all fall into the same L1 sets and evict each other, so then copy the block first into
+  // contiguous f32 rows.
+  const void* kb = t->k;
+  const void* vb = t->v;
+  int64_t stride = t->kv_stride, base = j0;
+  bool f16 = t->f16;
+  const int64_t stride_bytes = t->kv_stride * (t->f16 ? 2 : 4);
+  if (t->R > 1 && t->kv_stride != D && stride_bytes % 4096 == 0) {
+    float* kc = t->scratch + 64;
+    float* vc = kc + (size_t)kKeyBlock * D;
+    const int n = (int)(j1 - j0);
+    pack_rows(kc, D, t->k, t->kv_stride, j0, n, n, D, t->f16);
+    pack_rows(vc, D, t->v, t->kv_stride, j0, n, n, D, t->f16);
+    kb = kc;
+    vb = vc;
+    stride = D;
+    base = 0;
+    f16 = false;
+  }
   for (int r = 0; r < t->R; r++) {
     const int64_t je = j1 < (int64_t)t->last[r] + 1 ? j1 : (int64_t)t->last[r] + 1;
     if (je <= j0) continue;
     const int n = (int)(je - j0);
     const float* qr = t->q + (size_t)r * D;
     int j = 0;
-    for (; j + 4 <= n; j += 4) _mm_storeu_ps(sc + j, dot4(qr, t->k, stride, j0 + j, D, f16));
-    for (; j < n; j++) sc[j] = dot1(qr, t->k, (j0 + j) * stride, D, f16);
+    for (; j + 4 <= n; j += 4) _mm_storeu_ps(sc + j, dot4(qr, kb, stride, base + j, D, f16));
+    for (; j < n; j++) sc[j] = dot1(qr, kb, (base + j) * stride, D, f16);
     const int n8 = round_up(n, 8);
     for (j = n; j < n8; j++) sc[j] = -INFINITY;
 
@@ -148,17 +205,28 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     t->l[r] = t->l[r] * alpha + hsum256(sum);
     t->m[r] = m_new;
 
-    // o = o·alpha + Σ p_j v_j, 32 columns at a time in registers.
+    // o = o·alpha + Σ p_j v_j, 64 columns at a time in registers (8 independent accumulators:
+    // enough FMAs in flight to cover their latency), then 8 at a time.
     float* o = t->o + (size_t)r * D;
     const __m256 av = _mm256_set1_ps(alpha);
-    const void* v = t->v;
+    const void* v = vb;
     int c = 0;
+    for (; c + 64 <= D; c += 64) {
+      __m256 acc[8];
+      for (int i = 0; i < 8; i++) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + c + 8 * i), av);
+      for (j = 0; j < n; j++) {
+        const __m256 p = _mm256_broadcast_ss(sc + j);
+        const int64_t off = (base + j) * stride + c;
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(p, load8(v, off + 8 * i, f16), acc[i]);
+      }
+      for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + c + 8 * i, acc[i]);
+    }
     for (; c + 32 <= D; c += 32) {
       __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(o + c), av), o1 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 8), av);
       __m256 o2 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 16), av), o3 = _mm256_mul_ps(_mm256_loadu_ps(o + c + 24), av);
       for (j = 0; j < n; j++) {
         const __m256 p = _mm256_broadcast_ss(sc + j);
-        const int64_t off = (j0 + j) * stride + c;
+        const int64_t off = (base + j) * stride + c;
         o0 = _mm256_fmadd_ps(p, load8(v, off, f16), o0);
         o1 = _mm256_fmadd_ps(p, load8(v, off + 8, f16), o1);
         o2 = _mm256_fmadd_ps(p, load8(v, off + 16, f16), o2);
@@ -171,12 +239,12 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     }
     for (; c + 8 <= D; c += 8) {
       __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(o + c), av);
-      for (j = 0; j < n; j++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), load8(v, (j0 + j) * stride + c, f16), o0);
+      for (j = 0; j < n; j++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), load8(v, (base + j) * stride + c, f16), o0);
       _mm256_storeu_ps(o + c, o0);
     }
     for (; c < D; c++) {
       float acc = o[c] * alpha;
-      for (j = 0; j < n; j++) acc += sc[j] * load1(v, (j0 + j) * stride + c, f16);
+      for (j = 0; j < n; j++) acc += sc[j] * load1(v, (base + j) * stride + c, f16);
       o[c] = acc;
     }
   }
@@ -184,25 +252,28 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
 
 // ── blocked path ─────────────────────────────────────────────────────────────────────────────
 
-// st[j][r..r+16) = Σ_d qt[d][r..r+16) · k_j[d] for 6 keys j.
-static inline void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D, int rg, int jg) {
+// st[j][r..r+16) = Σ_d qt[d][r..r+16) · k_j[d] for 6 keys j. Not inlined: on its own the
+// loop keeps every pointer in a register (inlined, GCC spilled them and the loop slowed down).
+static __attribute__((noinline)) void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D, int rg, int jg) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  const float* k = k0 + (int64_t)jg * ks;
+  const float* k_0 = k0 + (int64_t)jg * ks;
+  const float *k_1 = k_0 + ks, *k_2 = k_1 + ks, *k_3 = k_2 + ks, *k_4 = k_3 + ks, *k_5 = k_4 + ks;
   const float* q = b.qt + rg;
-  for (int d = 0; d < D; d++, q += b.Rp, k++) {
+  const size_t ldq = b.Rp;
+  for (int d = 0; d < D; d++, q += ldq) {
     const __m256 q0 = _mm256_load_ps(q), q1 = _mm256_load_ps(q + 8);
-    __m256 kb = _mm256_broadcast_ss(k);
+    __m256 kb = _mm256_broadcast_ss(k_0 + d);
     c00 = _mm256_fmadd_ps(q0, kb, c00); c01 = _mm256_fmadd_ps(q1, kb, c01);
-    kb = _mm256_broadcast_ss(k + ks);
+    kb = _mm256_broadcast_ss(k_1 + d);
     c10 = _mm256_fmadd_ps(q0, kb, c10); c11 = _mm256_fmadd_ps(q1, kb, c11);
-    kb = _mm256_broadcast_ss(k + 2 * ks);
+    kb = _mm256_broadcast_ss(k_2 + d);
     c20 = _mm256_fmadd_ps(q0, kb, c20); c21 = _mm256_fmadd_ps(q1, kb, c21);
-    kb = _mm256_broadcast_ss(k + 3 * ks);
+    kb = _mm256_broadcast_ss(k_3 + d);
     c30 = _mm256_fmadd_ps(q0, kb, c30); c31 = _mm256_fmadd_ps(q1, kb, c31);
-    kb = _mm256_broadcast_ss(k + 4 * ks);
+    kb = _mm256_broadcast_ss(k_4 + d);
     c40 = _mm256_fmadd_ps(q0, kb, c40); c41 = _mm256_fmadd_ps(q1, kb, c41);
-    kb = _mm256_broadcast_ss(k + 5 * ks);
+    kb = _mm256_broadcast_ss(k_5 + d);
     c50 = _mm256_fmadd_ps(q0, kb, c50); c51 = _mm256_fmadd_ps(q1, kb, c51);
   }
   float* s = b.st + (size_t)jg * b.Rp + rg;
@@ -214,37 +285,53 @@ static inline void qk_16x6(const Blocked& b, const float* k0, int64_t ks, int D,
   _mm256_store_ps(s, c50); _mm256_store_ps(s + 8, c51);
 }
 
-// o[r..r+4)[c..c+16) = o·alpha + Σ_j st[j][r..r+4) · v_j[c..c+16).
-static inline void pv_4x16(const Blocked& b, float* o, const float* v0, int64_t vs, int n, int r, int c) {
-  float* o0 = o + (size_t)r * b.Dp + c;
-  float* o1 = o0 + b.Dp;
-  float* o2 = o1 + b.Dp;
-  float* o3 = o2 + b.Dp;
-  __m256 a = _mm256_set1_ps(b.alpha[r]);
-  __m256 c00 = _mm256_mul_ps(_mm256_load_ps(o0), a), c01 = _mm256_mul_ps(_mm256_load_ps(o0 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 1]);
-  __m256 c10 = _mm256_mul_ps(_mm256_load_ps(o1), a), c11 = _mm256_mul_ps(_mm256_load_ps(o1 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 2]);
-  __m256 c20 = _mm256_mul_ps(_mm256_load_ps(o2), a), c21 = _mm256_mul_ps(_mm256_load_ps(o2 + 8), a);
-  a = _mm256_set1_ps(b.alpha[r + 3]);
-  __m256 c30 = _mm256_mul_ps(_mm256_load_ps(o3), a), c31 = _mm256_mul_ps(_mm256_load_ps(o3 + 8), a);
+// ot[c..c+nc)[r..r+16) = ot·alpha + Σ_j v_j[c..c+nc) · st[j][r..r+16), for nc <= 6 columns.
+// Always inlined with a literal nc, so the unused accumulators vanish.
+static inline __attribute__((always_inline)) void pv_16xn(const Blocked& b, float* ot, const float* v0, int64_t vs, int n,
+                                                          int r, int c, const int nc) {
+  const __m256 a0 = _mm256_load_ps(b.alpha + r), a1 = _mm256_load_ps(b.alpha + r + 8);
+  float* o = ot + (size_t)c * b.Rp + r;
+  const size_t ld = b.Rp;
+  __m256 c00 = _mm256_mul_ps(_mm256_load_ps(o), a0), c01 = _mm256_mul_ps(_mm256_load_ps(o + 8), a1);
+  __m256 c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  if (nc > 1) { c10 = _mm256_mul_ps(_mm256_load_ps(o + ld), a0); c11 = _mm256_mul_ps(_mm256_load_ps(o + ld + 8), a1); }
+  if (nc > 2) { c20 = _mm256_mul_ps(_mm256_load_ps(o + 2 * ld), a0); c21 = _mm256_mul_ps(_mm256_load_ps(o + 2 * ld + 8), a1); }
+  if (nc > 3) { c30 = _mm256_mul_ps(_mm256_load_ps(o + 3 * ld), a0); c31 = _mm256_mul_ps(_mm256_load_ps(o + 3 * ld + 8), a1); }
+  if (nc > 4) { c40 = _mm256_mul_ps(_mm256_load_ps(o + 4 * ld), a0); c41 = _mm256_mul_ps(_mm256_load_ps(o + 4 * ld + 8), a1); }
+  if (nc > 5) { c50 = _mm256_mul_ps(_mm256_load_ps(o + 5 * ld), a0); c51 = _mm256_mul_ps(_mm256_load_ps(o + 5 * ld + 8), a1); }
   const float* p = b.st + r;
   const float* v = v0 + c;
   for (int j = 0; j < n; j++, p += b.Rp, v += vs) {
-    const __m256 v0r = _mm256_loadu_ps(v), v1r = _mm256_loadu_ps(v + 8);
-    __m256 pb = _mm256_broadcast_ss(p);
-    c00 = _mm256_fmadd_ps(pb, v0r, c00); c01 = _mm256_fmadd_ps(pb, v1r, c01);
-    pb = _mm256_broadcast_ss(p + 1);
-    c10 = _mm256_fmadd_ps(pb, v0r, c10); c11 = _mm256_fmadd_ps(pb, v1r, c11);
-    pb = _mm256_broadcast_ss(p + 2);
-    c20 = _mm256_fmadd_ps(pb, v0r, c20); c21 = _mm256_fmadd_ps(pb, v1r, c21);
-    pb = _mm256_broadcast_ss(p + 3);
-    c30 = _mm256_fmadd_ps(pb, v0r, c30); c31 = _mm256_fmadd_ps(pb, v1r, c31);
+    const __m256 p0 = _mm256_load_ps(p), p1 = _mm256_load_ps(p + 8);
+    __m256 vb = _mm256_broadcast_ss(v);
+    c00 = _mm256_fmadd_ps(p0, vb, c00); c01 = _mm256_fmadd_ps(p1, vb, c01);
+    if (nc > 1) { vb = _mm256_broadcast_ss(v + 1); c10 = _mm256_fmadd_ps(p0, vb, c10); c11 = _mm256_fmadd_ps(p1, vb, c11); }
+    if (nc > 2) { vb = _mm256_broadcast_ss(v + 2); c20 = _mm256_fmadd_ps(p0, vb, c20); c21 = _mm256_fmadd_ps(p1, vb, c21); }
+    if (nc > 3) { vb = _mm256_broadcast_ss(v + 3); c30 = _mm256_fmadd_ps(p0, vb, c30); c31 = _mm256_fmadd_ps(p1, vb, c31); }
+    if (nc > 4) { vb = _mm256_broadcast_ss(v + 4); c40 = _mm256_fmadd_ps(p0, vb, c40); c41 = _mm256_fmadd_ps(p1, vb, c41); }
+    if (nc > 5) { vb = _mm256_broadcast_ss(v + 5); c50 = _mm256_fmadd_ps(p0, vb, c50); c51 = _mm256_fmadd_ps(p1, vb, c51); }
   }
-  _mm256_store_ps(o0, c00); _mm256_store_ps(o0 + 8, c01);
-  _mm256_store_ps(o1, c10); _mm256_store_ps(o1 + 8, c11);
-  _mm256_store_ps(o2, c20); _mm256_store_ps(o2 + 8, c21);
-  _mm256_store_ps(o3, c30); _mm256_store_ps(o3 + 8, c31);
+  _mm256_store_ps(o, c00); _mm256_store_ps(o + 8, c01);
+  if (nc > 1) { _mm256_store_ps(o + ld, c10); _mm256_store_ps(o + ld + 8, c11); }
+  if (nc > 2) { _mm256_store_ps(o + 2 * ld, c20); _mm256_store_ps(o + 2 * ld + 8, c21); }
+  if (nc > 3) { _mm256_store_ps(o + 3 * ld, c30); _mm256_store_ps(o + 3 * ld + 8, c31); }
+  if (nc > 4) { _mm256_store_ps(o + 4 * ld, c40); _mm256_store_ps(o + 4 * ld + 8, c41); }
+  if (nc > 5) { _mm256_store_ps(o + 5 * ld, c50); _mm256_store_ps(o + 5 * ld + 8, c51); }
+}
+
+static __attribute__((noinline)) void pv_16x6(const Blocked& b, float* ot, const float* v0, int64_t vs, int n, int r, int c) {
+  pv_16xn(b, ot, v0, vs, n, r, c, 6);
+}
+static __attribute__((noinline)) void pv_16x_tail(const Blocked& b, float* ot, const float* v0, int64_t vs, int n, int r, int c,
+                                                  int nc) {
+  switch (nc) {
+    case 5: pv_16xn(b, ot, v0, vs, n, r, c, 5); break;
+    case 4: pv_16xn(b, ot, v0, vs, n, r, c, 4); break;
+    case 3: pv_16xn(b, ot, v0, vs, n, r, c, 3); break;
+    case 2: pv_16xn(b, ot, v0, vs, n, r, c, 2); break;
+    case 1: pv_16xn(b, ot, v0, vs, n, r, c, 1); break;
+    default: break;
+  }
 }
 
 // Copies rows [j0, j0+n) of a KV head into dst[kKeyBlock][ld] as f32, zero-filling columns
@@ -268,11 +355,29 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   const Blocked b = blocked_layout(t);
   const int D = t->D, n = (int)(j1 - j0), n6 = round_up(n, 6);
   const bool f16 = t->f16;
+  // f32 rows are read in place unless their stride is a multiple of 4 KiB (they would all fall
+  // into the same L1 sets): then, as for f16, the block is copied to contiguous rows first.
+  const bool in_place = !f16 && (t->kv_stride == D || (t->kv_stride * 4) % 4096 != 0);
+
+  // Keys of this block that each 16-row group can see at all (under a causal mask the rows of
+  // the diagonal block see ever more keys: the rest is skipped, not computed and masked).
+  int nl[kMaxTileRows / 16];
+  bool need_mask = false;
+  for (int g = 0; g < b.Rp / 16; g++) {
+    int32_t lo = b.last[16 * g], hi = lo;
+    for (int r = 16 * g + 1; r < 16 * g + 16; r++) {
+      lo = b.last[r] < lo ? b.last[r] : lo;
+      hi = b.last[r] > hi ? b.last[r] : hi;
+    }
+    const int64_t vis = (int64_t)hi - j0 + 1;
+    nl[g] = vis < 0 ? 0 : vis > n ? n : (int)vis;
+    need_mask = need_mask || j1 - 1 > lo;
+  }
 
   // Scores st[j][r], 16 rows × 6 keys per register tile.
   const float* kb;
   int64_t ks;
-  if (!f16 && n6 == n) {
+  if (in_place && n6 == n) {
     kb = static_cast<const float*>(t->k) + j0 * t->kv_stride;
     ks = t->kv_stride;
   } else {
@@ -281,18 +386,16 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     ks = D;
   }
   for (int rg = 0; rg < b.Rp; rg += 16)
-    for (int jg = 0; jg < n6; jg += 6) qk_16x6(b, kb, ks, D, rg, jg);
+    for (int jg = 0; jg < nl[rg / 16]; jg += 6) qk_16x6(b, kb, ks, D, rg, jg);
 
   // Mask, running max, probabilities and running sum, 8 rows at a time down the columns.
-  int32_t min_last = b.last[0];
-  for (int r = 1; r < b.Rp; r++) min_last = b.last[r] < min_last ? b.last[r] : min_last;
-  const bool need_mask = j1 - 1 > min_last;
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
   for (int r = 0; r < b.Rp; r += 8) {
+    const int nr = nl[r / 16];
     const __m256i lastv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.last + r));
     __m256 mx = neg_inf;
     float* s = b.st + r;
-    for (int j = 0; j < n; j++, s += b.Rp) {
+    for (int j = 0; j < nr; j++, s += b.Rp) {
       __m256 x = _mm256_load_ps(s);
       if (need_mask) {
         const __m256i hidden = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(j0 + j)), lastv);
@@ -303,10 +406,12 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     }
     const __m256 m_old = _mm256_loadu_ps(t->m + r);
     const __m256 m_new = _mm256_max_ps(m_old, mx);
-    const __m256 alpha = exp256(_mm256_sub_ps(m_old, m_new));
+    // A row that has seen no key yet keeps m = -inf; exp(-inf - -inf) would be NaN.
+    const __m256 alpha = _mm256_blendv_ps(exp256(_mm256_sub_ps(m_old, m_new)), _mm256_set1_ps(1.f),
+                                          _mm256_cmp_ps(m_new, neg_inf, _CMP_EQ_OQ));
     __m256 sum = _mm256_setzero_ps();
     s = b.st + r;
-    for (int j = 0; j < n; j++, s += b.Rp) {
+    for (int j = 0; j < nr; j++, s += b.Rp) {
       const __m256 p = exp256(_mm256_sub_ps(_mm256_load_ps(s), m_new));
       _mm256_store_ps(s, p);
       sum = _mm256_add_ps(sum, p);
@@ -316,19 +421,24 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
     _mm256_store_ps(b.alpha + r, alpha);
   }
 
-  // o = o·alpha + P·V, 4 rows × 16 columns per register tile.
+  // ot = ot·alpha + (P·V)ᵀ, 16 rows × 6 value columns per register tile (the QK tile, mirrored).
   const float* vb;
   int64_t vs;
-  if (!f16 && D % 16 == 0) {
+  if (in_place) {
     vb = static_cast<const float*>(t->v) + j0 * t->kv_stride;
     vs = t->kv_stride;
   } else {
-    pack_rows(b.vc, b.Dp, t->v, t->kv_stride, j0, n, n, D, f16);
+    pack_rows(b.vc, D, t->v, t->kv_stride, j0, n, n, D, f16);
     vb = b.vc;
-    vs = b.Dp;
+    vs = D;
   }
-  for (int r = 0; r < b.Rp; r += 4)
-    for (int c = 0; c < b.Dp; c += 16) pv_4x16(b, t->o, vb, vs, n, r, c);
+  for (int r = 0; r < b.Rp; r += 16) {
+    const int nr = nl[r / 16];
+    if (nr == 0) continue;  // no key visible: alpha is 1, nothing to add
+    int c = 0;
+    for (; c + 6 <= D; c += 6) pv_16x6(b, t->o, vb, vs, nr, r, c);
+    if (c < D) pv_16x_tail(b, t->o, vb, vs, nr, r, c, D - c);
+  }
 }
 
 void attn_step(AttnTile* t, int64_t j0, int64_t j1) {
@@ -340,11 +450,20 @@ void attn_step(AttnTile* t, int64_t j0, int64_t j1) {
 
 void attn_end(AttnTile* t) {
   const int R = t->R, D = t->D;
-  const int ld = R <= kDirectMaxRows ? D : round_up(D, 16);
-  // Compacts [R][ld] to [R][D] in place (ascending, so no row is overwritten before it is read).
+  if (R <= kDirectMaxRows) {
+    for (int r = 0; r < R; r++) {
+      const float inv = 1.f / t->l[r];
+      for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] *= inv;
+    }
+    return;
+  }
+  // ot[D][Rp] → o[R][D], normalized; through the (now free) query buffer, as it is transposed.
+  const Blocked b = blocked_layout(t);
+  float* tmp = b.qt;  // D * Rp floats, no longer needed
+  std::memcpy(tmp, t->o, sizeof(float) * (size_t)D * b.Rp);
   for (int r = 0; r < R; r++) {
     const float inv = 1.f / t->l[r];
-    for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] = t->o[(size_t)r * ld + d] * inv;
+    for (int d = 0; d < D; d++) t->o[(size_t)r * D + d] = tmp[(size_t)d * b.Rp + r] * inv;
   }
 }
 

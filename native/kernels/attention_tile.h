@@ -40,8 +40,10 @@ struct AttnTile {
   float* scratch = nullptr;  // tile_scratch_floats(D) floats
 };
 
-// Scratch the kernels may use, in floats (generous, for every ISA): transposed queries, scores,
-// a converted key block and a converted/padded value block.
+// Scratch the kernels may use, in floats (generous, for every ISA). The blocked path keeps
+// transposed queries, scores, a converted key block and a converted value block there; the direct
+// path only the scores of one block (first 64 floats) and, when it copies them, the key and value
+// blocks right after.
 static inline size_t tile_scratch_floats(int D) {
   size_t Dp = (size_t)((D + 31) / 32) * 32;
   return Dp * kMaxTileRows            // transposed / packed queries

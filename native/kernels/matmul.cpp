@@ -103,20 +103,19 @@ void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& s
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       const int accumulate = pc > 0;
-      for (int64_t jr = 0; jr < nc; jr += nr) {
-        const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-        float* dst = pb + jr * kc;
-        if (src.b)
-          isa.pack_b(dst, src.b + pc * N + jc + jr, N, nrr, kc);
-        else
-          isa.pack_bt(dst, src.w, src.wt, K, jc + jr, nrr, pc, kc);
-      }
       for (int64_t ic = m0; ic < m1; ic += kMC) {
         const int64_t mc = std::min(kMC, m1 - ic);
         for (int64_t ir = 0; ir < mc; ir += mr)
           isa.pack_a(pa + ir * kc, a + (ic + ir) * K + pc, K, std::min<int64_t>(mr, mc - ir), kc);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+          if (ic == m0) {  // pack each B micro-panel just before its first use: the weight reads
+                           // (memory-bound) overlap the microkernel's arithmetic
+            if (src.b)
+              isa.pack_b(pb + jr * kc, src.b + pc * N + jc + jr, N, nrr, kc);
+            else
+              isa.pack_bt(pb + jr * kc, src.w, src.wt, K, jc + jr, nrr, pc, kc);
+          }
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
             float* c = out + (ic + ir) * N + jc + jr;

@@ -18,7 +18,7 @@ constexpr int64_t kMinElemsPerThread = 1 << 16;
 
 // Picks the variant for the active ISA. AVX-512 machines run the AVX-512 kernels.
 #if defined(TL_HAVE_X86_VARIANTS)
-#define TL_PICK(fn) (active_isa() >= Isa::Avx2 ? avx2::fn : scalar::fn)  // TODO(attention): avx512
+#define TL_PICK(fn) (active_isa() >= Isa::Avx512 ? avx512::fn : active_isa() == Isa::Avx2 ? avx2::fn : scalar::fn)
 #else
 #define TL_PICK(fn) (scalar::fn)
 #endif

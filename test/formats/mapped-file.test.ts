@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,7 +54,25 @@ describe.skipIf(!haveMmap)(`native mmapFile (addon ${haveMmap ? 'loaded' : `abse
       expect(f.bytes[4095]).toBe(7);
       if (i % 2 === 0) f.close(); // the others are left to the garbage collector
     }
-    (globalThis as { gc?: () => void }).gc?.();
+  });
+
+  it('unmaps when the buffer is garbage-collected (counted in /proc/self/maps)', async () => {
+    if (!existsSync('/proc/self/maps')) return;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const p = fileWith('gc.bin', new Uint8Array(8192).fill(3));
+    const mapsOf = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(p)).length;
+    const before = mapsOf();
+    let files: ReturnType<typeof openFileBytes>[] = [];
+    for (let i = 0; i < 50; i++) files.push(openFileBytes(p, { mode: 'mmap' }));
+    expect(mapsOf()).toBe(before + 50);
+    files[0]!.close(); // an explicit close first, then the collector for all 50: no double unmap
+    files = [];
+    for (let round = 0; round < 10 && mapsOf() > before; round++) {
+      gc();
+      await new Promise((r) => setImmediate(r)); // Node runs external-buffer finalizers on the loop
+    }
+    expect(mapsOf()).toBe(before);
   });
 });
 

@@ -140,5 +140,12 @@ describe('Hugging Face directories', () => {
     expect(() => openModelFile(d)).toThrow(/no model.safetensors/);
     writeFileSync(join(d, 'model.safetensors'), new Uint8Array(4));
     expect(() => openModelFile(d)).toThrow(/too short/);
+    // Valid weights, lying config.
+    writeFileSync(join(d, 'model.safetensors'), readFileSync(join(single, 'model.safetensors')));
+    const cfg = JSON.parse(readFileSync(join(single, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, hidden_size: -64 }));
+    expect(() => openModelFile(d)).toThrow(/hidden_size is invalid \(-64\)/);
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, num_attention_heads: undefined }));
+    expect(() => openModelFile(d)).toThrow(/num_attention_heads is missing/);
   });
 });

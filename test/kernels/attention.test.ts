@@ -99,6 +99,8 @@ const cases: Case[] = [
   { name: 'awkward head dims D=17, blocked', shape: { T: 33, S: 40, H: 3, Hkv: 1, D: 17, posOffset: 7 } },
   { name: 'awkward head dims D=100', shape: { T: 5, S: 61, H: 2, Hkv: 2, D: 100, posOffset: 56 } },
   { name: 'more than 64 query heads per KV head', shape: { T: 2, S: 5, H: 130, Hkv: 1, D: 8, posOffset: 3 } },
+  { name: 'KV rows 4 KiB apart (Hkv·D = 1024), blocked', shape: { T: 40, S: 50, H: 16, Hkv: 8, D: 128, posOffset: 10 } },
+  { name: 'KV rows 4 KiB apart (Hkv·D = 1024), GQA decode', shape: { T: 1, S: 50, H: 16, Hkv: 8, D: 128, posOffset: 49 } },
   { name: 'custom scale', shape: { T: 9, S: 20, H: 2, Hkv: 1, D: 32, posOffset: 11, scale: 0.5 } },
   { name: 'f16 KV prefill', shape: { T: 40, S: 60, H: 4, Hkv: 2, D: 64, posOffset: 20 }, f16: true },
   { name: 'f16 KV decode', shape: { T: 1, S: 300, H: 4, Hkv: 4, D: 64, posOffset: 299 }, f16: true },
@@ -159,6 +161,20 @@ for (const variant of variants()) {
       js.attention(b, q, kj, v, shape);
       expectClose(a, b, 2e-5, 1e-4, 'native vs js');
       expectClose(k, kj, 1e-6, 1e-6, 'rotated keys native vs js');
+    });
+
+    it('reads views with a byte offset into larger buffers (subarrays) correctly', () => {
+      const c = cases.find((x) => x.name.startsWith('GQA'))!;
+      const { q, k, v } = inputs(c, 13);
+      const ref = referenceAttention(q, k, v, c.shape).out;
+      const embed = (a: Float32Array, at: number) => {
+        const big = new Float32Array(a.length + at + 5).fill(NaN);
+        big.set(a, at);
+        return big.subarray(at, at + a.length);
+      };
+      const out = embed(new Float32Array(q.length), 3);
+      withVariant(variant, () => native.attention(out, embed(q, 7), embed(k as Float32Array, 1), embed(v as Float32Array, 9), c.shape));
+      expectClose(out, ref, 2e-5, 1e-4, 'subarray views');
     });
 
     it('rope op matches a hand-computed rotation of a small vector', () => {

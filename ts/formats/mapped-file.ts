@@ -46,6 +46,9 @@ export function openFileBytes(path: string, options: OpenOptions = {}): FileByte
     try {
       buffer = mmapFile(path);
     } catch (err) {
+      // 'auto': a runtime that refuses external buffers (or an mmap failure) still gets the file
+      // read; a missing or empty file fails there with the same clear message.
+      if (mode === 'auto') return readWhole(path);
       throw new FormatError((err as Error).message);
     }
     let closed = false;

@@ -114,7 +114,7 @@ export function openModelFile(path: string, options: OpenModelOptions = {}): Mod
   if (!existsSync(path)) throw new FormatError(`model '${path}' does not exist`);
   if (statSync(path).isDirectory()) return openHF(path, options);
   const head = readHead(path);
-  if (head === 'GGUF') return openGGUF(path, options);
+  if (head === 'GGUF' || path.endsWith('.gguf')) return openGGUF(path, options); // a bad magic gets readGGUF's error
   if (path.endsWith('.safetensors')) return openHF(dirname(path), options);
   if (path.endsWith('.bin')) return openLlama2c(path, options);
   throw new FormatError(`'${path}': unknown model format (expected a .gguf file, a llama2.c .bin, or a Hugging Face directory)`);
@@ -395,7 +395,6 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
   const modelType = typeof cfg.model_type === 'string' ? cfg.model_type : '';
   const family = familyOf(modelType) ?? familyOf(arch.replace(/ForCausalLM$/, ''));
   if (!family) throw new FormatError(`${cfgPath}: unsupported architecture '${arch || modelType}' (supported: Llama family, GPT-2)`);
-  const where = cfgPath;
 
   // Which files hold the weights.
   const indexPath = join(dir, 'model.safetensors.index.json');
@@ -439,6 +438,22 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
     throw err;
   }
 
+  let config: ModelConfig;
+  try {
+    config = hfModelConfig(cfg, family, arch || modelType, entries, dir);
+  } catch (err) {
+    for (const f of files) f.close();
+    throw err;
+  }
+  let tokenizer: TokenizerSource = { kind: 'none' };
+  if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
+  else if (existsSync(join(dir, 'tokenizer.json'))) tokenizer = { kind: 'hf', path: join(dir, 'tokenizer.json') };
+  return assemble({ format: 'safetensors', path: dir, config, entries, files, tokenizer, hfConfig: cfg });
+}
+
+/** config.json → ModelConfig (Llama family or GPT-2 key names). */
+function hfModelConfig(cfg: Record<string, unknown>, family: ModelFamily, architecture: string, entries: TensorEntry[], dir: string): ModelConfig {
+  const where = join(dir, 'config.json');
   const dim = positive(hfNumber(cfg, ['hidden_size', 'n_embd']), 'hidden_size', where);
   const nHeads = positive(hfNumber(cfg, ['num_attention_heads', 'n_head']), 'num_attention_heads', where);
   const headDim = hfNumber(cfg, ['head_dim']) ?? dim / nHeads;
@@ -446,7 +461,7 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
   const hasOutput = entries.some((e) => e.name === 'output.weight');
   const tieFlag = cfg.tie_word_embeddings;
   const config: ModelConfig = {
-    architecture: arch || modelType,
+    architecture,
     family,
     dim,
     nLayers: positive(hfNumber(cfg, ['num_hidden_layers', 'n_layer']), 'num_hidden_layers', where),
@@ -466,14 +481,8 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
     // HF ties unless told otherwise (tie_word_embeddings defaults to true); a stored lm_head wins.
     tiedEmbeddings: !hasOutput && tieFlag !== false,
   };
-  if (!hasOutput && tieFlag === false) {
-    for (const f of files) f.close();
-    throw new FormatError(`${dir}: config says tie_word_embeddings=false but there is no lm_head.weight`);
-  }
-  let tokenizer: TokenizerSource = { kind: 'none' };
-  if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
-  else if (existsSync(join(dir, 'tokenizer.json'))) tokenizer = { kind: 'hf', path: join(dir, 'tokenizer.json') };
-  return assemble({ format: 'safetensors', path: dir, config, entries, files, tokenizer, hfConfig: cfg });
+  if (!hasOutput && tieFlag === false) throw new FormatError(`${dir}: config says tie_word_embeddings=false but there is no lm_head.weight`);
+  return config;
 }
 
 function hfEntry(t: SafetensorsTensor, name: string, transposed: boolean, file: number, path: string): TensorEntry {

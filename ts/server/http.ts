@@ -15,7 +15,17 @@ import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOpt
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
-export interface ServeOptions extends Partial<SchedulerOptions> {
+/** A model from `loadModel()` (anything that reports the files it came from). */
+export interface LoadedModelLike {
+  readonly info: { readonly path: string; readonly tokenizer: { readonly path: string | null } };
+}
+
+export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
+  /**
+   * Model file or directory, or a model from `loadModel()`: the server then loads its own batched
+   * instance of the same files (memory-mapped weights share the page cache).
+   */
+  model?: string | LoadedModelLike;
   /** Serve this already-loaded scheduler instead of loading `model` (it is then not closed by close()). */
   scheduler?: Scheduler;
   /** The id /v1/models reports and responses echo. Default: the model file's name. */
@@ -46,8 +56,11 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const owned = opts.scheduler === undefined;
   if (opts.scheduler) scheduler = opts.scheduler;
   else {
-    if (!opts.model) throw new TypeError('tensorloom: createServer needs { model: path } or { scheduler }');
-    scheduler = await Scheduler.load({ ...opts, model: opts.model });
+    const m = opts.model;
+    if (!m) throw new TypeError('tensorloom: createServer needs { model: path | loadModel() result } or { scheduler }');
+    const path = typeof m === 'string' ? m : m.info.path;
+    const tokenizer = opts.tokenizer ?? (typeof m === 'string' ? undefined : (m.info.tokenizer.path ?? undefined));
+    scheduler = await Scheduler.load({ ...opts, model: path, ...(tokenizer !== undefined ? { tokenizer } : {}) });
   }
   const info = scheduler.info;
   const modelId = opts.modelId ?? info.id;

@@ -1,9 +1,146 @@
 /**
- * The built-in engine: serves our Llama / GPT-2 models (ts/models) with a slotted KV cache.
- * Filled in when the model code lands on main.
+ * The built-in engine: serves our Llama / GPT-2 models. The model file is opened and its layers
+ * built by ts/models (a `Transformer`, whose own single-sequence cache is left at one position);
+ * `BatchedForward` runs the steps over a slotted KV cache; tokenization and sampling reuse
+ * ts/generate (`Engine.encode`, one `Sampler` per slot).
  */
-import type { EngineLoadOptions, LoadedEngine } from './engine.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { getBackend } from '../backend/index.js';
+import { openModelFile, type ModelFile } from '../formats/model-file.js';
+import { Engine } from '../generate/engine.js';
+import { resolveSampling, Sampler } from '../generate/sampler.js';
+import { openTokenizer } from '../generate/tokenizer.js';
+import { describeModel } from '../models/registry.js';
+import { Transformer } from '../models/transformer.js';
+import { BatchedForward } from './batched-forward.js';
+import type { EngineLoadOptions, LoadedEngine, ServeTokenizer } from './engine.js';
 
-export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
-  throw new Error(`tensorloom: cannot serve '${opts.model}': the built-in model engine needs ts/models, which is not in this build yet`);
+/** KV cache for all slots when no budget is given. */
+const DEFAULT_KV_BUDGET = 2 * 2 ** 30;
+/** Positions per slot when the model's context is longer (and no contextLength is given). */
+const DEFAULT_MAX_CONTEXT = 4096;
+
+export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine> {
+  const backend = getBackend();
+  if (opts.threads !== undefined) backend.setThreads(opts.threads);
+  const src = openModelFile(opts.model, opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {});
+  let model: Transformer | undefined;
+  try {
+    const { config, weights } = describeModel(src);
+    const tok = await openTokenizer(src);
+    // The layers, with a one-position cache of their own that serving never uses.
+    model = new Transformer(backend, config, weights, { contextLength: 1, maxBatch: 1 });
+    const single = new Engine(model, tok.tokenizer);
+
+    const bytesPerPosition = config.nLayers * config.nKvHeads * config.headDim * 2 * 4;
+    const budget = opts.kvBudgetBytes ?? DEFAULT_KV_BUDGET;
+    const fit = Math.floor(budget / (opts.slots * bytesPerPosition));
+    let ctx = opts.contextLength ?? Math.min(config.contextLength, DEFAULT_MAX_CONTEXT, fit);
+    if (opts.contextLength !== undefined && opts.contextLength > fit) {
+      throw new RangeError(
+        `tensorloom: ${opts.slots} slots × ${opts.contextLength} positions need ${mib(opts.slots * opts.contextLength * bytesPerPosition)} of KV cache, over the budget of ${mib(budget)}; lower contextLength or parallel, or raise the budget`,
+      );
+    }
+    if (config.rope === null) ctx = Math.min(ctx, config.contextLength);
+    if (ctx < 16) {
+      throw new RangeError(`tensorloom: a KV budget of ${mib(budget)} leaves only ${ctx} positions per slot for ${opts.slots} slots; raise the budget or lower parallel`);
+    }
+    const padSingleRow = opts.engineOptions?.padSingleRow === true;
+    const batched = new BatchedForward(model, { slots: opts.slots, contextLength: ctx, maxTokensPerStep: opts.maxTokensPerStep, padSingleRow });
+
+    const V = config.vocabSize;
+    const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x)));
+    const tokenizer: ServeTokenizer = {
+      encode: (text, addBos) => single.encode(text, addBos),
+      createStreamDecoder: () => tok.tokenizer.createStreamDecoder({ skipSpecialTokens: true }),
+      eosIds: single.eosIds,
+    };
+    const specials = specialTexts(src, config.bosTokenId, config.eosTokenIds[0] ?? null);
+    const built = model;
+    return {
+      engine: {
+        vocabSize: V,
+        contextLength: ctx,
+        slots: opts.slots,
+        forward: (rows) => batched.forward(rows),
+        dispose: () => {
+          batched.dispose();
+          built.dispose();
+          src.close();
+        },
+      },
+      tokenizer,
+      info: {
+        id: basename(opts.model, extname(opts.model)),
+        architecture: config.architecture,
+        vocabSize: V,
+        contextLength: ctx,
+        slots: opts.slots,
+        chatTemplate: chatTemplate(src),
+        kvCacheBytes: batched.kvBytes,
+        ...specials,
+      },
+      makeSampler: (params, slot) => {
+        const s = samplers[slot]!;
+        s.reset(resolveSampling(params));
+        return (logits, history, length) => s.sample(logits, history, length);
+      },
+    };
+  } catch (err) {
+    model?.dispose();
+    src.close();
+    throw err;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** GGUF `tokenizer.chat_template`, or `chat_template` in a Hugging Face tokenizer_config.json. */
+function chatTemplate(src: ModelFile): string | null {
+  const fromGguf = src.gguf?.metadata.get('tokenizer.chat_template');
+  if (typeof fromGguf === 'string' && fromGguf.length > 0) return fromGguf;
+  const cfg = hfTokenizerConfig(src);
+  const t = cfg?.chat_template;
+  if (typeof t === 'string') return t;
+  // Newer files list named templates; the unnamed/default one is the chat template.
+  if (Array.isArray(t)) {
+    const named = t as { name?: unknown; template?: unknown }[];
+    const d = named.find((x) => x.name === 'default') ?? named[0];
+    if (d && typeof d.template === 'string') return d.template;
+  }
+  return null;
+}
+
+/** The texts of the BOS/EOS tokens, which templates print as `bos_token` / `eos_token`. */
+function specialTexts(src: ModelFile, bos: number | null, eos: number | null): { bosText?: string; eosText?: string } {
+  const out: { bosText?: string; eosText?: string } = {};
+  const tokens = src.gguf?.metadata.get('tokenizer.ggml.tokens');
+  if (Array.isArray(tokens)) {
+    if (bos !== null && typeof tokens[bos] === 'string') out.bosText = tokens[bos] as string;
+    if (eos !== null && typeof tokens[eos] === 'string') out.eosText = tokens[eos] as string;
+    return out;
+  }
+  const cfg = hfTokenizerConfig(src);
+  const text = (v: unknown): string | undefined =>
+    typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined;
+  const b = text(cfg?.bos_token);
+  const e = text(cfg?.eos_token);
+  if (b !== undefined) out.bosText = b;
+  if (e !== undefined) out.eosText = e;
+  return out;
+}
+
+function hfTokenizerConfig(src: ModelFile): Record<string, unknown> | null {
+  if (src.format !== 'safetensors') return null;
+  const dir = statSync(src.path).isDirectory() ? src.path : join(src.path, '..');
+  const file = join(dir, 'tokenizer_config.json');
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
 }

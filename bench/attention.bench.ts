@@ -1,0 +1,134 @@
+/**
+ * Fused attention, H = 12 heads of D = 64, f32: prefill (causal, T = S = 128 … 2048) and decode
+ * (one query against 128 … 2048 cached positions), at 1 and 2 threads. Native against the JS
+ * baseline (where it finishes in reasonable time) and against PyTorch 1.13's CPU attention
+ * (softmax(QKᵀ/√d + mask)·V, bench/peers/torch_attention.py) when python3 can import torch.
+ * Decode is also given as GB/s of KV read (K and V, S·H·D·4 bytes each), next to the read
+ * bandwidth of one thread streaming a 256 MiB array in this same run. So that decode reads
+ * memory rather than the last-level cache (12.6 MB of KV at S=2048 would fit in a 32 MB L3),
+ * each decode call uses the next of several KV caches totalling >= 256 MB, as the layers of a
+ * model do; the PyTorch peer does the same.
+ *
+ *   npx tsx bench/run.ts attention [--quick] [--full]   --full: JS baseline on every shape
+ */
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getBackend } from '../ts/index.js';
+import type { AttentionShape } from '../ts/index.js';
+import { printTable, timeIt, writeResults } from './lib.js';
+import type { Row } from './lib.js';
+
+const H = 12;
+const D = 64;
+const PREFILL = [128, 512, 1024, 2048];
+const DECODE = [128, 512, 2048];
+const THREADS = [1, 2];
+
+interface Case {
+  kind: 'prefill' | 'decode';
+  T: number;
+  S: number;
+}
+
+/** KV caches per case: one for prefill (compute-bound), enough to exceed the caches for decode. */
+const copiesOf = (c: Case) => (c.kind === 'decode' ? Math.ceil(256e6 / (2 * c.S * H * D * 4)) : 1);
+
+function inputs(c: Case) {
+  const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+  const copies = copiesOf(c);
+  return {
+    q: rand(c.T * H * D),
+    k: Array.from({ length: copies }, () => rand(c.S * H * D)),
+    v: Array.from({ length: copies }, () => rand(c.S * H * D)),
+    out: new Float32Array(c.T * H * D),
+  };
+}
+
+const shapeOf = (c: Case): AttentionShape => ({ T: c.T, S: c.S, H, Hkv: H, D, posOffset: c.S - c.T });
+
+/** Read bandwidth of one thread: argmax streams its input once (the max sits at index 0). */
+function readBandwidthGBs(): number {
+  const x = new Float32Array(64 * 2 ** 20).fill(1); // 256 MiB
+  x[0] = 2;
+  const native = getBackend('native');
+  const t = timeIt(() => native.argmax(x), { samples: 5, minSampleMs: 50 });
+  return x.byteLength / t.ms / 1e6;
+}
+
+function torchPeer(cases: Case[], threads: number, samples: number): { ms: number[] | null; note: string } {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'torch_attention.py');
+  const spec = JSON.stringify({ threads, samples, cases: cases.map((c) => ({ H, D, T: c.T, S: c.S, copies: copiesOf(c) })) });
+  // Debian's python3-torch lives in the system interpreter, which may not be the first python3.
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    try {
+      const res = JSON.parse(execFileSync(py, [script, spec], { encoding: 'utf8', timeout: 600_000 })) as {
+        ms?: number[];
+        skipped?: string;
+        torch?: string;
+      };
+      if (res.ms) return { ms: res.ms, note: `PyTorch ${res.torch} via ${py}` };
+    } catch {
+      // try the next interpreter
+    }
+  }
+  return { ms: null, note: 'PyTorch not importable: column left empty' };
+}
+
+export async function run(flags: string[]): Promise<void> {
+  const quick = flags.includes('--quick');
+  const full = flags.includes('--full');
+  const native = getBackend('native');
+  const js = getBackend('js');
+  const samples = quick ? 3 : 7;
+
+  const cases: Case[] = [
+    ...PREFILL.map((T) => ({ kind: 'prefill' as const, T, S: T })),
+    ...DECODE.map((S) => ({ kind: 'decode' as const, T: 1, S })),
+  ];
+  // The JS baseline at T=2048 takes seconds per call: by default only up to T=512.
+  const jsRuns = (c: Case) => full || c.kind === 'decode' || c.T <= 512;
+
+  const bw = readBandwidthGBs();
+  console.log(`read bandwidth, 1 thread streaming 256 MiB: ${bw.toFixed(1)} GB/s`);
+
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  const jsMs = new Map<string, number>();
+  for (const threads of THREADS) {
+    native.setThreads(threads);
+    const peer = torchPeer(cases, threads, samples);
+    for (const [i, c] of cases.entries()) {
+      const { q, k, v, out } = inputs(c);
+      const shape = shapeOf(c);
+      let next = 0;
+      const step = (b: typeof native) => {
+        b.attention(out, q, k[next]!, v[next]!, shape);
+        next = (next + 1) % k.length;
+      };
+      const nat = timeIt(() => step(native), { samples }).ms;
+      const key = `${c.kind}-${c.T}-${c.S}`;
+      if (threads === 1 && jsRuns(c)) jsMs.set(key, timeIt(() => step(js), { samples: 3, warmup: 1, minSampleMs: 1 }).ms);
+      const jsT = jsMs.get(key) ?? null;
+      const torch = peer.ms?.[i] ?? null;
+      const kvBytes = 2 * c.S * H * D * 4;
+      const gbs = c.kind === 'decode' ? kvBytes / nat / 1e6 : null;
+      rows.push({
+        case: c.kind === 'prefill' ? `prefill T=${c.T}` : `decode S=${c.S}`,
+        threads,
+        'native ms': nat,
+        'js ms': jsT,
+        'js/native': jsT === null ? null : jsT / nat,
+        'torch ms': torch,
+        'torch/native': torch === null ? null : torch / nat,
+        'KV GB/s': gbs,
+        '% of read bw': gbs === null ? null : (100 * gbs) / bw,
+      });
+      results.push({ ...c, H, D, threads, nativeMs: nat, jsMs: jsT, torchMs: torch, kvGBs: gbs });
+    }
+    if (threads === THREADS[0]) console.log(peer.note);
+  }
+  native.setThreads(0);
+  printTable(`attention, H=${H}, D=${D}, f32 KV, causal (median ms per call)`, rows);
+  writeResults('attention', { H, D, readBandwidthGBs: bw, results });
+}

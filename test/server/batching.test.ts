@@ -1,0 +1,136 @@
+/**
+ * Continuous batching on a real model (stories260K, llama2.c format, from ../shared): greedy
+ * output of every request must be token-for-token what it is alone — and what the models'
+ * own single-sequence generation gives (an independent path: ts/generate's Engine over the
+ * Transformer's own KV cache) — when it runs batched with 15 others, joins a running batch,
+ * or has its prompt fed in chunks. From BOS, the text must begin with llama2.c's reference.
+ * Random tiny GPT-2 (learned positions, biases, LayerNorm) and Llama (GQA, q8_0) models check the
+ * other layer paths the same way.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRandomModel } from '../../scripts/make-random-model.js';
+import { loadModel, type Model } from '../../ts/generate/index.js';
+import { loadEngine } from '../../ts/server/model-engine.js';
+import { Scheduler } from '../../ts/server/scheduler.js';
+
+import { storiesDir } from '../formats/helpers.js';
+
+const stories = join(storiesDir, 'stories260K.bin');
+const LLAMA2C_REFERENCE = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
+
+const PROMPTS = [
+  'Once upon a time',
+  'Lily and Tom went to the park',
+  'The little dog was sad because',
+  'One day, a big red ball',
+  'There was a girl who loved to sing',
+  'The sun was shining and the birds',
+  'Tim found a box in the garden. He opened it and',
+  'Mom said it was time for bed',
+  'The cat',
+  'Sam had a big truck. He liked to play with it every day. One day the truck broke and Sam',
+  'A bird flew',
+  'Sue wanted to bake a cake for her mom',
+  'The boy ran',
+  'In the forest there lived a small bear who',
+  'Ben and his friend',
+  'It was a rainy day',
+];
+
+describe.skipIf(!existsSync(stories))('continuous batching on stories260K (skipped: ../shared/models/stories260K is absent)', () => {
+  let s: Scheduler;
+  let single: Model;
+  const reference = new Map<string, number[]>();
+  const N = 48;
+
+  beforeAll(async () => {
+    s = await Scheduler.load({ model: stories, parallel: 16, prefillChunk: 16 });
+    single = await loadModel(stories, { worker: false });
+    for (const p of PROMPTS) reference.set(p, (await single.generate(p, { temperature: 0, maxTokens: N })).tokens);
+  });
+  afterAll(async () => {
+    await s?.close();
+    await single?.dispose();
+  });
+
+  it('greedy from BOS reproduces llama2.c for 200 tokens, as the single-sequence path does', async () => {
+    const r = await s.generate('', { temperature: 0, maxTokens: 200 });
+    expect(r.text.startsWith(LLAMA2C_REFERENCE)).toBe(true);
+    expect(r.tokens).toEqual((await single.generate('', { temperature: 0, maxTokens: 200 })).tokens);
+  });
+
+  it('each of 16 requests gives the same tokens alone and batched with the 15 others', async () => {
+    const alone: number[][] = [];
+    for (const p of PROMPTS) alone.push((await s.generate(p, { temperature: 0, maxTokens: N })).tokens);
+    const batched = await Promise.all(PROMPTS.map((p) => s.generate(p, { temperature: 0, maxTokens: N })));
+    for (let i = 0; i < PROMPTS.length; i++) {
+      expect(batched[i]!.tokens, PROMPTS[i]).toEqual(alone[i]);
+      expect(alone[i], PROMPTS[i]).toEqual(reference.get(PROMPTS[i]!));
+    }
+  });
+
+  it('requests joining a running batch, with prompts longer than a prefill chunk, still match', async () => {
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < PROMPTS.length; i++) {
+      const p = PROMPTS[(i * 7) % PROMPTS.length]!;
+      runs.push(s.generate(p, { temperature: 0, maxTokens: N }).then((r) => expect(r.tokens, p).toEqual(reference.get(p))));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(runs);
+  });
+
+  it('with padSingleRow the logits of a sequence are bit-identical alone and in a batch of 16', async () => {
+    const L = await loadEngine({ model: stories, slots: 16, contextLength: 64, maxTokensPerStep: 64, engineOptions: { padSingleRow: true } });
+    try {
+      const prompt = (i: number): Int32Array => Int32Array.from({ length: 4 + i }, (_, j) => 1 + ((i * 37 + j * 11) % 500));
+      for (let i = 0; i < 16; i++) L.engine.forward([{ slot: i, pos: 0, tokens: prompt(i), wantLogits: false }]);
+      const decode = (i: number) => ({ slot: i, pos: prompt(i).length, tokens: Int32Array.of(42 + i), wantLogits: true });
+      const alone = L.engine.forward([decode(0)]).slice();
+      // The same step again (it rewrites the same cache position), now batched with the 15 others.
+      const batched = L.engine.forward(Array.from({ length: 16 }, (_, i) => decode(i)));
+      expect(Buffer.compare(Buffer.from(alone.buffer), Buffer.from(batched.slice(0, alone.length).buffer))).toBe(0);
+    } finally {
+      L.engine.dispose();
+    }
+  });
+
+  it('seeded sampling is reproducible batched and alone', async () => {
+    const alone = await s.generate('The cat', { temperature: 0.9, topP: 0.95, seed: 7, maxTokens: 40 });
+    const [batched] = await Promise.all([
+      s.generate('The cat', { temperature: 0.9, topP: 0.95, seed: 7, maxTokens: 40 }),
+      ...PROMPTS.slice(0, 8).map((p) => s.generate(p, { maxTokens: 40 })),
+    ]);
+    expect(batched!.tokens).toEqual(alone.tokens);
+  });
+});
+
+describe('continuous batching on random GPT-2 and Llama (GQA, q8_0) models', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-serve-batch-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['gpt2', 'f32'],
+    ['llama', 'q8_0'],
+  ] as const)('%s %s: 8 requests alone, batched, and through the single-sequence path agree', async (arch, type) => {
+    const path = join(dir, `${arch}-${type}.gguf`);
+    makeRandomModel({ arch, size: 'tiny', type, seed: 3, gguf: path });
+    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i * 5 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
+    const s = await Scheduler.load({ model: path, parallel: 8, prefillChunk: 8 });
+    const single = await loadModel(path, { worker: false });
+    try {
+      const alone: number[][] = [];
+      for (const p of prompts) alone.push((await s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
+      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })));
+      for (let i = 0; i < prompts.length; i++) {
+        expect(batched[i]!.tokens).toEqual(alone[i]);
+        expect(alone[i]).toEqual((await single.generate(prompts[i]!, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
+      }
+    } finally {
+      await s.close();
+      await single.dispose();
+    }
+  });
+});
