@@ -20,6 +20,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { backendInfo } from '../ts/index.js';
 import { printTable, writeResults, type Row } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -433,6 +434,8 @@ export async function run(flags: string[]): Promise<void> {
     else console.log('skipping the 110M model: no --110m=PATH and no scripts/make-random-model.ts to write one');
   }
 
+  const info = backendInfo();
+  console.log(`backend: ${info.backend} (${info.isa}${info.fallbackReason ? `; native unavailable: ${info.fallbackReason}` : ''}), ${threads} thread(s)`);
   const results: Record<string, unknown>[] = [];
   const rows: Row[] = [];
   let faults: FaultResult | null = null;
@@ -444,7 +447,11 @@ export async function run(flags: string[]): Promise<void> {
       await loadPhase(server.port, Math.min(clients, 8), Math.min(2, duration), 8); // warm-up
       const before = await server.stats();
       server.resetLag();
+      // RSS every sixth of the phase: flat after the first samples means no per-request leak.
+      const rssSeries: number[] = [];
+      const sampler = setInterval(() => void server.stats().then((st) => rssSeries.push(Math.round(st.rss / 2 ** 20))), (duration * 1000) / 6);
       const load = await loadPhase(server.port, clients, duration, m.maxTokens);
+      clearInterval(sampler);
       const after = await server.stats();
       const entry: Record<string, unknown> = {
         model: m.name,
@@ -453,9 +460,11 @@ export async function run(flags: string[]): Promise<void> {
         load,
         rssStartMiB: before.rss / 2 ** 20,
         rssEndMiB: after.rss / 2 ** 20,
+        rssSeriesMiB: rssSeries,
         eventLoopLagP99Ms: after.lagP99Ms,
         eventLoopLagMaxMs: after.lagMaxMs,
       };
+      console.log(`${m.name}: server RSS every ${(duration / 6).toFixed(0)} s (MiB): ${[Math.round(before.rss / 2 ** 20), ...rssSeries].join(' → ')}`);
       rows.push({
         model: m.name,
         clients,
