@@ -9,6 +9,9 @@
  * each decode call uses the next of several KV caches totalling >= 256 MB, as the layers of a
  * model do; the PyTorch peer does the same.
  *
+ * On a shared machine wall time suffers from other processes; at 1 thread the CPU time of the
+ * process (native and PyTorch alike) is printed too, and the ratio of the two.
+ *
  *   npx tsx bench/run.ts attention [--quick] [--full]   --full: JS baseline on every shape
  */
 import { execFileSync } from 'node:child_process';
@@ -16,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getBackend } from '../ts/index.js';
 import type { AttentionShape } from '../ts/index.js';
-import { printTable, timeIt, writeResults } from './lib.js';
+import { median, printTable, timeIt, writeResults } from './lib.js';
 import type { Row } from './lib.js';
 
 const H = 12;
@@ -47,6 +50,24 @@ function inputs(c: Case) {
 
 const shapeOf = (c: Case): AttentionShape => ({ T: c.T, S: c.S, H, Hkv: H, D, posOffset: c.S - c.T });
 
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Median wall and CPU milliseconds per call (samples of enough calls to last ~20 ms each). */
+function timeBoth(fn: () => void, samples: number): { ms: number; cpuMs: number } {
+  const wall = timeIt(fn, { samples });
+  const reps = Math.max(1, Math.round(20 / Math.max(wall.ms, 1e-3)));
+  const cpu: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const c0 = cpuNow();
+    for (let i = 0; i < reps; i++) fn();
+    cpu.push((cpuNow() - c0) / reps);
+  }
+  return { ms: wall.ms, cpuMs: median(cpu) };
+}
+
 /** Read bandwidth of one thread: argmax streams its input once (the max sits at index 0). */
 function readBandwidthGBs(): number {
   const x = new Float32Array(64 * 2 ** 20).fill(1); // 256 MiB
@@ -56,7 +77,7 @@ function readBandwidthGBs(): number {
   return x.byteLength / t.ms / 1e6;
 }
 
-function torchPeer(cases: Case[], threads: number, samples: number): { ms: number[] | null; note: string } {
+function torchPeer(cases: Case[], threads: number, samples: number): { ms: number[] | null; cpuMs: number[] | null; note: string } {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'torch_attention.py');
   const spec = JSON.stringify({ threads, samples, cases: cases.map((c) => ({ H, D, T: c.T, S: c.S, copies: copiesOf(c) })) });
   // Debian's python3-torch lives in the system interpreter, which may not be the first python3.
@@ -64,15 +85,16 @@ function torchPeer(cases: Case[], threads: number, samples: number): { ms: numbe
     try {
       const res = JSON.parse(execFileSync(py, [script, spec], { encoding: 'utf8', timeout: 600_000 })) as {
         ms?: number[];
+        cpu_ms?: number[];
         skipped?: string;
         torch?: string;
       };
-      if (res.ms) return { ms: res.ms, note: `PyTorch ${res.torch} via ${py}` };
+      if (res.ms) return { ms: res.ms, cpuMs: res.cpu_ms ?? null, note: `PyTorch ${res.torch} via ${py}` };
     } catch {
       // try the next interpreter
     }
   }
-  return { ms: null, note: 'PyTorch not importable: column left empty' };
+  return { ms: null, cpuMs: null, note: 'PyTorch not importable: column left empty' };
 }
 
 export async function run(flags: string[]): Promise<void> {
@@ -106,11 +128,13 @@ export async function run(flags: string[]): Promise<void> {
         b.attention(out, q, k[next]!, v[next]!, shape);
         next = (next + 1) % k.length;
       };
-      const nat = timeIt(() => step(native), { samples }).ms;
+      const { ms: nat, cpuMs: natCpu } = timeBoth(() => step(native), samples);
       const key = `${c.kind}-${c.T}-${c.S}`;
       if (threads === 1 && jsRuns(c)) jsMs.set(key, timeIt(() => step(js), { samples: 3, warmup: 1, minSampleMs: 1 }).ms);
       const jsT = jsMs.get(key) ?? null;
       const torch = peer.ms?.[i] ?? null;
+      const one = threads === 1;
+      const torchCpu = one ? (peer.cpuMs?.[i] ?? null) : null;
       const kvBytes = 2 * c.S * H * D * 4;
       const gbs = c.kind === 'decode' ? kvBytes / nat / 1e6 : null;
       rows.push({
@@ -123,12 +147,18 @@ export async function run(flags: string[]): Promise<void> {
         'torch/native': torch === null ? null : torch / nat,
         'KV GB/s': gbs,
         '% of read bw': gbs === null ? null : (100 * gbs) / bw,
+        'native cpu ms': one ? natCpu : null,
+        'torch cpu ms': torchCpu,
+        'torch/native cpu': torchCpu === null ? null : torchCpu / natCpu,
       });
-      results.push({ ...c, H, D, threads, nativeMs: nat, jsMs: jsT, torchMs: torch, kvGBs: gbs });
+      results.push({
+        ...c, H, D, threads, nativeMs: nat, jsMs: jsT, torchMs: torch, kvGBs: gbs,
+        nativeCpuMs: one ? natCpu : null, torchCpuMs: torchCpu,
+      });
     }
     if (threads === THREADS[0]) console.log(peer.note);
   }
   native.setThreads(0);
-  printTable(`attention, H=${H}, D=${D}, f32 KV, causal (median ms per call)`, rows);
+  printTable(`attention, H=${H}, D=${D}, f32 KV, causal (median ms per call; % of the 1-thread read bandwidth)`, rows);
   writeResults('attention', { H, D, readBandwidthGBs: bw, results });
 }

@@ -6,7 +6,8 @@ materialized scores, f32, Q [H, T, D] and K/V [H, S, D].
 Usage: python3 bench/peers/torch_attention.py '<json spec>'  → prints one JSON object.
 spec = {"threads": n, "cases": [{"H":..,"D":..,"T":..,"S":.., "copies": n}, ...], "samples": 7}
 Each call uses the next of `copies` K/V pairs (decode: enough to exceed the CPU caches).
-Result: {"torch": version, "threads": n, "ms": [median ms per call, ...]}
+Result: {"torch": version, "threads": n, "ms": [median ms per call, ...], "cpu_ms": [median CPU ms
+per call (all threads of the process), ...]}
 or {"skipped": reason} when torch cannot be imported.
 """
 import json
@@ -24,7 +25,7 @@ def main() -> None:
     torch.set_num_threads(int(spec["threads"]))
     torch.manual_seed(0)
     samples = int(spec.get("samples", 7))
-    results = []
+    results, cpu_results = [], []
     with torch.no_grad():
         for c in spec["cases"]:
             H, D, T, S = c["H"], c["D"], c["T"], c["S"]
@@ -57,15 +58,18 @@ def main() -> None:
                 if time.perf_counter() - t0 >= 0.02 or reps >= 1 << 16:
                     break
                 reps *= 2
-            times = []
+            times, cpu = [], []
             for _ in range(samples):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(reps):
                     run()
                 times.append((time.perf_counter() - t0) / reps * 1000)
+                cpu.append((time.process_time() - c0) / reps * 1000)
             times.sort()
+            cpu.sort()
             results.append(times[len(times) // 2])
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "ms": results}))
+            cpu_results.append(cpu[len(cpu) // 2])
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "ms": results, "cpu_ms": cpu_results}))
 
 
 if __name__ == "__main__":
