@@ -5,7 +5,8 @@
  *     tokenizers' native build (@anush008/tokenizers, fed a tokenizer.json we write from the GGUF);
  *     encode the whole string, encode 1 KB documents, decode; ids checked against ours;
  *   - Llama SentencePiece vocabulary: ours vs Hugging Face tokenizers native;
- *   - pathological inputs (1 MB without spaces, a 1 MB run of one character): ours, time shown.
+ *   - pathological inputs (1 MB without spaces, a 1 MB run of one character): ours, time shown;
+ *   - trainBPE: a 4096-token byte-level vocabulary from the corpus (one run).
  * "ours" is a tokenizer whose piece cache is warm from the warm-up run (a long-lived tokenizer);
  * "ours (fresh)" loads a new tokenizer before every sample (load time excluded): empty cache.
  *
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { encode as gptTokEncode, decode as gptTokDecode } from 'gpt-tokenizer/encoding/gpt2';
 import { getEncoding as jsTiktokenEncoding } from 'js-tiktoken';
 import { get_encoding as tiktokenEncoding } from 'tiktoken';
-import { loadTokenizer, toTokenizerJSON, type Tokenizer } from '../ts/tokenizers/index.js';
+import { loadTokenizer, toTokenizerJSON, trainBPE, type Tokenizer } from '../ts/tokenizers/index.js';
 import { median, printTable, writeResults, type Row } from './lib.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -252,5 +253,13 @@ export async function run(flags: string[]): Promise<void> {
   }
   printTable('pathological inputs (ours, fresh tokenizer each sample; ~linear growth = bounded)', patho);
   results.pathological = patho;
+
+  // ── training ──────────────────────────────────────────────────────────────────────────
+  const t0 = performance.now();
+  const trained = trainBPE([text], { vocabSize: 4096, byteLevel: true, specialTokens: ['<|endoftext|>'] });
+  const trainS = (performance.now() - t0) / 1000;
+  const training = { corpusMB: Number(MB.toFixed(2)), vocabSize: trained.tokenizer.vocabSize, merges: trained.merges.length, seconds: Number(trainS.toFixed(1)) };
+  printTable('trainBPE (byte-level, one run)', [training]);
+  results.training = training;
   writeResults('tokenizer', results);
 }

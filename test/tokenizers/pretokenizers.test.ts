@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPT2, preTokenizerFor, preTokenizerNames, RegexPreTokenizer } from '../../ts/tokenizers/pretokenizers.js';
 import { loadTokenizer, SentencePieceBPE } from '../../ts/tokenizers/index.js';
+import { toWellFormed } from '../../ts/tokenizers/unicode.js';
 import { llama2TokenizerBin, readVectors, vocabDir, vocabPath } from './helpers.js';
 
 /** Random strings over an alphabet that hits every branch: contractions, classes, white space kinds, astral. */
@@ -72,7 +73,7 @@ describe.skipIf(!existsSync(vocabDir))('SentencePiece merging on ids equals merg
     expect(model.mergesByIds).toBe(true);
     const space = model.dialect === 'llama2c' ? ' ' : '\u2581';
     for (const t of [...randomTexts(1500, 3), ...readVectors('llama-spm').map((v) => v.input)]) {
-      const seg = t.replaceAll(' ', space);
+      const seg = toWellFormed(t).replaceAll(' ', space); // as encode() hands it over: no lone surrogates
       expect(Array.from(model.mergeSegmentByIds(seg)), JSON.stringify(t)).toEqual(Array.from(model.mergeSegment(seg)));
     }
   });

@@ -9,6 +9,7 @@ import type { IdBuffer } from './id-buffer.js';
 import { MergeHeap } from './merge-heap.js';
 import type { TokenModel } from './model.js';
 import { PairTable } from './pair-table.js';
+import { PieceCache } from './piece-cache.js';
 import type { RegexPreTokenizer } from './pretokenizers.js';
 import { byteLevelAlphabet, utf8Encode } from './unicode.js';
 import { TokenizerError, type Vocab } from './vocab.js';
@@ -23,7 +24,6 @@ export interface ByteLevelBPEOptions {
   unkId?: number;
 }
 
-const CACHE_LIMIT = 1 << 18;
 const CACHE_MAX_PIECE = 128;
 /** Words up to this many bytes merge with a plain scan; longer ones use the heap. */
 const SCAN_LIMIT = 48;
@@ -40,7 +40,7 @@ export class ByteLevelBPE implements TokenModel {
   private readonly byteToChar: string[];
   private readonly charToByte: Map<number, number>;
   private readonly unkId: number;
-  private cache = new Map<string, Uint32Array>();
+  private readonly cache = new PieceCache();
   private bytes = new Uint8Array(256);
   private syms = new Int32Array(256);
   /** Scratch for mergeScan: rank and pair-table slot of each adjacent pair. */
@@ -95,44 +95,44 @@ export class ByteLevelBPE implements TokenModel {
   encodeFragment(text: string, out: IdBuffer): void {
     const cache = this.cache;
     this.preTokenizer.split(text, (piece) => {
-      const hit = cache.get(piece);
-      if (hit !== undefined) {
-        out.pushAll(hit);
-        return;
-      }
-      const ids = this.encodePiece(piece);
-      if (piece.length <= CACHE_MAX_PIECE) {
-        if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(piece, ids);
-      }
-      out.pushAll(ids);
+      if (cache.emit(piece, out)) return;
+      const n = this.encodePieceInto(piece);
+      if (piece.length <= CACHE_MAX_PIECE) cache.set(piece, this.syms, n);
+      out.pushRange(this.syms, 0, n);
     });
   }
 
   /** BPE of one pre-tokenized piece. */
   encodePiece(piece: string): Uint32Array {
+    const n = this.encodePieceInto(piece);
+    return Uint32Array.from(this.syms.subarray(0, n));
+  }
+
+  /** BPE of one piece into this.syms[0..n); returns n. */
+  private encodePieceInto(piece: string): number {
     const n = this.toBytes(piece);
     const bytes = this.bytes;
     if (this.ignoreMerges) {
       let s = '';
       for (let i = 0; i < n; i++) s += this.byteToChar[bytes[i]!];
       const whole = this.vocab.id(s);
-      if (whole !== undefined) return Uint32Array.of(whole);
+      if (whole !== undefined) {
+        this.syms[0] = whole;
+        return 1;
+      }
     }
     if (this.syms.length < n) this.syms = new Int32Array(n * 2);
     const syms = this.syms;
     for (let i = 0; i < n; i++) syms[i] = this.byteIds[bytes[i]!]!;
     const m = n <= SCAN_LIMIT ? this.mergeScan(syms, n) : this.mergeHeap(syms, n);
-    let count = 0;
-    for (let i = 0; i < m; i++) if (syms[i]! >= 0 || this.unkId >= 0) count++;
-    const ids = new Uint32Array(count);
+    // a byte without a token: UNK, or dropped when there is none (as llama.cpp does)
     let k = 0;
     for (let i = 0; i < m; i++) {
       const s = syms[i]!;
-      if (s >= 0) ids[k++] = s;
-      else if (this.unkId >= 0) ids[k++] = this.unkId;
+      if (s >= 0) syms[k++] = s;
+      else if (this.unkId >= 0) syms[k++] = this.unkId;
     }
-    return ids;
+    return k;
   }
 
   /**

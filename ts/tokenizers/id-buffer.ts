@@ -21,6 +21,15 @@ export class IdBuffer {
     this.length += n;
   }
 
+  /** Appends src[off..off+n). */
+  pushRange(src: Uint32Array | Int32Array, off: number, n: number): void {
+    if (this.length + n > this.data.length) this.grow(this.length + n);
+    const d = this.data;
+    let o = this.length;
+    for (let i = 0; i < n; i++) d[o++] = src[off + i]!;
+    this.length = o;
+  }
+
   /** A copy of the ids collected so far. */
   toArray(): Uint32Array {
     return this.data.slice(0, this.length);

@@ -16,11 +16,14 @@
  *
  * Speed: text is cut into segments at a space that no token can span (no token contains the
  * character before it followed by a space), merges never cross such a cut, so segments (≈ words)
- * are merged independently and cached.
+ * are merged independently and cached. Merging runs on token ids with a pair table built from
+ * every split of a token into two tokens (`mergeSegmentByIds`); the string version
+ * (`mergeSegment`) is the reference, used when a token holds a character that is not a token.
  */
 import type { IdBuffer } from './id-buffer.js';
 import { MergeHeap } from './merge-heap.js';
 import { PairTable } from './pair-table.js';
+import { PieceCache } from './piece-cache.js';
 import type { TokenModel } from './model.js';
 import { utf8Encode } from './unicode.js';
 import { TokenType, TokenizerError, type Vocab } from './vocab.js';
@@ -34,7 +37,6 @@ export interface SentencePieceBPEOptions {
   unkId?: number;
 }
 
-const CACHE_LIMIT = 1 << 18;
 const CACHE_MAX_SEGMENT = 128;
 
 export class SentencePieceBPE implements TokenModel {
@@ -53,7 +55,7 @@ export class SentencePieceBPE implements TokenModel {
   private readonly space: string;
   /** Code points that some token has right before a space: segments are not cut after them. */
   private readonly beforeSpace = new Set<number>();
-  private cache = new Map<string, Uint32Array>();
+  private readonly cache = new PieceCache();
   private readonly heap = new MergeHeap();
   /** (left id, right id) → merged id, for every split of a mergeable token into two mergeable tokens. */
   private readonly pairs: PairTable;
@@ -121,19 +123,13 @@ export class SentencePieceBPE implements TokenModel {
   }
 
   encodeFragment(text: string, out: IdBuffer, afterSpecial: boolean): void {
-    let s: string;
-    if (this.dialect === 'llama2c') {
-      // llama2.c: the " " token first when the text is non-empty (every call is one whole text)
-      if (text.length === 0) return;
-      s = this.addSpacePrefix && afterSpecial ? ' ' + text : text;
-    } else {
-      if (text.length === 0) return;
-      s = (this.addSpacePrefix && afterSpecial ? ' ' + text : text).replaceAll(' ', SPIECE_SPACE);
-    }
+    if (text.length === 0) return;
+    // the dummy prefix; spaces stay ' ' here and become "▁" (sentencepiece dialect) in the merge
+    // loop, which spares a copy of the text and keeps Latin-1 text in V8's compact strings
+    const s = this.addSpacePrefix && afterSpecial ? ' ' + text : text;
     // cut into segments before a space that no token can reach across
-    const space = this.space;
     let start = 0;
-    for (let i = s.indexOf(space, 1); i > 0; i = s.indexOf(space, i + 1)) {
+    for (let i = s.indexOf(' ', 1); i > 0; i = s.indexOf(' ', i + 1)) {
       if (this.canCutBefore(s, i)) {
         this.encodeSegment(s.slice(start, i), out);
         start = i;
@@ -146,24 +142,30 @@ export class SentencePieceBPE implements TokenModel {
   private canCutBefore(s: string, i: number): boolean {
     let prev = s.charCodeAt(i - 1);
     if (prev >= 0xdc00 && prev <= 0xdfff && i >= 2) prev = s.codePointAt(i - 2)!;
-    if (this.dialect === 'llama2c' && !this.mergeable.has(String.fromCodePoint(prev))) {
-      prev = 0x3e; // the code point becomes byte tokens "<0xNN>", which end with '>'
-    }
+    if (this.dialect === 'llama2c') {
+      // a code point without a token becomes byte tokens "<0xNN>", which end with '>'
+      if (!this.mergeable.has(String.fromCodePoint(prev))) prev = 0x3e;
+    } else if (prev === 0x20) prev = 0x2581;
     return !this.beforeSpace.has(prev);
   }
 
   private encodeSegment(seg: string, out: IdBuffer): void {
-    const hit = this.cache.get(seg);
-    if (hit !== undefined) {
-      out.pushAll(hit);
+    if (this.cache.emit(seg, out)) return;
+    if (!this.mergesByIds) {
+      const ids = this.mergeSegment(this.dialect === 'llama2c' ? seg : seg.replaceAll(' ', SPIECE_SPACE));
+      if (seg.length <= CACHE_MAX_SEGMENT) this.cache.set(seg, ids, ids.length);
+      out.pushAll(ids);
       return;
     }
-    const ids = this.mergesByIds ? this.mergeSegmentByIds(seg) : this.mergeSegment(seg);
-    if (seg.length <= CACHE_MAX_SEGMENT) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(seg, ids);
-    }
-    out.pushAll(ids);
+    const n = this.mergeSegmentInto(seg);
+    if (seg.length <= CACHE_MAX_SEGMENT) this.cache.set(seg, this.scratchOut, n);
+    out.pushRange(this.scratchOut, 0, n);
+  }
+
+  /** mergeSegmentInto, copied out (for tests and callers outside the encode loop). */
+  mergeSegmentByIds(seg: string): Uint32Array {
+    const n = this.mergeSegmentInto(seg); // may grow the scratch buffers: read scratchOut after
+    return this.scratchOut.slice(0, n);
   }
 
   private scratchIds = new Int32Array(256);
@@ -184,8 +186,8 @@ export class SentencePieceBPE implements TokenModel {
     return cp < 0x10000 ? this.bmpIds[cp]! : (this.astralIds.get(cp) ?? -1);
   }
 
-  /** The merge loop on token ids (see the file comment): the fast path. */
-  mergeSegmentByIds(seg: string): Uint32Array {
+  /** The merge loop on token ids (see the file comment): the fast path. Ids go to scratchOut. */
+  private mergeSegmentInto(seg: string): number {
     const llama2c = this.dialect === 'llama2c';
     const len = seg.length;
     const cap = len * 4;
@@ -201,6 +203,8 @@ export class SentencePieceBPE implements TokenModel {
           i++;
         }
       }
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; // a lone surrogate (encode() already replaced them)
+      else if (cp === 0x20 && !llama2c) cp = 0x2581; // SentencePiece spells spaces "▁"
       const id = this.charId(cp);
       if (id >= 0 || !llama2c) {
         cps[n] = cp;
@@ -255,13 +259,23 @@ export class SentencePieceBPE implements TokenModel {
         continue;
       }
       // not a token: byte fallback, else UNK (llama.cpp's resegment)
-      const bytes = utf8Encode(String.fromCodePoint(cps[i]!));
-      let all = true;
-      for (const b of bytes) if (this.byteIds[b]! < 0) all = false;
-      if (all) for (const b of bytes) out[count++] = this.byteIds[b]!;
-      else if (this.unkId >= 0) out[count++] = this.unkId;
+      count = this.byteFallback(cps[i]!, out, count);
     }
-    return out.slice(0, count);
+    return count;
+  }
+
+  /** Writes the `<0xNN>` tokens of the code point's UTF-8 (or UNK when one is missing) at out[count]. */
+  private byteFallback(cp: number, out: Uint32Array, count: number): number {
+    const ids = this.byteIds;
+    let b0: number, b1 = -1, b2 = -1, b3 = -1;
+    if (cp < 0x80) b0 = cp;
+    else if (cp < 0x800) [b0, b1] = [0xc0 | (cp >> 6), 0x80 | (cp & 63)];
+    else if (cp < 0x10000) [b0, b1, b2] = [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
+    else [b0, b1, b2, b3] = [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
+    const bytes = b3 >= 0 ? [b0, b1, b2, b3] : b2 >= 0 ? [b0, b1, b2] : b1 >= 0 ? [b0, b1] : [b0];
+    if (bytes.every((b) => ids[b]! >= 0)) for (const b of bytes) out[count++] = ids[b]!;
+    else if (this.unkId >= 0) out[count++] = this.unkId;
+    return count;
   }
 
   /** The merge loop on strings (see the file comment): exact for any vocabulary. */
