@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -56,6 +57,8 @@ class Pool {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
     stop_workers();
     nthreads_ = std::max(1, n);
+    claim_.reset(new std::atomic<int>[(size_t)nthreads_ * kChunksPerThread]);
+    for (int i = 0; i < nthreads_ * kChunksPerThread; i++) claim_[i].store(kTaken);
     quit_ = false;
     // Each worker starts from the generation current now: read inside the new thread instead, a
     // job published before the thread got scheduled would be taken as already seen (deadlock).
@@ -71,18 +74,47 @@ class Pool {
       fn(0, n, 0, ctx);
       return;
     }
-    fn_ = fn; ctx_ = ctx; n_ = n; active_ = want;
-    pending_.store(want - 1, std::memory_order_relaxed);
+    // Publish the job as kChunksPerThread chunks per thread: fields first, then open the chunks.
+    // Any thread may claim any open chunk; a thread reads the fields only after it has claimed a
+    // chunk of this job, and the job cannot end (nor the fields change) before every claimed chunk
+    // is done, so a worker that wakes late never sees a half-written job.
+    const int64_t chunks = std::min<int64_t>(n, (int64_t)want * kChunksPerThread);
+    fn_ = fn; ctx_ = ctx; n_ = n; chunks_ = chunks;
+    done_.store(0, std::memory_order_relaxed);
+    const int64_t slots = (int64_t)nthreads_ * kChunksPerThread;
+    for (int64_t c = 0; c < slots; c++) claim_[c].store(c < chunks ? kOpen : kTaken, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lk(wake_mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
-    fn(0, n / want, 0, ctx);
-    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+    // The caller works through the chunks from the front, workers from their own offsets: when a
+    // worker is slow to wake or gets preempted (a busy machine), the caller simply does more of the
+    // job, so 2 threads never cost much more than 1.
+    claim_and_run(0, 0);
+    for (int spins = 1; done_.load(std::memory_order_acquire) != chunks; spins++) {
+      cpu_relax();
+      if (spins % 64 == 0) std::this_thread::yield();  // a preempted worker may need this core
+    }
   }
 
  private:
+  static constexpr int kOpen = 0, kTaken = 1;
+  static constexpr int kChunksPerThread = 4;
+
+  // Claims open chunks (starting at `first`, wrapping around) and runs them.
+  void claim_and_run(int64_t first, int thread) {
+    const int64_t slots = (int64_t)nthreads_ * kChunksPerThread;
+    for (int64_t i = 0; i < slots; i++) {
+      const int64_t c = (first + i) % slots;
+      int expected = kOpen;
+      if (!claim_[c].compare_exchange_strong(expected, kTaken, std::memory_order_acq_rel)) continue;
+      const int64_t b = n_ * c / chunks_, e = n_ * (c + 1) / chunks_;
+      fn_(b, e, thread, ctx_);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+
   void worker_loop(int index, uint64_t seen) {
     for (;;) {
       auto deadline = std::chrono::steady_clock::now() + kSpin;
@@ -90,18 +122,17 @@ class Pool {
       int spins = 0;
       while ((gen = generation_.load(std::memory_order_acquire)) == seen && !quit_.load(std::memory_order_relaxed)) {
         cpu_relax();
-        if (++spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
+        // Yield now and then: on a busy machine this worker may share a core with the thread
+        // that will post the next job, and pure spinning would steal that thread's time.
+        if (++spins % 64 == 0) std::this_thread::yield();
+        if (spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           wake_cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_.load(); });
         }
       }
       if (quit_.load()) return;
       seen = gen;
-      if (index < active_) {
-        int64_t b = n_ * index / active_, e = n_ * (index + 1) / active_;
-        fn_(b, e, index, ctx_);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      claim_and_run((int64_t)index * kChunksPerThread, index);
     }
   }
 
@@ -122,11 +153,12 @@ class Pool {
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> quit_{false};
-  std::atomic<int> pending_{0};
+  std::atomic<int64_t> done_{0};              // chunks finished in the current job
+  std::unique_ptr<std::atomic<int>[]> claim_;  // per chunk slot: kOpen until a thread takes it
   RangeFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
-  int active_ = 1;
+  int64_t chunks_ = 1;
 };
 
 Pool& pool() {

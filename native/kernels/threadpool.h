@@ -1,9 +1,11 @@
 // One thread pool per process, shared by every kernel.
 //
 // parallel_for splits [0, n) into one contiguous range per thread; the calling thread works on
-// the first range itself. Workers spin briefly after each job before sleeping, so the per-token
-// stream of small jobs in decode never pays an OS wake-up, while an idle process burns no CPU.
-// If a second JS thread calls in while the pool is busy, its job runs inline on that thread.
+// the first range itself, then takes over any range whose worker has not claimed it yet, so a
+// worker that is slow to wake (a busy machine) never makes 2 threads slower than 1. Workers spin
+// briefly after each job before sleeping, so the per-token stream of small jobs in decode never
+// pays an OS wake-up, while an idle process burns no CPU. If a second JS thread calls in while
+// the pool is busy, its job runs inline on that thread.
 #pragma once
 #include <cstdint>
 
