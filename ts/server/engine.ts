@@ -5,6 +5,7 @@
  * interfaces can be served: the default engine (model-engine.ts) wraps our Llama/GPT-2 layers,
  * and the tests use a tiny deterministic engine.
  */
+import type { ResolvedSampling } from '../generate/sampler.js';
 
 /** One sequence's share of a forward step. */
 export interface BatchRow {
@@ -45,18 +46,11 @@ export interface ServeTokenizer {
   readonly eosIds: readonly number[];
 }
 
-/** Sampling parameters of one request (OpenAI names in camelCase, plus llama.cpp's extras). */
-export interface SamplingParams {
-  /** 0 = greedy. */
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  repetitionPenalty: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  seed?: number;
-}
+/**
+ * Sampling parameters of one request: the generation sampler's resolved options (OpenAI names in
+ * camelCase, plus llama.cpp's extras), with the seed optional and the penalty window left to the engine.
+ */
+export type SamplingParams = Omit<ResolvedSampling, 'penaltyLastN' | 'seed'> & { seed?: number };
 
 /** Picks the next token from one row of logits (which it may modify); `history[0, length)` holds prompt + generated ids. */
 export type TokenSampler = (logits: Float32Array, history: Int32Array, length: number) => number;

@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
+import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
 import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
 import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
@@ -33,19 +34,10 @@ export interface SchedulerOptions {
   engineOptions?: Record<string, unknown>;
 }
 
-export interface GenerateOptions {
+/** The sampling options are the generation loop's (ts/generate/sampler.ts), minus its penalty window. */
+export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   /** Tokens to generate at most; null or absent = until EOS, a stop string or the context end. */
   maxTokens?: number | null;
-  /** 0 = greedy. Default 1. */
-  temperature?: number;
-  /** 0 = off. */
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  seed?: number;
   stop?: string | string[];
   signal?: AbortSignal;
   /** For a text prompt: prepend BOS (default true). */
