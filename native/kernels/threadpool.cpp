@@ -127,7 +127,10 @@ class Pool {
         if (++spins % 64 == 0) std::this_thread::yield();
         if (spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
-          wake_cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_.load(); });
+          // A timed wait in a loop rather than wait(lock, pred): the latter needs GLIBCXX_3.4.30
+          // (GCC 12's libstdc++), which would raise the prebuilt binary's floor for no gain.
+          while (generation_.load(std::memory_order_acquire) == seen && !quit_.load())
+            wake_cv_.wait_for(lk, std::chrono::milliseconds(100));
         }
       }
       if (quit_.load()) return;

@@ -128,7 +128,9 @@ describe.skipIf(!haveStories)(`generation on stories260K (${backend} backend, wo
     await expect(model.generate([1, 99999])).rejects.toThrow(/outside the vocabulary/);
   });
 
-  it('keeps the event loop responsive: a 10 ms interval ticks on time while the worker generates (lag p99 < 20 ms)', async () => {
+  // Generation on the main thread would fail every attempt (the interval could not tick at all);
+  // the retries only absorb a noisy neighbour on a loaded 2-core CI machine.
+  it('keeps the event loop responsive: a 10 ms interval ticks on time while the worker generates (lag p99 < 20 ms)', { retry: 2 }, async () => {
     const lags: number[] = [];
     let last = performance.now();
     const timer = setInterval(() => {
