@@ -89,8 +89,6 @@ export class Attention {
     const Hkv = this.nKvHeads;
     const D = this.headDim;
     const kvDim = Hkv * D;
-    const S = pos + T;
-    if (S > cache.maxSeq) throw new RangeError(`tensorloom: position ${S - 1} is beyond the KV cache (${cache.maxSeq} positions)`);
     const att = ws.rows('attn.out', T, H * D);
     let q: Float32Array;
     let k: Float32Array;
@@ -108,6 +106,21 @@ export class Attention {
       this.v.forward(v, x, T);
     }
 
+    this.attendCached(att, q, k, v, T, pos, cache, layer, ws);
+    this.o.forward(out, att, T);
+  }
+
+  /**
+   * The cached half of forward: stores the T new K/V rows (at positions [pos, pos + T)) in layer
+   * `layer` of `cache`, then writes att[T, H*D] = attention of q over positions [0, pos + T).
+   * Exposed so a batched forward (ts/server) can run the projections for many sequences at once
+   * and this step per sequence. q and k may be rotated in place (f16 cache).
+   */
+  attendCached(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
+    const b = this.backend;
+    const kvDim = this.nKvHeads * this.headDim;
+    const S = pos + T;
+    if (S > cache.maxSeq) throw new RangeError(`tensorloom: position ${S - 1} is beyond the KV cache (${cache.maxSeq} positions)`);
     const kc = cache.keys(layer);
     const vc = cache.values(layer);
     const f32 = kc instanceof Float32Array;
@@ -121,8 +134,8 @@ export class Attention {
       b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Float32Array).subarray(0, S * kvDim), shape);
     } else {
       if (this.rope) {
-        b.rope(q, T, H, D, pos, this.rope);
-        b.rope(k, T, Hkv, D, pos, this.rope);
+        b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+        b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
       }
       const k16 = ws.rowsU16('attn.k16', T, kvDim);
       const v16 = ws.rowsU16('attn.v16', T, kvDim);
@@ -133,7 +146,6 @@ export class Attention {
       // q and the cached keys are already rotated: shapePlain has no rope
       b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Uint16Array).subarray(0, S * kvDim), shape);
     }
-    this.o.forward(out, att, T);
   }
 
   private splitOf: Float32Array | null = null;

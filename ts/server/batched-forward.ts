@@ -14,7 +14,7 @@
  * M = 2 with a copy of itself, making the logits bit-identical alone or batched — off by default,
  * because today's M = 2 matmul costs up to ~2.4× a GEMV on the 110M model.
  */
-import type { AttentionShape, Backend } from '../backend/types.js';
+import type { Backend } from '../backend/types.js';
 import { KVCache, type KVDType } from '../layers/kv-cache.js';
 import { Workspace } from '../layers/workspace.js';
 import type { Transformer } from '../models/transformer.js';
@@ -42,9 +42,6 @@ export class BatchedForward {
   private readonly tokens: Int32Array;
   private readonly positions: Int32Array;
   private readonly logits: Float32Array;
-  /** Per-sequence attention shapes, mutated per call (no allocation per step). */
-  private readonly shape: AttentionShape;
-  private readonly shapePlain: AttentionShape;
   private readonly pad: boolean;
 
   constructor(
@@ -72,9 +69,6 @@ export class BatchedForward {
     this.tokens = new Int32Array(rows);
     this.positions = new Int32Array(rows);
     this.logits = new Float32Array(Math.max(o.slots, 2) * c.vocabSize);
-    const base = { T: 1, S: 1, H: c.nHeads, Hkv: c.nKvHeads, D: c.headDim, posOffset: 0, causal: true };
-    this.shape = c.rope ? { ...base, rope: c.rope } : { ...base };
-    this.shapePlain = { ...base };
   }
 
   /** Bytes of KV cache over all slots. */
@@ -155,12 +149,8 @@ export class BatchedForward {
    */
   private attention(l: number, out: Float32Array, h: Float32Array, N: number, M: number, rows: readonly BatchRow[]): void {
     const att = this.model.blocks[l]!.attention;
-    const b = this.backend;
-    const H = att.nHeads;
-    const Hkv = att.nKvHeads;
-    const D = att.headDim;
-    const qDim = H * D;
-    const kvDim = Hkv * D;
+    const qDim = att.nHeads * att.headDim;
+    const kvDim = att.nKvHeads * att.headDim;
     const ws = this.ws;
     const q = ws.rows('attn.q', M, qDim);
     const k = ws.rows('attn.k', M, kvDim);
@@ -172,42 +162,12 @@ export class BatchedForward {
     let off = 0;
     for (const r of rows) {
       const T = r.tokens.length;
-      const pos = r.pos;
-      const S = pos + T;
-      const cache = this.caches[r.slot]!;
       const qr = q.subarray(off * qDim, (off + T) * qDim);
       const kr = k.subarray(off * kvDim, (off + T) * kvDim);
       const vr = v.subarray(off * kvDim, (off + T) * kvDim);
       const or = o.subarray(off * qDim, (off + T) * qDim);
-      const kc = cache.keys(l);
-      const vc = cache.values(l);
-      if (kc instanceof Float32Array) {
-        // The kernel rotates q on the fly and the T new keys in place in the cache.
-        const shape = this.shape;
-        shape.T = T;
-        shape.S = S;
-        shape.posOffset = pos;
-        kc.set(kr, pos * kvDim);
-        (vc as Float32Array).set(vr, pos * kvDim);
-        b.attention(or, qr, kc.subarray(0, S * kvDim), (vc as Float32Array).subarray(0, S * kvDim), shape);
-      } else {
-        // f16 cache: rotate in f32 first, then store halves (as Attention.forward does).
-        if (att.rope) {
-          b.rope(qr, T, H, D, pos, att.rope);
-          b.rope(kr, T, Hkv, D, pos, att.rope);
-        }
-        const k16 = ws.rowsU16('attn.k16', T, kvDim);
-        const v16 = ws.rowsU16('attn.v16', T, kvDim);
-        b.f32ToF16(k16, kr);
-        b.f32ToF16(v16, vr);
-        kc.set(k16, pos * kvDim);
-        vc.set(v16, pos * kvDim);
-        const shape = this.shapePlain;
-        shape.T = T;
-        shape.S = S;
-        shape.posOffset = pos;
-        b.attention(or, qr, kc.subarray(0, S * kvDim), (vc as Uint16Array).subarray(0, S * kvDim), shape);
-      }
+      // Cache write + kernel exactly as the single-sequence layer does it.
+      att.attendCached(or, qr, kr, vr, T, r.pos, this.caches[r.slot]!, l, ws);
       off += T;
     }
     if (M > N) o.copyWithin(N * qDim, 0, qDim);
