@@ -10,6 +10,9 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   tokenize: { summary: 'encode text to token ids, or --decode ids to text', load: () => import('./cli/tokenize.js') },
   convert: { summary: 'convert llama2.c or Hugging Face models to GGUF', load: () => import('./cli/convert.js') },
   serve: { summary: 'OpenAI-compatible HTTP server', load: () => import('./cli/serve.js') },
+  pull: { summary: 'download a model (hf:owner/repo/file.gguf, hf:owner/repo:QUANT, URL) into the cache', load: () => import('./cli/pull.js') },
+  ls: { summary: 'list the models in the download cache', load: () => import('./cli/ls.js') },
+  rm: { summary: 'remove a model from the download cache', load: () => import('./cli/rm.js') },
 };
 
 function usage(): string {

@@ -18,6 +18,7 @@ export type {
 export { createServer, Scheduler, QueueFullError, RequestError, UnavailableError, AbortError } from './server/index.js';
 export type { ServeHandler, ServeOptions, GenerateOptions as ServeGenerateOptions, GenerateResult as ServeGenerateResult, SchedulerOptions } from './server/index.js';
 export * from './tokenizers/index.js';
+export * from './hub/index.js';
 export * from './formats/index.js';
 export { assertCudaAvailable, cudaStatus, getCudaBackend } from './backend/cuda/index.js';
 export type { CudaBackend, CudaStatus, DeviceWeights } from './backend/cuda/index.js';

@@ -6,11 +6,15 @@
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../backend/index.js';
 import { loadModel } from '../generate/model.js';
+import { resolveModelArg } from './model-arg.js';
 import type { GenerateOptions } from '../generate/types.js';
 
-const USAGE = `usage: tensorloom generate --model PATH [options]
+const USAGE = `usage: tensorloom generate [--model PATH|REF] [options]
 
-  --model PATH         GGUF file, llama2.c .bin, or Hugging Face directory (required)
+  --model PATH|REF     GGUF file, llama2.c .bin, Hugging Face directory, or a model to download:
+                       hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, https URL
+                       (default: the built-in stories260K toy model)
+  --token TOKEN        access token for gated hub repos (default: $HF_TOKEN)
   --tokenizer PATH     tokenizer file (default: embedded in / next to the model)
   --prompt TEXT        text to continue (default: start from BOS)
   --max-tokens N       most tokens to generate (default 256)
@@ -48,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         model: { type: 'string', short: 'm' },
+        token: { type: 'string' },
         tokenizer: { type: 'string' },
         prompt: { type: 'string', short: 'p' },
         'max-tokens': { type: 'string', short: 'n' },
@@ -78,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   let threads: number | undefined;
   let contextLength: number | undefined;
   try {
-    if (!args.model) throw new UsageError('--model is required');
+    if (args.model === '') throw new UsageError('--model is empty');
     if (args.backend !== undefined && args.backend !== 'native' && args.backend !== 'js') throw new UsageError(`--backend must be 'native' or 'js', got '${args.backend}'`);
     const topP = number('top-p', args['top-p'], false, 0);
     if (topP !== undefined && (topP <= 0 || topP > 1)) throw new UsageError(`--top-p must be in (0, 1], got '${args['top-p']}'`);
@@ -107,8 +112,15 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
 
-  if (!args.json) process.stderr.write(`loading ${args.model} …\n`);
-  const model = await loadModel(args.model, {
+  let modelPath: string;
+  try {
+    modelPath = await resolveModelArg(args.model, args.token !== undefined ? { token: args.token } : {});
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  }
+  if (!args.json) process.stderr.write(`loading ${modelPath} …\n`);
+  const model = await loadModel(modelPath, {
     ...(args.tokenizer !== undefined ? { tokenizer: args.tokenizer } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(contextLength !== undefined ? { contextLength } : {}),
@@ -124,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
       const promptTokens = await model.encode(prompt);
       process.stdout.write(
         JSON.stringify({
-          model: args.model,
+          model: args.model ?? modelPath,
           prompt,
           promptTokens,
           text: result.text,

@@ -9,10 +9,14 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
+import { resolveModelArg } from './model-arg.js';
 
-const HELP = `usage: tensorloom serve --model PATH [options]
+const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
 
-  --model PATH          model file or directory (GGUF, llama2.c .bin, Hugging Face dir)
+  --model PATH|REF      model file or directory (GGUF, llama2.c .bin, Hugging Face dir), or a
+                        model to download: hf:owner/repo/file.gguf, hf:owner/repo:QUANT, https URL
+                        (default: the built-in stories260K toy model)
+  --token TOKEN         access token for gated hub repos (default: $HF_TOKEN)
   --tokenizer PATH      tokenizer file, when the model file has none
   --port N              default 8080 (0 = any free port)
   --host ADDR           default 127.0.0.1
@@ -37,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
       options: {
         model: { type: 'string' },
+        token: { type: 'string' },
         tokenizer: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
@@ -69,10 +74,16 @@ export async function run(argv: string[]): Promise<number> {
     if (!/^\d+$/.test(v) || n < min || n > max) throw new RangeError(`--${k} must be an integer in [${min}, ${max}], got '${v}'`);
     return n;
   };
-  const model = str('model');
-  if (!model) {
-    console.error(`tensorloom serve: --model PATH is required\n\n${HELP}`);
+  if (str('model') === '') {
+    console.error(`tensorloom serve: --model is empty\n\n${HELP}`);
     return 2;
+  }
+  let model: string;
+  try {
+    model = await resolveModelArg(str('model'), str('token') !== undefined ? { token: str('token')! } : {});
+  } catch (err) {
+    console.error(`tensorloom serve: ${(err as Error).message}`);
+    return 1;
   }
   let port: number, host: string;
   let handler: Awaited<ReturnType<typeof createServer>>;

@@ -1,7 +1,9 @@
 import type { BackendName } from '../backend/index.js';
+import type { ModelSourceOptions } from '../hub/model-source.js';
 import type { KVDType } from '../layers/kv-cache.js';
 
-export interface LoadModelOptions {
+/** The model options, plus where it comes from (token, cacheDir, onProgress, … for hf: and URL models). */
+export interface LoadModelOptions extends ModelSourceOptions {
   /** Tokenizer file (llama2.c tokenizer.bin, tokenizer.json, …); default: the one in or next to the model file. */
   tokenizer?: string;
   /** Threads for the native kernels. Default: physical cores. */

@@ -5,6 +5,7 @@
  * API runs on the calling thread (each call then blocks until it is done).
  */
 import type { Worker } from 'node:worker_threads';
+import { resolveModelSource } from '../hub/model-source.js';
 import { AbortError, type Engine } from './engine.js';
 import type { ModelInfo } from './info.js';
 import { loadLocal } from './load-local.js';
@@ -124,9 +125,14 @@ export class Model implements AsyncDisposable {
   }
 }
 
-/** Loads a model (GGUF, llama2.c .bin, or a Hugging Face directory) and its tokenizer. */
-export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
-  return Model.load(path, options);
+/**
+ * Loads a model and its tokenizer: a GGUF, llama2.c .bin or Hugging Face directory path; an
+ * `hf:owner/repo/file.gguf` / `hf:owner/repo:QUANT` reference or an https URL (downloaded into the
+ * cache first, see resolveModelFile); or, with no path, the built-in stories260K toy model.
+ */
+export async function loadModel(path?: string, options: LoadModelOptions = {}): Promise<Model> {
+  const source = await resolveModelSource(path, options);
+  return Model.load(source.path, source.options);
 }
 
 /** Aborts when `user` does or `own` is aborted (AbortSignal.any needs Node ≥ 20.3). */
