@@ -172,7 +172,14 @@ export async function downloadFile(o: DownloadFileOptions): Promise<void> {
         }
         expected.size = total;
       }
-      if (expected.size !== undefined) await checkFreeSpace(o, expected.size - offset);
+      if (expected.size !== undefined) {
+        try {
+          await checkFreeSpace(o, expected.size - offset);
+        } catch (err) {
+          await res.body?.cancel();
+          throw err;
+        }
+      }
       const before = offset;
       try {
         offset = await receive(o, res, part, offset, expected.size ?? null);

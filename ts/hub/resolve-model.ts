@@ -32,6 +32,9 @@ export interface ResolveModelOptions extends HubOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** Never touch the network: a model not in the cache is an error. */
   offline?: boolean;
+  /** Attempts in a row that bring no byte before a download gives up (default 5), and the first retry's delay in ms (default 250, doubling). */
+  retries?: number;
+  retryDelayMs?: number;
 }
 
 export async function resolveModelFile(ref: string, options: ResolveModelOptions = {}): Promise<string> {
@@ -41,6 +44,8 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
   const common = {
     headersFor: (url: URL) => hubHeaders(url, options),
     trusted: (url: URL) => isHubUrl(url, options),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -48,6 +53,7 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     const dest = urlPath(cache, r.url);
     if (existsSync(dest)) return dest;
     if (options.offline) throw notCached(ref);
+    ensureWritableDir(cache);
     ensureWritableDir(dirname(dest));
     const file = dest.split(/[\\/]/).pop()!;
     await downloadFile({
@@ -68,7 +74,8 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
   }
 
   const dir = repoDir(cache, r.repo);
-  // The cache first: a cached model never touches the network.
+  // The cache first: a cached model never touches the network. (hf:owner/repo with neither file
+  // nor quant is the repo's only GGUF; from the cache, the only one of the repo's GGUFs there.)
   if (r.file !== undefined) {
     const set = shardSet(r.file);
     if (set.every((f) => existsSync(join(dir, f)))) return join(dir, set[0]!);
@@ -78,6 +85,7 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     if (hit !== null && shardSet(hit).every((f) => existsSync(join(dir, f)))) return join(dir, hit);
   }
   if (options.offline) throw notCached(ref);
+  ensureWritableDir(cache);
   ensureWritableDir(dir);
 
   const file = r.file ?? pickGguf(r.repo, await listRepoFiles(r.repo, options), r.quant)!;
