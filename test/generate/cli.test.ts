@@ -26,8 +26,8 @@ async function tl(args: string[]): Promise<{ code: number; stdout: string; stder
 }
 
 describe('tensorloom generate: usage errors', () => {
-  it('no --model, unknown flags and bad values exit 2 with the usage text', async () => {
-    for (const args of [[], ['--model'], ['--model', 'x', '--bogus'], ['--model', 'x', '--max-tokens', 'ten'], ['--model', 'x', '--top-p', '1.5'], ['--model', 'x', '--temperature', '-1']]) {
+  it('a --model without a value, unknown flags and bad values exit 2 with the usage text', async () => {
+    for (const args of [['--model'], ['--model', 'x', '--bogus'], ['--model', 'x', '--max-tokens', 'ten'], ['--model', 'x', '--top-p', '1.5'], ['--model', 'x', '--temperature', '-1']]) {
       const r = await tl(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/usage: tensorloom generate/);

@@ -119,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error((err as Error).message);
     return 1;
   }
-  if (!args.json) process.stderr.write(`loading ${modelPath} …\n`);
+  if (!args.json && args.model !== undefined) process.stderr.write(`loading ${modelPath} …\n`); // the default model was announced already
   const model = await loadModel(modelPath, {
     ...(args.tokenizer !== undefined ? { tokenizer: args.tokenizer } : {}),
     ...(threads !== undefined ? { threads } : {}),
