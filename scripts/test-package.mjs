@@ -3,7 +3,9 @@
 //   0. npm pack: the tarball holds dist (ESM, CJS, .d.ts), prebuilds/, native sources, binding.gyp,
 //      CMakeLists.txt, scripts/native-sources.cjs, README, LICENSE — and no tests, fixtures, benches;
 //   a. installed with no compiler on PATH: imported from ESM and CJS, the CLI runs, a model generates
-//      (stories260K from ../shared when present), and the prebuilt binary is the one loaded;
+//      (stories260K from ../shared when present), and the prebuilt binary is the one loaded; with no
+//      other file on disk, `npx tensorloom generate` and loadModel() use the built-in default model
+//      (models/stories260K.gguf, in the tarball) and the README quick start runs as written;
 //   b. the same tarball without prebuilds/: the install builds from source (node-gyp) and works;
 //   c. a TypeScript consumer (ESM and CJS) type-checks against the public types, and a wrong use fails.
 // Dependencies come from the local npm cache when it has them (--prefer-offline). Needs
@@ -55,6 +57,7 @@ function compilerFreePath() {
   const which = (t) => spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
   symlinkSync(process.execPath, join(bin, 'node'));
   symlinkSync(realpathSync(which('npm')), join(bin, 'npm'));
+  if (which('npx')) symlinkSync(realpathSync(which('npx')), join(bin, 'npx'));
   const tools = ['sh', 'bash', 'env', 'uname', 'cat', 'ls', 'rm', 'mkdir', 'cp', 'mv', 'chmod', 'ln', 'true', 'false', 'dirname', 'basename', 'sed', 'grep', 'tar', 'gzip'];
   for (const t of tools) if (which(t)) symlinkSync(which(t), join(bin, t));
   return bin;
@@ -80,6 +83,14 @@ const shared = process.env.TL_SHARED;
 async function main() {
   const info = tl.backendInfo();
   const out = { kind: '${kind}', info, exports: Object.keys(tl).sort() };
+  // No path: the built-in default model that ships in the package.
+  const builtIn = await tl.loadModel();
+  try {
+    out.defaultPath = builtIn.info.path;
+    out.defaultText = (await builtIn.generate('Once upon a time', { maxTokens: 20, temperature: 0 })).text;
+  } finally {
+    await builtIn.dispose();
+  }
   if (shared) {
     // Greedy from BOS; the model runs in a worker thread (the CJS build spawns its own worker file).
     const model = await tl.loadModel(shared + '/models/stories260K/stories260K.bin');
@@ -111,6 +122,9 @@ function smoke(dir, env, label) {
     const [esm, cjs] = results;
     check(JSON.stringify(esm.exports) === JSON.stringify(cjs.exports), `${label}: ESM and CJS export the same names (${esm.exports.length})`);
     check(esm.info.backend === 'native' && cjs.info.backend === 'native', `${label}: native backend (${esm.info.isa}, ${esm.info.threads} threads)`);
+    // stories260K's greedy continuation of "Once upon a time" (llama2.c's model; see DESIGN.md).
+    check(/^, there was a little girl named Lily\./.test(String(esm.defaultText)), `${label}: loadModel() with no path uses the built-in stories260K: ${JSON.stringify(esm.defaultText)}`);
+    check(esm.defaultText === cjs.defaultText && /node_modules\/tensorloom\/models\/stories260K\.gguf$/.test(String(cjs.defaultPath)), `${label}: the CJS build finds the same built-in model (${cjs.defaultPath})`);
     if (existsSync(shared)) {
       // DESIGN.md: greedy decoding of stories260K from BOS begins with this sentence.
       check(/^Once upon a time, there was a little girl named Lily\./.test(String(esm.text).trim()), `${label}: stories260K greedy text (ESM, model in a worker): ${JSON.stringify(esm.text)}`);
@@ -127,9 +141,8 @@ async function quickStart(dir, installed, env) {
   const readme = readFileSync(join(installed, 'README.md'), 'utf8');
   const block = /<!-- quickstart[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme);
   if (!check(block !== null, '(a) README has the quick-start block')) return;
-  const model = /loadModel\('\.\/([^']+)'\)/.exec(block[1])?.[1];
-  if (!check(model !== undefined && existsSync(join(shared, 'models', 'stories260K', model)), `(a) the quick start's model ${model} is in ../shared`)) return;
-  symlinkSync(join(shared, 'models', 'stories260K', model), join(dir, model));
+  // The quick start must run right after install: loadModel() with no path (the built-in model).
+  if (!check(/loadModel\(\)/.test(block[1]) && !/loadModel\('\.\//.test(block[1]), '(a) the quick start uses the built-in model (loadModel() with no file)')) return;
   writeFileSync(join(dir, 'quickstart.mjs'), block[1]);
   const port = await new Promise((res) => {
     const srv = createNetServer().listen(0, '127.0.0.1', () => {
@@ -188,7 +201,7 @@ try {
   const files = pack.files.map((f) => f.path);
   const need = [
     'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'CMakeLists.txt', 'scripts/native-sources.cjs',
-    'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.ts', 'dist/esm/cli.js',
+    'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.ts', 'dist/esm/cli.js', 'models/stories260K.gguf',
     `prebuilds/${process.platform}-${process.arch}/${readdirSync(prebuildDir).find((f) => f.endsWith('.node'))}`,
   ];
   for (const f of need) check(files.includes(f), `tarball has ${f}`);
@@ -212,7 +225,14 @@ try {
     const expected = realpathSync(join(installedA, 'prebuilds', `${process.platform}-${process.arch}`));
     check(typeof resA.info.addonPath === 'string' && realpathSync(resA.info.addonPath).startsWith(expected + '/'), `(a) the prebuild is the binary loaded: ${resA.info.addonPath}`);
   }
-  if (existsSync(shared)) await quickStart(a, installedA, noccEnv);
+  await quickStart(a, installedA, noccEnv);
+  // The first thing a new user types, in a folder with nothing but the installed package.
+  const first = sh('npx', ['tensorloom', 'generate', '--prompt', 'Once upon a time', '--max-tokens', '20', '--temperature', '0'], {
+    cwd: a,
+    env: { ...noccEnv, TENSORLOOM_CACHE: join(work, 'empty-cache'), HF_ENDPOINT: 'http://127.0.0.1:9' },
+  });
+  if (!check(first.status === 0 && /^, there was a little girl named Lily\./.test(first.stdout), `(a) npx tensorloom generate --prompt "Once upon a time" --max-tokens 20 --temperature 0 (no --model, no other file): ${JSON.stringify(first.stdout.trim())}`)) console.error(first.out.slice(-3000));
+  check(/using the built-in stories260K/.test(first.out), '(a) ... and says on stderr that it uses the built-in model');
   const cli = sh(join(a, 'node_modules', '.bin', 'tensorloom'), ['--help'], { cwd: a, env: noccEnv });
   check(cli.status === 0 && /usage: tensorloom <command>/.test(cli.out), '(a) the tensorloom CLI (bin) runs: tensorloom --help');
 
