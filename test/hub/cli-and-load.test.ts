@@ -35,7 +35,7 @@ afterAll(async () => {
 
 async function tl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const env = { ...process.env, HF_ENDPOINT: hub.endpoint, TENSORLOOM_CACHE: cache };
+  const env: NodeJS.ProcessEnv = { ...process.env, HF_ENDPOINT: hub.endpoint, TENSORLOOM_CACHE: cache };
   delete env.HF_TOKEN;
   try {
     const r = await run(process.execPath, [tsx, join(repoRoot, 'ts', 'cli.ts'), ...args], { cwd: repoRoot, env, timeout: 60_000 });

@@ -149,6 +149,37 @@ describe('resolveModelFile (loopback hub via the endpoint option / HF_ENDPOINT)'
     expect(cached()).toEqual(['hf/acme/tiny-GGUF/small.gguf']);
   });
 
+  it('a server that stalls mid-file (no byte for idleTimeoutMs) is dropped and the download resumed', async () => {
+    fresh();
+    hub.stall('small.gguf', 1, 100_000);
+    const path = await resolveModelFile('hf:acme/tiny-GGUF/small.gguf', opts({ idleTimeoutMs: 300 }));
+    expect(readFileSync(path).equals(small)).toBe(true);
+    expect(hub.seen.filter((s) => s.server === 'cdn').map((s) => s.range)).toEqual([null, 'bytes=100000-']);
+  });
+
+  it('two loads of the same model at once download it once', async () => {
+    fresh();
+    const [a, b] = await Promise.all([resolveModelFile('hf:acme/tiny-GGUF/small.gguf', opts()), resolveModelFile('hf:acme/tiny-GGUF/small.gguf', opts())]);
+    expect(a).toBe(b);
+    expect(readFileSync(a).equals(small)).toBe(true);
+    expect(hub.seen.filter((s) => s.server === 'cdn')).toHaveLength(1);
+    expect(cached()).toEqual(['hf/acme/tiny-GGUF/small.gguf']);
+  });
+
+  it('another live process\'s DEST.lock makes a download wait; a stale lock (dead pid) is taken over', async () => {
+    fresh();
+    const dir = join(cache, 'hf', 'acme', 'tiny-GGUF');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'small.gguf.lock'), String(process.ppid)); // the test runner: alive, not us
+    const waiting = resolveModelFile('hf:acme/tiny-GGUF/small.gguf', opts({ signal: AbortSignal.timeout(800) }));
+    await expect(waiting).rejects.toThrow();
+    expect(hub.seen.filter((s) => s.server === 'cdn')).toHaveLength(0);
+    writeFileSync(join(dir, 'small.gguf.lock'), '4194303'); // above Linux's pid_max: no such process
+    const path = await resolveModelFile('hf:acme/tiny-GGUF/small.gguf', opts());
+    expect(readFileSync(path).equals(small)).toBe(true);
+    expect(cached()).toEqual(['hf/acme/tiny-GGUF/small.gguf']);
+  });
+
   it('an unfinished .part from an earlier run is resumed, not downloaded again', async () => {
     fresh();
     const dir = join(cache, 'hf', 'acme', 'tiny-GGUF');

@@ -33,6 +33,8 @@ export interface FakeHub {
   seen: Seen[];
   /** Cut the next N CDN responses for a file after `bytes` bytes (headers promise the whole body). */
   cut(file: string, times: number, bytes: number): void;
+  /** Like cut, but the connection stays open with nothing more sent (a stalled server). */
+  stall(file: string, times: number, bytes: number): void;
   /** Files served at /plain/{name}; `slow` streams them in 64 KiB pieces, 5 ms apart. */
   plainFiles: Map<string, { body: Buffer; slow?: boolean; sent?: number; finished?: boolean; claimLength?: number }>;
   close(): Promise<void>;
@@ -50,7 +52,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-function sendRange(req: IncomingMessage, res: ServerResponse, body: Buffer, cutAt: number | null, headers: Record<string, string> = {}): void {
+function sendRange(req: IncomingMessage, res: ServerResponse, body: Buffer, cutAt: number | null, headers: Record<string, string> = {}, stall = false): void {
   const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   let start = 0;
   if (m) {
@@ -66,7 +68,7 @@ function sendRange(req: IncomingMessage, res: ServerResponse, body: Buffer, cutA
   const rest = body.subarray(start);
   if (cutAt !== null && cutAt < rest.length) {
     // Send part of the body, then drop the connection (the client sees a body shorter than promised).
-    res.write(rest.subarray(0, cutAt), () => setTimeout(() => res.socket?.destroy(), 10));
+    res.write(rest.subarray(0, cutAt), () => (stall ? undefined : setTimeout(() => res.socket?.destroy(), 10)));
     return;
   }
   res.end(rest);
@@ -74,7 +76,7 @@ function sendRange(req: IncomingMessage, res: ServerResponse, body: Buffer, cutA
 
 export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<FakeHub> {
   const seen: Seen[] = [];
-  const cuts = new Map<string, { times: number; bytes: number }>();
+  const cuts = new Map<string, { times: number; bytes: number; stall: boolean }>();
   const plainFiles: FakeHub['plainFiles'] = new Map();
   const record = (server: Seen['server'], req: IncomingMessage): void => {
     seen.push({ server, path: decodeURIComponent(req.url ?? ''), range: req.headers.range ?? null, authorization: req.headers.authorization ?? null });
@@ -92,7 +94,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
       cut.times--;
       cutAt = cut.bytes;
     }
-    sendRange(req, res, entry.body, cutAt, { etag: `"${sha256(entry.body)}"` });
+    sendRange(req, res, entry.body, cutAt, { etag: `"${sha256(entry.body)}"` }, cut?.stall ?? false);
   });
 
   const plain = await listen((req, res) => {
@@ -152,7 +154,10 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
     seen,
     plainFiles,
     cut(file, times, bytes) {
-      cuts.set(file, { times, bytes });
+      cuts.set(file, { times, bytes, stall: false });
+    },
+    stall(file, times, bytes) {
+      cuts.set(file, { times, bytes, stall: true });
     },
     async close() {
       for (const s of [hub.server, cdn.server, plain.server]) {

@@ -53,7 +53,7 @@ export function listCachedModels(cacheDir: string = defaultCacheDir()): CachedMo
     }
   }
   const urlRoot = join(cacheDir, 'url');
-  const urlFiles = new Set(filesUnder(urlRoot).filter((f) => !f.endsWith('.url')).map((f) => f.replace(/\.part$/, '')));
+  const urlFiles = new Set(filesUnder(urlRoot).filter((f) => !f.endsWith('.url') && !f.endsWith('.lock')).map((f) => f.replace(/\.part$/, '')));
   for (const f of urlFiles) {
     const path = join(urlRoot, f);
     const ref = existsSync(`${path}.url`) ? readFileSync(`${path}.url`, 'utf8').trim() : path;

@@ -37,6 +37,34 @@ export interface DownloadFileOptions {
   retries?: number;
   /** Milliseconds before the first retry (doubling). Default 250. */
   retryDelayMs?: number;
+  /** A connection that brings no byte for this long is dropped and resumed. Default 60 000. */
+  idleTimeoutMs?: number;
+}
+
+/** One attempt's abort signal: the caller's, or a stall (no byte for idleTimeoutMs). */
+interface Attempt {
+  signal: AbortSignal;
+  /** Restarts the stall timer (called on every chunk). */
+  kick(): void;
+  end(): void;
+}
+
+function startAttempt(o: DownloadFileOptions): Attempt {
+  const own = new AbortController();
+  const idle = o.idleTimeoutMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const kick = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => own.abort(new Error(`no data for ${idle / 1000} s`)), idle);
+    timer.unref?.();
+  };
+  let signal = own.signal;
+  if (o.signal) {
+    if (typeof AbortSignal.any === 'function') signal = AbortSignal.any([o.signal, own.signal]);
+    else o.signal.addEventListener('abort', () => own.abort(o.signal!.reason), { once: true });
+  }
+  kick();
+  return { signal, kick, end: () => clearTimeout(timer) };
 }
 
 interface Expected {
@@ -54,12 +82,12 @@ function mb(n: number): string {
 }
 
 /** GET with redirects followed by hand, so the hub's own headers (size, sha256) are seen and the token stays with the hub. */
-async function request(o: DownloadFileOptions, offset: number, expected: Expected): Promise<{ res: Response; url: URL }> {
+async function request(o: DownloadFileOptions, offset: number, expected: Expected, signal: AbortSignal): Promise<{ res: Response; url: URL }> {
   let url = new URL(o.url);
   for (let hop = 0; hop <= 10; hop++) {
     const headers: Record<string, string> = { ...o.headersFor(url), 'accept-encoding': 'identity' };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const res = await fetch(url, { headers, redirect: 'manual', ...(o.signal ? { signal: o.signal } : {}) });
+    const res = await fetch(url, { headers, redirect: 'manual', signal });
     if (o.trusted(url)) {
       expected.sha256 ??= sha256FromEtag(res.headers.get('x-linked-etag')) ?? sha256FromEtag(res.headers.get('etag'));
       const linked = Number(res.headers.get('x-linked-size'));
@@ -135,70 +163,76 @@ export async function downloadFile(o: DownloadFileOptions): Promise<void> {
       rmSync(part, { force: true });
       offset = 0;
     }
+    const attempt = startAttempt(o);
     let res: Response;
     let url: URL;
     try {
-      ({ res, url } = await request(o, offset, expected));
+      ({ res, url } = await request(o, offset, expected, attempt.signal));
     } catch (err) {
+      attempt.end();
       if (o.signal?.aborted || err instanceof ModelFetchError) throw err;
-      lastError = err;
+      lastError = attempt.signal.aborted ? attempt.signal.reason : err;
       failures++;
       continue;
     }
-    if (res.status === 416) {
-      // Nothing after `offset`: the part is complete (verified below) or stale.
-      await res.body?.cancel();
-      const total = rangeInfo(res).total ?? expected.size;
-      if (total === undefined || total === null || offset !== total) {
-        rmSync(part, { force: true });
-        failures++;
-        continue;
-      }
-      expected.size ??= total;
-    } else if (res.status === 200 || res.status === 206) {
-      if (res.status === 200) offset = 0; // the server ignored the Range: start over
-      else if (rangeInfo(res).start !== offset) {
+    try {
+      if (res.status === 416) {
+        // Nothing after `offset`: the part is complete (verified below) or stale.
         await res.body?.cancel();
-        rmSync(part, { force: true });
-        failures++;
-        continue;
-      }
-      const length = Number(res.headers.get('content-length'));
-      const total = res.status === 206 ? rangeInfo(res).total : res.headers.has('content-length') && Number.isSafeInteger(length) ? length : null;
-      if (total !== null && total !== undefined) {
-        if (expected.size !== undefined && expected.size !== total) {
-          await res.body?.cancel();
-          throw new ModelFetchError('VERIFY_FAILED', `tensorloom: ${o.label}: the hub announced ${expected.size} bytes but ${url.host} sends ${total}; run again, or report it to the repo's owner`);
+        const total = rangeInfo(res).total ?? expected.size;
+        if (total === undefined || total === null || offset !== total) {
+          rmSync(part, { force: true });
+          failures++;
+          continue;
         }
-        expected.size = total;
-      }
-      if (expected.size !== undefined) {
+        expected.size ??= total;
+      } else if (res.status === 200 || res.status === 206) {
+        if (res.status === 200) offset = 0; // the server ignored the Range: start over
+        else if (rangeInfo(res).start !== offset) {
+          await res.body?.cancel();
+          rmSync(part, { force: true });
+          failures++;
+          continue;
+        }
+        const length = Number(res.headers.get('content-length'));
+        const total = res.status === 206 ? rangeInfo(res).total : res.headers.has('content-length') && Number.isSafeInteger(length) ? length : null;
+        if (total !== null && total !== undefined) {
+          if (expected.size !== undefined && expected.size !== total) {
+            await res.body?.cancel();
+            throw new ModelFetchError('VERIFY_FAILED', `tensorloom: ${o.label}: the hub announced ${expected.size} bytes but ${url.host} sends ${total}; run again, or report it to the repo's owner`);
+          }
+          expected.size = total;
+        }
+        if (expected.size !== undefined) {
+          try {
+            await checkFreeSpace(o, expected.size - offset);
+          } catch (err) {
+            await res.body?.cancel();
+            throw err;
+          }
+        }
+        const before = offset;
         try {
-          await checkFreeSpace(o, expected.size - offset);
+          offset = await receive(o, res, part, offset, expected.size ?? null, attempt.kick);
         } catch (err) {
-          await res.body?.cancel();
-          throw err;
+          if (err instanceof ModelFetchError || o.signal?.aborted) throw err;
+          // A dropped or stalled connection: resume from what arrived (a round that brought bytes resets the count).
+          lastError = attempt.signal.aborted ? attempt.signal.reason : err;
+          const now = existsSync(part) ? statSync(part).size : 0;
+          failures = now > before ? 1 : failures + 1;
+          continue;
         }
+        if (expected.size !== undefined && offset < expected.size) {
+          lastError = new Error(`the server closed the connection at ${offset} of ${expected.size} bytes`);
+          failures = offset > before ? 1 : failures + 1;
+          continue;
+        }
+      } else {
+        await res.body?.cancel();
+        throw await o.httpError(res.status, url);
       }
-      const before = offset;
-      try {
-        offset = await receive(o, res, part, offset, expected.size ?? null);
-      } catch (err) {
-        if (err instanceof ModelFetchError || o.signal?.aborted) throw err;
-        // A dropped connection: resume from what arrived (a round that brought bytes resets the count).
-        lastError = err;
-        const now = existsSync(part) ? statSync(part).size : 0;
-        failures = now > before ? 1 : failures + 1;
-        continue;
-      }
-      if (expected.size !== undefined && offset < expected.size) {
-        lastError = new Error(`the server closed the connection at ${offset} of ${expected.size} bytes`);
-        failures = offset > before ? 1 : failures + 1;
-        continue;
-      }
-    } else {
-      await res.body?.cancel();
-      throw await o.httpError(res.status, url);
+    } finally {
+      attempt.end();
     }
     await finish(o, part, expected);
     return;
@@ -206,7 +240,7 @@ export async function downloadFile(o: DownloadFileOptions): Promise<void> {
 }
 
 /** Streams the body into the part file from `offset`; returns the new size. */
-async function receive(o: DownloadFileOptions, res: Response, part: string, offset: number, total: number | null): Promise<number> {
+async function receive(o: DownloadFileOptions, res: Response, part: string, offset: number, total: number | null, kick: () => void): Promise<number> {
   const start = offset === 0 ? Buffer.alloc(0) : await readHead(part, 4);
   if (start.length >= 4 && !start.equals(GGUF_MAGIC)) throw notGguf(o, start, part);
   const fh = await open(part, offset === 0 ? 'w' : 'a');
@@ -238,6 +272,7 @@ async function receive(o: DownloadFileOptions, res: Response, part: string, offs
         throw new ModelFetchError('CACHE_NOT_WRITABLE', `tensorloom: cannot write ${part}: ${(err as Error).message}`, { cause: err });
       }
       offset += chunk.length;
+      kick();
       o.onProgress?.(offset, total);
     }
     return offset;

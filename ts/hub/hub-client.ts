@@ -13,6 +13,7 @@ export interface HubOptions {
   endpoint?: string;
   /** Access token for gated or private repos; default $HF_TOKEN. */
   token?: string;
+  /** Aborts the requests (and a download in progress; what arrived is kept for a resume). */
   signal?: AbortSignal;
 }
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { defaultCacheDir, ensureWritableDir } from './cache-dir.js';
 import { filesUnder, repoDir, urlPath } from './cache-layout.js';
 import { downloadFile } from './download-file.js';
+import { withDownloadLock } from './download-lock.js';
 import { ModelFetchError } from './errors.js';
 import { fileUrl, hubEndpoint, hubHeaders, isHubUrl, listRepoFiles, unauthorizedError, type HubOptions } from './hub-client.js';
 import { isRemoteRef, parseModelRef } from './model-ref.js';
@@ -35,6 +36,8 @@ export interface ResolveModelOptions extends HubOptions {
   /** Attempts in a row that bring no byte before a download gives up (default 5), and the first retry's delay in ms (default 250, doubling). */
   retries?: number;
   retryDelayMs?: number;
+  /** A connection that brings no byte for this long (ms) is dropped and resumed. Default 60 000. */
+  idleTimeoutMs?: number;
 }
 
 export async function resolveModelFile(ref: string, options: ResolveModelOptions = {}): Promise<string> {
@@ -46,6 +49,7 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     trusted: (url: URL) => isHubUrl(url, options),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -56,7 +60,7 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     ensureWritableDir(cache);
     ensureWritableDir(dirname(dest));
     const file = dest.split(/[\\/]/).pop()!;
-    await downloadFile({
+    await withDownloadLock(dest, () => existsSync(dest), () => downloadFile({
       ...common,
       url: r.url.href,
       dest,
@@ -68,7 +72,7 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
             : new ModelFetchError('UNAUTHORIZED', `tensorloom: ${r.url.href}: HTTP ${status}: the server refuses access`)
           : new ModelFetchError(status === 404 ? 'NOT_FOUND' : 'HTTP', `tensorloom: ${r.url.href}: HTTP ${status}${status === 404 ? ' (not found)' : ''}`),
       ...(options.onProgress ? { onProgress: (receivedBytes: number, totalBytes: number | null) => options.onProgress!({ file, fileIndex: 0, fileCount: 1, receivedBytes, totalBytes }) } : {}),
-    });
+    }), options.signal);
     writeFileSync(`${dest}.url`, r.url.href + '\n');
     return dest;
   }
@@ -94,14 +98,14 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     const dest = join(dir, f);
     if (existsSync(dest)) continue;
     ensureWritableDir(dirname(dest));
-    await downloadFile({
+    await withDownloadLock(dest, () => existsSync(dest), () => downloadFile({
       ...common,
       url: fileUrl(r.repo, f, options),
       dest,
       label: `hf:${r.repo}/${f}`,
       httpError: (status) => hubFileError(r.repo, f, status, options),
       ...(options.onProgress ? { onProgress: (receivedBytes: number, totalBytes: number | null) => options.onProgress!({ file: f, fileIndex, fileCount: set.length, receivedBytes, totalBytes }) } : {}),
-    });
+    }), options.signal);
   }
   return join(dir, set[0]!);
 }
