@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/generate/model.js';
+import { createServer } from '../../ts/server/http.js';
 import { listCachedModels, removeCachedModel } from '../../ts/hub/cache-entries.js';
 import { ModelFetchError } from '../../ts/hub/errors.js';
 import { repoRoot } from '../models/helpers.js';
@@ -66,6 +67,25 @@ describe('loadModel with an hf: reference', () => {
     const again = await loadModel('hf:karpathy/tinyllamas-GGUF/stories260K-F16.gguf', { endpoint: hub.endpoint, cacheDir: cache, onProgress: () => undefined });
     await again.dispose();
     expect(hub.seen).toEqual([]);
+  });
+
+  it('createServer({ model: \'hf:…\' }) serves the cached download (HF_ENDPOINT / TENSORLOOM_CACHE from the environment)', async () => {
+    const saved = { e: process.env.HF_ENDPOINT, c: process.env.TENSORLOOM_CACHE };
+    process.env.HF_ENDPOINT = hub.endpoint;
+    process.env.TENSORLOOM_CACHE = cache;
+    try {
+      const handler = await createServer({ model: 'hf:karpathy/tinyllamas-GGUF:F16', parallel: 1 });
+      try {
+        expect(handler.scheduler.info.id).toBe('stories260K-F16');
+      } finally {
+        await handler.close();
+      }
+    } finally {
+      for (const [k, v] of [['HF_ENDPOINT', saved.e], ['TENSORLOOM_CACHE', saved.c]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('a bad reference is a ModelFetchError before anything is loaded', async () => {

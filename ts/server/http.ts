@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolveModelFile } from '../hub/resolve-model.js';
 import { ChatTemplate } from './chat-template.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions } from './scheduler.js';
@@ -22,8 +23,10 @@ export interface LoadedModelLike {
 
 export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
   /**
-   * Model file or directory, or a model from `loadModel()`: the server then loads its own batched
-   * instance of the same files (memory-mapped weights share the page cache).
+   * Model file or directory, an hf:owner/repo/file.gguf / hf:owner/repo:QUANT reference or URL
+   * (downloaded into the cache first, with HF_TOKEN / HF_ENDPOINT / TENSORLOOM_CACHE from the
+   * environment), or a model from `loadModel()`: the server then loads its own batched instance
+   * of the same files (memory-mapped weights share the page cache).
    */
   model?: string | LoadedModelLike;
   /** Serve this already-loaded scheduler instead of loading `model` (it is then not closed by close()). */
@@ -58,7 +61,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   else {
     const m = opts.model;
     if (!m) throw new TypeError('tensorloom: createServer needs { model: path | loadModel() result } or { scheduler }');
-    const path = typeof m === 'string' ? m : m.info.path;
+    const path = typeof m === 'string' ? await resolveModelFile(m) : m.info.path; // hf:… / URL: from the download cache
     const tokenizer = opts.tokenizer ?? (typeof m === 'string' ? undefined : (m.info.tokenizer.path ?? undefined));
     scheduler = await Scheduler.load({ ...opts, model: path, ...(tokenizer !== undefined ? { tokenizer } : {}) });
   }
