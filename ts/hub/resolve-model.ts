@@ -11,7 +11,7 @@ import { downloadFile } from './download-file.js';
 import { withDownloadLock } from './download-lock.js';
 import { ModelFetchError } from './errors.js';
 import { fileUrl, hubEndpoint, hubHeaders, isHubUrl, listRepoFiles, unauthorizedError, type HubOptions } from './hub-client.js';
-import { isRemoteRef, parseModelRef } from './model-ref.js';
+import { isRemoteRef, parseModelRef, type ModelRef } from './model-ref.js';
 import { describeGgufFiles, pickGguf } from './pick-file.js';
 import { shardSet } from './shards.js';
 
@@ -44,7 +44,12 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
   if (!isRemoteRef(ref)) return ref;
   const r = parseModelRef(ref);
   const cache = options.cacheDir ?? defaultCacheDir();
-  const common = {
+  return r.kind === 'url' ? resolveUrl(r.url, ref, cache, options) : resolveHub(r, ref, cache, options);
+}
+
+/** The downloadFile options every download shares. */
+function downloadDefaults(options: ResolveModelOptions) {
+  return {
     headersFor: (url: URL) => hubHeaders(url, options),
     trusted: (url: URL) => isHubUrl(url, options),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -52,31 +57,41 @@ export async function resolveModelFile(ref: string, options: ResolveModelOptions
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
+}
 
-  if (r.kind === 'url') {
-    const dest = urlPath(cache, r.url);
-    if (existsSync(dest)) return dest;
-    if (options.offline) throw notCached(ref);
-    ensureWritableDir(cache);
-    ensureWritableDir(dirname(dest));
-    const file = dest.split(/[\\/]/).pop()!;
-    await withDownloadLock(dest, () => existsSync(dest), () => downloadFile({
-      ...common,
-      url: r.url.href,
-      dest,
-      label: r.url.href,
-      httpError: async (status, url) =>
-        status === 401 || status === 403
-          ? isHubUrl(url, options)
-            ? unauthorizedError(r.url.href, status, options)
-            : new ModelFetchError('UNAUTHORIZED', `tensorloom: ${r.url.href}: HTTP ${status}: the server refuses access`)
-          : new ModelFetchError(status === 404 ? 'NOT_FOUND' : 'HTTP', `tensorloom: ${r.url.href}: HTTP ${status}${status === 404 ? ' (not found)' : ''}`),
-      ...(options.onProgress ? { onProgress: (receivedBytes: number, totalBytes: number | null) => options.onProgress!({ file, fileIndex: 0, fileCount: 1, receivedBytes, totalBytes }) } : {}),
-    }), options.signal);
-    writeFileSync(`${dest}.url`, r.url.href + '\n');
-    return dest;
-  }
+async function resolveUrl(url: URL, ref: string, cache: string, options: ResolveModelOptions): Promise<string> {
+  const dest = urlPath(cache, url);
+  if (existsSync(dest)) return dest;
+  if (options.offline) throw notCached(ref);
+  ensureWritableDir(cache);
+  ensureWritableDir(dirname(dest));
+  const file = dest.split(/[\\/]/).pop()!;
+  const httpError = async (status: number, at: URL): Promise<Error> => {
+    if (status === 401 || status === 403) {
+      return isHubUrl(at, options) ? unauthorizedError(url.href, status, options) : new ModelFetchError('UNAUTHORIZED', `tensorloom: ${url.href}: HTTP ${status}: the server refuses access`);
+    }
+    return new ModelFetchError(status === 404 ? 'NOT_FOUND' : 'HTTP', `tensorloom: ${url.href}: HTTP ${status}${status === 404 ? ' (not found)' : ''}`);
+  };
+  await withDownloadLock(
+    dest,
+    () => existsSync(dest),
+    () =>
+      downloadFile({
+        ...downloadDefaults(options),
+        url: url.href,
+        dest,
+        label: url.href,
+        httpError,
+        ...(options.onProgress ? { onProgress: (receivedBytes: number, totalBytes: number | null) => options.onProgress!({ file, fileIndex: 0, fileCount: 1, receivedBytes, totalBytes }) } : {}),
+      }),
+    options.signal,
+  );
+  writeFileSync(`${dest}.url`, url.href + '\n'); // for tensorloom ls
+  return dest;
+}
 
+async function resolveHub(r: Extract<ModelRef, { kind: 'hf' }>, ref: string, cache: string, options: ResolveModelOptions): Promise<string> {
+  const common = downloadDefaults(options);
   const dir = repoDir(cache, r.repo);
   // The cache first: a cached model never touches the network. (hf:owner/repo with neither file
   // nor quant is the repo's only GGUF; from the cache, the only one of the repo's GGUFs there.)
