@@ -6,11 +6,17 @@
 //   gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, scale, chunk)
 //     q, k: [T, Hk, Dk], v: [T, Hv, Dv], g: [T, Hv] or [T, Hv, Dk], beta: [T, Hv],
 //     state: [Hv, Dv, Dk] (updated in place), out: [T, Hv, Dv].
+//   conv1dCausal(out, x, state, weight, T, C, K, silu)   x, out: [T, C], weight: [C, K], state: [K-1, C]
+//   l2norm(out, x, rows, dim, eps)
+//   rmsnormGated(out, x, z, weight, rows, dim, eps)
+//   deltaGates(g, beta, alpha, betaRaw, dtBias, a, T, H)
+//   sigmoidMul(out, x, gate)
 #include <cmath>
 #include <string>
 
 #include "binding/check.h"
 #include "kernels/linear_attention.h"
+#include "kernels/linear_attention_ops.h"
 
 namespace tl::binding {
 
@@ -137,11 +143,86 @@ Napi::Value GatedDeltaRule(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value Conv1dCausal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t T = tokens(info, 4);
+  const int64_t C = dim(info, 5, "C", 1, 1 << 24);
+  const int64_t K = dim(info, 6, "K", 1, 64);
+  if (info.Length() <= 7 || !info[7].IsBoolean()) throw_type(env, "silu must be a boolean");
+  const bool silu = info[7].As<Napi::Boolean>();
+  const int64_t n = checked_mul(env, T, C, "T*C");
+  auto out = f32_array(info, 0, "out", n, shape({{"T", T}, {"C", C}}).c_str());
+  auto x = f32_array(info, 1, "x", n, shape({{"T", T}, {"C", C}}).c_str());
+  auto state = f32_array(info, 2, "convState", (K - 1) * C, shape({{"K-1", K - 1}, {"C", C}}).c_str());
+  auto w = f32_array(info, 3, "weight", C * K, shape({{"C", C}, {"K", K}}).c_str());
+  expect_no_overlap(env, "out", out, {{"x", &x}, {"convState", &state}, {"weight", &w}});
+  expect_no_overlap(env, "convState", state, {{"x", &x}, {"weight", &w}});
+  conv1d_causal(out.data, x.data, state.data, w.data, T, C, K, silu);
+  return env.Undefined();
+}
+
+double eps_arg(const Napi::CallbackInfo& info, size_t index) {
+  const double eps = number(info, index, "eps");
+  if (!(eps >= 0) || !std::isfinite(eps)) throw_range(info.Env(), "eps must be a finite number >= 0");
+  return eps;
+}
+
+Napi::Value L2norm(const Napi::CallbackInfo& info) {
+  const int64_t rows = dim(info, 2, "rows", 0);
+  const int64_t d = dim(info, 3, "dim", 1);
+  const double eps = eps_arg(info, 4);
+  const std::string sh = shape({{"rows", rows}, {"dim", d}});
+  auto out = f32_array(info, 0, "out", rows * d, sh.c_str());
+  auto x = f32_array(info, 1, "x", rows * d, sh.c_str());
+  l2norm_rows(out.data, x.data, rows, d, (float)eps);
+  return info.Env().Undefined();
+}
+
+Napi::Value RmsnormGated(const Napi::CallbackInfo& info) {
+  const int64_t rows = dim(info, 4, "rows", 0);
+  const int64_t d = dim(info, 5, "dim", 1);
+  const double eps = eps_arg(info, 6);
+  const std::string sh = shape({{"rows", rows}, {"dim", d}});
+  auto out = f32_array(info, 0, "out", rows * d, sh.c_str());
+  auto x = f32_array(info, 1, "x", rows * d, sh.c_str());
+  auto z = f32_array(info, 2, "z", rows * d, sh.c_str());
+  auto w = f32_array(info, 3, "weight", d, "[dim]");
+  rmsnorm_gated(out.data, x.data, z.data, w.data, rows, d, (float)eps);
+  return info.Env().Undefined();
+}
+
+Napi::Value DeltaGates(const Napi::CallbackInfo& info) {
+  const int64_t T = tokens(info, 6);
+  const int64_t H = dim(info, 7, "H", 1, 1 << 20);
+  const std::string sh = shape({{"T", T}, {"H", H}});
+  auto g = f32_array(info, 0, "g", T * H, sh.c_str());
+  auto beta = f32_array(info, 1, "beta", T * H, sh.c_str());
+  auto alpha = f32_array(info, 2, "alpha", T * H, sh.c_str());
+  auto braw = f32_array(info, 3, "betaRaw", T * H, sh.c_str());
+  auto dt = f32_array(info, 4, "dtBias", H, "[H]");
+  auto a = f32_array(info, 5, "a", H, "[H]");
+  delta_gates(g.data, beta.data, alpha.data, braw.data, dt.data, a.data, T, H);
+  return info.Env().Undefined();
+}
+
+Napi::Value SigmoidMul(const Napi::CallbackInfo& info) {
+  auto x = f32_array(info, 1, "x");
+  auto out = f32_array(info, 0, "out", (int64_t)x.length);
+  auto gate = f32_array(info, 2, "gate", (int64_t)x.length);
+  sigmoid_mul(out.data, x.data, gate.data, (int64_t)x.length);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_linear_attention(Napi::Env env, Napi::Object exports) {
   exports.Set("linearAttention", Napi::Function::New(env, LinearAttention, "linearAttention"));
   exports.Set("gatedDeltaRule", Napi::Function::New(env, GatedDeltaRule, "gatedDeltaRule"));
+  exports.Set("conv1dCausal", Napi::Function::New(env, Conv1dCausal, "conv1dCausal"));
+  exports.Set("l2norm", Napi::Function::New(env, L2norm, "l2norm"));
+  exports.Set("rmsnormGated", Napi::Function::New(env, RmsnormGated, "rmsnormGated"));
+  exports.Set("deltaGates", Napi::Function::New(env, DeltaGates, "deltaGates"));
+  exports.Set("sigmoidMul", Napi::Function::New(env, SigmoidMul, "sigmoidMul"));
 }
 
 }  // namespace tl::binding

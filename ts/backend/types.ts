@@ -174,6 +174,25 @@ export interface Backend {
     shape: GatedDeltaShape,
   ): void;
 
+  /**
+   * Depthwise causal conv1d over time with a rolling state (Gated DeltaNet's short conv):
+   * x, out: [T, C]; weight: [C, K]; convState: [K-1, C] = the K-1 inputs before x, replaced by the
+   * last K-1 inputs. out[t][c] = Σ_w in[t+w][c]·weight[c][w] with in = convState ++ x; silu applies
+   * x·sigmoid(x) to out. out must not alias x.
+   */
+  conv1dCausal(out: Float32Array, x: Float32Array, convState: Float32Array, weight: Float32Array, T: number, C: number, K: number, silu: boolean): void;
+  /** out[r] = x[r] / sqrt(Σ x[r]² + eps). out may alias x. */
+  l2norm(out: Float32Array, x: Float32Array, rows: number, dim: number, eps: number): void;
+  /** out[r] = x[r] / rms(x[r]) · weight · silu(z[r]) (gated RMSNorm). out may alias x. */
+  rmsnormGated(out: Float32Array, x: Float32Array, z: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  /**
+   * The delta rule's gates from their projections, [T, H]: g = softplus(alpha + dtBias)·a (a < 0:
+   * the log-decay), beta = sigmoid(betaRaw). g may alias alpha, beta may alias betaRaw.
+   */
+  deltaGates(g: Float32Array, beta: Float32Array, alpha: Float32Array, betaRaw: Float32Array, dtBias: Float32Array, a: Float32Array, T: number, H: number): void;
+  /** out = x · sigmoid(gate) (a gated attention output). out may alias x or gate. */
+  sigmoidMul(out: Float32Array, x: Float32Array, gate: Float32Array): void;
+
   // ── elementwise and row ops ─────────────────────────────────────────────────────────────
   /** In place: x is [T, nHeads, D]; row t is rotated at position posOffset + t. */
   rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, rope: RopeOptions): void;
@@ -211,7 +230,10 @@ export interface Backend {
 /** The ops each kernel family provides, so the families can live in separate files. */
 export type MatmulOps = Pick<Backend, 'matmulT' | 'matmul'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
-export type LinearAttentionOps = Pick<Backend, 'linearAttention' | 'gatedDeltaRule'>;
+export type LinearAttentionOps = Pick<
+  Backend,
+  'linearAttention' | 'gatedDeltaRule' | 'conv1dCausal' | 'l2norm' | 'rmsnormGated' | 'deltaGates' | 'sigmoidMul'
+>;
 export type ElementwiseOps = Pick<
   Backend,
   'rmsnorm' | 'layernorm' | 'softmax' | 'gelu' | 'silu' | 'swiglu' | 'add' | 'mul' | 'embedding' | 'argmax'

@@ -11,3 +11,6 @@ export { KVCache, type KVCacheOptions, type KVDType } from './kv-cache.js';
 export { Attention, type AttentionOptions } from './attention.js';
 export { MLP, type MLPOptions } from './mlp.js';
 export { Block, type Norm } from './block.js';
+export { RecurrentState, type RecurrentLayerSpec } from './recurrent-state.js';
+export { LinearAttention, type LinearAttentionOptions } from './linear-attention.js';
+export { GatedDeltaNet, type GatedDeltaNetOptions } from './gated-delta-net.js';

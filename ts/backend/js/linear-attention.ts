@@ -179,4 +179,103 @@ function gatedDeltaRule(
   }
 }
 
-export const jsLinearAttention: LinearAttentionOps = { linearAttention, gatedDeltaRule };
+// ── the ops around a Gated DeltaNet layer ──────────────────────────────────────────────────
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+
+function expectEps(eps: unknown): number {
+  if (typeof eps !== 'number') throw new TypeError('tensorloom: eps must be a number');
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new RangeError('tensorloom: eps must be a finite number >= 0');
+  return eps;
+}
+
+function conv1dCausal(out: Float32Array, x: Float32Array, convState: Float32Array, weight: Float32Array, T: number, C: number, K: number, silu: boolean): void {
+  expectTokens(T);
+  expectDim('C', C, 1, 2 ** 24);
+  expectDim('K', K, 1, 64);
+  if (typeof silu !== 'boolean') throw new TypeError('tensorloom: silu must be a boolean');
+  f32('out', out, T * C, `[T=${T}, C=${C}]`);
+  f32('x', x, T * C, `[T=${T}, C=${C}]`);
+  f32('convState', convState, (K - 1) * C, `[K-1=${K - 1}, C=${C}]`);
+  f32('weight', weight, C * K, `[C=${C}, K=${K}]`);
+  expectNoOverlap('out', out, { x, convState, weight });
+  expectNoOverlap('convState', convState, { x, weight });
+  const W = K - 1;
+  const win = new Float64Array(W + T);
+  for (let c = 0; c < C; c++) {
+    for (let w = 0; w < W; w++) win[w] = convState[w * C + c]!;
+    for (let t = 0; t < T; t++) win[W + t] = x[t * C + c]!;
+    for (let t = 0; t < T; t++) {
+      let s = 0;
+      for (let w = 0; w < K; w++) s += win[t + w]! * weight[c * K + w]!;
+      out[t * C + c] = silu ? s * sigmoid(s) : s;
+    }
+    for (let w = 0; w < W; w++) convState[w * C + c] = win[T + w]!;
+  }
+}
+
+function rows2(name: string, a: unknown, rows: number, dim: number): Float32Array {
+  return f32(name, a, rows * dim, `[rows=${rows}, dim=${dim}]`);
+}
+
+function l2norm(out: Float32Array, x: Float32Array, rows: number, dim: number, eps: number): void {
+  expectDim('rows', rows, 0);
+  expectDim('dim', dim);
+  expectEps(eps);
+  rows2('out', out, rows, dim);
+  rows2('x', x, rows, dim);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += x[r * dim + i]! ** 2;
+    const inv = 1 / Math.sqrt(s + eps);
+    for (let i = 0; i < dim; i++) out[r * dim + i] = x[r * dim + i]! * inv;
+  }
+}
+
+function rmsnormGated(out: Float32Array, x: Float32Array, z: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void {
+  expectDim('rows', rows, 0);
+  expectDim('dim', dim);
+  expectEps(eps);
+  rows2('out', out, rows, dim);
+  rows2('x', x, rows, dim);
+  rows2('z', z, rows, dim);
+  f32('weight', weight, dim, '[dim]');
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += x[r * dim + i]! ** 2;
+    const inv = 1 / Math.sqrt(s / dim + eps);
+    for (let i = 0; i < dim; i++) {
+      const zi = z[r * dim + i]!;
+      out[r * dim + i] = x[r * dim + i]! * inv * weight[i]! * zi * sigmoid(zi);
+    }
+  }
+}
+
+function deltaGates(g: Float32Array, beta: Float32Array, alpha: Float32Array, betaRaw: Float32Array, dtBias: Float32Array, a: Float32Array, T: number, H: number): void {
+  expectTokens(T);
+  expectDim('H', H, 1, 2 ** 20);
+  const sh = `[T=${T}, H=${H}]`;
+  f32('g', g, T * H, sh);
+  f32('beta', beta, T * H, sh);
+  f32('alpha', alpha, T * H, sh);
+  f32('betaRaw', betaRaw, T * H, sh);
+  f32('dtBias', dtBias, H, '[H]');
+  f32('a', a, H, '[H]');
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < H; h++) {
+      const i = t * H + h;
+      g[i] = softplus(alpha[i]! + dtBias[h]!) * a[h]!;
+      beta[i] = sigmoid(betaRaw[i]!);
+    }
+  }
+}
+
+function sigmoidMul(out: Float32Array, x: Float32Array, gate: Float32Array): void {
+  expectArray('x', x, Float32Array);
+  f32('out', out, x.length, '');
+  f32('gate', gate, x.length, '');
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! * sigmoid(gate[i]!);
+}
+
+export const jsLinearAttention: LinearAttentionOps = { linearAttention, gatedDeltaRule, conv1dCausal, l2norm, rmsnormGated, deltaGates, sigmoidMul };

@@ -15,6 +15,11 @@ declare module '../../native/addon-types.js' {
       out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, g: Float32Array, beta: Float32Array, state: Float32Array,
       T: number, Hk: number, Hv: number, Dk: number, Dv: number, scale: number, chunk: number,
     ): void;
+    conv1dCausal(out: Float32Array, x: Float32Array, convState: Float32Array, weight: Float32Array, T: number, C: number, K: number, silu: boolean): void;
+    l2norm(out: Float32Array, x: Float32Array, rows: number, dim: number, eps: number): void;
+    rmsnormGated(out: Float32Array, x: Float32Array, z: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+    deltaGates(g: Float32Array, beta: Float32Array, alpha: Float32Array, betaRaw: Float32Array, dtBias: Float32Array, a: Float32Array, T: number, H: number): void;
+    sigmoidMul(out: Float32Array, x: Float32Array, gate: Float32Array): void;
   }
 }
 
@@ -33,5 +38,10 @@ export function nativeLinearAttention(addon: NativeAddon): LinearAttentionOps {
       const { T, Hk, Hv, Dk, Dv } = shapeObject(shape, 'GatedDeltaShape');
       addon.gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, shape.scale ?? 1 / Math.sqrt(Dk), shape.chunk ?? 64);
     },
+    conv1dCausal: (out, x, convState, weight, T, C, K, silu) => addon.conv1dCausal(out, x, convState, weight, T, C, K, silu),
+    l2norm: (out, x, rows, dim, eps) => addon.l2norm(out, x, rows, dim, eps),
+    rmsnormGated: (out, x, z, weight, rows, dim, eps) => addon.rmsnormGated(out, x, z, weight, rows, dim, eps),
+    deltaGates: (g, beta, alpha, betaRaw, dtBias, a, T, H) => addon.deltaGates(g, beta, alpha, betaRaw, dtBias, a, T, H),
+    sigmoidMul: (out, x, gate) => addon.sigmoidMul(out, x, gate),
   };
 }
