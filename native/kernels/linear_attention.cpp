@@ -21,6 +21,8 @@ struct Prims {
   void (*axpy)(float*, float, const float*, int64_t);
   void (*scale)(float*, float, int64_t);
   void (*dot_rows)(float*, const float*, int64_t, int64_t, const float*, int64_t, float);
+  void (*feature)(float*, const float*, int64_t, int);
+  void (*gemm)(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
   void (*delta_rows)(float*, int64_t, int64_t, const float*, const float*, float, const float*, const float*, float,
                      float, float*);
 };
@@ -29,10 +31,10 @@ Prims pick() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
     case Isa::Avx512:
-      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_delta_rows};
-    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_delta_rows};
+      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, avx512::la_gemm, avx512::la_delta_rows};
+    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, avx2::la_gemm, avx2::la_delta_rows};
 #endif
-    default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_delta_rows};
+    default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows};
   }
 }
 
@@ -43,81 +45,72 @@ float* scratch(size_t floats) {
   return mem.data();
 }
 
-inline float feature(float x, FeatureMap phi) {
-  switch (phi) {
-    case FeatureMap::Elu1: return x > 0.f ? x + 1.f : std::exp(x);
-    case FeatureMap::Relu: return x > 0.f ? x : 0.f;
-    default: return x;
-  }
-}
-
-void apply_feature(float* dst, const float* src, int64_t n, FeatureMap phi) {
-  for (int64_t i = 0; i < n; i++) dst[i] = feature(src[i], phi);
-}
-
 // ── the paper's rule ──────────────────────────────────────────────────────────────────────────
 
-// One KV head: S [Dk, Dv] and z [Dk] at `st`, its G query heads.
+// One KV head: S [Dk, Dv] and z [Dk] at `st`, its G query heads. Per chunk of n tokens, with
+// Φq, Φk the feature-mapped rows and A = mask(Φq Φkᵀ) (lower triangle, diagonal included):
+//   num = Φq·S + A·V,  den = Φq·z + rowsum(A) + eps,  out = num / den;  then S += Φkᵀ·V, z += Σ Φk.
 void linear_head(const Prims& P, float* out, const float* q, const float* k, const float* v, float* st, int64_t hk,
                  const LinearAttentionParams& p) {
   const int64_t T = p.T, H = p.H, Hkv = p.Hkv, Dk = p.Dk, Dv = p.Dv, G = H / Hkv;
-  const int64_t C = p.causal ? std::max<int64_t>(1, std::min(p.chunk, T)) : T;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
   float* S = st;
   float* z = st + Dk * Dv;
-  float* fk = scratch((size_t)C * Dk + Dk + Dv + C);  // φ(k) of the chunk, φ(q) of one row, num, scores
-  float* fq = fk + C * Dk;
-  float* num = fq + Dk;
-  float* a = num + Dv;
+  // Scratch: Φk [C, Dk], Φkᵀ [Dk, C], Φq [C, Dk], num [C, Dv], A [C, C], den [C].
+  float* fk = scratch((size_t)C * (3 * Dk + Dv + C + 1));
+  float* fkT = fk + C * Dk;
+  float* fq = fkT + Dk * C;
+  float* num = fq + C * Dk;
+  float* A = num + C * Dv;
+  float* den = A + C * C;
+  const int64_t ldv = Hkv * Dv;
 
-  // Adds the chunk's tokens [t0, t1) to the state.
-  auto absorb = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const float* fkt = fk + (t - t0) * Dk;
-      const float* vt = v + (t * Hkv + hk) * Dv;
-      for (int64_t i = 0; i < Dk; i++) P.axpy(S + i * Dv, fkt[i], vt, Dv);
-      for (int64_t i = 0; i < Dk; i++) z[i] += fkt[i];
+  auto absorb = [&](int64_t t0, int64_t n) {
+    for (int64_t r = 0; r < n; r++) P.feature(fk + r * Dk, k + ((t0 + r) * Hkv + hk) * Dk, Dk, (int)p.phi);
+    for (int64_t r = 0; r < n; r++)
+      for (int64_t i = 0; i < Dk; i++) fkT[i * n + r] = fk[r * Dk + i];
+    P.gemm(S, Dv, fkT, n, v + (t0 * Hkv + hk) * Dv, ldv, Dk, n, Dv);
+    for (int64_t r = 0; r < n; r++) P.axpy(z, 1.f, fk + r * Dk, Dk);
+  };
+  // Rows [t0, t0 + n) of query head h; `masked`: add the chunk's own tokens (Φk must hold them).
+  auto read_out = [&](int64_t h, int64_t t0, int64_t n, bool masked) {
+    for (int64_t r = 0; r < n; r++) P.feature(fq + r * Dk, q + ((t0 + r) * H + h) * Dk, Dk, (int)p.phi);
+    std::memset(num, 0, (size_t)n * Dv * sizeof(float));
+    P.gemm(num, Dv, fq, Dk, S, Dv, n, Dk, Dv);
+    for (int64_t r = 0; r < n; r++) den[r] = P.dot(fq + r * Dk, z, Dk) + p.eps;
+    if (masked) {
+      for (int64_t r = 0; r < n; r++) {
+        float* ar = A + r * n;
+        P.dot_rows(ar, fk, r + 1, Dk, fq + r * Dk, Dk, 1.f);
+        for (int64_t s = r + 1; s < n; s++) ar[s] = 0.f;
+        for (int64_t s = 0; s <= r; s++) den[r] += ar[s];
+      }
+      P.gemm(num, Dv, A, n, v + (t0 * Hkv + hk) * Dv, ldv, n, n, Dv);
+    }
+    for (int64_t r = 0; r < n; r++) {
+      float* o = out + ((t0 + r) * H + h) * Dv;
+      const float inv = 1.f / den[r];
+      for (int64_t j = 0; j < Dv; j++) o[j] = num[r * Dv + j] * inv;
     }
   };
-  // out row of query (t, h) = (φ(q)ᵀS + Σ_{s in [t0, last]} (φ(q)·φ(k_s)) v_s) / (φ(q)·z + Σ … + eps).
-  auto read_out = [&](int64_t t, int64_t h, int64_t t0, int64_t last) {
-    apply_feature(fq, q + (t * H + h) * Dk, Dk, p.phi);
-    std::memset(num, 0, Dv * sizeof(float));
-    for (int64_t i = 0; i < Dk; i++) P.axpy(num, fq[i], S + i * Dv, Dv);
-    float den = P.dot(fq, z, Dk);
-    for (int64_t s = t0; s <= last; s++) {
-      a[s - t0] = P.dot(fq, fk + (s - t0) * Dk, Dk);
-      den += a[s - t0];
-    }
-    for (int64_t s = t0; s <= last; s++) P.axpy(num, a[s - t0], v + (s * Hkv + hk) * Dv, Dv);
-    float* o = out + (t * H + h) * Dv;
-    const float inv = 1.f / (den + p.eps);
-    for (int64_t j = 0; j < Dv; j++) o[j] = num[j] * inv;
-  };
 
-  if (!p.causal) {
-    // Every query sees the state after all T tokens: absorb them (in chunks of the φ(k) buffer), then read.
-    for (int64_t t0 = 0; t0 < T; t0 += C) {
-      const int64_t t1 = std::min(T, t0 + C);
-      for (int64_t t = t0; t < t1; t++) apply_feature(fk + (t - t0) * Dk, k + (t * Hkv + hk) * Dk, Dk, p.phi);
-      absorb(t0, t1);
-    }
-    for (int64_t t = 0; t < T; t++)
-      for (int64_t g = 0; g < G; g++) read_out(t, hk * G + g, 0, -1);
+  if (!p.causal) {  // every query sees the state after all T tokens
+    for (int64_t t0 = 0; t0 < T; t0 += C) absorb(t0, std::min(C, T - t0));
+    for (int64_t t0 = 0; t0 < T; t0 += C)
+      for (int64_t g = 0; g < G; g++) read_out(hk * G + g, t0, std::min(C, T - t0), false);
     return;
   }
   for (int64_t t0 = 0; t0 < T; t0 += C) {
-    const int64_t t1 = std::min(T, t0 + C);
-    for (int64_t t = t0; t < t1; t++) apply_feature(fk + (t - t0) * Dk, k + (t * Hkv + hk) * Dk, Dk, p.phi);
-    // Inside the chunk: the carried state plus the masked quadratic form over the chunk's keys.
-    for (int64_t t = t0; t < t1; t++)
-      for (int64_t g = 0; g < G; g++) read_out(t, hk * G + g, t0, t);
-    absorb(t0, t1);
+    const int64_t n = std::min(C, T - t0);
+    for (int64_t r = 0; r < n; r++) P.feature(fk + r * Dk, k + ((t0 + r) * Hkv + hk) * Dk, Dk, (int)p.phi);
+    for (int64_t g = 0; g < G; g++) read_out(hk * G + g, t0, n, true);
+    absorb(t0, n);
   }
 }
 
 // ── the gated delta rule ─────────────────────────────────────────────────────────────────────
 
-// One value head h: state rows M [Dv, Dk], key head h % Hk.
+// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk.
 void delta_head(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
                 const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
@@ -141,46 +134,60 @@ void delta_head(const Prims& P, float* out, const float* q, const float* k, cons
     return;
   }
 
-  // Scratch: cumulative log-decays Gc [C, Gd], decayed keys/queries kd, qd [C, Dk], the chunk's
-  // u = (Γ_t S₀)ᵀk_t and then d_t [C, Dv], outputs o [C, Dv], pair weights A, B [C, C], one
-  // weighted row w [Dk].
-  float* Gc = scratch((size_t)C * Gd + 2 * C * Dk + 2 * C * Dv + 2 * C * C + Dk);
+  // Scratch: S [Dk, Dv] (the state in the layout the products want), cumulative log-decays Gc
+  // [C, Gd], decayed keys/queries kd, qd [C, Dk], kdᵀ [Dk, C], u then d [C, Dv], o [C, Dv], pair
+  // weights A, B [C, C], one weighted row w [Dk].
+  float* S = scratch((size_t)Dk * Dv + C * Gd + 3 * C * Dk + 2 * C * Dv + 2 * C * C + Dk);
+  float* Gc = S + Dk * Dv;
   float* kd = Gc + C * Gd;
   float* qd = kd + C * Dk;
-  float* dm = qd + C * Dk;
+  float* kT = qd + C * Dk;
+  float* dm = kT + C * Dk;
   float* om = dm + C * Dv;
   float* A = om + C * Dv;
   float* B = A + C * C;
   float* w = B + C * C;
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) S[i * Dv + j] = M[j * Dk + i];
 
-  // Σ_i x[i]·y[i]·exp(Gc[t][i] − Gc[s][i]) : the pair weight of tokens s ≤ t inside the chunk.
+  // Σ_i x[i]·y[i]·exp(Gc[t][i] − Gc[s][i]) : the pair weight of tokens s ≤ t inside the chunk
+  // (per-channel gate; the scalar gate's factor e = exp(Gc[t] − Gc[s]) is shared by A and B).
   auto decayed_dot = [&](const float* x, const float* y, int64_t t, int64_t s) {
-    if (!p.channel_gate) return std::exp(Gc[t] - Gc[s]) * P.dot(x, y, Dk);
     for (int64_t i = 0; i < Dk; i++) w[i] = x[i] * std::exp(Gc[t * Dk + i] - Gc[s * Dk + i]);
     return P.dot(w, y, Dk);
   };
 
   for (int64_t t0 = 0; t0 < T; t0 += C) {
     const int64_t n = std::min(T, t0 + C) - t0;
-    // Γ_t = exp(Σ_{r ≤ t} g_r) from the chunk start, applied to k_t and q_t for the carried-state terms.
+    // Γ_r = exp(Σ_{r' ≤ r} g_r') from the chunk start, applied to k_r and q_r for the carried-state terms.
     for (int64_t r = 0; r < n; r++) {
       const float* gv = gt(t0 + r);
       for (int64_t i = 0; i < Gd; i++) Gc[r * Gd + i] = gv[i] + (r ? Gc[(r - 1) * Gd + i] : 0.f);
+      const float gamma0 = std::exp(Gc[r * Gd]);
       for (int64_t i = 0; i < Dk; i++) {
-        const float gamma = std::exp(Gc[r * Gd + (p.channel_gate ? i : 0)]);
+        const float gamma = p.channel_gate ? std::exp(Gc[r * Gd + i]) : gamma0;
         kd[r * Dk + i] = gamma * kt(t0 + r)[i];
         qd[r * Dk + i] = gamma * qt(t0 + r)[i];
       }
     }
-    // Carried state: dm[r] = S₀ᵀ(Γ_r k_r), om[r] = S₀ᵀ(Γ_r q_r).
+    // Carried state: u = (Γ∘K)·S₀, o = (Γ∘Q)·S₀.
+    std::memset(dm, 0, (size_t)2 * C * Dv * sizeof(float));  // dm and om
+    P.gemm(dm, Dv, kd, Dk, S, Dv, n, Dk, Dv);
+    P.gemm(om, Dv, qd, Dk, S, Dv, n, Dk, Dv);
+    // Pair weights: A[r][s] = β_r (Γ_r/Γ_s ⊙ k_r)·k_s for s < r; B[r][s] = (Γ_r/Γ_s ⊙ q_r)·k_s for s ≤ r, else 0.
     for (int64_t r = 0; r < n; r++) {
-      P.dot_rows(dm + r * Dv, M, Dv, Dk, kd + r * Dk, Dk, 1.f);
-      P.dot_rows(om + r * Dv, M, Dv, Dk, qd + r * Dk, Dk, 1.f);
-    }
-    // Pair weights: A[r][s] = β_r (Γ_r/Γ_s ⊙ k_r)·k_s for s < r; B[r][s] = (Γ_r/Γ_s ⊙ q_r)·k_s for s ≤ r.
-    for (int64_t r = 0; r < n; r++) {
-      for (int64_t s = 0; s < r; s++) A[r * C + s] = bt(t0 + r) * decayed_dot(kt(t0 + r), kt(t0 + s), r, s);
-      for (int64_t s = 0; s <= r; s++) B[r * C + s] = decayed_dot(qt(t0 + r), kt(t0 + s), r, s);
+      const float br = bt(t0 + r);
+      if (p.channel_gate) {
+        for (int64_t s = 0; s < r; s++) A[r * n + s] = br * decayed_dot(kt(t0 + r), kt(t0 + s), r, s);
+        for (int64_t s = 0; s <= r; s++) B[r * n + s] = decayed_dot(qt(t0 + r), kt(t0 + s), r, s);
+      } else {
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = std::exp(Gc[r] - Gc[s]);
+          if (s < r) A[r * n + s] = br * e * P.dot(kt(t0 + r), kt(t0 + s), Dk);
+          B[r * n + s] = e * P.dot(qt(t0 + r), kt(t0 + s), Dk);
+        }
+      }
+      for (int64_t s = r + 1; s < n; s++) B[r * n + s] = 0.f;
     }
     // WY / forward substitution: d_r = β_r (v_r − u_r) − Σ_{s<r} A[r][s] d_s.
     for (int64_t r = 0; r < n; r++) {
@@ -188,32 +195,29 @@ void delta_head(const Prims& P, float* out, const float* q, const float* k, cons
       const float* vr = vt(t0 + r);
       const float b = bt(t0 + r);
       for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - d[j]);
-      for (int64_t s = 0; s < r; s++) P.axpy(d, -A[r * C + s], dm + s * Dv, Dv);
+      for (int64_t s = 0; s < r; s++) P.axpy(d, -A[r * n + s], dm + s * Dv, Dv);
     }
-    // Outputs: o_r = scale (S₀ᵀ(Γ_r q_r) + Σ_{s≤r} B[r][s] d_s).
+    // Outputs: o = scale (o + B·D).
+    P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
     for (int64_t r = 0; r < n; r++) {
-      float* o = om + r * Dv;
-      for (int64_t s = 0; s <= r; s++) P.axpy(o, B[r * C + s], dm + s * Dv, Dv);
       float* dst = out + ((t0 + r) * Hv + h) * Dv;
-      for (int64_t j = 0; j < Dv; j++) dst[j] = p.scale * o[j];
+      for (int64_t j = 0; j < Dv; j++) dst[j] = p.scale * om[r * Dv + j];
     }
-    // Carry: S ← Γ_n S₀ + Σ_s (Γ_n/Γ_s ⊙ k_s) d_sᵀ, row by row of M (row j = column j of S).
+    // Carry: S ← Γ_n S₀ + (Γ_n/Γ ⊙ K)ᵀ·D.
     const float* Gn = Gc + (n - 1) * Gd;
-    for (int64_t s = 0; s < n; s++)
-      for (int64_t i = 0; i < Dk; i++) {
-        const int64_t gi = p.channel_gate ? i : 0;
-        kd[s * Dk + i] = kt(t0 + s)[i] * std::exp(Gn[gi] - Gc[s * Gd + gi]);
-      }
-    for (int64_t i = 0; i < Gd; i++) w[i] = std::exp(Gn[i]);
-    for (int64_t j = 0; j < Dv; j++) {
-      float* m = M + j * Dk;
-      if (p.channel_gate)
-        for (int64_t i = 0; i < Dk; i++) m[i] *= w[i];
-      else
-        P.scale(m, w[0], Dk);
-      for (int64_t s = 0; s < n; s++) P.axpy(m, dm[s * Dv + j], kd + s * Dk, Dk);
+    for (int64_t s = 0; s < n; s++) {
+      const float e0 = std::exp(Gn[0] - Gc[s * Gd]);
+      for (int64_t i = 0; i < Dk; i++)
+        kT[i * n + s] = kt(t0 + s)[i] * (p.channel_gate ? std::exp(Gn[i] - Gc[s * Gd + i]) : e0);
     }
+    if (p.channel_gate)
+      for (int64_t i = 0; i < Dk; i++) P.scale(S + i * Dv, std::exp(Gn[i]), Dv);
+    else
+      P.scale(S, std::exp(Gn[0]), Dk * Dv);
+    P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
   }
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) M[j * Dk + i] = S[i * Dv + j];
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include <immintrin.h>
 
 #include "kernels/linear_attention_kernels.h"
+#include "kernels/vmath_avx2.h"
+
+#include <cmath>
 
 namespace tl::avx2 {
 
@@ -70,6 +73,64 @@ void la_dot_rows(float* out, const float* M, int64_t rows, int64_t ld, const flo
     out[r + 3] = alpha * d3;
   }
   for (; r < rows; r++) out[r] = alpha * la_dot(M + r * ld, x, n);
+}
+
+static inline __m256 feature256(__m256 x, int phi) {
+  const __m256 zero = _mm256_setzero_ps();
+  if (phi == 0) {  // elu + 1: x + 1 above 0, eˣ below (exp256 of a non-positive argument)
+    const __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GT_OQ);
+    return _mm256_blendv_ps(exp256(_mm256_min_ps(x, zero)), _mm256_add_ps(x, _mm256_set1_ps(1.f)), pos);
+  }
+  return phi == 1 ? _mm256_max_ps(x, zero) : x;
+}
+
+void la_feature(float* dst, const float* src, int64_t n, int phi) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, feature256(_mm256_loadu_ps(src + i), phi));
+  for (; i < n; i++) {
+    const float x = src[i];
+    dst[i] = phi == 0 ? (x > 0.f ? x + 1.f : std::exp(x)) : phi == 1 ? (x > 0.f ? x : 0.f) : x;
+  }
+}
+
+// Register blocks of R rows × 32 columns (4 vectors): each k loads four vectors of B once and
+// broadcasts R values of A into 4·R FMAs. Columns past the last multiple of 8 go scalar.
+template <int R, int V>
+static inline void gemm_block(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t K) {
+  __m256 acc[R][V];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_ps(C + r * ldc + 8 * v);
+  for (int64_t k = 0; k < K; k++) {
+    __m256 b[V];
+    for (int v = 0; v < V; v++) b[v] = _mm256_loadu_ps(B + k * ldb + 8 * v);
+    for (int r = 0; r < R; r++) {
+      const __m256 a = _mm256_set1_ps(A[r * lda + k]);
+      for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) _mm256_storeu_ps(C + r * ldc + 8 * v, acc[r][v]);
+}
+
+template <int V>
+static inline void gemm_cols(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M,
+                             int64_t K) {
+  int64_t i = 0;
+  for (; i + 4 <= M; i += 4) gemm_block<4, V>(C + i * ldc, ldc, A + i * lda, lda, B, ldb, K);
+  for (; i < M; i++) gemm_block<1, V>(C + i * ldc, ldc, A + i * lda, lda, B, ldb, K);
+}
+
+void la_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M, int64_t K,
+             int64_t N) {
+  int64_t j0 = 0;
+  for (; j0 + 32 <= N; j0 += 32) gemm_cols<4>(C + j0, ldc, A, lda, B + j0, ldb, M, K);
+  for (; j0 + 8 <= N; j0 += 8) gemm_cols<1>(C + j0, ldc, A, lda, B + j0, ldb, M, K);
+  if (j0 < N)
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t k = 0; k < K; k++) {
+        const float a = A[i * lda + k];
+        for (int64_t j = j0; j < N; j++) C[i * ldc + j] += a * B[k * ldb + j];
+      }
 }
 
 void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const float* q, float decay,

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/linear_attention_kernels.h"
+#include "kernels/vmath_avx512.h"
 
 namespace tl::avx512 {
 
@@ -74,6 +75,58 @@ void la_dot_rows(float* out, const float* M, int64_t rows, int64_t ld, const flo
     out[r + 3] = alpha * _mm512_reduce_add_ps(s3);
   }
   for (; r < rows; r++) out[r] = alpha * la_dot(M + r * ld, x, n);
+}
+
+static inline __m512 feature512(__m512 x, int phi) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (phi == 0) {  // elu + 1: x + 1 above 0, eˣ below (exp512 of a non-positive argument)
+    const __mmask16 pos = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(pos, exp512(_mm512_min_ps(x, zero)), _mm512_add_ps(x, _mm512_set1_ps(1.f)));
+  }
+  return phi == 1 ? _mm512_max_ps(x, zero) : x;
+}
+
+void la_feature(float* dst, const float* src, int64_t n, int phi) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, feature512(_mm512_loadu_ps(src + i), phi));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, feature512(_mm512_maskz_loadu_ps(m, src + i), phi));
+  }
+}
+
+// Register blocks of R rows × 64 columns (4 vectors, masked at the right edge): each k loads four
+// vectors of B once and broadcasts R values of A into 4·R FMAs.
+template <int R>
+static inline void gemm_block(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t K,
+                              const __mmask16* mask) {
+  __m512 acc[R][4];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < 4; v++) acc[r][v] = _mm512_maskz_loadu_ps(mask[v], C + r * ldc + 16 * v);
+  for (int64_t k = 0; k < K; k++) {
+    __m512 b[4];
+    for (int v = 0; v < 4; v++) b[v] = _mm512_maskz_loadu_ps(mask[v], B + k * ldb + 16 * v);
+    for (int r = 0; r < R; r++) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(C + r * ldc + 16 * v, mask[v], acc[r][v]);
+}
+
+void la_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M, int64_t K,
+             int64_t N) {
+  for (int64_t j0 = 0; j0 < N; j0 += 64) {
+    __mmask16 mask[4];
+    for (int v = 0; v < 4; v++) {
+      const int64_t left = N - j0 - 16 * v;
+      mask[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? tail_mask(left) : (__mmask16)0;
+    }
+    int64_t i = 0;
+    for (; i + 4 <= M; i += 4) gemm_block<4>(C + i * ldc + j0, ldc, A + i * lda, lda, B + j0, ldb, K, mask);
+    for (; i < M; i++) gemm_block<1>(C + i * ldc + j0, ldc, A + i * lda, lda, B + j0, ldb, K, mask);
+  }
 }
 
 void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const float* q, float decay,

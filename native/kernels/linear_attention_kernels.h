@@ -16,6 +16,11 @@ namespace tl {
   /* out[r] = alpha · dot(M + r·ld, x), r < rows (a matrix-vector product over rows of n) */       \
   void la_dot_rows(float* out, const float* M, int64_t rows, int64_t ld, const float* x, int64_t n, \
                    float alpha);                                                                   \
+  /* dst = φ(src): phi 0 = elu(x) + 1, 1 = relu, 2 = identity (FeatureMap's values) */            \
+  void la_feature(float* dst, const float* src, int64_t n, int phi);                              \
+  /* C[M, N] += A[M, K] · B[K, N], row-major with leading dimensions (the chunked forms' products) */ \
+  void la_gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb,     \
+               int64_t M, int64_t K, int64_t N);                                                    \
   /* One token of the gated delta rule over the state rows M[j] (j < rows, each Dk long):         \
      M[j] *= decay (a scalar, or the vector decay_vec when it is not null);                        \
      d = beta·(v[j] − M[j]·k);  M[j] += d·k;  out[j] = scale · M[j]·q. */                          \

@@ -134,9 +134,10 @@ function linearInputs(s: LinearAttentionShape, seed: number) {
 interface DeltaCase { name: string; shape: GatedDeltaShape; channel?: boolean }
 const deltaCases: DeltaCase[] = [
   { name: 'scalar gate, 37 tokens over chunks of 8, grouped heads 2→4', shape: { T: 37, Hk: 2, Hv: 4, Dk: 16, Dv: 16, chunk: 8 } },
-  { name: 'scalar gate, Dk ≠ Dv (24, 40), one chunk', shape: { T: 21, Hk: 1, Hv: 3, Dk: 24, Dv: 40 } },
+  { name: 'scalar gate, Dk ≠ Dv (24, 40), the default chunk', shape: { T: 21, Hk: 1, Hv: 3, Dk: 24, Dv: 40 } },
   { name: 'per-channel gate, chunks of 16, grouped 1→2', shape: { T: 40, Hk: 1, Hv: 2, Dk: 32, Dv: 32, chunk: 16 }, channel: true },
-  { name: 'scalar gate, D = 128 (Qwen3.5 head), chunks of 64', shape: { T: 70, Hk: 2, Hv: 2, Dk: 128, Dv: 128 } },
+  { name: 'scalar gate, D = 128 (Qwen3.5 head), chunks of 64', shape: { T: 70, Hk: 2, Hv: 2, Dk: 128, Dv: 128, chunk: 64 } },
+  { name: 'scalar gate, D = 128, the default chunk', shape: { T: 40, Hk: 1, Hv: 2, Dk: 128, Dv: 128 } },
   { name: 'per-channel gate, odd dims (17, 9)', shape: { T: 11, Hk: 1, Hv: 1, Dk: 17, Dv: 9, chunk: 4 }, channel: true },
   { name: 'decode: one token, D = 128, custom scale', shape: { T: 1, Hk: 2, Hv: 4, Dk: 128, Dv: 128, scale: 0.3 } },
 ];

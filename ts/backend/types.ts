@@ -97,7 +97,7 @@ export interface LinearAttentionShape {
   featureMap?: FeatureMap;
   /** Added to the denominator; default 1e-6. */
   eps?: number;
-  /** Tokens per chunk of the masked quadratic form (prefill); 1 = the plain recurrence. Default 64. */
+  /** Tokens per chunk of the masked quadratic form (prefill); 1 = the plain recurrence. Default 32. */
   chunk?: number;
 }
 
@@ -118,7 +118,7 @@ export interface GatedDeltaShape {
   Dv: number;
   /** Default 1/√Dk. */
   scale?: number;
-  /** Tokens per chunk of the WY form (prefill); 1 = the plain recurrence. Default 64. */
+  /** Tokens per chunk of the WY form (prefill); 1 = the plain recurrence. Default 16. */
   chunk?: number;
 }
 

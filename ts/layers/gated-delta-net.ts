@@ -39,7 +39,7 @@ export interface GatedDeltaNetOptions {
   headVDim: number;
   /** RMS epsilon: of the gated norm and of the q/k L2 norms (llama.cpp uses the same). */
   eps: number;
-  /** Tokens per chunk of the delta rule's WY form in prefill (default 64). */
+  /** Tokens per chunk of the delta rule's WY form in prefill (default 16). */
   chunk?: number;
 }
 
@@ -86,7 +86,7 @@ export class GatedDeltaNet {
       size: this.convSize + Hv * Dv * Dk,
       owner: `GatedDeltaNet(Hk=${Hk}, Hv=${Hv}, Dk=${Dk}, Dv=${Dv}, conv ${K}×${C})`,
     };
-    this.shape = { T: 1, Hk, Hv, Dk, Dv, chunk: o.chunk ?? 64 };
+    this.shape = { T: 1, Hk, Hv, Dk, Dv, chunk: o.chunk ?? 16 };
   }
 
   /** out[T, dim] for the next T tokens x[T, dim]; the layer-`layer` part of `state` is updated in place. */

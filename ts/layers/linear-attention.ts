@@ -22,7 +22,7 @@ export interface LinearAttentionOptions {
   featureMap?: FeatureMap;
   /** Default true. false: every token of a call sees all of the call's tokens (an encoder). */
   causal?: boolean;
-  /** Tokens per chunk of the kernel's quadratic form in prefill (default 64). */
+  /** Tokens per chunk of the kernel's quadratic form in prefill (default 32). */
   chunk?: number;
 }
 
@@ -68,7 +68,7 @@ export class LinearAttention {
       size: o.nKvHeads * (D * D + D),
       owner: `LinearAttention(H=${o.nHeads}, Hkv=${o.nKvHeads}, D=${D}, ${featureMap})`,
     };
-    this.shape = { T: 1, H: o.nHeads, Hkv: o.nKvHeads, Dk: D, Dv: D, causal: o.causal ?? true, featureMap, chunk: o.chunk ?? 64 };
+    this.shape = { T: 1, H: o.nHeads, Hkv: o.nKvHeads, Dk: D, Dv: D, causal: o.causal ?? true, featureMap, chunk: o.chunk ?? 32 };
   }
 
   /**

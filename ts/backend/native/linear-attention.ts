@@ -32,11 +32,11 @@ export function nativeLinearAttention(addon: NativeAddon): LinearAttentionOps {
   return {
     linearAttention(out, q, k, v, state, shape: LinearAttentionShape) {
       const { T, H, Hkv, Dk, Dv } = shapeObject(shape, 'LinearAttentionShape');
-      addon.linearAttention(out, q, k, v, state, T, H, Hkv, Dk, Dv, shape.causal ?? true, shape.featureMap ?? 'elu1', shape.eps ?? 1e-6, shape.chunk ?? 64);
+      addon.linearAttention(out, q, k, v, state, T, H, Hkv, Dk, Dv, shape.causal ?? true, shape.featureMap ?? 'elu1', shape.eps ?? 1e-6, shape.chunk ?? 32);
     },
     gatedDeltaRule(out, q, k, v, g, beta, state, shape: GatedDeltaShape) {
       const { T, Hk, Hv, Dk, Dv } = shapeObject(shape, 'GatedDeltaShape');
-      addon.gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, shape.scale ?? 1 / Math.sqrt(Dk), shape.chunk ?? 64);
+      addon.gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, shape.scale ?? 1 / Math.sqrt(Dk), shape.chunk ?? 16);
     },
     conv1dCausal: (out, x, convState, weight, T, C, K, silu) => addon.conv1dCausal(out, x, convState, weight, T, C, K, silu),
     l2norm: (out, x, rows, dim, eps) => addon.l2norm(out, x, rows, dim, eps),
