@@ -14,3 +14,4 @@ export { Block, type Norm } from './block.js';
 export { RecurrentState, type RecurrentLayerSpec } from './recurrent-state.js';
 export { LinearAttention, type LinearAttentionOptions } from './linear-attention.js';
 export { GatedDeltaNet, type GatedDeltaNetOptions } from './gated-delta-net.js';
+export { sequenceStep, type Step, type StepSequence } from './step.js';
