@@ -1,13 +1,17 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0]
+ *   npx tsx scripts/make-random-model.ts --arch llama|gpt2|qwen35 --size tiny|110m [--type f32|f16|q8_0]
  *       [--seed N] [--gguf OUT.gguf] [--hf OUT_DIR]
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
  * --gguf writes the same model through tensorloom's converter (Q/K permuted to llama.cpp's
  * interleaved layout, Conv1D transposed, tokenizer embedded), so both hold the same function.
+ *
+ * --arch qwen35 writes a GGUF only (llama.cpp's `qwen35` layout, f32 or f16 matrices): a hybrid of
+ * Gated DeltaNet layers and gated full-attention layers (every 4th), with the random BPE
+ * vocabulary of the llama model of the same size.
  *
  * Sizes (see CONFIGS): tiny (≈ 0.1 M parameters) for tests; 110m = dim 768, 12 layers, 12 heads,
  * FFN 2048, vocab 32000 for Llama, and GPT-2 124M's shape (FFN 3072, vocab 50257) for GPT-2.
@@ -22,10 +26,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { f32ArrayToF16 } from '../ts/formats/dtype-convert.js';
 import { openModelFile } from '../ts/formats/model-file.js';
-import { convertModel } from '../ts/models/convert.js';
+import { convertModel, modelToGGUF } from '../ts/models/convert.js';
+import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../ts/formats/gguf-writer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
-export type Arch = 'llama' | 'gpt2';
+export type Arch = 'llama' | 'gpt2' | 'qwen35';
 export type Size = 'tiny' | '110m';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
@@ -43,6 +48,10 @@ export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
   llama: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+  },
+  qwen35: {
+    tiny: { dim: 64, nLayers: 4, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 4096 },
+    '110m': { dim: 768, nLayers: 12, nHeads: 6, nKvHeads: 2, ffnDim: 2048, vocabSize: 32000, contextLength: 4096 },
   },
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
@@ -161,7 +170,7 @@ interface HFTensor {
   make: () => Float32Array;
 }
 
-function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
+function hfTensors(arch: 'llama' | 'gpt2', c: RandomConfig, seed: number): HFTensor[] {
   const out: HFTensor[] = [];
   let index = 0;
   // Each tensor gets its own stream (seed, index), so tensors can be produced lazily in any order.
@@ -213,7 +222,7 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
   return out;
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, unknown> {
+function hfConfig(arch: 'llama' | 'gpt2', c: RandomConfig, dtype: string): Record<string, unknown> {
   const eos = c.vocabSize - 1;
   if (arch === 'llama') {
     return {
@@ -231,7 +240,7 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, un
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void): void {
+function writeHF(dir: string, arch: 'llama' | 'gpt2', c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32'), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
@@ -249,12 +258,114 @@ function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: bo
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
 }
 
+// ── qwen35: written straight to GGUF under llama.cpp's names ─────────────────────────────────
+
+/** Gated DeltaNet shape of the qwen35 sizes: key heads, value heads, head dims, conv width. */
+export const QWEN35_SSM: Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }> = {
+  tiny: { convKernel: 4, nKHeads: 2, nVHeads: 4, headDim: 16, ropeDims: 8, headDimAttn: 16 },
+  '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
+};
+
+function writeQwen35(o: MakeOptions, c: RandomConfig, seed: number, type: WeightType): void {
+  if (o.hf) throw new Error('--arch qwen35 writes GGUF only (no --hf)');
+  if (type === 'q8_0') throw new Error('--arch qwen35: --type f32 or f16');
+  const s = QWEN35_SSM[o.size];
+  const D = s.headDimAttn;
+  const { dim, ffnDim: ffn, vocabSize: V, nLayers } = c;
+  const convC = 2 * s.nKHeads * s.headDim + s.nVHeads * s.headDim;
+  const vDim = s.nVHeads * s.headDim;
+  // The tokenizer keys of the llama model with the same vocabulary size (a BPE llama.cpp loads).
+  const tokDir = mkdtempSync(join(tmpdir(), 'tl-random-tok-'));
+  let tokenizerMeta: [string, GGUFWriteValue][];
+  try {
+    writeHF(tokDir, 'llama', { ...CONFIGS.llama.tiny, vocabSize: V }, seed, false);
+    using m = openModelFile(tokDir);
+    tokenizerMeta = [...modelToGGUF(m).metadata].filter(([k]) => k.startsWith('tokenizer.')) as [string, GGUFWriteValue][];
+  } finally {
+    rmSync(tokDir, { recursive: true, force: true });
+  }
+  const k = (x: string) => `qwen35.${x}`;
+  const metadata: [string, GGUFWriteValue][] = [
+    ['general.architecture', 'qwen35'],
+    ['general.name', `random-qwen35-${o.size}-seed${seed}`],
+    [k('context_length'), u32(c.contextLength)],
+    [k('embedding_length'), u32(dim)],
+    [k('feed_forward_length'), u32(ffn)],
+    [k('block_count'), u32(nLayers)],
+    [k('attention.head_count'), u32(c.nHeads)],
+    [k('attention.head_count_kv'), u32(c.nKvHeads)],
+    [k('attention.key_length'), u32(D)],
+    [k('attention.value_length'), u32(D)],
+    [k('rope.dimension_count'), u32(s.ropeDims)],
+    [k('rope.dimension_sections'), Int32Array.from([s.ropeDims / 4, s.ropeDims / 8, s.ropeDims / 8, 0])],
+    [k('rope.freq_base'), f32(10000000)],
+    [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
+    [k('ssm.conv_kernel'), u32(s.convKernel)],
+    [k('ssm.inner_size'), u32(vDim)],
+    [k('ssm.state_size'), u32(s.headDim)],
+    [k('ssm.time_step_rank'), u32(s.nVHeads)],
+    [k('ssm.group_count'), u32(s.nKHeads)],
+    [k('full_attention_interval'), u32(4)],
+    ...tokenizerMeta,
+  ];
+  const tensors: GGUFWriteTensor[] = [];
+  let index = 0;
+  // shape: [rows, cols] row-major (GGUF dims are the reverse); 1-D vectors and the conv stay f32.
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    const matrix = shape.length === 2 && !name.includes('ssm_conv1d');
+    const half = matrix && type === 'f16';
+    tensors.push({
+      name,
+      type: half ? 'F16' : 'F32',
+      dims: [...shape].reverse(),
+      data: () => {
+        o.onProgress?.(`[${i + 1}] ${name}`);
+        const v = fill(shape.reduce((a, b) => a * b, 1), prng(seed, 0x35000 + i), std, mean);
+        return half ? f32ArrayToF16(v) : v;
+      },
+    });
+  };
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('token_embd.weight', [V, dim], 1);
+  for (let l = 0; l < nLayers; l++) {
+    const p = `blk.${l}`;
+    add(`${p}.attn_norm.weight`, [dim], 0.1, 1);
+    if ((l + 1) % 4 !== 0) {
+      add(`${p}.attn_qkv.weight`, [convC, dim], w(dim));
+      add(`${p}.attn_gate.weight`, [vDim, dim], w(dim));
+      add(`${p}.ssm_conv1d.weight`, [convC, s.convKernel], 0.5);
+      add(`${p}.ssm_dt.bias`, [s.nVHeads], 0.5);
+      add(`${p}.ssm_a`, [s.nVHeads], 0.4, -1); // a = −exp(A_log) < 0
+      add(`${p}.ssm_beta.weight`, [s.nVHeads, dim], w(dim));
+      add(`${p}.ssm_alpha.weight`, [s.nVHeads, dim], w(dim));
+      add(`${p}.ssm_norm.weight`, [s.headDim], 0.1, 1);
+      add(`${p}.ssm_out.weight`, [dim, vDim], w(vDim));
+    } else {
+      add(`${p}.attn_q.weight`, [2 * c.nHeads * D, dim], w(dim));
+      add(`${p}.attn_k.weight`, [c.nKvHeads * D, dim], w(dim));
+      add(`${p}.attn_v.weight`, [c.nKvHeads * D, dim], w(dim));
+      add(`${p}.attn_output.weight`, [dim, c.nHeads * D], w(c.nHeads * D));
+      add(`${p}.attn_q_norm.weight`, [D], 0.1, 1);
+      add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
+    }
+    add(`${p}.post_attention_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.ffn_gate.weight`, [ffn, dim], w(dim));
+    add(`${p}.ffn_up.weight`, [ffn, dim], w(dim));
+    add(`${p}.ffn_down.weight`, [dim, ffn], w(ffn));
+  }
+  add('output_norm.weight', [dim], 0.1, 1);
+  add('output.weight', [V, dim], w(dim));
+  writeGGUF(o.gguf!, { metadata, tensors });
+}
+
 export function makeRandomModel(o: MakeOptions): void {
   const c = CONFIGS[o.arch]?.[o.size];
   if (!c) throw new Error(`unknown --arch/--size ${o.arch}/${o.size}`);
   const type = o.type ?? 'f32';
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
+  if (o.arch === 'qwen35') return writeQwen35(o, c, seed, type);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
     writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress);
@@ -283,8 +394,8 @@ function main(argv: string[]): number {
   const arch = values.arch as Arch;
   const size = values.size as Size;
   const type = values.type as WeightType;
-  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
-    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
+  if (!['llama', 'gpt2', 'qwen35'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
+    console.error('usage: make-random-model --arch llama|gpt2|qwen35 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
     return 2;
   }
   const seed = Number(values.seed);

@@ -120,7 +120,9 @@ export function refForward(c: TransformerConfig, w: TransformerWeights, ids: rea
   for (let t = 0; t < T; t++) for (let i = 0; i < d; i++) x[t * d + i] = emb[ids[t]! * d + i]! + (pos ? pos[t * d + i]! : 0);
   const normOf = (y: ArrayLike<number>, n: { weight: Float32Array; bias: Float32Array | null }) =>
     c.norm === 'rmsnorm' ? refRmsnorm(y, T, n.weight, c.normEps) : refLayernorm(y, T, n.weight, n.bias, c.normEps);
-  for (const L of w.layers) {
+  for (const layer of w.layers) {
+    if ('mixer' in layer) throw new Error('the reference runs softmax-attention decoders only');
+    const L = layer;
     const h = normOf(x, L.attnNorm);
     const q = refLinear(h, T, L.q.weight, L.q.bias);
     const k = refLinear(h, T, L.k.weight, L.k.bias);

@@ -24,7 +24,7 @@ import { loadModel } from '../../ts/generate/model.js';
 
 const STEPS = 64;
 /** max |Δlogit| allowed vs llama.cpp (logits of these models have a spread of about ±10). */
-const TOLERANCE: Record<Arch, Record<'f32' | 'q8_0', number>> = {
+const TOLERANCE: Record<'llama' | 'gpt2', Record<'f32' | 'q8_0', number>> = {
   llama: { f32: 1e-2, q8_0: 1e-1 },
   gpt2: { f32: 1e-2, q8_0: 1e-1 },
 };
@@ -138,7 +138,7 @@ describe.skipIf(!oraclePath)(`text through loadModel vs node-llama-cpp ${oracleP
 });
 
 describe('safetensors directory and GGUF of the same random model', () => {
-  let hf: Record<Arch, string>;
+  let hf: Record<'llama' | 'gpt2', string>;
   beforeAll(() => {
     hf = { llama: model('llama', 'hf'), gpt2: model('gpt2', 'hf') };
   });

@@ -4,11 +4,11 @@
  * (Llama with RMSNorm + SwiGLU, GPT-2 with LayerNorm + GELU.)
  */
 import type { Backend } from '../backend/types.js';
-import type { Attention } from './attention.js';
 import type { LayerNorm } from './layernorm.js';
 import type { MLP } from './mlp.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { Step } from './step.js';
+import type { TokenMixer } from './token-mixer.js';
 import type { Workspace } from './workspace.js';
 
 export type Norm = RMSNorm | LayerNorm;
@@ -17,7 +17,8 @@ export class Block {
   constructor(
     private readonly backend: Backend,
     readonly attnNorm: Norm,
-    readonly attention: Attention,
+    /** Attention, or any other token mixer (a recurrent layer of a hybrid model). */
+    readonly attention: TokenMixer,
     readonly mlpNorm: Norm,
     readonly mlp: MLP,
   ) {}

@@ -14,4 +14,5 @@ export { Block, type Norm } from './block.js';
 export { RecurrentState, type RecurrentLayerSpec } from './recurrent-state.js';
 export { LinearAttention, type LinearAttentionOptions } from './linear-attention.js';
 export { GatedDeltaNet, type GatedDeltaNetOptions } from './gated-delta-net.js';
+export { GatedAttention, RecurrentMixer, type GatedAttentionOptions, type TokenMixer } from './token-mixer.js';
 export { sequenceStep, type Step, type StepSequence } from './step.js';

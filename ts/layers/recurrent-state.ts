@@ -63,6 +63,27 @@ export class RecurrentState {
     this.length = from.length;
   }
 
+  private kept: RecurrentState | null = null;
+
+  /** Keeps a snapshot of the state as it is now (the one `rewindTo` can go back to). */
+  keepSnapshot(): void {
+    if (this.kept) this.kept.restore(this);
+    else this.kept = this.snapshot();
+  }
+
+  /**
+   * Makes the state hold at most the first `pos` tokens, as a KV cache does by writing at `pos`:
+   * stays if it holds exactly `pos`, else goes back to the kept snapshot if that holds no more
+   * than `pos` tokens, else to the empty state. Returns the tokens it now holds (≤ pos); the
+   * caller runs the rest again.
+   */
+  rewindTo(pos: number): number {
+    if (pos === this.length) return pos;
+    if (this.kept && this.kept.length <= pos) this.restore(this.kept);
+    else this.reset();
+    return this.length;
+  }
+
   /** Bytes held: constant in the sequence length. */
   get bytes(): number {
     return this.data.reduce((n, d) => n + d.byteLength, 0);

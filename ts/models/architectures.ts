@@ -23,8 +23,9 @@ import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { qwen2 } from './qwen2.js';
+import { qwen35 } from './qwen35.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2, qwen35];
 
 export class UnsupportedArchitectureError extends Error {
   override readonly name = 'UnsupportedArchitectureError';

@@ -6,7 +6,7 @@
 import type { RopeOptions } from '../backend/types.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'gpt2' | 'qwen35';
 
 export interface TransformerConfig {
   /** Which table entry built it. */

@@ -17,6 +17,7 @@ import { MLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
+import type { RecurrentLayerSpec } from '../layers/recurrent-state.js';
 import { validateConfig, type TransformerConfig } from './config.js';
 import { concatRows, type LinearWeights, type NormWeights, type TransformerWeights } from './weights.js';
 
@@ -48,6 +49,8 @@ export class Transformer {
   readonly finalNorm: Norm;
   readonly lmHead: Linear;
   readonly cache: KVCache;
+  /** Hybrid models: the recurrent state each layer keeps per sequence (null: attention only). */
+  private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
   private readonly logits: Float32Array;
   /** The single-sequence step `forward` reuses (no allocation per token). */
@@ -106,7 +109,7 @@ export class Transformer {
     };
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
-      const attention = new Attention(backend, {
+      const attention = 'mixer' in l ? l.mixer(backend) : new Attention(backend, {
         q: linear(l.q, at('attention q'), qDim, c.dim),
         k: linear(l.k, at('attention k'), kvDim, c.dim),
         v: linear(l.v, at('attention v'), kvDim, c.dim),
@@ -132,7 +135,9 @@ export class Transformer {
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
     this.lmHead = new Linear(backend, weights.lmHead);
-    this.cache = new KVCache({ layers: c.nLayers, maxSeq: ctx, kvHeads: c.nKvHeads, headDim: c.headDim, dtype: options.kvCache ?? 'f32' });
+    const specs = this.blocks.map((b) => b.attention.stateSpec);
+    this.recurrentSpecs = specs.some((x) => x) ? specs.map((x) => x ?? { size: 0, owner: 'attention (KV cache)' }) : null;
+    this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
     this.positionBuffer = new Int32Array(maxBatch);
     this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
@@ -141,7 +146,7 @@ export class Transformer {
   /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
   createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
     const c = this.config;
-    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype });
+    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype, ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}) });
   }
 
   /**
@@ -220,7 +225,14 @@ export class Transformer {
       this.backend.add(x, x, p);
     }
     for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
-    for (const s of step.sequences) s.cache.length = s.pos + s.T;
+    for (const s of step.sequences) {
+      s.cache.length = s.pos + s.T;
+      const rec = s.cache.recurrent;
+      if (rec) {
+        rec.length = s.pos + s.T;
+        if (s.T > 1) rec.keepSnapshot(); // a prompt's end: where the next prompt most likely resumes
+      }
+    }
     return x;
   }
 

@@ -2,7 +2,8 @@
  * The weights of a decoder in one normalized shape, filled by the per-family loaders
  * (llama.ts, gpt2.ts) from whatever names and layouts the file used. Matrices are `[out, in]`.
  */
-import type { Weights } from '../backend/types.js';
+import type { Backend, Weights } from '../backend/types.js';
+import type { TokenMixer } from '../layers/token-mixer.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 
@@ -31,11 +32,24 @@ export interface LayerWeights {
   down: LinearWeights;
 }
 
+/**
+ * A layer whose token mixer its family builds itself: the recurrent (Gated DeltaNet) and gated
+ * full-attention layers of hybrid models (Qwen3.5). The MLP half is the standard one.
+ */
+export interface MixerLayerWeights {
+  attnNorm: NormWeights;
+  mixer: (backend: Backend) => TokenMixer;
+  mlpNorm: NormWeights;
+  gate: LinearWeights | null;
+  up: LinearWeights;
+  down: LinearWeights;
+}
+
 export interface TransformerWeights {
   tokenEmbedding: Weights;
   /** Learned absolute positions (GPT-2), `[contextLength, dim]`. */
   positionEmbedding: Weights | null;
-  layers: LayerWeights[];
+  layers: (LayerWeights | MixerLayerWeights)[];
   finalNorm: NormWeights;
   /** `[vocab, dim]`; the token embedding itself when the head is tied. */
   lmHead: Weights;
