@@ -68,6 +68,11 @@ export interface MakeOptions {
   gguf?: string;
   /** Write a Hugging Face directory here. */
   hf?: string;
+  /**
+   * qwen35 only, for bad-input tests: the `full_attention_interval` written in the metadata
+   * (the tensors always follow an interval of 4), so the layer pattern no longer matches them.
+   */
+  qwen35MetadataInterval?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -305,7 +310,7 @@ function writeQwen35(o: MakeOptions, c: RandomConfig, seed: number, type: Weight
     [k('ssm.state_size'), u32(s.headDim)],
     [k('ssm.time_step_rank'), u32(s.nVHeads)],
     [k('ssm.group_count'), u32(s.nKHeads)],
-    [k('full_attention_interval'), u32(4)],
+    [k('full_attention_interval'), u32(o.qwen35MetadataInterval ?? 4)],
     ...tokenizerMeta,
   ];
   const tensors: GGUFWriteTensor[] = [];

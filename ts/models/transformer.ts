@@ -172,6 +172,13 @@ export class Transformer {
     if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.headDim !== c.headDim) {
       throw new RangeError('tensorloom: the KV cache was not made for this model (see createCache)');
     }
+    if (cache.recurrent && T > 1 && !allLogits) {
+      // A recurrent state cannot be cut back: keep a snapshot before the prompt's last token, where
+      // the next prompt sharing this one resumes (its last token always runs again, for its logits).
+      this.forward(tokens.subarray(0, T - 1), pos, undefined, cache);
+      cache.recurrent.keepSnapshot();
+      return this.forward(tokens.subarray(T - 1), pos + T - 1, undefined, cache);
+    }
     const V = this.config.vocabSize;
     if (allLogits && allLogits.length !== T * V) throw new RangeError(`tensorloom: allLogits has ${allLogits.length} elements, expected ${T * V}`);
     const maxBatch = this.workspace.maxRows;
@@ -230,7 +237,6 @@ export class Transformer {
       const rec = s.cache.recurrent;
       if (rec) {
         rec.length = s.pos + s.T;
-        if (s.T > 1) rec.keepSnapshot(); // a prompt's end: where the next prompt most likely resumes
       }
     }
     return x;
