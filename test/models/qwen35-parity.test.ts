@@ -16,6 +16,7 @@ import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { buildTransformer } from '../../ts/models/registry.js';
+import { Scheduler } from '../../ts/server/scheduler.js';
 import { nativeAvailable } from './helpers.js';
 import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
 
@@ -146,6 +147,26 @@ describe.skipIf(!oraclePath)(`qwen35 random-weight models vs node-llama-cpp ${or
       expect(streamed).toBe(c.text);
     } finally {
       await m.dispose();
+    }
+  });
+});
+
+describe('qwen35 in the batching server: one recurrent state per slot', () => {
+  it('6 requests over 4 slots, prompts fed in chunks of 3, give each request\'s single-sequence tokens', async () => {
+    const path = model('f32');
+    const prompts = ['The quick brown fox', 'a', 'Hello there, how are you today?', 'one two three four five six', 'zz', 'The quick brown dog'];
+    const single = await loadModel(path, { worker: false, backend: nativeAvailable() ? 'native' : 'js' });
+    const ref: number[][] = [];
+    for (const p of prompts) ref.push((await single.generate(p, { temperature: 0, maxTokens: 16, ignoreEos: true })).tokens);
+    await single.dispose();
+    const s = await Scheduler.load({ model: path, parallel: 4, prefillChunk: 3 });
+    try {
+      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 16, ignoreEos: true })));
+      batched.forEach((r, i) => expect(r.tokens, prompts[i]).toEqual(ref[i]));
+      const again = await s.generate(prompts[2]!, { temperature: 0, maxTokens: 16, ignoreEos: true }); // a reused slot
+      expect(again.tokens).toEqual(ref[2]);
+    } finally {
+      await s.close();
     }
   });
 });
