@@ -175,10 +175,16 @@ export class Transformer {
     if (cache.recurrent && T > 1 && !allLogits) {
       // A recurrent state cannot be cut back: keep a snapshot before the prompt's last token, where
       // the next prompt sharing this one resumes (its last token always runs again, for its logits).
-      this.forward(tokens.subarray(0, T - 1), pos, undefined, cache);
+      this.forwardRows(tokens.subarray(0, T - 1), pos, undefined, cache);
       cache.recurrent.keepSnapshot();
-      return this.forward(tokens.subarray(T - 1), pos + T - 1, undefined, cache);
+      return this.forwardRows(tokens.subarray(T - 1), pos + T - 1, undefined, cache);
     }
+    return this.forwardRows(tokens, pos, allLogits, cache);
+  }
+
+  /** forward's checked body: the rows in chunks of at most maxBatch. */
+  private forwardRows(tokens: Int32Array, pos: number, allLogits: Float32Array | undefined, cache: KVCache): Float32Array {
+    const T = tokens.length;
     const V = this.config.vocabSize;
     if (allLogits && allLogits.length !== T * V) throw new RangeError(`tensorloom: allLogits has ${allLogits.length} elements, expected ${T * V}`);
     const maxBatch = this.workspace.maxRows;
