@@ -47,6 +47,8 @@ export interface ConvertTarget {
   vocabSize: number;
   /** Heads of a tensor whose rows go from the "half" RoPE layout to the interleaved one (0 = copy as is). */
   permuteHeads(name: string): number;
+  /** f32 vectors to add after the model's tensors (derived from the config, e.g. Llama 3's rope_freqs). */
+  extraTensors?: { name: string; data: Float32Array }[];
 }
 
 /**
@@ -119,6 +121,7 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
       },
     });
   });
+  for (const t of target.extraTensors ?? []) out.push({ name: t.name, type: 'F32', dims: [t.data.length], data: () => t.data });
   return out;
 }
 

@@ -4,7 +4,7 @@
  * SwiGLU. llama.cpp's converter permutes the HF Q/K rows to the interleaved RoPE layout.
  */
 import type { ModelFile } from '../formats/model-file.js';
-import { configFromGGUF, configFromHF, llamaStyleHfName, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
+import { configFromGGUF, configFromHF, llamaStyleHfName, ropeExtraTensors, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import type { LayerWeights, TransformerWeights } from './weights.js';
 import { linear, norm } from './weights.js';
@@ -24,6 +24,7 @@ export const llama: Architecture = {
   hfTensorName: (name) => llamaStyleHfName(name),
   weights: (mf, c) => decoderWeights(mf, c),
   ggufMetadata: (c) => standardGGUFMetadata('llama', c),
+  extraTensors: ropeExtraTensors,
 };
 
 /** llama2.c's header: run.c's fixed eps and θ, interleaved RoPE, ids 1/2 for BOS/EOS. */

@@ -15,6 +15,7 @@ import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
+import { RopeTable } from '../layers/rope-table.js';
 import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
 import { validateConfig, type TransformerConfig } from './config.js';
@@ -104,6 +105,13 @@ export class Transformer {
       if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
       return linear(concatRows(parts), what, rows, c.dim);
     };
+    const ropeTable = c.rope && c.ropeScaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling: c.ropeScaling }) : null;
+    const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
+      if (!c.qkNorm) return null;
+      if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
+      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
+      return new RMSNorm(backend, w.weight, c.normEps);
+    };
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = new Attention(backend, {
@@ -116,6 +124,9 @@ export class Transformer {
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
         rope: c.rope,
+        ropeTable,
+        qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
+        kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
       });
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);

@@ -24,6 +24,9 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
+  /** Per-head q/k RMSNorm weights [headDim] (Qwen3). */
+  qNorm?: NormWeights | null;
+  kNorm?: NormWeights | null;
   mlpNorm: NormWeights;
   /** SwiGLU only. */
   gate: LinearWeights | null;
