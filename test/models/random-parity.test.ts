@@ -30,6 +30,10 @@ interface Variant {
   arch: Arch;
   type: WeightType;
   ropeScaling?: RopeScalingKind;
+  /** llama: a Mixtral of this many experts. */
+  experts?: number;
+  /** Weights seed (default 11); seed 11's Mixtral has an exact near-tie (Δ 5e-4) at step 49. */
+  seed?: number;
   /** max |Δlogit| allowed vs llama.cpp (logits of these models have a spread of about ±10). */
   tolerance: number;
 }
@@ -43,26 +47,29 @@ const VARIANTS: Variant[] = [
   { name: 'llama llama3-rope f32', arch: 'llama', type: 'f32', ropeScaling: 'llama3', tolerance: 1e-2 },
   { name: 'llama linear-rope f32', arch: 'llama', type: 'f32', ropeScaling: 'linear', tolerance: 1e-2 },
   { name: 'llama yarn-rope f32', arch: 'llama', type: 'f32', ropeScaling: 'yarn', tolerance: 1e-2 },
+  { name: 'mixtral (llama, 4 experts) f32', arch: 'llama', type: 'f32', experts: 4, seed: 12, tolerance: 1e-2 },
+  { name: 'qwen3moe f32', arch: 'qwen3moe', type: 'f32', tolerance: 1e-2 },
 ];
 /** f32 variants with a Hugging Face form: the folder and the GGUF converted from it. */
 const HF_VARIANTS = VARIANTS.filter((v) => v.type === 'f32');
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-models-test-'));
 const files = new Map<string, string>();
-function fileKey(v: Pick<Variant, 'arch' | 'ropeScaling'>, type: WeightType | 'hf'): string {
-  return `${v.arch}${v.ropeScaling ? `-${v.ropeScaling}` : ''}-${type}`;
+type ModelSpec = Pick<Variant, 'arch' | 'ropeScaling' | 'experts' | 'seed'>;
+function fileKey(v: ModelSpec, type: WeightType | 'hf'): string {
+  return `${v.arch}${v.ropeScaling ? `-${v.ropeScaling}` : ''}${v.experts ? `-x${v.experts}` : ''}-${type}`;
 }
-function model(v: Pick<Variant, 'arch' | 'ropeScaling'>, type: WeightType | 'hf'): string {
+function model(v: ModelSpec, type: WeightType | 'hf'): string {
   const key = fileKey(v, type);
   let p = files.get(key);
   if (!p) {
-    const scaling = v.ropeScaling ? { ropeScaling: v.ropeScaling } : {};
+    const scaling = { ...(v.ropeScaling ? { ropeScaling: v.ropeScaling } : {}), ...(v.experts ? { experts: v.experts } : {}) };
     if (type === 'hf') {
       p = join(dir, key);
-      makeRandomModel({ arch: v.arch, size: 'tiny', type: 'f32', seed: 11, hf: p, gguf: join(dir, `${fileKey(v, 'f32')}-from-hf.gguf`), ...scaling });
+      makeRandomModel({ arch: v.arch, size: 'tiny', type: 'f32', seed: v.seed ?? 11, hf: p, gguf: join(dir, `${fileKey(v, 'f32')}-from-hf.gguf`), ...scaling });
     } else {
       p = join(dir, `${key}.gguf`);
-      makeRandomModel({ arch: v.arch, size: 'tiny', type, seed: 11, gguf: p, ...scaling });
+      makeRandomModel({ arch: v.arch, size: 'tiny', type, seed: v.seed ?? 11, gguf: p, ...scaling });
     }
     files.set(key, p);
   }

@@ -24,8 +24,9 @@ import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
+import { qwen3moe } from './qwen3moe.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, gpt2];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -37,6 +37,8 @@ export interface TransformerConfig {
   ropeScaling?: RopeScaling;
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
   qkNorm?: boolean;
+  /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
+  moe?: { experts: number; used: number; hiddenDim: number };
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];
