@@ -49,6 +49,7 @@ const VARIANTS: Variant[] = [
   { name: 'llama yarn-rope f32', arch: 'llama', type: 'f32', ropeScaling: 'yarn', tolerance: 1e-2 },
   { name: 'mixtral (llama, 4 experts) f32', arch: 'llama', type: 'f32', experts: 4, seed: 12, tolerance: 1e-2 },
   { name: 'qwen3moe f32', arch: 'qwen3moe', type: 'f32', tolerance: 1e-2 },
+  { name: 'smollm3 f32', arch: 'smollm3', type: 'f32', tolerance: 1e-2 },
 ];
 /** f32 variants with a Hugging Face form: the folder and the GGUF converted from it. */
 const HF_VARIANTS = VARIANTS.filter((v) => v.type === 'f32');
@@ -57,7 +58,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tl-models-test-'));
 const files = new Map<string, string>();
 type ModelSpec = Pick<Variant, 'arch' | 'ropeScaling' | 'experts' | 'seed'>;
 function fileKey(v: ModelSpec, type: WeightType | 'hf'): string {
-  return `${v.arch}${v.ropeScaling ? `-${v.ropeScaling}` : ''}${v.experts ? `-x${v.experts}` : ''}-${type}`;
+  return `${v.arch}${v.ropeScaling ? `-${v.ropeScaling}` : ''}${v.experts ? `-x${v.experts}` : ''}${v.seed ? `-s${v.seed}` : ''}-${type}`;
 }
 function model(v: ModelSpec, type: WeightType | 'hf'): string {
   const key = fileKey(v, type);
@@ -160,9 +161,11 @@ describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePat
 });
 
 describe.skipIf(!oraclePath)(`text through loadModel vs node-llama-cpp ${oraclePath ? '' : oracleMissing}`, () => {
+  // seed 11's smollm3 reaches an exact tie in llama.cpp's own logits (top-2 margin 2e-3) at step 12
+  const TEXT_SEED: Partial<Record<Arch, number>> = { smollm3: 12 };
   for (const arch of ARCHS) {
     it(`${arch}: a text prompt is tokenized as llama.cpp does and continues with the same greedy tokens`, async () => {
-      const path = model({ arch }, 'f32');
+      const path = model({ arch, ...(TEXT_SEED[arch] ? { seed: TEXT_SEED[arch] } : {}) }, 'f32');
       const m = await loadModel(path, { backend: nativeAvailable() ? 'native' : 'js' });
       try {
         const text = 'The quick brown fox jumps over the lazy dog';
@@ -195,7 +198,7 @@ describe('safetensors directory and GGUF of the same random model', () => {
         expect(mb.config.family).toBe(arch);
         expect(ma.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : 'half');
         // llama.cpp runs llama with interleaved pairs (its converter permutes Q/K), Qwen with NEOX ("half") RoPE
-        expect(mb.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : arch === 'llama' ? 'interleaved' : 'half');
+        expect(mb.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : arch === 'llama' || arch === 'smollm3' ? 'interleaved' : 'half');
         expect(ma.config.ropeScaling?.type).toBe(v.ropeScaling);
         expect(mb.config.ropeScaling?.type).toBe(v.ropeScaling);
         const ids = Int32Array.from([1, 5, 300, 42, 42, 7, 511, 2, 64, 128, 256, 3]);

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -35,6 +35,8 @@ export interface TransformerConfig {
   outBias: boolean;
   /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
   ropeScaling?: RopeScaling;
+  /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
+  noRopeLayers?: readonly boolean[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
   qkNorm?: boolean;
   /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */

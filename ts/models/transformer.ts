@@ -124,8 +124,8 @@ export class Transformer {
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
-        rope: c.rope,
-        ropeTable,
+        rope: c.noRopeLayers?.[i] ? null : c.rope,
+        ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
       });
