@@ -6,6 +6,7 @@
 import type { Backend } from '../backend/types.js';
 import type { LayerNorm } from './layernorm.js';
 import type { MLP } from './mlp.js';
+import type { MoE } from './moe.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { Step } from './step.js';
 import type { TokenMixer } from './token-mixer.js';
@@ -20,7 +21,7 @@ export class Block {
     /** Attention, or any other token mixer (a recurrent layer of a hybrid model). */
     readonly attention: TokenMixer,
     readonly mlpNorm: Norm,
-    readonly mlp: MLP,
+    readonly mlp: MLP | MoE,
   ) {}
 
   /** x[M, dim] (the residual stream of the step's rows, modified in place). */

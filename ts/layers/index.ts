@@ -16,3 +16,5 @@ export { LinearAttention, type LinearAttentionOptions } from './linear-attention
 export { GatedDeltaNet, type GatedDeltaNetOptions } from './gated-delta-net.js';
 export { GatedAttention, RecurrentMixer, type GatedAttentionOptions, type TokenMixer } from './token-mixer.js';
 export { sequenceStep, type Step, type StepSequence } from './step.js';
+export { RopeTable, llama3FreqFactors, type RopeScaling, type ScaledRopeOptions } from './rope-table.js';
+export { MoE, type Expert, type MoEOptions } from './moe.js';
