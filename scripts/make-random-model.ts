@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35 --size tiny|110m
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35|qwen35moe --size tiny|110m
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -11,7 +11,8 @@
  * smollm3 (4 layers, the fourth without RoPE), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
- * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary.
+ * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
+ * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -41,7 +42,7 @@ export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 's
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
 /** What --arch takes: the HF-checkpoint families above, and qwen35 (written straight to GGUF). */
-export type RandomArch = Arch | 'qwen35';
+export type RandomArch = Arch | 'qwen35' | 'qwen35moe';
 export type Size = 'tiny' | '110m';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
@@ -373,10 +374,12 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   } finally {
     rmSync(tokDir, { recursive: true, force: true });
   }
-  const k = (x: string) => `qwen35.${x}`;
+  const arch = o.arch === 'qwen35moe' ? 'qwen35moe' : 'qwen35';
+  const moe = arch === 'qwen35moe' ? { experts: 4, used: 2, hidden: 32, shared: 48 } : null;
+  const k = (x: string) => `${arch}.${x}`;
   const metadata: [string, GGUFWriteValue][] = [
-    ['general.architecture', 'qwen35'],
-    ['general.name', `random-qwen35-${o.size}-seed${seed}`],
+    ['general.architecture', arch],
+    ['general.name', `random-${arch}-${o.size}-seed${seed}`],
     [k('context_length'), u32(c.contextLength)],
     [k('embedding_length'), u32(dim)],
     [k('feed_forward_length'), u32(ffn)],
@@ -395,6 +398,14 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
     [k('ssm.time_step_rank'), u32(s.nVHeads)],
     [k('ssm.group_count'), u32(s.nKHeads)],
     [k('full_attention_interval'), u32(o.qwen35MetadataInterval ?? 4)],
+    ...(moe
+      ? ([
+          [k('expert_count'), u32(moe.experts)],
+          [k('expert_used_count'), u32(moe.used)],
+          [k('expert_feed_forward_length'), u32(moe.hidden)],
+          [k('expert_shared_feed_forward_length'), u32(moe.shared)],
+        ] as [string, GGUFWriteValue][])
+      : []),
     ...tokenizerMeta,
   ];
   const tensors: GGUFWriteTensor[] = [];
@@ -439,9 +450,20 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
       add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
     }
     add(`${p}.post_attention_norm.weight`, [dim], 0.1, 1);
-    add(`${p}.ffn_gate.weight`, [ffn, dim], w(dim));
-    add(`${p}.ffn_up.weight`, [ffn, dim], w(dim));
-    add(`${p}.ffn_down.weight`, [dim, ffn], w(ffn));
+    if (moe) {
+      add(`${p}.ffn_gate_inp.weight`, [moe.experts, dim], w(dim));
+      add(`${p}.ffn_gate_exps.weight`, [moe.experts, moe.hidden, dim], w(dim));
+      add(`${p}.ffn_up_exps.weight`, [moe.experts, moe.hidden, dim], w(dim));
+      add(`${p}.ffn_down_exps.weight`, [moe.experts, dim, moe.hidden], w(moe.hidden));
+      add(`${p}.ffn_gate_inp_shexp.weight`, [dim], w(dim));
+      add(`${p}.ffn_gate_shexp.weight`, [moe.shared, dim], w(dim));
+      add(`${p}.ffn_up_shexp.weight`, [moe.shared, dim], w(dim));
+      add(`${p}.ffn_down_shexp.weight`, [dim, moe.shared], w(moe.shared));
+    } else {
+      add(`${p}.ffn_gate.weight`, [ffn, dim], w(dim));
+      add(`${p}.ffn_up.weight`, [ffn, dim], w(dim));
+      add(`${p}.ffn_down.weight`, [dim, ffn], w(ffn));
+    }
   }
   add('output_norm.weight', [dim], 0.1, 1);
   add('output.weight', [V, dim], w(dim));
@@ -449,7 +471,7 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
 }
 
 export function makeRandomModel(o: MakeOptions): void {
-  if (o.arch === 'qwen35') {
+  if (o.arch === 'qwen35' || o.arch === 'qwen35moe') {
     if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
     return writeQwen35(o, o.seed ?? 1, o.type ?? 'f32');
   }
@@ -491,8 +513,8 @@ function main(argv: string[]): number {
   const size = values.size as Size;
   const type = values.type as WeightType;
   const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
-  if (!([...ARCHS, 'qwen35'] as string[]).includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
-    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35'].join('|')} --size tiny|110m [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
+  if (!([...ARCHS, 'qwen35', 'qwen35moe'] as string[]).includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe'].join('|')} --size tiny|110m [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);

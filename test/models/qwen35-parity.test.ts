@@ -1,5 +1,6 @@
 /**
- * qwen35 (Qwen3.5's hybrid of Gated DeltaNet and gated full attention) on random-weight files from
+ * qwen35 (Qwen3.5's hybrid of Gated DeltaNet and gated full attention) and qwen35moe (the same with
+ * routed experts and a gated shared expert) on random-weight files from
  * scripts/make-random-model.ts, against llama.cpp through node-llama-cpp: greedy ids identical for
  * 32 steps on several prompts (teacher-forced on llama.cpp's tokens, so a failure names the first
  * step that differs), f32 logits within 1e-3 (first step) and 2e-3 (every step) of the largest
@@ -23,12 +24,13 @@ import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
 const dir = mkdtempSync(join(tmpdir(), 'tl-qwen35-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const files = new Map<string, string>();
-function model(type: 'f32' | 'f16'): string {
-  let p = files.get(type);
+function model(type: 'f32' | 'f16', arch: 'qwen35' | 'qwen35moe' = 'qwen35'): string {
+  const key = `${arch}-${type}`;
+  let p = files.get(key);
   if (!p) {
-    p = join(dir, `qwen35-${type}.gguf`);
-    makeRandomModel({ arch: 'qwen35', size: 'tiny', type, seed: 7, gguf: p });
-    files.set(type, p);
+    p = join(dir, `${key}.gguf`);
+    makeRandomModel({ arch, size: 'tiny', type, seed: 7, gguf: p });
+    files.set(key, p);
   }
   return p;
 }
@@ -79,7 +81,7 @@ async function compare(path: string, prompt: number[], steps: number, firstTol: 
     if (i === 0) expect(r, 'first-step logits, max |Δ| / max |logit|').toBeLessThan(firstTol);
     worst = Math.max(worst, r);
   }
-  console.log(`qwen35 ${path.endsWith('f16.gguf') ? 'f16' : 'f32'}, prompt of ${prompt.length}: ${steps} greedy steps identical, max |Δlogit| / max |logit| = ${worst.toExponential(2)}`);
+  console.log(`${path.includes('qwen35moe') ? 'qwen35moe' : 'qwen35'} ${path.endsWith('f16.gguf') ? 'f16' : 'f32'}, prompt of ${prompt.length}: ${steps} greedy steps identical, max |Δlogit| / max |logit| = ${worst.toExponential(2)}`);
   expect(worst).toBeLessThan(tol);
 }
 
@@ -87,6 +89,10 @@ describe.skipIf(!oraclePath)(`qwen35 random-weight models vs node-llama-cpp ${or
   const prompts = [[1, 17, 42, 99, 7], [300, 2, 2, 2, 511, 64], [5]];
   it('f32: 32 greedy steps on 3 prompts, first-step logits within 1e-3 relative', async () => {
     for (const p of prompts) await compare(model('f32'), p, 32, 1e-3, 2e-3);
+  });
+
+  it('qwen35moe f32 (routed experts + gated shared expert): 32 greedy steps on 3 prompts', async () => {
+    for (const p of prompts) await compare(model('f32', 'qwen35moe'), p, 32, 1e-3, 2e-3);
   });
 
   // With f16 weights llama.cpp also rounds the activations to f16 before each matmul (ggml's f16

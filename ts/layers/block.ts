@@ -9,7 +9,7 @@ import type { MLP } from './mlp.js';
 import type { MoE } from './moe.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { Step } from './step.js';
-import type { TokenMixer } from './token-mixer.js';
+import type { FeedForward, TokenMixer } from './token-mixer.js';
 import type { Workspace } from './workspace.js';
 
 export type Norm = RMSNorm | LayerNorm;
@@ -21,7 +21,7 @@ export class Block {
     /** Attention, or any other token mixer (a recurrent layer of a hybrid model). */
     readonly attention: TokenMixer,
     readonly mlpNorm: Norm,
-    readonly mlp: MLP | MoE,
+    readonly mlp: MLP | MoE | FeedForward,
   ) {}
 
   /** x[M, dim] (the residual stream of the step's rows, modified in place). */

@@ -14,6 +14,42 @@ import type { RecurrentLayerSpec, RecurrentState } from './recurrent-state.js';
 import type { Step } from './step.js';
 import type { Workspace } from './workspace.js';
 
+/** The feed-forward half of a block: MLP, MoE, or a wrapper around one. */
+export interface FeedForward {
+  /** out[T, dim] = ffn(x[T, dim]). */
+  forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void;
+}
+
+/**
+ * Qwen3.5-MoE / Qwen3-Next: the routed experts plus a shared SwiGLU expert whose output is scaled
+ * per token by sigmoid(x · gate) (GGUF ffn_gate_inp_shexp, one weight per model dimension).
+ */
+export class SharedExpertFFN implements FeedForward {
+  constructor(
+    private readonly backend: Backend,
+    private readonly routed: FeedForward,
+    private readonly shared: FeedForward,
+    /** [1, dim]: the shared expert's gate. */
+    private readonly gate: Linear,
+    private readonly dim: number,
+  ) {
+    if (gate.outFeatures !== 1 || gate.inFeatures !== dim) throw new RangeError(`tensorloom: shared expert gate is [${gate.outFeatures}, ${gate.inFeatures}], expected [1, ${dim}]`);
+  }
+
+  forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
+    const d = this.dim;
+    this.routed.forward(out, x, T, ws);
+    const sh = ws.rows('shexp.out', T, d);
+    const g = ws.rows('shexp.gate', T, 1);
+    this.shared.forward(sh, x, T, ws);
+    this.gate.forward(g, x, T);
+    for (let t = 0; t < T; t++) {
+      const s = 1 / (1 + Math.exp(-g[t]!));
+      for (let i = 0; i < d; i++) out[t * d + i]! += s * sh[t * d + i]!;
+    }
+  }
+}
+
 export interface TokenMixer {
   /** out[M, dim] for the step's rows x[M, dim] (layer `layer` of each sequence's cache/state). */
   forward(out: Float32Array, x: Float32Array, step: Step, layer: number, ws: Workspace): void;

@@ -25,10 +25,10 @@ import { llama } from './llama.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
-import { qwen35 } from './qwen35.js';
+import { qwen35, qwen35moe } from './qwen35.js';
 import { smollm3 } from './smollm3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gpt2, qwen35];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gpt2, qwen35, qwen35moe];
 
 export { UnsupportedArchitectureError };
 

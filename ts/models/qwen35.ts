@@ -5,7 +5,8 @@
  * each head's query and output gate side by side, q and k are RMS-normalized per head, partial NEOX
  * RoPE over `rope.dimension_count` dims (M-RoPE's sections coincide for text, where every position
  * component is the token's position), the attention output scaled by sigmoid(gate). Every layer's
- * MLP is SwiGLU after `post_attention_norm`.
+ * MLP is SwiGLU after `post_attention_norm`. qwen35moe (below): the same layers with routed experts
+ * plus a shared expert scaled by sigmoid(x · ffn_gate_inp_shexp).
  */
 import type { Backend, Weights } from '../backend/types.js';
 import { FormatError } from '../formats/byte-source.js';
@@ -13,7 +14,9 @@ import type { ModelFile } from '../formats/model-file.js';
 import { f16ToF32 } from '../backend/js/f16bits.js';
 import { GatedDeltaNet } from '../layers/gated-delta-net.js';
 import { Linear } from '../layers/linear.js';
-import { GatedAttention, RecurrentMixer } from '../layers/token-mixer.js';
+import { MLP } from '../layers/mlp.js';
+import { GatedAttention, RecurrentMixer, SharedExpertFFN } from '../layers/token-mixer.js';
+import { expertWeights, moeFromGGUF } from './experts.js';
 import { configFromGGUF, GGUFKeys, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { linear, norm, sliceRows, type MixerLayerWeights, type TransformerWeights } from './weights.js';
@@ -77,6 +80,7 @@ function need(mf: ModelFile, name: string, why: string): void {
 }
 
 export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerWeights {
+  const moe = c.family === 'qwen35moe';
   const recurrent = recurrentLayers(mf, c.nLayers);
   const dn = recurrent.some((r) => r) ? deltaNetShape(mf) : null;
   const layers: MixerLayerWeights[] = [];
@@ -120,7 +124,23 @@ export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerW
         });
     }
     need(mf, `${p}.post_attention_norm.weight`, `layer ${i}'s norm before the MLP`);
-    layers.push({ attnNorm: norm(mf, `${p}.attn_norm`), mixer, mlpNorm: norm(mf, `${p}.post_attention_norm`), gate: linear(mf, `${p}.ffn_gate`), up: linear(mf, `${p}.ffn_up`), down: linear(mf, `${p}.ffn_down`) });
+    const base = { attnNorm: norm(mf, `${p}.attn_norm`), mixer, mlpNorm: norm(mf, `${p}.post_attention_norm`) };
+    if (!moe) {
+      layers.push({ ...base, gate: linear(mf, `${p}.ffn_gate`), up: linear(mf, `${p}.ffn_up`), down: linear(mf, `${p}.ffn_down`) });
+      continue;
+    }
+    // Qwen3.5-MoE: routed experts (built by the Transformer from `experts`) plus a gated shared expert.
+    for (const t of ['ffn_gate_inp_shexp', 'ffn_gate_shexp', 'ffn_up_shexp', 'ffn_down_shexp']) need(mf, `${p}.${t}.weight`, `layer ${i}'s shared expert`);
+    const sh = { gate: linear(mf, `${p}.ffn_gate_shexp`), up: linear(mf, `${p}.ffn_up_shexp`), down: linear(mf, `${p}.ffn_down_shexp`), g: mf.vector(`${p}.ffn_gate_inp_shexp.weight`) };
+    layers.push({
+      ...base, gate: null, up: null, down: null,
+      experts: expertWeights(mf, i, c, 'qwen35moe.expert_count'),
+      wrapFfn: (b, routed) => {
+        const L = (x: { weight: Weights }) => new Linear(b, x.weight);
+        const shared = new MLP(b, { kind: 'swiglu', gate: L(sh.gate), up: L(sh.up), down: L(sh.down) });
+        return new SharedExpertFFN(b, routed, shared, new Linear(b, { dtype: 'f32', rows: 1, cols: c.dim, data: sh.g }), c.dim);
+      },
+    });
   }
   const tokenEmbedding = mf.weights('token_embd.weight');
   return { tokenEmbedding, positionEmbedding: null, layers, finalNorm: norm(mf, 'output_norm'), lmHead: mf.has('output.weight') ? mf.weights('output.weight') : tokenEmbedding };
@@ -139,4 +159,23 @@ export const qwen35: Architecture = {
   hfTensorName: () => null,
   weights: (mf, c) => qwen35Weights(mf, c),
   ggufMetadata: (c) => standardGGUFMetadata('qwen35', c),
+};
+
+/** qwen35moe: Qwen3.5's hybrid layers with a mixture-of-experts FFN plus a gated shared expert. */
+export const qwen35moe: Architecture = {
+  family: 'qwen35moe',
+  gguf: ['qwen35moe'],
+  huggingface: [],
+  ggufName: 'qwen35moe',
+  permuteQK: false,
+  config(mf) {
+    if (!mf.gguf) throw new FormatError(`${mf.path}: qwen35moe models are read from GGUF files only (convert with llama.cpp's converter)`);
+    const c = configFromGGUF(mf, 'qwen35moe', RECIPE);
+    const moe = moeFromGGUF(new GGUFKeys(mf), c.hiddenDim, 'expert_feed_forward_length');
+    if (!moe) throw new FormatError(`${mf.path}: a qwen35moe model needs qwen35moe.expert_count`);
+    return { ...c, moe };
+  },
+  hfTensorName: () => null,
+  weights: (mf, c) => qwen35Weights(mf, c),
+  ggufMetadata: (c) => standardGGUFMetadata('qwen35moe', c),
 };

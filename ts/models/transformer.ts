@@ -149,7 +149,8 @@ export class Transformer {
           })),
           used: m.used,
         });
-        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp);
+        const ffn = 'wrapFfn' in l && l.wrapFfn ? l.wrapFfn(backend, mlp) : mlp;
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn);
       }
       if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);

@@ -3,7 +3,7 @@
  * (llama.ts, gpt2.ts) from whatever names and layouts the file used. Matrices are `[out, in]`.
  */
 import type { Backend, Weights } from '../backend/types.js';
-import type { TokenMixer } from '../layers/token-mixer.js';
+import type { FeedForward, TokenMixer } from '../layers/token-mixer.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 
@@ -49,14 +49,11 @@ export interface ExpertWeights {
  * A layer whose token mixer its family builds itself: the recurrent (Gated DeltaNet) and gated
  * full-attention layers of hybrid models (Qwen3.5). The MLP half is the standard one.
  */
-export interface MixerLayerWeights {
-  attnNorm: NormWeights;
+export type MixerLayerWeights = Omit<LayerWeights, 'qkv' | 'q' | 'k' | 'v' | 'o'> & {
   mixer: (backend: Backend) => TokenMixer;
-  mlpNorm: NormWeights;
-  gate: LinearWeights | null;
-  up: LinearWeights;
-  down: LinearWeights;
-}
+  /** Wraps the feed-forward the Transformer built (e.g. adds Qwen3.5-MoE's gated shared expert). */
+  wrapFfn?: (backend: Backend, ffn: FeedForward) => FeedForward;
+};
 
 export interface TransformerWeights {
   tokenEmbedding: Weights;
