@@ -1,8 +1,18 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0]
- *       [--seed N] [--gguf OUT.gguf] [--hf OUT_DIR]
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35|qwen35moe --size tiny|110m
+ *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
+ *       [--gguf OUT.gguf] [--hf OUT_DIR]
+ *
+ * Families: llama (Llama 2/3 layout; --rope-scaling writes config.json's rope_scaling as Llama 3.x,
+ * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
+ * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
+ * smollm3 (4 layers, the fourth without RoPE), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
+ * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
+ * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
+ * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -20,12 +30,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { convertToGGUF } from '../ts/formats/convert.js';
 import { f32ArrayToF16 } from '../ts/formats/dtype-convert.js';
 import { openModelFile } from '../ts/formats/model-file.js';
+import { convertModel, modelToGGUF } from '../ts/models/convert.js';
+import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../ts/formats/gguf-writer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
-export type Arch = 'llama' | 'gpt2';
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gpt2'];
+/** qwen3moe's experts: count, used per token, width. */
+const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
+export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
+/** What --arch takes: the HF-checkpoint families above, and qwen35 (written straight to GGUF). */
+export type RandomArch = Arch | 'qwen35' | 'qwen35moe';
 export type Size = 'tiny' | '110m';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
@@ -39,11 +56,18 @@ export interface RandomConfig {
   contextLength: number;
 }
 
+const LLAMA_SIZES: Record<Size, RandomConfig> = {
+  tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
+  '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+};
+
 export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
-  llama: {
-    tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
-    '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
-  },
+  llama: LLAMA_SIZES,
+  qwen2: LLAMA_SIZES,
+  qwen3: LLAMA_SIZES,
+  qwen3moe: LLAMA_SIZES,
+  // 4 layers: the fourth is a NoPE layer
+  smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -51,7 +75,7 @@ export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
 };
 
 export interface MakeOptions {
-  arch: Arch;
+  arch: RandomArch;
   size: Size;
   type?: WeightType;
   seed?: number;
@@ -59,6 +83,15 @@ export interface MakeOptions {
   gguf?: string;
   /** Write a Hugging Face directory here. */
   hf?: string;
+  /**
+   * qwen35 only, for bad-input tests: the `full_attention_interval` written in the metadata
+   * (the tensors always follow an interval of 4), so the layer pattern no longer matches them.
+   */
+  qwen35MetadataInterval?: number;
+  /** llama only: config.json rope_scaling of this kind (original context = contextLength / 4). */
+  ropeScaling?: RopeScalingKind;
+  /** llama only: a Mixtral of this many experts (top-2). */
+  experts?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -161,7 +194,64 @@ interface HFTensor {
   make: () => Float32Array;
 }
 
-function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
+/** Llama-style checkpoints (llama, qwen2, qwen3): Llama names plus each family's extras. */
+function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: number, mixtralExperts = 0): HFTensor[] {
+  const out: HFTensor[] = [];
+  let index = 0;
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    out.push({ name, shape, make: () => fill(shape.reduce((a, b) => a * b, 1), prng(seed, i), std, mean) });
+  };
+  const { dim, ffnDim: ffn, vocabSize: V } = c;
+  const hd = dim / c.nHeads;
+  const kv = c.nKvHeads * hd;
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('model.embed_tokens.weight', [V, dim], 1);
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}`;
+    add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
+    add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
+    add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
+    if (arch === 'qwen2') {
+      add(`${p}.self_attn.q_proj.bias`, [dim], 0.1);
+      add(`${p}.self_attn.k_proj.bias`, [kv], 0.1);
+      add(`${p}.self_attn.v_proj.bias`, [kv], 0.1);
+    }
+    if (arch === 'qwen3' || arch === 'qwen3moe') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1, 1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1, 1);
+    }
+    add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
+    if (mixtralExperts > 0) {
+      add(`${p}.block_sparse_moe.gate.weight`, [mixtralExperts, dim], w(dim));
+      for (let e = 0; e < mixtralExperts; e++) {
+        add(`${p}.block_sparse_moe.experts.${e}.w1.weight`, [ffn, dim], w(dim));
+        add(`${p}.block_sparse_moe.experts.${e}.w2.weight`, [dim, ffn], w(ffn));
+        add(`${p}.block_sparse_moe.experts.${e}.w3.weight`, [ffn, dim], w(dim));
+      }
+    } else if (arch === 'qwen3moe') {
+      const { experts, hidden } = QWEN3MOE_EXPERTS;
+      add(`${p}.mlp.gate.weight`, [experts, dim], w(dim));
+      for (let e = 0; e < experts; e++) {
+        add(`${p}.mlp.experts.${e}.gate_proj.weight`, [hidden, dim], w(dim));
+        add(`${p}.mlp.experts.${e}.up_proj.weight`, [hidden, dim], w(dim));
+        add(`${p}.mlp.experts.${e}.down_proj.weight`, [dim, hidden], w(hidden));
+      }
+    } else {
+      add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
+    }
+  }
+  add('model.norm.weight', [dim], 0.1, 1);
+  add('lm_head.weight', [V, dim], w(dim));
+  return out;
+}
+
+function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTensor[] {
+  if (arch !== 'gpt2') return llamaLikeTensors(arch, c, seed, experts);
   const out: HFTensor[] = [];
   let index = 0;
   // Each tensor gets its own stream (seed, index), so tensors can be produced lazily in any order.
@@ -173,23 +263,7 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
   const hd = dim / c.nHeads;
   const kv = c.nKvHeads * hd;
   const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
-  if (arch === 'llama') {
-    add('model.embed_tokens.weight', [V, dim], 1);
-    for (let l = 0; l < c.nLayers; l++) {
-      const p = `model.layers.${l}`;
-      add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
-      add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
-      add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
-      add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
-      add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
-      add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
-      add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
-      add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
-      add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
-    }
-    add('model.norm.weight', [dim], 0.1, 1);
-    add('lm_head.weight', [V, dim], w(dim));
-  } else {
+  {
     add('wte.weight', [V, dim], 0.1); // tied head: a large embedding would make every token predict itself
     add('wpe.weight', [c.contextLength, dim], 0.1);
     for (let l = 0; l < c.nLayers; l++) {
@@ -213,13 +287,30 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
   return out;
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, unknown> {
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gpt2: 'gpt2' };
+
+/** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
+function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
+  const original = c.contextLength / 4;
+  if (kind === 'llama3') return { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: original };
+  if (kind === 'linear') return { rope_type: 'linear', factor: 4 };
+  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
+}
+
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
   const eos = c.vocabSize - 1;
-  if (arch === 'llama') {
+  if (arch !== 'gpt2') {
+    const q = QWEN3MOE_EXPERTS;
     return {
-      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: c.dim, intermediate_size: c.ffnDim,
+      architectures: [experts > 0 ? 'MixtralForCausalLM' : HF_CLASS[arch]], model_type: experts > 0 ? 'mixtral' : HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
       num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
+      ...(arch === 'qwen3' || arch === 'qwen3moe' ? { head_dim: c.dim / c.nHeads } : {}),
+      ...(experts > 0 ? { num_local_experts: experts, num_experts_per_tok: 2 } : {}),
+      ...(arch === 'smollm3' ? { no_rope_layers: Array.from({ length: c.nLayers }, (_, i) => ((i + 1) % 4 === 0 ? 0 : 1)) } : {}),
+      ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
+      ...(ropeScaling ? { rope_scaling: ropeScalingConfig(ropeScaling, c) } : {}),
       hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
     };
   }
@@ -231,12 +322,12 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, un
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void): void {
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32'), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
   writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
-  const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed).map((t, i, all) => ({
+  const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed, experts).map((t, i, all) => ({
     name: t.name,
     dtype: f16 ? 'F16' : 'F32',
     shape: t.shape,
@@ -249,18 +340,154 @@ function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: bo
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
 }
 
+// ── qwen35: written straight to GGUF under llama.cpp's names ─────────────────────────────────
+
+/** Gated DeltaNet shape of the qwen35 sizes: key heads, value heads, head dims, conv width. */
+/** qwen35 sizes (dense part; the Gated DeltaNet shape is QWEN35_SSM). */
+export const QWEN35_CONFIGS: Record<Size, RandomConfig> = {
+  tiny: { dim: 64, nLayers: 4, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 4096 },
+  '110m': { dim: 768, nLayers: 12, nHeads: 6, nKvHeads: 2, ffnDim: 2048, vocabSize: 32000, contextLength: 4096 },
+};
+
+export const QWEN35_SSM: Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }> = {
+  tiny: { convKernel: 4, nKHeads: 2, nVHeads: 4, headDim: 16, ropeDims: 8, headDimAttn: 16 },
+  '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
+};
+
+function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
+  const c = QWEN35_CONFIGS[o.size];
+  if (!c) throw new Error(`unknown --size ${o.size}`);
+  if (o.hf) throw new Error('--arch qwen35 writes GGUF only (no --hf)');
+  if (type === 'q8_0') throw new Error('--arch qwen35: --type f32 or f16');
+  const s = QWEN35_SSM[o.size];
+  const D = s.headDimAttn;
+  const { dim, ffnDim: ffn, vocabSize: V, nLayers } = c;
+  const convC = 2 * s.nKHeads * s.headDim + s.nVHeads * s.headDim;
+  const vDim = s.nVHeads * s.headDim;
+  // The tokenizer keys of the llama model with the same vocabulary size (a BPE llama.cpp loads).
+  const tokDir = mkdtempSync(join(tmpdir(), 'tl-random-tok-'));
+  let tokenizerMeta: [string, GGUFWriteValue][];
+  try {
+    writeHF(tokDir, 'llama', { ...CONFIGS.llama.tiny, vocabSize: V }, seed, false);
+    using m = openModelFile(tokDir);
+    tokenizerMeta = [...modelToGGUF(m).metadata].filter(([k]) => k.startsWith('tokenizer.')) as [string, GGUFWriteValue][];
+  } finally {
+    rmSync(tokDir, { recursive: true, force: true });
+  }
+  const arch = o.arch === 'qwen35moe' ? 'qwen35moe' : 'qwen35';
+  const moe = arch === 'qwen35moe' ? { experts: 4, used: 2, hidden: 32, shared: 48 } : null;
+  const k = (x: string) => `${arch}.${x}`;
+  const metadata: [string, GGUFWriteValue][] = [
+    ['general.architecture', arch],
+    ['general.name', `random-${arch}-${o.size}-seed${seed}`],
+    [k('context_length'), u32(c.contextLength)],
+    [k('embedding_length'), u32(dim)],
+    [k('feed_forward_length'), u32(ffn)],
+    [k('block_count'), u32(nLayers)],
+    [k('attention.head_count'), u32(c.nHeads)],
+    [k('attention.head_count_kv'), u32(c.nKvHeads)],
+    [k('attention.key_length'), u32(D)],
+    [k('attention.value_length'), u32(D)],
+    [k('rope.dimension_count'), u32(s.ropeDims)],
+    [k('rope.dimension_sections'), Int32Array.from([s.ropeDims / 4, s.ropeDims / 8, s.ropeDims / 8, 0])],
+    [k('rope.freq_base'), f32(10000000)],
+    [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
+    [k('ssm.conv_kernel'), u32(s.convKernel)],
+    [k('ssm.inner_size'), u32(vDim)],
+    [k('ssm.state_size'), u32(s.headDim)],
+    [k('ssm.time_step_rank'), u32(s.nVHeads)],
+    [k('ssm.group_count'), u32(s.nKHeads)],
+    [k('full_attention_interval'), u32(o.qwen35MetadataInterval ?? 4)],
+    ...(moe
+      ? ([
+          [k('expert_count'), u32(moe.experts)],
+          [k('expert_used_count'), u32(moe.used)],
+          [k('expert_feed_forward_length'), u32(moe.hidden)],
+          [k('expert_shared_feed_forward_length'), u32(moe.shared)],
+        ] as [string, GGUFWriteValue][])
+      : []),
+    ...tokenizerMeta,
+  ];
+  const tensors: GGUFWriteTensor[] = [];
+  let index = 0;
+  // shape: [rows, cols] row-major (GGUF dims are the reverse); 1-D vectors and the conv stay f32.
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    const matrix = shape.length === 2 && !name.includes('ssm_conv1d');
+    const half = matrix && type === 'f16';
+    tensors.push({
+      name,
+      type: half ? 'F16' : 'F32',
+      dims: [...shape].reverse(),
+      data: () => {
+        o.onProgress?.(`[${i + 1}] ${name}`);
+        const v = fill(shape.reduce((a, b) => a * b, 1), prng(seed, 0x35000 + i), std, mean);
+        return half ? f32ArrayToF16(v) : v;
+      },
+    });
+  };
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('token_embd.weight', [V, dim], 1);
+  for (let l = 0; l < nLayers; l++) {
+    const p = `blk.${l}`;
+    add(`${p}.attn_norm.weight`, [dim], 0.1, 1);
+    if ((l + 1) % 4 !== 0) {
+      add(`${p}.attn_qkv.weight`, [convC, dim], w(dim));
+      add(`${p}.attn_gate.weight`, [vDim, dim], w(dim));
+      add(`${p}.ssm_conv1d.weight`, [convC, s.convKernel], 0.5);
+      add(`${p}.ssm_dt.bias`, [s.nVHeads], 0.5);
+      add(`${p}.ssm_a`, [s.nVHeads], 0.4, -1); // a = −exp(A_log) < 0
+      add(`${p}.ssm_beta.weight`, [s.nVHeads, dim], w(dim));
+      add(`${p}.ssm_alpha.weight`, [s.nVHeads, dim], w(dim));
+      add(`${p}.ssm_norm.weight`, [s.headDim], 0.1, 1);
+      add(`${p}.ssm_out.weight`, [dim, vDim], w(vDim));
+    } else {
+      add(`${p}.attn_q.weight`, [2 * c.nHeads * D, dim], w(dim));
+      add(`${p}.attn_k.weight`, [c.nKvHeads * D, dim], w(dim));
+      add(`${p}.attn_v.weight`, [c.nKvHeads * D, dim], w(dim));
+      add(`${p}.attn_output.weight`, [dim, c.nHeads * D], w(c.nHeads * D));
+      add(`${p}.attn_q_norm.weight`, [D], 0.1, 1);
+      add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
+    }
+    add(`${p}.post_attention_norm.weight`, [dim], 0.1, 1);
+    if (moe) {
+      add(`${p}.ffn_gate_inp.weight`, [moe.experts, dim], w(dim));
+      add(`${p}.ffn_gate_exps.weight`, [moe.experts, moe.hidden, dim], w(dim));
+      add(`${p}.ffn_up_exps.weight`, [moe.experts, moe.hidden, dim], w(dim));
+      add(`${p}.ffn_down_exps.weight`, [moe.experts, dim, moe.hidden], w(moe.hidden));
+      add(`${p}.ffn_gate_inp_shexp.weight`, [dim], w(dim));
+      add(`${p}.ffn_gate_shexp.weight`, [moe.shared, dim], w(dim));
+      add(`${p}.ffn_up_shexp.weight`, [moe.shared, dim], w(dim));
+      add(`${p}.ffn_down_shexp.weight`, [dim, moe.shared], w(moe.shared));
+    } else {
+      add(`${p}.ffn_gate.weight`, [ffn, dim], w(dim));
+      add(`${p}.ffn_up.weight`, [ffn, dim], w(dim));
+      add(`${p}.ffn_down.weight`, [dim, ffn], w(ffn));
+    }
+  }
+  add('output_norm.weight', [dim], 0.1, 1);
+  add('output.weight', [V, dim], w(dim));
+  writeGGUF(o.gguf!, { metadata, tensors });
+}
+
 export function makeRandomModel(o: MakeOptions): void {
+  if (o.arch === 'qwen35' || o.arch === 'qwen35moe') {
+    if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
+    return writeQwen35(o, o.seed ?? 1, o.type ?? 'f32');
+  }
   const c = CONFIGS[o.arch]?.[o.size];
   if (!c) throw new Error(`unknown --arch/--size ${o.arch}/${o.size}`);
   const type = o.type ?? 'f32';
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
+  if (o.ropeScaling && o.arch !== 'llama') throw new Error(`--rope-scaling is for --arch llama, not ${o.arch}`);
+  if (o.experts !== undefined && (o.arch !== 'llama' || !Number.isInteger(o.experts) || o.experts < 2)) throw new Error(`--experts is for --arch llama and needs an integer ≥ 2, got ${o.experts} (${o.arch})`);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
-    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress);
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0);
     if (o.gguf) {
       using model = openModelFile(hfDir);
-      convertToGGUF(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     }
   } finally {
     if (!o.hf) rmSync(hfDir, { recursive: true, force: true });
@@ -277,14 +504,17 @@ function main(argv: string[]): number {
       seed: { type: 'string', default: '1' },
       gguf: { type: 'string' },
       hf: { type: 'string' },
+      'rope-scaling': { type: 'string' },
+      experts: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
   });
-  const arch = values.arch as Arch;
+  const arch = values.arch as RandomArch;
   const size = values.size as Size;
   const type = values.type as WeightType;
-  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
-    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
+  const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
+  if (!([...ARCHS, 'qwen35', 'qwen35moe'] as string[]).includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe'].join('|')} --size tiny|110m [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);
@@ -296,6 +526,8 @@ function main(argv: string[]): number {
     arch, size, type, seed,
     ...(values.gguf ? { gguf: values.gguf } : {}),
     ...(values.hf ? { hf: values.hf } : {}),
+    ...(ropeScaling ? { ropeScaling } : {}),
+    ...(values.experts !== undefined ? { experts: Number(values.experts) } : {}),
     ...(values.quiet ? {} : { onProgress: (m: string) => process.stderr.write(`${m}\n`) }),
   });
   return 0;

@@ -120,7 +120,9 @@ export function refForward(c: TransformerConfig, w: TransformerWeights, ids: rea
   for (let t = 0; t < T; t++) for (let i = 0; i < d; i++) x[t * d + i] = emb[ids[t]! * d + i]! + (pos ? pos[t * d + i]! : 0);
   const normOf = (y: ArrayLike<number>, n: { weight: Float32Array; bias: Float32Array | null }) =>
     c.norm === 'rmsnorm' ? refRmsnorm(y, T, n.weight, c.normEps) : refLayernorm(y, T, n.weight, n.bias, c.normEps);
-  for (const L of w.layers) {
+  for (const layer of w.layers) {
+    if ('mixer' in layer) throw new Error('the reference runs softmax-attention decoders only');
+    const L = layer;
     const h = normOf(x, L.attnNorm);
     const q = refLinear(h, T, L.q.weight, L.q.bias);
     const k = refLinear(h, T, L.k.weight, L.k.bias);
@@ -133,6 +135,7 @@ export function refForward(c: TransformerConfig, w: TransformerWeights, ids: rea
     const o = refLinear(a, T, L.o.weight, L.o.bias);
     for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
     const h2 = normOf(x, L.mlpNorm);
+    if (!L.up || !L.down) throw new Error("the reference runs dense MLPs only");
     const up = refLinear(h2, T, L.up.weight, L.up.bias);
     let act: Float64Array;
     if (L.gate) {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRandomModel } from '../../scripts/make-random-model.js';
+import { makeRandomModel, type MakeOptions } from '../../scripts/make-random-model.js';
 import { loadModel, type Model } from '../../ts/generate/index.js';
 import { loadEngine } from '../../ts/server/model-engine.js';
 import { Scheduler } from '../../ts/server/scheduler.js';
@@ -107,18 +107,27 @@ describe.skipIf(!existsSync(stories))('continuous batching on stories260K (skipp
   });
 });
 
-describe('continuous batching on random GPT-2 and Llama (GQA, q8_0) models', () => {
+describe('continuous batching on random models of every family', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tl-serve-batch-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each([
-    ['gpt2', 'f32'],
-    ['llama', 'q8_0'],
-  ] as const)('%s %s: 8 requests alone, batched, and through the single-sequence path agree', async (arch, type) => {
-    const path = join(dir, `${arch}-${type}.gguf`);
-    makeRandomModel({ arch, size: 'tiny', type, seed: 3, gguf: path });
-    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i * 5 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
-    const s = await Scheduler.load({ model: path, parallel: 8, prefillChunk: 8 });
+  const cases: { name: string; options: Omit<MakeOptions, 'size' | 'gguf'> }[] = [
+    { name: 'gpt2 f32', options: { arch: 'gpt2', type: 'f32' } },
+    { name: 'llama q8_0 (GQA)', options: { arch: 'llama', type: 'q8_0' } },
+    { name: 'llama f32, Llama 3 RoPE scaling', options: { arch: 'llama', type: 'f32', ropeScaling: 'llama3' } },
+    { name: 'llama f32, YaRN', options: { arch: 'llama', type: 'f32', ropeScaling: 'yarn' } },
+    { name: 'mixtral f32 (4 experts)', options: { arch: 'llama', type: 'f32', experts: 4 } },
+    { name: 'qwen2 f32', options: { arch: 'qwen2', type: 'f32' } },
+    { name: 'qwen3 f32', options: { arch: 'qwen3', type: 'f32' } },
+    { name: 'qwen3moe f32', options: { arch: 'qwen3moe', type: 'f32' } },
+    { name: 'smollm3 f32', options: { arch: 'smollm3', type: 'f32' } },
+  ];
+  it.each(cases)('$name: 16 requests alone, batched with the 15 others, and through the single-sequence path agree', async ({ name, options }) => {
+    const path = join(dir, `${name.replace(/\W+/g, '-')}.gguf`);
+    makeRandomModel({ ...options, size: 'tiny', seed: 3, gguf: path });
+    // prompts of 3…78 tokens: longer ones span several prefill chunks and pass the original context of the scaled-RoPE models
+    const prompts = Array.from({ length: 16 }, (_, i) => Array.from({ length: 3 + i * 5 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
+    const s = await Scheduler.load({ model: path, parallel: 16, prefillChunk: 8 });
     const single = await loadModel(path, { worker: false });
     try {
       const alone: number[][] = [];

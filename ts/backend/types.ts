@@ -72,6 +72,56 @@ export interface AttentionShape {
   rope?: RopeOptions;
 }
 
+/** Feature map φ of the paper's linear attention: `elu1` = elu(x) + 1 (the paper's), `relu`, `identity`. */
+export type FeatureMap = 'elu1' | 'relu' | 'identity';
+
+/**
+ * Linear attention with the paper's rule (Katharopoulos et al. 2020), per KV head:
+ * S ← S + φ(k)vᵀ, z ← z + φ(k), out = φ(q)ᵀS / (φ(q)·z + eps).
+ * q: [T, H, Dk], k: [T, Hkv, Dk], v: [T, Hkv, Dv], out: [T, H, Dv];
+ * state: [Hkv, Dk·Dv + Dk] (per KV head S as Dk rows of Dv, then z), updated in place.
+ */
+export interface LinearAttentionShape {
+  /** Tokens in this call (≥ 1). */
+  T: number;
+  /** Query heads; a multiple of Hkv (query head h reads KV head h / (H / Hkv)). */
+  H: number;
+  Hkv: number;
+  /** Key (and query) head dimension. */
+  Dk: number;
+  /** Value head dimension. */
+  Dv: number;
+  /** Default true: out_t sees the incoming state and tokens ≤ t. false: every row sees all T tokens. */
+  causal?: boolean;
+  /** Default 'elu1'. */
+  featureMap?: FeatureMap;
+  /** Added to the denominator; default 1e-6. */
+  eps?: number;
+  /** Tokens per chunk of the masked quadratic form (prefill); 1 = the plain recurrence. Default 32. */
+  chunk?: number;
+}
+
+/**
+ * The gated delta rule as llama.cpp's ggml_gated_delta_net defines it, per value head h with key
+ * head h % Hk: S ← diag(exp(g))·S; d = β·(v − Sᵀk); S ← S + k dᵀ; out = scale·Sᵀq.
+ * q, k: [T, Hk, Dk] (L2-normalized by the caller), v: [T, Hv, Dv], g: [T, Hv] (one decay per head)
+ * or [T, Hv, Dk] (one per key channel), beta: [T, Hv], out: [T, Hv, Dv];
+ * state: [Hv, Dv, Dk] (row j holds column j of S, llama.cpp's layout), updated in place.
+ */
+export interface GatedDeltaShape {
+  T: number;
+  /** Query/key heads; Hv must be a multiple of Hk. */
+  Hk: number;
+  /** Value heads (one state each). */
+  Hv: number;
+  Dk: number;
+  Dv: number;
+  /** Default 1/√Dk. */
+  scale?: number;
+  /** Tokens per chunk of the WY form (prefill); 1 = the plain recurrence. Default 16. */
+  chunk?: number;
+}
+
 export type GeluApproximation = 'tanh' | 'erf';
 
 export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512';
@@ -108,6 +158,40 @@ export interface Backend {
    * (Uint16Array); k and v must have the same dtype. See AttentionShape for masking and RoPE.
    */
   attention(out: Float32Array, q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, shape: AttentionShape): void;
+
+  // ── linear attention (native/kernels/linear_attention.h) ───────────────────────────────
+  /** The paper's linear attention; see LinearAttentionShape. The state is updated in place. */
+  linearAttention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, state: Float32Array, shape: LinearAttentionShape): void;
+  /** The gated delta rule; see GatedDeltaShape. The state is updated in place. */
+  gatedDeltaRule(
+    out: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    beta: Float32Array,
+    state: Float32Array,
+    shape: GatedDeltaShape,
+  ): void;
+
+  /**
+   * Depthwise causal conv1d over time with a rolling state (Gated DeltaNet's short conv):
+   * x, out: [T, C]; weight: [C, K]; convState: [K-1, C] = the K-1 inputs before x, replaced by the
+   * last K-1 inputs. out[t][c] = Σ_w in[t+w][c]·weight[c][w] with in = convState ++ x; silu applies
+   * x·sigmoid(x) to out. out must not alias x.
+   */
+  conv1dCausal(out: Float32Array, x: Float32Array, convState: Float32Array, weight: Float32Array, T: number, C: number, K: number, silu: boolean): void;
+  /** out[r] = x[r] / sqrt(Σ x[r]² + eps). out may alias x. */
+  l2norm(out: Float32Array, x: Float32Array, rows: number, dim: number, eps: number): void;
+  /** out[r] = x[r] / rms(x[r]) · weight · silu(z[r]) (gated RMSNorm). out may alias x. */
+  rmsnormGated(out: Float32Array, x: Float32Array, z: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
+  /**
+   * The delta rule's gates from their projections, [T, H]: g = softplus(alpha + dtBias)·a (a < 0:
+   * the log-decay), beta = sigmoid(betaRaw). g may alias alpha, beta may alias betaRaw.
+   */
+  deltaGates(g: Float32Array, beta: Float32Array, alpha: Float32Array, betaRaw: Float32Array, dtBias: Float32Array, a: Float32Array, T: number, H: number): void;
+  /** out = x · sigmoid(gate) (a gated attention output). out may alias x or gate. */
+  sigmoidMul(out: Float32Array, x: Float32Array, gate: Float32Array): void;
 
   // ── elementwise and row ops ─────────────────────────────────────────────────────────────
   /** In place: x is [T, nHeads, D]; row t is rotated at position posOffset + t. */
@@ -146,6 +230,10 @@ export interface Backend {
 /** The ops each kernel family provides, so the families can live in separate files. */
 export type MatmulOps = Pick<Backend, 'matmulT' | 'matmul'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
+export type LinearAttentionOps = Pick<
+  Backend,
+  'linearAttention' | 'gatedDeltaRule' | 'conv1dCausal' | 'l2norm' | 'rmsnormGated' | 'deltaGates' | 'sigmoidMul'
+>;
 export type ElementwiseOps = Pick<
   Backend,
   'rmsnorm' | 'layernorm' | 'softmax' | 'gelu' | 'silu' | 'swiglu' | 'add' | 'mul' | 'embedding' | 'argmax'

@@ -93,6 +93,8 @@ export class Engine {
     let reuse = 0;
     const cached = model.cache.length;
     while (reuse < cached && reuse < ids.length - 1 && history[reuse] === ids[reuse]) reuse++;
+    // A recurrent state (hybrid models) cannot be cut back like the KV cache: resume from its kept snapshot.
+    if (model.cache.recurrent) reuse = model.cache.recurrent.rewindTo(reuse);
     for (let i = reuse; i < ids.length; i++) history[i] = ids[i]!;
     let length = ids.length;
 

@@ -9,6 +9,9 @@
  */
 import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
 import type { KVCache } from './kv-cache.js';
+import type { RMSNorm } from './rmsnorm.js';
+import type { RopeTable } from './rope-table.js';
+import type { Step } from './step.js';
 import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
@@ -30,6 +33,14 @@ export interface AttentionOptions {
   rope: RopeOptions | null;
   /** Default 1/√headDim. */
   scale?: number;
+  /**
+   * Scaled RoPE (Llama 3 factors, linear, YaRN) from a precomputed table: q and k are rotated
+   * before the kernel, which then runs without `rope`. Replaces `rope` when given.
+   */
+  ropeTable?: RopeTable | null;
+  /** Per-head RMSNorm of q and of k (weights of length headDim) before RoPE (Qwen3). */
+  qNorm?: RMSNorm | null;
+  kNorm?: RMSNorm | null;
 }
 
 export class Attention {
@@ -42,6 +53,9 @@ export class Attention {
   readonly nKvHeads: number;
   readonly headDim: number;
   readonly rope: RopeOptions | null;
+  readonly ropeTable: RopeTable | null;
+  readonly qNorm: RMSNorm | null;
+  readonly kNorm: RMSNorm | null;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -59,7 +73,13 @@ export class Attention {
     this.nHeads = o.nHeads;
     this.nKvHeads = o.nKvHeads;
     this.headDim = o.headDim;
-    this.rope = o.rope;
+    this.ropeTable = o.ropeTable ?? null;
+    this.rope = this.ropeTable ? null : o.rope;
+    this.qNorm = o.qNorm ?? null;
+    this.kNorm = o.kNorm ?? null;
+    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
+      if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
+    }
     const qDim = o.nHeads * o.headDim;
     const kvDim = o.nKvHeads * o.headDim;
     if (o.nHeads % o.nKvHeads !== 0) throw new RangeError(`tensorloom: Attention heads (${o.nHeads}) must be a multiple of KV heads (${o.nKvHeads})`);
@@ -75,46 +95,59 @@ export class Attention {
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
     const base = { T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true, ...(o.scale !== undefined ? { scale: o.scale } : {}) };
-    this.shape = o.rope ? { ...base, rope: o.rope } : { ...base };
+    this.shape = this.rope ? { ...base, rope: this.rope } : { ...base };
     this.shapePlain = { ...base };
   }
 
   /**
-   * out[T, dim] = attention over positions [0, pos + T) for the T rows of x at positions
-   * [pos, pos + T); writes their K/V into `cache` (layer `layer`).
+   * out[M, dim] = attention for the step's rows: each sequence's rows attend over its positions
+   * [0, pos + T) and write their K/V into its cache (layer `layer`). The projections run once over
+   * all M rows; the cache write and the kernel per sequence.
    */
-  forward(out: Float32Array, x: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
-    const b = this.backend;
-    const H = this.nHeads;
-    const Hkv = this.nKvHeads;
-    const D = this.headDim;
-    const kvDim = Hkv * D;
-    const att = ws.rows('attn.out', T, H * D);
+  forward(out: Float32Array, x: Float32Array, step: Step, layer: number, ws: Workspace): void {
+    const M = step.M;
+    const qDim = this.nHeads * this.headDim;
+    const kvDim = this.nKvHeads * this.headDim;
+    const att = ws.rows('attn.out', M, qDim);
     let q: Float32Array;
     let k: Float32Array;
     let v: Float32Array;
-    if (T === 1 && this.qkv) {
-      const fused = ws.rows('attn.qkv', 1, H * D + 2 * kvDim);
+    if (M === 1 && this.qkv) {
+      const fused = ws.rows('attn.qkv', 1, qDim + 2 * kvDim);
       this.qkv.forward(fused, x, 1);
-      [q, k, v] = this.split(fused, H * D, kvDim);
+      [q, k, v] = this.split(fused, qDim, kvDim);
     } else {
-      q = ws.rows('attn.q', T, H * D);
-      k = ws.rows('attn.k', T, kvDim);
-      v = ws.rows('attn.v', T, kvDim);
-      this.q.forward(q, x, T);
-      this.k.forward(k, x, T);
-      this.v.forward(v, x, T);
+      q = ws.rows('attn.q', M, qDim);
+      k = ws.rows('attn.k', M, kvDim);
+      v = ws.rows('attn.v', M, kvDim);
+      this.q.forward(q, x, M);
+      this.k.forward(k, x, M);
+      this.v.forward(v, x, M);
     }
-
-    this.attendCached(att, q, k, v, T, pos, cache, layer, ws);
-    this.o.forward(out, att, T);
+    if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
+    if (this.kNorm) this.kNorm.forward(k, k, M * this.nKvHeads);
+    const seqs = step.sequences;
+    if (seqs.length === 1 && seqs[0]!.T === M) {
+      const s = seqs[0]!; // one sequence owns every row: no views to cut (the per-token path)
+      this.attendCached(att, q, k, v, M, s.pos, s.cache, layer, ws);
+    } else {
+      for (const s of seqs) {
+        const a = s.offset;
+        const e = a + s.T;
+        this.attendCached(
+          att.subarray(a * qDim, e * qDim), q.subarray(a * qDim, e * qDim), k.subarray(a * kvDim, e * kvDim), v.subarray(a * kvDim, e * kvDim),
+          s.T, s.pos, s.cache, layer, ws,
+        );
+      }
+      if (M > step.N) att.copyWithin(step.N * qDim, 0, qDim); // the padding row copies row 0
+    }
+    this.o.forward(out, att, M);
   }
 
   /**
    * The cached half of forward: stores the T new K/V rows (at positions [pos, pos + T)) in layer
    * `layer` of `cache`, then writes att[T, H*D] = attention of q over positions [0, pos + T).
-   * Exposed so a batched forward (ts/server) can run the projections for many sequences at once
-   * and this step per sequence. q and k may be rotated in place (f16 cache).
+   * q and k may be rotated in place (f16 cache).
    */
   attendCached(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
     const b = this.backend;
@@ -128,6 +161,10 @@ export class Attention {
     shape.T = T;
     shape.S = S;
     shape.posOffset = pos;
+    if (this.ropeTable) {
+      this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
+      this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
+    }
     if (f32) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);

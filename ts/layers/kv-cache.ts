@@ -5,6 +5,8 @@
  * `length` is how many leading positions hold valid entries; writing at position p makes every
  * position ≥ p stale, which is how a new prompt reuses a shared prefix.
  */
+import { RecurrentState, type RecurrentLayerSpec } from './recurrent-state.js';
+
 export type KVDType = 'f32' | 'f16';
 type KVArray = Float32Array | Uint16Array;
 
@@ -15,6 +17,11 @@ export interface KVCacheOptions {
   headDim: number;
   /** Default 'f32'. f16 halves the memory (and the bytes attention reads per token). */
   dtype?: KVDType;
+  /**
+   * Hybrid models (Qwen3.5): the recurrent state each layer keeps per sequence (size 0 for the
+   * attention layers). Layers with a state get no K/V buffers; the state travels with this cache.
+   */
+  recurrent?: readonly RecurrentLayerSpec[];
 }
 
 export class KVCache {
@@ -29,6 +36,8 @@ export class KVCache {
   length = 0;
   private k: KVArray[];
   private v: KVArray[];
+  /** The per-sequence state of the recurrent layers (hybrid models), else null. */
+  readonly recurrent: RecurrentState | null;
 
   constructor(o: KVCacheOptions) {
     for (const key of ['layers', 'maxSeq', 'kvHeads', 'headDim'] as const) {
@@ -45,8 +54,12 @@ export class KVCache {
     this.rowSize = o.kvHeads * o.headDim;
     const n = this.maxSeq * this.rowSize;
     const make = (): KVArray => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
-    this.k = Array.from({ length: o.layers }, make);
-    this.v = Array.from({ length: o.layers }, make);
+    const rec = o.recurrent ?? null;
+    if (rec && rec.length !== o.layers) throw new RangeError(`tensorloom: KVCache recurrent has ${rec.length} layers, expected ${o.layers}`);
+    const kv = (l: number): KVArray => (rec && rec[l]!.size > 0 ? (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0)) : make());
+    this.k = Array.from({ length: o.layers }, (_, l) => kv(l));
+    this.v = Array.from({ length: o.layers }, (_, l) => kv(l));
+    this.recurrent = rec ? new RecurrentState(rec) : null;
   }
 
   /** The whole key buffer of a layer, `[maxSeq, kvHeads, headDim]`. */
@@ -60,7 +73,7 @@ export class KVCache {
 
   /** Bytes held. */
   get bytes(): number {
-    return this.k.reduce((s, a) => s + a.byteLength, 0) * 2;
+    return this.k.reduce((s, a) => s + a.byteLength, 0) * 2 + (this.recurrent?.bytes ?? 0);
   }
 
   /** Frees the buffers (the cache is unusable afterwards). */

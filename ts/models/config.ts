@@ -1,13 +1,16 @@
 /**
- * The hyperparameters every supported decoder is described by, whatever file it came from.
- * Llama-family and GPT-2 models differ only in these switches (norm, MLP, positions, biases).
+ * The hyperparameters and block recipe every supported decoder is described by, whatever file it
+ * came from. A family's file in the architecture table (./architectures.ts) fills this from GGUF
+ * metadata or a Hugging Face config.json; the Transformer builds its layers from it alone.
  */
 import type { RopeOptions } from '../backend/types.js';
+import type { RopeScaling } from '../layers/rope-table.js';
 
-export type ModelFamily = 'llama' | 'gpt2';
+/** The families of the architecture table (one file each under ts/models/). Declared only here. */
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2' | 'qwen35' | 'qwen35moe';
 
 export interface TransformerConfig {
-  /** Which family's wiring: 'llama' (also TinyLlama, SmolLM, Qwen2, Mistral-style) or 'gpt2'. */
+  /** Which table entry built it. */
   family: ModelFamily;
   /** The architecture name as the file gave it (e.g. 'llama', 'qwen2', 'LlamaForCausalLM', 'llama2.c'). */
   architecture: string;
@@ -30,6 +33,14 @@ export interface TransformerConfig {
   qkvBias: boolean;
   /** Output projection and MLP carry biases (GPT-2). */
   outBias: boolean;
+  /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
+  ropeScaling?: RopeScaling;
+  /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
+  noRopeLayers?: readonly boolean[];
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
+  qkNorm?: boolean;
+  /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
+  moe?: { experts: number; used: number; hiddenDim: number };
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];

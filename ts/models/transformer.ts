@@ -1,8 +1,10 @@
 /**
  * A decoder-only transformer built from the layer classes: embedding (+ learned positions),
- * L blocks, final norm, LM head. `forward` runs a batch of T tokens at positions
- * [pos, pos + T) through every layer in one pass per layer (prefill is one matmul with M = T),
- * in chunks of at most `maxBatch` rows, and returns the logits of the last token.
+ * L blocks, final norm, LM head. `runStep` is THE forward pass: it runs one step's rows (one
+ * sequence's chunk, or many sequences' rows for the batching server, see ts/layers/step.ts)
+ * through every layer, one matmul per projection for all rows. `forward` runs T tokens of one
+ * sequence at positions [pos, pos + T) through it in chunks of at most `maxBatch` rows and returns
+ * the logits of the last token; ts/server/batched-forward.ts builds multi-sequence steps.
  */
 import type { Backend, Weights } from '../backend/types.js';
 import { Attention } from '../layers/attention.js';
@@ -12,8 +14,12 @@ import { KVCache, type KVDType } from '../layers/kv-cache.js';
 import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
+import { MoE } from '../layers/moe.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
+import { RopeTable } from '../layers/rope-table.js';
+import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
+import type { RecurrentLayerSpec } from '../layers/recurrent-state.js';
 import { validateConfig, type TransformerConfig } from './config.js';
 import { concatRows, type LinearWeights, type NormWeights, type TransformerWeights } from './weights.js';
 
@@ -45,10 +51,14 @@ export class Transformer {
   readonly finalNorm: Norm;
   readonly lmHead: Linear;
   readonly cache: KVCache;
+  /** Hybrid models: the recurrent state each layer keeps per sequence (null: attention only). */
+  private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
   private readonly logits: Float32Array;
-  private readonly posIds: Int32Array;
-  private readonly posIds1: Int32Array;
+  /** The single-sequence step `forward` reuses (no allocation per token). */
+  private readonly step: Step;
+  private readonly positionViews = new Map<number, Int32Array>();
+  private readonly positionBuffer: Int32Array;
   private disposed = false;
 
   constructor(
@@ -99,9 +109,16 @@ export class Transformer {
       if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
       return linear(concatRows(parts), what, rows, c.dim);
     };
+    const ropeTable = c.rope && c.ropeScaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling: c.ropeScaling }) : null;
+    const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
+      if (!c.qkNorm) return null;
+      if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
+      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
+      return new RMSNorm(backend, w.weight, c.normEps);
+    };
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
-      const attention = new Attention(backend, {
+      const attention = 'mixer' in l ? l.mixer(backend) : new Attention(backend, {
         q: linear(l.q, at('attention q'), qDim, c.dim),
         k: linear(l.k, at('attention k'), kvDim, c.dim),
         v: linear(l.v, at('attention v'), kvDim, c.dim),
@@ -110,14 +127,37 @@ export class Transformer {
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
-        rope: c.rope,
+        rope: c.noRopeLayers?.[i] ? null : c.rope,
+        ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
+        qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
+        kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
       });
+      let mlp: MLP | MoE;
+      if (c.moe) {
+        const m = c.moe;
+        const x = l.experts;
+        if (!x) throw new Error(`tensorloom: ${at('experts')} are missing (the config declares ${m.experts} experts)`);
+        for (const [what, list] of [['gate', x.gate], ['up', x.up], ['down', x.down]] as const) {
+          if (list.length !== m.experts) throw new RangeError(`tensorloom: ${at(`expert ${what} projections`)}: found ${list.length}, expert_count says ${m.experts}`);
+        }
+        mlp = new MoE(backend, {
+          router: linear(x.router, at('expert router (ffn_gate_inp)'), m.experts, c.dim),
+          experts: x.gate.map((g, e) => ({
+            gate: linear(g, at(`expert ${e} gate`), m.hiddenDim, c.dim),
+            up: linear(x.up[e]!, at(`expert ${e} up`), m.hiddenDim, c.dim),
+            down: linear(x.down[e]!, at(`expert ${e} down`), c.dim, m.hiddenDim),
+          })),
+          used: m.used,
+        });
+        const ffn = 'wrapFfn' in l && l.wrapFfn ? l.wrapFfn(backend, mlp) : mlp;
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn);
+      }
+      if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
-      let mlp: MLP;
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(null, [l.gate, l.up], at('fused mlp gate/up'), 2 * c.hiddenDim);
+        const gateUp = fused(null, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
@@ -127,16 +167,18 @@ export class Transformer {
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
     this.lmHead = new Linear(backend, weights.lmHead);
-    this.cache = new KVCache({ layers: c.nLayers, maxSeq: ctx, kvHeads: c.nKvHeads, headDim: c.headDim, dtype: options.kvCache ?? 'f32' });
+    const specs = this.blocks.map((b) => b.attention.stateSpec);
+    this.recurrentSpecs = specs.some((x) => x) ? specs.map((x) => x ?? { size: 0, owner: 'attention (KV cache)' }) : null;
+    this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
-    this.posIds = new Int32Array(maxBatch);
-    this.posIds1 = this.posIds.subarray(0, 1);
+    this.positionBuffer = new Int32Array(maxBatch);
+    this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
 
   /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
   createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
     const c = this.config;
-    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype });
+    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype, ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}) });
   }
 
   /**
@@ -162,47 +204,87 @@ export class Transformer {
     if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.headDim !== c.headDim) {
       throw new RangeError('tensorloom: the KV cache was not made for this model (see createCache)');
     }
+    if (cache.recurrent && T > 1 && !allLogits) {
+      // A recurrent state cannot be cut back: keep a snapshot before the prompt's last token, where
+      // the next prompt sharing this one resumes (its last token always runs again, for its logits).
+      this.forwardRows(tokens.subarray(0, T - 1), pos, undefined, cache);
+      cache.recurrent.keepSnapshot();
+      return this.forwardRows(tokens.subarray(T - 1), pos + T - 1, undefined, cache);
+    }
+    return this.forwardRows(tokens, pos, allLogits, cache);
+  }
+
+  /** forward's checked body: the rows in chunks of at most maxBatch. */
+  private forwardRows(tokens: Int32Array, pos: number, allLogits: Float32Array | undefined, cache: KVCache): Float32Array {
+    const T = tokens.length;
     const V = this.config.vocabSize;
     if (allLogits && allLogits.length !== T * V) throw new RangeError(`tensorloom: allLogits has ${allLogits.length} elements, expected ${T * V}`);
     const maxBatch = this.workspace.maxRows;
     for (let start = 0; start < T; start += maxBatch) {
       const n = Math.min(maxBatch, T - start);
       const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start, cache);
-      cache.length = pos + start + n;
-      if (allLogits) {
-        const h = this.workspace.rows('head.norm', n, this.config.dim);
-        this.finalNorm.forward(h, x, n);
-        this.lmHead.forward(allLogits.subarray(start * V, (start + n) * V), h, n);
-      }
+      if (allLogits) this.logitsOf(allLogits.subarray(start * V, (start + n) * V), x, n, this.workspace);
       if (start + n === T) {
         if (allLogits) this.logits.set(allLogits.subarray((T - 1) * V));
         else {
           const dim = this.config.dim;
-          const last = n === 1 ? x : x.subarray((n - 1) * dim, n * dim);
-          const h = this.workspace.rows('head.norm', 1, dim);
-          this.finalNorm.forward(h, last, 1);
-          this.lmHead.forward(this.logits, h, 1);
+          this.logitsOf(this.logits, n === 1 ? x : x.subarray((n - 1) * dim, n * dim), 1, this.workspace);
         }
       }
     }
     return this.logits;
   }
 
-  /** Embeds and runs one chunk through the blocks; returns the residual stream [n, dim]. */
+  /** Runs one chunk of a single sequence through runStep (reusing one Step object). */
   private runChunk(tokens: Int32Array, pos: number, cache: KVCache): Float32Array {
     const n = tokens.length;
-    const ws = this.workspace;
-    const x = ws.rows('residual', n, this.config.dim);
-    this.embedding.forward(x, tokens);
+    const st = this.step;
+    let positions = this.positionViews.get(n);
+    if (!positions) this.positionViews.set(n, (positions = this.positionBuffer.subarray(0, n)));
+    for (let i = 0; i < n; i++) positions[i] = pos + i;
+    st.M = n;
+    st.N = n;
+    st.tokens = tokens;
+    st.positions = positions;
+    const seq = st.sequences[0]!;
+    seq.T = n;
+    seq.pos = pos;
+    seq.cache = cache;
+    return this.runStep(st, this.workspace);
+  }
+
+  /**
+   * The forward pass: embeds the step's M rows (token + learned position), runs every block
+   * (token-parallel ops over all rows, attention per sequence against its cache), marks the new
+   * positions valid in each sequence's cache, and returns the residual stream [M, dim] (a view of
+   * `ws`). Callers take the rows they want logits for through `logitsOf`.
+   */
+  runStep(step: Step, ws: Workspace): Float32Array {
+    if (this.disposed) throw new Error('tensorloom: this model has been disposed');
+    const M = step.M;
+    const x = ws.rows('residual', M, this.config.dim);
+    this.embedding.forward(x, step.tokens.subarray(0, M));
     if (this.positionEmbedding) {
-      const ids = n === 1 ? this.posIds1 : this.posIds.subarray(0, n);
-      for (let i = 0; i < n; i++) ids[i] = pos + i;
-      const p = ws.rows('positions', n, this.config.dim);
-      this.positionEmbedding.forward(p, ids);
+      const p = ws.rows('positions', M, this.config.dim);
+      this.positionEmbedding.forward(p, step.positions.subarray(0, M));
       this.backend.add(x, x, p);
     }
-    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, n, pos, cache, l, ws);
+    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
+    for (const s of step.sequences) {
+      s.cache.length = s.pos + s.T;
+      const rec = s.cache.recurrent;
+      if (rec) {
+        rec.length = s.pos + s.T;
+      }
+    }
     return x;
+  }
+
+  /** logits[W, vocab] of the W residual rows `h` [W, dim]: final norm + LM head. */
+  logitsOf(out: Float32Array, h: Float32Array, W: number, ws: Workspace): void {
+    const hn = ws.rows('head.norm', W, this.config.dim);
+    this.finalNorm.forward(hn, h, W);
+    this.lmHead.forward(out, hn, W);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */

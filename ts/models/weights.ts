@@ -2,7 +2,8 @@
  * The weights of a decoder in one normalized shape, filled by the per-family loaders
  * (llama.ts, gpt2.ts) from whatever names and layouts the file used. Matrices are `[out, in]`.
  */
-import type { Weights } from '../backend/types.js';
+import type { Backend, Weights } from '../backend/types.js';
+import type { FeedForward, TokenMixer } from '../layers/token-mixer.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 
@@ -24,18 +25,41 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
+  /** Per-head q/k RMSNorm weights [headDim] (Qwen3). */
+  qNorm?: NormWeights | null;
+  kNorm?: NormWeights | null;
   mlpNorm: NormWeights;
   /** SwiGLU only. */
   gate: LinearWeights | null;
-  up: LinearWeights;
-  down: LinearWeights;
+  /** The dense MLP; null in a mixture-of-experts layer. */
+  up: LinearWeights | null;
+  down: LinearWeights | null;
+  /** Sparse mixture of experts (Mixtral, Qwen3-MoE): router [experts, dim] and per-expert SwiGLU projections. */
+  experts?: ExpertWeights | null;
 }
+
+export interface ExpertWeights {
+  router: LinearWeights;
+  gate: LinearWeights[];
+  up: LinearWeights[];
+  down: LinearWeights[];
+}
+
+/**
+ * A layer whose token mixer its family builds itself: the recurrent (Gated DeltaNet) and gated
+ * full-attention layers of hybrid models (Qwen3.5). The MLP half is the standard one.
+ */
+export type MixerLayerWeights = Omit<LayerWeights, 'qkv' | 'q' | 'k' | 'v' | 'o'> & {
+  mixer: (backend: Backend) => TokenMixer;
+  /** Wraps the feed-forward the Transformer built (e.g. adds Qwen3.5-MoE's gated shared expert). */
+  wrapFfn?: (backend: Backend, ffn: FeedForward) => FeedForward;
+};
 
 export interface TransformerWeights {
   tokenEmbedding: Weights;
   /** Learned absolute positions (GPT-2), `[contextLength, dim]`. */
   positionEmbedding: Weights | null;
-  layers: LayerWeights[];
+  layers: (LayerWeights | MixerLayerWeights)[];
   finalNorm: NormWeights;
   /** `[vocab, dim]`; the token embedding itself when the head is tied. */
   lmHead: Weights;

@@ -2,6 +2,7 @@ import type { Backend, BackendInfo } from '../types.js';
 import { jsAttention } from './attention.js';
 import { jsConversions } from './conversions.js';
 import { jsElementwise } from './elementwise.js';
+import { jsLinearAttention } from './linear-attention.js';
 import { jsMatmul } from './matmul.js';
 
 /**
@@ -23,6 +24,7 @@ export function createJsBackend(fallbackReason?: string): Backend {
     ...jsMatmul,
     ...jsAttention,
     ...jsElementwise,
+    ...jsLinearAttention,
     ...jsConversions,
   };
 }

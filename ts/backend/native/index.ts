@@ -3,6 +3,7 @@ import type { Backend, BackendInfo, IsaName } from '../types.js';
 import { nativeAttention } from './attention.js';
 import { nativeConversions } from './conversions.js';
 import { nativeElementwise } from './elementwise.js';
+import { nativeLinearAttention } from './linear-attention.js';
 import { nativeMatmul } from './matmul.js';
 
 /** The native backend: thin wrappers over the addon's exports, one file per kernel family. */
@@ -24,6 +25,7 @@ export function createNativeBackend(addon: NativeAddon, addonPath: string): Back
     ...nativeMatmul(addon),
     ...nativeAttention(addon),
     ...nativeElementwise(addon),
+    ...nativeLinearAttention(addon),
     ...nativeConversions(addon),
   };
 }

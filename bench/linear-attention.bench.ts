@@ -1,0 +1,140 @@
+/**
+ * Linear attention against softmax attention, H = 16 heads of D = 128, f32, causal, at 1 and 2
+ * threads: the paper's rule (elu1) and the gated delta rule (Qwen3.5's layer kernel) next to the
+ * fused softmax kernel.
+ * - prefill: T tokens from an empty state / cache, T = 256 … 16k;
+ * - decode: one token at context S = 128 … 16k. Softmax reads an S-row KV cache; the linear rules
+ *   read and write their fixed state, whatever S is (the state here has no history in it, which
+ *   changes nothing in the arithmetic). Each decode call uses the next of several caches/states
+ *   totalling ≥ 256 MB, as the layers of a model do, so memory rather than the LLC is read;
+ * - memory per sequence and layer: the KV cache (2·S·H·D·4 bytes) vs the state (H·(D²+D)·4 bytes
+ *   for the paper's rule, H·D²·4 for the delta rule);
+ * - the crossover: the first T (prefill) and S (decode) where each linear rule beats softmax.
+ *
+ *   npx tsx bench/run.ts linear-attention [--quick]     --quick: T, S ∈ {256, 1024}, 3 samples
+ */
+import { getBackend } from '../ts/index.js';
+import type { Backend } from '../ts/index.js';
+import { printTable, timeIt, writeResults } from './lib.js';
+import type { Row } from './lib.js';
+
+const H = 16;
+const D = 128;
+const THREADS = [1, 2];
+
+type Kind = 'softmax' | 'linear' | 'delta';
+const KINDS: Kind[] = ['softmax', 'linear', 'delta'];
+
+const rand = (n: number, lo = -1, hi = 1) => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * Math.random();
+  return a;
+};
+
+function l2rows(x: Float32Array): Float32Array {
+  for (let r = 0; r < x.length / D; r++) {
+    let s = 0;
+    for (let i = 0; i < D; i++) s += x[r * D + i]! ** 2;
+    for (let i = 0; i < D; i++) x[r * D + i]! /= Math.sqrt(s);
+  }
+  return x;
+}
+
+const stateFloats = (k: Kind) => (k === 'linear' ? H * (D * D + D) : H * D * D);
+const bytesPerSequence = (k: Kind, S: number) => (k === 'softmax' ? 2 * S * H * D * 4 : stateFloats(k) * 4);
+
+/** A call of `kind` over T new tokens with S positions in total (T = 1: decode), ready to time. */
+function makeCall(be: Backend, kind: Kind, T: number, S: number): () => void {
+  const q = rand(T * H * D);
+  const out = new Float32Array(T * H * D);
+  const copies = T === 1 ? Math.max(1, Math.ceil(256e6 / bytesPerSequence(kind, S))) : 1;
+  let next = 0;
+  if (kind === 'softmax') {
+    const k = Array.from({ length: copies }, () => rand(S * H * D));
+    const v = Array.from({ length: copies }, () => rand(S * H * D));
+    const shape = { T, S, H, Hkv: H, D, posOffset: S - T };
+    return () => {
+      be.attention(out, q, k[next]!, v[next]!, shape);
+      next = (next + 1) % copies;
+    };
+  }
+  const k = rand(T * H * D);
+  const v = rand(T * H * D);
+  const states = Array.from({ length: copies }, () => new Float32Array(stateFloats(kind)).fill(0)); // fill: fault the pages in now
+  if (kind === 'linear') {
+    const shape = { T, H, Hkv: H, Dk: D, Dv: D };
+    return () => {
+      be.linearAttention(out, q, k, v, states[next]!, shape);
+      next = (next + 1) % copies;
+    };
+  }
+  l2rows(q);
+  l2rows(k);
+  const g = rand(T * H, -0.5, -0.01);
+  const beta = rand(T * H, 0.1, 0.9);
+  const shape = { T, Hk: H, Hv: H, Dk: D, Dv: D };
+  return () => {
+    be.gatedDeltaRule(out, q, k, v, g, beta, states[next]!, shape);
+    next = (next + 1) % copies;
+  };
+}
+
+/** Multiply-adds of a prefill of T tokens (what the kernels compute, not what they could skip). */
+function prefillFlops(kind: Kind, T: number): number {
+  if (kind === 'softmax') return 2 * 2 * H * D * (T * (T + 1)) / 2; // QKᵀ and PV under the causal mask
+  return kind === 'linear' ? 2 * H * T * (2 * D * D + 64 * D) : 2 * H * T * (3 * D * D + 64 * 2 * D);
+}
+
+const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(0)} KiB`);
+
+export async function run(flags: string[]): Promise<void> {
+  const quick = flags.includes('--quick');
+  const PREFILL = quick ? [256, 1024] : [256, 1024, 4096, 16384];
+  const DECODE = quick ? [256, 1024] : [128, 1024, 4096, 16384];
+  const samples = quick ? 3 : 5;
+  const native = getBackend('native');
+
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  const crossover: Row[] = [];
+  for (const threads of THREADS) {
+    native.setThreads(threads);
+    const time: Record<string, Map<number, number>> = {};
+    for (const phase of ['prefill', 'decode'] as const) {
+      for (const n of phase === 'prefill' ? PREFILL : DECODE) {
+        const row: Row = { case: `${phase} ${phase === 'prefill' ? 'T' : 'S'}=${n}`, threads };
+        for (const kind of KINDS) {
+          const call = makeCall(native, kind, phase === 'prefill' ? n : 1, n);
+          const ms = timeIt(call, { samples, warmup: 1, minSampleMs: phase === 'prefill' ? 1 : 20 }).ms;
+          (time[`${phase}-${kind}`] ??= new Map()).set(n, ms);
+          row[`${kind} ms`] = ms;
+          if (phase === 'prefill') row[`${kind} GFLOP/s`] = prefillFlops(kind, n) / ms / 1e6;
+          results.push({ phase, kind, n, threads, H, D, ms, bytesPerSequence: bytesPerSequence(kind, n) });
+        }
+        row['KV (softmax)'] = fmtBytes(bytesPerSequence('softmax', n));
+        rows.push(row);
+      }
+    }
+    for (const phase of ['prefill', 'decode'] as const) {
+      for (const kind of ['linear', 'delta'] as const) {
+        const soft = time[`${phase}-softmax`]!;
+        const mine = time[`${phase}-${kind}`]!;
+        const first = [...mine.keys()].find((n) => mine.get(n)! < soft.get(n)!);
+        crossover.push({
+          threads,
+          phase,
+          rule: kind === 'linear' ? "paper's (elu1)" : 'gated delta',
+          'faster than softmax from': first === undefined ? `not up to ${Math.max(...mine.keys())}` : `${phase === 'prefill' ? 'T' : 'S'} = ${first}`,
+        });
+      }
+    }
+  }
+  native.setThreads(0);
+  printTable(`linear vs softmax attention, H=${H}, D=${D}, f32, causal (median ms per call)`, rows);
+  console.log(
+    `\nmemory per sequence and layer: softmax KV 2·S·H·D·4 bytes (${fmtBytes(bytesPerSequence('softmax', 16384))} at S=16k); ` +
+      `paper's rule ${fmtBytes(bytesPerSequence('linear', 0))}, gated delta ${fmtBytes(bytesPerSequence('delta', 0))} at any S`,
+  );
+  printTable('crossover: the first length (of those measured) where the linear rule is faster', crossover);
+  writeResults('linear-attention', { H, D, quick, results, crossover });
+}

@@ -1,0 +1,244 @@
+// Linear attention driver (linear_attention.h): the two update rules in chunked form, written on
+// the per-ISA primitives of linear_attention_kernels.h, threaded over heads on the shared pool.
+// A chunk of one token is exactly the recurrent step; decode (T = 1) takes the fused row kernel.
+#include "kernels/linear_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/linear_attention_kernels.h"
+#include "kernels/threadpool.h"
+
+namespace tl {
+
+namespace {
+
+struct Prims {
+  float (*dot)(const float*, const float*, int64_t);
+  void (*axpy)(float*, float, const float*, int64_t);
+  void (*scale)(float*, float, int64_t);
+  void (*dot_rows)(float*, const float*, int64_t, int64_t, const float*, int64_t, float);
+  void (*feature)(float*, const float*, int64_t, int);
+  void (*gemm)(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
+  void (*delta_rows)(float*, int64_t, int64_t, const float*, const float*, float, const float*, const float*, float,
+                     float, float*);
+};
+
+Prims pick() {
+  switch (active_isa()) {
+#if defined(TL_HAVE_X86_VARIANTS)
+    case Isa::Avx512:
+      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, avx512::la_gemm, avx512::la_delta_rows};
+    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, avx2::la_gemm, avx2::la_delta_rows};
+#endif
+    default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows};
+  }
+}
+
+// Per-thread scratch kept between calls (decode calls once per layer per token).
+float* scratch(size_t floats) {
+  static thread_local std::vector<float> mem;
+  if (mem.size() < floats) mem.resize(floats);
+  return mem.data();
+}
+
+// ── the paper's rule ──────────────────────────────────────────────────────────────────────────
+
+// One KV head: S [Dk, Dv] and z [Dk] at `st`, its G query heads. Per chunk of n tokens, with
+// Φq, Φk the feature-mapped rows and A = mask(Φq Φkᵀ) (lower triangle, diagonal included):
+//   num = Φq·S + A·V,  den = Φq·z + rowsum(A) + eps,  out = num / den;  then S += Φkᵀ·V, z += Σ Φk.
+void linear_head(const Prims& P, float* out, const float* q, const float* k, const float* v, float* st, int64_t hk,
+                 const LinearAttentionParams& p) {
+  const int64_t T = p.T, H = p.H, Hkv = p.Hkv, Dk = p.Dk, Dv = p.Dv, G = H / Hkv;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  float* S = st;
+  float* z = st + Dk * Dv;
+  // Scratch: Φk [C, Dk], Φkᵀ [Dk, C], Φq [C, Dk], num [C, Dv], A [C, C], den [C].
+  float* fk = scratch((size_t)C * (3 * Dk + Dv + C + 1));
+  float* fkT = fk + C * Dk;
+  float* fq = fkT + Dk * C;
+  float* num = fq + C * Dk;
+  float* A = num + C * Dv;
+  float* den = A + C * C;
+  const int64_t ldv = Hkv * Dv;
+
+  auto absorb = [&](int64_t t0, int64_t n) {
+    for (int64_t r = 0; r < n; r++) P.feature(fk + r * Dk, k + ((t0 + r) * Hkv + hk) * Dk, Dk, (int)p.phi);
+    for (int64_t r = 0; r < n; r++)
+      for (int64_t i = 0; i < Dk; i++) fkT[i * n + r] = fk[r * Dk + i];
+    P.gemm(S, Dv, fkT, n, v + (t0 * Hkv + hk) * Dv, ldv, Dk, n, Dv);
+    for (int64_t r = 0; r < n; r++) P.axpy(z, 1.f, fk + r * Dk, Dk);
+  };
+  // Rows [t0, t0 + n) of query head h; `masked`: add the chunk's own tokens (Φk must hold them).
+  auto read_out = [&](int64_t h, int64_t t0, int64_t n, bool masked) {
+    for (int64_t r = 0; r < n; r++) P.feature(fq + r * Dk, q + ((t0 + r) * H + h) * Dk, Dk, (int)p.phi);
+    std::memset(num, 0, (size_t)n * Dv * sizeof(float));
+    P.gemm(num, Dv, fq, Dk, S, Dv, n, Dk, Dv);
+    for (int64_t r = 0; r < n; r++) den[r] = P.dot(fq + r * Dk, z, Dk) + p.eps;
+    if (masked) {
+      for (int64_t r = 0; r < n; r++) {
+        float* ar = A + r * n;
+        P.dot_rows(ar, fk, r + 1, Dk, fq + r * Dk, Dk, 1.f);
+        for (int64_t s = r + 1; s < n; s++) ar[s] = 0.f;
+        for (int64_t s = 0; s <= r; s++) den[r] += ar[s];
+      }
+      P.gemm(num, Dv, A, n, v + (t0 * Hkv + hk) * Dv, ldv, n, n, Dv);
+    }
+    for (int64_t r = 0; r < n; r++) {
+      float* o = out + ((t0 + r) * H + h) * Dv;
+      const float inv = 1.f / den[r];
+      for (int64_t j = 0; j < Dv; j++) o[j] = num[r * Dv + j] * inv;
+    }
+  };
+
+  if (!p.causal) {  // every query sees the state after all T tokens
+    for (int64_t t0 = 0; t0 < T; t0 += C) absorb(t0, std::min(C, T - t0));
+    for (int64_t t0 = 0; t0 < T; t0 += C)
+      for (int64_t g = 0; g < G; g++) read_out(hk * G + g, t0, std::min(C, T - t0), false);
+    return;
+  }
+  for (int64_t t0 = 0; t0 < T; t0 += C) {
+    const int64_t n = std::min(C, T - t0);
+    for (int64_t r = 0; r < n; r++) P.feature(fk + r * Dk, k + ((t0 + r) * Hkv + hk) * Dk, Dk, (int)p.phi);
+    for (int64_t g = 0; g < G; g++) read_out(hk * G + g, t0, n, true);
+    absorb(t0, n);
+  }
+}
+
+// ── the gated delta rule ─────────────────────────────────────────────────────────────────────
+
+// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk.
+void delta_head(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
+                const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
+  const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
+  const int64_t Gd = p.channel_gate ? Dk : 1;  // decays per token
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  auto kt = [&](int64_t t) { return k + (t * Hk + hk) * Dk; };
+  auto qt = [&](int64_t t) { return q + (t * Hk + hk) * Dk; };
+  auto vt = [&](int64_t t) { return v + (t * Hv + h) * Dv; };
+  auto gt = [&](int64_t t) { return g + (t * Hv + h) * Gd; };
+  auto bt = [&](int64_t t) { return beta[t * Hv + h]; };
+
+  if (C == 1) {  // the recurrence, one fused pass over the state rows per token
+    float* dec = scratch(Dk);
+    for (int64_t t = 0; t < T; t++) {
+      const float* gv = gt(t);
+      if (p.channel_gate)
+        for (int64_t i = 0; i < Dk; i++) dec[i] = std::exp(gv[i]);
+      P.delta_rows(M, Dv, Dk, kt(t), qt(t), std::exp(gv[0]), p.channel_gate ? dec : nullptr, vt(t), bt(t), p.scale,
+                   out + (t * Hv + h) * Dv);
+    }
+    return;
+  }
+
+  // Scratch: S [Dk, Dv] (the state in the layout the products want), cumulative log-decays Gc
+  // [C, Gd], decayed keys/queries kd, qd [C, Dk], kdᵀ [Dk, C], u then d [C, Dv], o [C, Dv], pair
+  // weights A, B [C, C], one weighted row w [Dk].
+  float* S = scratch((size_t)Dk * Dv + C * Gd + 3 * C * Dk + 2 * C * Dv + 2 * C * C + Dk);
+  float* Gc = S + Dk * Dv;
+  float* kd = Gc + C * Gd;
+  float* qd = kd + C * Dk;
+  float* kT = qd + C * Dk;
+  float* dm = kT + C * Dk;
+  float* om = dm + C * Dv;
+  float* A = om + C * Dv;
+  float* B = A + C * C;
+  float* w = B + C * C;
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) S[i * Dv + j] = M[j * Dk + i];
+
+  // Σ_i x[i]·y[i]·exp(Gc[t][i] − Gc[s][i]) : the pair weight of tokens s ≤ t inside the chunk
+  // (per-channel gate; the scalar gate's factor e = exp(Gc[t] − Gc[s]) is shared by A and B).
+  auto decayed_dot = [&](const float* x, const float* y, int64_t t, int64_t s) {
+    for (int64_t i = 0; i < Dk; i++) w[i] = x[i] * std::exp(Gc[t * Dk + i] - Gc[s * Dk + i]);
+    return P.dot(w, y, Dk);
+  };
+
+  for (int64_t t0 = 0; t0 < T; t0 += C) {
+    const int64_t n = std::min(T, t0 + C) - t0;
+    // Γ_r = exp(Σ_{r' ≤ r} g_r') from the chunk start, applied to k_r and q_r for the carried-state terms.
+    for (int64_t r = 0; r < n; r++) {
+      const float* gv = gt(t0 + r);
+      for (int64_t i = 0; i < Gd; i++) Gc[r * Gd + i] = gv[i] + (r ? Gc[(r - 1) * Gd + i] : 0.f);
+      const float gamma0 = std::exp(Gc[r * Gd]);
+      for (int64_t i = 0; i < Dk; i++) {
+        const float gamma = p.channel_gate ? std::exp(Gc[r * Gd + i]) : gamma0;
+        kd[r * Dk + i] = gamma * kt(t0 + r)[i];
+        qd[r * Dk + i] = gamma * qt(t0 + r)[i];
+      }
+    }
+    // Carried state: u = (Γ∘K)·S₀, o = (Γ∘Q)·S₀.
+    std::memset(dm, 0, (size_t)2 * C * Dv * sizeof(float));  // dm and om
+    P.gemm(dm, Dv, kd, Dk, S, Dv, n, Dk, Dv);
+    P.gemm(om, Dv, qd, Dk, S, Dv, n, Dk, Dv);
+    // Pair weights: A[r][s] = β_r (Γ_r/Γ_s ⊙ k_r)·k_s for s < r; B[r][s] = (Γ_r/Γ_s ⊙ q_r)·k_s for s ≤ r, else 0.
+    for (int64_t r = 0; r < n; r++) {
+      const float br = bt(t0 + r);
+      if (p.channel_gate) {
+        for (int64_t s = 0; s < r; s++) A[r * n + s] = br * decayed_dot(kt(t0 + r), kt(t0 + s), r, s);
+        for (int64_t s = 0; s <= r; s++) B[r * n + s] = decayed_dot(qt(t0 + r), kt(t0 + s), r, s);
+      } else {
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = std::exp(Gc[r] - Gc[s]);
+          if (s < r) A[r * n + s] = br * e * P.dot(kt(t0 + r), kt(t0 + s), Dk);
+          B[r * n + s] = e * P.dot(qt(t0 + r), kt(t0 + s), Dk);
+        }
+      }
+      for (int64_t s = r + 1; s < n; s++) B[r * n + s] = 0.f;
+    }
+    // WY / forward substitution: d_r = β_r (v_r − u_r) − Σ_{s<r} A[r][s] d_s.
+    for (int64_t r = 0; r < n; r++) {
+      float* d = dm + r * Dv;
+      const float* vr = vt(t0 + r);
+      const float b = bt(t0 + r);
+      for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - d[j]);
+      for (int64_t s = 0; s < r; s++) P.axpy(d, -A[r * n + s], dm + s * Dv, Dv);
+    }
+    // Outputs: o = scale (o + B·D).
+    P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
+    for (int64_t r = 0; r < n; r++) {
+      float* dst = out + ((t0 + r) * Hv + h) * Dv;
+      for (int64_t j = 0; j < Dv; j++) dst[j] = p.scale * om[r * Dv + j];
+    }
+    // Carry: S ← Γ_n S₀ + (Γ_n/Γ ⊙ K)ᵀ·D.
+    const float* Gn = Gc + (n - 1) * Gd;
+    for (int64_t s = 0; s < n; s++) {
+      const float e0 = std::exp(Gn[0] - Gc[s * Gd]);
+      for (int64_t i = 0; i < Dk; i++)
+        kT[i * n + s] = kt(t0 + s)[i] * (p.channel_gate ? std::exp(Gn[i] - Gc[s * Gd + i]) : e0);
+    }
+    if (p.channel_gate)
+      for (int64_t i = 0; i < Dk; i++) P.scale(S + i * Dv, std::exp(Gn[i]), Dv);
+    else
+      P.scale(S, std::exp(Gn[0]), Dk * Dv);
+    P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
+  }
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) M[j * Dk + i] = S[i * Dv + j];
+}
+
+}  // namespace
+
+void linear_attention(float* out, const float* q, const float* k, const float* v, float* state,
+                      const LinearAttentionParams& p) {
+  if (p.T <= 0 || p.Hkv <= 0) return;
+  const Prims P = pick();
+  const int64_t per_head = p.Dk * p.Dv + p.Dk;
+  parallel_for(p.Hkv, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t hk = b; hk < e; hk++) linear_head(P, out, q, k, v, state + hk * per_head, hk, p);
+  });
+}
+
+void gated_delta_rule(float* out, const float* q, const float* k, const float* v, const float* g,
+                      const float* beta, float* state, const GatedDeltaParams& p) {
+  if (p.T <= 0 || p.Hv <= 0) return;
+  const Prims P = pick();
+  parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t h = b; h < e; h++) delta_head(P, out, q, k, v, g, beta, state + h * p.Dv * p.Dk, h, p);
+  });
+}
+
+}  // namespace tl
