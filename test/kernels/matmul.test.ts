@@ -2,7 +2,8 @@
  * matmul family: the native kernels on every ISA path (scalar reference, AVX2, AVX-512) against the
  * pure-JS baseline, on awkward sizes (1, 3, 17, 63, 65, 127, 1000 and sizes crossing every regime
  * and block: GEMV M = 1, dot-product kernel M ≤ 32, packed GEMM M ≥ 33 with KC = 512, MC = 48,
- * NC = 512 and the MR×NR tiles 6×16 / 6×32), all four weight dtypes, 1 and
+ * NC = 512 and the MR×NR tiles 6×16 / 6×32), the float weight dtypes (f32, f16, bf16; quantized
+ * types: quant.test.ts), 1 and
  * 2 threads; and bad calls that must throw a named TypeError/RangeError on both backends.
  *
  * Tolerance (same for every dtype): both sides expand the weights to f32 exactly (f16/bf16
@@ -90,7 +91,9 @@ function casesFor(dtype: DType): Case[] {
   return list;
 }
 
-const DTYPES: DType[] = ['f32', 'f16', 'bf16', 'q8_0'];
+// Float weight types only: the quantized ones (q8_0 included) multiply quantized activations with
+// integer dot products, as ggml does; test/kernels/quant.test.ts checks them against that reference.
+const DTYPES: DType[] = ['f32', 'f16', 'bf16'];
 const startThreads = native.info().threads;
 afterAll(() => native.setThreads(startThreads));
 
@@ -179,7 +182,7 @@ for (const backend of [native, js]) {
     it('q8_0 with cols not a multiple of 32, or an unknown dtype → RangeError', () => {
       const q: Weights = { dtype: 'q8_0', rows: 1, cols: 40, data: new Uint8Array(34) };
       expect(() => backend.matmulT(new Float32Array(1), new Float32Array(40), q, 1)).toThrow(/w\.cols must be a multiple of 32/);
-      const bad = { dtype: 'q4_0', rows: 1, cols: 32, data: new Uint8Array(18) } as unknown as Weights;
+      const bad = { dtype: 'iq2_xxs', rows: 1, cols: 32, data: new Uint8Array(18) } as unknown as Weights;
       expect(() => backend.matmulT(new Float32Array(1), new Float32Array(32), bad, 1)).toThrow(/w\.dtype must be one of/);
     });
 

@@ -28,8 +28,8 @@ export interface CudaAddonInfo {
   gemm?: string;
 }
 
-/** Weight type codes shared with native/cuda/api.h (enum class WType). */
-export const WTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** Weight types as GGML type ids (native/kernels/weight_types.h; native/cuda/api.h's WType). */
+export const WTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
 /** RoPE layout codes shared with native/cuda/api.h (enum class RopeLayout). */
 export const ROPE_LAYOUT_CODE = { interleaved: 0, half: 1 } as const;
 
