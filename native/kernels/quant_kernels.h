@@ -8,7 +8,7 @@
 #define TL_QDOT_LIST(X) \
   X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_xs)
 // The ones with SIMD kernels (qdot.inc); the table uses the scalar reference for the rest.
-#define TL_QDOT_SIMD_LIST(X)
+#define TL_QDOT_SIMD_LIST(X) TL_QDOT_LIST(X)
 
 #define TL_QDOT_DECL(t) float dot_##t(const void* w, const void* a, int64_t n);
 
