@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
+#include "kernels/convert.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_quant.h"
@@ -162,8 +164,25 @@ int64_t grain_rows(int64_t macs_per_item) {
 
 }  // namespace
 
-// Float weights (f32, f16, bf16): the f32 paths above.
+// Float weights (f32, f16, bf16): the f32 paths above. F16 / BF16 weights take activations rounded
+// to F16 / BF16 first (ggml's vec_dot_type for them), so the products are ggml's exactly.
+thread_local std::vector<float> t_rounded_a;
+thread_local std::vector<uint16_t> t_half_a;
+
 static void matmul_t_float(float* out, const float* a, const void* w, int wt, int64_t M, int64_t N, int64_t K) {
+  if (wt == ggml::F16 || wt == ggml::BF16) {
+    const size_t n = (size_t)(M * K);
+    if (t_rounded_a.size() < n) t_rounded_a.resize(n);
+    if (t_half_a.size() < n) t_half_a.resize(n);
+    if (wt == ggml::F16) {
+      f32_to_f16_array(t_half_a.data(), a, (int64_t)n);
+      f16_to_f32_array(t_rounded_a.data(), t_half_a.data(), (int64_t)n);
+    } else {
+      f32_to_bf16_array(t_half_a.data(), a, (int64_t)n);
+      bf16_to_f32_array(t_rounded_a.data(), t_half_a.data(), (int64_t)n);
+    }
+    a = t_rounded_a.data();
+  }
   const GemmIsa* isa = simd_isa();
   if (!isa) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) { ref::matmul_t(out, a, w, wt, M, N, K, b, e); });

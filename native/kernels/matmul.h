@@ -8,7 +8,8 @@
 //   matmul:   out[M, N] = a[M, K] · b[K, N], all f32.
 //
 // What is computed, exactly:
-//   float weights (f32, f16, bf16): every weight is expanded to f32 (exact), then
+//   float weights (f32, f16, bf16): every weight is expanded to f32 (exact); for f16 / bf16 weights
+//     the activations are first rounded to f16 / bf16 (round to nearest even), as ggml does; then
 //     out[m, n] = Σ_k a[m, k] · w[n, k] accumulated in f32. Only the summation order differs between
 //     the scalar reference and the SIMD paths, so results agree to f32 rounding of a K-term sum.
 //   quantized weights: as ggml does it. Each row of a is quantized once to the type's activation

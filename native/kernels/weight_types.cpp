@@ -26,7 +26,7 @@ namespace {
 // One row per type, in GGML id order. Block bytes are the sizes of quant_blocks.h's structs.
 const WeightTypeInfo kTypes[] = {
     {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr},
-    {ggml::F16, "f16", 1, 2, ggml::F32, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr},
     TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0),
     TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
     TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
@@ -39,7 +39,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0),
     TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
-    {ggml::BF16, "bf16", 1, 2, ggml::F32, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr},
+    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
 

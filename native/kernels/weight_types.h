@@ -2,7 +2,8 @@
 //
 // A weight type is a GGML type id (the number GGUF files store) with its block layout, a scalar
 // dequantizer, the activation type its dot product takes and its dot kernels per ISA. Float types
-// (F32, F16, BF16) multiply f32 activations directly (matmul.h's float paths). Every quantized type
+// use matmul.h's f32 paths; like ggml, F16 and BF16 weights take activations rounded to F16 / BF16
+// (ggml's vec_dot_type), F32 weights f32 activations. Every quantized type
 // takes activations quantized to an integer block format, exactly as ggml does on x86:
 //   Q4_0, Q5_0, Q8_0, IQ4_NL  ·  Q8_0 blocks (32 int8 + f16 scale)
 //   Q4_1, Q5_1               ·  Q8_1 blocks (32 int8 + f16 scale + f16 scale·Σq)
@@ -35,7 +36,7 @@ struct WeightTypeInfo {
   const char* name;     // GGML's name ("q4_K")
   int block;            // values per block
   int block_bytes;      // bytes per block
-  int act;              // GGML id of the activation type its dot takes (F32 for float types)
+  int act;              // GGML id of the activation type its dot takes (ggml's vec_dot_type)
   DequantizeRowFn dequantize_row;  // scalar reference
   VecDotFn dot_ref;     // scalar reference (null for float types: matmul.h computes those)
   VecDotFn dot_avx2;    // AVX2 (maddubs/madd); null = no SIMD kernel, use dot_ref
@@ -60,7 +61,7 @@ const WeightTypeInfo* weight_types(int* count);
 
 // Bytes of one row of K values (K must be a multiple of the block size).
 static inline int64_t type_row_bytes(const WeightTypeInfo& t, int64_t K) { return K / t.block * t.block_bytes; }
-static inline bool is_float_type(const WeightTypeInfo& t) { return t.act == ggml::F32; }
+static inline bool is_float_type(const WeightTypeInfo& t) { return t.block == 1; }
 
 // The dot kernel for the active ISA (falls back to the scalar reference).
 VecDotFn active_dot(const WeightTypeInfo& t);

@@ -68,6 +68,18 @@ function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array,
   }
 }
 
+/**
+ * f16 / bf16 weights take activations rounded to f16 / bf16 (ggml's vec_dot_type, matmul.h): the
+ * reference rounds a the same way (round trip through the JS conversions, tested in
+ * conversions.test.ts) before the exact-weights f64 dot.
+ */
+function roundActivations(dtype: DType, a: Float32Array): Float32Array {
+  if (dtype !== 'f16' && dtype !== 'bf16') return a;
+  const h = new Uint16Array(a.length), r = new Float32Array(a.length);
+  if (dtype === 'f16') { js.f32ToF16(h, a); js.f16ToF32(r, h); } else { js.f32ToBf16(h, a); js.bf16ToF32(r, h); }
+  return r;
+}
+
 interface Case { M: number; N: number; K: number; a: Float32Array; w: Weights; want: Float32Array; bound: Float32Array }
 
 // Inputs and JS results per dtype, computed once and shared by every ISA path and thread count.
@@ -81,7 +93,7 @@ function casesFor(dtype: DType): Case[] {
       const a = randomF32(M * K, rand);
       const w = randomWeights(dtype, N, K, rand);
       const want = new Float32Array(M * N);
-      js.matmulT(want, a, w, M);
+      js.matmulT(want, roundActivations(dtype, a), w, M);
       const bound = new Float32Array(M * N);
       js.matmulT(bound, a.map(Math.abs), absWeights(w), M);
       return { M, N, K, a, w, want, bound };
