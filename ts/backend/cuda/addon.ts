@@ -28,8 +28,17 @@ export interface CudaAddonInfo {
   gemm?: string;
 }
 
-/** Weight type codes shared with native/cuda/api.h (enum class WType). */
-export const WTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** Weight type codes shared with native/cuda/api.h (enum class WType): the types the CUDA build computes with. */
+export const WTYPE_CODE: Partial<Record<DType, number>> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+
+/** The CUDA code of a weight type, or a RangeError naming the argument when CUDA has no kernel for it. */
+export function cudaWTypeCode(dtype: DType, what: string): number {
+  const code = WTYPE_CODE[dtype];
+  if (code === undefined) {
+    throw new RangeError(`tensorloom: ${what} is ${String(dtype)}; the CUDA backend computes with ${Object.keys(WTYPE_CODE).join(' | ')} only`);
+  }
+  return code;
+}
 /** RoPE layout codes shared with native/cuda/api.h (enum class RopeLayout). */
 export const ROPE_LAYOUT_CODE = { interleaved: 0, half: 1 } as const;
 
