@@ -8,8 +8,22 @@ import type { Weights } from '../types.js';
 import { rowBytes, weightType, type DType } from '../weight-types.js';
 import { DEQUANTIZE_BLOCKS } from './dequantize.js';
 import { f16Table } from './f16-table.js';
+import { f32BitsToBf16, f32BitsToF16 } from '../js/conversions.js';
+import { quantizeIQ4_NL, quantizeIQ4_XS } from './quantize-iq4.js';
+import { quantizeQ2_K, quantizeQ3_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './quantize-k.js';
+import { quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0 } from './quantize-legacy.js';
 
 export { DEQUANTIZE_BLOCKS, IQ4NL_VALUES } from './dequantize.js';
+
+/** Quantizes `blocks` blocks of x (from index xo) into y (from byte yo). */
+export type QuantizeBlocks = (x: Float32Array, xo: number, y: Uint8Array, yo: number, blocks: number) => void;
+
+/** The block quantizer of every quantized type (what llama.cpp writes without an importance matrix). */
+export const QUANTIZE_BLOCKS: Readonly<Record<Exclude<DType, 'f32' | 'f16' | 'bf16'>, QuantizeBlocks>> = {
+  q4_0: quantizeQ4_0, q4_1: quantizeQ4_1, q5_0: quantizeQ5_0, q5_1: quantizeQ5_1, q8_0: quantizeQ8_0,
+  q2_k: quantizeQ2_K, q3_k: quantizeQ3_K, q4_k: quantizeQ4_K, q5_k: quantizeQ5_K, q6_k: quantizeQ6_K,
+  iq4_nl: quantizeIQ4_NL, iq4_xs: quantizeIQ4_XS,
+};
 
 /** Row `row` of w as f32 into dst (from dstOffset): exact for every type. */
 export function dequantizeRow(w: Weights, row: number, dst: Float32Array, dstOffset = 0): void {
@@ -58,4 +72,26 @@ export function dequantizeBytes(dtype: DType, bytes: Uint8Array, elements: numbe
       : new Uint16Array(aligned.buffer, aligned.byteOffset, elements);
   }
   return dequantizeWeights({ dtype, rows: 1, cols: elements, data });
+}
+
+/**
+ * f32 rows of length `cols` stored as `dtype`: the data a `Weights` of that type holds (a copy for
+ * f32). cols must be a multiple of the type's block (RangeError otherwise).
+ */
+export function quantizeRows(dtype: DType, x: Float32Array, cols: number): Weights['data'] {
+  const t = weightType(dtype);
+  const per = rowBytes(t, cols);
+  if (cols === 0 || x.length % cols !== 0) throw new RangeError(`tensorloom: ${x.length} values are not whole rows of ${cols}`);
+  const rows = x.length / cols;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  switch (dtype) {
+    case 'f32': return x.slice();
+    case 'f16': return Uint16Array.from(bits, f32BitsToF16);
+    case 'bf16': return Uint16Array.from(bits, f32BitsToBf16);
+    default: {
+      const out = new Uint8Array(rows * per);
+      QUANTIZE_BLOCKS[dtype](x, 0, out, 0, x.length / t.blockSize);
+      return out;
+    }
+  }
 }
