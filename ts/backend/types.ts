@@ -73,7 +73,8 @@ export interface AttentionShape {
 
 export type GeluApproximation = 'tanh' | 'erf';
 
-export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512';
+/** SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only. */
+export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512' | 'avx512vnni';
 
 export interface BackendInfo {
   backend: 'native' | 'js';
@@ -97,6 +98,11 @@ export interface Backend {
   // ── matmul ──────────────────────────────────────────────────────────────────────────────
   /** out[M, N] = a[M, K] · wᵀ where w is [N, K] (N = w.rows, K = w.cols). */
   matmulT(out: Float32Array, a: Float32Array, w: Weights, M: number): void;
+  /**
+   * Several matmulT on the same input (Q/K/V, gate/up): outs[i][M, ws[i].rows] = a · ws[i]ᵀ. The
+   * native backend quantizes a once per activation type and runs every projection in one job.
+   */
+  matmulTMany(outs: readonly Float32Array[], a: Float32Array, ws: readonly Weights[], M: number): void;
   /** out[M, N] = a[M, K] · b[K, N], all f32. */
   matmul(out: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
 
@@ -143,7 +149,7 @@ export interface Backend {
 }
 
 /** The ops each kernel family provides, so the families can live in separate files. */
-export type MatmulOps = Pick<Backend, 'matmulT' | 'matmul'>;
+export type MatmulOps = Pick<Backend, 'matmulT' | 'matmulTMany' | 'matmul'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
 export type ElementwiseOps = Pick<
   Backend,

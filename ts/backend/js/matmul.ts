@@ -83,6 +83,13 @@ export const jsMatmul: MatmulOps = {
     }
   },
 
+  matmulTMany(outs, a, ws, M) {
+    if (!Array.isArray(outs) || !Array.isArray(ws) || outs.length !== ws.length || outs.length === 0) {
+      throw new TypeError('tensorloom: matmulTMany needs outs and ws as non-empty arrays of the same length');
+    }
+    for (let i = 0; i < ws.length; i++) this.matmulT(outs[i]!, a, ws[i]!, M);
+  },
+
   matmul(out, a, b, M, K, N) {
     checkMatmul(out, a, b, M, K, N);
     const acc = new Float64Array(N);
