@@ -38,7 +38,7 @@ const SHAPES: [number, number, number][] = [
 ];
 const DTYPES: DType[] = ['f32', 'f16', 'q8_0'];
 const THREADS = [1, 2];
-const BYTES_PER_WEIGHT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const BYTES_PER_WEIGHT = (t: DType): number => WEIGHT_TYPES[t].blockBytes / WEIGHT_TYPES[t].blockSize;
 /** The JS baseline runs once per shape, and only up to this many multiply-adds (512³)... */
 const JS_MAX_MACS = 512 ** 3;
 /** ...after one warm-up run on shapes up to this size. */
@@ -180,7 +180,7 @@ export async function run(flags: string[]): Promise<void> {
         const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
         const g = gflops(M, N, K, ms);
         const b = dtype === 'f32' ? blas.get(t)?.get(`${M}x${N}x${K}`) ?? null : null;
-        const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT[dtype]) / (ms * 1e6) : null;
+        const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT(dtype)) / (ms * 1e6) : null;
         const bwShare = weightGBs !== null && bw.get(t) ? weightGBs / bw.get(t)! : null;
         const one = t === 1;
         rows.push({

@@ -10,19 +10,18 @@
  * - A wrong shape, length or typed-array kind throws TypeError/RangeError naming the argument.
  */
 
-/** Storage types of weights (and of the KV cache, for f32/f16). */
-export type DType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+import type { DType } from './weight-types.js';
 
-/** GGUF Q8_0: blocks of 32 weights, each block = f16 scale (2 bytes) + 32 × int8 → 34 bytes. */
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BLOCK_BYTES = 34;
+/** Storage types of weights: the names of the rows of the weight-type table (./weight-types.ts). */
+export type { DType } from './weight-types.js';
 
 /**
  * A weight matrix as model files store it: row-major `[rows, cols]` (for a Linear layer,
  * `[out_features, in_features]`).
  * - f32: Float32Array of rows*cols
  * - f16 / bf16: Uint16Array of rows*cols (raw bits)
- * - q8_0: Uint8Array of rows * (cols/32) * 34 bytes; cols must be a multiple of 32
+ * - every quantized type: Uint8Array of the GGUF blocks, rows * rowBytes(dtype, cols) bytes; cols
+ *   must be a multiple of the type's block (see ./weight-types.ts)
  */
 export interface Weights {
   readonly dtype: DType;

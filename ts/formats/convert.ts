@@ -5,16 +5,20 @@
  * - HF Llama/Mistral Q/K rows permuted from the "half" RoPE layout to the interleaved one
  *   (convert_hf_to_gguf.py's `permute`); llama2.c weights are interleaved already and are copied;
  * - HF GPT-2's Conv1D weights transposed to [out, in];
- * - 1-D tensors stay F32; matrices become the requested type; with q8_0 a matrix whose row length
- *   is not a multiple of 32 falls back to F16 (as llama.cpp does);
+ * - 1-D tensors stay F32; matrices become the requested type, or for a quantized type the type
+ *   llama.cpp's quantizer would give them (./quant-mix.ts: mixes such as q4_k_m, block fallbacks),
+ *   quantized byte-exactly as llama.cpp does (ts/backend/quants);
  * - the tokenizer embedded as `tokenizer.ggml.*`: llama2.c tokenizer.bin → SentencePiece-style
  *   "llama" vocabulary; HF tokenizer.json (read by ts/tokenizers) → "gpt2" for byte-level BPE or
  *   "llama" for SentencePiece-style BPE; a GGUF's own keys are copied.
  */
 import { basename } from 'node:path';
 import { FormatError } from './byte-source.js';
+import { quantizeRows } from '../backend/quants/index.js';
+import { WEIGHT_TYPES, type DType } from '../backend/weight-types.js';
 import { f32ArrayToF16, quantizeQ8_0 } from './dtype-convert.js';
 import type { GGMLTypeName } from './ggml-types.js';
+import { chooseTensorTypes, QUANT_MIXES } from './quant-mix.js';
 import type { GGUFFile } from './gguf.js';
 import { f32, u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
 import { readLlama2cTokenizer } from './llama2c.js';
@@ -26,7 +30,8 @@ import { preTokenizerFor, preTokenizerNames } from '../tokenizers/pretokenizers.
 import { SentencePieceBPE } from '../tokenizers/spm.js';
 import type { VocabTokenizer } from '../tokenizers/tokenizer.js';
 
-export type ConvertType = 'f32' | 'f16' | 'q8_0';
+/** A weight type or one of llama.cpp's mixes: a key of QUANT_MIXES (f32, f16, q8_0, q4_k_m, …). */
+export type ConvertType = string;
 
 export interface ConvertOptions {
   type?: ConvertType;
@@ -83,20 +88,46 @@ function toQ8_0(x: Float32Array): Uint8Array {
   return out;
 }
 
-function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
-  if (shape.length < 2) return 'F32';
-  if (want === 'f32') return 'F32';
-  if (want === 'f16') return 'F16';
-  return shape[shape.length - 1]! % 32 === 0 ? 'Q8_0' : 'F16';
+/** The stored type of every tensor for `want` (see ./quant-mix.ts). */
+function storedTypes(m: ModelFile, want: ConvertType): Map<string, GGMLTypeName> {
+  const mix = QUANT_MIXES[want];
+  if (!mix) throw new FormatError(`unknown --type '${want}' (one of ${Object.keys(QUANT_MIXES).join(', ')})`);
+  const entries = [...m.tensors.values()];
+  const out = new Map<string, GGMLTypeName>();
+  if (WEIGHT_TYPES[mix.base].storage !== 'blocks') {
+    // float targets: every matrix in the requested type, vectors in F32
+    for (const e of entries) out.set(e.name, e.shape.length < 2 ? 'F32' : (WEIGHT_TYPES[mix.base].ggmlName as GGMLTypeName));
+    return out;
+  }
+  const c = m.config;
+  const chosen = chooseTensorTypes(entries, { arch: targetArchitecture(m).arch, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads }, want);
+  for (const e of entries) {
+    const t = chosen.get(e.name);
+    // a tensor the quantizer leaves alone keeps a float type (F32 for vectors and quantized sources)
+    const keep: GGMLTypeName = e.shape.length >= 2 && (e.type === 'F16' || e.type === 'BF16') ? e.type : 'F32';
+    out.set(e.name, t ? (WEIGHT_TYPES[t].ggmlName as GGMLTypeName) : keep);
+  }
+  return out;
+}
+
+/** f32 rows → the stored bytes of a type (native Q8_0/F16 when the addon is loaded: same bytes, faster). */
+function encode(values: Float32Array, type: GGMLTypeName, cols: number): Float32Array | Uint16Array | Uint8Array {
+  if (type === 'F32') return values;
+  if (type === 'F16') return toF16(values);
+  if (type === 'Q8_0') return toQ8_0(values);
+  const dtype = (Object.keys(WEIGHT_TYPES) as DType[]).find((d) => WEIGHT_TYPES[d].ggmlName === type);
+  if (!dtype) throw new FormatError(`cannot write type ${type}`);
+  return quantizeRows(dtype, values, cols);
 }
 
 /** The converted tensor list (names in canonical order, data produced lazily). */
 function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progress?: (msg: string) => void): GGUFWriteTensor[] {
   const out: GGUFWriteTensor[] = [];
   const names = [...m.tensors.keys()];
+  const types = storedTypes(m, want);
   names.forEach((name, index) => {
     const e = m.tensors.get(name)!;
-    const type = storedType(e.shape, want);
+    const type = types.get(name)!;
     const permuteHeads = permuteQK ? (/\.attn_q\.(weight|bias)$/.test(name) ? m.config.nHeads : /\.attn_k\.(weight|bias)$/.test(name) ? m.config.nKvHeads : 0) : 0;
     const cols = e.shape.length >= 2 ? e.shape[e.shape.length - 1]! : 1;
     out.push({
@@ -109,16 +140,13 @@ function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progres
         if (e.type === type && !permuteHeads && !e.transposed) return m.weights(name).data;
         let values = m.vector(name);
         if (permuteHeads) values = permuteHalfToInterleaved(values, permuteHeads, cols);
-        if (type === 'F32') return values;
-        if (type === 'F16') return toF16(values);
-        return toQ8_0(values);
+        return encode(values, type, cols);
       },
     });
   });
   return out;
 }
 
-const FILE_TYPE: Record<ConvertType, number> = { f32: 0, f16: 1, q8_0: 7 }; // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0
 
 function hyperparameters(m: ModelFile, arch: string, want: ConvertType, name: string): [string, GGUFWriteValue][] {
   const c = m.config;
@@ -143,7 +171,10 @@ function hyperparameters(m: ModelFile, arch: string, want: ConvertType, name: st
   } else {
     meta.push([k('attention.layer_norm_epsilon'), f32(c.normEps)]);
   }
-  meta.push([k('vocab_size'), u32(c.vocabSize)], ['general.file_type', u32(FILE_TYPE[want])]);
+  const mix = QUANT_MIXES[want];
+  if (!mix) throw new FormatError(`unknown --type '${want}' (one of ${Object.keys(QUANT_MIXES).join(', ')})`);
+  meta.push([k('vocab_size'), u32(c.vocabSize)], ['general.file_type', u32(mix.ftype)]);
+  if (WEIGHT_TYPES[mix.base].storage === 'blocks') meta.push(['general.quantization_version', u32(2)]);
   return meta;
 }
 
