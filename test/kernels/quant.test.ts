@@ -11,9 +11,11 @@
  *   f32; a wrong bit in one weight moves a result by ≈ |w|·|a| ≈ 100× more);
  * - every SIMD path against the scalar path: the integer sums are identical, only the f32 sum over
  *   blocks is ordered differently, same tolerance;
- * - matmulTMany: bit-identical to separate matmulT calls.
+ * - matmulTMany: bit-identical to separate matmulT calls;
+ * - the JS backend (dequantize + ggml's activation quantization + f64 dot): same tolerance.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { getBackend } from '../../ts/index.js';
 import type { Weights } from '../../ts/index.js';
 import { loadAddon } from '../../ts/native/addon.js';
 import { WEIGHT_TYPES } from '../../ts/backend/weight-types.js';
@@ -173,6 +175,28 @@ for (const v of variants({ vnni: true })) {
     });
   });
 }
+
+describe('native (every ISA) against the JS backend', () => {
+  const jsBackend = getBackend('js');
+  for (const spec of QUANT_SPECS) {
+    it(`${spec.name}: matmulT agrees with the JS backend's dequantize + quantized-activation dot`, () => {
+      const c = casesFor(spec)[1]!; // 1×5×256
+      const big = casesFor(spec)[2]!; // 3×21×512
+      for (const k of [c, big]) {
+        const w = { dtype: spec.name, rows: k.N, cols: k.K, data: k.w } as unknown as Weights;
+        const want = new Float32Array(k.M * k.N);
+        jsBackend.matmulT(want, k.a, w, k.M);
+        for (const v of variants({ vnni: true }).filter((x) => !x.skip && x.threads === 1)) {
+          withVariant(v, () => {
+            const got = new Float32Array(k.M * k.N).fill(NaN);
+            native.matmulT(got, k.a, w, k.M);
+            expectWithin(got, want, k.bound, 1e-5, `${v.isa} ${spec.name} vs JS M=${k.M}`);
+          });
+        }
+      }
+    });
+  }
+});
 
 describe('bad calls name what was wrong', () => {
   const q4k = QUANT_SPECS.find((s) => s.name === 'q4_k')!;
