@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0]
+ *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m|1b [--type f32|f16|q8_0]
  *       [--seed N] [--gguf OUT.gguf] [--hf OUT_DIR]
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
@@ -26,7 +26,7 @@ import { openModelFile } from '../ts/formats/model-file.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
 export type Arch = 'llama' | 'gpt2';
-export type Size = 'tiny' | '110m';
+export type Size = 'tiny' | '110m' | '1b';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
 export interface RandomConfig {
@@ -39,10 +39,12 @@ export interface RandomConfig {
   contextLength: number;
 }
 
-export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
+/** '1b' (Llama only): Llama-3.2-1B's shape, for benches. */
+export const CONFIGS: Record<Arch, Record<'tiny' | '110m', RandomConfig> & Partial<Record<Size, RandomConfig>>> = {
   llama: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+    '1b': { dim: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, ffnDim: 8192, vocabSize: 128256, contextLength: 2048 },
   },
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
@@ -283,8 +285,8 @@ function main(argv: string[]): number {
   const arch = values.arch as Arch;
   const size = values.size as Size;
   const type = values.type as WeightType;
-  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
-    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
+  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
+    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m|1b [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
     return 2;
   }
   const seed = Number(values.seed);
