@@ -18,20 +18,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getBackend } from '../../ts/index.js';
 import type { Weights } from '../../ts/index.js';
 import { loadAddon } from '../../ts/native/addon.js';
+import '../../ts/backend/native/weight-types.js';
+import '../../ts/backend/native/matmul.js';
+import '../../ts/backend/native/elementwise.js';
 import { WEIGHT_TYPES } from '../../ts/backend/weight-types.js';
 import { rng } from './helpers.js';
 import { QUANT_SPECS, type QuantSpec, blockMins, dequantize, quantizeActs, randomBlocks, referenceMatmul } from './quant-reference.js';
 import { native, variants, withVariant } from './variants.js';
 
-interface QuantAddon {
-  weightTypes(): { id: number; name: string; blockSize: number; blockBytes: number; activationType: number }[];
-  dequantizeRows(out: Float32Array, data: Weights['data'], type: number, rows: number, cols: number): void;
-  quantizeActivations(out: Uint8Array, x: Float32Array, type: number): void;
-  matmulT(out: Float32Array, a: Float32Array, w: Weights['data'], type: number, rows: number, cols: number, M: number): void;
-  matmulTMany(a: Float32Array, M: number, K: number, p: { out: Float32Array; data: Weights['data']; type: number; rows: number }[]): void;
-  embedding(out: Float32Array, table: Weights['data'], type: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
-}
-const addon = loadAddon().addon as unknown as QuantAddon;
+const addon = loadAddon().addon!;
 const ACT_ID = { q8_0: 8, q8_1: 9, q8_k: 15 } as const;
 
 function randomActs(n: number, rand: () => number): Float32Array {
