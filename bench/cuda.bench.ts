@@ -13,15 +13,15 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cudaStatus, getCudaBackend, type CudaBackend } from '../ts/backend/cuda/index.js';
-import type { DType } from '../ts/index.js';
+import { WEIGHT_TYPES, type DType } from '../ts/index.js';
 import { printTable, timeIt, writeResults, type Row } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-interface GemmCase { M: number; N: number; K: number; dtype: DType }
+interface GemmCase { M: number; N: number; K: number; dtype: 'f32' | 'f16' | 'bf16' | 'q8_0' }
 interface AttnCase { B: number; H: number; Hkv: number; D: number; T: number; S: number }
 
-const BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const BYTES = (t: DType): number => WEIGHT_TYPES[t].blockBytes / WEIGHT_TYPES[t].blockSize;
 
 function gemmCases(full: boolean): GemmCase[] {
   const shapes: [number, number, number][] = [
@@ -29,7 +29,7 @@ function gemmCases(full: boolean): GemmCase[] {
     [64, 4096, 4096], [512, 4096, 4096], [2048, 4096, 4096], [4096, 4096, 4096], [2048, 14336, 4096],
   ];
   const out: GemmCase[] = [];
-  for (const dtype of ['f16', 'bf16', 'f32', 'q8_0'] as DType[]) {
+  for (const dtype of ['f16', 'bf16', 'f32', 'q8_0'] as const) {
     for (const [M, N, K] of shapes) {
       if (!full && (dtype === 'f32' || dtype === 'q8_0') && M > 512) continue;
       out.push({ M, N, K, dtype });
@@ -133,7 +133,7 @@ export async function run(flags: string[]): Promise<void> {
     const t = peer.gemm?.[i] ?? null;
     return {
       dtype: c.dtype, 'M×N×K': `${c.M}×${c.N}×${c.K}`, 'ms': ms, 'TFLOP/s': flops / ms / 1e9,
-      'weights GB/s': (c.N * c.K * BYTES[c.dtype]) / ms / 1e6,
+      'weights GB/s': (c.N * c.K * BYTES(c.dtype)) / ms / 1e6,
       'torch ms': t, 'vs torch': t === null ? null : t / ms,
     };
   });

@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b] [--reps=N]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -7,11 +7,17 @@
  * Every (engine, model, threads) case runs in its own child process, so peak RSS is that case's.
  * tensorloom is loaded from dist/esm when that build is current (run `npm run build:ts` first),
  * else from the TS sources (then the worker compiles TS on start, inflating the load time).
- * Models: stories260K f32 (../shared) and the 110M-parameter random Llama in f32 / f16 / q8_0
- * (written to the temp dir by scripts/make-random-model.ts when missing). Medians of `reps` runs,
- * each on a different random prompt (so our KV-prefix reuse never applies).
+ * Models: stories260K f32 (../shared); the 110M-parameter random Llama in f32 / f16 / q8_0
+ * (written to the temp dir by scripts/make-random-model.ts when missing); `110m-quant`: that model
+ * quantized by llama.cpp's own quantizer (../shared/tools/llama-quantize.sh) to q6_k, q5_k_m,
+ * q4_k_m and q4_0; `1b`: a random Llama-3.2-1B-shaped model (dim 2048, 16 layers, 32 heads,
+ * 8 KV heads, FFN 8192, vocab 128256; written as f16, ≈ 2.5 GB) quantized to q4_k_m and q8_0
+ * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
+ * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
+ * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
+ * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -161,6 +167,48 @@ async function runCase(engine: 'ours' | 'peer', path: string, threads: number, r
   }
 }
 
+/**
+ * `src` quantized to `type` by llama.cpp's quantizer (llama-quantize.sh), cached next to it; when
+ * the tool cannot run, by tensorloom's converter (byte-identical per type, see the tests).
+ */
+async function quantized(src: string, type: string): Promise<{ path: string; by: string }> {
+  const llamaPath = src.replace(/-(f32|f16)\.gguf$/, `-${type}.gguf`);
+  if (existsSync(llamaPath)) return { path: llamaPath, by: 'llama.cpp' };
+  const tool = join(shared, 'tools', 'llama-quantize.sh');
+  if (existsSync(tool)) {
+    console.log(`quantizing ${src} → ${type} (llama-quantize.sh) …`);
+    const r = spawnSync('bash', [tool, src, `${llamaPath}.tmp`, type], { cwd: repoRoot, encoding: 'utf8' });
+    if (r.status === 0) {
+      spawnSync('mv', [`${llamaPath}.tmp`, llamaPath]);
+      return { path: llamaPath, by: 'llama.cpp' };
+    }
+    console.log(`llama-quantize.sh failed (${r.stderr.trim().split('\n').pop()}); using tensorloom convert`);
+  }
+  const oursPath = llamaPath.replace(/\.gguf$/, '.tensorloom.gguf');
+  if (!existsSync(oursPath)) {
+    const { openModelFile } = await import('../ts/formats/model-file.js');
+    const { convertModel } = await import('../ts/models/convert.js');
+    using m = openModelFile(src);
+    convertModel(m, oursPath, { type });
+  }
+  return { path: oursPath, by: 'tensorloom convert' };
+}
+
+/** A random Llama of `size` written once to the temp dir. */
+async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f16' | 'q8_0'): Promise<string> {
+  const dir = join(tmpdir(), 'tensorloom-bench');
+  mkdirSync(dir, { recursive: true });
+  const p = join(dir, `llama-${size}-${type}.gguf`);
+  if (!existsSync(p)) {
+    console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
+    const { makeRandomModel } = await import('../scripts/make-random-model.js');
+    makeRandomModel({ arch: 'llama', size, type, seed: 1, gguf: p });
+  }
+  return p;
+}
+
+const SIZE_LABEL = { tiny: 'tiny Llama', '110m': '110M Llama', '1b': '1B-shaped Llama' } as const;
+
 async function benchModels(which: string[]): Promise<Array<{ name: string; path: string }>> {
   const out: Array<{ name: string; path: string }> = [];
   if (which.includes('stories')) {
@@ -169,16 +217,17 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
     else console.log(`stories260K not found under ${shared || '../shared'}: skipped`);
   }
   if (which.includes('110m')) {
-    const dir = join(tmpdir(), 'tensorloom-bench');
-    mkdirSync(dir, { recursive: true });
-    const { makeRandomModel } = await import('../scripts/make-random-model.js');
-    for (const type of ['f32', 'f16', 'q8_0'] as const) {
-      const p = join(dir, `llama-110m-${type}.gguf`);
-      if (!existsSync(p)) {
-        console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
-        makeRandomModel({ arch: 'llama', size: '110m', type, seed: 1, gguf: p });
-      }
-      out.push({ name: `110M Llama ${type}`, path: p });
+    for (const type of ['f32', 'f16', 'q8_0'] as const) out.push({ name: `110M Llama ${type}`, path: await randomLlama('110m', type) });
+  }
+  const quant: Array<['tiny' | '110m' | '1b', 'f32' | 'f16', string[]]> = [];
+  if (which.includes('tiny-quant')) quant.push(['tiny', 'f32', ['q6_k', 'q4_k_m']]);
+  if (which.includes('110m-quant')) quant.push(['110m', 'f32', ['q6_k', 'q5_k_m', 'q4_k_m', 'q4_0']]);
+  if (which.includes('1b')) quant.push(['1b', 'f16', ['q4_k_m', 'q8_0']]);
+  for (const [size, base, types] of quant) {
+    const src = await randomLlama(size, base);
+    for (const type of types) {
+      const q = await quantized(src, type);
+      out.push({ name: `${SIZE_LABEL[size]} ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
     }
   }
   return out;
@@ -189,7 +238,7 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
-  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m').split(','));
+  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','));
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
   console.log(`tensorloom from ${source}`);

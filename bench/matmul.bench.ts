@@ -13,6 +13,11 @@
  * CPU time per call, for us and for OpenBLAS): on a machine shared with other work, CPU time stays
  * near the quiet-machine figure where wall time does not. (At 2 threads CPU time adds both threads
  * and the pool's spinning, so only wall time is quoted there.)
+ * Then every weight type of the table (ts/backend/weight-types.ts), native only: GEMV weight GB/s
+ * on 1×4096×4096 and 1×2048×8192 as a share of the measured read bandwidth, small-M (M = 8) and
+ * GEMM (M = 128) GFLOP/s. Quantized types multiply int8-quantized activations (matmul.h).
+ * Flags: --quick (fewer shapes and samples), --quant (only the per-type section),
+ * --types=q4_k,q8_0 (only those types in it).
  * Writes bench/results/matmul.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { getBackend } from '../ts/index.js';
 import type { DType, Weights } from '../ts/index.js';
 import { median, printTable, writeResults, type Row } from './lib.js';
+import { WEIGHT_TYPES, dataLength, type WeightType } from '../ts/backend/weight-types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const peersDir = join(here, 'peers');
@@ -32,7 +38,7 @@ const SHAPES: [number, number, number][] = [
 ];
 const DTYPES: DType[] = ['f32', 'f16', 'q8_0'];
 const THREADS = [1, 2];
-const BYTES_PER_WEIGHT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const BYTES_PER_WEIGHT = (t: DType): number => WEIGHT_TYPES[t].blockBytes / WEIGHT_TYPES[t].blockSize;
 /** The JS baseline runs once per shape, and only up to this many multiply-adds (512³)... */
 const JS_MAX_MACS = 512 ** 3;
 /** ...after one warm-up run on shapes up to this size. */
@@ -134,6 +140,12 @@ export async function run(flags: string[]): Promise<void> {
   if (membw.path) for (const t of THREADS) bw.set(t, Number(execFileSync(membw.path, [String(t), quick ? '256' : '512'], { encoding: 'utf8' }).trim()));
   else console.log(`memory bandwidth: skipped (${membw.why})`);
   printTable('memory read bandwidth (bench/peers/membw.c, median of 9 passes over 512 MiB)', THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
+  if (flags.includes('--quant')) {
+    const quant = runWeightTypes(flags, bw);
+    native.setThreads(startThreads);
+    writeResults('matmul', { note: 'per weight type only (--quant)', bandwidthGBs: Object.fromEntries([...bw].map(([t, v]) => [`threads${t}`, v])), weightTypes: quant });
+    return;
+  }
 
   const blas = new Map<number, Map<string, Times>>();
   let blasNote = 'OpenBLAS: not installed (Debian: apt-get install libopenblas-dev)';
@@ -168,7 +180,7 @@ export async function run(flags: string[]): Promise<void> {
         const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
         const g = gflops(M, N, K, ms);
         const b = dtype === 'f32' ? blas.get(t)?.get(`${M}x${N}x${K}`) ?? null : null;
-        const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT[dtype]) / (ms * 1e6) : null;
+        const weightGBs = M === 1 ? (N * K * BYTES_PER_WEIGHT(dtype)) / (ms * 1e6) : null;
         const bwShare = weightGBs !== null && bw.get(t) ? weightGBs / bw.get(t)! : null;
         const one = t === 1;
         rows.push({
@@ -198,10 +210,75 @@ export async function run(flags: string[]): Promise<void> {
   }
   native.setThreads(startThreads);
   printTable(`matmulT (isa ${native.info().isa}): native vs JS baseline vs OpenBLAS sgemm — medians`, rows);
+  const weightTypes = runWeightTypes(flags, bw);
+  native.setThreads(startThreads);
   writeResults('matmul', {
+    weightTypes,
     note: 'matmulT out[M,N] = a[M,K]·wᵀ; medians of wall (and, at 1 thread, process CPU) ms per call; JS baseline timed once per shape (≤ 512³ MACs); bandwidth by bench/peers/membw.c',
     bandwidthGBs: Object.fromEntries([...bw].map(([t, v]) => [`threads${t}`, v])),
     openblas: blasNote,
     results,
   });
+}
+
+// ── every weight type of the table ─────────────────────────────────────────────────────────────
+
+/** Byte offsets of the f16 scale fields of each quantized block (ggml-common.h), made finite below. */
+const SCALE_FIELDS: Record<string, number[]> = {
+  q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], q8_0: [0], iq4_nl: [0], iq4_xs: [0],
+  q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208],
+};
+
+/** Random weights of any type: random values (float types) or random blocks with small finite f16 scales. */
+function randomTypedWeights(t: WeightType, N: number, K: number): Weights {
+  const n = dataLength(t, N, K);
+  const dtype = t.name as DType;
+  if (t.storage === 'f32') return { dtype, rows: N, cols: K, data: new Float32Array(n).map(() => Math.random() * 2 - 1) };
+  if (t.storage === 'u16') return { dtype, rows: N, cols: K, data: new Uint16Array(n).map(() => 0x3000 | (Math.random() * 0x0fff)) };
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = (Math.random() * 256) | 0;
+  for (let b = 0; b < n; b += t.blockBytes) {
+    for (const o of SCALE_FIELDS[t.name] ?? []) {
+      bytes[b + o] = (Math.random() * 256) | 0;
+      bytes[b + o + 1] = 0x20 | ((Math.random() * 4) | 0); // |x| ≈ 2^-7: finite, normal
+    }
+  }
+  return { dtype, rows: N, cols: K, data: bytes };
+}
+
+/** GEMV / small-M / GEMM figures for every weight type (or --types=a,b), 1 and 2 threads. */
+function runWeightTypes(flags: string[], bw: Map<number, number>): Record<string, unknown>[] {
+  const quick = flags.includes('--quick');
+  const only = flags.find((f) => f.startsWith('--types='))?.slice('--types='.length).split(',');
+  const native = getBackend('native');
+  const types = Object.values(WEIGHT_TYPES).filter((t) => !only || only.includes(t.name));
+  const shapes: [number, number, number][] = quick
+    ? [[1, 4096, 4096], [1, 2048, 8192], [8, 2048, 2048], [128, 1024, 2048]]
+    : [[1, 4096, 4096], [1, 2048, 8192], [8, 4096, 4096], [128, 2048, 4096]];
+  const timing = quick ? { samples: 3, minSampleMs: 10 } : { samples: 5, minSampleMs: 25 };
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const [M, N, K] of shapes) {
+    const a = new Float32Array(M * K).map(() => Math.random() * 2 - 1);
+    const out = new Float32Array(M * N);
+    for (const t of types) {
+      const w = randomTypedWeights(t, N, K);
+      const weightBytes = (N * K / t.blockSize) * t.blockBytes;
+      for (const threads of THREADS) {
+        native.setThreads(threads);
+        const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
+        const wGBs = M === 1 ? weightBytes / (ms * 1e6) : null;
+        const share = wGBs !== null && bw.get(threads) ? (100 * wGBs) / bw.get(threads)! : null;
+        // 1 thread: also per CPU-second (steadier than wall time on a shared machine)
+        const one = threads === 1;
+        rows.push({
+          shape: `${M}×${N}×${K}`, type: t.name, thr: threads, ms, 'GFLOP/s': gflops(M, N, K, ms), 'w GB/s': wGBs, '% BW': share,
+          'cpu GFLOP/s': one ? gflops(M, N, K, cpuMs) : null, 'cpu w GB/s': one && M === 1 ? weightBytes / (cpuMs * 1e6) : null,
+        });
+        results.push({ M, N, K, type: t.name, threads, ms, cpuMs: one ? cpuMs : null, gflops: gflops(M, N, K, ms), weightGBs: wGBs, bandwidthPercent: share });
+      }
+    }
+  }
+  printTable(`matmulT per weight type (isa ${native.info().isa}): GEMV weight GB/s vs read bandwidth, small-M and GEMM GFLOP/s — medians`, rows);
+  return results;
 }

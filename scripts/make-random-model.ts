@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35|qwen35moe --size tiny|110m
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -13,6 +13,7 @@
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48.
+ * --size 1b (llama only): Llama-3.2-1B's shape, for benches.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -43,7 +44,7 @@ const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
 /** What --arch takes: the HF-checkpoint families above, and qwen35 (written straight to GGUF). */
 export type RandomArch = Arch | 'qwen35' | 'qwen35moe';
-export type Size = 'tiny' | '110m';
+export type Size = 'tiny' | '110m' | '1b';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
 export interface RandomConfig {
@@ -56,16 +57,18 @@ export interface RandomConfig {
   contextLength: number;
 }
 
-const LLAMA_SIZES: Record<Size, RandomConfig> = {
+const LLAMA_SIZES: Record<'tiny' | '110m', RandomConfig> & Partial<Record<Size, RandomConfig>> = {
   tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
   '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+  // Llama-3.2-1B's shape, for benches
+  '1b': { dim: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, ffnDim: 8192, vocabSize: 128256, contextLength: 2048 },
 };
 
-export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
+export const CONFIGS: Record<Arch, Record<'tiny' | '110m', RandomConfig> & Partial<Record<Size, RandomConfig>>> = {
   llama: LLAMA_SIZES,
-  qwen2: LLAMA_SIZES,
-  qwen3: LLAMA_SIZES,
-  qwen3moe: LLAMA_SIZES,
+  qwen2: { tiny: LLAMA_SIZES.tiny, '110m': LLAMA_SIZES['110m'] },
+  qwen3: { tiny: LLAMA_SIZES.tiny, '110m': LLAMA_SIZES['110m'] },
+  qwen3moe: { tiny: LLAMA_SIZES.tiny, '110m': LLAMA_SIZES['110m'] },
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
   gpt2: {
@@ -344,12 +347,12 @@ function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: bo
 
 /** Gated DeltaNet shape of the qwen35 sizes: key heads, value heads, head dims, conv width. */
 /** qwen35 sizes (dense part; the Gated DeltaNet shape is QWEN35_SSM). */
-export const QWEN35_CONFIGS: Record<Size, RandomConfig> = {
+export const QWEN35_CONFIGS: Partial<Record<Size, RandomConfig>> = {
   tiny: { dim: 64, nLayers: 4, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 4096 },
   '110m': { dim: 768, nLayers: 12, nHeads: 6, nKvHeads: 2, ffnDim: 2048, vocabSize: 32000, contextLength: 4096 },
 };
 
-export const QWEN35_SSM: Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }> = {
+export const QWEN35_SSM: Partial<Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }>> = {
   tiny: { convKernel: 4, nKHeads: 2, nVHeads: 4, headDim: 16, ropeDims: 8, headDimAttn: 16 },
   '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
 };
@@ -360,6 +363,7 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   if (o.hf) throw new Error('--arch qwen35 writes GGUF only (no --hf)');
   if (type === 'q8_0') throw new Error('--arch qwen35: --type f32 or f16');
   const s = QWEN35_SSM[o.size];
+  if (!s) throw new Error(`unknown --size ${o.size}`);
   const D = s.headDimAttn;
   const { dim, ffnDim: ffn, vocabSize: V, nLayers } = c;
   const convC = 2 * s.nKHeads * s.headDim + s.nVHeads * s.headDim;
@@ -513,8 +517,8 @@ function main(argv: string[]): number {
   const size = values.size as Size;
   const type = values.type as WeightType;
   const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
-  if (!([...ARCHS, 'qwen35', 'qwen35moe'] as string[]).includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
-    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe'].join('|')} --size tiny|110m [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
+  if (!([...ARCHS, 'qwen35', 'qwen35moe'] as string[]).includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe'].join('|')} --size tiny|110m|1b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);

@@ -4,7 +4,8 @@
  */
 export { getBackend, backendInfo, setIsa, setThreads } from './backend/index.js';
 export type * from './backend/types.js';
-export { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './backend/types.js';
+export { WEIGHT_TYPES, ACTIVATION_TYPES, DTYPES, weightType, typeByGgmlId, rowBytes } from './backend/weight-types.js';
+export type { WeightType, ActivationType, ActivationBlockType } from './backend/weight-types.js';
 // ── models and generation (ts/layers, ts/models, ts/generate) ──
 export * from './layers/index.js';
 export { Transformer, buildTransformer, describeModel, modelConfig, resolveModel, architectureOf, ARCHITECTURES, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './models/index.js';

@@ -8,6 +8,7 @@ void init_attention(Napi::Env env, Napi::Object exports);  // binding/attention.
 void init_ops(Napi::Env env, Napi::Object exports);        // binding/ops.cpp
 void init_files(Napi::Env env, Napi::Object exports);      // binding/files.cpp (mmap)
 void init_convert(Napi::Env env, Napi::Object exports);    // binding/convert.cpp
+void init_weights(Napi::Env env, Napi::Object exports);    // binding/weights.cpp
 void init_cuda(Napi::Env env, Napi::Object exports);       // binding/cuda.cpp (stubs without CUDA)
 void init_linear_attention(Napi::Env env, Napi::Object exports);  // binding/linear_attention.cpp
 }  // namespace tl::binding
@@ -19,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::binding::init_ops(env, exports);
   tl::binding::init_files(env, exports);
   tl::binding::init_convert(env, exports);
+  tl::binding::init_weights(env, exports);
   tl::binding::init_cuda(env, exports);
   tl::binding::init_linear_attention(env, exports);
   return exports;

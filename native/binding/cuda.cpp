@@ -13,6 +13,7 @@
 #include <string>
 
 #include "binding/check.h"
+#include "binding/weight_arg.h"
 #ifdef TL_HAVE_CUDA
 #include "cuda/api.h"
 #endif
@@ -97,22 +98,21 @@ bool boolean(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return info[i].As<Napi::Boolean>().Value();
 }
 
+// A GGML type id the CUDA kernels compute with (f32, f16, bf16, q8_0); other types of the
+// weight-type table get a clear "not supported on CUDA" RangeError.
 WType weight_type(const Napi::CallbackInfo& info, size_t i) {
-  int64_t t = dim(info, i, "dtype code", 0, 3);
-  return static_cast<WType>(t);
+  const WeightTypeInfo& t = weight_type_arg(info, i, "dtype code");
+  if (t.id != ggml::F32 && t.id != ggml::F16 && t.id != ggml::BF16 && t.id != ggml::Q8_0)
+    throw_range(info.Env(), std::string("weight type ") + t.name + " (" + std::to_string(t.id) +
+                                ") is not supported on CUDA (f32, f16, bf16 and q8_0 are)");
+  return static_cast<WType>(t.id);
 }
 
-// Bytes of a [rows, cols] matrix of the given type (q8_0: cols % 32 == 0, checked here).
-uint64_t weight_bytes(Napi::Env env, WType t, int64_t rows, int64_t cols, const char* cols_name) {
-  switch (t) {
-    case WType::f32: return checked_mul(env, rows, cols, "weights") * 4;
-    case WType::f16:
-    case WType::bf16: return checked_mul(env, rows, cols, "weights") * 2;
-    case WType::q8_0:
-      if (cols % 32) throw_range(env, std::string(cols_name) + " must be a multiple of 32 for q8_0, got " + std::to_string(cols));
-      return checked_mul(env, rows, cols / 32, "weights") * 34;
-  }
-  throw_range(env, "unknown dtype");
+// Bytes of a [rows, cols] matrix of the given type, from the weight-type table (cols must be whole blocks).
+uint64_t weight_bytes(Napi::Env env, WType wt, int64_t rows, int64_t cols, const char* cols_name) {
+  const WeightTypeInfo& t = *tl::weight_type(static_cast<int>(wt));
+  expect_whole_blocks(env, t, cols, cols_name);
+  return (uint64_t)checked_mul(env, rows, type_row_bytes(t, cols), "weights");
 }
 
 std::string dims(std::initializer_list<int64_t> ds) {

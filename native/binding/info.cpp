@@ -8,8 +8,8 @@ namespace tl::binding {
 static Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("isa", isa_name(active_isa()));
-  o.Set("detectedIsa", isa_name(detected_isa()));
+  o.Set("isa", isa_name(active_isa_level()));
+  o.Set("detectedIsa", isa_name(detected_isa_level()));
   o.Set("threads", pool_threads());
   o.Set("physicalCores", physical_cores());
 #ifdef TL_HAVE_CUDA
@@ -28,13 +28,13 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 static Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "isa must be a string: scalar | avx2 | avx512 | neon");
+  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "isa must be a string: scalar | avx2 | avx512 | avx512vnni | neon");
   std::string name = info[0].As<Napi::String>();
   Isa isa;
-  if (!parse_isa(name.c_str(), &isa)) throw_range(env, "isa must be one of scalar | avx2 | avx512 | neon, got '" + name + "'");
+  if (!parse_isa(name.c_str(), &isa)) throw_range(env, "isa must be one of scalar | avx2 | avx512 | avx512vnni | neon, got '" + name + "'");
   bool supported = set_isa_cap(isa);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("isa", isa_name(active_isa()));
+  o.Set("isa", isa_name(active_isa_level()));
   o.Set("supported", supported);
   return o;
 }

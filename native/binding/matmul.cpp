@@ -1,7 +1,10 @@
 // N-API glue of the matmul family: argument checks (check.h) → raw pointers → kernels/matmul.h.
-//   matmulT(out: Float32Array, a: Float32Array, wData, dtype: 'f32'|'f16'|'bf16'|'q8_0', N, K, M)
+//   matmulT(out: Float32Array, a: Float32Array, wData, type: GGML type id, N, K, M)
+//     wData: Float32Array (f32), Uint16Array (f16, bf16) or Uint8Array of blocks (quantized types)
+//   matmulTMany(a: Float32Array, M, K, projections: { out, data, type, rows }[])
 //   matmul(out: Float32Array, a: Float32Array, b: Float32Array, M, K, N)
 #include "binding/check.h"
+#include "binding/weight_arg.h"
 #include "kernels/matmul.h"
 
 namespace tl::binding {
@@ -21,60 +24,60 @@ void expect_disjoint(Napi::Env env, const void* out, size_t out_bytes, const voi
     throw_range(env, std::string("out must not overlap ") + in_name);
 }
 
-bool parse_weight_type(const std::string& s, WeightType* t) {
-  if (s == "f32") *t = WeightType::F32;
-  else if (s == "f16") *t = WeightType::F16;
-  else if (s == "bf16") *t = WeightType::BF16;
-  else if (s == "q8_0") *t = WeightType::Q8_0;
-  else return false;
-  return true;
-}
-
 Napi::Value MatmulT(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[3].IsString()) throw_type(env, "w.dtype must be a string: f32 | f16 | bf16 | q8_0");
-  const std::string dtype = info[3].As<Napi::String>();
-  WeightType wt;
-  if (!parse_weight_type(dtype, &wt)) throw_range(env, "w.dtype must be one of f32 | f16 | bf16 | q8_0, got '" + dtype + "'");
+  const WeightTypeInfo& t = weight_type_arg(info, 3, "w.type");
   const int64_t N = dim(info, 4, "w.rows");
   const int64_t K = dim(info, 5, "w.cols");
   const int64_t M = dim(info, 6, "M");
-  if (wt == WeightType::Q8_0 && K % 32 != 0)
-    throw_range(env, "w.cols must be a multiple of 32 for q8_0 weights, got " + std::to_string(K));
   const int64_t MN = checked_mul(env, M, N, "out (M * w.rows)");
   const int64_t MK = checked_mul(env, M, K, "a (M * w.cols)");
-  const int64_t NK = checked_mul(env, N, K, "w (w.rows * w.cols)");
   auto out = f32_array(info, 0, "out", MN, shape2("M", M, "N", N).c_str());
   auto a = f32_array(info, 1, "a", MK, shape2("M", M, "K", K).c_str());
-  const std::string wshape = shape2("N", N, "K", K);
-  const void* w = nullptr;
-  size_t w_bytes = 0;
-  switch (wt) {
-    case WeightType::F32: {
-      auto t = typed_array<float>(info, 2, "w.data (f32)", napi_float32_array, NK, wshape.c_str());
-      w = t.data;
-      w_bytes = t.length * 4;
-      break;
-    }
-    case WeightType::F16:
-    case WeightType::BF16: {
-      auto t = typed_array<uint16_t>(info, 2, wt == WeightType::F16 ? "w.data (f16)" : "w.data (bf16)", napi_uint16_array,
-                                     NK, wshape.c_str());
-      w = t.data;
-      w_bytes = t.length * 2;
-      break;
-    }
-    case WeightType::Q8_0: {
-      const std::string qshape = wshape + " as " + std::to_string(N * (K / 32)) + " blocks of 34 bytes";
-      auto t = typed_array<uint8_t>(info, 2, "w.data (q8_0)", napi_uint8_array, N * (K / 32) * 34, qshape.c_str());
-      w = t.data;
-      w_bytes = t.length;
-      break;
-    }
-  }
+  const WeightData w = weight_data_arg(info, 2, "w.data", t, N, K, "w.cols");
   expect_disjoint(env, out.data, out.length * 4, a.data, a.length * 4, "a");
-  expect_disjoint(env, out.data, out.length * 4, w, w_bytes, "w.data");
-  matmul_t(out.data, a.data, w, wt, M, N, K);
+  expect_disjoint(env, out.data, out.length * 4, w.data, w.bytes, "w.data");
+  matmul_t(out.data, a.data, w.data, t.id, M, N, K);
+  return env.Undefined();
+}
+
+// matmulTMany(a: Float32Array, M, K, projections: { out, data, type, rows }[]): every
+// out = a · dataᵀ, with a quantized once per activation type (Q/K/V, gate/up in one call).
+Napi::Value MatmulTMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t M = dim(info, 1, "M");
+  const int64_t K = dim(info, 2, "K");
+  auto a = f32_array(info, 0, "a", checked_mul(env, M, K, "a (M * K)"), shape2("M", M, "K", K).c_str());
+  if (info.Length() <= 3 || !info[3].IsArray()) throw_type(env, "projections must be an array of { out, data, type, rows }");
+  Napi::Array list = info[3].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  if (count < 1 || count > 16) throw_range(env, "projections must hold 1 to 16 entries, got " + std::to_string(count));
+  Projection p[16];
+  for (uint32_t i = 0; i < count; i++) {
+    const std::string at = "projections[" + std::to_string(i) + "]";
+    Napi::Value v = list.Get(i);
+    if (!v.IsObject()) throw_type(env, at + " must be an object { out, data, type, rows }");
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value type = o.Get("type"), rows = o.Get("rows");
+    if (!type.IsNumber()) throw_type(env, at + ".type must be a GGML type id (number)");
+    const WeightTypeInfo* t = weight_type(type.As<Napi::Number>().Int32Value());
+    if (!t || type.As<Napi::Number>().DoubleValue() != (double)t->id)
+      throw_range(env, at + ".type is not a weight type tensorloom computes with (" + weight_type_list() + ")");
+    if (!rows.IsNumber()) throw_type(env, at + ".rows must be a number");
+    const double rd = rows.As<Napi::Number>().DoubleValue();
+    if (!(rd >= 1 && rd <= (double)((int64_t)1 << 40) && rd == (double)(int64_t)rd))
+      throw_range(env, at + ".rows must be a positive integer, got " + std::to_string(rd));
+    const int64_t N = (int64_t)rd;
+    const WeightData w = weight_data_value(env, o.Get("data"), (at + ".data").c_str(), *t, N, K, "K");
+    auto out = typed_array_value<float>(env, o.Get("out"), (at + ".out").c_str(), napi_float32_array,
+                                        checked_mul(env, M, N, "out"), shape2("M", M, "N", N).c_str());
+    expect_disjoint(env, out.data, out.length * 4, a.data, a.length * 4, "a");
+    expect_disjoint(env, out.data, out.length * 4, w.data, w.bytes, (at + ".data").c_str());
+    for (uint32_t j = 0; j < i; j++)
+      expect_disjoint(env, out.data, out.length * 4, p[j].out, (size_t)(M * p[j].N * 4), "another projection's out");
+    p[i] = Projection{out.data, w.data, t->id, N};
+  }
+  matmul_t_many(a.data, M, K, p, (int)count);
   return env.Undefined();
 }
 
@@ -99,6 +102,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 
 void init_matmul(Napi::Env env, Napi::Object exports) {
   exports.Set("matmulT", Napi::Function::New(env, MatmulT, "matmulT"));
+  exports.Set("matmulTMany", Napi::Function::New(env, MatmulTMany, "matmulTMany"));
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
 }
 

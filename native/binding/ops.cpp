@@ -3,11 +3,12 @@
 //   rmsnorm(out, x, weight, rows, dim, eps)          layernorm(out, x, weight, bias|null, rows, dim, eps)
 //   softmax(out, x, rows, cols, temperature)         gelu(out, x, 'tanh'|'erf')
 //   silu(out, x)  swiglu(out, gate, up)  add(out, a, b)  mul(out, a, b)
-//   embedding(out, table, dtype, rows, cols, ids)    argmax(x) -> number
+//   embedding(out, table, type: GGML id, rows, cols, ids)   argmax(x) -> number
 #include <cmath>
 #include <string>
 
 #include "binding/check.h"
+#include "binding/weight_arg.h"
 #include "kernels/ops.h"
 
 namespace tl::binding {
@@ -135,27 +136,9 @@ Napi::Value Mul(const Napi::CallbackInfo& info) {
 
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() <= 2 || !info[2].IsString()) throw_type(env, "table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0'");
-  const std::string dtype = info[2].As<Napi::String>();
+  const WeightTypeInfo& t = weight_type_arg(info, 2, "table.type");
   const int64_t rows = dim(info, 3, "table.rows"), cols = dim(info, 4, "table.cols");
-  const int64_t cells = checked_mul(env, rows, cols, "table.rows*table.cols");
-  const std::string tshape = rows_shape(rows, cols, "rows", "cols");
-  TableType type;
-  const void* table;
-  if (dtype == "f32") {
-    type = TableType::F32;
-    table = f32_array(info, 1, "table.data", cells, tshape.c_str()).data;
-  } else if (dtype == "f16" || dtype == "bf16") {
-    type = dtype == "f16" ? TableType::F16 : TableType::BF16;
-    table = typed_array<uint16_t>(info, 1, "table.data", napi_uint16_array, cells, tshape.c_str()).data;
-  } else if (dtype == "q8_0") {
-    type = TableType::Q8_0;
-    if (cols % 32 != 0) throw_range(env, "table.cols must be a multiple of 32 for q8_0, got " + std::to_string(cols));
-    const std::string qshape = tshape + " as q8_0 blocks of 34 bytes";
-    table = typed_array<uint8_t>(info, 1, "table.data", napi_uint8_array, cells / 32 * 34, qshape.c_str()).data;
-  } else {
-    throw_range(env, "table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0', got '" + dtype + "'");
-  }
+  const void* table = weight_data_arg(info, 1, "table.data", t, rows, cols, "table.cols").data;
   if (info.Length() <= 5 || !info[5].IsTypedArray()) throw_type(env, "ids must be an Int32Array or a Uint32Array");
   const napi_typedarray_type kind = info[5].As<Napi::TypedArray>().TypedArrayType();
   if (kind != napi_int32_array && kind != napi_uint32_array)
@@ -170,7 +153,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const int64_t n = checked_mul(env, (int64_t)ids.length, cols, "ids.length*table.cols");
   const std::string oshape = rows_shape((int64_t)ids.length, cols, "ids.length", "table.cols");
   auto out = f32_array(info, 0, "out", n, oshape.c_str());
-  embedding(out.data, table, type, rows, cols, ids.data, (int64_t)ids.length);
+  embedding(out.data, table, t.id, rows, cols, ids.data, (int64_t)ids.length);
   return env.Undefined();
 }
 

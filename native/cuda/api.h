@@ -20,8 +20,10 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Weight storage types; the values are shared with the JS side (ts/backend/cuda/addon.ts).
-enum class WType : int { f32 = 0, f16 = 1, bf16 = 2, q8_0 = 3 };
+// The weight types the CUDA kernels compute with, named by their GGML type ids (the weight-type
+// table, native/kernels/weight_types.h, holds their sizes; the JS side passes the same ids).
+// Other types of the table are refused by the N-API glue with "not supported on CUDA".
+enum class WType : int { f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30 };
 enum class RopeLayout : int { interleaved = 0, half = 1 };
 
 // ── device and memory ───────────────────────────────────────────────────────────────────────

@@ -1,22 +1,31 @@
 // Run-time CPU feature detection and the ISA cap.
 // Kernels are compiled once per ISA (files *_avx2.cpp, *_avx512.cpp, *_neon.cpp get their own
 // compiler flags) and each kernel family picks its variant with tl::active_isa() per call, so one
-// binary runs on every x86-64 CPU. TENSORLOOM_ISA=scalar|avx2|avx512 (or set_isa_cap) lowers the
-// ceiling so every path can be tested on one machine.
+// binary runs on every x86-64 CPU. TENSORLOOM_ISA=scalar|avx2|avx512|avx512vnni (or set_isa_cap)
+// lowers the ceiling so every path can be tested on one machine.
+//
+// AVX-512 VNNI (vpdpbusd) is a level above AVX-512 that only the integer dot products of the
+// quantized weight types use. active_isa() / detected_isa() never return it (so a kernel family's
+// `case Isa::Avx512` keeps covering VNNI CPUs); ask active_vnni(), or the *_level() functions.
 #pragma once
 
 namespace tl {
 
-enum class Isa : int { Scalar = 0, Neon = 1, Avx2 = 2, Avx512 = 3 };
+enum class Isa : int { Scalar = 0, Neon = 1, Avx2 = 2, Avx512 = 3, Avx512Vnni = 4 };
 
-// Best ISA this CPU (and this build) supports.
+// Best ISA this CPU (and this build) supports, at most Avx512.
 Isa detected_isa();
-// detected_isa() lowered to the cap; what kernels dispatch on.
+// detected_isa() lowered to the cap, at most Avx512; what kernels dispatch on.
 Isa active_isa();
+// The same including the Avx512Vnni level (what backendInfo reports).
+Isa detected_isa_level();
+Isa active_isa_level();
+// True when the CPU has AVX-512 VNNI and the cap allows it.
+bool active_vnni();
 // Lower (or restore) the ceiling. Returns false if the CPU cannot run `cap`.
 bool set_isa_cap(Isa cap);
 const char* isa_name(Isa isa);
-// Parses "scalar" | "neon" | "avx2" | "avx512"; returns false on anything else.
+// Parses "scalar" | "neon" | "avx2" | "avx512" | "avx512vnni"; returns false on anything else.
 bool parse_isa(const char* name, Isa* out);
 
 }  // namespace tl

@@ -1,14 +1,18 @@
 // The matmul dispatcher (baseline ISA): picks the SIMD variant with tl::active_isa() per call,
 // chooses the regime (GEMV for M = 1, dot products on unpacked weights for M ≤ kSkinnyMaxM,
-// packed GEMM above) and splits the work over the shared thread pool.
+// packed GEMM above) and splits the work over the shared thread pool. Quantized weight types go
+// to matmul_quant.cpp (integer dot products on quantized activations).
 #include "kernels/matmul.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
+#include "kernels/convert.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_quant.h"
 #include "kernels/threadpool.h"
 
 namespace tl {
@@ -86,7 +90,7 @@ thread_local PackBuffers t_pack;
 // What B is: wᵀ in some weight type (matmul_t) or a plain f32 [K, N] matrix (matmul).
 struct BSource {
   const void* w;   // matmul_t weights, or null
-  int wt;          // WeightType of w
+  int wt;          // GGML type id of w (f32, f16, bf16)
   const float* b;  // matmul's b, or null
 };
 
@@ -160,25 +164,67 @@ int64_t grain_rows(int64_t macs_per_item) {
 
 }  // namespace
 
-void matmul_t(float* out, const float* a, const void* w, WeightType wt, int64_t M, int64_t N, int64_t K) {
-  if (M <= 0 || N <= 0) return;
-  if (K == 0) {
-    std::fill(out, out + M * N, 0.0f);
-    return;
+// Float weights (f32, f16, bf16): the f32 paths above. F16 / BF16 weights take activations rounded
+// to F16 / BF16 first (ggml's vec_dot_type for them), so the products are ggml's exactly.
+thread_local std::vector<float> t_rounded_a;
+thread_local std::vector<uint16_t> t_half_a;
+
+static void matmul_t_float(float* out, const float* a, const void* w, int wt, int64_t M, int64_t N, int64_t K) {
+  if (wt == ggml::F16 || wt == ggml::BF16) {
+    const size_t n = (size_t)(M * K);
+    if (t_rounded_a.size() < n) t_rounded_a.resize(n);
+    if (t_half_a.size() < n) t_half_a.resize(n);
+    if (wt == ggml::F16) {
+      f32_to_f16_array(t_half_a.data(), a, (int64_t)n);
+      f16_to_f32_array(t_rounded_a.data(), t_half_a.data(), (int64_t)n);
+    } else {
+      f32_to_bf16_array(t_half_a.data(), a, (int64_t)n);
+      bf16_to_f32_array(t_rounded_a.data(), t_half_a.data(), (int64_t)n);
+    }
+    a = t_rounded_a.data();
   }
   const GemmIsa* isa = simd_isa();
   if (!isa) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) { ref::matmul_t(out, a, w, wt, M, N, K, b, e); });
   } else if (M == 1) {
-    parallel_for(N, grain_rows(K), [&](int64_t b, int64_t e, int) { isa->gemv_t(out, a, w, (int)wt, K, b, e); });
+    parallel_for(N, grain_rows(K), [&](int64_t b, int64_t e, int) { isa->gemv_t(out, a, w, wt, K, b, e); });
   } else if (M <= kSkinnyMaxM) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) {
-      float* scratch = wt == WeightType::F32 ? nullptr : PackBuffers::grow(t_pack.b, t_pack.b_cap, (size_t)(3 * K));
-      isa->skinny_t(out, N, a, M, w, (int)wt, K, b, e, scratch);
+      float* scratch = wt == ggml::F32 ? nullptr : PackBuffers::grow(t_pack.b, t_pack.b_cap, (size_t)(3 * K));
+      isa->skinny_t(out, N, a, M, w, wt, K, b, e, scratch);
     });
   } else {
-    gemm(*isa, out, a, BSource{w, (int)wt, nullptr}, M, N, K);
+    gemm(*isa, out, a, BSource{w, wt, nullptr}, M, N, K);
   }
+}
+
+void matmul_t(float* out, const float* a, const void* w, int wtype, int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    std::fill(out, out + M * N, 0.0f);
+    return;
+  }
+  const WeightTypeInfo& t = *weight_type(wtype);
+  if (is_float_type(t)) {
+    matmul_t_float(out, a, w, wtype, M, N, K);
+  } else {
+    const Projection p{out, w, wtype, N};
+    matmul_t_quant(a, M, K, &p, 1);
+  }
+}
+
+void matmul_t_many(const float* a, int64_t M, int64_t K, const Projection* p, int count) {
+  if (M <= 0) return;
+  // Quantized projections share one quantized copy of a per activation type; float ones run alone.
+  Projection quant[16];
+  int nq = 0;
+  for (int i = 0; i < count; i++) {
+    if (K == 0 || is_float_type(*weight_type(p[i].type)) || nq == 16)
+      matmul_t(p[i].out, a, p[i].w, p[i].type, M, p[i].N, K);
+    else
+      quant[nq++] = p[i];
+  }
+  if (nq) matmul_t_quant(a, M, K, quant, nq);
 }
 
 void matmul(float* out, const float* a, const float* b, int64_t M, int64_t K, int64_t N) {

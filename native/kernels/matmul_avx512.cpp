@@ -11,13 +11,14 @@
 
 #include "kernels/f16.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/weight_types.h"
 
 #define TL_INLINE static inline __attribute__((always_inline))
 
 namespace tl::avx512 {
 namespace {
 
-enum : int { kF32 = 0, kF16 = 1, kBF16 = 2, kQ8 = 3 };
+enum : int { kF32 = ggml::F32, kF16 = ggml::F16, kBF16 = ggml::BF16, kQ8 = ggml::Q8_0 };  // weight_types.h ids
 
 TL_INLINE int64_t row_bytes(int wt, int64_t K) {
   return wt == kF32 ? K * 4 : wt == kQ8 ? K / 32 * 34 : K * 2;

@@ -9,6 +9,7 @@
 #include "kernels/f16.h"
 #include "kernels/ops_kernels.h"
 #include "kernels/threadpool.h"
+#include "kernels/weight_types.h"
 
 namespace tl {
 
@@ -86,41 +87,10 @@ void mul(float* out, const float* a, const float* b, int64_t n) {
 int64_t argmax(const float* x, int64_t n) { return TL_PICK(argmax)(x, n); }
 
 // One row per token: conversion cost is negligible next to the rest of a forward step, so this
-// stays scalar (the f16/bf16 decoders of f16.h are exact).
-void embedding(float* out, const void* table, TableType type, int64_t rows, int64_t cols, const uint32_t* ids, int64_t n_ids) {
+// is the table's scalar dequantizer (exact for every type).
+void embedding(float* out, const void* table, int type, int64_t rows, int64_t cols, const uint32_t* ids, int64_t n_ids) {
   (void)rows;
-  for (int64_t i = 0; i < n_ids; i++) {
-    float* dst = out + i * cols;
-    const int64_t row = ids[i];
-    switch (type) {
-      case TableType::F32:
-        std::memcpy(dst, static_cast<const float*>(table) + row * cols, cols * sizeof(float));
-        break;
-      case TableType::F16: {
-        const uint16_t* src = static_cast<const uint16_t*>(table) + row * cols;
-        for (int64_t c = 0; c < cols; c++) dst[c] = f16_to_f32(src[c]);
-        break;
-      }
-      case TableType::BF16: {
-        const uint16_t* src = static_cast<const uint16_t*>(table) + row * cols;
-        for (int64_t c = 0; c < cols; c++) dst[c] = bf16_to_f32(src[c]);
-        break;
-      }
-      case TableType::Q8_0: {
-        const int64_t blocks = cols / kQ8Block;
-        const uint8_t* src = static_cast<const uint8_t*>(table) + row * blocks * kQ8BlockBytes;
-        for (int64_t bi = 0; bi < blocks; bi++) {
-          const uint8_t* blk = src + bi * kQ8BlockBytes;
-          uint16_t scale_bits;
-          std::memcpy(&scale_bits, blk, 2);  // little-endian, as GGUF stores it
-          const float scale = f16_to_f32(scale_bits);
-          const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
-          for (int k = 0; k < kQ8Block; k++) dst[bi * kQ8Block + k] = scale * (float)q[k];
-        }
-        break;
-      }
-    }
-  }
+  get_rows(out, table, *weight_type(type), cols, ids, n_ids);
 }
 
 }  // namespace tl

@@ -1,5 +1,5 @@
 // Elementwise and row ops of a transformer block: norms, softmax, activations, residual add,
-// gating multiply, embedding row gather and argmax. All f32; `out` may alias the inputs where
+// gating multiply, embedding row gather (any weight type) and argmax. All f32; `out` may alias the inputs where
 // ts/backend/types.ts says so (every op here reads element i before it writes element i).
 // The caller (N-API glue) has validated sizes; the functions pick the SIMD variant per call and
 // split large work over the thread pool.
@@ -21,10 +21,9 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n);
 void add(float* out, const float* a, const float* b, int64_t n);
 void mul(float* out, const float* a, const float* b, int64_t n);
 
-enum class TableType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3 };
-// out[i, :] = row ids[i] of table [rows, cols] converted to f32. ids are < rows (checked by the
-// caller); for Q8_0, cols is a multiple of 32 and a row is cols/32 blocks of 34 bytes.
-void embedding(float* out, const void* table, TableType type, int64_t rows, int64_t cols, const uint32_t* ids, int64_t n_ids);
+// out[i, :] = row ids[i] of table [rows, cols] of GGML type `type` (weight_types.h) as f32. ids are
+// < rows and cols a multiple of the type's block (checked by the caller).
+void embedding(float* out, const void* table, int type, int64_t rows, int64_t cols, const uint32_t* ids, int64_t n_ids);
 
 // Index of the largest element; the first on ties; NaNs are ignored (0 if every element is NaN).
 int64_t argmax(const float* x, int64_t n);

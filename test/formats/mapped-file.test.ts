@@ -123,21 +123,23 @@ describe('tensor views', () => {
     expect(Array.from(qw.data)).toEqual(Array.from(q));
   });
 
-  it('converts Q4_0 to Q8_0 exactly', () => {
+  it('serves Q4_0 in its own layout (a view of the block bytes) and dequantizes it exactly', () => {
     // One Q4_0 block: scale 0.5 (f16 0x3800), codes 0..15 then 15..0 in the nibbles.
     const block = new Uint8Array(18);
     block[0] = 0x00; block[1] = 0x38;
     const codes = Array.from({ length: 32 }, (_, j) => (j < 16 ? j : 31 - j));
     for (let j = 0; j < 16; j++) block[2 + j] = codes[j]! | (codes[j + 16]! << 4);
     const w = tensorWeights(block, entry('Q4_0', 0, 18, [32]));
-    expect(w.dtype).toBe('q8_0');
+    expect(w.dtype).toBe('q4_0');
+    expect(w.data.buffer).toBe(block.buffer);
     const v = tensorF32(block, entry('Q4_0', 0, 18, [32]));
     expect(Array.from(v)).toEqual(codes.map((c) => (c - 8) * 0.5));
   });
 
   it('rejects types it cannot compute with and out-of-range entries', () => {
     const buf = new Uint8Array(256);
-    expect(() => tensorWeights(buf, entry('Q4_K', 0, 144, [256]))).toThrow(/Q4_K, which tensorloom cannot compute with/);
+    expect(() => tensorWeights(buf, entry('IQ2_XXS', 0, 66, [256]))).toThrow(/IQ2_XXS, which tensorloom cannot compute with/);
+    expect(() => tensorWeights(buf, entry('Q4_K', 0, 143, [256]))).toThrow(/143 bytes of Q4_K data, but \[1, 256\] needs 144/);
     expect(() => tensorWeights(buf, entry('F32', 200, 256))).toThrow(/lie outside/);
   });
 });

@@ -22,11 +22,13 @@ export function randomF32(n: number, rand: () => number, scale = 1): Float32Arra
 }
 
 const ORDER: IsaName[] = ['scalar', 'avx2', 'avx512'];
+// Ranking includes the VNNI level (only the quantized dot products use it).
+const RANK: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni'];
 
 /** Every x86 ISA path with whether this CPU can run it (and why not, when it cannot). */
 export function isaPaths(): { isa: IsaName; runnable: boolean; why: string }[] {
   const detected = backendInfo('native').detectedIsa as IsaName;
-  const rank = ORDER.indexOf(detected);
+  const rank = RANK.indexOf(detected);
   return ORDER.map((isa) => {
     const runnable = ORDER.indexOf(isa) <= rank;
     return { isa, runnable, why: runnable ? '' : ` — skipped: this CPU's best path is ${detected}` };

@@ -2,7 +2,8 @@
  * matmul family: the native kernels on every ISA path (scalar reference, AVX2, AVX-512) against the
  * pure-JS baseline, on awkward sizes (1, 3, 17, 63, 65, 127, 1000 and sizes crossing every regime
  * and block: GEMV M = 1, dot-product kernel M ≤ 32, packed GEMM M ≥ 33 with KC = 512, MC = 48,
- * NC = 512 and the MR×NR tiles 6×16 / 6×32), all four weight dtypes, 1 and
+ * NC = 512 and the MR×NR tiles 6×16 / 6×32), the float weight dtypes (f32, f16, bf16; quantized
+ * types: quant.test.ts), 1 and
  * 2 threads; and bad calls that must throw a named TypeError/RangeError on both backends.
  *
  * Tolerance (same for every dtype): both sides expand the weights to f32 exactly (f16/bf16
@@ -67,6 +68,18 @@ function expectClose(got: Float32Array, want: Float32Array, bound: Float32Array,
   }
 }
 
+/**
+ * f16 / bf16 weights take activations rounded to f16 / bf16 (ggml's vec_dot_type, matmul.h): the
+ * reference rounds a the same way (round trip through the JS conversions, tested in
+ * conversions.test.ts) before the exact-weights f64 dot.
+ */
+function roundActivations(dtype: DType, a: Float32Array): Float32Array {
+  if (dtype !== 'f16' && dtype !== 'bf16') return a;
+  const h = new Uint16Array(a.length), r = new Float32Array(a.length);
+  if (dtype === 'f16') { js.f32ToF16(h, a); js.f16ToF32(r, h); } else { js.f32ToBf16(h, a); js.bf16ToF32(r, h); }
+  return r;
+}
+
 interface Case { M: number; N: number; K: number; a: Float32Array; w: Weights; want: Float32Array; bound: Float32Array }
 
 // Inputs and JS results per dtype, computed once and shared by every ISA path and thread count.
@@ -80,7 +93,7 @@ function casesFor(dtype: DType): Case[] {
       const a = randomF32(M * K, rand);
       const w = randomWeights(dtype, N, K, rand);
       const want = new Float32Array(M * N);
-      js.matmulT(want, a, w, M);
+      js.matmulT(want, roundActivations(dtype, a), w, M);
       const bound = new Float32Array(M * N);
       js.matmulT(bound, a.map(Math.abs), absWeights(w), M);
       return { M, N, K, a, w, want, bound };
@@ -90,7 +103,9 @@ function casesFor(dtype: DType): Case[] {
   return list;
 }
 
-const DTYPES: DType[] = ['f32', 'f16', 'bf16', 'q8_0'];
+// Float weight types only: the quantized ones (q8_0 included) multiply quantized activations with
+// integer dot products, as ggml does; test/kernels/quant.test.ts checks them against that reference.
+const DTYPES: DType[] = ['f32', 'f16', 'bf16'];
 const startThreads = native.info().threads;
 afterAll(() => native.setThreads(startThreads));
 
@@ -179,7 +194,7 @@ for (const backend of [native, js]) {
     it('q8_0 with cols not a multiple of 32, or an unknown dtype → RangeError', () => {
       const q: Weights = { dtype: 'q8_0', rows: 1, cols: 40, data: new Uint8Array(34) };
       expect(() => backend.matmulT(new Float32Array(1), new Float32Array(40), q, 1)).toThrow(/w\.cols must be a multiple of 32/);
-      const bad = { dtype: 'q4_0', rows: 1, cols: 32, data: new Uint8Array(18) } as unknown as Weights;
+      const bad = { dtype: 'iq2_xxs', rows: 1, cols: 32, data: new Uint8Array(18) } as unknown as Weights;
       expect(() => backend.matmulT(new Float32Array(1), new Float32Array(32), bad, 1)).toThrow(/w\.dtype must be one of/);
     });
 

@@ -94,10 +94,14 @@ export interface Variant {
   title: string;
 }
 
-/** Every ISA path × 1 and 2 threads. AVX-512 paths skip (with the reason) on CPUs without it. */
-export function variants(): Variant[] {
-  const order: IsaName[] = ['scalar', 'avx2', 'avx512'];
-  const rank = (i: IsaName) => order.indexOf(i);
+/**
+ * Every ISA path × 1 and 2 threads. AVX-512 paths skip (with the reason) on CPUs without it.
+ * `vnni` adds the AVX-512 VNNI level, which only the quantized dot products use.
+ */
+export function variants(opts: { vnni?: boolean } = {}): Variant[] {
+  const levels: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni'];
+  const order = opts.vnni ? levels : levels.slice(0, 3);
+  const rank = (i: IsaName) => levels.indexOf(i);
   const out: Variant[] = [];
   for (const isa of order) {
     for (const threads of [1, 2]) {

@@ -5,21 +5,12 @@
  * the formulas (llama2.c's run.c, GPT-2's paper/code conventions), independent of ts/layers.
  */
 import type { RopeOptions, Weights } from '../../ts/backend/types.js';
-import { bf16ArrayToF32, dequantizeQ8_0, f16ArrayToF32 } from '../../ts/formats/dtype-convert.js';
+import { dequantizeWeights } from '../../ts/backend/quants/index.js';
 import type { TransformerConfig } from '../../ts/models/config.js';
 import type { TransformerWeights } from '../../ts/models/weights.js';
 
 export function dense(w: Weights): Float32Array {
-  switch (w.dtype) {
-    case 'f32':
-      return w.data as Float32Array;
-    case 'f16':
-      return f16ArrayToF32(w.data as Uint16Array);
-    case 'bf16':
-      return bf16ArrayToF32(w.data as Uint16Array);
-    case 'q8_0':
-      return dequantizeQ8_0(w.data as Uint8Array);
-  }
+  return dequantizeWeights(w);
 }
 
 /** y[M, N] = x[M, K] · Wᵀ (+ b). */

@@ -46,7 +46,7 @@ export function backendInfo(name?: BackendName): BackendInfo {
 }
 
 /**
- * Caps the SIMD path of the native kernels ('scalar' | 'avx2' | 'avx512' | 'neon'), as the
+ * Caps the SIMD path of the native kernels ('scalar' | 'avx2' | 'avx512' | 'avx512vnni' | 'neon'), as the
  * TENSORLOOM_ISA environment variable does at load. Returns the path now in use and whether the
  * CPU supports the requested one.
  */

@@ -10,19 +10,18 @@
  * - A wrong shape, length or typed-array kind throws TypeError/RangeError naming the argument.
  */
 
-/** Storage types of weights (and of the KV cache, for f32/f16). */
-export type DType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+import type { DType } from './weight-types.js';
 
-/** GGUF Q8_0: blocks of 32 weights, each block = f16 scale (2 bytes) + 32 × int8 → 34 bytes. */
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BLOCK_BYTES = 34;
+/** Storage types of weights: the names of the rows of the weight-type table (./weight-types.ts). */
+export type { DType } from './weight-types.js';
 
 /**
  * A weight matrix as model files store it: row-major `[rows, cols]` (for a Linear layer,
  * `[out_features, in_features]`).
  * - f32: Float32Array of rows*cols
  * - f16 / bf16: Uint16Array of rows*cols (raw bits)
- * - q8_0: Uint8Array of rows * (cols/32) * 34 bytes; cols must be a multiple of 32
+ * - every quantized type: Uint8Array of the GGUF blocks, rows * rowBytes(dtype, cols) bytes; cols
+ *   must be a multiple of the type's block (see ./weight-types.ts)
  */
 export interface Weights {
   readonly dtype: DType;
@@ -124,7 +123,8 @@ export interface GatedDeltaShape {
 
 export type GeluApproximation = 'tanh' | 'erf';
 
-export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512';
+/** SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only. */
+export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512' | 'avx512vnni';
 
 export interface BackendInfo {
   backend: 'native' | 'js';
@@ -148,6 +148,11 @@ export interface Backend {
   // ── matmul ──────────────────────────────────────────────────────────────────────────────
   /** out[M, N] = a[M, K] · wᵀ where w is [N, K] (N = w.rows, K = w.cols). */
   matmulT(out: Float32Array, a: Float32Array, w: Weights, M: number): void;
+  /**
+   * Several matmulT on the same input (Q/K/V, gate/up): outs[i][M, ws[i].rows] = a · ws[i]ᵀ. The
+   * native backend quantizes a once per activation type and runs every projection in one job.
+   */
+  matmulTMany(outs: readonly Float32Array[], a: Float32Array, ws: readonly Weights[], M: number): void;
   /** out[M, N] = a[M, K] · b[K, N], all f32. */
   matmul(out: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
 
@@ -228,7 +233,7 @@ export interface Backend {
 }
 
 /** The ops each kernel family provides, so the families can live in separate files. */
-export type MatmulOps = Pick<Backend, 'matmulT' | 'matmul'>;
+export type MatmulOps = Pick<Backend, 'matmulT' | 'matmulTMany' | 'matmul'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
 export type LinearAttentionOps = Pick<
   Backend,

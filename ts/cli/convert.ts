@@ -1,5 +1,5 @@
 /**
- * `tensorloom convert IN OUT.gguf [--type f32|f16|q8_0] [--tokenizer PATH] [--name NAME]`
+ * `tensorloom convert IN OUT.gguf [--type TYPE] [--tokenizer PATH] [--name NAME]`
  * IN: a llama2.c .bin (tokenizer.bin / tok<vocab>.bin next to it, or --tokenizer), a Hugging Face
  * directory (config.json + safetensors + tokenizer.json), or a GGUF (to change its type).
  */
@@ -8,13 +8,16 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvertType } from '../formats/convert.js';
 import { openModelFile } from '../formats/model-file.js';
+import { QUANT_MIXES } from '../formats/quant-mix.js';
 import { convertModel } from '../models/convert.js';
 
-const USAGE = `usage: tensorloom convert IN OUT.gguf [--type f32|f16|q8_0] [--tokenizer PATH] [--name NAME] [--force] [--quiet]
+const USAGE = `usage: tensorloom convert IN OUT.gguf [--type TYPE] [--tokenizer PATH] [--name NAME] [--force] [--quiet]
 
 IN is a llama2.c .bin, a Hugging Face model directory, or a GGUF file.
-  --type       storage of the weight matrices (default f32; norms stay f32; q8_0 falls back to
-               f16 for rows that are not a multiple of 32)
+  --type       storage of the weight matrices (default f32; norms stay f32):
+               ${Object.keys(QUANT_MIXES).join(', ')}
+               Quantized types follow llama.cpp's quantizer: its mixes (q4_k_m …) pick a type per
+               tensor, rows that do not fit a type's block fall back to a smaller block or f16
   --tokenizer  tokenizer file to embed (tokenizer.bin, tokenizer.json or a .gguf)
   --force      overwrite OUT if it exists`;
 
@@ -47,8 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const type = values.type as string;
-  if (type !== 'f32' && type !== 'f16' && type !== 'q8_0') {
-    console.error(`tensorloom convert: --type must be f32, f16 or q8_0, got '${type}'`);
+  if (!Object.prototype.hasOwnProperty.call(QUANT_MIXES, type)) {
+    console.error(`tensorloom convert: --type must be one of ${Object.keys(QUANT_MIXES).join(', ')}; got '${type}'`);
     return 2;
   }
   const [input, output] = positionals as [string, string];

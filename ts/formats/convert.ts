@@ -5,16 +5,20 @@
  * - HF Llama/Mistral Q/K rows permuted from the "half" RoPE layout to the interleaved one
  *   (convert_hf_to_gguf.py's `permute`); llama2.c weights are interleaved already and are copied;
  * - HF GPT-2's Conv1D weights transposed to [out, in];
- * - 1-D tensors stay F32; matrices become the requested type; with q8_0 a matrix whose row length
- *   is not a multiple of 32 falls back to F16 (as llama.cpp does);
+ * - 1-D tensors stay F32; matrices become the requested type, or for a quantized type the type
+ *   llama.cpp's quantizer would give them (./quant-mix.ts: mixes such as q4_k_m, block fallbacks),
+ *   quantized byte-exactly as llama.cpp does (ts/backend/quants);
  * - the tokenizer embedded as `tokenizer.ggml.*`: llama2.c tokenizer.bin → SentencePiece-style
  *   "llama" vocabulary; HF tokenizer.json (read by ts/tokenizers) → "gpt2" for byte-level BPE or
  *   "llama" for SentencePiece-style BPE; a GGUF's own keys are copied.
  */
 import { basename } from 'node:path';
 import { FormatError } from './byte-source.js';
+import { quantizeRows } from '../backend/quants/index.js';
+import { WEIGHT_TYPES, type DType } from '../backend/weight-types.js';
 import { f32ArrayToF16, quantizeQ8_0 } from './dtype-convert.js';
 import type { GGMLTypeName } from './ggml-types.js';
+import { chooseTensorTypes, QUANT_MIXES } from './quant-mix.js';
 import type { GGUFFile } from './gguf.js';
 import { u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
 import { readLlama2cTokenizer } from './llama2c.js';
@@ -26,7 +30,8 @@ import { preTokenizerFor, preTokenizerNames } from '../tokenizers/pretokenizers.
 import { SentencePieceBPE } from '../tokenizers/spm.js';
 import type { VocabTokenizer } from '../tokenizers/tokenizer.js';
 
-export type ConvertType = 'f32' | 'f16' | 'q8_0';
+/** A weight type or one of llama.cpp's mixes: a key of QUANT_MIXES (f32, f16, q8_0, q4_k_m, …). */
+export type ConvertType = string;
 
 export interface ConvertOptions {
   type?: ConvertType;
@@ -49,6 +54,8 @@ export interface ConvertTarget {
   permuteHeads(name: string): number;
   /** f32 vectors to add after the model's tensors (derived from the config, e.g. Llama 3's rope_freqs). */
   extraTensors?: { name: string; data: Float32Array }[];
+  /** The counts llama.cpp's quantizer rules look at (which layer a tensor is in, GQA). */
+  shape: { nLayers: number; nHeads: number; nKvHeads: number };
   /** Tensors of one shape written as one tensor with an outer dimension (per-expert HF weights → GGUF's stacked experts). */
   stacks?: { name: string; parts: string[] }[];
 }
@@ -91,11 +98,40 @@ function toQ8_0(x: Float32Array): Uint8Array {
   return out;
 }
 
-function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
-  if (shape.length < 2) return 'F32';
-  if (want === 'f32') return 'F32';
-  if (want === 'f16') return 'F16';
-  return shape[shape.length - 1]! % 32 === 0 ? 'Q8_0' : 'F16';
+function mixFor(want: ConvertType) {
+  const mix = QUANT_MIXES[want];
+  if (!mix) throw new FormatError(`unknown --type '${want}' (one of ${Object.keys(QUANT_MIXES).join(', ')})`);
+  return mix;
+}
+
+/** The stored type of every tensor for `want` (see ./quant-mix.ts). */
+function storedTypes(m: ModelFile, want: ConvertType, target: ConvertTarget): Map<string, GGMLTypeName> {
+  const mix = mixFor(want);
+  const entries = [...m.tensors.values()];
+  const out = new Map<string, GGMLTypeName>();
+  if (WEIGHT_TYPES[mix.base].storage !== 'blocks') {
+    // float targets: every matrix in the requested type, vectors in F32
+    for (const e of entries) out.set(e.name, e.shape.length < 2 ? 'F32' : (WEIGHT_TYPES[mix.base].ggmlName as GGMLTypeName));
+    return out;
+  }
+  const chosen = chooseTensorTypes(entries, { arch: target.arch, ...target.shape }, want);
+  for (const e of entries) {
+    const t = chosen.get(e.name);
+    // a tensor the quantizer leaves alone keeps a float type (F32 for vectors and quantized sources)
+    const keep: GGMLTypeName = e.shape.length >= 2 && (e.type === 'F16' || e.type === 'BF16') ? e.type : 'F32';
+    out.set(e.name, t ? (WEIGHT_TYPES[t].ggmlName as GGMLTypeName) : keep);
+  }
+  return out;
+}
+
+/** f32 rows → the stored bytes of a type (native Q8_0/F16 when the addon is loaded: same bytes, faster). */
+function encode(values: Float32Array, type: GGMLTypeName, cols: number): Float32Array | Uint16Array | Uint8Array {
+  if (type === 'F32') return values;
+  if (type === 'F16') return toF16(values);
+  if (type === 'Q8_0') return toQ8_0(values);
+  const dtype = (Object.keys(WEIGHT_TYPES) as DType[]).find((d) => WEIGHT_TYPES[d].ggmlName === type);
+  if (!dtype) throw new FormatError(`cannot write type ${type}`);
+  return quantizeRows(dtype, values, cols);
 }
 
 /** The converted tensor list (names in canonical order, data produced lazily). */
@@ -104,14 +140,15 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
   const names = [...m.tensors.keys()];
   const stackOf = new Map<string, { name: string; parts: string[] }>();
   for (const s of target.stacks ?? []) for (const p of s.parts) stackOf.set(p, s);
+  const types = storedTypes(m, want, target);
   names.forEach((name, index) => {
     const stack = stackOf.get(name);
     if (stack) {
-      if (stack.parts[0] === name) out.push(stackedTensor(m, stack, want, progress));
+      if (stack.parts[0] === name) out.push(stackedTensor(m, stack, types.get(name)!, progress));
       return;
     }
     const e = m.tensors.get(name)!;
-    const type = storedType(e.shape, want);
+    const type = types.get(name)!;
     const permuteHeads = target.permuteHeads(name);
     const cols = e.shape.length >= 2 ? e.shape[e.shape.length - 1]! : 1;
     out.push({
@@ -124,9 +161,7 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
         if (e.type === type && !permuteHeads && !e.transposed) return m.weights(name).data;
         let values = m.vector(name);
         if (permuteHeads) values = permuteHalfToInterleaved(values, permuteHeads, cols);
-        if (type === 'F32') return values;
-        if (type === 'F16') return toF16(values);
-        return toQ8_0(values);
+        return encode(values, type, cols);
       },
     });
   });
@@ -134,15 +169,14 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
   return out;
 }
 
-/** One tensor [parts, …part shape] from equally shaped parts, in the requested type. */
-function stackedTensor(m: ModelFile, s: { name: string; parts: string[] }, want: ConvertType, progress?: (msg: string) => void): GGUFWriteTensor {
+/** One tensor [parts, …part shape] from equally shaped parts, in the type chosen for the first part. */
+function stackedTensor(m: ModelFile, s: { name: string; parts: string[] }, type: GGMLTypeName, progress?: (msg: string) => void): GGUFWriteTensor {
   const first = m.tensors.get(s.parts[0]!)!;
   for (const p of s.parts) {
     const e = m.tensors.get(p)!;
     if (e.shape.join() !== first.shape.join()) throw new FormatError(`${m.path}: cannot stack '${p}' [${e.shape.join(', ')}] with '${s.parts[0]}' [${first.shape.join(', ')}]`);
   }
   const shape = [s.parts.length, ...first.shape];
-  const type = storedType(shape, want);
   return {
     name: s.name,
     type,
@@ -152,14 +186,10 @@ function stackedTensor(m: ModelFile, s: { name: string; parts: string[] }, want:
       const n = first.shape.reduce((a, b) => a * b, 1);
       const values = new Float32Array(n * s.parts.length);
       s.parts.forEach((p, i) => values.set(m.vector(p), i * n));
-      if (type === 'F32') return values;
-      if (type === 'F16') return toF16(values);
-      return toQ8_0(values);
+      return encode(values, type, first.shape[first.shape.length - 1] ?? 1);
     },
   };
 }
-
-const FILE_TYPE: Record<ConvertType, number> = { f32: 0, f16: 1, q8_0: 7 }; // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0
 
 /** llama2.c tokenizer.bin → llama.cpp's SentencePiece ("llama") vocabulary, as its converter writes it. */
 export function llama2cTokenizerMetadata(path: string, vocabSize: number): [string, GGUFWriteValue][] {
@@ -279,7 +309,8 @@ export function ggufFromModel(m: ModelFile, target: ConvertTarget, options: Conv
     ['general.architecture', target.arch],
     ['general.name', name],
     ...target.metadata,
-    ['general.file_type', u32(FILE_TYPE[want])],
+    ['general.file_type', u32(mixFor(want).ftype)],
+    ...(WEIGHT_TYPES[mixFor(want).base].storage === 'blocks' ? [['general.quantization_version', u32(2)] as [string, GGUFWriteValue]] : []),
     ...tokenizerMetadata(m, target.vocabSize, options.onProgress),
   ];
   const tokens = metadata.find(([k]) => k === 'tokenizer.ggml.tokens')?.[1];

@@ -1,9 +1,11 @@
 /**
  * Scalar storage conversions used while loading and writing model files (plain TS so the format
- * code works without the addon): f16/bf16 ⇄ f32 with round-to-nearest-even, Q8_0 quantization with
- * ggml's rounding (quantize_row_q8_0_ref), and Q4_0 → Q8_0, which is exact (same scale, the 4-bit
- * codes minus 8 fit in int8).
+ * code works without the addon): f16/bf16 ⇄ f32 with round-to-nearest-even, and Q8_0 quantization
+ * with ggml's rounding (quantize_row_q8_0_ref). Every other block type: ts/backend/quants/.
  */
+import { QUANTIZE_BLOCKS } from '../backend/quants/index.js';
+import { WEIGHT_TYPES } from '../backend/weight-types.js';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -78,60 +80,7 @@ export function f32ArrayToF16(src: Float32Array): Uint16Array {
 /** Q8_0: blocks of 32 → f16 scale d = max|x|/127, q = round(x/d) (half away from zero), as ggml. */
 export function quantizeQ8_0(src: Float32Array): Uint8Array {
   if (src.length % 32 !== 0) throw new RangeError(`Q8_0 needs a multiple of 32 values, got ${src.length}`);
-  const nb = src.length / 32;
-  const out = new Uint8Array(nb * 34);
-  const q = new Int8Array(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    const base = b * 32;
-    let amax = 0;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(src[base + j]!);
-      if (a > amax) amax = a;
-    }
-    const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0;
-    const h = f32ToF16(d);
-    const o = b * 34;
-    out[o] = h & 0xff;
-    out[o + 1] = h >>> 8;
-    for (let j = 0; j < 32; j++) {
-      const x = Math.fround(src[base + j]! * id); // float product, as in C
-      q[o + 2 + j] = x >= 0 ? Math.round(x) : -Math.round(-x); // roundf: half away from zero
-    }
-  }
-  return out;
-}
-
-export function dequantizeQ8_0(src: Uint8Array): Float32Array {
-  if (src.length % 34 !== 0) throw new RangeError(`Q8_0 data must be a multiple of 34 bytes, got ${src.length}`);
-  const nb = src.length / 34;
-  const out = new Float32Array(nb * 32);
-  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  for (let b = 0; b < nb; b++) {
-    const d = f16ToF32(dv.getUint16(b * 34, true));
-    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * dv.getInt8(b * 34 + 2 + j);
-  }
-  return out;
-}
-
-/**
- * Q4_0 (f16 d + 16 bytes: element j in the low nibble of byte j, element j+16 in the high nibble,
- * value = (code − 8)·d) → Q8_0 with the same d and int8 codes (code − 8). Lossless.
- */
-export function q4_0ToQ8_0(src: Uint8Array): Uint8Array {
-  if (src.length % 18 !== 0) throw new RangeError(`Q4_0 data must be a multiple of 18 bytes, got ${src.length}`);
-  const nb = src.length / 18;
-  const out = new Uint8Array(nb * 34);
-  for (let b = 0; b < nb; b++) {
-    const i = b * 18;
-    const o = b * 34;
-    out[o] = src[i]!;
-    out[o + 1] = src[i + 1]!;
-    for (let j = 0; j < 16; j++) {
-      const byte = src[i + 2 + j]!;
-      out[o + 2 + j] = ((byte & 0x0f) - 8) & 0xff;
-      out[o + 2 + j + 16] = ((byte >> 4) - 8) & 0xff;
-    }
-  }
+  const out = new Uint8Array((src.length / 32) * WEIGHT_TYPES.q8_0.blockBytes);
+  QUANTIZE_BLOCKS.q8_0(src, 0, out, 0, src.length / 32);
   return out;
 }

@@ -4,6 +4,8 @@
  * must be a multiple of `blockSize`. Ids 4, 5 (removed Q4_2/Q4_3) and 31–33 (removed Q4_0_4_4 …)
  * are retired and rejected like any unknown id.
  */
+import { ACTIVATION_TYPES, WEIGHT_TYPES } from '../backend/weight-types.js';
+
 export interface GGMLTypeInfo {
   readonly id: number;
   readonly name: GGMLTypeName;
@@ -17,39 +19,33 @@ export type GGMLTypeName =
   | 'IQ2_XXS' | 'IQ2_XS' | 'IQ3_XXS' | 'IQ1_S' | 'IQ4_NL' | 'IQ3_S' | 'IQ2_S' | 'IQ4_XS'
   | 'I8' | 'I16' | 'I32' | 'I64' | 'F64' | 'IQ1_M' | 'BF16' | 'TQ1_0' | 'TQ2_0' | 'MXFP4';
 
-const TABLE: ReadonlyArray<readonly [number, GGMLTypeName, number, number]> = [
-  [0, 'F32', 1, 4],
-  [1, 'F16', 1, 2],
-  [2, 'Q4_0', 32, 18], // f16 scale + 16 bytes of nibbles
-  [3, 'Q4_1', 32, 20],
-  [6, 'Q5_0', 32, 22],
-  [7, 'Q5_1', 32, 24],
-  [8, 'Q8_0', 32, 34], // f16 scale + 32 int8
-  [9, 'Q8_1', 32, 36],
-  [10, 'Q2_K', 256, 84],
-  [11, 'Q3_K', 256, 110],
-  [12, 'Q4_K', 256, 144],
-  [13, 'Q5_K', 256, 176],
-  [14, 'Q6_K', 256, 210],
-  [15, 'Q8_K', 256, 292],
+/**
+ * The types tensorloom cannot compute with (besides the activation types Q8_1, Q8_K), known here only so a file holding them can be listed
+ * and sized. The types it computes with come from the weight-type table (ts/backend/weight-types.ts).
+ */
+const OTHER_TYPES: ReadonlyArray<readonly [number, GGMLTypeName, number, number]> = [
   [16, 'IQ2_XXS', 256, 66],
   [17, 'IQ2_XS', 256, 74],
   [18, 'IQ3_XXS', 256, 98],
   [19, 'IQ1_S', 256, 50],
-  [20, 'IQ4_NL', 32, 18],
   [21, 'IQ3_S', 256, 110],
   [22, 'IQ2_S', 256, 82],
-  [23, 'IQ4_XS', 256, 136],
   [24, 'I8', 1, 1],
   [25, 'I16', 1, 2],
   [26, 'I32', 1, 4],
   [27, 'I64', 1, 8],
   [28, 'F64', 1, 8],
   [29, 'IQ1_M', 256, 56],
-  [30, 'BF16', 1, 2],
   [34, 'TQ1_0', 256, 54],
   [35, 'TQ2_0', 256, 66],
   [39, 'MXFP4', 32, 17],
+];
+
+const TABLE: ReadonlyArray<readonly [number, GGMLTypeName, number, number]> = [
+  ...Object.values(WEIGHT_TYPES).map((t) => [t.ggmlId, t.ggmlName as GGMLTypeName, t.blockSize, t.blockBytes] as const),
+  ...Object.values(ACTIVATION_TYPES).filter((t) => t.name !== 'q8_0')
+    .map((t) => [t.ggmlId, t.ggmlName as GGMLTypeName, t.blockSize, t.blockBytes] as const),
+  ...OTHER_TYPES,
 ];
 
 const BY_ID = new Map<number, GGMLTypeInfo>();

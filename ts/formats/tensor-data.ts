@@ -1,15 +1,16 @@
 /**
  * Typed-array views of tensors inside a loaded file (see ./mapped-file.ts), in the shapes the
- * backend takes (`Weights` in ts/backend/types.ts):
- *   F32 → Float32Array, F16 / BF16 → Uint16Array (raw bits), Q8_0 → Uint8Array (34-byte blocks),
- *   Q4_0 → converted to Q8_0 at load (exact; no Q4_0 kernel yet).
+ * backend takes (`Weights` in ts/backend/types.ts): F32 → Float32Array, F16 / BF16 → Uint16Array
+ * (raw bits), every quantized type of the weight-type table (ts/backend/weight-types.ts) → its raw
+ * block bytes (Uint8Array), computed in its own layout. Nothing is widened at load.
  * A view shares the file's memory when the tensor's offset is aligned to its element size; only an
- * unaligned tensor (possible in safetensors) is copied. Other ggml types (K-quants, …) are listed
- * by the readers but cannot be viewed: a clear error says so.
+ * unaligned tensor (possible in safetensors) is copied. Other ggml types are listed by the readers
+ * but cannot be viewed: a clear error names the tensor and its type.
  */
 import type { DType, Weights } from '../backend/types.js';
+import { dequantizeWeights } from '../backend/quants/index.js';
+import { cannotComputeMessage, rowBytes, typeByGgmlName, weightType } from '../backend/weight-types.js';
 import { FormatError } from './byte-source.js';
-import { bf16ArrayToF32, dequantizeQ8_0, f16ArrayToF32, q4_0ToQ8_0 } from './dtype-convert.js';
 import type { GGMLTypeName } from './ggml-types.js';
 
 /** Where one tensor's bytes are and how to read them. */
@@ -32,17 +33,9 @@ export interface TensorEntry {
   readonly transposed?: boolean;
 }
 
-const ELEMENT_BYTES: Partial<Record<GGMLTypeName, number>> = { F32: 4, F16: 2, BF16: 2, Q8_0: 1, Q4_0: 1 };
-
-/** The backend dtype a stored type is served as. */
+/** The backend dtype a stored type is served as (null: tensorloom cannot compute with it). */
 export function servedDType(type: GGMLTypeName): DType | null {
-  switch (type) {
-    case 'F32': return 'f32';
-    case 'F16': return 'f16';
-    case 'BF16': return 'bf16';
-    case 'Q8_0': case 'Q4_0': return 'q8_0';
-    default: return null;
-  }
+  return typeByGgmlName(type)?.name ?? null;
 }
 
 function rowsCols(t: TensorEntry): { rows: number; cols: number } {
@@ -76,15 +69,22 @@ function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, c
 /** The tensor as backend `Weights` ([rows, cols] = [product of outer dims, innermost dim]). */
 export function tensorWeights(bytes: Uint8Array, t: TensorEntry): Weights {
   const dtype = servedDType(t.type);
-  if (!dtype) throw new FormatError(`tensor '${t.name}' has type ${t.type}, which tensorloom cannot compute with (supported: F32, F16, BF16, Q8_0, Q4_0)`);
+  if (!dtype) throw new FormatError(cannotComputeMessage(t.name, t.type));
+  const type = weightType(dtype);
   const { rows, cols } = rowsCols(t);
+  if (cols % type.blockSize !== 0) {
+    throw new FormatError(`tensor '${t.name}': its rows of ${cols} ${t.type} values are not whole blocks of ${type.blockSize}`);
+  }
+  const expected = rows * rowBytes(type, cols);
+  if (t.byteLength !== expected) {
+    throw new FormatError(`tensor '${t.name}': ${t.byteLength} bytes of ${t.type} data, but [${rows}, ${cols}] needs ${expected}`);
+  }
   const raw = rawBytes(bytes, t);
   let data: Float32Array | Uint16Array | Uint8Array;
-  switch (t.type) {
-    case 'F32': data = typedView(raw, 4, (b, o, n) => new Float32Array(b, o, n)); break;
-    case 'F16': case 'BF16': data = typedView(raw, 2, (b, o, n) => new Uint16Array(b, o, n)); break;
-    case 'Q8_0': data = raw; break;
-    default: data = q4_0ToQ8_0(raw); break; // Q4_0
+  switch (type.storage) {
+    case 'f32': data = typedView(raw, 4, (b, o, n) => new Float32Array(b, o, n)); break;
+    case 'u16': data = typedView(raw, 2, (b, o, n) => new Uint16Array(b, o, n)); break;
+    default: data = raw; break;
   }
   if (t.transposed) {
     if (data instanceof Float32Array) data = transpose(data, rows, cols, (n) => new Float32Array(n));
@@ -96,16 +96,6 @@ export function tensorWeights(bytes: Uint8Array, t: TensorEntry): Weights {
 
 /** The tensor as f32 values (norm weights, biases, position tables): a view for F32, else converted (a copy). */
 export function tensorF32(bytes: Uint8Array, t: TensorEntry): Float32Array {
-  const w = tensorWeights(bytes, t);
-  switch (w.dtype) {
-    case 'f32': return w.data as Float32Array;
-    case 'f16': return f16ArrayToF32(w.data as Uint16Array);
-    case 'bf16': return bf16ArrayToF32(w.data as Uint16Array);
-    default: return dequantizeQ8_0(w.data as Uint8Array);
-  }
+  return dequantizeWeights(tensorWeights(bytes, t));
 }
 
-/** Bytes per element of a stored type (for aligned-view checks), when it has a typed view. */
-export function elementBytes(type: GGMLTypeName): number | undefined {
-  return ELEMENT_BYTES[type];
-}

@@ -3,8 +3,8 @@
  * (llama.ts, gpt2.ts) from whatever names and layouts the file used. Matrices are `[out, in]`.
  */
 import type { Backend, Weights } from '../backend/types.js';
+import { rowLength } from '../backend/weight-types.js';
 import type { FeedForward, TokenMixer } from '../layers/token-mixer.js';
-import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 
 export interface NormWeights {
@@ -76,7 +76,7 @@ export function norm(mf: ModelFile, name: string): NormWeights {
 
 /** Rows [r0, r1) of a weight matrix, without copying (rows are contiguous in every dtype). */
 export function sliceRows(w: Weights, r0: number, r1: number): Weights {
-  const per = w.dtype === 'q8_0' ? (w.cols / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES : w.cols;
+  const per = rowLength(w.dtype, w.cols);
   return { dtype: w.dtype, rows: r1 - r0, cols: w.cols, data: w.data.subarray(r0 * per, r1 * per) };
 }
 

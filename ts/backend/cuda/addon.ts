@@ -4,6 +4,7 @@
  * "this build has no CUDA support" in an addon built without the CUDA switch.
  */
 import type { DType } from '../types.js';
+import { WEIGHT_TYPES } from '../weight-types.js';
 
 /** An opaque device allocation (an N-API External); wrap it in DeviceBuffer. */
 export type CudaHandle = { readonly __cudaHandle: unique symbol };
@@ -28,8 +29,16 @@ export interface CudaAddonInfo {
   gemm?: string;
 }
 
-/** Weight type codes shared with native/cuda/api.h (enum class WType). */
-export const WTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** The weight types the CUDA build computes with; they cross as GGML type ids (native/cuda/api.h's WType). */
+export const CUDA_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0'];
+
+/** The GGML id of a weight type, or a RangeError naming the argument when CUDA has no kernel for it. */
+export function cudaWTypeCode(dtype: DType, what: string): number {
+  if (!CUDA_DTYPES.includes(dtype)) {
+    throw new RangeError(`tensorloom: ${what} is ${String(dtype)}; the CUDA backend computes with ${CUDA_DTYPES.join(' | ')} only`);
+  }
+  return WEIGHT_TYPES[dtype].ggmlId;
+}
 /** RoPE layout codes shared with native/cuda/api.h (enum class RopeLayout). */
 export const ROPE_LAYOUT_CODE = { interleaved: 0, half: 1 } as const;
 

@@ -10,7 +10,8 @@
 import type { NativeAddon } from '../../native/addon.js';
 import { expectArray, expectDim, expectLength } from '../checks.js';
 import type { AttentionShape, Backend, GeluApproximation, RopeOptions, Weights } from '../types.js';
-import { type CudaDeviceDescription, ROPE_LAYOUT_CODE, WTYPE_CODE } from './addon.js';
+import { type CudaDeviceDescription, cudaWTypeCode, ROPE_LAYOUT_CODE } from './addon.js';
+import { dataLength, storageArray } from '../weight-types.js';
 import { DeviceBuffer, type DeviceWeights, isDeviceWeights } from './device.js';
 
 export interface CudaBackendInfo {
@@ -90,20 +91,16 @@ export interface CudaBackend extends HostOps {
 }
 
 function weightDataKind(w: Weights): typeof Float32Array | typeof Uint16Array | typeof Uint8Array {
-  return w.dtype === 'f32' ? Float32Array : w.dtype === 'q8_0' ? Uint8Array : Uint16Array;
+  return storageArray(w.dtype);
 }
 
 function weightElements(w: { dtype: Weights['dtype']; rows: number; cols: number }): number {
-  if (w.dtype === 'q8_0') {
-    if (w.cols % 32 !== 0) throw new RangeError(`tensorloom: q8_0 weights need cols to be a multiple of 32, got ${w.cols}`);
-    return (w.rows * w.cols * 34) / 32;
-  }
-  return w.rows * w.cols;
+  return dataLength(w.dtype, w.rows, w.cols);
 }
 
 function checkWeights(name: string, w: Weights): void {
   if (typeof w !== 'object' || w === null) throw new TypeError(`tensorloom: ${name} must be a Weights object`);
-  if (!(w.dtype in WTYPE_CODE)) throw new RangeError(`tensorloom: ${name}.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0', got '${String(w.dtype)}'`);
+  cudaWTypeCode(w.dtype, `${name}.dtype`);
   expectDim(`${name}.rows`, w.rows);
   expectDim(`${name}.cols`, w.cols);
   expectArray(`${name}.data`, w.data, weightDataKind(w));
@@ -148,7 +145,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
 
   const dev: CudaDeviceOps = {
     matmulT: (out, a, w, M) =>
-      addon.cudaMatmulT(out.handle, a.handle, w.buffer.handle, WTYPE_CODE[w.dtype], M, w.rows, w.cols),
+      addon.cudaMatmulT(out.handle, a.handle, w.buffer.handle, cudaWTypeCode(w.dtype, 'w.dtype'), M, w.rows, w.cols),
     matmul: (out, a, b, M, K, N) => addon.cudaMatmul(out.handle, a.handle, b.handle, M, K, N),
     attention: (out, q, k, v, s) => {
       const rope = s.rope;
@@ -181,11 +178,11 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     add: (out, a, b, n) => addon.cudaAdd(out.handle, a.handle, b.handle, n),
     mul: (out, a, b, n) => addon.cudaMul(out.handle, a.handle, b.handle, n),
     embedding: (out, table, ids) =>
-      addon.cudaEmbedding(out.handle, table.buffer.handle, WTYPE_CODE[table.dtype], table.rows, table.cols, ids),
+      addon.cudaEmbedding(out.handle, table.buffer.handle, cudaWTypeCode(table.dtype, 'table.dtype'), table.rows, table.cols, ids),
     argmax: (x, n) => addon.cudaArgmax(x.handle, n),
     castF32: (dst, dOff, dtype, src, sOff, n) => {
       if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new RangeError(`tensorloom: dtype must be 'f32', 'f16' or 'bf16', got '${String(dtype)}'`);
-      addon.cudaCastF32(dst.handle, dOff, WTYPE_CODE[dtype], src.handle, sOff, n);
+      addon.cudaCastF32(dst.handle, dOff, cudaWTypeCode(dtype, 'dtype'), src.handle, sOff, n);
     },
   };
 

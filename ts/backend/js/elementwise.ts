@@ -4,8 +4,8 @@
  */
 import { expectArray, expectDim, expectLength } from '../checks.js';
 import type { ElementwiseOps, GeluApproximation, Weights } from '../types.js';
-import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../types.js';
-import { bf16ToF32, f16ToF32 } from './f16bits.js';
+import { dequantizeRow } from '../quants/index.js';
+import { dataLength, storageArray, weightType } from '../weight-types.js';
 
 function expectEps(eps: unknown): number {
   if (typeof eps !== 'number') throw new TypeError('tensorloom: eps must be a number');
@@ -160,24 +160,16 @@ function mul(out: Float32Array, a: Float32Array, b: Float32Array): void {
 
 function embedding(out: Float32Array, table: Weights, ids: Int32Array | Uint32Array): void {
   if (typeof table !== 'object' || table === null) throw new TypeError('tensorloom: table must be a Weights object');
-  const { dtype } = table;
-  if (typeof dtype !== 'string') throw new TypeError("tensorloom: table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0'");
+  const type = weightType(table.dtype, 'table.dtype');
   const rows = expectDim('table.rows', table.rows);
   const cols = expectDim('table.cols', table.cols);
   const shape = `[rows=${rows}, cols=${cols}]`;
-  if (dtype === 'f32') {
-    expectArray('table.data', table.data, Float32Array);
-    expectLength('table.data', table.data, rows * cols, shape);
-  } else if (dtype === 'f16' || dtype === 'bf16') {
-    expectArray('table.data', table.data, Uint16Array);
-    expectLength('table.data', table.data, rows * cols, shape);
-  } else if (dtype === 'q8_0') {
-    if (cols % Q8_0_BLOCK !== 0) throw new RangeError(`tensorloom: table.cols must be a multiple of 32 for q8_0, got ${cols}`);
-    expectArray('table.data', table.data, Uint8Array);
-    expectLength('table.data', table.data, (rows * cols * Q8_0_BLOCK_BYTES) / Q8_0_BLOCK, `${shape} as q8_0 blocks of 34 bytes`);
-  } else {
-    throw new RangeError(`tensorloom: table.dtype must be 'f32' | 'f16' | 'bf16' | 'q8_0', got '${String(dtype)}'`);
+  if (cols % type.blockSize !== 0) {
+    throw new RangeError(`tensorloom: table.cols must be a multiple of ${type.blockSize} for ${type.name}, got ${cols}`);
   }
+  expectArray('table.data', table.data, storageArray(type));
+  expectLength('table.data', table.data, dataLength(type, rows, cols), type.storage === 'blocks'
+    ? `${shape} as ${type.name} blocks of ${type.blockBytes} bytes` : shape);
   if (!(ids instanceof Int32Array) && !(ids instanceof Uint32Array)) {
     const got = ArrayBuffer.isView(ids) ? (ids as ArrayBufferView).constructor.name : typeof ids;
     throw new TypeError(`tensorloom: ids must be an Int32Array or a Uint32Array, got ${got}`);
@@ -189,30 +181,7 @@ function embedding(out: Float32Array, table: Weights, ids: Int32Array | Uint32Ar
   }
   expectArray('out', out, Float32Array);
   expectLength('out', out, ids.length * cols, `[ids.length=${ids.length}, table.cols=${cols}]`);
-
-  for (let i = 0; i < ids.length; i++) {
-    const row = ids[i]!;
-    const o = i * cols;
-    if (dtype === 'f32') {
-      out.set((table.data as Float32Array).subarray(row * cols, (row + 1) * cols), o);
-    } else if (dtype === 'f16' || dtype === 'bf16') {
-      const src = table.data as Uint16Array;
-      const conv = dtype === 'f16' ? f16ToF32 : bf16ToF32;
-      for (let c = 0; c < cols; c++) out[o + c] = conv(src[row * cols + c]!);
-    } else {
-      // q8_0: per block, a little-endian f16 scale then 32 int8 values.
-      const src = table.data as Uint8Array;
-      const blocks = cols / Q8_0_BLOCK;
-      for (let b = 0; b < blocks; b++) {
-        const at = (row * blocks + b) * Q8_0_BLOCK_BYTES;
-        const scale = f16ToF32(src[at]! | (src[at + 1]! << 8));
-        for (let j = 0; j < Q8_0_BLOCK; j++) {
-          const q = src[at + 2 + j]!;
-          out[o + b * Q8_0_BLOCK + j] = scale * (q >= 128 ? q - 256 : q);
-        }
-      }
-    }
-  }
+  for (let i = 0; i < ids.length; i++) dequantizeRow(table, ids[i]!, out, i * cols);
 }
 
 function argmax(x: Float32Array): number {

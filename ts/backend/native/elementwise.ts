@@ -4,6 +4,7 @@
  */
 import type { NativeAddon } from '../../native/addon.js';
 import type { ElementwiseOps, GeluApproximation, Weights } from '../types.js';
+import { ggmlTypeId } from './matmul.js';
 
 declare module '../../native/addon-types.js' {
   interface NativeAddon {
@@ -15,7 +16,7 @@ declare module '../../native/addon-types.js' {
     swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
     add(out: Float32Array, a: Float32Array, b: Float32Array): void;
     mul(out: Float32Array, a: Float32Array, b: Float32Array): void;
-    embedding(out: Float32Array, table: Weights['data'], dtype: string, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
+    embedding(out: Float32Array, table: Weights['data'], type: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
     argmax(x: Float32Array): number;
   }
 }
@@ -32,7 +33,7 @@ export function nativeElementwise(addon: NativeAddon): ElementwiseOps {
     mul: (out, a, b) => addon.mul(out, a, b),
     embedding(out, table, ids) {
       if (typeof table !== 'object' || table === null) throw new TypeError('tensorloom: table must be a Weights object');
-      addon.embedding(out, table.data, table.dtype, table.rows, table.cols, ids);
+      addon.embedding(out, table.data, ggmlTypeId(table.dtype, 'table.dtype'), table.rows, table.cols, ids);
     },
     argmax: (x) => addon.argmax(x),
   };

@@ -1,21 +1,50 @@
 /** The native matmul ops: thin wrappers over native/binding/matmul.cpp, which checks every argument. */
 import type { NativeAddon } from '../../native/addon.js';
 import { checkWeightsObject } from '../js/matmul.js';
-import type { MatmulOps } from '../types.js';
+import type { MatmulOps, Weights } from '../types.js';
+import { weightType } from '../weight-types.js';
+
+/** One projection of matmulTMany as the binding takes it. */
+export interface NativeProjection {
+  out: Float32Array;
+  data: Weights['data'];
+  /** GGML type id (ts/backend/weight-types.ts). */
+  type: number;
+  rows: number;
+}
 
 declare module '../../native/addon-types.js' {
   interface NativeAddon {
-    /** out[M, N] = a[M, K] · wᵀ; w given as (data, dtype, rows = N, cols = K). */
-    matmulT(out: Float32Array, a: Float32Array, w: Float32Array | Uint16Array | Uint8Array, dtype: string, rows: number, cols: number, M: number): void;
+    /** out[M, N] = a[M, K] · wᵀ; w given as (data, GGML type id, rows = N, cols = K). */
+    matmulT(out: Float32Array, a: Float32Array, w: Weights['data'], type: number, rows: number, cols: number, M: number): void;
+    /** Every projection's out[M, rows] = a[M, K] · dataᵀ, a quantized once per activation type. */
+    matmulTMany(a: Float32Array, M: number, K: number, projections: NativeProjection[]): void;
     matmul(out: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
   }
+}
+
+/** The GGML type id of w.dtype (TypeError / RangeError naming `what` for anything else). */
+export function ggmlTypeId(dtype: unknown, what: string): number {
+  return weightType(dtype, what).ggmlId;
 }
 
 export function nativeMatmul(addon: NativeAddon): MatmulOps {
   return {
     matmulT(out, a, w, M) {
       checkWeightsObject(w);
-      addon.matmulT(out, a, w.data, w.dtype, w.rows, w.cols, M);
+      addon.matmulT(out, a, w.data, ggmlTypeId(w.dtype, 'w.dtype'), w.rows, w.cols, M);
+    },
+    matmulTMany(outs, a, ws, M) {
+      if (!Array.isArray(outs) || !Array.isArray(ws) || outs.length !== ws.length || outs.length === 0) {
+        throw new TypeError('tensorloom: matmulTMany needs outs and ws as non-empty arrays of the same length');
+      }
+      const K = (ws[0] as Weights | undefined)?.cols;
+      const projections = ws.map((w: Weights, i): NativeProjection => {
+        checkWeightsObject(w);
+        if (w.cols !== K) throw new RangeError(`tensorloom: ws[${i}].cols is ${w.cols}, expected ${K} (all projections read the same a)`);
+        return { out: outs[i]!, data: w.data, type: ggmlTypeId(w.dtype, `ws[${i}].dtype`), rows: w.rows };
+      });
+      addon.matmulTMany(a, M, K as number, projections);
     },
     matmul(out, a, b, M, K, N) {
       addon.matmul(out, a, b, M, K, N);

@@ -1,0 +1,76 @@
+// Weight arguments of the N-API glue: a GGML type id (number) read through the weight-type table,
+// and the raw data of a [rows, cols] tensor of that type: Float32Array for f32, Uint16Array for
+// f16 / bf16, Uint8Array of whole blocks for the quantized types.
+#pragma once
+#include <string>
+
+#include "binding/check.h"
+#include "kernels/weight_types.h"
+
+namespace tl::binding {
+
+// The names of the types we compute with, for error messages: "f32 (0), f16 (1), ...".
+inline std::string weight_type_list() {
+  int n = 0;
+  const WeightTypeInfo* t = weight_types(&n);
+  std::string s;
+  for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::string(t[i].name) + " (" + std::to_string(t[i].id) + ")";
+  return s;
+}
+
+// The table row for argument `index` (a GGML type id); TypeError if not a number, RangeError if
+// not a type we compute with.
+inline const WeightTypeInfo& weight_type_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsNumber())
+    throw_type(env, std::string(name) + " must be a GGML type id (number)");
+  const double d = info[index].As<Napi::Number>().DoubleValue();
+  const WeightTypeInfo* t = d == (double)(int)d ? weight_type((int)d) : nullptr;
+  if (!t)
+    throw_range(env, std::string(name) + " is " + std::to_string(d) + ", not a weight type tensorloom computes with (" +
+                         weight_type_list() + ")");
+  return *t;
+}
+
+// Checks cols against the type's block size (RangeError naming `cols_name`).
+inline void expect_whole_blocks(Napi::Env env, const WeightTypeInfo& t, int64_t cols, const char* cols_name) {
+  if (cols % t.block != 0)
+    throw_range(env, std::string(cols_name) + " must be a multiple of " + std::to_string(t.block) + " for " + t.name +
+                         " weights (its block size), got " + std::to_string(cols));
+}
+
+struct WeightData {
+  const void* data;
+  size_t bytes;
+};
+
+// The data of a [rows, cols] tensor of type t (value v, called `name`), with its exact length checked.
+// cols_name names the column count in the block-size error ("w.cols").
+inline WeightData weight_data_value(Napi::Env env, Napi::Value v, const char* name, const WeightTypeInfo& t,
+                                    int64_t rows, int64_t cols, const char* cols_name) {
+  expect_whole_blocks(env, t, cols, cols_name);
+  const int64_t elems = checked_mul(env, rows, cols, name);
+  const std::string label = std::string(name) + " (" + t.name + ")";
+  const std::string shape = "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+  if (t.id == ggml::F32) {
+    auto a = typed_array_value<float>(env, v, label.c_str(), napi_float32_array, elems, shape.c_str());
+    return {a.data, a.length * 4};
+  }
+  if (t.id == ggml::F16 || t.id == ggml::BF16) {
+    auto a = typed_array_value<uint16_t>(env, v, label.c_str(), napi_uint16_array, elems, shape.c_str());
+    return {a.data, a.length * 2};
+  }
+  const int64_t bytes = rows * type_row_bytes(t, cols);
+  const std::string qshape = shape + " as " + std::to_string(elems / t.block) + " blocks of " +
+                             std::to_string(t.block_bytes) + " bytes";
+  auto a = typed_array_value<uint8_t>(env, v, label.c_str(), napi_uint8_array, bytes, qshape.c_str());
+  return {a.data, a.length};
+}
+
+inline WeightData weight_data_arg(const Napi::CallbackInfo& info, size_t index, const char* name, const WeightTypeInfo& t,
+                                  int64_t rows, int64_t cols, const char* cols_name) {
+  return weight_data_value(info.Env(), index < info.Length() ? info[index] : info.Env().Undefined(), name, t, rows, cols,
+                           cols_name);
+}
+
+}  // namespace tl::binding

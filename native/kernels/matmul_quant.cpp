@@ -1,0 +1,109 @@
+// matmul_t for quantized weight types (see matmul.h): quantize each row of a once per activation
+// type (Q8_0 / Q8_1 / Q8_K), then compute every output as one dot product of a packed weight row
+// with a quantized activation row, with the active ISA's kernel from the weight-type table.
+//
+// Regimes, all on the thread pool, split over blocks of weight rows (of all projections at once,
+// so Q/K/V or gate/up share one pool job):
+//   GEMV (M = 1): each thread streams its weight rows once.
+//   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
+//     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it
+//     is dotted with those activation rows.
+#include "kernels/matmul_quant.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/threadpool.h"
+#include "kernels/weight_types.h"
+
+namespace tl {
+
+namespace {
+
+constexpr int64_t kRowsPerTile = 16;      // weight rows per work item when M > 1
+constexpr int64_t kActRowsPerTile = 64;   // quantized activation rows per pass over a tile
+constexpr int64_t kMinMacsPerThread = 1 << 16;
+
+// The quantized activations of one call, one buffer per activation type (kept per calling thread).
+struct ActBuffers {
+  std::vector<uint8_t> data[3];  // Q8_0, Q8_1, Q8_K
+};
+thread_local ActBuffers t_act;
+
+int act_slot(int act) { return act == ggml::Q8_0 ? 0 : act == ggml::Q8_1 ? 1 : 2; }
+
+// Quantizes the M rows of a to `at` into buf (rows of row_bytes), threaded when large.
+void quantize_rows(uint8_t* buf, const float* a, int64_t M, int64_t K, const ActTypeInfo& at, int64_t row_bytes) {
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / K);
+  parallel_for(M, grain, [&](int64_t b, int64_t e, int) {
+    for (int64_t m = b; m < e; m++) at.quantize_row(buf + m * row_bytes, a + m * K, K);
+  });
+}
+
+struct Job {
+  const Projection* p;
+  const WeightTypeInfo* type;
+  VecDotFn dot;
+  VecDot4Fn dot4;  // null on the scalar path
+  const uint8_t* act;  // quantized a for this projection's activation type
+  int64_t act_row_bytes;
+  int64_t w_row_bytes;
+  int64_t first_block;  // index of this projection's first block of rows in the flat item list
+};
+
+}  // namespace
+
+void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, int count) {
+  // 1. quantize a once per activation type used
+  Job jobs[16];
+  bool quantized[3] = {false, false, false};
+  const int64_t rows_per_block = M == 1 ? 4 : kRowsPerTile;
+  int64_t blocks = 0;
+  for (int i = 0; i < count; i++) {
+    const WeightTypeInfo& t = *weight_type(p[i].type);
+    const ActTypeInfo& at = *act_type(t.act);
+    const int slot = act_slot(t.act);
+    const int64_t arb = K / at.block * at.block_bytes;
+    std::vector<uint8_t>& buf = t_act.data[slot];
+    if (!quantized[slot]) {
+      if (buf.size() < (size_t)(M * arb)) buf.resize((size_t)(M * arb));
+      quantize_rows(buf.data(), a, M, K, at, arb);
+      quantized[slot] = true;
+    }
+    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), buf.data(), arb, type_row_bytes(t, K), blocks};
+    blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
+  }
+
+  // 2. all projections' blocks of weight rows as one flat list of work items
+  const int64_t macs_per_block = rows_per_block * M * K;
+  const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_block));
+  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1, int) {
+    int j = 0;
+    for (int64_t blk = b0; blk < b1; blk++) {
+      while (j + 1 < count && jobs[j + 1].first_block <= blk) j++;
+      const Job& job = jobs[j];
+      const int64_t N = job.p->N;
+      const int64_t n0 = (blk - job.first_block) * rows_per_block;
+      const int64_t n1 = std::min(N, n0 + rows_per_block);
+      const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
+      float* out = job.p->out;
+      for (int64_t m0 = 0; m0 < M; m0 += kActRowsPerTile) {
+        const int64_t m1 = std::min(M, m0 + kActRowsPerTile);
+        for (int64_t n = n0; n < n1; n++) {
+          const uint8_t* wrow = w + n * job.w_row_bytes;
+          int64_t m = m0;
+          if (job.dot4) {  // 4 activation rows per pass: the weight row is unpacked once for them
+            float o[4];
+            for (; m + 4 <= m1; m += 4) {
+              job.dot4(wrow, job.act + m * job.act_row_bytes, job.act_row_bytes, K, o);
+              for (int r = 0; r < 4; r++) out[(m + r) * N + n] = o[r];
+            }
+          }
+          for (; m < m1; m++) out[m * N + n] = job.dot(wrow, job.act + m * job.act_row_bytes, K);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace tl

@@ -1,0 +1,57 @@
+// GGML block layouts of the quantized types (ggml-common.h), as plain structs. All fields are
+// little-endian as stored in GGUF; f16 scales are kept as raw bits (uint16_t).
+// Only data here: no functions, so every ISA file can include it without leaking symbols.
+#pragma once
+#include <cstdint>
+
+namespace tl::qb {
+
+constexpr int QK = 32;    // legacy block
+constexpr int QK_K = 256; // K-quant super-block
+
+struct Q4_0 { uint16_t d; uint8_t qs[16]; };                 // x = d·(nibble − 8); low nibbles = first 16
+struct Q4_1 { uint16_t d, m; uint8_t qs[16]; };              // x = d·nibble + m
+struct Q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };  // x = d·(nibble | bit<<4 − 16)
+struct Q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct Q8_0 { uint16_t d; int8_t qs[32]; };
+struct Q8_1 { uint16_t d, s; int8_t qs[32]; };               // s = f16(d · Σ qs)
+struct IQ4_NL { uint16_t d; uint8_t qs[16]; };               // x = d·kvalues[nibble]
+
+struct Q2_K { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };           // 16 groups of 16
+struct Q3_K { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
+struct Q4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };          // 8 groups of 32
+struct Q5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct Q6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct Q8_K { float d; int8_t qs[256]; int16_t bsums[16]; };                    // bsums: Σ of each 16
+struct IQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+
+static_assert(sizeof(Q4_0) == 18 && sizeof(Q4_1) == 20 && sizeof(Q5_0) == 22 && sizeof(Q5_1) == 24, "legacy");
+static_assert(sizeof(Q8_0) == 34 && sizeof(Q8_1) == 36 && sizeof(IQ4_NL) == 18, "legacy");
+static_assert(sizeof(Q2_K) == 84 && sizeof(Q3_K) == 110 && sizeof(Q4_K) == 144, "k-quants");
+static_assert(sizeof(Q5_K) == 176 && sizeof(Q6_K) == 210 && sizeof(Q8_K) == 292 && sizeof(IQ4_XS) == 136, "k-quants");
+
+// IQ4_NL / IQ4_XS's 16 non-linear levels.
+alignas(16) static const int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                    1,    13,   25,  38,  53,  69,  89,  113};
+
+// The 6-bit scale and min of group j (0..7) of a Q4_K / Q5_K super-block (12 packed bytes).
+static inline void k4_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// The 16 signed 6-bit scales (−32..31) of a Q3_K super-block from its 12 packed bytes.
+static inline void q3k_scales(const uint8_t* packed, int8_t* out) {
+  for (int j = 0; j < 16; j++) {
+    const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+    const int high = (packed[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+    out[j] = (int8_t)((low | (high << 4)) - 32);
+  }
+}
+
+}  // namespace tl::qb

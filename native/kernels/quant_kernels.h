@@ -1,0 +1,49 @@
+// The per-type kernels behind the weight-type table (weight_types.h): scalar references in
+// quant_ref.cpp (tl::ref), SIMD dot products in qdot_avx2.cpp / qdot_avx512.cpp (one body,
+// qdot.inc, compiled per ISA). Plain functions on raw pointers; n is the row length in values.
+#pragma once
+#include <cstdint>
+
+// Every (weight type, activation type) dot product, as `float dot_<type>(w, a, n)`.
+#define TL_QDOT_LIST(X) \
+  X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_xs)
+// The ones with SIMD kernels (qdot.inc); the table uses the scalar reference for the rest.
+#define TL_QDOT_SIMD_LIST(X) TL_QDOT_LIST(X)
+
+#define TL_QDOT_DECL(t) float dot_##t(const void* w, const void* a, int64_t n);
+// SIMD only: out[r] = dot(w, a + r·a_stride) for r < 4, each bit-identical to dot_<t> on that row.
+#define TL_QDOT4_DECL(t) \
+  float dot_##t(const void* w, const void* a, int64_t n); \
+  void dot4_##t(const void* w, const void* a, int64_t a_stride, int64_t n, float* out);
+
+namespace tl::ref {
+// Dequantizers (ggml's dequantize_row_*): out[n] from blocks.
+void dequantize_f32(float* out, const void* x, int64_t n);
+void dequantize_f16(float* out, const void* x, int64_t n);
+void dequantize_bf16(float* out, const void* x, int64_t n);
+void dequantize_q4_0(float* out, const void* x, int64_t n);
+void dequantize_q4_1(float* out, const void* x, int64_t n);
+void dequantize_q5_0(float* out, const void* x, int64_t n);
+void dequantize_q5_1(float* out, const void* x, int64_t n);
+void dequantize_q8_0(float* out, const void* x, int64_t n);
+void dequantize_iq4_nl(float* out, const void* x, int64_t n);
+void dequantize_q2_K(float* out, const void* x, int64_t n);
+void dequantize_q3_K(float* out, const void* x, int64_t n);
+void dequantize_q4_K(float* out, const void* x, int64_t n);
+void dequantize_q5_K(float* out, const void* x, int64_t n);
+void dequantize_q6_K(float* out, const void* x, int64_t n);
+void dequantize_iq4_xs(float* out, const void* x, int64_t n);
+
+// Activation quantizers, bit-exact with what ggml runs on x86 (quantize_row_q8_0 / q8_1 of
+// ggml-cpu's x86 quants: d = amax/127, q = round-half-even(x · 127/amax); q8_K: the reference,
+// d = max/−127 of the signed extreme, q = nearest(x/d) capped at 127, plus 16-value sums).
+void quantize_act_q8_0(void* out, const float* x, int64_t n);
+void quantize_act_q8_1(void* out, const float* x, int64_t n);
+void quantize_act_q8_K(void* out, const float* x, int64_t n);
+
+TL_QDOT_LIST(TL_QDOT_DECL)
+}  // namespace tl::ref
+
+namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
+namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
+namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }

@@ -1,0 +1,117 @@
+// The weight-type table (see weight_types.h) and the type-generic row operations built on it.
+#include "kernels/weight_types.h"
+
+#include <algorithm>
+
+#include "kernels/cpu.h"
+#include "kernels/quant_blocks.h"
+#include "kernels/quant_kernels.h"
+#include "kernels/threadpool.h"
+
+namespace tl {
+
+namespace {
+
+#if defined(TL_HAVE_X86_VARIANTS)
+#define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
+#else
+#define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
+#endif
+#define TL_QUANT_ROW(ID, t, block, bytes, act) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t)}
+// A type whose dot product has only the scalar reference so far.
+#define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
+
+// One row per type, in GGML id order. Block bytes are the sizes of quant_blocks.h's structs.
+const WeightTypeInfo kTypes[] = {
+    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0),
+    TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
+    TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
+    TL_QUANT_ROW(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1),
+    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0),
+    TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K),
+    TL_QUANT_ROW(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K),
+    TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K),
+    TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K),
+    TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
+    TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0),
+    TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
+    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
+
+const ActTypeInfo kActTypes[] = {
+    {ggml::Q8_0, "q8_0", 32, sizeof(qb::Q8_0), ref::quantize_act_q8_0},
+    {ggml::Q8_1, "q8_1", 32, sizeof(qb::Q8_1), ref::quantize_act_q8_1},
+    {ggml::Q8_K, "q8_K", 256, sizeof(qb::Q8_K), ref::quantize_act_q8_K},
+};
+
+}  // namespace
+
+const WeightTypeInfo* weight_type(int id) {
+  for (const auto& t : kTypes)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+const ActTypeInfo* act_type(int id) {
+  for (const auto& t : kActTypes)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+const WeightTypeInfo* weight_types(int* count) {
+  *count = kTypeCount;
+  return kTypes;
+}
+
+VecDotFn active_dot(const WeightTypeInfo& t) {
+  // Each level falls back to the one below when a type has no kernel of its own there.
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+      if (t.dot_vnni) return t.dot_vnni;
+      [[fallthrough]];
+    case Isa::Avx512:
+      if (t.dot_avx512) return t.dot_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      if (t.dot_avx2) return t.dot_avx2;
+      [[fallthrough]];
+    default:
+      return t.dot_ref;
+  }
+}
+
+VecDot4Fn active_dot4(const WeightTypeInfo& t) {
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+      if (t.dot4_vnni) return t.dot4_vnni;
+      [[fallthrough]];
+    case Isa::Avx512:
+      if (t.dot4_avx512) return t.dot4_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      return t.dot4_avx2;
+    default:
+      return nullptr;
+  }
+}
+
+void dequantize_rows(float* out, const void* x, const WeightTypeInfo& t, int64_t rows, int64_t cols) {
+  const int64_t rb = type_row_bytes(t, cols);
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, cols));
+  parallel_for(rows, grain, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; r++) t.dequantize_row(out + r * cols, static_cast<const uint8_t*>(x) + r * rb, cols);
+  });
+}
+
+void get_rows(float* out, const void* table, const WeightTypeInfo& t, int64_t cols, const uint32_t* ids, int64_t n_ids) {
+  const int64_t rb = type_row_bytes(t, cols);
+  for (int64_t i = 0; i < n_ids; i++)
+    t.dequantize_row(out + i * cols, static_cast<const uint8_t*>(table) + (int64_t)ids[i] * rb, cols);
+}
+
+}  // namespace tl

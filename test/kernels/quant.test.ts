@@ -1,0 +1,233 @@
+/**
+ * Quantized weight types on the native backend (native/kernels/weight_types.h, matmul_quant.cpp,
+ * qdot.inc): every type of the table, every ISA path (scalar, AVX2, AVX-512BW, AVX-512 VNNI) and
+ * matmul regime (GEMV M = 1, small M, GEMM), 1 and 2 threads.
+ *
+ * References (test/kernels/quant-reference.ts, independent JS):
+ * - dequantizeRows / embedding: bit-exact with the JS block decoders;
+ * - the activation quantizers (Q8_0 / Q8_1 / Q8_K): bit-exact with ggml's x86 formulas in JS;
+ * - matmulT on the scalar path: the f64 dot of the dequantized weights with the dequantized
+ *   quantized activations. Tolerance 1e-5 · 4 · Σ|a_q| · max|w_n| (the kernels sum block products in
+ *   f32; a wrong bit in one weight moves a result by ≈ |w|·|a| ≈ 100× more);
+ * - every SIMD path against the scalar path: the integer sums are identical, only the f32 sum over
+ *   blocks is ordered differently, same tolerance;
+ * - matmulTMany: bit-identical to separate matmulT calls;
+ * - the JS backend (dequantize + ggml's activation quantization + f64 dot): same tolerance.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { getBackend } from '../../ts/index.js';
+import type { Weights } from '../../ts/index.js';
+import { loadAddon } from '../../ts/native/addon.js';
+import '../../ts/backend/native/weight-types.js';
+import '../../ts/backend/native/matmul.js';
+import '../../ts/backend/native/elementwise.js';
+import { WEIGHT_TYPES } from '../../ts/backend/weight-types.js';
+import { rng } from './helpers.js';
+import { QUANT_SPECS, type QuantSpec, blockMins, dequantize, quantizeActs, randomBlocks, referenceMatmul } from './quant-reference.js';
+import { native, variants, withVariant } from './variants.js';
+
+const addon = loadAddon().addon!;
+const ACT_ID = { q8_0: 8, q8_1: 9, q8_k: 15 } as const;
+
+function randomActs(n: number, rand: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * (i % 7 === 0 ? 3 : 1);
+  return a;
+}
+
+function expectWithin(got: Float32Array, want: Float64Array | Float32Array, bound: Float64Array, rel: number, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i]! - want[i]!);
+    if (!(err <= rel * bound[i]! + 1e-30)) expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]} ± ${rel * bound[i]!}`);
+  }
+}
+
+describe('the weight-type table', () => {
+  it('has the same rows as the TS table (GGML id, block size, bytes, activation type)', () => {
+    const rows = addon.weightTypes();
+    const ts = Object.values(WEIGHT_TYPES);
+    expect(rows.length).toBe(ts.length);
+    for (const t of ts) {
+      const r = rows.find((x) => x.id === t.ggmlId);
+      expect(r, t.name).toBeDefined();
+      expect([r!.name.toLowerCase(), r!.blockSize, r!.blockBytes]).toEqual([t.name, t.blockSize, t.blockBytes]);
+      // ggml's vec_dot_type: f16 / bf16 weights take activations rounded to f16 / bf16 natively
+      // (matmul.h); the TS table names only the quantized activation formats.
+      const natAct = t.name === 'f16' ? 1 : t.name === 'bf16' ? 30 : 0;
+      expect(r!.activationType).toBe(t.activation === 'f32' ? natAct : ACT_ID[t.activation]);
+    }
+  });
+});
+
+describe('dequantizeRows and embedding', () => {
+  for (const spec of QUANT_SPECS) {
+    it(`${spec.name}: bit-exact with the JS block decoder`, () => {
+      const rand = rng(spec.id);
+      const rows = 5, cols = spec.block * 3;
+      const x = randomBlocks(spec, (rows * cols) / spec.block, rand, 0.05);
+      const want = dequantize(spec, x, rows, cols);
+      const got = new Float32Array(rows * cols).fill(NaN);
+      addon.dequantizeRows(got, x, spec.id, rows, cols);
+      expect(got).toEqual(want);
+      const ids = new Int32Array([4, 0, 2]);
+      const emb = new Float32Array(3 * cols).fill(NaN);
+      addon.embedding(emb, x, spec.id, rows, cols, ids);
+      for (let i = 0; i < 3; i++) expect(emb.subarray(i * cols, (i + 1) * cols)).toEqual(want.subarray(ids[i]! * cols, (ids[i]! + 1) * cols));
+    });
+  }
+});
+
+describe('activation quantizers', () => {
+  const rand = rng(77);
+  const x = randomActs(256 * 6, rand);
+  x.fill(0, 256, 512); // an all-zero block of every kind
+  // exact ties (x·127/amax = k + ½) where round-half-even and round-half-away differ
+  x[608] = 127;
+  x[768] = -127;
+  for (let k = 0; k < 10; k++) x[609 + k] = x[769 + k] = k - 4.5;
+  for (const kind of ['q8_0', 'q8_1', 'q8_k'] as const) {
+    it(`${kind}: bit-exact with ggml's x86 quantizer`, () => {
+      const want = quantizeActs(kind, x).bytes;
+      const got = new Uint8Array(want.length);
+      addon.quantizeActivations(got, x, ACT_ID[kind]);
+      expect(got).toEqual(want);
+    });
+  }
+  it('q8_0: the same scales as the file quantizer (quantizeQ8_0) and quants within 1 (x·127/amax vs x/d)', () => {
+    const act = new Uint8Array((x.length / 32) * 34);
+    const file = new Uint8Array(act.length);
+    addon.quantizeActivations(act, x, 8);
+    native.quantizeQ8_0(file, x);
+    let differ = 0;
+    for (let b = 0; b < act.length; b += 34) {
+      expect(act[b]! | (act[b + 1]! << 8)).toBe(file[b]! | (file[b + 1]! << 8));
+      for (let j = 2; j < 34; j++) {
+        const d = Math.abs(((act[b + j]! << 24) >> 24) - ((file[b + j]! << 24) >> 24));
+        expect(d).toBeLessThanOrEqual(1);
+        differ += d;
+      }
+    }
+    expect(differ).toBeGreaterThan(0); // the ties above
+    expect(differ).toBeLessThan(x.length / 50);
+  });
+});
+
+// [M, N, K in blocks of 256]: GEMV, small M, GEMM (crossing the 16-row and 64-row tiles).
+const SHAPES: [number, number, number][] = [[1, 37, 2], [1, 5, 1], [3, 21, 2], [32, 18, 1], [70, 33, 2]];
+
+interface Case { spec: QuantSpec; M: number; N: number; K: number; a: Float32Array; w: Uint8Array; want: Float64Array; bound: Float64Array }
+const cases = new Map<string, Case[]>();
+function casesFor(spec: QuantSpec): Case[] {
+  let list = cases.get(spec.name);
+  if (!list) {
+    const rand = rng(1000 + spec.id);
+    list = SHAPES.map(([M, N, kb]) => {
+      const K = kb * 256;
+      const a = randomActs(M * K, rand);
+      const w = randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
+      const acts = Array.from({ length: M }, (_, m) => quantizeActs(spec.act, a.subarray(m * K, (m + 1) * K)));
+      const mins = spec.act === 'q8_1' ? blockMins(spec, w, (N * K) / 32) : undefined;
+      const { want, bound } = referenceMatmul(spec, dequantize(spec, w, N, K), acts, mins, M, N, K);
+      return { spec, M, N, K, a, w, want, bound };
+    });
+    cases.set(spec.name, list);
+  }
+  return list;
+}
+
+const startThreads = native.info().threads;
+afterAll(() => native.setThreads(startThreads));
+
+for (const v of variants({ vnni: true })) {
+  describe.skipIf(!!v.skip)(`quantized matmulT on ${v.title}`, () => {
+    for (const spec of QUANT_SPECS) {
+      it(`${spec.name}: GEMV, small M and GEMM match the integer-dot reference`, () => {
+        withVariant(v, () => {
+          for (const c of casesFor(spec)) {
+            const out = new Float32Array(c.M * c.N).fill(NaN);
+            addon.matmulT(out, c.a, c.w, spec.id, c.N, c.K, c.M);
+            expectWithin(out, c.want, c.bound, 1e-5, `${v.isa} ${spec.name} M=${c.M} N=${c.N} K=${c.K}`);
+          }
+        });
+      });
+    }
+    it('matmulTMany (q4_k, q6_k, q4_0, q4_1, f32 on one input) equals separate matmulT calls bit for bit', () => {
+      withVariant(v, () => {
+        const rand = rng(5);
+        const M = 3, K = 512;
+        const a = randomActs(M * K, rand);
+        const specs = ['q4_k', 'q6_k', 'q4_0', 'q4_1'].map((n) => QUANT_SPECS.find((s) => s.name === n)!);
+        const ws = specs.map((s, i) => ({ type: s.id, rows: 9 + i, data: randomBlocks(s, ((9 + i) * K) / s.block, rand, 0.05) as Weights['data'] }));
+        ws.push({ type: 0, rows: 4, data: randomActs(4 * K, rand) });
+        const outs = ws.map((w) => new Float32Array(M * w.rows).fill(NaN));
+        addon.matmulTMany(a, M, K, ws.map((w, i) => ({ ...w, out: outs[i]! })));
+        for (let i = 0; i < ws.length; i++) {
+          const one = new Float32Array(M * ws[i]!.rows);
+          addon.matmulT(one, a, ws[i]!.data, ws[i]!.type, ws[i]!.rows, K, M);
+          expect(outs[i]).toEqual(one);
+        }
+      });
+    });
+  });
+}
+
+describe('native (every ISA) against the JS backend', () => {
+  const jsBackend = getBackend('js');
+  for (const spec of QUANT_SPECS) {
+    it(`${spec.name}: matmulT agrees with the JS backend's dequantize + quantized-activation dot`, () => {
+      const c = casesFor(spec)[1]!; // 1×5×256
+      const big = casesFor(spec)[2]!; // 3×21×512
+      for (const k of [c, big]) {
+        const w = { dtype: spec.name, rows: k.N, cols: k.K, data: k.w } as unknown as Weights;
+        const want = new Float32Array(k.M * k.N);
+        jsBackend.matmulT(want, k.a, w, k.M);
+        for (const v of variants({ vnni: true }).filter((x) => !x.skip && x.threads === 1)) {
+          withVariant(v, () => {
+            const got = new Float32Array(k.M * k.N).fill(NaN);
+            native.matmulT(got, k.a, w, k.M);
+            expectWithin(got, want, k.bound, 1e-5, `${v.isa} ${spec.name} vs JS M=${k.M}`);
+          });
+        }
+      }
+    });
+  }
+});
+
+describe('bad calls name what was wrong', () => {
+  const q4k = QUANT_SPECS.find((s) => s.name === 'q4_k')!;
+  it('unknown or non-number type ids → RangeError / TypeError', () => {
+    const o = new Float32Array(1), a = new Float32Array(256);
+    expect(() => addon.matmulT(o, a, new Uint8Array(144), 16, 1, 256, 1)).toThrow(
+      expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/w\.type is 16.*not a weight type.*q4_K \(12\)/) }),
+    );
+    expect(() => addon.matmulT(o, a, new Uint8Array(144), 'q4_k' as unknown as number, 1, 256, 1)).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/w\.type must be a GGML type id/) }),
+    );
+    expect(() => addon.dequantizeRows(new Float32Array(256), new Uint8Array(144), 15, 1, 256)).toThrow(/type is 15/);
+    expect(() => addon.quantizeActivations(new Uint8Array(34), new Float32Array(32), 2)).toThrow(/must be an activation type/);
+  });
+  it('wrong byte length, wrong array kind, cols not whole blocks → RangeError / TypeError naming the argument', () => {
+    const o = new Float32Array(2), a = new Float32Array(512);
+    expect(() => addon.matmulT(o, a, new Uint8Array(2 * 2 * 144 - 1), q4k.id, 2, 512, 1)).toThrow(
+      expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/w\.data \(q4_K\) has 575 elements, expected 576/) }),
+    );
+    expect(() => addon.matmulT(o, a, new Float32Array(2 * 512) as unknown as Uint8Array, q4k.id, 2, 512, 1)).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/w\.data \(q4_K\) must be a Uint8Array/) }),
+    );
+    expect(() => addon.matmulT(new Float32Array(1), new Float32Array(288), new Uint8Array(200), q4k.id, 1, 288, 1)).toThrow(
+      /w\.cols must be a multiple of 256 for q4_K/,
+    );
+    expect(() => addon.embedding(new Float32Array(256), new Uint8Array(144 * 2), q4k.id, 2, 256, new Int32Array([2]))).toThrow(/ids\[0\] = 2 is out of range/);
+    expect(() => addon.matmulTMany(a, 1, 512, [{ out: o, data: new Uint8Array(10), type: q4k.id, rows: 2 }])).toThrow(
+      /projections\[0\]\.data \(q4_K\) has 10 elements, expected 576/,
+    );
+    expect(() => addon.matmulTMany(a, 1, 512, [{ out: o, data: new Uint8Array(576), type: 99, rows: 2 }])).toThrow(/projections\[0\]\.type is not a weight type/);
+  });
+  it('the native backend maps dtype names through the TS table', () => {
+    const w = { dtype: 'q4_k', rows: 1, cols: 256, data: new Uint8Array(144) } as unknown as Weights;
+    const o = new Float32Array(1);
+    native.matmulT(o, new Float32Array(256), w, 1);
+    expect(o[0]).toBe(0);
+    expect(() => native.matmulT(o, new Float32Array(256), { ...w, dtype: 'iq2_xxs' } as unknown as Weights, 1)).toThrow(/w\.dtype must be one of/);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Greedy decoding of every weight type against node-llama-cpp on the same llama.cpp-quantized
+ * stories260K-wide file, 100 tokens from BOS and from a prompt, on the native backend and on the
+ * JS backend (the reference).
+ *
+ * Parity with llama.cpp is not reached for every type yet: each row of PARITY is the number of
+ * leading tokens measured equal to node-llama-cpp's (100 = full parity) and is asserted as a
+ * floor, so a regression fails while the gap stays visible. The first logits of the quantized
+ * files differ from llama.cpp's by ≈ 0.2 (f32: 1e-3) although the weights dequantize bit-exactly
+ * (test/backend/dequantize.test.ts) — the remaining difference is in the arithmetic after that.
+ *
+ * The JS backend decodes at ≈ 10 tokens/s on a loaded 2-core machine, so by default it runs three
+ * types from BOS; TL_QUANT_DECODE_ALL=1 measures every type (printing the matching prefix).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadLocal } from '../../ts/generate/load-local.js';
+import { haveWide, llamaQuantize, quantizeMissing, wideFile, wideMissing } from '../backend/quant-references.js';
+import { nativeAvailable } from './helpers.js';
+import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
+
+const STEPS = 100;
+const BOS = 1;
+const PROMPT = 'Once upon a time, there was a dog';
+const ALL = process.env.TL_QUANT_DECODE_ALL === '1';
+
+/** Leading tokens equal to node-llama-cpp's, measured: [from BOS, from the prompt]. */
+const PARITY: Record<string, [number, number]> = {
+  f32: [100, 100], f16: [100, 100], bf16: [100, 54], q8_0: [100, 58], q6_k: [100, 30], q5_k_m: [41, 37], q5_1: [26, 37],
+  q5_0: [71, 100], q4_k_m: [67, 56], q4_k_s: [65, 44], q4_1: [53, 8], q4_0: [100, 74], q3_k_m: [36, 100], q3_k_s: [3, 83],
+  q2_k: [2, 16], iq4_nl: [26, 100], iq4_xs: [74, 100],
+};
+const SHARED = ['f32', 'f16', 'q8_0', 'q6_k', 'q5_k_m', 'q5_1', 'q5_0', 'q4_k_m', 'q4_1', 'q4_0', 'q3_k_m', 'q2_k', 'iq4_nl'];
+const MADE = ['bf16', 'q4_k_s', 'q3_k_s', 'iq4_xs'];
+/** The JS backend's measured floors from BOS (its float sums differ in order from the native ones, so near-ties can go the other way). */
+const JS_PARITY: Record<string, number> = { q4_0: 100, q6_k: 34, q4_k_m: 67 };
+const JS_DEFAULT = Object.keys(JS_PARITY);
+
+const prefix = (a: readonly number[], b: readonly number[]): number => {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+};
+
+type Loaded = Awaited<ReturnType<typeof loadLocal>>;
+const opened: Loaded[] = [];
+afterAll(() => { for (const l of opened) l.close(); });
+
+async function decode(path: string, backend: 'native' | 'js', prompt: string): Promise<{ ids: number[]; tokens: number[] }> {
+  const l = await loadLocal(path, { backend, threads: 1 });
+  opened.push(l);
+  const ids = prompt ? l.engine.encode(prompt) : [BOS];
+  const r = l.engine.generate(prompt, { temperature: 0, maxTokens: STEPS, ignoreEos: true });
+  l.close();
+  opened.pop();
+  return { ids, tokens: r.tokens };
+}
+
+const skip = !haveWide ? wideMissing : !oraclePath ? oracleMissing : null;
+
+describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K-wide, every type${skip ? ` (${skip})` : ''}`, () => {
+  const types = quantizeMissing === null ? [...SHARED, ...MADE] : SHARED;
+  const files = new Map<string, string>();
+  const native = new Map<string, { bos: number[]; prompt: number[] }>();
+  beforeAll(() => {
+    for (const t of types) files.set(t, SHARED.includes(t) ? wideFile(t) : llamaQuantize(wideFile('f32'), t));
+  }, 120_000);
+
+  for (const t of types) {
+    it.skipIf(!nativeAvailable())(`native ${t}: ≥ ${PARITY[t]![0]} (BOS) / ${PARITY[t]![1]} (prompt) of ${STEPS} tokens equal llama.cpp's`, async () => {
+      const path = files.get(t)!;
+      const bos = await decode(path, 'native', '');
+      const theirsBos = (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true })).tokens;
+      const pr = await decode(path, 'native', PROMPT);
+      const theirsPrompt = (await oracleGreedy(path, pr.ids, STEPS, { ignoreEog: true })).tokens;
+      native.set(t, { bos: bos.tokens, prompt: pr.tokens });
+      const got: [number, number] = [prefix(bos.tokens, theirsBos), prefix(pr.tokens, theirsPrompt)];
+      console.log(`quant-decode native ${t}: BOS ${got[0]}/${STEPS}, prompt ${got[1]}/${STEPS}`);
+      expect(bos.tokens).toHaveLength(STEPS);
+      expect(got[0]).toBeGreaterThanOrEqual(PARITY[t]![0]);
+      expect(got[1]).toBeGreaterThanOrEqual(PARITY[t]![1]);
+    }, 60_000);
+  }
+
+  for (const t of types) {
+    const floor = JS_PARITY[t];
+    it.skipIf(!(ALL || floor !== undefined))(`js ${t}: ${floor !== undefined ? `≥ ${floor} of ${STEPS} tokens from BOS equal llama.cpp's` : 'tokens equal to llama.cpp\'s from BOS, measured and printed (no floor yet)'}`, async () => {
+      const path = files.get(t)!;
+      const bos = await decode(path, 'js', '');
+      expect(bos.tokens).toHaveLength(STEPS);
+      const got = prefix(bos.tokens, (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true })).tokens);
+      const n = native.get(t);
+      console.log(`quant-decode js ${t}: BOS ${got}/${STEPS}${n ? `, same as native for ${prefix(bos.tokens, n.bos)}` : ''}`);
+      if (floor !== undefined) expect(got).toBeGreaterThanOrEqual(floor);
+    }, 120_000);
+  }
+});
