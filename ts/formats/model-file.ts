@@ -23,6 +23,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, s
 import { basename, dirname, join } from 'node:path';
 import type { RopeLayout, Weights } from '../backend/types.js';
 import { FormatError } from './byte-source.js';
+import { checkModelConfig } from './config-check.js';
 import { metaNumber, metaString, readGGUF, type GGUFFile } from './gguf.js';
 import { readLlama2c, type Llama2cConfig } from './llama2c.js';
 import { openFileBytes, type FileBytes } from './mapped-file.js';
@@ -257,6 +258,12 @@ function openGGUF(path: string, options: OpenModelOptions): ModelFile {
     ropeLayout: HALF_ROPE_GGUF.has(arch) ? 'half' : 'interleaved',
     tiedEmbeddings: !g.tensors.some((t) => t.name === 'output.weight'),
   };
+  const epsKey = config.norm === 'rmsnorm' ? 'attention.layer_norm_rms_epsilon' : 'attention.layer_norm_epsilon';
+  checkModelConfig(config, path, {
+    dim: k('embedding_length'), nLayers: k('block_count'), nHeads: k('attention.head_count'), nKvHeads: k('attention.head_count_kv'),
+    headDim: g.metadata.has(k('attention.key_length')) ? k('attention.key_length') : `${k('embedding_length')} / ${k('attention.head_count')}`, ffnDim: k('feed_forward_length'), contextLength: k('context_length'), normEps: k(epsKey),
+    ropeTheta: k('rope.freq_base'), ropeDims: g.metadata.has(k('rope.dimension_count')) ? k('rope.dimension_count') : 'the head dimension',
+  });
   const entries: TensorEntry[] = g.tensors.map((t) => ({
     name: t.name, type: t.type, shape: [...t.dims].reverse(), offset: t.offset, byteLength: t.byteLength, file: 0,
   }));
@@ -307,6 +314,7 @@ function openLlama2c(path: string, options: OpenModelOptions): ModelFile {
     ropeLayout: 'interleaved',
     tiedEmbeddings: c.sharedClassifier,
   };
+  checkModelConfig(config, path, { dim: 'dim', nLayers: 'n_layers', nHeads: 'n_heads', nKvHeads: 'n_kv_heads', headDim: 'dim / n_heads', ffnDim: 'hidden_dim', vocabSize: 'vocab_size', contextLength: 'seq_len', ropeDims: 'dim / n_heads' });
   let tokenizer: TokenizerSource = { kind: 'none' };
   if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
   else {
@@ -482,6 +490,11 @@ function hfModelConfig(cfg: Record<string, unknown>, family: ModelFamily, archit
     tiedEmbeddings: !hasOutput && tieFlag !== false,
   };
   if (!hasOutput && tieFlag === false) throw new FormatError(`${dir}: config says tie_word_embeddings=false but there is no lm_head.weight`);
+  checkModelConfig(config, where, {
+    dim: 'hidden_size', nLayers: 'num_hidden_layers', nHeads: 'num_attention_heads', nKvHeads: 'num_key_value_heads', headDim: 'head_dim',
+    ffnDim: 'intermediate_size', vocabSize: 'vocab_size', contextLength: 'max_position_embeddings',
+    normEps: isGpt2 ? 'layer_norm_epsilon' : 'rms_norm_eps', ropeTheta: 'rope_theta', ropeDims: 'head_dim × partial_rotary_factor',
+  });
   return config;
 }
 
