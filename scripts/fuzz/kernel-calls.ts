@@ -47,7 +47,8 @@ export const KERNEL_CALLS: readonly KernelCall[] = [
 /** The array at `at` in `args`. */
 export function arrayAt(args: unknown[], at: KernelCall['arrays'][number]['at']): ArrayBufferView {
   const v = args[at[0]];
-  return (at.length === 2 ? (v as { data: ArrayBufferView }).data : v) as ArrayBufferView;
+  if (at.length === 1) return v as ArrayBufferView;
+  return (v !== null && typeof v === 'object' ? (v as { data?: ArrayBufferView }).data : undefined) as ArrayBufferView;
 }
 
 /** Replaces the array at `at` with `value` (copying a Weights object rather than changing it). */
@@ -61,6 +62,10 @@ export function sharedCopy(v: ArrayBufferView): ArrayBufferView {
   const Ctor = v.constructor as new (b: SharedArrayBuffer) => ArrayBufferView & { set(x: ArrayLike<number>): void };
   const bytes = (v as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   const out = new Ctor(new SharedArrayBuffer(v.byteLength - (v.byteLength % bytes)));
-  out.set(v as unknown as ArrayLike<number>);
+  try {
+    out.set(v as unknown as ArrayLike<number>);
+  } catch {
+    /* v is detached or out of bounds: the shared copy stays zero */
+  }
   return out;
 }
