@@ -34,10 +34,9 @@ describe('escape 4: header sizes are checked against the file length first', () 
   });
 
   it('llama2.c: n_layers = 2^20 in a 1 MB file is refused at once, inside a 50 MB heap', () => {
-    const t0 = performance.now();
     expect(() => readLlama2c(lying)).toThrow(/1048576 layers.*needs \d+ bytes of weights but the file has 1048576/);
-    // Not a benchmark: the old code took ~9 s here; the bound only catches a return of the per-layer work.
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // No timing assertion (tests assert, benchmarks measure: the fuzzer reports per-input times).
+    // The old code built 9.4 M tensor entries here (9.3 s, 1.64 GB); in a 50 MB heap it cannot.
     const r = inSmallHeap(`
       const { readLlama2c } = await import(${mod('../../ts/formats/llama2c.ts')});
       const before = process.memoryUsage().rss;
