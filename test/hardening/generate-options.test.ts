@@ -90,6 +90,12 @@ describe.skipIf(!haveStories)(`bad options and callbacks on stories260K in a wor
     }
   });
 
+  it('encode: bad options reject instead of throwing', async () => {
+    await expect(model.encode('Lily', null as unknown as { addBos?: boolean })).rejects.toThrow(/encode options must be an object/);
+    await expect(model.encode('Lily', { addBos: 'yes' as unknown as boolean })).rejects.toThrow(/addBos must be true or false/);
+    expect(await model.encode('Lily', { addBos: false })).not.toContain(1);
+  });
+
   it('escape 2: an empty prompt with addBos false says that is why there is nothing to start from', async () => {
     await expect(model.generate('', { addBos: false })).rejects.toThrow(/the prompt is empty and addBos is false/);
     expect((await model.generate('', { maxTokens: 3, temperature: 0 })).tokens).toHaveLength(3);

@@ -112,6 +112,8 @@ export class Model implements AsyncDisposable {
   /** Token ids of a text, as generate would feed them (BOS + text by default). */
   encode(text: string, options: { addBos?: boolean } = {}): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    if (options !== undefined && (typeof options !== 'object' || options === null)) return Promise.reject(new TypeError('tensorloom: encode options must be an object like { addBos: true }'));
+    if (options.addBos !== undefined && typeof options.addBos !== 'boolean') return Promise.reject(new TypeError('tensorloom: addBos must be true or false'));
     return this.runner.encode(text, options.addBos ?? true);
   }
 
