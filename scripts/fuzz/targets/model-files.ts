@@ -49,9 +49,9 @@ function seeds(): Files {
   return files;
 }
 
-/** A small valid llama2.c checkpoint (dim 16, 2 layers, vocab 32) and a tokenizer.bin for it. */
+/** A small valid llama2.c checkpoint (dim 16, 2 layers, vocab 300) and a tokenizer.bin for it (<unk>, BOS, EOS, 256 bytes, 41 letters). */
 function tinyLlama2c(): [Uint8Array, Uint8Array] {
-  const [dim, hidden, layers, heads, kv, vocab, seq] = [16, 32, 2, 4, 2, 32, 16];
+  const [dim, hidden, layers, heads, kv, vocab, seq] = [16, 32, 2, 4, 2, 300, 16];
   const hs = dim / heads;
   const floats = vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * kv * hs * dim + 3 * hidden * dim) + dim + seq * hs;
   const buf = Buffer.alloc(28 + floats * 4);
@@ -60,7 +60,8 @@ function tinyLlama2c(): [Uint8Array, Uint8Array] {
   for (let i = 0; i < floats; i++) w[i] = Math.sin(i * 0.618) * 0.2 + (i % 7 === 0 ? 1 : 0);
   const parts: Buffer[] = [Buffer.from(new Int32Array([8]).buffer)];
   for (let t = 0; t < vocab; t++) {
-    const piece = t === 0 ? '<unk>' : t === 1 ? '<s>' : t === 2 ? '</s>' : String.fromCharCode(0x61 + ((t - 3) % 26)) + (t > 28 ? 'x' : '');
+    const letter = (i: number): string => String.fromCharCode(0x61 + (i % 26)) + (i >= 26 ? 'x' : '');
+    const piece = t === 0 ? '<unk>' : t === 1 ? '\n<s>\n' : t === 2 ? '\n</s>\n' : t < 259 ? `<0x${(t - 3).toString(16).toUpperCase().padStart(2, '0')}>` : letter(t - 259);
     const p = Buffer.from(piece);
     const head = Buffer.alloc(8);
     head.writeFloatLE(-t, 0);
