@@ -162,8 +162,9 @@ async function fuzzTarget(t: FuzzTarget<unknown>, budget: { inputs: number; seco
     }
     tally.inputs++;
     tally.counts[outcome]++;
-    if (outcome !== 'loaded' && outcome !== 'clean' && tally.examples.filter((e) => e.outcome === outcome).length < 5) {
-      tally.examples.push({ outcome, index, message });
+    if (outcome !== 'loaded' && outcome !== 'clean') {
+      console.error(`fuzz: ${t.name} #${index} ${outcome.toUpperCase()}: ${message.split('\n')[0]}`); // as it happens, for long runs
+      if (tally.examples.filter((e) => e.outcome === outcome).length < 5) tally.examples.push({ outcome, index, message });
     }
     if (outcome === 'hang' || outcome === 'crash' || outcome === 'memory') {
       child.kill();
