@@ -3,6 +3,7 @@
 # -fsanitize=address,undefined (cmake-js, -DTENSORLOOM_SANITIZE=ON, its own build dir).
 #
 #   bash scripts/sanitize.sh [test paths...]     (default: $SANITIZE_TESTS below)
+#   bash scripts/sanitize.sh --run CMD [ARGS...]  (CMD instead of vitest, e.g. the fuzzer: .ci/run)
 #
 # Node itself is not instrumented, so the ASan runtime is LD_PRELOADed (it must come first);
 # LeakSanitizer is off because V8 keeps memory alive on purpose at exit. The environment reaches
@@ -13,6 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${SANITIZE_BUILD_DIR:-build-asan}
+run_cmd=()
+if [ "${1:-}" = "--run" ]; then
+  shift
+  run_cmd=("$@")
+  set --
+fi
 tests=("$@")
 exclude=()
 if [ ${#tests[@]} -eq 0 ]; then
@@ -36,21 +43,22 @@ case "$libasan" in
 esac
 
 log=$(mktemp -t tl-sanitize.XXXXXX.log)
-echo "sanitize: $addon with LD_PRELOAD=$libasan; tests: ${tests[*]}"
+[ ${#run_cmd[@]} -eq 0 ] && run_cmd=(node_modules/.bin/vitest run "${tests[@]}" "${exclude[@]}")
+echo "sanitize: $addon with LD_PRELOAD=$libasan; running: ${run_cmd[*]}"
 set +e
 TENSORLOOM_ADDON=$addon \
 TENSORLOOM_SANITIZED=1 \
 LD_PRELOAD=$libasan \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  node_modules/.bin/vitest run "${tests[@]}" "${exclude[@]}" 2>&1 | tee "$log"
+  "${run_cmd[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
 reports=$(grep -cE 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$log" || true)
 rm -f "$log"
 if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ]; then
-  echo "sanitize: FAILED (vitest exit $status, $reports sanitizer report line(s))" >&2
+  echo "sanitize: FAILED (exit $status, $reports sanitizer report line(s))" >&2
   exit 1
 fi
 echo "sanitize: ok — no ASan/UBSan report"

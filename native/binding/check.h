@@ -33,6 +33,18 @@ inline const char* typed_array_kind_name(napi_typedarray_type t) {
   return "TypedArray";
 }
 
+// Typed arrays over a SharedArrayBuffer are refused (the JS backend refuses them too, in
+// ts/backend/checks.ts): another thread could write the memory while a kernel reads it. This must
+// come before anything asks for the buffer as an ArrayBuffer (node-addon-api then fails with a
+// bare "Invalid argument").
+inline void reject_shared(Napi::Env env, napi_value typed_array, const std::string& name) {
+  napi_value buffer = nullptr;
+  bool is_array_buffer = false;
+  if (napi_get_typedarray_info(env, typed_array, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok ||
+      napi_is_arraybuffer(env, buffer, &is_array_buffer) != napi_ok || !is_array_buffer)
+    throw_type(env, name + " is backed by a SharedArrayBuffer; tensorloom's kernels take typed arrays over an ordinary ArrayBuffer (copy it first)");
+}
+
 // A typed array argument: checks its kind, that its buffer is not detached, and (when
 // expected >= 0) that it holds exactly `expected` elements (or at least, with at_least).
 template <class T>
@@ -52,6 +64,7 @@ inline ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t index, con
   if (ta.TypedArrayType() != kind)
     throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind) + ", got " +
                         typed_array_kind_name(ta.TypedArrayType()));
+  reject_shared(env, ta, name);
   if (ta.ArrayBuffer().IsDetached()) throw_type(env, std::string(name) + " has a detached ArrayBuffer");
   ArrayArg<T> a;
   a.length = ta.ElementLength();

@@ -200,6 +200,7 @@ struct HostBytes {
 HostBytes host_bytes(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (i >= info.Length() || !info[i].IsTypedArray()) throw_type(info.Env(), std::string(name) + " must be a typed array");
   Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  reject_shared(info.Env(), ta, name);
   if (ta.ArrayBuffer().IsDetached()) throw_type(info.Env(), std::string(name) + " has a detached ArrayBuffer");
   return {static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength()};
 }

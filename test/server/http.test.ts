@@ -117,7 +117,7 @@ describe('HTTP server (toy engine)', () => {
   it.each([
     ['malformed JSON', '{"prompt": "x",', /not valid JSON/, null],
     ['a JSON array body', '[1,2]', /must be a JSON object/, null],
-    ['temperature of the wrong type', { prompt: 'x', temperature: 'hot' }, /temperature must be a number in \[0, 2\]/, 'temperature'],
+    ['temperature of the wrong type', { prompt: 'x', temperature: 'hot' }, /temperature must be a finite number ≥ 0 \(0 = greedy\); got the string "hot"/, 'temperature'],
     ['negative max_tokens', { prompt: 'x', max_tokens: -5 }, /max_tokens must be between 1 and 256; got -5/, 'max_tokens'],
     ['fractional max_tokens', { prompt: 'x', max_tokens: 2.5 }, /max_tokens must be an integer/, 'max_tokens'],
     ['huge max_tokens', { prompt: 'x', max_tokens: 1e9 }, /context holds 256 positions/, 'max_tokens'],
@@ -128,6 +128,14 @@ describe('HTTP server (toy engine)', () => {
     ['stream not a boolean', { prompt: 'x', stream: 'yes' }, /stream must be true or false/, 'stream'],
     ['bad stop', { prompt: 'x', stop: [1] }, /stop must be a string or an array/, 'stop'],
     ['bad token ids', { prompt: [1, -2] }, /non-negative integer token ids/, 'prompt'],
+    // The option table (ts/generate/options.ts) is the API's: same ranges, same words.
+    ['an unknown field', { prompt: 'x', temprature: 0 }, /unknown field 'temprature'; this endpoint takes: .*temperature/, 'temprature'],
+    ['a negative seed', { prompt: 'x', seed: -1 }, /seed must be an integer in \[0, 2\^53 − 1\]; got number -1/, 'seed'],
+    ['a fractional seed', { prompt: 'x', seed: 1.5 }, /seed must be an integer/, 'seed'],
+    ['a seed of 2^64', { prompt: 'x', seed: 2 ** 64 }, /seed must be an integer/, 'seed'],
+    ['top_k 1e12', { prompt: 'x', top_k: 1e12 }, /top_k must be an integer in \[0, 2147483647\]/, 'top_k'],
+    ['an empty stop string', { prompt: 'x', stop: '' }, /stop must be a string or an array .* non-empty/, 'stop'],
+    ['repeat_penalty 0', { prompt: 'x', repeat_penalty: 0 }, /repeat_penalty must be a finite number > 0/, 'repeat_penalty'],
   ])('/v1/completions: %s → 400 naming the problem', async (_name, body, message, param) => {
     const { status, json } = await post(base, '/v1/completions', body);
     expect(status).toBe(400);

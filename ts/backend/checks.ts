@@ -11,6 +11,10 @@ export function expectArray(name: string, value: unknown, kind: TypedArrayCtor):
     throw new TypeError(`tensorloom: ${name} must be a ${kind.name}, got ${got}`);
   }
   const buf = (value as ArrayBufferView).buffer as ArrayBuffer & { detached?: boolean };
+  // As the native backend does (native/binding/check.h): another thread could write shared memory mid-kernel.
+  if (Object.prototype.toString.call(buf) === '[object SharedArrayBuffer]') {
+    throw new TypeError(`tensorloom: ${name} is backed by a SharedArrayBuffer; tensorloom's kernels take typed arrays over an ordinary ArrayBuffer (copy it first)`);
+  }
   // `detached` exists from Node 22; before, only a detached buffer refuses a new view.
   if (buf.detached === true || (buf.byteLength === 0 && isDetached(buf))) {
     throw new TypeError(`tensorloom: ${name} has a detached ArrayBuffer`);

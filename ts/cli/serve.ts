@@ -4,11 +4,11 @@
  * requests in flight, exit 0.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
+import { createLimitedServer } from '../server/limits.js';
 import { resolveModelArg } from './model-arg.js';
 
 const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
@@ -115,11 +115,9 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const server = createHttpServer(handler);
-  // Long generations must not be cut by Node's default request timeout.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Headers, body and idle connections are bounded in time (408); malformed requests get an answer
+  // (400/414/431), not a reset. Responses are not: a generation may stream for minutes.
+  const server = createLimitedServer(handler);
   try {
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);

@@ -6,6 +6,7 @@
  */
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
+import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
 import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt } from './types.js';
@@ -70,16 +71,23 @@ export class Engine {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`tensorloom: prompt token ${id} is outside the vocabulary [0, ${V})`);
     }
-    if (ids.length === 0) throw new RangeError('tensorloom: the prompt is empty and the tokenizer has no BOS token to start from');
+    if (ids.length === 0) {
+      throw new RangeError(
+        addBos === false
+          ? 'tensorloom: the prompt is empty and addBos is false, so there is no token to start from; give a prompt or let BOS be added'
+          : 'tensorloom: the prompt is empty and the tokenizer has no BOS token to start from',
+      );
+    }
     return ids;
   }
 
   generate(prompt: Prompt, options: EngineOptions = {}, hooks: EngineHooks = {}): GenerateResult {
     const t0 = performance.now();
+    // The same table the API and the HTTP server check with: what arrives from a worker message
+    // (or a direct caller) is checked again here, where it is used.
+    validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`tensorloom: maxTokens must be an integer ≥ 0, got ${maxTokens}`);
     const stop = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
-    if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string')) throw new TypeError('tensorloom: stop must be a string or an array of strings');
     const sampling = resolveSampling(options);
     const ids = this.encode(prompt, options.addBos);
     const model = this.model;

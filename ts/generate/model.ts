@@ -10,6 +10,7 @@ import { AbortError, type Engine } from './engine.js';
 import type { ModelInfo } from './info.js';
 import { loadLocal } from './load-local.js';
 import type { LoadModelOptions } from './load-options.js';
+import { validateGenerateOptions } from './options.js';
 import { ABORT_SLOT, CONTROL_INTS, type FromWorker, type ToWorker, type WireError } from './protocol.js';
 import type { GenerateOptions, GenerateResult, Prompt } from './types.js';
 import { spawnWorker } from './worker-spawn.js';
@@ -49,6 +50,12 @@ export class Model implements AsyncDisposable {
 
   /** Generates a continuation of `prompt` (text, or token ids). */
   generate(prompt: Prompt, options: GenerateOptions = {}): Promise<GenerateResult> {
+    try {
+      validateGenerateOptions(options, 'api');
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    options ??= {};
     return this.enqueue(prompt, options, options.onText ?? null);
   }
 
@@ -57,6 +64,14 @@ export class Model implements AsyncDisposable {
    * Leaving the loop early (break, return, throw) stops the generation, as an abort would.
    */
   stream(prompt: Prompt, options: GenerateOptions = {}): GenerationStream {
+    let invalid: Error | null = null;
+    try {
+      validateGenerateOptions(options, 'api');
+    } catch (err) {
+      invalid = err as Error;
+      options = {};
+    }
+    options ??= {};
     const chunks: string[] = [];
     let wake: (() => void) | null = null;
     let finished = false;
@@ -67,7 +82,7 @@ export class Model implements AsyncDisposable {
       chunks.push(s);
       wake?.();
     };
-    const result = this.enqueue(prompt, { ...options, signal }, onText);
+    const result = invalid ? Promise.reject(invalid) : this.enqueue(prompt, { ...options, signal }, onText);
     void result
       .then(
         () => undefined,
@@ -98,6 +113,8 @@ export class Model implements AsyncDisposable {
   /** Token ids of a text, as generate would feed them (BOS + text by default). */
   encode(text: string, options: { addBos?: boolean } = {}): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    if (options !== undefined && (typeof options !== 'object' || options === null)) return Promise.reject(new TypeError('tensorloom: encode options must be an object like { addBos: true }'));
+    if (options.addBos !== undefined && typeof options.addBos !== 'boolean') return Promise.reject(new TypeError('tensorloom: addBos must be true or false'));
     return this.runner.encode(text, options.addBos ?? true);
   }
 
@@ -212,7 +229,22 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
+  // Nothing thrown in here may escape: an exception in a 'message' listener is uncaught and ends
+  // the process. A failing onText callback rejects its own request (and stops its generation).
   worker.on('message', (m: FromWorker) => {
+    try {
+      onWorkerMessage(m);
+    } catch (err) {
+      const id = (m as { id?: unknown }).id;
+      const p = typeof id === 'number' ? pending.get(id) : undefined;
+      if (p) {
+        pending.delete(id as number);
+        Atomics.store(ctrl, ABORT_SLOT, id as number);
+        p.reject(err instanceof Error ? err : new Error(String(err)));
+      } else process.emitWarning(`tensorloom: a model worker message could not be handled: ${String(err)}`);
+    }
+  });
+  const onWorkerMessage = (m: FromWorker): void => {
     switch (m.type) {
       case 'text':
         pending.get(m.id)?.onText?.(m.text);
@@ -236,7 +268,7 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
       default:
         break;
     }
-  });
+  };
   worker.on('error', (err) => failAll(err instanceof Error ? err : new Error(String(err))));
   worker.on('exit', (code) => failAll(new Error(`tensorloom: the model worker exited (code ${code})`)));
   worker.unref(); // an idle model does not keep the process alive

@@ -4,6 +4,7 @@
  * (the order Hugging Face's logits warpers use). Every buffer is allocated once per vocabulary
  * size, so sampling a token allocates nothing.
  */
+import { checkOption } from './options.js';
 import { Rng, randomSeed } from './rng.js';
 
 export interface SamplingOptions {
@@ -39,24 +40,24 @@ export interface ResolvedSampling {
   seed: number;
 }
 
-/** Checks and fills in defaults; throws RangeError/TypeError naming the bad option. */
+/** Checks (with the option table, ./options.ts) and fills in defaults; throws RangeError/TypeError naming the bad option. */
 export function resolveSampling(o: SamplingOptions = {}): ResolvedSampling {
-  const num = (name: keyof SamplingOptions, v: unknown, def: number, ok: (x: number) => boolean, want: string): number => {
-    if (v === undefined) return def;
-    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`tensorloom: ${name} must be a number, got ${typeof v === 'number' ? v : typeof v}`);
-    if (!ok(v)) throw new RangeError(`tensorloom: ${name} must be ${want}, got ${v}`);
-    return v;
+  const num = (name: keyof SamplingOptions, def: number): number => {
+    const v = o[name];
+    const problem = checkOption(name, v);
+    if (problem) throw new (problem.kind === 'range' ? RangeError : TypeError)(`tensorloom: ${problem.message}`);
+    return v ?? def;
   };
   return {
-    temperature: num('temperature', o.temperature, 1, (x) => x >= 0 && Number.isFinite(x), 'a finite number ≥ 0'),
-    topK: num('topK', o.topK, 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
-    topP: num('topP', o.topP, 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
-    minP: num('minP', o.minP, 0, (x) => x >= 0 && x <= 1, 'in [0, 1]'),
-    repetitionPenalty: num('repetitionPenalty', o.repetitionPenalty, 1, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0'),
-    presencePenalty: num('presencePenalty', o.presencePenalty, 0, Number.isFinite, 'finite'),
-    frequencyPenalty: num('frequencyPenalty', o.frequencyPenalty, 0, Number.isFinite, 'finite'),
-    penaltyLastN: num('penaltyLastN', o.penaltyLastN, 64, (x) => Number.isInteger(x) && x >= -1, 'an integer ≥ -1'),
-    seed: num('seed', o.seed, randomSeed(), Number.isFinite, 'finite'),
+    temperature: num('temperature', 1),
+    topK: num('topK', 0),
+    topP: num('topP', 1),
+    minP: num('minP', 0),
+    repetitionPenalty: num('repetitionPenalty', 1),
+    presencePenalty: num('presencePenalty', 0),
+    frequencyPenalty: num('frequencyPenalty', 0),
+    penaltyLastN: num('penaltyLastN', 64),
+    seed: o.seed === undefined ? randomSeed() : num('seed', 0),
   };
 }
 

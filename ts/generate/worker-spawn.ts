@@ -7,13 +7,11 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { createWorker } from './worker-exec-argv.js';
 
 export function spawnWorker(workerData: unknown): Worker {
   const here = import.meta.url;
-  // Workers inherit the parent's flags; `--input-type` (from `node --input-type=module -e …`)
-  // is refused for a worker that runs a file.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
   if (here.endsWith('.ts')) {
     const require = createRequire(here);
     // tsx's ESM API: the 'import' condition's file (require.resolve gives the .cjs twin)
@@ -22,8 +20,8 @@ export function spawnWorker(workerData: unknown): Worker {
     const boot =
       "const { workerData } = require('node:worker_threads');" +
       'import(workerData.__tsx).then((m) => { m.register(); return import(workerData.__entry); });';
-    return new Worker(boot, { eval: true, execArgv, workerData: { ...(workerData as object), __tsx: tsx, __entry: entry } });
+    return createWorker(boot, { eval: true, workerData: { ...(workerData as object), __tsx: tsx, __entry: entry } });
   }
   const file = here.endsWith('.cjs') ? './generate-worker.cjs' : './worker.js';
-  return new Worker(new URL(file, here), { execArgv, workerData });
+  return createWorker(new URL(file, here), { workerData });
 }

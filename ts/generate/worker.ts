@@ -25,7 +25,22 @@ async function main(): Promise<void> {
   }
   post({ type: 'ready', info: loaded.info });
 
+  // Nothing may escape a message handler: an uncaught exception here would end the thread and,
+  // with it, every request of this model. A failure rejects the request it belongs to.
   port.on('message', (m: ToWorker) => {
+    try {
+      handle(m);
+    } catch (err) {
+      const id = typeof (m as { id?: unknown })?.id === 'number' ? (m as { id: number }).id : 0;
+      try {
+        post({ type: 'error', id, error: toWire(err) });
+      } catch {
+        post({ type: 'error', id, error: { name: 'Error', message: String(err) } });
+      }
+    }
+  });
+
+  const handle = (m: ToWorker): void => {
     if (m.type === 'dispose') {
       loaded.close();
       post({ type: 'disposed' });
@@ -68,7 +83,7 @@ async function main(): Promise<void> {
       flush();
       post({ type: 'error', id: m.id, error: toWire(err) });
     }
-  });
+  };
 }
 
 void main();

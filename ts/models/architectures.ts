@@ -19,6 +19,7 @@
  */
 import type { ModelFile } from '../formats/model-file.js';
 import { UnsupportedArchitectureError, type Architecture } from './architecture.js';
+import { checkModelConfig } from './config-check.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
@@ -67,5 +68,7 @@ export interface ResolvedModel {
 export function resolveModel(mf: ModelFile): ResolvedModel {
   const architecture = architectureOf(mf);
   const file = mf.format === 'safetensors' ? mf.renamed((n) => architecture.hfTensorName(n)) : mf;
-  return { architecture, config: architecture.config(file), file };
+  const config = architecture.config(file);
+  checkModelConfig(config, mf);
+  return { architecture, config, file };
 }

@@ -14,6 +14,7 @@ import { ChatTemplate } from './chat-template.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
+import { readBody } from './read-body.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
 /** A model from `loadModel()` (anything that reports the files it came from). */
@@ -37,6 +38,10 @@ export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
   chatTemplate?: string;
   /** Largest request body accepted, in bytes (413 above). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** The whole body must arrive within this (else 408). Default 30 s. */
+  bodyTimeoutMs?: number;
+  /** The body may not stall longer than this between two chunks (else 408). Default 10 s. */
+  bodyIdleTimeoutMs?: number;
   /** max_tokens for /v1/completions when the request has none. Default 16 (as OpenAI). */
   defaultCompletionTokens?: number;
 }
@@ -54,6 +59,9 @@ export interface ServeHandler {
 
 type Kind = 'completion' | 'chat';
 
+/** Longer URLs get 414 (no route here needs more than a model id). */
+const MAX_URL_LENGTH = 8192;
+
 export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   let scheduler: Scheduler;
   const owned = opts.scheduler === undefined;
@@ -69,7 +77,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const modelId = opts.modelId ?? info.id;
   const templateSource = opts.chatTemplate ?? info.chatTemplate;
   const template = templateSource ? new ChatTemplate(templateSource, { ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}), ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}) }) : null;
-  const maxBody = opts.maxBodyBytes ?? 1 << 20;
+  const bodyLimits = { limit: opts.maxBodyBytes ?? 1 << 20, totalMs: opts.bodyTimeoutMs ?? 30_000, idleMs: opts.bodyIdleTimeoutMs ?? 10_000 };
   const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
   const created = Math.floor(Date.now() / 1000);
 
@@ -82,6 +90,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if ((req.url ?? '').length > MAX_URL_LENGTH) throw new RequestError(`the request URL is ${req.url!.length} characters long; the limit is ${MAX_URL_LENGTH}`, null, 414, 'uri_too_long');
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const allow = (m: string): boolean => {
@@ -113,7 +122,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       case '/v1/chat/completions': {
         allow('POST');
         if (draining) throw new UnavailableError('tensorloom: the server is shutting down and takes no new requests');
-        const body = parseBody(await readBody(req, maxBody));
+        const body = parseBody(await readBody(req, bodyLimits));
         if (path === '/v1/completions') {
           const r = validateCompletion(body, limits);
           return generate(req, res, 'completion', r.prompt, true, r.options, r.stream, r.includeUsage);
@@ -232,25 +241,6 @@ function usage(r: GenerateResult): unknown {
   return { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens };
 }
 
-/** Reads the body as text, refusing more than `limit` bytes; uses `req.body` if a framework parsed it. */
-async function readBody(req: IncomingMessage, limit: number): Promise<string | object> {
-  const pre = (req as IncomingMessage & { body?: unknown }).body;
-  if (typeof pre === 'string') return pre;
-  if (Buffer.isBuffer(pre)) return pre.toString('utf8');
-  if (typeof pre === 'object' && pre !== null && Object.keys(pre).length > 0) return pre;
-  const tooBig = (): RequestError => new RequestError(`the request body is larger than the limit of ${limit} bytes`, null, 413, 'body_too_large');
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooBig();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooBig();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function parseBody(body: string | object): Record<string, unknown> {
   if (typeof body === 'string') return parseJsonBody(body);
   if (Array.isArray(body)) throw new RequestError('the request body must be a JSON object, got an array');
@@ -296,7 +286,7 @@ function sendError(res: ServerResponse, err: Error): void {
   }
   const { status, headers, body } = errorBody(err);
   // After refusing a body we didn't read, close the connection instead of draining it.
-  if (status === 413) headers.Connection = 'close';
+  if (status === 413 || status === 408) headers.Connection = 'close';
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   sendJson(res, status, body);
 }

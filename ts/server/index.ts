@@ -4,3 +4,4 @@ export { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOpt
 export { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 export type { BatchEngine, BatchRow, EngineLoadOptions, EngineModule, LoadedEngine, ModelInfo, SamplingParams, ServeTokenizer, TokenSampler } from './engine.js';
 export { ChatTemplate } from './chat-template.js';
+export { createLimitedServer, type HttpLimits } from './limits.js';

@@ -5,7 +5,9 @@
  * them with continuous batching (batch-loop.ts). An AbortSignal settles the call at once and
  * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { validateGenerateOptions } from '../generate/options.js';
+import { createWorker } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
@@ -166,14 +168,20 @@ export class Scheduler {
 
   /** Streams the completion of `prompt` as text chunks; leaving the loop early aborts it. */
   stream(prompt: string | number[], opts: GenerateOptions = {}): AsyncIterableIterator<string> {
+    let invalid: Error | null = null;
+    try {
+      validateGenerateOptions(opts, 'scheduler');
+    } catch (err) {
+      invalid = err as Error;
+    }
     const chunks: string[] = [];
     let wake: (() => void) | null = null;
     let finished = false;
     let failure: Error | null = null;
     const local = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, local.signal]) : local.signal;
-    const onText = opts.onText;
-    this.submit(prompt, {
+    const signal = !invalid && opts.signal ? AbortSignal.any([opts.signal, local.signal]) : local.signal;
+    const onText = invalid ? undefined : opts.onText;
+    (invalid ? Promise.reject(invalid) : this.submit(prompt, {
       ...opts,
       signal,
       onText: (text) => {
@@ -181,7 +189,7 @@ export class Scheduler {
         chunks.push(text);
         wake?.();
       },
-    }).then(
+    })).then(
       () => {
         finished = true;
         wake?.();
@@ -214,6 +222,11 @@ export class Scheduler {
 
   /** The common path of generate/stream and the HTTP layer. */
   submit(prompt: string | number[], opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
+    try {
+      validateGenerateOptions(opts, 'scheduler');
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (this.dead) return Promise.reject(this.dead);
     if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
     if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
@@ -275,7 +288,20 @@ export class Scheduler {
     clearTimeout(timer);
   }
 
+  /** One event to its call. A callback that throws (onText, onAccepted) fails that call only: nothing escapes the message listener. */
   private route(e: LoopEvent): void {
+    try {
+      this.routeEvent(e);
+    } catch (err) {
+      const call = this.calls.get(e.id);
+      if (!call) return;
+      this.send({ type: 'cancel', id: e.id });
+      this.settle(e.id);
+      call.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private routeEvent(e: LoopEvent): void {
     const call = this.calls.get(e.id);
     if (!call) return; // aborted meanwhile
     switch (e.kind) {
@@ -336,7 +362,8 @@ export class Scheduler {
   }
 }
 
-function toLoopRequest(prompt: string | number[], o: GenerateOptions): LoopRequest {
+function toLoopRequest(prompt: string | number[], options: GenerateOptions): LoopRequest {
+  const o = validateGenerateOptions<GenerateOptions>(options, 'scheduler');
   const sampling: SamplingParams = {
     temperature: o.temperature ?? 1,
     topK: o.topK ?? 0,
@@ -348,12 +375,12 @@ function toLoopRequest(prompt: string | number[], o: GenerateOptions): LoopReque
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
   const maxTokens = o.maxTokens ?? null;
-  if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
+  if (maxTokens !== null && maxTokens < 1) {
     throw new RangeError(`tensorloom: maxTokens must be a positive integer, got ${maxTokens}`);
   }
   if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError('tensorloom: the prompt must be a string or an array of token ids');
   const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
-  return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop: stop.filter((s) => s.length > 0), ignoreEos: o.ignoreEos ?? false };
+  return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop, ignoreEos: o.ignoreEos ?? false };
 }
 
 /**
@@ -366,7 +393,7 @@ function startWorker(init: WorkerInit): Worker {
   if (here.endsWith('.ts')) {
     const entry = JSON.stringify(new URL('./worker.ts', here).href);
     const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
-    return new Worker(boot, { eval: true, workerData: init });
+    return createWorker(boot, { eval: true, workerData: init });
   }
-  return new Worker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init });
+  return createWorker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init });
 }

@@ -3,6 +3,7 @@
  * Every failure is a RequestError naming the field and what was expected, which the HTTP layer
  * answers with 400 and an OpenAI-shaped error body.
  */
+import { HttpOptionError, httpOptionFields, optionsFromHttp } from '../generate/options.js';
 import { RequestError } from './errors.js';
 import type { GenerateOptions } from './scheduler.js';
 
@@ -49,7 +50,21 @@ export function parseJsonBody(raw: string): Body {
   return value as Body;
 }
 
+/** Request fields besides the generation options (those come from ts/generate/options.ts). */
+const COMMON_FIELDS = ['model', 'n', 'stream', 'stream_options', 'max_tokens', 'logprobs', 'user'];
+export const COMPLETION_FIELDS: readonly string[] = [...COMMON_FIELDS, 'prompt', 'echo', 'suffix', 'best_of'];
+export const CHAT_FIELDS: readonly string[] = [...COMMON_FIELDS, 'messages', 'max_completion_tokens', 'tools'];
+
+/** A field no entry knows is refused (as OpenAI does), with the list of the fields this endpoint takes. */
+function rejectUnknown(body: Body, fields: readonly string[]): void {
+  const known = new Set([...fields, ...httpOptionFields()]);
+  for (const key of Object.keys(body)) {
+    if (!known.has(key)) throw new RequestError(`unknown field '${key.length > 64 ? key.slice(0, 64) + '…' : key}'; this endpoint takes: ${[...known].join(', ')}`, key);
+  }
+}
+
 export function validateCompletion(body: Body, limits: Limits): CompletionRequest {
+  rejectUnknown(body, COMPLETION_FIELDS);
   const p = body.prompt;
   let prompt: string | number[];
   if (p === undefined || p === null) prompt = '';
@@ -70,6 +85,7 @@ export function validateCompletion(body: Body, limits: Limits): CompletionReques
 }
 
 export function validateChat(body: Body, limits: Limits): ChatRequest {
+  rejectUnknown(body, CHAT_FIELDS);
   const m = body.messages;
   if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
   const messages = m.map((msg, i) => chatMessage(msg, i));
@@ -117,42 +133,20 @@ function common(body: Body, maxTokens: number | null): Common {
     if (typeof so !== 'object' || Array.isArray(so)) throw new RequestError('stream_options must be an object', 'stream_options');
     includeUsage = optBool(so as Body, 'include_usage', 'stream_options.include_usage') ?? false;
   }
-  const options: CompletionRequest['options'] = { maxTokens };
-  const set = <K extends keyof CompletionRequest['options']>(k: K, v: CompletionRequest['options'][K] | undefined): void => {
-    if (v !== undefined) options[k] = v;
-  };
-  set('temperature', optNum(body, 'temperature', 0, 2));
-  set('topP', optNum(body, 'top_p', 0, 1, true));
-  set('topK', optInt(body, 'top_k', 0, 1 << 20));
-  set('minP', optNum(body, 'min_p', 0, 1));
-  set('presencePenalty', optNum(body, 'presence_penalty', -2, 2));
-  set('frequencyPenalty', optNum(body, 'frequency_penalty', -2, 2));
-  set('repetitionPenalty', optNum(body, 'repetition_penalty', 0, 10, true) ?? optNum(body, 'repeat_penalty', 0, 10, true));
-  set('seed', optInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
-  set('ignoreEos', optBool(body, 'ignore_eos'));
-  const stop = body.stop;
-  if (stop !== undefined && stop !== null) {
-    const list = typeof stop === 'string' ? [stop] : stop;
-    if (!Array.isArray(list) || list.length > 4 || !list.every((s) => typeof s === 'string' && s.length <= 256)) {
-      throw new RequestError('stop must be a string or an array of at most 4 strings of at most 256 characters', 'stop');
-    }
-    options.stop = list as string[];
+  let sampling: Partial<CompletionRequest['options']>;
+  try {
+    sampling = optionsFromHttp(body) as Partial<CompletionRequest['options']>;
+  } catch (err) {
+    if (err instanceof HttpOptionError) throw new RequestError(err.message, err.param);
+    throw err;
   }
+  const options: CompletionRequest['options'] = { ...sampling, maxTokens };
   return { options, stream, includeUsage };
 }
 
 function tokenIds(v: unknown[], param: string): number[] {
   if (!v.every((x) => Number.isInteger(x) && (x as number) >= 0)) throw new RequestError(`${param} must hold non-negative integer token ids`, 'prompt');
   return v as number[];
-}
-
-function optNum(body: Body, key: string, min: number, max: number, openMin = false): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (openMin ? v <= min : v < min) || v > max) {
-    throw new RequestError(`${key} must be a number in ${openMin ? '(' : '['}${min}, ${max}]; got ${describe(v)}`, key);
-  }
-  return v;
 }
 
 function optInt(body: Body, key: string, min: number, max: number): number | undefined {

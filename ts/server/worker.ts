@@ -51,7 +51,26 @@ async function main(): Promise<void> {
     }
   };
 
+  // Nothing may escape a message handler (it would end the thread and every request in it): a
+  // failure rejects the request it belongs to, as an internal error.
   port.on('message', (msg: ToWorker) => {
+    try {
+      handle(msg);
+    } catch (err) {
+      const id = (msg as { id?: unknown })?.id;
+      const message = err instanceof Error ? err.message : String(err);
+      if (typeof id === 'number') {
+        try {
+          loop.cancel(id);
+        } catch {
+          /* the request never got into the loop */
+        }
+        post({ type: 'events', events: [{ id, kind: 'failed', error: { kind: 'internal', message } }], stats: loop.stats() });
+      } else process.emitWarning(`tensorloom: the serving worker could not handle a message: ${message}`);
+    }
+  });
+
+  const handle = (msg: ToWorker): void => {
     switch (msg.type) {
       case 'submit': {
         const ev = loop.submit(msg.id, msg.request);
@@ -72,7 +91,7 @@ async function main(): Promise<void> {
         process.exit(0);
         break;
     }
-  });
+  };
 
   post({ type: 'ready', info: loaded.info });
 }

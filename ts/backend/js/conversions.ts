@@ -77,10 +77,11 @@ const bitsOf = (x: Float32Array): Uint32Array => new Uint32Array(x.buffer, x.byt
 
 type ArrayKind = { new (n: number): ArrayBufferView; name: string };
 
-function checkPair(out: ArrayLike<number> & ArrayBufferView, outKind: ArrayKind, x: ArrayLike<number> & ArrayBufferView, xKind: ArrayKind, expected: number, shape: string): void {
+/** `expected` is a function of x, called once x is known to be an array (a bad x must not fail reading x.length). */
+function checkPair(out: ArrayLike<number> & ArrayBufferView, outKind: ArrayKind, x: ArrayLike<number> & ArrayBufferView, xKind: ArrayKind, expected: number | (() => number), shape: string): void {
   expectArray('x', x, xKind);
   expectArray('out', out, outKind);
-  expectLength('out', out, expected, shape);
+  expectLength('out', out, typeof expected === 'function' ? expected() : expected, shape);
   expectDisjoint(out, x);
 }
 
@@ -112,22 +113,22 @@ function quantizeBlock(out: Uint8Array, o: number, x: Float32Array, i: number): 
 
 export const jsConversions: ConversionOps = {
   f32ToF16(out, x) {
-    checkPair(out, Uint16Array, x, Float32Array, x.length, '[x.length]');
+    checkPair(out, Uint16Array, x, Float32Array, () => x.length, '[x.length]');
     const bits = bitsOf(x);
     for (let i = 0; i < bits.length; i++) out[i] = f32BitsToF16(bits[i]!);
   },
   f16ToF32(out, x) {
-    checkPair(out, Float32Array, x, Uint16Array, x.length, '[x.length]');
+    checkPair(out, Float32Array, x, Uint16Array, () => x.length, '[x.length]');
     const bits = bitsOf(out);
     for (let i = 0; i < x.length; i++) bits[i] = f16ToF32Bits(x[i]!);
   },
   f32ToBf16(out, x) {
-    checkPair(out, Uint16Array, x, Float32Array, x.length, '[x.length]');
+    checkPair(out, Uint16Array, x, Float32Array, () => x.length, '[x.length]');
     const bits = bitsOf(x);
     for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16(bits[i]!);
   },
   bf16ToF32(out, x) {
-    checkPair(out, Float32Array, x, Uint16Array, x.length, '[x.length]');
+    checkPair(out, Float32Array, x, Uint16Array, () => x.length, '[x.length]');
     const bits = bitsOf(out);
     for (let i = 0; i < x.length; i++) bits[i] = (x[i]! << 16) >>> 0;
   },

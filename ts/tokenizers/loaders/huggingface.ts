@@ -105,11 +105,14 @@ export function tokenizerFromHFJson(doc: Json, config: Json = {}, label = 'token
   const added = Array.isArray(doc.added_tokens) ? (doc.added_tokens as unknown[]).map(obj).filter((x): x is Json => !!x) : [];
   const addedType = new Map<number, number>();
   for (const a of added) {
-    if (typeof a.id !== 'number' || typeof a.content !== 'string') throw new TokenizerError(`${label}: added token ${JSON.stringify(a)} needs an id and content`);
+    if (typeof a.id !== 'number' || typeof a.content !== 'string') throw new TokenizerError(`${label}: added token ${JSON.stringify(a).slice(0, 200)} needs an id and content`);
+    if (!Number.isInteger(a.id) || a.id < 0 || a.id > 1 << 24) throw new TokenizerError(`${label}: added token ${JSON.stringify(a.content.slice(0, 80))} has invalid id ${a.id}`);
     byId.set(a.id, a.content);
     addedType.set(a.id, a.special ? TokenType.CONTROL : TokenType.USER_DEFINED);
   }
-  const size = Math.max(...byId.keys()) + 1;
+  if (byId.size === 0) throw new TokenizerError(`${label}: the vocabulary is empty`);
+  let size = 0;
+  for (const id of byId.keys()) size = Math.max(size, id + 1); // (no spread: a big vocabulary would overflow the call stack)
   const tokens: string[] = new Array(size);
   const types = new Uint8Array(size).fill(TokenType.NORMAL);
   for (let i = 0; i < size; i++) {
