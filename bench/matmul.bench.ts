@@ -266,11 +266,16 @@ function runWeightTypes(flags: string[], bw: Map<number, number>): Record<string
       const weightBytes = (N * K / t.blockSize) * t.blockBytes;
       for (const threads of THREADS) {
         native.setThreads(threads);
-        const { ms } = timeBoth(() => native.matmulT(out, a, w, M), timing);
+        const { ms, cpuMs } = timeBoth(() => native.matmulT(out, a, w, M), timing);
         const wGBs = M === 1 ? weightBytes / (ms * 1e6) : null;
         const share = wGBs !== null && bw.get(threads) ? (100 * wGBs) / bw.get(threads)! : null;
-        rows.push({ shape: `${M}×${N}×${K}`, type: t.name, thr: threads, ms, 'GFLOP/s': gflops(M, N, K, ms), 'w GB/s': wGBs, '% BW': share });
-        results.push({ M, N, K, type: t.name, threads, ms, gflops: gflops(M, N, K, ms), weightGBs: wGBs, bandwidthPercent: share });
+        // 1 thread: also per CPU-second (steadier than wall time on a shared machine)
+        const one = threads === 1;
+        rows.push({
+          shape: `${M}×${N}×${K}`, type: t.name, thr: threads, ms, 'GFLOP/s': gflops(M, N, K, ms), 'w GB/s': wGBs, '% BW': share,
+          'cpu GFLOP/s': one ? gflops(M, N, K, cpuMs) : null, 'cpu w GB/s': one && M === 1 ? weightBytes / (cpuMs * 1e6) : null,
+        });
+        results.push({ M, N, K, type: t.name, threads, ms, cpuMs: one ? cpuMs : null, gflops: gflops(M, N, K, ms), weightGBs: wGBs, bandwidthPercent: share });
       }
     }
   }

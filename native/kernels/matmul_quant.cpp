@@ -44,6 +44,7 @@ struct Job {
   const Projection* p;
   const WeightTypeInfo* type;
   VecDotFn dot;
+  VecDot4Fn dot4;  // null on the scalar path
   const uint8_t* act;  // quantized a for this projection's activation type
   int64_t act_row_bytes;
   int64_t w_row_bytes;
@@ -69,7 +70,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantize_rows(buf.data(), a, M, K, at, arb);
       quantized[slot] = true;
     }
-    jobs[i] = Job{&p[i], &t, active_dot(t), buf.data(), arb, type_row_bytes(t, K), blocks};
+    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), buf.data(), arb, type_row_bytes(t, K), blocks};
     blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
   }
 
@@ -90,7 +91,15 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
         const int64_t m1 = std::min(M, m0 + kActRowsPerTile);
         for (int64_t n = n0; n < n1; n++) {
           const uint8_t* wrow = w + n * job.w_row_bytes;
-          for (int64_t m = m0; m < m1; m++) out[m * N + n] = job.dot(wrow, job.act + m * job.act_row_bytes, K);
+          int64_t m = m0;
+          if (job.dot4) {  // 4 activation rows per pass: the weight row is unpacked once for them
+            float o[4];
+            for (; m + 4 <= m1; m += 4) {
+              job.dot4(wrow, job.act + m * job.act_row_bytes, job.act_row_bytes, K, o);
+              for (int r = 0; r < 4; r++) out[(m + r) * N + n] = o[r];
+            }
+          }
+          for (; m < m1; m++) out[m * N + n] = job.dot(wrow, job.act + m * job.act_row_bytes, K);
         }
       }
     }

@@ -24,8 +24,14 @@ inline int q5_high(const uint8_t* qh, int j) {
   return (bits >> j) & 1;
 }
 
-// Round half to even (the x86 quantizers' _mm256_round_ps / nearest_int), for |v| < 2^22.
-inline int round_even(float v) { return (int)std::nearbyint(v); }
+// Round half to even (the x86 quantizers' _mm256_round_ps / ggml's nearest_int), for |v| < 2^22:
+// adding 1.5·2^23 leaves the integer in the low mantissa bits, rounded to even by the FPU.
+inline int round_even(float v) {
+  const float biased = v + 12582912.f;
+  int32_t bits;
+  std::memcpy(&bits, &biased, 4);
+  return (bits & 0x007fffff) - 0x00400000;
+}
 
 // Unsigned values of one legacy block (0..15 for 4-bit, 0..31 for 5-bit), in element order.
 inline void unpack_nibbles(const uint8_t* qs, int* q) {

@@ -13,20 +13,20 @@ namespace tl {
 namespace {
 
 #if defined(TL_HAVE_X86_VARIANTS)
-#define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t
+#define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
 #else
-#define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr
+#define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
 #endif
 #define TL_QUANT_ROW(ID, t, block, bytes, act) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t)}
 // A type whose dot product has only the scalar reference so far.
 #define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr}
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
 
 // One row per type, in GGML id order. Block bytes are the sizes of quant_blocks.h's structs.
 const WeightTypeInfo kTypes[] = {
-    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr},
-    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
     TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0),
     TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
     TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
@@ -39,7 +39,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0),
     TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
-    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr},
+    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
 
@@ -82,6 +82,21 @@ VecDotFn active_dot(const WeightTypeInfo& t) {
       [[fallthrough]];
     default:
       return t.dot_ref;
+  }
+}
+
+VecDot4Fn active_dot4(const WeightTypeInfo& t) {
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+      if (t.dot4_vnni) return t.dot4_vnni;
+      [[fallthrough]];
+    case Isa::Avx512:
+      if (t.dot4_avx512) return t.dot4_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      return t.dot4_avx2;
+    default:
+      return nullptr;
   }
 }
 

@@ -11,25 +11,22 @@
  *   f32; a wrong bit in one weight moves a result by ≈ |w|·|a| ≈ 100× more);
  * - every SIMD path against the scalar path: the integer sums are identical, only the f32 sum over
  *   blocks is ordered differently, same tolerance;
- * - matmulTMany: bit-identical to separate matmulT calls.
+ * - matmulTMany: bit-identical to separate matmulT calls;
+ * - the JS backend (dequantize + ggml's activation quantization + f64 dot): same tolerance.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { getBackend } from '../../ts/index.js';
 import type { Weights } from '../../ts/index.js';
 import { loadAddon } from '../../ts/native/addon.js';
+import '../../ts/backend/native/weight-types.js';
+import '../../ts/backend/native/matmul.js';
+import '../../ts/backend/native/elementwise.js';
 import { WEIGHT_TYPES } from '../../ts/backend/weight-types.js';
 import { rng } from './helpers.js';
 import { QUANT_SPECS, type QuantSpec, blockMins, dequantize, quantizeActs, randomBlocks, referenceMatmul } from './quant-reference.js';
 import { native, variants, withVariant } from './variants.js';
 
-interface QuantAddon {
-  weightTypes(): { id: number; name: string; blockSize: number; blockBytes: number; activationType: number }[];
-  dequantizeRows(out: Float32Array, data: Weights['data'], type: number, rows: number, cols: number): void;
-  quantizeActivations(out: Uint8Array, x: Float32Array, type: number): void;
-  matmulT(out: Float32Array, a: Float32Array, w: Weights['data'], type: number, rows: number, cols: number, M: number): void;
-  matmulTMany(a: Float32Array, M: number, K: number, p: { out: Float32Array; data: Weights['data']; type: number; rows: number }[]): void;
-  embedding(out: Float32Array, table: Weights['data'], type: number, rows: number, cols: number, ids: Int32Array | Uint32Array): void;
-}
-const addon = loadAddon().addon as unknown as QuantAddon;
+const addon = loadAddon().addon!;
 const ACT_ID = { q8_0: 8, q8_1: 9, q8_k: 15 } as const;
 
 function randomActs(n: number, rand: () => number): Float32Array {
@@ -172,6 +169,28 @@ for (const v of variants({ vnni: true })) {
     });
   });
 }
+
+describe('native (every ISA) against the JS backend', () => {
+  const jsBackend = getBackend('js');
+  for (const spec of QUANT_SPECS) {
+    it(`${spec.name}: matmulT agrees with the JS backend's dequantize + quantized-activation dot`, () => {
+      const c = casesFor(spec)[1]!; // 1×5×256
+      const big = casesFor(spec)[2]!; // 3×21×512
+      for (const k of [c, big]) {
+        const w = { dtype: spec.name, rows: k.N, cols: k.K, data: k.w } as unknown as Weights;
+        const want = new Float32Array(k.M * k.N);
+        jsBackend.matmulT(want, k.a, w, k.M);
+        for (const v of variants({ vnni: true }).filter((x) => !x.skip && x.threads === 1)) {
+          withVariant(v, () => {
+            const got = new Float32Array(k.M * k.N).fill(NaN);
+            native.matmulT(got, k.a, w, k.M);
+            expectWithin(got, want, k.bound, 1e-5, `${v.isa} ${spec.name} vs JS M=${k.M}`);
+          });
+        }
+      }
+    });
+  }
+});
 
 describe('bad calls name what was wrong', () => {
   const q4k = QUANT_SPECS.find((s) => s.name === 'q4_k')!;

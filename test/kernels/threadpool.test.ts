@@ -62,7 +62,7 @@ describe('thread pool', () => {
         const out = new Float32Array(N);
         let mismatches = 0;
         for (let i = 0; i < 300; i++) {
-          addon.matmulT(out, a, w, 'f32', N, K, 1);
+          addon.matmulT(out, a, w, 0 /* GGML F32 */, N, K, 1);
           for (let j = 0; j < N; j++) if (out[j] !== workerData.expected[j]) { mismatches++; break; }
         }
         parentPort.postMessage(mismatches);
