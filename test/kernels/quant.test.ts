@@ -51,10 +51,9 @@ describe('the weight-type table', () => {
       const r = rows.find((x) => x.id === t.ggmlId);
       expect(r, t.name).toBeDefined();
       expect([r!.name.toLowerCase(), r!.blockSize, r!.blockBytes]).toEqual([t.name, t.blockSize, t.blockBytes]);
-      // ggml's vec_dot_type: f16 / bf16 weights take activations rounded to f16 / bf16 natively
-      // (matmul.h); the TS table names only the quantized activation formats.
-      const natAct = t.name === 'f16' ? 1 : t.name === 'bf16' ? 30 : 0;
-      expect(r!.activationType).toBe(t.activation === 'f32' ? natAct : ACT_ID[t.activation]);
+      // ggml's vec_dot_type: f16 / bf16 weights take activations rounded to f16 / bf16 (GGML ids 1, 30)
+      const natAct = t.activation === 'f32' ? 0 : t.activation === 'f16' ? 1 : t.activation === 'bf16' ? 30 : ACT_ID[t.activation];
+      expect(r!.activationType).toBe(natAct);
     }
   });
 });

@@ -19,11 +19,15 @@ export type DType =
   | 'iq4_nl' | 'iq4_xs';
 
 /**
- * What a weight type's dot product multiplies against: f32 activations, or activations quantized
- * once per matmul input to Q8_0 (32-blocks, f16 scale), Q8_1 (32-blocks, f16 scale and f16 d·Σq)
- * or Q8_K (256-blocks, f32 scale, int16 sums of each 16 values).
+ * What a weight type's dot product multiplies against (ggml's vec_dot_type): f32 activations, f16 /
+ * bf16 (activations rounded to the weight's float type), or activations quantized once per matmul
+ * input to Q8_0 (32-blocks, f16 scale), Q8_1 (32-blocks, f16 scale and f16 d·Σq) or Q8_K
+ * (256-blocks, f32 scale, int16 sums of each 16 values).
  */
-export type ActivationType = 'f32' | 'q8_0' | 'q8_1' | 'q8_k';
+export type ActivationType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_k';
+
+/** The activation types that are block quantizations. */
+export type QuantizedActivationType = Exclude<ActivationType, 'f32' | 'f16' | 'bf16'>;
 
 /** How a type's data is held in JS: Float32Array, Uint16Array of raw bits, or raw block bytes. */
 export type StorageKind = 'f32' | 'u16' | 'blocks';
@@ -57,8 +61,8 @@ const row = (
 /** The table. Block layouts (bytes, in order) are described where each type is decoded. */
 export const WEIGHT_TYPES: Readonly<Record<DType, WeightType>> = {
   f32: row('f32', 0, 'F32', 1, 4, 'f32'),
-  f16: row('f16', 1, 'F16', 1, 2, 'f32'),
-  bf16: row('bf16', 30, 'BF16', 1, 2, 'f32'),
+  f16: row('f16', 1, 'F16', 1, 2, 'f16'),
+  bf16: row('bf16', 30, 'BF16', 1, 2, 'bf16'),
   // legacy 32-element blocks: f16 d (+ f16 m for the _1 types) (+ 4 bytes of 5th bits) + codes
   q4_0: row('q4_0', 2, 'Q4_0', 32, 18, 'q8_0'),
   q4_1: row('q4_1', 3, 'Q4_1', 32, 20, 'q8_1'),
@@ -81,14 +85,14 @@ export const DTYPES: readonly DType[] = Object.keys(WEIGHT_TYPES) as DType[];
 
 /** The activation block types (not weight types: tensorloom never stores weights in them). */
 export interface ActivationBlockType {
-  readonly name: Exclude<ActivationType, 'f32'>;
+  readonly name: QuantizedActivationType;
   readonly ggmlId: number;
   readonly ggmlName: string;
   readonly blockSize: number;
   readonly blockBytes: number;
 }
 
-export const ACTIVATION_TYPES: Readonly<Record<Exclude<ActivationType, 'f32'>, ActivationBlockType>> = {
+export const ACTIVATION_TYPES: Readonly<Record<QuantizedActivationType, ActivationBlockType>> = {
   q8_0: { name: 'q8_0', ggmlId: 8, ggmlName: 'Q8_0', blockSize: 32, blockBytes: 34 }, // f16 d, 32 × int8
   q8_1: { name: 'q8_1', ggmlId: 9, ggmlName: 'Q8_1', blockSize: 32, blockBytes: 36 }, // f16 d, f16 s = d·Σq, 32 × int8
   q8_k: { name: 'q8_k', ggmlId: 15, ggmlName: 'Q8_K', blockSize: 256, blockBytes: 292 }, // f32 d, 256 × int8, 16 × int16 sums

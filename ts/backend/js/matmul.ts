@@ -7,7 +7,8 @@
  * stored.
  */
 import { expectArray, expectDim, expectLength } from '../checks.js';
-import { activationRow } from '../quants/activations.js';
+import { activationRow, q8_1Correction } from '../quants/activations.js';
+import { readF16 } from '../quants/f16-table.js';
 import { dequantizeRow } from '../quants/index.js';
 import type { MatmulOps, Weights } from '../types.js';
 import { dataLength, storageArray, weightType } from '../weight-types.js';
@@ -71,6 +72,11 @@ export const jsMatmul: MatmulOps = {
     // each input row once through the activation type (as ggml quantizes it once per matmul)
     const acts = activation === 'f32' ? a : new Float32Array(M * K);
     if (acts !== a) for (let m = 0; m < M; m++) activationRow(acts.subarray(m * K, m * K + K), a, m, K, activation);
+    // Q4_1/Q5_1 × Q8_1: ggml adds m·s per block with Q8_1's stored s (see q8_1Correction)
+    const blocks = K / 32;
+    const corr = activation === 'q8_1' ? new Float64Array(M * blocks) : null;
+    if (corr) for (let m = 0; m < M; m++) q8_1Correction(corr.subarray(m * blocks, (m + 1) * blocks), a, m, K);
+    const type = weightType(w.dtype);
     const row = new Float32Array(K);
     for (let n = 0; n < N; n++) {
       expandRow(row, w, n);
@@ -78,6 +84,11 @@ export const jsMatmul: MatmulOps = {
         const base = m * K;
         let s = 0;
         for (let k = 0; k < K; k++) s += acts[base + k]! * row[k]!;
+        if (corr) {
+          // the block min m sits after the f16 scale d in both Q4_1 and Q5_1
+          const p = n * (K / 32) * type.blockBytes;
+          for (let b = 0; b < blocks; b++) s += readF16(w.data as Uint8Array, p + b * type.blockBytes + 2) * corr[m * blocks + b]!;
+        }
         out[m * N + n] = s;
       }
     }

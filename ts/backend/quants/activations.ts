@@ -9,10 +9,13 @@
  *   per 32 values d = amax/127 stored as f16, q = round-half-even(x · (127/amax)).
  * - q8_k (quantize_row_q8_K_ref): per 256 values, max = the value of largest magnitude (first one),
  *   iscale = −127/max, q = min(127, nearest_int(iscale·x)), d = 1/iscale kept as f32.
+ * - f16 / bf16 (for f16 / bf16 weights): each value rounded to nearest even.
+ * Q8_1's dot product also uses s = f16(d·Σq) with the unrounded d, where the round trip has
+ * f16(d)·Σq: q8_1Correction gives the difference per block (see ../js/matmul.ts).
  */
 import type { ActivationType } from '../weight-types.js';
 import { f16Table } from './f16-table.js';
-import { numberToF16 } from '../js/conversions.js';
+import { f32BitsToBf16, numberToF16 } from '../js/conversions.js';
 
 const fr = Math.fround;
 
@@ -63,6 +66,32 @@ function roundTripQ8_K(out: Float32Array, x: Float32Array, xo: number, n: number
 export function activationRow(out: Float32Array, x: Float32Array, row: number, n: number, type: ActivationType): void {
   const xo = row * n;
   if (type === 'f32') out.set(x.subarray(xo, xo + n));
+  else if (type === 'f16') {
+    const h = f16Table();
+    for (let i = 0; i < n; i++) out[i] = h[numberToF16(x[xo + i]!)]!;
+  } else if (type === 'bf16') {
+    const bits = new Uint32Array(out.buffer, out.byteOffset, n);
+    const xb = new Uint32Array(x.buffer, x.byteOffset + xo * 4, n);
+    for (let i = 0; i < n; i++) bits[i] = (f32BitsToBf16(xb[i]!) << 16) >>> 0;
+  }
   else if (type === 'q8_k') roundTripQ8_K(out, x, xo, n);
   else roundTripQ8_0(out, x, xo, n);
+}
+
+/**
+ * Per 32-block of row `row`: s − f16(d)·Σq, where s = f16(d·Σq) is the sum Q8_1 stores (d the
+ * unrounded amax/127). A Q4_1/Q5_1 dot product adds m·s per block; the round trip gives m·f16(d)·Σq.
+ */
+export function q8_1Correction(out: Float64Array, x: Float32Array, row: number, n: number): void {
+  const h = f16Table();
+  const xo = row * n;
+  for (let b = 0; b < n; b += 32) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xo + b + j]!));
+    const d = fr(amax / 127);
+    const id = amax !== 0 ? fr(127 / amax) : 0;
+    let sum = 0;
+    for (let j = 0; j < 32; j++) sum += rint(fr(x[xo + b + j]! * id));
+    out[b / 32] = h[numberToF16(fr(d * sum))]! - h[numberToF16(d)]! * sum;
+  }
 }
