@@ -101,8 +101,9 @@ async function peerCase(path: string, threads: number, reps: number): Promise<Ca
   const loadMs = performance.now() - t0;
   const seq = ctx.getSequence();
   const { openModelFile } = await import('../ts/formats/model-file.js');
+  const { modelConfig } = await import('../ts/models/registry.js');
   const mf = openModelFile(path);
-  const vocab = mf.config.vocabSize;
+  const vocab = modelConfig(mf).vocabSize;
   mf.close();
   const prefill: number[] = [];
   const decode: number[] = [];

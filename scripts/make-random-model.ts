@@ -20,9 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { convertToGGUF } from '../ts/formats/convert.js';
 import { f32ArrayToF16 } from '../ts/formats/dtype-convert.js';
 import { openModelFile } from '../ts/formats/model-file.js';
+import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
 export type Arch = 'llama' | 'gpt2';
@@ -260,7 +260,7 @@ export function makeRandomModel(o: MakeOptions): void {
     writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress);
     if (o.gguf) {
       using model = openModelFile(hfDir);
-      convertToGGUF(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     }
   } finally {
     if (!o.hf) rmSync(hfDir, { recursive: true, force: true });

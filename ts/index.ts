@@ -7,8 +7,9 @@ export type * from './backend/types.js';
 export { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './backend/types.js';
 // ── models and generation (ts/layers, ts/models, ts/generate) ──
 export * from './layers/index.js';
-export { Transformer, buildTransformer, describeModel, modelConfig, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './models/index.js';
-export type { TransformerOptions, TransformerConfig, TransformerWeights, LayerWeights, LinearWeights, NormWeights } from './models/index.js';
+export { Transformer, buildTransformer, describeModel, modelConfig, resolveModel, architectureOf, ARCHITECTURES, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './models/index.js';
+export { convertModel, modelToGGUF } from './models/convert.js';
+export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, TransformerWeights, LayerWeights, LinearWeights, NormWeights } from './models/index.js';
 // generate's AbortError subclasses the server's, exported below: `instanceof AbortError` covers both
 export { loadModel, Model, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {

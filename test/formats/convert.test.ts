@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertToGGUF, permuteHalfToInterleaved } from '../../ts/formats/convert.js';
+import { permuteHalfToInterleaved } from '../../ts/formats/convert.js';
+import { convertModel } from '../../ts/models/convert.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { run as convertCli } from '../../ts/cli/convert.js';
@@ -25,7 +26,7 @@ describe.skipIf(!haveStories)('convert stories260K.bin + tok512.bin (../shared a
     it(`--type ${type}: same metadata and tensor bytes as llama.cpp's converter wrote`, () => {
       const out = join(dir, `s-${type}.gguf`);
       using m = openModelFile(bin);
-      convertToGGUF(m, out, { type, name: 'stories260K' });
+      convertModel(m, out, { type, name: 'stories260K' });
       outs[type] = out;
       const ours = readGGUF(out);
       const theirs = readGGUF(ref(type));

@@ -28,7 +28,8 @@ describe.skipIf(!haveStories)('tensorloom info (../shared absent → skipped)', 
     const s = JSON.parse(out) as ModelSummary;
     // Every f32 in the file except the 28-byte header and the unused RoPE tables (512 × 8 floats).
     expect(s.parameters).toBe((statSync(bin).size - 28) / 4 - 512 * 8);
-    expect(s.architecture).toBe('llama');
+    expect(s.architecture).toBe('llama2.c');
+    expect(s.family).toBe('llama');
     expect(s.contextLength).toBe(512);
     expect(s.dtypes).toEqual({ F32: { tensors: 47, parameters: s.parameters, bytes: s.parameters * 4 } });
     expect(s.tokenizer).toMatchObject({ vocabSize: 512, matchesModel: true });

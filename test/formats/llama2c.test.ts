@@ -5,6 +5,7 @@ import { FormatError } from '../../ts/formats/byte-source.js';
 import { f32ToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
 import { readLlama2c, readLlama2cTokenizer } from '../../ts/formats/llama2c.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
+import { modelConfig } from '../../ts/models/registry.js';
 import { haveStories, storiesDir } from './helpers.js';
 
 const bin = join(storiesDir, 'stories260K.bin');
@@ -17,12 +18,13 @@ describe.skipIf(!haveStories)('llama2.c stories260K vs the GGUFs llama.cpp conve
     expect(m.config).toEqual({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, sharedClassifier: true });
     using a = openModelFile(bin);
     using b = openModelFile(gguf('f32'));
-    const { tiedEmbeddings: ta, normEps: ea, ...ca } = a.config;
-    const { tiedEmbeddings: tb, normEps: eb, ...cb } = b.config;
+    const { architecture: aa, normEps: ea, ...ca } = modelConfig(a);
+    const { architecture: ab, normEps: eb, ...cb } = modelConfig(b);
     expect(ca).toEqual(cb);
+    expect([aa, ab]).toEqual(['llama2.c', 'llama']);
     expect(Math.fround(ea)).toBe(eb); // GGUF stores eps as f32
-    expect(ta).toBe(true); // vocab_size > 0 in the .bin header
-    expect(tb).toBe(false); // llama.cpp's converter stores a copy as output.weight
+    expect(a.has('output.weight')).toBe(false); // vocab_size > 0 in the .bin header: shared classifier
+    expect(b.has('output.weight')).toBe(true); // llama.cpp's converter stores a copy as output.weight
     expect(a.tokenizer).toEqual({ kind: 'llama2c', path: tok });
     expect(b.tokenizer.kind).toBe('gguf');
   });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { permuteHalfToInterleaved } from '../../ts/formats/convert.js';
 import { quantizeQ8_0, f32ArrayToF16 } from '../../ts/formats/dtype-convert.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
+import { modelConfig, resolveModel } from '../../ts/models/registry.js';
 import { CONFIGS, makeRandomModel, randomBPE } from '../../scripts/make-random-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-random-'));
@@ -30,7 +31,8 @@ describe('make-random-model', () => {
     for (const [i, [a, b]] of merges.entries()) expect(tokens[256 + i]).toBe(a + b);
     using m = openModelFile(join(dir, 'a'));
     const c = CONFIGS.llama.tiny;
-    expect(m.config).toMatchObject({ dim: c.dim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, ffnDim: c.ffnDim, vocabSize: c.vocabSize, contextLength: c.contextLength, ropeLayout: 'half', tiedEmbeddings: false });
+    expect(modelConfig(m)).toMatchObject({ dim: c.dim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, hiddenDim: c.ffnDim, vocabSize: c.vocabSize, contextLength: c.contextLength, rope: { layout: 'half' } });
+    expect(m.has('lm_head.weight')).toBe(true);
     expect(m.tokenizer.kind).toBe('hf');
   });
 
@@ -40,15 +42,17 @@ describe('make-random-model', () => {
       makeRandomModel({ arch, size: 'tiny', seed: 11, hf, gguf: join(dir, `${arch}-f32.gguf`) });
       makeRandomModel({ arch, size: 'tiny', seed: 11, type: 'f16', gguf: join(dir, `${arch}-f16.gguf`), hf: join(dir, `${arch}-hf16`) });
       makeRandomModel({ arch, size: 'tiny', seed: 11, type: 'q8_0', gguf: join(dir, `${arch}-q8_0.gguf`) });
-      using src = openModelFile(hf);
-      using src16 = openModelFile(join(dir, `${arch}-hf16`));
+      using hfFile = openModelFile(hf);
+      using hf16File = openModelFile(join(dir, `${arch}-hf16`));
+      const { file: src, config: srcConfig } = resolveModel(hfFile);
+      const src16 = resolveModel(hf16File).file;
       using f32 = openModelFile(join(dir, `${arch}-f32.gguf`));
       using f16 = openModelFile(join(dir, `${arch}-f16.gguf`));
       using q8 = openModelFile(join(dir, `${arch}-q8_0.gguf`));
-      expect(f32.config.ropeLayout).toBe('interleaved');
-      expect(f32.config.tiedEmbeddings).toBe(arch === 'gpt2');
+      expect(modelConfig(f32).rope?.layout).toBe(arch === 'gpt2' ? undefined : 'interleaved');
+      expect(f32.has('output.weight')).toBe(arch !== 'gpt2');
       expect([...f32.tensors.keys()].sort()).toEqual([...src.tensors.keys()].sort());
-      const { nHeads, nKvHeads } = src.config;
+      const { nHeads, nKvHeads } = srcConfig;
       for (const [name, e] of src.tensors) {
         const heads = arch === 'llama' && name.endsWith('attn_q.weight') ? nHeads : arch === 'llama' && name.endsWith('attn_k.weight') ? nKvHeads : 0;
         const cols = e.shape[e.shape.length - 1]!;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertToGGUF } from '../../ts/formats/convert.js';
+import { convertModel } from '../../ts/models/convert.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { writeSafetensors } from '../../ts/formats/safetensors-writer.js';
@@ -55,7 +55,7 @@ describe.skipIf(!haveVocabs)('HF tokenizer.json → GGUF tokenizer metadata (../
       const hf = hfDirWith(name, toTokenizerJSON(tok), tok.vocabSize);
       const out = join(dir, `${name}.gguf`);
       using m = openModelFile(hf);
-      convertToGGUF(m, out);
+      convertModel(m, out);
       const g = readGGUF(out);
       expect(g.metadata.get('tokenizer.ggml.model')).toBe(model);
       if (model === 'gpt2') expect(g.metadata.get('tokenizer.ggml.pre')).toBe('gpt-2');

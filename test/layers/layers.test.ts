@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { getBackend } from '../../ts/backend/index.js';
 import type { Backend, DType, RopeLayout, Weights } from '../../ts/backend/types.js';
 import { f32ArrayToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
-import { Attention, Block, Embedding, KVCache, LayerNorm, Linear, MLP, RMSNorm, Workspace } from '../../ts/layers/index.js';
+import { Attention, Block, Embedding, KVCache, LayerNorm, Linear, MLP, RMSNorm, sequenceStep, Workspace } from '../../ts/layers/index.js';
 import { Rng } from '../../ts/generate/rng.js';
 import { concatRows } from '../../ts/models/weights.js';
 import { dense, refAttention, refGeluTanh, refLayernorm, refLinear, refRmsnorm, refRope, refSilu } from './reference.js';
@@ -136,14 +136,14 @@ for (const [name, backend] of backends()) {
             const ws = new Workspace(16);
             const cache = new KVCache({ layers: 1, maxSeq: 32, kvHeads: Hkv, headDim: D, dtype: kv });
             const out = new Float32Array(T * dim);
-            attn.forward(out.subarray(0, 4 * dim), x.subarray(0, 4 * dim), 4, 0, cache, 0, ws);
-            attn.forward(out.subarray(4 * dim), x.subarray(4 * dim), 5, 4, cache, 0, ws);
+            attn.forward(out.subarray(0, 4 * dim), x.subarray(0, 4 * dim), sequenceStep(4, 0, cache), 0, ws);
+            attn.forward(out.subarray(4 * dim), x.subarray(4 * dim), sequenceStep(5, 4, cache), 0, ws);
             expect(maxDiff(out, want)).toBeLessThan(tol);
             // decode one token at a time into a fresh cache
             const cache2 = new KVCache({ layers: 1, maxSeq: 32, kvHeads: Hkv, headDim: D, dtype: kv });
             const one = new Float32Array(dim);
             for (let t = 0; t < T; t++) {
-              attn.forward(one, x.subarray(t * dim, (t + 1) * dim), 1, t, cache2, 0, ws);
+              attn.forward(one, x.subarray(t * dim, (t + 1) * dim), sequenceStep(1, t, cache2), 0, ws);
               expect(maxDiff(one, want.subarray(t * dim, (t + 1) * dim))).toBeLessThan(tol);
             }
           });
@@ -171,8 +171,8 @@ for (const [name, backend] of backends()) {
         const x = randn(dim);
         const a = new Float32Array(dim);
         const f = new Float32Array(dim);
-        plain.forward(a, x, 1, t, c1, 0, ws);
-        fused.forward(f, x, 1, t, c2, 0, ws);
+        plain.forward(a, x, sequenceStep(1, t, c1), 0, ws);
+        fused.forward(f, x, sequenceStep(1, t, c2), 0, ws);
         expect(maxDiff(a, f)).toBeLessThan(1e-5);
       }
       const gate = lw(48);
@@ -193,7 +193,7 @@ for (const [name, backend] of backends()) {
       const l = (r: number, c: number) => new Linear(b, weights(r, c, 'f32'));
       const attn = new Attention(b, { q: l(16, 16), k: l(16, 16), v: l(16, 16), o: l(16, 16), nHeads: 2, nKvHeads: 2, headDim: D, rope: null });
       const cache = new KVCache({ layers: 1, maxSeq: 2, kvHeads: 2, headDim: D });
-      expect(() => attn.forward(new Float32Array(16), new Float32Array(16), 1, 2, cache, 0, new Workspace(4))).toThrow(/beyond the KV cache/);
+      expect(() => attn.forward(new Float32Array(16), new Float32Array(16), sequenceStep(1, 2, cache), 0, new Workspace(4))).toThrow(/beyond the KV cache/);
       expect(() => new Attention(b, { q: l(16, 16), k: l(8, 16), v: l(16, 16), o: l(16, 16), nHeads: 2, nKvHeads: 2, headDim: D, rope: null })).toThrow(/k projection/);
     });
 
@@ -210,7 +210,7 @@ for (const [name, backend] of backends()) {
       const block = new Block(b, n1, attn, n2, mlp);
       const x = randn(T * dim);
       const got = Float32Array.from(x);
-      block.forward(got, T, 0, new KVCache({ layers: 1, maxSeq: 8, kvHeads: H, headDim: D }), 0, new Workspace(8));
+      block.forward(got, sequenceStep(T, 0, new KVCache({ layers: 1, maxSeq: 8, kvHeads: H, headDim: D })), 0, new Workspace(8));
       // reference, composed from the references
       const h = refRmsnorm(x, T, n1.weight, 1e-5);
       const q = refLinear(h, T, attn.q.weight);

@@ -11,6 +11,7 @@ import { makeRandomModel } from '../../scripts/make-random-model.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
 import { writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { loadModel } from '../../ts/generate/model.js';
+import { writeSafetensors } from '../../ts/formats/safetensors-writer.js';
 import { haveStories, nativeAvailable, shared, stories } from './helpers.js';
 
 const backend = nativeAvailable() ? 'native' : 'js';
@@ -65,6 +66,7 @@ describe('bad input → clear errors', () => {
     const hf = join(dir, 'hf-unknown');
     mkdirSync(hf);
     writeFileSync(join(hf, 'config.json'), JSON.stringify({ architectures: ['MambaForCausalLM'], model_type: 'mamba', hidden_size: 64 }));
+    writeSafetensors(join(hf, 'model.safetensors'), [{ name: 'x', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);
     await expect(loadModel(hf, { backend })).rejects.toThrow(/unsupported architecture 'MambaForCausalLM'/);
   });
 

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRandomModel, type Arch, type WeightType } from '../../scripts/make-random-model.js';
 import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
-import { buildTransformer } from '../../ts/models/registry.js';
+import { buildTransformer, modelConfig } from '../../ts/models/registry.js';
 import { maxAbsDiff, nativeAvailable } from './helpers.js';
 import { oracleGreedy, oracleMissing, oracleModel, oraclePath } from './llama-cpp-oracle.js';
 import { loadModel } from '../../ts/generate/model.js';
@@ -88,7 +88,7 @@ describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePat
         const path = model(arch, type);
         const prompt = [1, 17, 42, 99, 7];
         const probe = openModelFile(path);
-        const vocab = probe.config.vocabSize;
+        const vocab = modelConfig(probe).vocabSize;
         probe.close();
         // through end-of-generation tokens: which ids count as EOS is a vocabulary convention
         // (llama.cpp defaults a BPE vocabulary without one to id 11), not part of the forward pass

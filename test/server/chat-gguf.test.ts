@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ggufFromModel } from '../../ts/formats/convert.js';
+import { modelToGGUF } from '../../ts/models/convert.js';
 import { writeGGUF } from '../../ts/formats/gguf-writer.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { loadModel } from '../../ts/generate/index.js';
@@ -38,7 +38,7 @@ describe.skipIf(!existsSync(base))('chat template from a GGUF (skipped: ../share
     chatModel = join(dir, 'chat.gguf');
     const src = openModelFile(base);
     try {
-      const input = ggufFromModel(src);
+      const input = modelToGGUF(src);
       writeGGUF(chatModel, { ...input, metadata: [...input.metadata, ['tokenizer.chat_template', TEMPLATE]] });
     } finally {
       src.close();

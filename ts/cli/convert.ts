@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { convertToGGUF, type ConvertType } from '../formats/convert.js';
+import type { ConvertType } from '../formats/convert.js';
 import { openModelFile } from '../formats/model-file.js';
+import { convertModel } from '../models/convert.js';
 
 const USAGE = `usage: tensorloom convert IN OUT.gguf [--type f32|f16|q8_0] [--tokenizer PATH] [--name NAME] [--force] [--quiet]
 
@@ -67,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const model = openModelFile(input, { ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}), ...(progress ? { onProgress: progress } : {}) });
   try {
-    const bytes = convertToGGUF(model, output, { type: type as ConvertType, ...(values.name ? { name: values.name } : {}), ...(progress ? { onProgress: progress } : {}) });
+    const bytes = convertModel(model, output, { type: type as ConvertType, ...(values.name ? { name: values.name } : {}), ...(progress ? { onProgress: progress } : {}) });
     progress?.(`wrote ${output}: ${(bytes / 1e6).toFixed(2)} MB in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   } finally {
     model.close();

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { describeModel, type ModelSummary } from '../formats/describe.js';
 import { openModelFile } from '../formats/model-file.js';
+import { resolveModel, UnsupportedArchitectureError } from '../models/architectures.js';
 
 const USAGE = `usage: tensorloom info PATH [--tokenizer PATH] [--touch] [--json]
 
@@ -25,9 +26,13 @@ function text(s: ModelSummary): string {
     `model         ${s.path} (${s.format})`,
     `architecture  ${s.architecture}${s.family ? ` → ${s.family}` : ' (no tensorloom model for it)'}`,
     `parameters    ${s.tensors === 0 ? '0 (vocabulary-only file: no tensors)' : `${count(s.parameters)} in ${s.tensors} tensors`}`,
-    `shape         dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv, head dim ${c.headDim}), ffn ${c.ffnDim}, vocab ${c.vocabSize}`,
-    `context       ${s.contextLength}`,
-    `blocks        ${c.norm} (eps ${c.normEps.toPrecision(3)}), ${c.mlp}, ${c.positions === 'rope' ? `RoPE θ=${c.ropeTheta} (${c.ropeDims} dims, ${c.ropeLayout} layout)` : 'learned positions'}, ${c.tiedEmbeddings ? 'tied' : 'separate'} output head`,
+    ...(c
+      ? [
+          `shape         dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv, head dim ${c.headDim}), ffn ${c.hiddenDim}, vocab ${c.vocabSize}`,
+          `context       ${s.contextLength}`,
+          `blocks        ${c.norm} (eps ${c.normEps.toPrecision(3)}), ${c.mlp}, ${c.rope ? `RoPE θ=${c.rope.theta} (${c.rope.dims ?? c.headDim} dims, ${c.rope.layout} layout)` : 'learned positions'}`,
+        ]
+      : []),
     `dtypes        ${Object.entries(s.dtypes).map(([t, d]) => `${t}: ${d.tensors} tensors, ${mb(d.bytes)}`).join('; ')}`,
     `tokenizer     ${s.tokenizer ? `${s.tokenizer.kind}, ${s.tokenizer.vocabSize ?? '?'} tokens${s.tokenizer.matchesModel === false ? ' (DOES NOT MATCH the model vocab)' : ''}${s.tokenizer.source.startsWith('/') || s.tokenizer.source.includes('.') ? ` — ${s.tokenizer.source}` : ''}` : 'none found'}`,
     `memory        ${mb(s.memory.tensorBytes)} of weights, ${s.memory.mapped ? 'memory-mapped' : 'read into memory'}; resident ${mb(s.memory.residentBytes)}, copied ${mb(s.memory.copiedBytes)}`,
@@ -64,7 +69,13 @@ export async function run(argv: string[]): Promise<number> {
   const progress = (msg: string) => process.stderr.write(`${msg}\n`);
   const model = openModelFile(positionals[0]!, { ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}), ...(values.json ? {} : { onProgress: progress }) });
   try {
-    const summary = describeModel(model, { touch: values.touch });
+    let config = null;
+    try {
+      config = resolveModel(model).config;
+    } catch (err) {
+      if (!(err instanceof UnsupportedArchitectureError)) throw err;
+    }
+    const summary = describeModel(model, { touch: values.touch, config });
     console.log(values.json ? JSON.stringify(summary, null, 2) : text(summary));
   } finally {
     model.close();

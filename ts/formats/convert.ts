@@ -16,7 +16,7 @@ import { FormatError } from './byte-source.js';
 import { f32ArrayToF16, quantizeQ8_0 } from './dtype-convert.js';
 import type { GGMLTypeName } from './ggml-types.js';
 import type { GGUFFile } from './gguf.js';
-import { f32, u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
+import { u32, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue } from './gguf-writer.js';
 import { readLlama2cTokenizer } from './llama2c.js';
 import type { ModelFile } from './model-file.js';
 import { loadAddon } from '../native/addon.js';
@@ -35,14 +35,18 @@ export interface ConvertOptions {
   onProgress?: (message: string) => void;
 }
 
-/** The llama.cpp architecture to write, and whether Q/K need the half → interleaved permutation. */
-function targetArchitecture(m: ModelFile): { arch: 'llama' | 'gpt2' | 'qwen2'; permuteQK: boolean } {
-  if (m.config.family === 'gpt2') return { arch: 'gpt2', permuteQK: false };
-  if (m.config.family !== 'llama') throw new FormatError(`${m.path}: cannot convert architecture '${m.config.architecture}' (supported: Llama family, GPT-2)`);
-  const modelType = m.format === 'safetensors' ? String(m.hfConfig?.model_type ?? '') : m.config.architecture;
-  if (modelType === 'qwen2') return { arch: 'qwen2', permuteQK: false }; // llama.cpp runs qwen2 with half RoPE
-  if (m.format === 'gguf' && m.config.architecture !== 'llama') throw new FormatError(`${m.path}: re-converting GGUF '${m.config.architecture}' is not supported`);
-  return { arch: 'llama', permuteQK: m.config.ropeLayout === 'half' };
+/**
+ * What to write for a model, decided by its family in ts/models (this module knows none): the
+ * `general.architecture`, the `<arch>.*` hyperparameters, and which Q/K tensors to permute.
+ */
+export interface ConvertTarget {
+  /** llama.cpp's architecture name (general.architecture). */
+  arch: string;
+  /** The hyperparameter keys (`<arch>.*`), in llama.cpp's value types. */
+  metadata: [string, GGUFWriteValue][];
+  vocabSize: number;
+  /** Heads of a tensor whose rows go from the "half" RoPE layout to the interleaved one (0 = copy as is). */
+  permuteHeads(name: string): number;
 }
 
 /**
@@ -91,13 +95,13 @@ function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
 }
 
 /** The converted tensor list (names in canonical order, data produced lazily). */
-function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progress?: (msg: string) => void): GGUFWriteTensor[] {
+function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, progress?: (msg: string) => void): GGUFWriteTensor[] {
   const out: GGUFWriteTensor[] = [];
   const names = [...m.tensors.keys()];
   names.forEach((name, index) => {
     const e = m.tensors.get(name)!;
     const type = storedType(e.shape, want);
-    const permuteHeads = permuteQK ? (/\.attn_q\.(weight|bias)$/.test(name) ? m.config.nHeads : /\.attn_k\.(weight|bias)$/.test(name) ? m.config.nKvHeads : 0) : 0;
+    const permuteHeads = target.permuteHeads(name);
     const cols = e.shape.length >= 2 ? e.shape[e.shape.length - 1]! : 1;
     out.push({
       name,
@@ -119,33 +123,6 @@ function tensorsFor(m: ModelFile, want: ConvertType, permuteQK: boolean, progres
 }
 
 const FILE_TYPE: Record<ConvertType, number> = { f32: 0, f16: 1, q8_0: 7 }; // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0
-
-function hyperparameters(m: ModelFile, arch: string, want: ConvertType, name: string): [string, GGUFWriteValue][] {
-  const c = m.config;
-  const k = (s: string) => `${arch}.${s}`;
-  const meta: [string, GGUFWriteValue][] = [
-    ['general.architecture', arch],
-    ['general.name', name],
-    [k('context_length'), u32(c.contextLength)],
-    [k('embedding_length'), u32(c.dim)],
-    [k('feed_forward_length'), u32(c.ffnDim)],
-    [k('block_count'), u32(c.nLayers)],
-    [k('attention.head_count'), u32(c.nHeads)],
-  ];
-  if (c.positions === 'rope') {
-    meta.push(
-      [k('attention.head_count_kv'), u32(c.nKvHeads)],
-      [k('rope.dimension_count'), u32(c.ropeDims)],
-      [k('rope.freq_base'), f32(c.ropeTheta)],
-      [k('attention.layer_norm_rms_epsilon'), f32(c.normEps)],
-    );
-    if (c.headDim !== c.dim / c.nHeads) meta.push([k('attention.key_length'), u32(c.headDim)], [k('attention.value_length'), u32(c.headDim)]);
-  } else {
-    meta.push([k('attention.layer_norm_epsilon'), f32(c.normEps)]);
-  }
-  meta.push([k('vocab_size'), u32(c.vocabSize)], ['general.file_type', u32(FILE_TYPE[want])]);
-  return meta;
-}
 
 /** llama2.c tokenizer.bin → llama.cpp's SentencePiece ("llama") vocabulary, as its converter writes it. */
 export function llama2cTokenizerMetadata(path: string, vocabSize: number): [string, GGUFWriteValue][] {
@@ -247,30 +224,35 @@ export function hfTokenizerMetadata(path: string, progress?: (msg: string) => vo
   return meta;
 }
 
-function tokenizerMetadata(m: ModelFile, progress?: (msg: string) => void): [string, GGUFWriteValue][] {
+function tokenizerMetadata(m: ModelFile, vocabSize: number, progress?: (msg: string) => void): [string, GGUFWriteValue][] {
   const t = m.tokenizer;
   switch (t.kind) {
     case 'gguf': return ggufTokenizerMetadata(t.gguf);
-    case 'llama2c': return llama2cTokenizerMetadata(t.path, m.config.vocabSize);
+    case 'llama2c': return llama2cTokenizerMetadata(t.path, vocabSize);
     case 'hf': return hfTokenizerMetadata(t.path, progress);
     case 'none': throw new FormatError(`${m.path}: no tokenizer found; pass one (llama.cpp needs the vocabulary in the GGUF)`);
   }
 }
 
-/** Builds the GGUF content for a model (tensor data is produced when written). */
-export function ggufFromModel(m: ModelFile, options: ConvertOptions = {}): GGUFWriteInput {
+/** Builds the GGUF content for a model under GGUF tensor names (tensor data is produced when written). */
+export function ggufFromModel(m: ModelFile, target: ConvertTarget, options: ConvertOptions = {}): GGUFWriteInput {
   const want = options.type ?? 'f32';
-  const { arch, permuteQK } = targetArchitecture(m);
   const name = options.name ?? basename(m.path).replace(/\.(bin|gguf)$/, '');
-  const metadata = [...hyperparameters(m, arch, want, name), ...tokenizerMetadata(m, options.onProgress)];
+  const metadata: [string, GGUFWriteValue][] = [
+    ['general.architecture', target.arch],
+    ['general.name', name],
+    ...target.metadata,
+    ['general.file_type', u32(FILE_TYPE[want])],
+    ...tokenizerMetadata(m, target.vocabSize, options.onProgress),
+  ];
   const tokens = metadata.find(([k]) => k === 'tokenizer.ggml.tokens')?.[1];
-  if (Array.isArray(tokens) && tokens.length !== m.config.vocabSize) {
-    throw new FormatError(`${m.path}: the tokenizer has ${tokens.length} tokens but the model's vocabulary is ${m.config.vocabSize}`);
+  if (Array.isArray(tokens) && tokens.length !== target.vocabSize) {
+    throw new FormatError(`${m.path}: the tokenizer has ${tokens.length} tokens but the model's vocabulary is ${target.vocabSize}`);
   }
-  return { metadata, tensors: tensorsFor(m, want, permuteQK, options.onProgress) };
+  return { metadata, tensors: tensorsFor(m, want, target, options.onProgress) };
 }
 
-/** Converts and writes `out`; returns the bytes written. */
-export function convertToGGUF(m: ModelFile, out: string, options: ConvertOptions = {}): number {
-  return writeGGUF(out, ggufFromModel(m, options));
+/** Converts and writes `out`; returns the bytes written. (ts/models' `convertModel` picks the target.) */
+export function convertToGGUF(m: ModelFile, target: ConvertTarget, out: string, options: ConvertOptions = {}): number {
+  return writeGGUF(out, ggufFromModel(m, target, options));
 }

@@ -5,20 +5,41 @@
 import { readFileSync, statSync } from 'node:fs';
 import { FormatError } from './byte-source.js';
 import { readLlama2cTokenizer } from './llama2c.js';
-import type { ModelConfig, ModelFile, ModelFormat } from './model-file.js';
+import type { ModelFile, ModelFormat } from './model-file.js';
+
+/**
+ * The model-level view of the file, when the architecture table (ts/models) knows its family:
+ * a structural subset of ts/models' TransformerConfig (this module knows no family itself).
+ */
+export interface SummaryConfig {
+  family: string;
+  vocabSize: number;
+  contextLength: number;
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  hiddenDim: number;
+  norm: string;
+  normEps: number;
+  mlp: string;
+  rope: { theta: number; dims?: number; layout: string } | null;
+}
 
 export interface ModelSummary {
   path: string;
   format: ModelFormat;
   architecture: string;
   family: string | null;
-  config: ModelConfig;
+  /** null when tensorloom has no model for the architecture. */
+  config: SummaryConfig | null;
   parameters: number;
   tensors: number;
   /** Per storage type: tensor count, elements, bytes. */
   dtypes: Record<string, { tensors: number; parameters: number; bytes: number }>;
   tokenizer: { kind: string; source: string; vocabSize: number | null; matchesModel: boolean | null } | null;
-  contextLength: number;
+  contextLength: number | null;
   memory: { fileBytes: number; tensorBytes: number; mapped: boolean; residentBytes: number; copiedBytes: number };
 }
 
@@ -26,16 +47,16 @@ const GGUF_TOKENIZER_KIND: Record<string, string> = {
   llama: 'SentencePiece (llama)', gpt2: 'byte-level BPE (gpt2)', bert: 'WordPiece (bert)', t5: 'Unigram (t5)', rwkv: 'RWKV', none: 'none',
 };
 
-function tokenizerSummary(m: ModelFile): ModelSummary['tokenizer'] {
+function tokenizerSummary(m: ModelFile, vocabSize: number | null): ModelSummary['tokenizer'] {
   const t = m.tokenizer;
-  const match = (n: number | null) => (n === null ? null : n === m.config.vocabSize);
+  const match = (n: number | null) => (n === null || vocabSize === null ? null : n === vocabSize);
   switch (t.kind) {
     case 'none': return null;
     case 'gguf': return { kind: GGUF_TOKENIZER_KIND[t.model] ?? t.model, source: 'embedded GGUF metadata', vocabSize: t.vocabSize, matchesModel: match(t.vocabSize) };
     case 'llama2c': {
       let n: number | null = null;
       try {
-        n = readLlama2cTokenizer(t.path, m.config.vocabSize).tokens.length;
+        n = readLlama2cTokenizer(t.path, vocabSize ?? m.llama2c?.vocabSize ?? 0).tokens.length;
       } catch {
         n = null; // reported as not matching below
       }
@@ -60,8 +81,10 @@ function tokenizerSummary(m: ModelFile): ModelSummary['tokenizer'] {
 }
 
 /** Summarizes an open model. With `touch`, first views every tensor as the models would (so
- * residentBytes shows the pages actually read and copiedBytes what could not be a view). */
-export function describeModel(m: ModelFile, options: { touch?: boolean } = {}): ModelSummary {
+ * residentBytes shows the pages actually read and copiedBytes what could not be a view).
+ * `config`: the model's config from ts/models (resolveModel), null when no family runs it. */
+export function describeModel(m: ModelFile, options: { touch?: boolean; config?: SummaryConfig | null } = {}): ModelSummary {
+  const config = options.config ?? null;
   const dtypes: ModelSummary['dtypes'] = {};
   let parameters = 0;
   for (const e of m.tensors.values()) {
@@ -90,14 +113,14 @@ export function describeModel(m: ModelFile, options: { touch?: boolean } = {}): 
   return {
     path: m.path,
     format: m.format,
-    architecture: m.config.architecture,
-    family: m.config.family,
-    config: m.config,
+    architecture: m.architecture,
+    family: config?.family ?? null,
+    config,
     parameters,
     tensors: m.tensors.size,
     dtypes,
-    tokenizer: tokenizerSummary(m),
-    contextLength: m.config.contextLength,
+    tokenizer: tokenizerSummary(m, config?.vocabSize ?? null),
+    contextLength: config?.contextLength ?? null,
     memory: { fileBytes: fileBytes || m.tensorBytes(), tensorBytes: m.tensorBytes(), mapped: m.mapped, residentBytes: m.residentBytes(), copiedBytes: m.copiedBytes() },
   };
 }

@@ -9,8 +9,8 @@ export { readSafetensors, readSafetensorsIndex, type SafetensorsFile, type Safet
 export { readLlama2c, readLlama2cTokenizer, type Llama2cConfig, type Llama2cModel, type Llama2cTokenizer } from './llama2c.js';
 export { openFileBytes, type FileBytes } from './mapped-file.js';
 export { tensorWeights, tensorF32, servedDType, type TensorEntry } from './tensor-data.js';
-export { openModelFile, findLlama2cTokenizer, type ModelFile, type ModelConfig, type ModelFamily, type ModelFormat, type TokenizerSource, type OpenModelOptions } from './model-file.js';
+export { openModelFile, findLlama2cTokenizer, type ModelFile, type ModelFormat, type TensorRename, type TokenizerSource, type OpenModelOptions } from './model-file.js';
 export { encodeGGUF, writeGGUF, type GGUFWriteInput, type GGUFWriteTensor, type GGUFWriteValue, type TypedValue } from './gguf-writer.js';
 export { encodeSafetensors, writeSafetensors, type SafetensorsWriteTensor, type SafetensorsDType } from './safetensors-writer.js';
-export { convertToGGUF, ggufFromModel, type ConvertOptions, type ConvertType } from './convert.js';
+export { convertToGGUF, ggufFromModel, type ConvertOptions, type ConvertTarget, type ConvertType } from './convert.js';
 export { describeModel, type ModelSummary } from './describe.js';

@@ -22,7 +22,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
   const src = openModelFile(path, options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {});
   try {
     const { config, weights } = describeModel(src);
-    const tok = openTokenizer(src);
+    const tok = openTokenizer(src, config.vocabSize);
     const model = new Transformer(backend, config, weights, {
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
       ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),

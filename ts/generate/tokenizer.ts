@@ -7,11 +7,12 @@ import type { ModelFile } from '../formats/model-file.js';
 import { tokenizerFromSource } from '../tokenizers/load.js';
 import type { GenerationTokenizer } from './types.js';
 
-export function openTokenizer(mf: ModelFile): { tokenizer: GenerationTokenizer; path: string | null } {
+/** `vocabSize`: the model's vocabulary (from its config), which the tokenizer must fit. */
+export function openTokenizer(mf: ModelFile, vocabSize: number): { tokenizer: GenerationTokenizer; path: string | null } {
   const t = mf.tokenizer;
   if (t.kind === 'none') {
     throw new Error(`tensorloom: no tokenizer found for ${mf.path}; pass { tokenizer: PATH } (tokenizer.json, llama2.c tokenizer.bin, or a GGUF with a vocabulary)`);
   }
-  const tokenizer = tokenizerFromSource(t, mf.config.vocabSize);
+  const tokenizer = tokenizerFromSource(t, vocabSize);
   return { tokenizer, path: t.kind === 'gguf' ? mf.path : t.path };
 }

@@ -9,6 +9,7 @@
  */
 import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
 import type { KVCache } from './kv-cache.js';
+import type { Step } from './step.js';
 import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
@@ -80,41 +81,52 @@ export class Attention {
   }
 
   /**
-   * out[T, dim] = attention over positions [0, pos + T) for the T rows of x at positions
-   * [pos, pos + T); writes their K/V into `cache` (layer `layer`).
+   * out[M, dim] = attention for the step's rows: each sequence's rows attend over its positions
+   * [0, pos + T) and write their K/V into its cache (layer `layer`). The projections run once over
+   * all M rows; the cache write and the kernel per sequence.
    */
-  forward(out: Float32Array, x: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
-    const b = this.backend;
-    const H = this.nHeads;
-    const Hkv = this.nKvHeads;
-    const D = this.headDim;
-    const kvDim = Hkv * D;
-    const att = ws.rows('attn.out', T, H * D);
+  forward(out: Float32Array, x: Float32Array, step: Step, layer: number, ws: Workspace): void {
+    const M = step.M;
+    const qDim = this.nHeads * this.headDim;
+    const kvDim = this.nKvHeads * this.headDim;
+    const att = ws.rows('attn.out', M, qDim);
     let q: Float32Array;
     let k: Float32Array;
     let v: Float32Array;
-    if (T === 1 && this.qkv) {
-      const fused = ws.rows('attn.qkv', 1, H * D + 2 * kvDim);
+    if (M === 1 && this.qkv) {
+      const fused = ws.rows('attn.qkv', 1, qDim + 2 * kvDim);
       this.qkv.forward(fused, x, 1);
-      [q, k, v] = this.split(fused, H * D, kvDim);
+      [q, k, v] = this.split(fused, qDim, kvDim);
     } else {
-      q = ws.rows('attn.q', T, H * D);
-      k = ws.rows('attn.k', T, kvDim);
-      v = ws.rows('attn.v', T, kvDim);
-      this.q.forward(q, x, T);
-      this.k.forward(k, x, T);
-      this.v.forward(v, x, T);
+      q = ws.rows('attn.q', M, qDim);
+      k = ws.rows('attn.k', M, kvDim);
+      v = ws.rows('attn.v', M, kvDim);
+      this.q.forward(q, x, M);
+      this.k.forward(k, x, M);
+      this.v.forward(v, x, M);
     }
-
-    this.attendCached(att, q, k, v, T, pos, cache, layer, ws);
-    this.o.forward(out, att, T);
+    const seqs = step.sequences;
+    if (seqs.length === 1 && seqs[0]!.T === M) {
+      const s = seqs[0]!; // one sequence owns every row: no views to cut (the per-token path)
+      this.attendCached(att, q, k, v, M, s.pos, s.cache, layer, ws);
+    } else {
+      for (const s of seqs) {
+        const a = s.offset;
+        const e = a + s.T;
+        this.attendCached(
+          att.subarray(a * qDim, e * qDim), q.subarray(a * qDim, e * qDim), k.subarray(a * kvDim, e * kvDim), v.subarray(a * kvDim, e * kvDim),
+          s.T, s.pos, s.cache, layer, ws,
+        );
+      }
+      if (M > step.N) att.copyWithin(step.N * qDim, 0, qDim); // the padding row copies row 0
+    }
+    this.o.forward(out, att, M);
   }
 
   /**
    * The cached half of forward: stores the T new K/V rows (at positions [pos, pos + T)) in layer
    * `layer` of `cache`, then writes att[T, H*D] = attention of q over positions [0, pos + T).
-   * Exposed so a batched forward (ts/server) can run the projections for many sequences at once
-   * and this step per sequence. q and k may be rotated in place (f16 cache).
+   * q and k may be rotated in place (f16 cache).
    */
   attendCached(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
     const b = this.backend;

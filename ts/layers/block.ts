@@ -5,10 +5,10 @@
  */
 import type { Backend } from '../backend/types.js';
 import type { Attention } from './attention.js';
-import type { KVCache } from './kv-cache.js';
 import type { LayerNorm } from './layernorm.js';
 import type { MLP } from './mlp.js';
 import type { RMSNorm } from './rmsnorm.js';
+import type { Step } from './step.js';
 import type { Workspace } from './workspace.js';
 
 export type Norm = RMSNorm | LayerNorm;
@@ -22,13 +22,14 @@ export class Block {
     readonly mlp: MLP,
   ) {}
 
-  /** x[T, dim] (the residual stream, modified in place) at positions [pos, pos + T). */
-  forward(x: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
+  /** x[M, dim] (the residual stream of the step's rows, modified in place). */
+  forward(x: Float32Array, step: Step, layer: number, ws: Workspace): void {
+    const T = step.M;
     const dim = this.attnNorm.dim;
     const h = ws.rows('block.norm', T, dim);
     const y = ws.rows('block.out', T, dim);
     this.attnNorm.forward(h, x, T);
-    this.attention.forward(y, h, T, pos, cache, layer, ws);
+    this.attention.forward(y, h, step, layer, ws);
     this.backend.add(x, x, y);
     this.mlpNorm.forward(h, x, T);
     this.mlp.forward(y, h, T, ws);

@@ -11,3 +11,4 @@ export { KVCache, type KVCacheOptions, type KVDType } from './kv-cache.js';
 export { Attention, type AttentionOptions } from './attention.js';
 export { MLP, type MLPOptions } from './mlp.js';
 export { Block, type Norm } from './block.js';
+export { sequenceStep, type Step, type StepSequence } from './step.js';

@@ -1,13 +1,15 @@
 /**
- * The hyperparameters every supported decoder is described by, whatever file it came from.
- * Llama-family and GPT-2 models differ only in these switches (norm, MLP, positions, biases).
+ * The hyperparameters and block recipe every supported decoder is described by, whatever file it
+ * came from. A family's file in the architecture table (./architectures.ts) fills this from GGUF
+ * metadata or a Hugging Face config.json; the Transformer builds its layers from it alone.
  */
 import type { RopeOptions } from '../backend/types.js';
 
-export type ModelFamily = 'llama' | 'gpt2';
+/** The families of the architecture table (one file each under ts/models/). Declared only here. */
+export type ModelFamily = 'llama' | 'qwen2' | 'gpt2';
 
 export interface TransformerConfig {
-  /** Which family's wiring: 'llama' (also TinyLlama, SmolLM, Qwen2, Mistral-style) or 'gpt2'. */
+  /** Which table entry built it. */
   family: ModelFamily;
   /** The architecture name as the file gave it (e.g. 'llama', 'qwen2', 'LlamaForCausalLM', 'llama2.c'). */
   architecture: string;

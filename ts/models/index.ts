@@ -1,5 +1,6 @@
-/** Decoder-only transformer models built from the layer classes. */
+/** Decoder-only transformer models: the architecture table and the one forward pass. */
 export { Transformer, type TransformerOptions } from './transformer.js';
 export type { TransformerConfig, ModelFamily } from './config.js';
+export type { Architecture } from './architecture.js';
 export type { TransformerWeights, LayerWeights, LinearWeights, NormWeights } from './weights.js';
-export { buildTransformer, describeModel, modelConfig, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './registry.js';
+export { buildTransformer, describeModel, modelConfig, resolveModel, architectureOf, ARCHITECTURES, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './registry.js';

@@ -1,8 +1,10 @@
 /**
  * A decoder-only transformer built from the layer classes: embedding (+ learned positions),
- * L blocks, final norm, LM head. `forward` runs a batch of T tokens at positions
- * [pos, pos + T) through every layer in one pass per layer (prefill is one matmul with M = T),
- * in chunks of at most `maxBatch` rows, and returns the logits of the last token.
+ * L blocks, final norm, LM head. `runStep` is THE forward pass: it runs one step's rows (one
+ * sequence's chunk, or many sequences' rows for the batching server, see ts/layers/step.ts)
+ * through every layer, one matmul per projection for all rows. `forward` runs T tokens of one
+ * sequence at positions [pos, pos + T) through it in chunks of at most `maxBatch` rows and returns
+ * the logits of the last token; ts/server/batched-forward.ts builds multi-sequence steps.
  */
 import type { Backend, Weights } from '../backend/types.js';
 import { Attention } from '../layers/attention.js';
@@ -13,6 +15,7 @@ import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
+import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
 import { validateConfig, type TransformerConfig } from './config.js';
 import { concatRows, type LinearWeights, type NormWeights, type TransformerWeights } from './weights.js';
@@ -47,8 +50,10 @@ export class Transformer {
   readonly cache: KVCache;
   readonly workspace: Workspace;
   private readonly logits: Float32Array;
-  private readonly posIds: Int32Array;
-  private readonly posIds1: Int32Array;
+  /** The single-sequence step `forward` reuses (no allocation per token). */
+  private readonly step: Step;
+  private readonly positionViews = new Map<number, Int32Array>();
+  private readonly positionBuffer: Int32Array;
   private disposed = false;
 
   constructor(
@@ -129,8 +134,8 @@ export class Transformer {
     this.lmHead = new Linear(backend, weights.lmHead);
     this.cache = new KVCache({ layers: c.nLayers, maxSeq: ctx, kvHeads: c.nKvHeads, headDim: c.headDim, dtype: options.kvCache ?? 'f32' });
     this.logits = new Float32Array(c.vocabSize);
-    this.posIds = new Int32Array(maxBatch);
-    this.posIds1 = this.posIds.subarray(0, 1);
+    this.positionBuffer = new Int32Array(maxBatch);
+    this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
 
   /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
@@ -168,41 +173,62 @@ export class Transformer {
     for (let start = 0; start < T; start += maxBatch) {
       const n = Math.min(maxBatch, T - start);
       const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start, cache);
-      cache.length = pos + start + n;
-      if (allLogits) {
-        const h = this.workspace.rows('head.norm', n, this.config.dim);
-        this.finalNorm.forward(h, x, n);
-        this.lmHead.forward(allLogits.subarray(start * V, (start + n) * V), h, n);
-      }
+      if (allLogits) this.logitsOf(allLogits.subarray(start * V, (start + n) * V), x, n, this.workspace);
       if (start + n === T) {
         if (allLogits) this.logits.set(allLogits.subarray((T - 1) * V));
         else {
           const dim = this.config.dim;
-          const last = n === 1 ? x : x.subarray((n - 1) * dim, n * dim);
-          const h = this.workspace.rows('head.norm', 1, dim);
-          this.finalNorm.forward(h, last, 1);
-          this.lmHead.forward(this.logits, h, 1);
+          this.logitsOf(this.logits, n === 1 ? x : x.subarray((n - 1) * dim, n * dim), 1, this.workspace);
         }
       }
     }
     return this.logits;
   }
 
-  /** Embeds and runs one chunk through the blocks; returns the residual stream [n, dim]. */
+  /** Runs one chunk of a single sequence through runStep (reusing one Step object). */
   private runChunk(tokens: Int32Array, pos: number, cache: KVCache): Float32Array {
     const n = tokens.length;
-    const ws = this.workspace;
-    const x = ws.rows('residual', n, this.config.dim);
-    this.embedding.forward(x, tokens);
+    const st = this.step;
+    let positions = this.positionViews.get(n);
+    if (!positions) this.positionViews.set(n, (positions = this.positionBuffer.subarray(0, n)));
+    for (let i = 0; i < n; i++) positions[i] = pos + i;
+    st.M = n;
+    st.N = n;
+    st.tokens = tokens;
+    st.positions = positions;
+    const seq = st.sequences[0]!;
+    seq.T = n;
+    seq.pos = pos;
+    seq.cache = cache;
+    return this.runStep(st, this.workspace);
+  }
+
+  /**
+   * The forward pass: embeds the step's M rows (token + learned position), runs every block
+   * (token-parallel ops over all rows, attention per sequence against its cache), marks the new
+   * positions valid in each sequence's cache, and returns the residual stream [M, dim] (a view of
+   * `ws`). Callers take the rows they want logits for through `logitsOf`.
+   */
+  runStep(step: Step, ws: Workspace): Float32Array {
+    if (this.disposed) throw new Error('tensorloom: this model has been disposed');
+    const M = step.M;
+    const x = ws.rows('residual', M, this.config.dim);
+    this.embedding.forward(x, step.tokens.subarray(0, M));
     if (this.positionEmbedding) {
-      const ids = n === 1 ? this.posIds1 : this.posIds.subarray(0, n);
-      for (let i = 0; i < n; i++) ids[i] = pos + i;
-      const p = ws.rows('positions', n, this.config.dim);
-      this.positionEmbedding.forward(p, ids);
+      const p = ws.rows('positions', M, this.config.dim);
+      this.positionEmbedding.forward(p, step.positions.subarray(0, M));
       this.backend.add(x, x, p);
     }
-    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, n, pos, cache, l, ws);
+    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
+    for (const s of step.sequences) s.cache.length = s.pos + s.T;
     return x;
+  }
+
+  /** logits[W, vocab] of the W residual rows `h` [W, dim]: final norm + LM head. */
+  logitsOf(out: Float32Array, h: Float32Array, W: number, ws: Workspace): void {
+    const hn = ws.rows('head.norm', W, this.config.dim);
+    this.finalNorm.forward(hn, h, W);
+    this.lmHead.forward(out, hn, W);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */

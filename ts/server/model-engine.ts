@@ -28,7 +28,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
   let model: Transformer | undefined;
   try {
     const { config, weights } = describeModel(src);
-    const tok = await openTokenizer(src);
+    const tok = await openTokenizer(src, config.vocabSize);
     // The layers, with a one-position cache of their own that serving never uses.
     model = new Transformer(backend, config, weights, { contextLength: 1, maxBatch: 1 });
     const single = new Engine(model, tok.tokenizer);

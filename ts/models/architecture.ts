@@ -1,0 +1,230 @@
+/**
+ * What one entry of the architecture table (./architectures.ts) declares, and the readers the
+ * entries share: GGUF `<arch>.*` keys and Hugging Face config.json keys, with errors that name the
+ * key. A family file fills a `TransformerConfig` (hyperparameters + block recipe), maps Hugging Face
+ * tensor names to GGUF's, and collects its weights under GGUF names.
+ */
+import type { RopeLayout } from '../backend/types.js';
+import { FormatError } from '../formats/byte-source.js';
+import { metaNumber } from '../formats/gguf.js';
+import { f32, u32, type GGUFWriteValue } from '../formats/gguf-writer.js';
+import type { ModelFile, TensorRename } from '../formats/model-file.js';
+import type { ModelFamily, TransformerConfig } from './config.js';
+import type { TransformerWeights } from './weights.js';
+
+export interface Architecture {
+  readonly family: ModelFamily;
+  /** GGUF `general.architecture` values this entry runs. */
+  readonly gguf: readonly string[];
+  /** Hugging Face config.json `architectures[0]` (or `model_type`) values this entry runs. */
+  readonly huggingface: readonly string[];
+  /** The `general.architecture` our converter writes for this family (llama.cpp's name). */
+  readonly ggufName: string;
+  /**
+   * Whether llama.cpp's converter permutes this family's HF Q/K rows from the "half" (rotate_half)
+   * RoPE layout to the interleaved one (Llama, Mistral); families llama.cpp runs with NEOX RoPE keep
+   * them as they are.
+   */
+  readonly permuteQK: boolean;
+  /** Hyperparameters and block recipe from the file's metadata (GGUF, config.json, llama2.c header). */
+  config(mf: ModelFile): TransformerConfig;
+  /** Hugging Face tensor name → GGUF name (transposed for Conv1D [in, out] weights), null = not a weight. */
+  hfTensorName(name: string): TensorRename | null;
+  /** The weights, read under GGUF names (the file is already renamed). */
+  weights(mf: ModelFile, c: TransformerConfig): TransformerWeights;
+  /** The `<arch>.*` keys llama.cpp's converter writes for this config (general.* and tokenizer.* aside). */
+  ggufMetadata(c: TransformerConfig): [string, GGUFWriteValue][];
+}
+
+// ── reading metadata ─────────────────────────────────────────────────────────────────────────────
+
+function positive(v: number | undefined, what: string, where: string): number {
+  if (v === undefined || !Number.isSafeInteger(v) || v <= 0) throw new FormatError(`${where}: ${what} is ${v === undefined ? 'missing' : `invalid (${v})`}`);
+  return v;
+}
+
+/** GGUF `<arch>.<key>` numbers; `need` throws naming the full key. */
+export class GGUFKeys {
+  readonly arch: string;
+  readonly where: string;
+  constructor(readonly mf: ModelFile) {
+    if (!mf.gguf) throw new Error(`tensorloom: ${mf.path} is not a GGUF file`);
+    this.arch = mf.architecture;
+    this.where = `${mf.path} (${mf.architecture})`;
+  }
+  key(k: string): string {
+    return `${this.arch}.${k}`;
+  }
+  has(k: string): boolean {
+    return this.mf.gguf!.metadata.has(this.key(k));
+  }
+  num(k: string): number | undefined {
+    return metaNumber(this.mf.gguf!, this.key(k));
+  }
+  need(k: string): number {
+    return positive(this.num(k), this.key(k), this.where);
+  }
+}
+
+/** config.json numbers, trying each alias in turn; `need` throws naming the first key. */
+export class HFKeys {
+  readonly cfg: Readonly<Record<string, unknown>>;
+  readonly where: string;
+  constructor(readonly mf: ModelFile) {
+    if (!mf.hfConfig) throw new Error(`tensorloom: ${mf.path} is not a Hugging Face directory`);
+    this.cfg = mf.hfConfig;
+    this.where = `${mf.path}/config.json`;
+  }
+  num(...keys: string[]): number | undefined {
+    for (const k of keys) {
+      const v = this.cfg[k];
+      if (typeof v === 'number') return v;
+    }
+    return undefined;
+  }
+  need(...keys: string[]): number {
+    return positive(this.num(...keys), keys[0]!, this.where);
+  }
+}
+
+/** The block shape shared by most decoders; families override what differs. */
+export interface Recipe {
+  norm: TransformerConfig['norm'];
+  mlp: TransformerConfig['mlp'];
+  positions: 'rope' | 'learned';
+  /** RoPE pair layout of the GGUF file's Q/K rows (HF checkpoints are always 'half'). */
+  ggufRopeLayout: RopeLayout;
+}
+
+/** The standard hyperparameters from GGUF keys (llama.cpp's LLM_KV names). */
+export function configFromGGUF(mf: ModelFile, family: ModelFamily, r: Recipe): TransformerConfig {
+  const k = new GGUFKeys(mf);
+  const dim = k.need('embedding_length');
+  const nHeads = k.need('attention.head_count');
+  const headDim = positive(k.num('attention.key_length') ?? dim / nHeads, k.key('attention.key_length'), k.where);
+  const tokens = mf.gguf!.metadata.get('tokenizer.ggml.tokens');
+  const vocab = k.num('vocab_size') ?? (Array.isArray(tokens) ? tokens.length : undefined) ?? mf.tensors.get('token_embd.weight')?.shape[0];
+  const rms = k.num('attention.layer_norm_rms_epsilon');
+  const { bos, eos } = specialTokens(mf);
+  return {
+    family,
+    architecture: mf.architecture,
+    vocabSize: positive(vocab, 'vocab size', k.where),
+    dim,
+    nLayers: k.need('block_count'),
+    nHeads,
+    nKvHeads: k.has('attention.head_count_kv') ? k.need('attention.head_count_kv') : nHeads,
+    headDim,
+    hiddenDim: k.need('feed_forward_length'),
+    contextLength: k.need('context_length'),
+    norm: r.norm,
+    normEps: (r.norm === 'rmsnorm' ? rms : k.num('attention.layer_norm_epsilon')) ?? rms ?? 1e-5,
+    mlp: r.mlp,
+    rope: r.positions === 'rope'
+      ? { theta: k.num('rope.freq_base') ?? 10000, layout: r.ggufRopeLayout, ...optionalDims(k.num('rope.dimension_count'), headDim) }
+      : null,
+    qkvBias: mf.has('blk.0.attn_q.bias') || mf.has('blk.0.attn_qkv.bias'),
+    outBias: mf.has('blk.0.attn_output.bias'),
+    bosTokenId: bos,
+    eosTokenIds: eos,
+  };
+}
+
+/** The standard hyperparameters from a Hugging Face config.json (Llama-style key names, GPT-2 aliases). */
+export function configFromHF(mf: ModelFile, family: ModelFamily, r: Recipe): TransformerConfig {
+  const k = new HFKeys(mf);
+  const dim = k.need('hidden_size', 'n_embd');
+  const nHeads = k.need('num_attention_heads', 'n_head');
+  const headDim = positive(k.num('head_dim') ?? dim / nHeads, 'head_dim', k.where);
+  const hasOutput = mf.has('output.weight');
+  if (!hasOutput && k.cfg.tie_word_embeddings === false) throw new FormatError(`${mf.path}: config says tie_word_embeddings=false but there is no lm_head.weight`);
+  const { bos, eos } = specialTokens(mf);
+  return {
+    family,
+    architecture: mf.architecture,
+    vocabSize: k.need('vocab_size'),
+    dim,
+    nLayers: k.need('num_hidden_layers', 'n_layer'),
+    nHeads,
+    nKvHeads: k.num('num_key_value_heads') !== undefined ? k.need('num_key_value_heads') : nHeads,
+    headDim,
+    hiddenDim: r.mlp === 'gelu' ? (k.num('intermediate_size', 'n_inner') ?? 4 * dim) : k.need('intermediate_size'),
+    contextLength: k.need('max_position_embeddings', 'n_positions', 'n_ctx'),
+    norm: r.norm,
+    normEps: k.num('rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps') ?? 1e-5,
+    mlp: r.mlp,
+    rope: r.positions === 'rope'
+      ? { theta: k.num('rope_theta') ?? 10000, layout: 'half', ...optionalDims(headDim * (k.num('partial_rotary_factor') ?? 1), headDim) }
+      : null,
+    qkvBias: mf.has('blk.0.attn_q.bias') || mf.has('blk.0.attn_qkv.bias'),
+    outBias: mf.has('blk.0.attn_output.bias'),
+    bosTokenId: bos,
+    eosTokenIds: eos,
+  };
+}
+
+function optionalDims(dims: number | undefined, headDim: number): { dims?: number } {
+  return dims !== undefined && dims !== headDim ? { dims } : {};
+}
+
+/** BOS/EOS ids as the file names them (GGUF tokenizer keys, config.json, llama2.c's fixed ids). */
+export function specialTokens(mf: ModelFile): { bos: number | null; eos: number[] } {
+  const num = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'bigint' ? Number(v) : null);
+  if (mf.format === 'llama2c') return { bos: 1, eos: [2] }; // llama2.c's run.c / sentencepiece ids
+  if (mf.gguf) {
+    const m = mf.gguf.metadata;
+    const eos = [num(m.get('tokenizer.ggml.eos_token_id')), num(m.get('tokenizer.ggml.eot_token_id'))].filter((x): x is number => x !== null);
+    return { bos: num(m.get('tokenizer.ggml.bos_token_id')), eos: [...new Set(eos)] };
+  }
+  const h = mf.hfConfig ?? {};
+  const e = h.eos_token_id;
+  const eos = Array.isArray(e) ? e.map(num).filter((x): x is number => x !== null) : num(e) !== null ? [num(e)!] : [];
+  return { bos: num(h.bos_token_id), eos };
+}
+
+/** The `<arch>.*` keys every llama.cpp decoder has, with llama.cpp's value types. */
+export function standardGGUFMetadata(arch: string, c: TransformerConfig): [string, GGUFWriteValue][] {
+  const k = (s: string) => `${arch}.${s}`;
+  const meta: [string, GGUFWriteValue][] = [
+    [k('context_length'), u32(c.contextLength)],
+    [k('embedding_length'), u32(c.dim)],
+    [k('feed_forward_length'), u32(c.hiddenDim)],
+    [k('block_count'), u32(c.nLayers)],
+    [k('attention.head_count'), u32(c.nHeads)],
+  ];
+  if (c.rope) {
+    meta.push(
+      [k('attention.head_count_kv'), u32(c.nKvHeads)],
+      [k('rope.dimension_count'), u32(c.rope.dims ?? c.headDim)],
+      [k('rope.freq_base'), f32(c.rope.theta)],
+    );
+  }
+  meta.push([k(c.norm === 'rmsnorm' ? 'attention.layer_norm_rms_epsilon' : 'attention.layer_norm_epsilon'), f32(c.normEps)]);
+  if (c.headDim !== c.dim / c.nHeads) meta.push([k('attention.key_length'), u32(c.headDim)], [k('attention.value_length'), u32(c.headDim)]);
+  meta.push([k('vocab_size'), u32(c.vocabSize)]);
+  return meta;
+}
+
+/**
+ * Hugging Face Llama-style tensor names (`model.layers.N.self_attn.q_proj.weight` …) → GGUF names;
+ * `parts` adds or overrides per-layer parts (e.g. Qwen3's `self_attn.q_norm` → `attn_q_norm`).
+ */
+export function llamaStyleHfName(name: string, parts: Readonly<Record<string, string>> = {}): TensorRename | null {
+  const fixed: Record<string, string> = {
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
+  };
+  if (fixed[name]) return { name: fixed[name]! };
+  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
+  if (!m) return null;
+  const part = parts[m[2]!] ?? LLAMA_PARTS[m[2]!];
+  if (!part) return null; // e.g. rotary_emb.inv_freq buffers
+  return { name: `blk.${m[1]}.${part}.${m[3]}` };
+}
+
+const LLAMA_PARTS: Readonly<Record<string, string>> = {
+  input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
+  'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
+  'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+};
