@@ -24,6 +24,7 @@ import { f32ArrayToF16 } from '../ts/formats/dtype-convert.js';
 import { openModelFile } from '../ts/formats/model-file.js';
 import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
+import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
 
 export type Arch = 'llama' | 'gpt2';
 export type Size = 'tiny' | '110m';
@@ -278,8 +279,18 @@ function main(argv: string[]): number {
       gguf: { type: 'string' },
       hf: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      pooling: { type: 'string', default: 'mean' },
     },
   });
+  if (values.arch === 'bert') {
+    // encoders (embedding models): scripts/make-random-encoder.ts
+    if (!values.gguf || !['tiny', '33m', '110m'].includes(values.size) || !['mean', 'cls', 'last', 'rank', 'none'].includes(values.pooling) || !['f32', 'f16'].includes(values.type)) {
+      console.error('usage: make-random-model --arch bert --size tiny|33m|110m [--pooling mean|cls|last|rank|none] [--type f32|f16] [--seed N] --gguf FILE');
+      return 2;
+    }
+    makeRandomEncoder({ arch: 'bert', size: values.size as EncoderSize, pooling: values.pooling as EncoderPooling, type: values.type as 'f32' | 'f16', seed: Number(values.seed), gguf: values.gguf });
+    return 0;
+  }
   const arch = values.arch as Arch;
   const size = values.size as Size;
   const type = values.type as WeightType;

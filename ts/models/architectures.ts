@@ -20,11 +20,12 @@
 import type { ModelFile } from '../formats/model-file.js';
 import type { Architecture } from './architecture.js';
 import type { TransformerConfig } from './config.js';
+import { bert } from './bert.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { qwen2 } from './qwen2.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2, bert];
 
 export class UnsupportedArchitectureError extends Error {
   override readonly name = 'UnsupportedArchitectureError';
