@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   tokenize: { summary: 'encode text to token ids, or --decode ids to text', load: () => import('./cli/tokenize.js') },
   convert: { summary: 'convert llama2.c or Hugging Face models to GGUF', load: () => import('./cli/convert.js') },
   serve: { summary: 'OpenAI-compatible HTTP server', load: () => import('./cli/serve.js') },
+  embed: { summary: 'embed texts (JSON lines) or rerank them with --rank', load: () => import('./cli/embed.js') },
 };
 
 function usage(): string {

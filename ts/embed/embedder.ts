@@ -23,6 +23,8 @@ export interface EmbedResult {
   vectors: Float32Array[];
   /** Tokens processed (OpenAI's usage.prompt_tokens). */
   tokens: number;
+  /** Tokens of each input. */
+  counts: number[];
 }
 
 /** A text, or token ids already (OpenAI's /v1/embeddings accepts both). */
@@ -119,7 +121,7 @@ export class Embedder {
       const w = dims !== undefined && dims < v.length ? v.slice(0, dims) : v;
       return normalize ? l2normalize(w) : w;
     });
-    return { vectors, tokens: ids.reduce((n, a) => n + a.length, 0) };
+    return { vectors, tokens: ids.reduce((n, a) => n + a.length, 0), counts: ids.map((a) => a.length) };
   }
 
   /**

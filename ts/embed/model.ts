@@ -156,7 +156,7 @@ async function startWorker(path: string, options: Omit<LoadEmbeddingModelOptions
     if (pending.size === 0) worker.unref();
     if (!p) return;
     if (m.type === 'error') p.reject(fromWire(m.error));
-    else if (m.type === 'embedded') p.resolve({ vectors: m.vectors, tokens: m.tokens });
+    else if (m.type === 'embedded') p.resolve({ vectors: m.vectors, tokens: m.tokens, counts: m.counts });
     else p.resolve({ scores: m.scores, tokens: m.tokens });
   });
   worker.on('error', (err) => failAll(err instanceof Error ? err : new Error(String(err))));

@@ -18,7 +18,7 @@ export type ToEmbedWorker =
 export type FromEmbedWorker =
   | { type: 'ready'; info: EmbeddingModelInfo }
   | { type: 'load-error'; error: { name: string; message: string } }
-  | { type: 'embedded'; id: number; vectors: Float32Array[]; tokens: number }
+  | { type: 'embedded'; id: number; vectors: Float32Array[]; tokens: number; counts: number[] }
   | { type: 'ranked'; id: number; scores: number[]; tokens: number }
   | { type: 'error'; id: number; error: { name: string; message: string } }
   | { type: 'disposed' };

@@ -32,7 +32,7 @@ function main(): void {
     try {
       if (m.type === 'embed') {
         const r = loaded.embedder.embed(m.input, m.options, aborted);
-        post({ type: 'embedded', id: m.id, vectors: r.vectors, tokens: r.tokens }, r.vectors.map((v) => v.buffer as ArrayBuffer));
+        post({ type: 'embedded', id: m.id, vectors: r.vectors, tokens: r.tokens, counts: r.counts }, r.vectors.map((v) => v.buffer as ArrayBuffer));
       } else {
         const r = loaded.embedder.rank(m.query, m.documents, { truncate: m.truncate }, aborted);
         post({ type: 'ranked', id: m.id, scores: r.scores, tokens: r.tokens });
