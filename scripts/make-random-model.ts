@@ -282,13 +282,13 @@ function main(argv: string[]): number {
       pooling: { type: 'string', default: 'mean' },
     },
   });
-  if (values.arch === 'bert') {
+  if (values.arch === 'bert' || values.arch === 'nomic-bert' || values.arch === 'xlm-roberta') {
     // encoders (embedding models): scripts/make-random-encoder.ts
     if (!values.gguf || !['tiny', '33m', '110m'].includes(values.size) || !['mean', 'cls', 'last', 'rank', 'none'].includes(values.pooling) || !['f32', 'f16'].includes(values.type)) {
-      console.error('usage: make-random-model --arch bert --size tiny|33m|110m [--pooling mean|cls|last|rank|none] [--type f32|f16] [--seed N] --gguf FILE');
+      console.error('usage: make-random-model --arch bert|nomic-bert|xlm-roberta --size tiny|33m|110m [--pooling mean|cls|last|rank|none] [--type f32|f16] [--seed N] --gguf FILE');
       return 2;
     }
-    makeRandomEncoder({ arch: 'bert', size: values.size as EncoderSize, pooling: values.pooling as EncoderPooling, type: values.type as 'f32' | 'f16', seed: Number(values.seed), gguf: values.gguf });
+    makeRandomEncoder({ arch: values.arch, size: values.size as EncoderSize, pooling: values.pooling as EncoderPooling, type: values.type as 'f32' | 'f16', seed: Number(values.seed), gguf: values.gguf });
     return 0;
   }
   const arch = values.arch as Arch;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEmbeddingModel, type EmbeddingModel } from '../../ts/embed/index.js';
-import { BGE_VOCAB, makeRandomEncoder, type EncoderPooling } from '../../scripts/make-random-encoder.js';
+import { BGE_VOCAB, makeRandomEncoder, type EncoderArch, type EncoderPooling } from '../../scripts/make-random-encoder.js';
 import { peersModulePath } from '../formats/helpers.js';
 
 const haveVocab = existsSync(BGE_VOCAB);
@@ -26,9 +26,9 @@ const TEXTS = [
   'Café naïve résumé 東京',
 ];
 
-function model(pooling: EncoderPooling, seed = 3): string {
-  const p = join(dir, `bert-${pooling}.gguf`);
-  if (!existsSync(p)) makeRandomEncoder({ arch: 'bert', size: 'tiny', pooling, seed, gguf: p });
+function model(pooling: EncoderPooling, arch: EncoderArch = 'bert', seed = 3): string {
+  const p = join(dir, `${arch}-${pooling}.gguf`);
+  if (!existsSync(p)) makeRandomEncoder({ arch, size: 'tiny', pooling, seed, gguf: p });
   return p;
 }
 
@@ -47,7 +47,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 interface LlamaModel {
   tokenize(t: string, special?: boolean): number[];
   createEmbeddingContext(o: object): Promise<{ getEmbeddingFor(i: number[] | string): Promise<{ vector: readonly number[] }>; dispose(): Promise<void> }>;
-  createRankingContext(o: object): Promise<{ rank(q: string, d: string): Promise<number>; dispose(): Promise<void> }>;
+  createRankingContext(o: object): Promise<{ rank(q: string | number[], d: string | number[]): Promise<number>; dispose(): Promise<void> }>;
   dispose(): Promise<void>;
 }
 interface Llama {
@@ -90,8 +90,32 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       });
     }
 
-    it('bert reranker (rank pooling): scores within 1e-3 of llama.cpp\'s ranking context', async () => {
-      const path = model('rank');
+    for (const [arch, pooling] of [['nomic-bert', 'mean'], ['nomic-bert', 'cls'], ['xlm-roberta', 'mean'], ['xlm-roberta', 'cls']] as const) {
+      it(`${arch}, ${pooling} pooling: cosine ≥ 0.9999 with llama.cpp, and the same token ids`, async () => {
+        const path = model(pooling, arch);
+        const lm = await llama.loadModel({ modelPath: path });
+        const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
+        await using ours = await loadEmbeddingModel(path, { worker: false });
+        try {
+          const vectors = await ours.embed(TEXTS);
+          // [CLS] … [SEP] (WordPiece) or <s> … </s> (the Unigram vocabulary of xlm-roberta)
+          const [first, last] = arch === 'xlm-roberta' ? [0, 2] : [101, 102];
+          for (const [i, text] of TEXTS.entries()) {
+            const ids = [first, ...lm.tokenize(text), last];
+            const usage = await ours.embedWithUsage(ids);
+            expect(cosine(usage.vectors[0]!, vectors[i]!), 'our tokenization = llama.cpp\'s').toBeGreaterThan(0.999999);
+            const theirs = (await ctx.getEmbeddingFor(ids)).vector;
+            expect(cosine(vectors[i]!, theirs), `${arch} ${pooling} ${JSON.stringify(text)}`).toBeGreaterThanOrEqual(0.9999);
+          }
+        } finally {
+          await ctx.dispose();
+          await lm.dispose();
+        }
+      });
+    }
+
+    for (const arch of ['bert', 'xlm-roberta'] as const) it(`${arch} reranker (rank pooling): scores within 1e-3 of llama.cpp's ranking context`, async () => {
+      const path = model('rank', arch);
       const lm = await llama.loadModel({ modelPath: path });
       const ctx = await lm.createRankingContext({ contextSize: 128, threads: 1 });
       await using ours = await loadEmbeddingModel(path, { worker: false });
@@ -101,7 +125,9 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
         const docs = TEXTS;
         const scores = await ours.rank(query, docs);
         for (const [i, d] of docs.entries()) {
-          const theirs = await ctx.rank(query, d); // sigmoid of the head's logit
+          // token arrays: node-llama-cpp's rank() would otherwise tokenize with its own "trimLeadingSpace"
+          // option (no SentencePiece dummy prefix), where llama-server and we tokenize plainly
+          const theirs = await ctx.rank(lm.tokenize(query), lm.tokenize(d)); // sigmoid of the head's logit
           expect(Math.abs(1 / (1 + Math.exp(-scores[i]!)) - theirs), d).toBeLessThan(1e-3);
         }
         // not constant: the head sees the pair

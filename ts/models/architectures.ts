@@ -23,9 +23,10 @@ import type { TransformerConfig } from './config.js';
 import { bert } from './bert.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
+import { nomicBert } from './nomic-bert.js';
 import { qwen2 } from './qwen2.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2, bert];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2, bert, nomicBert];
 
 export class UnsupportedArchitectureError extends Error {
   override readonly name = 'UnsupportedArchitectureError';

@@ -1,5 +1,7 @@
 /**
- * bert (GGUF `bert`, HF BertModel / BertForSequenceClassification: BERT, MiniLM, bge, e5): an
+ * bert (GGUF `bert`, HF BertModel / BertForSequenceClassification: BERT, MiniLM, bge, e5; and
+ * XLM-RoBERTa — multilingual e5, bge-m3, bge-reranker — which llama.cpp also runs as `bert`, with a
+ * SentencePiece Unigram (`t5`) vocabulary and the RoBERTa position offset cut off): an
  * encoder. Token + segment (row 0, "sentence A", as llama.cpp) + learned position embeddings,
  * then a LayerNorm; post-norm blocks (x = LN(x + attn(x)); x = LN(x + mlp(x))) with
  * bidirectional attention, biases everywhere and a GELU MLP (tanh approximation, as ggml computes
@@ -51,24 +53,28 @@ function encoderConfig(mf: ModelFile): TransformerConfig {
     const c = configFromGGUF(mf, 'bert', RECIPE);
     const labels = metaStringArray(mf.gguf, `${mf.architecture}.classifier.output_labels`) ?? [];
     const types = metaNumber(mf.gguf, 'tokenizer.ggml.token_type_count') ?? (mf.has('token_types.weight') ? mf.tensors.get('token_types.weight')!.shape[0]! : 0);
-    return { ...c, encoder: { causal: false, postNorm: true, tokenTypes: types, pooling: poolingFromGGUF(mf), classifierLabels: labels } };
+    return { ...c, encoder: { causal: false, postNorm: true, tokenTypes: types, pooling: poolingFromGGUF(mf), classifierLabels: labels, positionOffset: 0 } };
   }
   const c = configFromHF(mf, 'bert', RECIPE);
   const h = mf.hfConfig ?? {};
   const id2label = h.id2label && typeof h.id2label === 'object' ? Object.values(h.id2label as Record<string, unknown>).map(String) : [];
   const isClassifier = Array.isArray(h.architectures) && String(h.architectures[0]).endsWith('ForSequenceClassification');
   const types = typeof h.type_vocab_size === 'number' ? h.type_vocab_size : 0;
+  // RoBERTa-style position ids start after the padding id; the table keeps those rows
+  const roberta = h.model_type === 'roberta' || h.model_type === 'xlm-roberta' || /Roberta/.test(String(Array.isArray(h.architectures) ? h.architectures[0] : ''));
+  const positionOffset = roberta ? (typeof h.pad_token_id === 'number' ? h.pad_token_id : 1) + 1 : 0;
   return {
     ...c,
+    contextLength: c.contextLength - positionOffset,
     normEps: typeof h.layer_norm_eps === 'number' ? h.layer_norm_eps : 1e-12,
-    encoder: { causal: false, postNorm: true, tokenTypes: types, pooling: isClassifier ? 'rank' : poolingFromHF(mf.path), classifierLabels: isClassifier ? id2label : [] },
+    encoder: { causal: false, postNorm: true, tokenTypes: types, pooling: isClassifier ? 'rank' : poolingFromHF(mf.path), classifierLabels: isClassifier ? id2label : [], positionOffset },
   };
 }
 
 export const bert: Architecture = {
   family: 'bert',
   gguf: ['bert'],
-  huggingface: ['BertModel', 'BertForMaskedLM', 'BertForSequenceClassification', 'bert'],
+  huggingface: ['BertModel', 'BertForMaskedLM', 'BertForSequenceClassification', 'XLMRobertaModel', 'XLMRobertaForSequenceClassification', 'RobertaModel', 'bert', 'xlm-roberta', 'roberta'],
   ggufName: 'bert',
   permuteQK: false,
   config: encoderConfig,

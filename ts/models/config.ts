@@ -6,7 +6,7 @@
 import type { RopeOptions } from '../backend/types.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'gpt2' | 'bert';
+export type ModelFamily = 'llama' | 'qwen2' | 'gpt2' | 'bert' | 'nomic-bert';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
@@ -60,6 +60,11 @@ export interface EncoderSpec {
   pooling: Pooling | null;
   /** Output labels of the classification head (rerankers), when the file lists them. */
   classifierLabels: string[];
+  /**
+   * Row of the learned position table for position 0: RoBERTa / XLM-RoBERTa checkpoints start at
+   * pad_token_id + 1 = 2 (llama.cpp's converter cuts those rows off, so GGUF files use 0).
+   */
+  positionOffset: number;
 }
 
 /** Throws a RangeError naming the first field that is not a sane positive integer, or inconsistent. */

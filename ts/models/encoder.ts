@@ -78,7 +78,7 @@ export class Encoder {
     if (c.rope === null) {
       if (!weights.positionEmbedding) throw new Error(`tensorloom: ${c.architecture}: no RoPE and no position embedding`);
       matrix(weights.positionEmbedding, 'position embedding', weights.positionEmbedding.rows, c.dim);
-      if (weights.positionEmbedding.rows < c.contextLength) throw new RangeError(`tensorloom: position embedding has ${weights.positionEmbedding.rows} rows for a context of ${c.contextLength}`);
+      if (weights.positionEmbedding.rows < c.contextLength + this.spec.positionOffset) throw new RangeError(`tensorloom: position embedding has ${weights.positionEmbedding.rows} rows for a context of ${c.contextLength}`);
       this.positions = new Embedding(backend, weights.positionEmbedding);
     } else this.positions = null;
     if (weights.tokenTypeEmbedding) {
@@ -135,7 +135,8 @@ export class Encoder {
     this.embedding.forward(x, tokens);
     if (this.positions) {
       const pos = new Int32Array(N);
-      for (let i = 0; i + 1 < bounds.length; i++) for (let t = bounds[i]!; t < bounds[i + 1]!; t++) pos[t] = t - bounds[i]!;
+      const off = this.spec.positionOffset;
+      for (let i = 0; i + 1 < bounds.length; i++) for (let t = bounds[i]!; t < bounds[i + 1]!; t++) pos[t] = off + t - bounds[i]!;
       const p = ws.rows('enc.pos', N, c.dim);
       this.positions.forward(p, pos);
       b.add(x, x, p);
