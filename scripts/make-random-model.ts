@@ -1,8 +1,15 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0]
- *       [--seed N] [--gguf OUT.gguf] [--hf OUT_DIR]
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|gpt2 --size tiny|110m
+ *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
+ *       [--gguf OUT.gguf] [--hf OUT_DIR]
+ *
+ * Families: llama (Llama 2/3 layout; --rope-scaling writes config.json's rope_scaling as Llama 3.x,
+ * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
+ * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
+ * gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -26,7 +33,11 @@ import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
 
-export type Arch = 'llama' | 'gpt2';
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'gpt2'];
+/** qwen3moe's experts: count, used per token, width. */
+const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
+export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
 export type Size = 'tiny' | '110m';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
@@ -40,11 +51,16 @@ export interface RandomConfig {
   contextLength: number;
 }
 
+const LLAMA_SIZES: Record<Size, RandomConfig> = {
+  tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
+  '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
+};
+
 export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
-  llama: {
-    tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 256 },
-    '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, vocabSize: 32000, contextLength: 1024 },
-  },
+  llama: LLAMA_SIZES,
+  qwen2: LLAMA_SIZES,
+  qwen3: LLAMA_SIZES,
+  qwen3moe: LLAMA_SIZES,
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -60,6 +76,10 @@ export interface MakeOptions {
   gguf?: string;
   /** Write a Hugging Face directory here. */
   hf?: string;
+  /** llama only: config.json rope_scaling of this kind (original context = contextLength / 4). */
+  ropeScaling?: RopeScalingKind;
+  /** llama only: a Mixtral of this many experts (top-2). */
+  experts?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -162,7 +182,64 @@ interface HFTensor {
   make: () => Float32Array;
 }
 
-function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
+/** Llama-style checkpoints (llama, qwen2, qwen3): Llama names plus each family's extras. */
+function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: number, mixtralExperts = 0): HFTensor[] {
+  const out: HFTensor[] = [];
+  let index = 0;
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    out.push({ name, shape, make: () => fill(shape.reduce((a, b) => a * b, 1), prng(seed, i), std, mean) });
+  };
+  const { dim, ffnDim: ffn, vocabSize: V } = c;
+  const hd = dim / c.nHeads;
+  const kv = c.nKvHeads * hd;
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('model.embed_tokens.weight', [V, dim], 1);
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}`;
+    add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
+    add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
+    add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
+    if (arch === 'qwen2') {
+      add(`${p}.self_attn.q_proj.bias`, [dim], 0.1);
+      add(`${p}.self_attn.k_proj.bias`, [kv], 0.1);
+      add(`${p}.self_attn.v_proj.bias`, [kv], 0.1);
+    }
+    if (arch === 'qwen3' || arch === 'qwen3moe') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1, 1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1, 1);
+    }
+    add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
+    if (mixtralExperts > 0) {
+      add(`${p}.block_sparse_moe.gate.weight`, [mixtralExperts, dim], w(dim));
+      for (let e = 0; e < mixtralExperts; e++) {
+        add(`${p}.block_sparse_moe.experts.${e}.w1.weight`, [ffn, dim], w(dim));
+        add(`${p}.block_sparse_moe.experts.${e}.w2.weight`, [dim, ffn], w(ffn));
+        add(`${p}.block_sparse_moe.experts.${e}.w3.weight`, [ffn, dim], w(dim));
+      }
+    } else if (arch === 'qwen3moe') {
+      const { experts, hidden } = QWEN3MOE_EXPERTS;
+      add(`${p}.mlp.gate.weight`, [experts, dim], w(dim));
+      for (let e = 0; e < experts; e++) {
+        add(`${p}.mlp.experts.${e}.gate_proj.weight`, [hidden, dim], w(dim));
+        add(`${p}.mlp.experts.${e}.up_proj.weight`, [hidden, dim], w(dim));
+        add(`${p}.mlp.experts.${e}.down_proj.weight`, [dim, hidden], w(hidden));
+      }
+    } else {
+      add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
+      add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
+    }
+  }
+  add('model.norm.weight', [dim], 0.1, 1);
+  add('lm_head.weight', [V, dim], w(dim));
+  return out;
+}
+
+function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTensor[] {
+  if (arch !== 'gpt2') return llamaLikeTensors(arch, c, seed, experts);
   const out: HFTensor[] = [];
   let index = 0;
   // Each tensor gets its own stream (seed, index), so tensors can be produced lazily in any order.
@@ -174,23 +251,7 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
   const hd = dim / c.nHeads;
   const kv = c.nKvHeads * hd;
   const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
-  if (arch === 'llama') {
-    add('model.embed_tokens.weight', [V, dim], 1);
-    for (let l = 0; l < c.nLayers; l++) {
-      const p = `model.layers.${l}`;
-      add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
-      add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
-      add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
-      add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
-      add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
-      add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
-      add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
-      add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
-      add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
-    }
-    add('model.norm.weight', [dim], 0.1, 1);
-    add('lm_head.weight', [V, dim], w(dim));
-  } else {
+  {
     add('wte.weight', [V, dim], 0.1); // tied head: a large embedding would make every token predict itself
     add('wpe.weight', [c.contextLength, dim], 0.1);
     for (let l = 0; l < c.nLayers; l++) {
@@ -214,13 +275,29 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number): HFTensor[] {
   return out;
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, unknown> {
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', gpt2: 'gpt2' };
+
+/** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
+function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
+  const original = c.contextLength / 4;
+  if (kind === 'llama3') return { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: original };
+  if (kind === 'linear') return { rope_type: 'linear', factor: 4 };
+  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
+}
+
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
   const eos = c.vocabSize - 1;
-  if (arch === 'llama') {
+  if (arch !== 'gpt2') {
+    const q = QWEN3MOE_EXPERTS;
     return {
-      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: c.dim, intermediate_size: c.ffnDim,
+      architectures: [experts > 0 ? 'MixtralForCausalLM' : HF_CLASS[arch]], model_type: experts > 0 ? 'mixtral' : HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
       num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
+      ...(arch === 'qwen3' || arch === 'qwen3moe' ? { head_dim: c.dim / c.nHeads } : {}),
+      ...(experts > 0 ? { num_local_experts: experts, num_experts_per_tok: 2 } : {}),
+      ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
+      ...(ropeScaling ? { rope_scaling: ropeScalingConfig(ropeScaling, c) } : {}),
       hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
     };
   }
@@ -232,12 +309,12 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string): Record<string, un
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void): void {
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32'), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
   writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
-  const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed).map((t, i, all) => ({
+  const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed, experts).map((t, i, all) => ({
     name: t.name,
     dtype: f16 ? 'F16' : 'F32',
     shape: t.shape,
@@ -256,9 +333,11 @@ export function makeRandomModel(o: MakeOptions): void {
   const type = o.type ?? 'f32';
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
+  if (o.ropeScaling && o.arch !== 'llama') throw new Error(`--rope-scaling is for --arch llama, not ${o.arch}`);
+  if (o.experts !== undefined && (o.arch !== 'llama' || !Number.isInteger(o.experts) || o.experts < 2)) throw new Error(`--experts is for --arch llama and needs an integer ≥ 2, got ${o.experts} (${o.arch})`);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
-    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress);
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0);
     if (o.gguf) {
       using model = openModelFile(hfDir);
       convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
@@ -278,6 +357,8 @@ function main(argv: string[]): number {
       seed: { type: 'string', default: '1' },
       gguf: { type: 'string' },
       hf: { type: 'string' },
+      'rope-scaling': { type: 'string' },
+      experts: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       pooling: { type: 'string', default: 'mean' },
     },
@@ -294,8 +375,9 @@ function main(argv: string[]): number {
   const arch = values.arch as Arch;
   const size = values.size as Size;
   const type = values.type as WeightType;
-  if (!['llama', 'gpt2'].includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type)) {
-    console.error('usage: make-random-model --arch llama|gpt2 --size tiny|110m [--type f32|f16|q8_0] [--seed N] [--gguf FILE] [--hf DIR]');
+  const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
+  if (!ARCHS.includes(arch) || !['tiny', '110m'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${ARCHS.join('|')} --size tiny|110m [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);
@@ -307,6 +389,8 @@ function main(argv: string[]): number {
     arch, size, type, seed,
     ...(values.gguf ? { gguf: values.gguf } : {}),
     ...(values.hf ? { hf: values.hf } : {}),
+    ...(ropeScaling ? { ropeScaling } : {}),
+    ...(values.experts !== undefined ? { experts: Number(values.experts) } : {}),
     ...(values.quiet ? {} : { onProgress: (m: string) => process.stderr.write(`${m}\n`) }),
   });
   return 0;

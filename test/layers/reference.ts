@@ -133,6 +133,7 @@ export function refForward(c: TransformerConfig, w: TransformerWeights, ids: rea
     const o = refLinear(a, T, L.o.weight, L.o.bias);
     for (let i = 0; i < x.length; i++) x[i]! += o[i]!;
     const h2 = normOf(x, L.mlpNorm);
+    if (!L.up || !L.down) throw new Error("the reference runs dense MLPs only");
     const up = refLinear(h2, T, L.up.weight, L.up.bias);
     let act: Float64Array;
     if (L.gate) {

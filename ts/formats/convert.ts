@@ -47,6 +47,10 @@ export interface ConvertTarget {
   vocabSize: number;
   /** Heads of a tensor whose rows go from the "half" RoPE layout to the interleaved one (0 = copy as is). */
   permuteHeads(name: string): number;
+  /** f32 vectors to add after the model's tensors (derived from the config, e.g. Llama 3's rope_freqs). */
+  extraTensors?: { name: string; data: Float32Array }[];
+  /** Tensors of one shape written as one tensor with an outer dimension (per-expert HF weights → GGUF's stacked experts). */
+  stacks?: { name: string; parts: string[] }[];
 }
 
 /**
@@ -98,7 +102,14 @@ function storedType(shape: readonly number[], want: ConvertType): GGMLTypeName {
 function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, progress?: (msg: string) => void): GGUFWriteTensor[] {
   const out: GGUFWriteTensor[] = [];
   const names = [...m.tensors.keys()];
+  const stackOf = new Map<string, { name: string; parts: string[] }>();
+  for (const s of target.stacks ?? []) for (const p of s.parts) stackOf.set(p, s);
   names.forEach((name, index) => {
+    const stack = stackOf.get(name);
+    if (stack) {
+      if (stack.parts[0] === name) out.push(stackedTensor(m, stack, want, progress));
+      return;
+    }
     const e = m.tensors.get(name)!;
     const type = storedType(e.shape, want);
     const permuteHeads = target.permuteHeads(name);
@@ -119,7 +130,33 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
       },
     });
   });
+  for (const t of target.extraTensors ?? []) out.push({ name: t.name, type: 'F32', dims: [t.data.length], data: () => t.data });
   return out;
+}
+
+/** One tensor [parts, …part shape] from equally shaped parts, in the requested type. */
+function stackedTensor(m: ModelFile, s: { name: string; parts: string[] }, want: ConvertType, progress?: (msg: string) => void): GGUFWriteTensor {
+  const first = m.tensors.get(s.parts[0]!)!;
+  for (const p of s.parts) {
+    const e = m.tensors.get(p)!;
+    if (e.shape.join() !== first.shape.join()) throw new FormatError(`${m.path}: cannot stack '${p}' [${e.shape.join(', ')}] with '${s.parts[0]}' [${first.shape.join(', ')}]`);
+  }
+  const shape = [s.parts.length, ...first.shape];
+  const type = storedType(shape, want);
+  return {
+    name: s.name,
+    type,
+    dims: [...shape].reverse(),
+    data: () => {
+      progress?.(`${s.name}: stacking ${s.parts.length} tensors → ${type}`);
+      const n = first.shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(n * s.parts.length);
+      s.parts.forEach((p, i) => values.set(m.vector(p), i * n));
+      if (type === 'F32') return values;
+      if (type === 'F16') return toF16(values);
+      return toQ8_0(values);
+    },
+  };
 }
 
 const FILE_TYPE: Record<ConvertType, number> = { f32: 0, f16: 1, q8_0: 7 }; // llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0

@@ -9,6 +9,8 @@
  */
 import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
 import type { KVCache } from './kv-cache.js';
+import type { RMSNorm } from './rmsnorm.js';
+import type { RopeTable } from './rope-table.js';
 import type { Step } from './step.js';
 import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
@@ -31,6 +33,14 @@ export interface AttentionOptions {
   rope: RopeOptions | null;
   /** Default 1/√headDim. */
   scale?: number;
+  /**
+   * Scaled RoPE (Llama 3 factors, linear, YaRN) from a precomputed table: q and k are rotated
+   * before the kernel, which then runs without `rope`. Replaces `rope` when given.
+   */
+  ropeTable?: RopeTable | null;
+  /** Per-head RMSNorm of q and of k (weights of length headDim) before RoPE (Qwen3). */
+  qNorm?: RMSNorm | null;
+  kNorm?: RMSNorm | null;
 }
 
 export class Attention {
@@ -43,6 +53,9 @@ export class Attention {
   readonly nKvHeads: number;
   readonly headDim: number;
   readonly rope: RopeOptions | null;
+  readonly ropeTable: RopeTable | null;
+  readonly qNorm: RMSNorm | null;
+  readonly kNorm: RMSNorm | null;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -60,7 +73,13 @@ export class Attention {
     this.nHeads = o.nHeads;
     this.nKvHeads = o.nKvHeads;
     this.headDim = o.headDim;
-    this.rope = o.rope;
+    this.ropeTable = o.ropeTable ?? null;
+    this.rope = this.ropeTable ? null : o.rope;
+    this.qNorm = o.qNorm ?? null;
+    this.kNorm = o.kNorm ?? null;
+    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
+      if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
+    }
     const qDim = o.nHeads * o.headDim;
     const kvDim = o.nKvHeads * o.headDim;
     if (o.nHeads % o.nKvHeads !== 0) throw new RangeError(`tensorloom: Attention heads (${o.nHeads}) must be a multiple of KV heads (${o.nKvHeads})`);
@@ -76,7 +95,7 @@ export class Attention {
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
     const base = { T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true, ...(o.scale !== undefined ? { scale: o.scale } : {}) };
-    this.shape = o.rope ? { ...base, rope: o.rope } : { ...base };
+    this.shape = this.rope ? { ...base, rope: this.rope } : { ...base };
     this.shapePlain = { ...base };
   }
 
@@ -105,6 +124,8 @@ export class Attention {
       this.k.forward(k, x, M);
       this.v.forward(v, x, M);
     }
+    if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
+    if (this.kNorm) this.kNorm.forward(k, k, M * this.nKvHeads);
     const seqs = step.sequences;
     if (seqs.length === 1 && seqs[0]!.T === M) {
       const s = seqs[0]!; // one sequence owns every row: no views to cut (the per-token path)
@@ -140,6 +161,10 @@ export class Attention {
     shape.T = T;
     shape.S = S;
     shape.posOffset = pos;
+    if (this.ropeTable) {
+      this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
+      this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
+    }
     if (f32) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);

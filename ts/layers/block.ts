@@ -7,6 +7,7 @@ import type { Backend } from '../backend/types.js';
 import type { Attention } from './attention.js';
 import type { LayerNorm } from './layernorm.js';
 import type { MLP } from './mlp.js';
+import type { MoE } from './moe.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { Step } from './step.js';
 import type { Workspace } from './workspace.js';
@@ -19,7 +20,7 @@ export class Block {
     readonly attnNorm: Norm,
     readonly attention: Attention,
     readonly mlpNorm: Norm,
-    readonly mlp: MLP,
+    readonly mlp: MLP | MoE,
   ) {}
 
   /** x[M, dim] (the residual stream of the step's rows, modified in place). */

@@ -12,3 +12,5 @@ export { Attention, type AttentionOptions } from './attention.js';
 export { MLP, type MLPOptions } from './mlp.js';
 export { Block, type Norm } from './block.js';
 export { sequenceStep, type Step, type StepSequence } from './step.js';
+export { RopeTable, llama3FreqFactors, type RopeScaling, type ScaledRopeOptions } from './rope-table.js';
+export { MoE, type Expert, type MoEOptions } from './moe.js';

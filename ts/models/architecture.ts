@@ -9,6 +9,7 @@ import { FormatError } from '../formats/byte-source.js';
 import { metaNumber } from '../formats/gguf.js';
 import { f32, u32, type GGUFWriteValue } from '../formats/gguf-writer.js';
 import type { ModelFile, TensorRename } from '../formats/model-file.js';
+import { llama3FreqFactors, type RopeScaling } from '../layers/rope-table.js';
 import type { ModelFamily, TransformerConfig } from './config.js';
 import type { EncoderWeights, TransformerWeights } from './weights.js';
 
@@ -36,6 +37,13 @@ export interface Architecture {
   encoderWeights?(mf: ModelFile, c: TransformerConfig): EncoderWeights;
   /** The `<arch>.*` keys llama.cpp's converter writes for this config (general.* and tokenizer.* aside). */
   ggufMetadata(c: TransformerConfig): [string, GGUFWriteValue][];
+  /** Tensors the converter adds from the config (e.g. Llama 3's rope_freqs); default none. */
+  extraTensors?(c: TransformerConfig): { name: string; data: Float32Array }[];
+}
+
+/** A model file whose architecture (or a feature of it) tensorloom does not run. */
+export class UnsupportedArchitectureError extends Error {
+  override readonly name = 'UnsupportedArchitectureError';
 }
 
 // ── reading metadata ─────────────────────────────────────────────────────────────────────────────
@@ -108,6 +116,8 @@ export function configFromGGUF(mf: ModelFile, family: ModelFamily, r: Recipe): T
   const vocab = k.num('vocab_size') ?? (Array.isArray(tokens) ? tokens.length : undefined) ?? mf.tensors.get('token_embd.weight')?.shape[0];
   const rms = k.num('attention.layer_norm_rms_epsilon');
   const { bos, eos } = specialTokens(mf);
+  const ropeDims = k.num('rope.dimension_count') ?? headDim;
+  const ropeScaling = r.positions === 'rope' ? ropeScalingFromGGUF(k, ropeDims) : undefined;
   return {
     family,
     architecture: mf.architecture,
@@ -127,9 +137,60 @@ export function configFromGGUF(mf: ModelFile, family: ModelFamily, r: Recipe): T
       : null,
     qkvBias: mf.has('blk.0.attn_q.bias') || mf.has('blk.0.attn_qkv.bias'),
     outBias: mf.has('blk.0.attn_output.bias'),
+    ...(ropeScaling ? { ropeScaling } : {}),
     bosTokenId: bos,
     eosTokenIds: eos,
   };
+}
+
+/**
+ * `<arch>.rope.scaling.*` keys and the rope_freqs tensor, read as llama.cpp reads them (its
+ * loader ignores the yarn_beta_* and yarn_attn_factor keys, so they are not read here either).
+ */
+function ropeScalingFromGGUF(k: GGUFKeys, dims: number): RopeScaling | undefined {
+  const type = k.mf.gguf!.metadata.get(k.key('rope.scaling.type'));
+  const factor = k.num('rope.scaling.factor') ?? k.num('rope.scale_linear') ?? 0;
+  const mf = k.mf;
+  const freqFactors = mf.has('rope_freqs.weight') ? mf.vector('rope_freqs.weight') : undefined;
+  if (freqFactors && freqFactors.length !== dims / 2) {
+    throw new FormatError(`${k.where}: rope_freqs.weight has ${freqFactors.length} elements, expected ${dims / 2} (rope.dimension_count / 2)`);
+  }
+  const t = type === undefined ? 'linear' : String(type);
+  if (t === 'none' || (t === 'linear' && (factor === 0 || factor === 1))) return freqFactors ? { type: 'llama3', factor: 1, freqFactors } : undefined;
+  if (t === 'linear') return { type: 'linear', factor, ...(freqFactors ? { freqFactors } : {}) };
+  if (t === 'yarn') {
+    const originalContext = k.num('rope.scaling.original_context_length') ?? k.need('context_length');
+    const attnFactor = k.num('rope.scaling.attn_factor');
+    return { type: 'yarn', factor: factor || 1, originalContext, ...(attnFactor !== undefined ? { attnFactor } : {}), ...(freqFactors ? { freqFactors } : {}) };
+  }
+  throw new UnsupportedArchitectureError(`tensorloom: ${k.where}: ${k.key('rope.scaling.type')} '${t}' is not supported (supported: none, linear, yarn, and llama3 rope_freqs)`);
+}
+
+/** config.json `rope_scaling` (or `rope_parameters`): llama3, linear, yarn; default/none = plain RoPE. */
+function ropeScalingFromHF(k: HFKeys, theta: number, dims: number): RopeScaling | undefined {
+  const raw = (k.cfg.rope_parameters ?? k.cfg.rope_scaling) as Record<string, unknown> | null | undefined;
+  if (!raw || typeof raw !== 'object') return undefined;
+  const p = (raw.full_attention ?? raw) as Record<string, unknown>;
+  const n = (key: string): number | undefined => (typeof p[key] === 'number' ? (p[key] as number) : undefined);
+  const t = String(p.rope_type ?? p.type ?? 'default');
+  if (t === 'default') return undefined;
+  if (t === 'linear') return { type: 'linear', factor: n('factor') ?? 1 };
+  if (t === 'llama3') {
+    const freqFactors = llama3FreqFactors(theta, dims, {
+      ...opt('factor', n('factor')), ...opt('lowFreqFactor', n('low_freq_factor')), ...opt('highFreqFactor', n('high_freq_factor')), ...opt('originalContext', n('original_max_position_embeddings')),
+    });
+    return { type: 'llama3', factor: 1, freqFactors };
+  }
+  if (t === 'yarn') {
+    const originalContext = n('original_max_position_embeddings');
+    if (originalContext === undefined) throw new FormatError(`${k.where}: rope_scaling (yarn) needs original_max_position_embeddings`);
+    return { type: 'yarn', factor: n('factor') ?? 1, originalContext, ...opt('betaFast', n('beta_fast')), ...opt('betaSlow', n('beta_slow')) };
+  }
+  throw new UnsupportedArchitectureError(`tensorloom: ${k.where}: rope_scaling '${t}' is not supported (supported: default, linear, yarn, llama3)`);
+}
+
+function opt<K extends string>(key: K, v: number | undefined): { [P in K]?: number } {
+  return (v === undefined ? {} : { [key]: v }) as { [P in K]?: number };
 }
 
 /** The standard hyperparameters from a Hugging Face config.json (Llama-style key names, GPT-2 aliases). */
@@ -141,6 +202,9 @@ export function configFromHF(mf: ModelFile, family: ModelFamily, r: Recipe): Tra
   const hasOutput = mf.has('output.weight');
   if (!hasOutput && k.cfg.tie_word_embeddings === false) throw new FormatError(`${mf.path}: config says tie_word_embeddings=false but there is no lm_head.weight`);
   const { bos, eos } = specialTokens(mf);
+  const theta = k.num('rope_theta') ?? ((k.cfg.rope_parameters as { rope_theta?: number } | undefined)?.rope_theta) ?? 10000;
+  const ropeDims = headDim * (k.num('partial_rotary_factor') ?? 1);
+  const ropeScaling = r.positions === 'rope' ? ropeScalingFromHF(k, theta, ropeDims) : undefined;
   return {
     family,
     architecture: mf.architecture,
@@ -156,10 +220,11 @@ export function configFromHF(mf: ModelFile, family: ModelFamily, r: Recipe): Tra
     normEps: k.num('rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps') ?? 1e-5,
     mlp: r.mlp,
     rope: r.positions === 'rope'
-      ? { theta: k.num('rope_theta') ?? 10000, layout: 'half', ...optionalDims(headDim * (k.num('partial_rotary_factor') ?? 1), headDim) }
+      ? { theta, layout: 'half', ...optionalDims(ropeDims, headDim) }
       : null,
     qkvBias: mf.has('blk.0.attn_q.bias') || mf.has('blk.0.attn_qkv.bias'),
     outBias: mf.has('blk.0.attn_output.bias'),
+    ...(ropeScaling ? { ropeScaling } : {}),
     bosTokenId: bos,
     eosTokenIds: eos,
   };
@@ -203,8 +268,21 @@ export function standardGGUFMetadata(arch: string, c: TransformerConfig): [strin
   }
   meta.push([k(c.norm === 'rmsnorm' ? 'attention.layer_norm_rms_epsilon' : 'attention.layer_norm_epsilon'), f32(c.normEps)]);
   if (c.headDim !== c.dim / c.nHeads) meta.push([k('attention.key_length'), u32(c.headDim)], [k('attention.value_length'), u32(c.headDim)]);
+  const s = c.ropeScaling;
+  if (s?.type === 'linear') meta.push([k('rope.scaling.type'), 'linear'], [k('rope.scaling.factor'), f32(s.factor)]);
+  if (s?.type === 'yarn') {
+    meta.push([k('rope.scaling.type'), 'yarn'], [k('rope.scaling.factor'), f32(s.factor)], [k('rope.scaling.original_context_length'), u32(s.originalContext ?? c.contextLength)]);
+    if (s.betaFast !== undefined) meta.push([k('rope.scaling.yarn_beta_fast'), f32(s.betaFast)]);
+    if (s.betaSlow !== undefined) meta.push([k('rope.scaling.yarn_beta_slow'), f32(s.betaSlow)]);
+  }
   meta.push([k('vocab_size'), u32(c.vocabSize)]);
   return meta;
+}
+
+/** Tensors llama.cpp's converter adds that the checkpoint does not hold: Llama 3's rope_freqs. */
+export function ropeExtraTensors(c: TransformerConfig): { name: string; data: Float32Array }[] {
+  const f = c.ropeScaling?.type === 'llama3' ? c.ropeScaling.freqFactors : undefined;
+  return f ? [{ name: 'rope_freqs.weight', data: f }] : [];
 }
 
 /**

@@ -18,19 +18,19 @@
  *      llama.cpp (test/models/random-parity.test.ts).
  */
 import type { ModelFile } from '../formats/model-file.js';
-import type { Architecture } from './architecture.js';
+import { UnsupportedArchitectureError, type Architecture } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { bert } from './bert.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { nomicBert } from './nomic-bert.js';
 import { qwen2 } from './qwen2.js';
+import { qwen3 } from './qwen3.js';
+import { qwen3moe } from './qwen3moe.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, gpt2, bert, nomicBert];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, gpt2, bert, nomicBert];
 
-export class UnsupportedArchitectureError extends Error {
-  override readonly name = 'UnsupportedArchitectureError';
-}
+export { UnsupportedArchitectureError };
 
 /** Every name the table accepts, by file format. */
 export const SUPPORTED_ARCHITECTURES = {

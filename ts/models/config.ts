@@ -4,9 +4,10 @@
  * metadata or a Hugging Face config.json; the Transformer builds its layers from it alone.
  */
 import type { RopeOptions } from '../backend/types.js';
+import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'gpt2' | 'bert' | 'nomic-bert';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'gpt2' | 'bert' | 'nomic-bert';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
@@ -39,6 +40,12 @@ export interface TransformerConfig {
   qkvBias: boolean;
   /** Output projection and MLP carry biases (GPT-2). */
   outBias: boolean;
+  /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
+  ropeScaling?: RopeScaling;
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
+  qkNorm?: boolean;
+  /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
+  moe?: { experts: number; used: number; hiddenDim: number };
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];

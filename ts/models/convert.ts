@@ -7,6 +7,7 @@ import { convertToGGUF, ggufFromModel, type ConvertOptions, type ConvertTarget }
 import type { GGUFWriteInput } from '../formats/gguf-writer.js';
 import type { ModelFile } from '../formats/model-file.js';
 import { resolveModel, type ResolvedModel } from './architectures.js';
+import { expertStacks } from './experts.js';
 
 export function convertTarget(r: ResolvedModel, source: ModelFile): ConvertTarget {
   const { architecture: a, config: c } = r;
@@ -16,6 +17,8 @@ export function convertTarget(r: ResolvedModel, source: ModelFile): ConvertTarge
     arch: a.ggufName,
     metadata: a.ggufMetadata(c),
     vocabSize: c.vocabSize,
+    extraTensors: (a.extraTensors?.(c) ?? []).filter((t) => !r.file.has(t.name)),
+    stacks: expertStacks(r.file),
     permuteHeads: (name) => (!permute ? 0 : /\.attn_q\.(weight|bias)$/.test(name) ? c.nHeads : /\.attn_k\.(weight|bias)$/.test(name) ? c.nKvHeads : 0),
   };
 }

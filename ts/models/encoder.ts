@@ -93,6 +93,7 @@ export class Encoder {
     if (weights.layers.length !== c.nLayers) throw new RangeError(`tensorloom: ${c.architecture}: found ${weights.layers.length} layers, config says ${c.nLayers}`);
     this.layers = weights.layers.map((l, i) => {
       const at = (s: string) => `layer ${i} ${s}`;
+      if (!l.up || !l.down || l.experts) throw new Error(`tensorloom: ${at('mlp')}: mixture-of-experts layers are not supported in embedding models`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
       const mlp = c.mlp === 'swiglu'

@@ -1,10 +1,14 @@
 /**
- * llama: Llama 1/2/3, TinyLlama, SmolLM, Mistral (GGUF `llama` / `mistral`, HF LlamaForCausalLM /
- * MistralForCausalLM) and llama2.c .bin files. Pre-norm RMSNorm, RoPE, grouped-query attention,
- * SwiGLU. llama.cpp's converter permutes the HF Q/K rows to the interleaved RoPE layout.
+ * llama: Llama 1/2/3 (RoPE scaling: Llama 3 rope_freqs, linear, YaRN), TinyLlama, SmolLM, Mistral,
+ * Mixtral (GGUF `llama` / `mistral` with `expert_count`; HF LlamaForCausalLM, MistralForCausalLM,
+ * MixtralForCausalLM) and llama2.c .bin files. Pre-norm RMSNorm, RoPE, grouped-query attention,
+ * SwiGLU or a sparse mixture of SwiGLU experts. llama.cpp's converter permutes the HF Q/K rows to
+ * the interleaved RoPE layout.
  */
 import type { ModelFile } from '../formats/model-file.js';
-import { configFromGGUF, configFromHF, llamaStyleHfName, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
+import { u32 } from '../formats/gguf-writer.js';
+import { configFromGGUF, configFromHF, GGUFKeys, HFKeys, llamaStyleHfName, ropeExtraTensors, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
+import { expertHfName, expertWeights, moeFromGGUF, moeFromHF } from './experts.js';
 import type { TransformerConfig } from './config.js';
 import type { LayerWeights, TransformerWeights } from './weights.js';
 import { linear, norm } from './weights.js';
@@ -14,16 +18,24 @@ const RECIPE: Recipe = { norm: 'rmsnorm', mlp: 'swiglu', positions: 'rope', gguf
 export const llama: Architecture = {
   family: 'llama',
   gguf: ['llama', 'mistral'],
-  huggingface: ['LlamaForCausalLM', 'MistralForCausalLM', 'llama', 'mistral'],
+  huggingface: ['LlamaForCausalLM', 'MistralForCausalLM', 'MixtralForCausalLM', 'llama', 'mistral', 'mixtral'],
   ggufName: 'llama',
   permuteQK: true,
   config(mf) {
     if (mf.format === 'llama2c') return llama2cConfig(mf);
-    return mf.gguf ? configFromGGUF(mf, 'llama', RECIPE) : configFromHF(mf, 'llama', RECIPE);
+    if (mf.gguf) {
+      const c = configFromGGUF(mf, 'llama', RECIPE);
+      const moe = moeFromGGUF(new GGUFKeys(mf), c.hiddenDim);
+      return moe ? { ...c, moe } : c;
+    }
+    const c = configFromHF(mf, 'llama', RECIPE);
+    const moe = moeFromHF(new HFKeys(mf), c.hiddenDim);
+    return moe ? { ...c, moe } : c;
   },
-  hfTensorName: (name) => llamaStyleHfName(name),
+  hfTensorName: (name) => llamaStyleHfName(name) ?? expertHfName(name),
   weights: (mf, c) => decoderWeights(mf, c),
-  ggufMetadata: (c) => standardGGUFMetadata('llama', c),
+  ggufMetadata: (c) => [...standardGGUFMetadata('llama', c), ...moeGGUFMetadata('llama', c)],
+  extraTensors: ropeExtraTensors,
 };
 
 /** llama2.c's header: run.c's fixed eps and θ, interleaved RoPE, ids 1/2 for BOS/EOS. */
@@ -57,8 +69,24 @@ function llama2cConfig(mf: ModelFile): TransformerConfig {
  */
 export function decoderWeights(mf: ModelFile, c: TransformerConfig): TransformerWeights {
   const layers: LayerWeights[] = [];
+  const countKey = mf.gguf ? `${mf.architecture}.expert_count` : 'the config.json expert count';
   for (let i = 0; i < c.nLayers; i++) {
     const p = `blk.${i}`;
+    if (c.moe) {
+      layers.push({
+        attnNorm: norm(mf, `${p}.attn_norm`),
+        q: linear(mf, `${p}.attn_q`),
+        k: linear(mf, `${p}.attn_k`),
+        v: linear(mf, `${p}.attn_v`),
+        o: linear(mf, `${p}.attn_output`),
+        mlpNorm: norm(mf, `${p}.ffn_norm`),
+        gate: null,
+        up: null,
+        down: null,
+        experts: expertWeights(mf, i, c, countKey),
+      });
+      continue;
+    }
     layers.push({
       attnNorm: norm(mf, `${p}.attn_norm`),
       q: linear(mf, `${p}.attn_q`),
@@ -79,4 +107,10 @@ export function decoderWeights(mf: ModelFile, c: TransformerConfig): Transformer
     finalNorm: norm(mf, 'output_norm'),
     lmHead: mf.has('output.weight') ? mf.weights('output.weight') : tokenEmbedding,
   };
+}
+
+/** expert_count / expert_used_count for a mixture-of-experts config (nothing for dense models). */
+export function moeGGUFMetadata(arch: string, c: TransformerConfig): [string, ReturnType<typeof u32>][] {
+  if (!c.moe) return [];
+  return [[`${arch}.expert_count`, u32(c.moe.experts)], [`${arch}.expert_used_count`, u32(c.moe.used)]];
 }

@@ -14,7 +14,9 @@ import { KVCache, type KVDType } from '../layers/kv-cache.js';
 import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
+import { MoE } from '../layers/moe.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
+import { RopeTable } from '../layers/rope-table.js';
 import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
 import { validateConfig, type TransformerConfig } from './config.js';
@@ -104,6 +106,13 @@ export class Transformer {
       if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
       return linear(concatRows(parts), what, rows, c.dim);
     };
+    const ropeTable = c.rope && c.ropeScaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling: c.ropeScaling }) : null;
+    const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
+      if (!c.qkNorm) return null;
+      if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
+      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
+      return new RMSNorm(backend, w.weight, c.normEps);
+    };
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = new Attention(backend, {
@@ -116,13 +125,35 @@ export class Transformer {
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
         rope: c.rope,
+        ropeTable,
+        qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
+        kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
       });
+      let mlp: MLP | MoE;
+      if (c.moe) {
+        const m = c.moe;
+        const x = l.experts;
+        if (!x) throw new Error(`tensorloom: ${at('experts')} are missing (the config declares ${m.experts} experts)`);
+        for (const [what, list] of [['gate', x.gate], ['up', x.up], ['down', x.down]] as const) {
+          if (list.length !== m.experts) throw new RangeError(`tensorloom: ${at(`expert ${what} projections`)}: found ${list.length}, expert_count says ${m.experts}`);
+        }
+        mlp = new MoE(backend, {
+          router: linear(x.router, at('expert router (ffn_gate_inp)'), m.experts, c.dim),
+          experts: x.gate.map((g, e) => ({
+            gate: linear(g, at(`expert ${e} gate`), m.hiddenDim, c.dim),
+            up: linear(x.up[e]!, at(`expert ${e} up`), m.hiddenDim, c.dim),
+            down: linear(x.down[e]!, at(`expert ${e} down`), c.dim, m.hiddenDim),
+          })),
+          used: m.used,
+        });
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp);
+      }
+      if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
-      let mlp: MLP;
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(null, [l.gate, l.up], at('fused mlp gate/up'), 2 * c.hiddenDim);
+        const gateUp = fused(null, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });

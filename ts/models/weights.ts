@@ -24,11 +24,24 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
+  /** Per-head q/k RMSNorm weights [headDim] (Qwen3). */
+  qNorm?: NormWeights | null;
+  kNorm?: NormWeights | null;
   mlpNorm: NormWeights;
   /** SwiGLU only. */
   gate: LinearWeights | null;
-  up: LinearWeights;
-  down: LinearWeights;
+  /** The dense MLP; null in a mixture-of-experts layer. */
+  up: LinearWeights | null;
+  down: LinearWeights | null;
+  /** Sparse mixture of experts (Mixtral, Qwen3-MoE): router [experts, dim] and per-expert SwiGLU projections. */
+  experts?: ExpertWeights | null;
+}
+
+export interface ExpertWeights {
+  router: LinearWeights;
+  gate: LinearWeights[];
+  up: LinearWeights[];
+  down: LinearWeights[];
 }
 
 export interface TransformerWeights {

@@ -1,0 +1,144 @@
+/**
+ * RoPE with a scaled frequency schedule — Llama 3's per-frequency factors, linear position
+ * interpolation, YaRN — as llama.cpp's `ggml_rope_ext` computes it: for pair i of a head and
+ * position p, θ_extrap = p · base^(-2i/dims) / factor_i and θ_interp = θ_extrap · freqScale; YaRN
+ * blends the two by a ramp over the pair index (between its correction dims) and scales cos/sin
+ * by mscale. The cos/sin of each position are computed once and kept (the table grows as
+ * positions are reached), so a decode step only multiplies. q and k are rotated here, before the
+ * attention kernel, which then runs without RoPE.
+ */
+import type { RopeLayout } from '../backend/types.js';
+
+export interface RopeScaling {
+  /** 'llama3': per-pair divisors (`freqFactors`); 'linear': positions ÷ factor; 'yarn': YaRN. */
+  type: 'llama3' | 'linear' | 'yarn';
+  /** Context extension factor (linear, yarn: freqScale = 1/factor). */
+  factor: number;
+  /** llama3: one divisor per rotated pair (GGUF rope_freqs.weight). */
+  freqFactors?: Float32Array;
+  /** yarn: the context the model was trained with before extension. */
+  originalContext?: number;
+  /** yarn: ramp bounds in rotations (llama.cpp's defaults 32 and 1). */
+  betaFast?: number;
+  betaSlow?: number;
+  /** yarn: multiplier of the cos/sin magnitude (GGUF rope.scaling.attn_factor; default 1). */
+  attnFactor?: number;
+}
+
+export interface ScaledRopeOptions {
+  theta: number;
+  layout: RopeLayout;
+  /** Rotated dimensions per head. */
+  dims: number;
+  scaling: RopeScaling;
+}
+
+export class RopeTable {
+  private readonly half: number;
+  /** Angle of each pair at position 1 before interpolation (θ_extrap / p), and the YaRN ramp. */
+  private readonly base: Float64Array;
+  private readonly ramp: Float64Array;
+  private readonly freqScale: number;
+  private readonly mscale: number;
+  /** cos/sin interleaved per position: [positions, half, 2]. */
+  private table = new Float32Array(0);
+  private positions = 0;
+
+  constructor(readonly o: ScaledRopeOptions) {
+    const s = o.scaling;
+    const half = (this.half = o.dims / 2);
+    if (!Number.isInteger(half) || half < 1) throw new RangeError(`tensorloom: RoPE dims must be a positive even number, got ${o.dims}`);
+    if (!(s.factor > 0)) throw new RangeError(`tensorloom: RoPE scaling factor must be > 0, got ${s.factor}`);
+    const ff = s.freqFactors;
+    if (ff && ff.length !== half) throw new RangeError(`tensorloom: rope_freqs has ${ff.length} factors, expected ${half} (one per rotated pair)`);
+    this.base = new Float64Array(half);
+    this.ramp = new Float64Array(half);
+    for (let i = 0; i < half; i++) this.base[i] = Math.pow(o.theta, (-2 * i) / o.dims) / (ff ? ff[i]! : 1);
+    this.freqScale = s.type === 'llama3' ? 1 : 1 / s.factor;
+    let mscale = 1;
+    if (s.type === 'yarn') {
+      const nCtx = s.originalContext ?? 0;
+      if (!(nCtx > 0)) throw new RangeError('tensorloom: YaRN needs the original context length (rope.scaling.original_context_length)');
+      const corr = (rotations: number) => (o.dims * Math.log(nCtx / (rotations * 2 * Math.PI))) / (2 * Math.log(o.theta));
+      const low = Math.max(0, Math.floor(corr(s.betaFast ?? 32)));
+      const high = Math.min(o.dims - 1, Math.ceil(corr(s.betaSlow ?? 1)));
+      for (let i = 0; i < half; i++) {
+        const y = (i - low) / Math.max(0.001, high - low);
+        this.ramp[i] = 1 - Math.min(1, Math.max(0, y));
+      }
+      mscale = (s.attnFactor ?? 1) * (1 + 0.1 * Math.log(1 / this.freqScale));
+    }
+    this.mscale = mscale;
+  }
+
+  /** Makes sure positions [0, n) are in the table. */
+  private ensure(n: number): void {
+    if (n <= this.positions) return;
+    const cap = Math.max(n, this.positions * 2, 64);
+    const t = new Float32Array(cap * this.half * 2);
+    t.set(this.table.subarray(0, this.positions * this.half * 2));
+    for (let p = this.positions; p < cap; p++) {
+      for (let i = 0; i < this.half; i++) {
+        const extrap = p * this.base[i]!;
+        const interp = extrap * this.freqScale;
+        const r = this.ramp[i]!;
+        const a = interp * (1 - r) + extrap * r;
+        t[(p * this.half + i) * 2] = Math.cos(a) * this.mscale;
+        t[(p * this.half + i) * 2 + 1] = Math.sin(a) * this.mscale;
+      }
+    }
+    this.table = t;
+    this.positions = cap;
+  }
+
+  /** Rotates x[T, heads, D] in place, row t at position pos + t. */
+  apply(x: Float32Array, T: number, heads: number, D: number, pos: number): void {
+    this.ensure(pos + T);
+    const half = this.half;
+    const interleaved = this.o.layout === 'interleaved';
+    const tab = this.table;
+    for (let t = 0; t < T; t++) {
+      const c0 = (pos + t) * half * 2;
+      for (let h = 0; h < heads; h++) {
+        const off = (t * heads + h) * D;
+        for (let i = 0; i < half; i++) {
+          const i0 = interleaved ? off + 2 * i : off + i;
+          const i1 = interleaved ? i0 + 1 : i0 + half;
+          const c = tab[c0 + 2 * i]!;
+          const s = tab[c0 + 2 * i + 1]!;
+          const x0 = x[i0]!;
+          const x1 = x[i1]!;
+          x[i0] = x0 * c - x1 * s;
+          x[i1] = x0 * s + x1 * c;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Llama 3's per-pair frequency divisors from its config.json `rope_scaling` (factor,
+ * low_freq_factor, high_freq_factor, original_max_position_embeddings), as llama.cpp's converter
+ * computes the rope_freqs tensor: high frequencies kept, low ones divided by `factor`, a smooth
+ * blend between.
+ */
+export function llama3FreqFactors(theta: number, dims: number, p: { factor?: number; lowFreqFactor?: number; highFreqFactor?: number; originalContext?: number }): Float32Array {
+  const factor = p.factor ?? 8;
+  const low = p.lowFreqFactor ?? 1;
+  const high = p.highFreqFactor ?? 4;
+  const old = p.originalContext ?? 8192;
+  const lowWavelen = old / low;
+  const highWavelen = old / high;
+  const out = new Float32Array(dims / 2);
+  for (let i = 0; i < dims / 2; i++) {
+    const freq = 1 / Math.pow(theta, (2 * i) / dims);
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = factor;
+    else {
+      const smooth = (old / wavelen - low) / (high - low);
+      out[i] = 1 / ((1 - smooth) / factor + smooth);
+    }
+  }
+  return out;
+}
