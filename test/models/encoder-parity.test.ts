@@ -4,14 +4,32 @@
  * bge WordPiece vocabulary: cosine ≥ 0.9999 for every pooling kind, reranker scores within 1e-3;
  * and the bad inputs of the embed API.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEmbeddingModel, type EmbeddingModel } from '../../ts/embed/index.js';
 import { BGE_VOCAB, makeRandomEncoder, type EncoderArch, type EncoderPooling } from '../../scripts/make-random-encoder.js';
+import { makeRandomModel } from '../../scripts/make-random-model.js';
+import { readGGUF } from '../../ts/formats/gguf.js';
+import { u32, writeGGUF, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { peersModulePath } from '../formats/helpers.js';
+
+/** A random qwen3 GGUF (a decoder), and a copy whose metadata adds `qwen3.pooling_type` = last (as Qwen3-Embedding's). */
+function qwen3Files(): { plain: string; embedder: string } {
+  const plain = join(dir, 'qwen3.gguf');
+  const embedder = join(dir, 'qwen3-embedding.gguf');
+  if (!existsSync(embedder)) {
+    makeRandomModel({ arch: 'qwen3', size: 'tiny', seed: 4, gguf: plain });
+    const bytes = new Uint8Array(readFileSync(plain));
+    const g = readGGUF(bytes);
+    const meta: [string, GGUFWriteValue][] = [...g.metadata].map(([k, v]) => [k, (typeof v === 'number' || typeof v === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: v } : v) as GGUFWriteValue]);
+    meta.push(['qwen3.pooling_type', u32(3)]);
+    writeGGUF(embedder, { metadata: meta, tensors: g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) })) });
+  }
+  return { plain, embedder };
+}
 
 const haveVocab = existsSync(BGE_VOCAB);
 const peers = peersModulePath();
@@ -114,6 +132,25 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       });
     }
 
+    it('qwen3 decoder embedder (last-token pooling, causal): cosine ≥ 0.9999 with llama.cpp, texts packed in one batch', async () => {
+      const { embedder } = qwen3Files();
+      const lm = await llama.loadModel({ modelPath: embedder });
+      const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
+      await using ours = await loadEmbeddingModel(embedder, { worker: false });
+      try {
+        expect(ours.info.pooling).toBe('last');
+        const seqs = [[5, 9, 33, 100, 7], [1, 2, 3], Array.from({ length: 40 }, (_, i) => (i * 37) % 500)];
+        const r = await ours.embedWithUsage(seqs);
+        for (const [i, ids] of seqs.entries()) {
+          const theirs = (await ctx.getEmbeddingFor(ids)).vector;
+          expect(cosine(r.vectors[i]!, theirs), `sequence ${i}`).toBeGreaterThanOrEqual(0.9999);
+        }
+      } finally {
+        await ctx.dispose();
+        await lm.dispose();
+      }
+    });
+
     for (const arch of ['bert', 'xlm-roberta'] as const) it(`${arch} reranker (rank pooling): scores within 1e-3 of llama.cpp's ranking context`, async () => {
       const path = model('rank', arch);
       const lm = await llama.loadModel({ modelPath: path });
@@ -160,6 +197,11 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       await expect(m.embed(long)).rejects.toThrow(/302 tokens, more than the model's context of 128.*truncate: true/);
       const [v] = await m.embed(long, { truncate: true });
       expect(v!.length).toBe(64);
+    });
+
+    it('a generative model (no pooling declared) is refused with an error naming it', async () => {
+      const { plain } = qwen3Files();
+      await expect(loadEmbeddingModel(plain, { worker: false })).rejects.toThrow(/qwen3\.gguf: 'qwen3' is a generative model, not an embedding model.*qwen3\.pooling_type/);
     });
 
     it('a model that does not declare its pooling asks for one', async () => {

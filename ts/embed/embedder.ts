@@ -42,8 +42,9 @@ export class Embedder {
     readonly tokenizer: Tokenizer,
   ) {}
 
+  /** Longest text in tokens: the model's context (at most one packed batch). */
   get contextLength(): number {
-    return this.encoder.config.contextLength;
+    return Math.min(this.encoder.config.contextLength, this.encoder.maxRows);
   }
 
   /** Token ids of one input, checked against the context (truncated when asked). */

@@ -53,7 +53,7 @@ export function loadEmbeddingLocal(path: string, options: Omit<LoadEmbeddingMode
       path,
       architecture: c.architecture,
       dimensions: c.dim,
-      contextLength: c.contextLength,
+      contextLength: Math.min(c.contextLength, encoder.maxRows),
       pooling: encoder.spec.pooling,
       reranker: encoder.spec.pooling === 'rank',
       loadMs: performance.now() - t0,

@@ -1,5 +1,6 @@
 /**
- * The forward pass of embedding models (config.encoder set: BERT family): a batch of texts of
+ * The forward pass of embedding models (config.encoder set: BERT family; or a decoder whose file
+ * declares a pooling, e.g. Qwen3-Embedding: causal, pre-norm, last-token pooling): a batch of texts of
  * different lengths runs as ONE packed step — the token-parallel ops (embeddings, projections,
  * norms, MLP) over all rows at once, attention through the fused kernel with the rows split into
  * sequences (AttentionShape.sequences: each text attends only to itself, no padding) — then each
@@ -20,6 +21,9 @@ import { validateConfig, type EncoderSpec, type Pooling, type TransformerConfig 
 import type { EncoderWeights, LinearWeights, NormWeights } from './weights.js';
 
 interface EncoderLayer {
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3), or null. */
+  qNorm: RMSNorm | null;
+  kNorm: RMSNorm | null;
   q: Linear;
   k: Linear;
   v: Linear;
@@ -60,7 +64,8 @@ export class Encoder {
     this.config = config;
     this.spec = config.encoder;
     const c = config;
-    this.maxRows = Math.max(c.contextLength, options.maxRows ?? 2048);
+    // a batch holds at least one whole text (up to 8192 tokens: long-context decoders are capped)
+    this.maxRows = Math.max(Math.min(c.contextLength, 8192), options.maxRows ?? 2048);
     this.ws = new Workspace(this.maxRows);
     const norm = (w: NormWeights, what: string): Norm => {
       if (w.weight.length !== c.dim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.dim}`);
@@ -99,7 +104,14 @@ export class Encoder {
       const mlp = c.mlp === 'swiglu'
         ? new MLP(backend, { kind: 'swiglu', gate: linear(l.gate ?? failGate(at('mlp gate')), at('mlp gate'), c.hiddenDim, c.dim), up, down })
         : new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
+      const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
+        if (!c.qkNorm) return null;
+        if (!w || w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} must have ${c.headDim} elements`);
+        return new RMSNorm(backend, w.weight, c.normEps);
+      };
       return {
+        qNorm: headNorm(l.qNorm, at('attention q norm')),
+        kNorm: headNorm(l.kNorm, at('attention k norm')),
         q: linear(l.q, at('attention q'), qDim, c.dim),
         k: linear(l.k, at('attention k'), kvDim, c.dim),
         v: linear(l.v, at('attention v'), kvDim, c.dim),
@@ -166,6 +178,8 @@ export class Encoder {
       l.q.forward(q, inp, N);
       l.k.forward(k, inp, N);
       l.v.forward(v, inp, N);
+      if (l.qNorm) l.qNorm.forward(q, q, N * c.nHeads);
+      if (l.kNorm) l.kNorm.forward(k, k, N * c.nKvHeads);
       b.attention(att, q, k, v, shape);
       l.o.forward(y, att, N);
       b.add(x, x, y);
