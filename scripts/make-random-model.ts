@@ -36,6 +36,7 @@ import { openModelFile } from '../ts/formats/model-file.js';
 import { convertModel, modelToGGUF } from '../ts/models/convert.js';
 import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../ts/formats/gguf-writer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
+import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
 
 export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
 export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gpt2'];
@@ -511,8 +512,18 @@ function main(argv: string[]): number {
       'rope-scaling': { type: 'string' },
       experts: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      pooling: { type: 'string', default: 'mean' },
     },
   });
+  if (values.arch === 'bert' || values.arch === 'nomic-bert' || values.arch === 'xlm-roberta') {
+    // encoders (embedding models): scripts/make-random-encoder.ts
+    if (!values.gguf || !['tiny', '33m', '110m'].includes(values.size) || !['mean', 'cls', 'last', 'rank', 'none'].includes(values.pooling) || !['f32', 'f16'].includes(values.type)) {
+      console.error('usage: make-random-model --arch bert|nomic-bert|xlm-roberta --size tiny|33m|110m [--pooling mean|cls|last|rank|none] [--type f32|f16] [--seed N] --gguf FILE');
+      return 2;
+    }
+    makeRandomEncoder({ arch: values.arch, size: values.size as EncoderSize, pooling: values.pooling as EncoderPooling, type: values.type as 'f32' | 'f16', seed: Number(values.seed), gguf: values.gguf });
+    return 0;
+  }
   const arch = values.arch as RandomArch;
   const size = values.size as Size;
   const type = values.type as WeightType;

@@ -13,6 +13,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   pull: { summary: 'download a model (hf:owner/repo/file.gguf, hf:owner/repo:QUANT, URL) into the cache', load: () => import('./cli/pull.js') },
   ls: { summary: 'list the models in the download cache', load: () => import('./cli/ls.js') },
   rm: { summary: 'remove a model from the download cache', load: () => import('./cli/rm.js') },
+  embed: { summary: 'embed texts (JSON lines) or rerank them with --rank', load: () => import('./cli/embed.js') },
 };
 
 function usage(): string {

@@ -1,8 +1,9 @@
 // N-API glue for attention and RoPE: argument checks (check.h) → raw pointers → kernels.
 //
-//   attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, ropeLayout, ropeTheta, ropeDims)
+//   attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, ropeLayout, ropeTheta, ropeDims, seqBounds)
 //     out, q: Float32Array [T, H, D]; k, v: Float32Array or Uint16Array (f16 bits) [S, Hkv, D];
-//     ropeLayout: null (no RoPE) | 'interleaved' | 'half'.
+//     ropeLayout: null (no RoPE) | 'interleaved' | 'half';
+//     seqBounds: undefined/null, or an Int32Array [0, …, T] of a packed batch (S == T, posOffset 0).
 //   rope(x, T, nHeads, D, posOffset, ropeLayout, ropeTheta, ropeDims)   x: Float32Array [T, nHeads, D]
 #include <cmath>
 #include <string>
@@ -98,6 +99,17 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     throw_range(env, "k must not overlap q or v when RoPE rotates it in place");
 
   AttentionParams p;
+  if (info.Length() > 15 && !info[15].IsUndefined() && !info[15].IsNull()) {
+    auto b = typed_array<int32_t>(info, 15, "seqBounds", napi_int32_array);
+    if (b.length < 2) throw_range(env, "seqBounds must hold at least 2 offsets [0, …, T]");
+    if (S != T || pos != 0) throw_range(env, "a packed batch (seqBounds) needs S == T and posOffset 0");
+    if (b.data[0] != 0 || b.data[b.length - 1] != T)
+      throw_range(env, "seqBounds must start at 0 and end at T (" + std::to_string(T) + ")");
+    for (size_t i = 1; i < b.length; i++)
+      if (b.data[i] < b.data[i - 1]) throw_range(env, "seqBounds must be non-decreasing (index " + std::to_string(i) + ")");
+    p.seq_bounds = b.data;
+    p.n_seqs = (int64_t)b.length - 1;
+  }
   p.T = T; p.S = S; p.H = H; p.Hkv = Hkv; p.D = D;
   p.pos_offset = pos;
   p.causal = causal;

@@ -1,5 +1,5 @@
-// Attention driver: splits the work into tiles (KV head × query-head group × query block), runs
-// them on the thread pool, and applies RoPE (queries while packing a tile, new keys in place
+// Attention driver: splits the work into tiles (KV head × query-head group × query block of one
+// sequence), runs them on the thread pool, and applies RoPE (queries while packing a tile, new keys in place
 // before any tile reads them). The per-ISA tile kernels do the arithmetic (attention_tile.h).
 #include "kernels/attention.h"
 
@@ -33,16 +33,39 @@ TileKernels pick_kernels() {
   }
 }
 
-// Rotates key rows s in [pos_offset, pos_offset + T) of every KV head in place.
-void rotate_new_keys(void* k, const AttentionParams& p, const float* table) {
+// One sequence of the call: query rows [q0, q1) see key rows from k0 on; query row t sits at
+// position pos0 + (t - q0) of its sequence, i.e. key row k0 + pos0 + (t - q0), and (causal) sees
+// the keys up to there, else the first nkeys. A plain call is one sequence {0, T, 0, pos_offset, S}.
+struct Seq {
+  int64_t q0, q1, k0, pos0, nkeys;
+};
+
+std::vector<Seq> sequences(const AttentionParams& p) {
+  if (!p.seq_bounds) return {Seq{0, p.T, 0, p.pos_offset, p.S}};
+  std::vector<Seq> out;
+  for (int64_t i = 0; i < p.n_seqs; i++) {
+    const int64_t a = p.seq_bounds[i], b = p.seq_bounds[i + 1];
+    if (b > a) out.push_back(Seq{a, b, a, 0, b - a});
+  }
+  return out;
+}
+
+// Rotates the new key rows of every sequence (row k0 + pos0 + j at position pos0 + j) in place.
+// `table` holds positions from table_pos0 on. The sequences cover the query rows 0..T-1 in order.
+void rotate_new_keys(void* k, const AttentionParams& p, const std::vector<Seq>& seqs, const float* table, int64_t table_pos0) {
   const int64_t D = p.D, Hkv = p.Hkv;
   const int dims = p.rope.dims;
+  std::vector<int32_t> seq_of(p.T);  // query row → its sequence
+  for (size_t i = 0; i < seqs.size(); i++)
+    for (int64_t t = seqs[i].q0; t < seqs[i].q1; t++) seq_of[t] = (int32_t)i;
   parallel_for(p.T * Hkv, 512, [&](int64_t b, int64_t e, int) {
     std::vector<float> tmp(p.kv_f16 ? D : 0);
     for (int64_t row = b; row < e; row++) {
-      int64_t t = row / Hkv, hk = row % Hkv;
-      int64_t off = ((p.pos_offset + t) * Hkv + hk) * D;
-      const float* cs = table + t * dims;
+      const int64_t t = row / Hkv, hk = row % Hkv;
+      const Seq& sq = seqs[seq_of[t]];
+      const int64_t pos = sq.pos0 + (t - sq.q0);
+      const int64_t off = ((sq.k0 + pos) * Hkv + hk) * D;
+      const float* cs = table + (pos - table_pos0) * dims;
       if (!p.kv_f16) {
         rope_rotate_row(static_cast<float*>(k) + off, cs, dims, p.rope.layout);
       } else {
@@ -58,7 +81,7 @@ void rotate_new_keys(void* k, const AttentionParams& p, const float* table) {
 // The cos/sin table of the call's positions. Every layer of a model asks for the same one in a
 // forward step, so the last table is kept (per calling thread) and reused when theta, dims and
 // the positions match: prefill at T = 1024 saves ~32k sincos per layer.
-const float* cached_rope_table(const AttentionParams& p) {
+const float* cached_rope_table(const AttentionParams& p, int64_t pos0, int64_t n) {
   struct Key {
     double theta = 0;
     int dims = 0;
@@ -66,10 +89,10 @@ const float* cached_rope_table(const AttentionParams& p) {
   };
   static thread_local std::vector<float> table;
   static thread_local Key key;
-  if (key.theta != p.rope.theta || key.dims != p.rope.dims || key.pos0 != p.pos_offset || key.npos != p.T) {
-    table.resize((size_t)p.T * p.rope.dims);
-    rope_table(table.data(), p.pos_offset, p.T, p.rope);
-    key = Key{p.rope.theta, p.rope.dims, p.pos_offset, p.T};
+  if (key.theta != p.rope.theta || key.dims != p.rope.dims || key.pos0 != pos0 || key.npos != n) {
+    table.resize((size_t)n * p.rope.dims);
+    rope_table(table.data(), pos0, n, p.rope);
+    key = Key{p.rope.theta, p.rope.dims, pos0, n};
   }
   return table.data();
 }
@@ -96,28 +119,55 @@ struct Arena {
 }  // namespace
 
 void attention(float* out, const float* q, void* k, const void* v, const AttentionParams& p) {
-  const int64_t T = p.T, S = p.S, H = p.H, Hkv = p.Hkv, D = p.D;
+  const int64_t T = p.T, H = p.H, Hkv = p.Hkv, D = p.D;
   if (T <= 0 || H <= 0 || D <= 0) return;
   const int64_t G = H / Hkv;  // query heads per KV head
   const TileKernels kern = pick_kernels();
+  const std::vector<Seq> seqs = sequences(p);
 
-  // RoPE: one cos/sin table serves the query rows and the new key rows (same positions).
+  // RoPE: one cos/sin table serves the query rows and the new key rows (same positions): those of
+  // the call, or 0 .. longest sequence - 1 for a packed batch.
   const float* table = nullptr;
+  int64_t table_pos0 = p.pos_offset;
   if (p.rope.enabled) {
-    table = cached_rope_table(p);
-    rotate_new_keys(k, p, table);
+    int64_t npos = T;
+    if (p.seq_bounds) {
+      table_pos0 = 0;
+      npos = 0;
+      for (const Seq& sq : seqs) npos = std::max(npos, sq.q1 - sq.q0);
+    }
+    table = cached_rope_table(p, table_pos0, npos);
+    rotate_new_keys(k, p, seqs, table, table_pos0);
   }
 
   // Tile shape: all query heads of a group (up to kMaxTileRows) times as many query positions
   // as fit. Decode-sized work (T * G small) becomes one row-by-row tile per KV head.
   const int64_t ng = std::min<int64_t>(G, kMaxTileRows);
   const int64_t nt = std::max<int64_t>(1, kMaxTileRows / ng);
-  const int64_t n_gt = (G + ng - 1) / ng, n_qt = (T + nt - 1) / nt;
-  const int64_t heads = Hkv * n_gt, items = heads * n_qt;
+  const int64_t n_gt = (G + ng - 1) / ng;
+  const int64_t heads = Hkv * n_gt;
+  // Query blocks: (sequence, first row) pairs. Within each sequence in the order 0, n-1, 1, n-2, …:
+  // under a causal mask their costs differ, and this order gives each thread's contiguous range a
+  // fair mix.
+  struct QBlock {
+    int32_t seq;
+    int64_t t0;
+  };
+  std::vector<QBlock> qblocks;
+  double work = 0;
+  for (size_t i = 0; i < seqs.size(); i++) {
+    const Seq& sq = seqs[i];
+    const int64_t len = sq.q1 - sq.q0, n = (len + nt - 1) / nt;
+    for (int64_t j = 0; j < n; j++) {
+      const int64_t qi = (j % 2 == 0) ? j / 2 : n - 1 - j / 2;
+      qblocks.push_back(QBlock{(int32_t)i, sq.q0 + qi * nt});
+    }
+    const double avg_keys = p.causal ? (double)sq.pos0 + (double)(len + 1) / 2 : (double)sq.nkeys;
+    work += (double)H * len * avg_keys * D;
+  }
+  const int64_t n_qb = (int64_t)qblocks.size(), items = heads * n_qb;
 
   // Keep small jobs on one thread: each thread should get at least ~64k multiply-adds.
-  const double avg_keys = p.causal ? (double)p.pos_offset + (double)(T + 1) / 2 : (double)S;
-  const double work = (double)H * T * avg_keys * D;
   const int64_t grain = std::max<int64_t>(1, (int64_t)((double)items * 65536.0 / std::max(work, 1.0)));
 
   const size_t kv_elem = p.kv_f16 ? 2 : 4;
@@ -137,30 +187,30 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
     tile.f16 = p.kv_f16;
 
     for (int64_t item = ib; item < ie; item++) {
-      // Query blocks in the order 0, n-1, 1, n-2, …: under a causal mask their costs differ, and
-      // this order gives each thread's contiguous range a fair mix.
-      const int64_t head_slot = item / n_qt, qpos = item % n_qt;
-      const int64_t qi = (qpos % 2 == 0) ? qpos / 2 : n_qt - 1 - qpos / 2;
+      const int64_t head_slot = item / n_qb;
+      const QBlock& qb = qblocks[(size_t)(item % n_qb)];
+      const Seq& sq = seqs[(size_t)qb.seq];
       const int64_t hk = head_slot / n_gt, gt = head_slot % n_gt;
-      const int64_t t0 = qi * nt, t1 = std::min(T, t0 + nt);
+      const int64_t t0 = qb.t0, t1 = std::min(sq.q1, t0 + nt);
       const int64_t g0 = gt * ng, g1 = std::min(G, g0 + ng), ngc = g1 - g0;
 
       int R = 0;
       int32_t kmax = 0;
       for (int64_t t = t0; t < t1; t++) {
+        const int64_t pos = sq.pos0 + (t - sq.q0);  // position in the sequence = key index from k0
         for (int64_t g = g0; g < g1; g++, R++) {
           const int64_t h = hk * G + g;
           float* dst = qpack + (size_t)R * D;
           std::memcpy(dst, q + (t * H + h) * D, D * sizeof(float));
-          if (p.rope.enabled) rope_rotate_row(dst, table + t * p.rope.dims, p.rope.dims, p.rope.layout);
+          if (p.rope.enabled) rope_rotate_row(dst, table + (pos - table_pos0) * p.rope.dims, p.rope.dims, p.rope.layout);
           for (int64_t d = 0; d < D; d++) dst[d] *= p.scale;
-          last[R] = (int32_t)(p.causal ? p.pos_offset + t : S - 1);
+          last[R] = (int32_t)(p.causal ? pos : sq.nkeys - 1);
           kmax = std::max(kmax, last[R]);
         }
       }
       tile.R = R;
-      tile.k = static_cast<const uint8_t*>(k) + (size_t)(hk * D) * kv_elem;
-      tile.v = static_cast<const uint8_t*>(v) + (size_t)(hk * D) * kv_elem;
+      tile.k = static_cast<const uint8_t*>(k) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
+      tile.v = static_cast<const uint8_t*>(v) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
 
       kern.begin(&tile);
       for (int64_t j0 = 0; j0 <= kmax; j0 += kKeyBlock) kern.step(&tile, j0, std::min<int64_t>(j0 + kKeyBlock, (int64_t)kmax + 1));

@@ -9,7 +9,12 @@
 //   scale multiplies q·k (1/sqrt(D) by default, chosen by the caller).
 //   rope.enabled: query row t is rotated at position pos_offset + t on the fly (q is not written),
 //   and the key rows s in [pos_offset, pos_offset + T) are rotated in place in k before use.
-// The caller has validated shapes: H % Hkv == 0, and S >= pos_offset + T when causal or rope.
+// Packed batch (seq_bounds set): rows [b_i, b_{i+1}) of q and of k/v are sequence i (S == T,
+//   pos_offset == 0); a query sees only the keys of its own sequence (all of them, or those at or
+//   before it when causal), and RoPE positions restart at 0 in each sequence. Encoders run a batch
+//   of texts of different lengths this way in one call, without padding.
+// The caller has validated shapes: H % Hkv == 0, S >= pos_offset + T when causal or rope, and the
+// bounds (b_0 = 0, non-decreasing, b_n = T).
 #pragma once
 #include <cstdint>
 
@@ -24,6 +29,8 @@ struct AttentionParams {
   float scale = 0.f;
   bool kv_f16 = false;  // k/v hold f16 bits (uint16_t) instead of f32
   RopeParams rope;
+  const int32_t* seq_bounds = nullptr;  // n_seqs + 1 row offsets, or null for one sequence
+  int64_t n_seqs = 0;
 };
 
 void attention(float* out, const float* q, void* k, const void* v, const AttentionParams& p);

@@ -135,13 +135,13 @@ describe('Hugging Face directories', () => {
     expect(() => openModelFile(d)).toThrow(/no config.json/);
     // The file view knows no family: a directory of an architecture we do not run opens, and the
     // architecture table (ts/models) refuses it.
-    const bert = join(dir, 'bert');
-    mkdirSync(bert);
-    writeFileSync(join(bert, 'config.json'), JSON.stringify({ architectures: ['BertModel'], model_type: 'bert' }));
-    writeSafetensors(join(bert, 'model.safetensors'), [{ name: 'x', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);
-    using b = openModelFile(bert);
-    expect(b.architecture).toBe('BertModel');
-    expect(() => modelConfig(b)).toThrow(/unsupported architecture 'BertModel'; supported: llama/);
+    const t5 = join(dir, 't5');
+    mkdirSync(t5);
+    writeFileSync(join(t5, 'config.json'), JSON.stringify({ architectures: ['T5ForConditionalGeneration'], model_type: 't5' }));
+    writeSafetensors(join(t5, 'model.safetensors'), [{ name: 'x', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);
+    using b = openModelFile(t5);
+    expect(b.architecture).toBe('T5ForConditionalGeneration');
+    expect(() => modelConfig(b)).toThrow(/unsupported architecture 'T5ForConditionalGeneration'; supported: llama/);
     writeFileSync(join(d, 'config.json'), '{ nope');
     expect(() => openModelFile(d)).toThrow(FormatError);
     writeFileSync(join(d, 'config.json'), readFileSync(join(single, 'config.json')));

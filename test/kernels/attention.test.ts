@@ -74,6 +74,26 @@ function referenceAttention(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): {
   return { out, k: keys };
 }
 
+/**
+ * A packed batch: each sequence on its own through the plain reference (posOffset 0), so masking
+ * across sequences and the per-sequence RoPE positions are checked by construction.
+ */
+function referencePacked(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): { out: Float64Array; k: number[][][] } {
+  const { H, Hkv, D } = s;
+  const b = s.sequences!;
+  const out = new Float64Array(s.T * H * D);
+  const keys: number[][][] = [];
+  for (let i = 0; i + 1 < b.length; i++) {
+    const [a, e] = [b[i]!, b[i + 1]!];
+    if (e === a) continue;
+    const { sequences: _drop, ...plain } = s;
+    const r = referenceAttention(q.slice(a * H * D, e * H * D), k.slice(a * Hkv * D, e * Hkv * D), v.slice(a * Hkv * D, e * Hkv * D), { ...plain, T: e - a, S: e - a, posOffset: 0 });
+    out.set(r.out, a * H * D);
+    keys.push(...r.k);
+  }
+  return { out, k: keys };
+}
+
 // ── the cases ────────────────────────────────────────────────────────────────────────────────
 
 interface Case {
@@ -110,6 +130,12 @@ const cases: Case[] = [
   { name: 'RoPE half, partial dims=16', shape: { T: 20, S: 24, H: 2, Hkv: 1, D: 32, posOffset: 4, rope: rope('half', 16) } },
   { name: 'RoPE interleaved decode', shape: { T: 1, S: 64, H: 4, Hkv: 2, D: 64, posOffset: 63, rope: rope('interleaved') } },
   { name: 'RoPE interleaved, f16 KV', shape: { T: 24, S: 40, H: 4, Hkv: 2, D: 64, posOffset: 16, rope: rope('interleaved') }, f16: true },
+  // packed batches of sequences (encoders: several texts in one call, no padding)
+  { name: 'packed batch, bidirectional, lengths 5/17/1/0/40', shape: { T: 63, S: 63, H: 4, Hkv: 2, D: 32, posOffset: 0, causal: false, sequences: Int32Array.of(0, 5, 22, 23, 23, 63) } },
+  { name: 'packed batch, bidirectional, MHA, a 130-row sequence (several tiles)', shape: { T: 140, S: 140, H: 2, Hkv: 2, D: 64, posOffset: 0, causal: false, sequences: Int32Array.of(0, 130, 140) } },
+  { name: 'packed batch, bidirectional, decode-sized tiles (G=1, D=8)', shape: { T: 9, S: 9, H: 2, Hkv: 2, D: 8, posOffset: 0, causal: false, sequences: Int32Array.of(0, 1, 3, 9) } },
+  { name: 'packed batch, causal with RoPE half (decoder embedders)', shape: { T: 50, S: 50, H: 4, Hkv: 1, D: 32, posOffset: 0, rope: rope('half'), sequences: Int32Array.of(0, 20, 21, 50) } },
+  { name: 'packed batch, bidirectional RoPE interleaved, f16 KV', shape: { T: 45, S: 45, H: 2, Hkv: 1, D: 64, posOffset: 0, causal: false, rope: rope('interleaved'), sequences: Int32Array.of(0, 30, 45) }, f16: true },
 ];
 
 function inputs(c: Case, seed: number) {
@@ -125,7 +151,7 @@ function inputs(c: Case, seed: number) {
 
 function checkCase(backend: Backend, c: Case, seed: number): void {
   const { q, k, v } = inputs(c, seed);
-  const ref = referenceAttention(q, k, v, c.shape);
+  const ref = c.shape.sequences ? referencePacked(q, k, v, c.shape) : referenceAttention(q, k, v, c.shape);
   const out = new Float32Array(q.length).fill(NaN);
   const k0 = k.slice();
   backend.attention(out, q, k, v, c.shape);
@@ -266,6 +292,20 @@ describe.each([
     expect(call({}, { ...shape, rope: { theta: 10000, layout: 'half', dims: 10 } })).toThrow(/rope.dims must be in \[2, 8\]/);
     expect(() => b.rope(new Float32Array(8), 1, 1, 8, 0, { theta: 1e4, layout: 'sideways' as 'half' })).toThrow(/rope.layout/);
     expect(() => b.rope(new Float32Array(7), 1, 1, 8, 0, { theta: 1e4, layout: 'half' })).toThrow(/x has 7 elements, expected 8/);
+  });
+
+  it('bad packed-batch offsets → named errors', () => {
+    const packed = { T: 2, S: 2, H: 4, Hkv: 2, D: 8, posOffset: 0, causal: false };
+    const kv2 = () => new Float32Array(2 * 2 * 8);
+    const callPacked = (seq: unknown, over: Partial<AttentionShape> = {}) => () =>
+      b.attention(q(), q(), kv2(), kv2(), { ...packed, ...over, sequences: seq } as AttentionShape);
+    expect(callPacked(Int32Array.of(0, 1, 2))).not.toThrow();
+    expect(callPacked([0, 2])).toThrow(/sequences|seqBounds/);
+    expect(callPacked(Int32Array.of(0, 2, 1, 2))).toThrow(/non-decreasing/);
+    expect(callPacked(Int32Array.of(0, 1))).toThrow(/end at T \(2\)/);
+    expect(callPacked(Int32Array.of(1, 2))).toThrow(/start at 0/);
+    expect(callPacked(Int32Array.of(0))).toThrow(/at least 2 offsets/);
+    expect(() => b.attention(q(), q(), kv(), kv(), { ...shape, sequences: Int32Array.of(0, 2) })).toThrow(/S == T|S === T/);
   });
 
   it('aliasing out with an input → RangeError', () => {

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLocal } from '../../ts/generate/load-local.js';
 import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
+import { resolveModel } from '../../ts/models/architectures.js';
 import { buildTransformer } from '../../ts/models/registry.js';
 import { haveWide, llamaQuantize, quantizeMissing, wideFile, wideMissing } from '../backend/quant-references.js';
 import { nativeAvailable } from './helpers.js';
@@ -73,7 +74,7 @@ describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K
   for (const t of types) {
     it(`${t}: first-step logits from BOS equal llama.cpp's within 2e-5 (f16 KV cache), native and JS`, async () => {
       const path = files.get(t)!;
-      const vocab = (() => { using mf = openModelFile(path); return mf.config.vocabSize; })();
+      const vocab = (() => { using mf = openModelFile(path); return resolveModel(mf).config.vocabSize; })();
       const want = (await oracleGreedy(path, [BOS], 1, { logits: true, vocab, ignoreEog: true })).logits[0]!;
       for (const b of nativeAvailable() ? (['native', 'js'] as const) : (['js'] as const)) {
         using mf = openModelFile(path);

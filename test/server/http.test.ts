@@ -180,9 +180,9 @@ describe('HTTP server (toy engine)', () => {
   });
 
   it('unknown routes are 404 and wrong methods 405 with Allow', async () => {
-    const a = await fetch(`${base}/v1/embeddings`, { method: 'POST', body: '{}' });
+    const a = await fetch(`${base}/v1/audio/speech`, { method: 'POST', body: '{}' });
     expect(a.status).toBe(404);
-    expect(((await a.json()) as { error: { message: string } }).error.message).toMatch(/no route for POST \/v1\/embeddings/);
+    expect(((await a.json()) as { error: { message: string } }).error.message).toMatch(/no route for POST \/v1\/audio\/speech/);
     const b = await fetch(`${base}/v1/completions`);
     expect(b.status).toBe(405);
     expect(b.headers.get('allow')).toBe('POST');

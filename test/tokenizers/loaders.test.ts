@@ -95,7 +95,8 @@ describe('format detection and malformed files', () => {
 
   it('rejects malformed JSON and JSON of the wrong shape', () => {
     expect(() => loadTokenizer(write('bad.json', '{"model": '))).toThrow(/not valid JSON/);
-    expect(() => loadTokenizer(write('unigram.json', JSON.stringify({ model: { type: 'Unigram', vocab: [['a', 0]] } })))).toThrow(/Unigram.*not supported/);
+    expect(() => loadTokenizer(write('unigram.json', JSON.stringify({ model: { type: 'Unigram', vocab: [['a', 0]] } })))).toThrow(/Unigram model needs an unk_id/);
+    expect(() => loadTokenizer(write('wordlevel.json', JSON.stringify({ model: { type: 'WordLevel', vocab: { a: 0 } } })))).toThrow(/WordLevel.*not supported/);
     expect(() => loadTokenizer(write('lonely.json', JSON.stringify({ a: 0 })))).toThrow(/vocab\.bpe.*missing/);
   });
 

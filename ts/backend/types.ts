@@ -69,6 +69,13 @@ export interface AttentionShape {
    * so older rows are never rotated again).
    */
   rope?: RopeOptions;
+  /**
+   * A packed batch of sequences (encoders embedding texts of different lengths in one call, no
+   * padding): offsets [0, b1, …, T] into the rows of q and of k/v; requires S === T and posOffset 0.
+   * A query sees only the keys of its own sequence (all of them, or with `causal` those at or
+   * before it), and RoPE positions restart at 0 in each sequence.
+   */
+  sequences?: Int32Array;
 }
 
 /** Feature map φ of the paper's linear attention: `elu1` = elu(x) + 1 (the paper's), `relu`, `identity`. */

@@ -31,7 +31,8 @@ const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
   --max-body BYTES      largest request body, default 1048576
   --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
 
-Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`;
+Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health;
+for embedding models (BERT family): POST /v1/embeddings, or POST /v1/rerank for rerankers`;
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -90,6 +91,18 @@ export async function run(argv: string[]): Promise<number> {
   try {
     port = int('port', 0, 65535) ?? 8080;
     host = str('host') ?? '127.0.0.1';
+    // embedding models and rerankers get /v1/embeddings or /v1/rerank instead (serve-embeddings.ts)
+    const embed = await import('./serve-embeddings.js');
+    if (embed.isEmbeddingModel(model)) {
+      const opt = (k: string, min: number, max: number) => int(k, min, max);
+      return await embed.serveEmbeddings({
+        model, port, host,
+        ...(str('tokenizer') !== undefined ? { tokenizer: str('tokenizer')! } : {}),
+        ...(opt('threads', 1, 1024) !== undefined ? { threads: opt('threads', 1, 1024)! } : {}),
+        ...(str('model-id') !== undefined ? { modelId: str('model-id')! } : {}),
+        ...(opt('max-body', 1, 1 << 30) !== undefined ? { maxBodyBytes: opt('max-body', 1, 1 << 30)! } : {}),
+      });
+    }
     const kvMiB = int('kv-budget', 1, 1 << 24);
     const templateFile = str('chat-template');
     const engine = str('engine');

@@ -11,7 +11,7 @@ import { f32, u32, type GGUFWriteValue } from '../formats/gguf-writer.js';
 import type { ModelFile, TensorRename } from '../formats/model-file.js';
 import { llama3FreqFactors, type RopeScaling } from '../layers/rope-table.js';
 import type { ModelFamily, TransformerConfig } from './config.js';
-import type { TransformerWeights } from './weights.js';
+import type { EncoderWeights, TransformerWeights } from './weights.js';
 
 export interface Architecture {
   readonly family: ModelFamily;
@@ -31,8 +31,10 @@ export interface Architecture {
   config(mf: ModelFile): TransformerConfig;
   /** Hugging Face tensor name → GGUF name (transposed for Conv1D [in, out] weights), null = not a weight. */
   hfTensorName(name: string): TensorRename | null;
-  /** The weights, read under GGUF names (the file is already renamed). */
+  /** The weights, read under GGUF names (the file is already renamed). Encoders throw: see encoderWeights. */
   weights(mf: ModelFile, c: TransformerConfig): TransformerWeights;
+  /** Encoder families only (config.encoder set): their weights, run by ts/models/encoder.ts. */
+  encoderWeights?(mf: ModelFile, c: TransformerConfig): EncoderWeights;
   /** The `<arch>.*` keys llama.cpp's converter writes for this config (general.* and tokenizer.* aside). */
   ggufMetadata(c: TransformerConfig): [string, GGUFWriteValue][];
   /** Tensors the converter adds from the config (e.g. Llama 3's rope_freqs); default none. */

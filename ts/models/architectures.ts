@@ -21,15 +21,17 @@ import type { ModelFile } from '../formats/model-file.js';
 import { UnsupportedArchitectureError, type Architecture } from './architecture.js';
 import { checkModelConfig } from './config-check.js';
 import type { TransformerConfig } from './config.js';
+import { bert } from './bert.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
+import { nomicBert } from './nomic-bert.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
 import { qwen35, qwen35moe } from './qwen35.js';
 import { smollm3 } from './smollm3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gpt2, qwen35, qwen35moe];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gpt2, qwen35, qwen35moe, bert, nomicBert];
 
 export { UnsupportedArchitectureError };
 

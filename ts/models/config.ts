@@ -7,7 +7,14 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2' | 'qwen35' | 'qwen35moe';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert';
+
+/**
+ * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
+ * pooling types): the mean over the tokens, the first ([CLS]) or the last token's output, or a
+ * classification head over the first token (`rank`: cross-encoder rerankers).
+ */
+export type Pooling = 'none' | 'mean' | 'cls' | 'last' | 'rank';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -44,6 +51,29 @@ export interface TransformerConfig {
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /**
+   * Encoders (bidirectional attention, an embedding model rather than a language model); absent
+   * for decoders.
+   */
+  encoder?: EncoderSpec;
+}
+
+export interface EncoderSpec {
+  /** Attention masks later positions (decoder embedders such as Qwen3-Embedding) or not (BERT). */
+  causal: boolean;
+  /** Post-norm blocks (BERT: x = norm(x + attn(x)); x = norm(x + mlp(x))) rather than pre-norm. */
+  postNorm: boolean;
+  /** Segment (token-type) embeddings in the file; llama.cpp adds row 0 (sentence A) to every token. */
+  tokenTypes: number;
+  /** Pooling the file declares, null when it does not say (then the caller must pass one). */
+  pooling: Pooling | null;
+  /** Output labels of the classification head (rerankers), when the file lists them. */
+  classifierLabels: string[];
+  /**
+   * Row of the learned position table for position 0: RoBERTa / XLM-RoBERTa checkpoints start at
+   * pad_token_id + 1 = 2 (llama.cpp's converter cuts those rows off, so GGUF files use 0).
+   */
+  positionOffset: number;
 }
 
 /** Throws a RangeError naming the first field that is not a sane positive integer, or inconsistent. */

@@ -5,6 +5,10 @@ import type { Backend } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 import { resolveModel } from './architectures.js';
 import type { TransformerConfig } from './config.js';
+import { poolingFromGGUF, poolingFromHF } from './bert.js';
+import type { EncoderSpec } from './config.js';
+import { Encoder, type EncoderOptions } from './encoder.js';
+import type { EncoderWeights } from './weights.js';
 import { Transformer, type TransformerOptions } from './transformer.js';
 import type { TransformerWeights } from './weights.js';
 
@@ -24,4 +28,31 @@ export function describeModel(mf: ModelFile): { config: TransformerConfig; weigh
 export function buildTransformer(mf: ModelFile, backend: Backend, options: TransformerOptions = {}): Transformer {
   const { config, weights } = describeModel(mf);
   return new Transformer(backend, config, weights, options);
+}
+
+/**
+ * An embedding model ready to run: an encoder entry of the table (config.encoder: BERT family), or
+ * a decoder whose file declares a pooling (GGUF `<arch>.pooling_type`, sentence-transformers'
+ * 1_Pooling): decoder embedders such as Qwen3-Embedding run causal, pre-norm, through the same
+ * Encoder forward pass.
+ */
+export function buildEncoder(mf: ModelFile, backend: Backend, options: EncoderOptions = {}): Encoder {
+  const { architecture, config, file } = resolveModel(mf);
+  if (config.encoder && architecture.encoderWeights) return new Encoder(backend, config, architecture.encoderWeights(file, config), options);
+  const pooling = file.gguf ? poolingFromGGUF(file) : poolingFromHF(file.path);
+  if (pooling === null || pooling === 'none') {
+    throw new Error(`tensorloom: ${mf.path}: '${config.architecture}' is a generative model, not an embedding model (its file declares no pooling: ${file.gguf ? `${file.architecture}.pooling_type` : '1_Pooling/config.json'})`);
+  }
+  if (pooling === 'rank') throw new Error(`tensorloom: ${mf.path}: rerankers built on '${config.architecture}' decoders are not supported`);
+  const w = architecture.weights(file, config);
+  const layers = w.layers.map((l, i) => {
+    if (!('q' in l)) throw new Error(`tensorloom: ${mf.path}: layer ${i} of '${config.architecture}' is not softmax attention; embeddings from it are not supported`);
+    return l;
+  });
+  const encoder: EncoderSpec = { causal: true, postNorm: false, tokenTypes: 0, pooling, classifierLabels: [], positionOffset: 0 };
+  const weights: EncoderWeights = {
+    tokenEmbedding: w.tokenEmbedding, positionEmbedding: w.positionEmbedding, tokenTypeEmbedding: null, embeddingNorm: null,
+    layers, finalNorm: w.finalNorm, classifier: null,
+  };
+  return new Encoder(backend, { ...config, encoder }, weights, options);
 }

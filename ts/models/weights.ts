@@ -65,6 +65,22 @@ export interface TransformerWeights {
   lmHead: Weights;
 }
 
+/** An encoder's weights (BERT family): post-norm blocks reuse LayerWeights (attnNorm after attention, mlpNorm after the MLP). */
+export interface EncoderWeights {
+  tokenEmbedding: Weights;
+  /** Learned absolute positions, or null with RoPE. */
+  positionEmbedding: Weights | null;
+  /** Segment embeddings `[types, dim]`, or null. */
+  tokenTypeEmbedding: Weights | null;
+  /** LayerNorm right after the embeddings (BERT), or null. */
+  embeddingNorm: NormWeights | null;
+  layers: LayerWeights[];
+  /** Final norm of pre-norm models, or null. */
+  finalNorm: NormWeights | null;
+  /** Classification head for `rank` pooling: dense + tanh (`cls`), then the output projection (`cls.output`). */
+  classifier: { dense: LinearWeights | null; out: LinearWeights | null } | null;
+}
+
 /** `<name>.weight` and, when the file has one, `<name>.bias`. */
 export function linear(mf: ModelFile, name: string): LinearWeights {
   return { weight: mf.weights(`${name}.weight`), bias: mf.has(`${name}.bias`) ? mf.vector(`${name}.bias`) : null };

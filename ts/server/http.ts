@@ -139,13 +139,18 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         if (info.bosText && text.startsWith(info.bosText)) text = text.slice(info.bosText.length);
         return generate(req, res, 'chat', text, true, r.options, r.stream, r.includeUsage);
       }
+      case '/v1/embeddings':
+      case '/v1/rerank':
+        // embedding models and rerankers are served by ts/server/embeddings.ts (tensorloom serve picks it)
+        throw new RequestError(`the model '${modelId}' is a generative model and has no ${path === '/v1/rerank' ? 'reranking' : 'embeddings'} endpoint; serve an embedding model (BERT family) for ${path}`, 'model');
       default:
         throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
     }
   }
 
   function modelCard(): Record<string, unknown> {
-    return { id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: info.contextLength, parallel: info.slots };
+    const endpoints = template ? ['/v1/completions', '/v1/chat/completions'] : ['/v1/completions'];
+    return { id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: info.contextLength, parallel: info.slots, endpoints };
   }
 
   async function generate(
@@ -241,13 +246,13 @@ function usage(r: GenerateResult): unknown {
   return { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens };
 }
 
-function parseBody(body: string | object): Record<string, unknown> {
+export function parseBody(body: string | object): Record<string, unknown> {
   if (typeof body === 'string') return parseJsonBody(body);
   if (Array.isArray(body)) throw new RequestError('the request body must be a JSON object, got an array');
   return body as Record<string, unknown>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
@@ -278,7 +283,7 @@ function errorBody(err: Error): { status: number; body: unknown; headers: Record
   return { status, headers, body: { error: { message: err.message.replace(/^tensorloom: /, ''), type, param, code } } };
 }
 
-function sendError(res: ServerResponse, err: Error): void {
+export function sendError(res: ServerResponse, err: Error): void {
   if (err instanceof AbortError) return; // the client is gone
   if (res.headersSent) {
     res.destroy();

@@ -4,6 +4,7 @@
  *   - Hugging Face tokenizer.json (a directory holding one is accepted too; tokenizer_config.json
  *     next to it supplies BOS/EOS and add_bos/add_eos);
  *   - GPT-2 encoder.json + vocab.bpe (either file, the other next to it);
+ *   - SentencePiece Unigram `.model` files (spiece.model, sentencepiece.bpe.model);
  *   - llama2.c tokenizer.bin / tok512.bin.
  * Anything else gets a TokenizerError that says what was found.
  */
@@ -15,6 +16,7 @@ import { loadGPT2Files } from './loaders/gpt2.js';
 import { tokenizerFromGGUFMetadata } from './loaders/gguf-metadata.js';
 import { loadHFTokenizer } from './loaders/huggingface.js';
 import { loadLlama2cTokenizer } from './loaders/llama2c.js';
+import { loadSentencePieceModel } from './loaders/sentencepiece-model.js';
 import type { VocabTokenizer } from './tokenizer.js';
 import { TokenizerError } from './vocab.js';
 
@@ -32,17 +34,18 @@ function head(path: string, n: number): Uint8Array {
 export function loadTokenizer(path: string, options: { vocabSize?: number } = {}): VocabTokenizer {
   if (!existsSync(path)) throw new TokenizerError(`tokenizer file '${path}' does not exist`);
   if (statSync(path).isDirectory()) {
-    for (const name of ['tokenizer.json', 'tokenizer.bin', 'encoder.json']) {
+    for (const name of ['tokenizer.json', 'tokenizer.bin', 'encoder.json', 'spiece.model', 'sentencepiece.bpe.model']) {
       const p = join(path, name);
       if (existsSync(p)) return loadTokenizer(p, options);
     }
-    throw new TokenizerError(`directory '${path}' holds no tokenizer.json, tokenizer.bin or encoder.json`);
+    throw new TokenizerError(`directory '${path}' holds no tokenizer.json, tokenizer.bin, encoder.json or SentencePiece .model`);
   }
   const h = head(path, 16);
   if (h.length >= 4 && h[0] === 0x47 && h[1] === 0x47 && h[2] === 0x55 && h[3] === 0x46) {
     return tokenizerFromGGUFMetadata(readGGUF(path).metadata);
   }
   const name = basename(path);
+  if (name.endsWith('.model')) return loadSentencePieceModel(path);
   if (name === 'vocab.bpe' || name.endsWith('.bpe')) {
     const enc = join(dirname(path), 'encoder.json');
     if (!existsSync(enc)) throw new TokenizerError(`'${path}' is a GPT-2 merges file but '${enc}' is missing`);

@@ -7,12 +7,13 @@ import { utf8Encode } from './unicode.js';
 import { TokenType, type Vocab } from './vocab.js';
 
 export interface TokenModel {
-  readonly family: 'bpe' | 'spm' | 'wordpiece';
+  readonly family: 'bpe' | 'spm' | 'wordpiece' | 'unigram';
   /**
    * Appends the ids of `text`, which holds no special tokens. `afterSpecial` is true for the first
-   * fragment and for fragments right after a special token (SentencePiece adds its dummy prefix there).
+   * fragment and for fragments right after a special token (SentencePiece adds its dummy prefix there);
+   * `atStart` only for the fragment at the start of the text (Hugging Face's Metaspace 'first').
    */
-  encodeFragment(text: string, out: IdBuffer, afterSpecial: boolean): void;
+  encodeFragment(text: string, out: IdBuffer, afterSpecial: boolean, atStart?: boolean): void;
   /** Bytes a normal token decodes to (control/added tokens decode to their UTF-8 text). */
   normalTokenBytes(id: number): Uint8Array;
   /** Decoding drops one leading space from the first piece of text (SentencePiece, WordPiece). */

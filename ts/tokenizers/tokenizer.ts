@@ -120,12 +120,12 @@ export class VocabTokenizer implements Tokenizer {
       let last = 0;
       re.lastIndex = 0;
       for (let m = re.exec(clean); m !== null; m = re.exec(clean)) {
-        if (m.index > last) this.model.encodeFragment(clean.slice(last, m.index), out, afterSpecial);
+        if (m.index > last) this.model.encodeFragment(clean.slice(last, m.index), out, afterSpecial, last === 0);
         out.push(this.specialIndex.get(m[0])!);
         afterSpecial = true;
         last = m.index + m[0].length;
       }
-      if (last < clean.length) this.model.encodeFragment(last === 0 ? clean : clean.slice(last), out, afterSpecial);
+      if (last < clean.length) this.model.encodeFragment(last === 0 ? clean : clean.slice(last), out, afterSpecial, last === 0);
     }
     if (addSpecial) {
       if (wordpiece) {

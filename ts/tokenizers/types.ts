@@ -1,5 +1,6 @@
 /**
- * The public tokenizer contract. Every family (byte-level BPE, SentencePiece-style BPE, WordPiece)
+ * The public tokenizer contract. Every family (byte-level BPE, SentencePiece-style BPE, WordPiece,
+ * SentencePiece Unigram)
  * implements it; `loadTokenizer(path)` returns one.
  */
 import type { SpecialIds, Vocab } from './vocab.js';
@@ -33,7 +34,7 @@ export interface StreamDecoder {
   flush(): string;
 }
 
-export type TokenizerFamily = 'bpe' | 'spm' | 'wordpiece';
+export type TokenizerFamily = 'bpe' | 'spm' | 'wordpiece' | 'unigram';
 
 export interface Tokenizer {
   readonly family: TokenizerFamily;

@@ -95,6 +95,8 @@ export interface AttentionArgs {
   scale: number;
   rope: Rope | null;
   f16: boolean;
+  /** Packed-batch offsets [0, …, T], or null for one sequence. */
+  sequences: Int32Array | null;
 }
 
 export function checkAttention(
@@ -137,7 +139,17 @@ export function checkAttention(
   if (rope && (overlaps(k as ArrayBufferView, v as ArrayBufferView) || overlaps(k as ArrayBufferView, q as Float32Array))) {
     throw new RangeError('tensorloom: k must not overlap q or v when RoPE rotates it in place');
   }
-  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16 };
+  let sequences: Int32Array | null = null;
+  if (shape.sequences !== undefined) {
+    expectArray('sequences', shape.sequences, Int32Array);
+    const b = shape.sequences;
+    if (b.length < 2) throw new RangeError('tensorloom: sequences must hold at least 2 offsets [0, …, T]');
+    if (S !== T || posOffset !== 0) throw new RangeError('tensorloom: a packed batch (sequences) needs S === T and posOffset 0');
+    if (b[0] !== 0 || b[b.length - 1] !== T) throw new RangeError(`tensorloom: sequences must start at 0 and end at T (${T})`);
+    for (let i = 1; i < b.length; i++) if (b[i]! < b[i - 1]!) throw new RangeError(`tensorloom: sequences must be non-decreasing (index ${i})`);
+    sequences = b;
+  }
+  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences };
 }
 
 function attention(
@@ -147,25 +159,43 @@ function attention(
   v: Float32Array | Uint16Array,
   shape: AttentionShape,
 ): void {
-  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16 } = checkAttention(out, q, k, v, shape);
+  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences } = checkAttention(out, q, k, v, shape);
   const G = H / Hkv;
   const kf = f16 ? null : (k as Float32Array);
   const vf = f16 ? null : (v as Float32Array);
   const kAt = f16 ? (i: number) => f16ToF32(k[i]!) : (i: number) => kf![i]!;
   const vAt = f16 ? (i: number) => f16ToF32(v[i]!) : (i: number) => vf![i]!;
 
+  // Each query row t: the first key row of its sequence (k0) and its position in it (pos); a
+  // plain call is one sequence with k0 = 0 and pos = posOffset + t.
+  const k0 = new Int32Array(T);
+  const pos = new Int32Array(T);
+  const nkeys = new Int32Array(T).fill(S);
+  if (sequences) {
+    for (let i = 0; i + 1 < sequences.length; i++) {
+      for (let t = sequences[i]!; t < sequences[i + 1]!; t++) {
+        k0[t] = sequences[i]!;
+        pos[t] = t - sequences[i]!;
+        nkeys[t] = sequences[i + 1]! - sequences[i]!;
+      }
+    }
+  } else for (let t = 0; t < T; t++) pos[t] = posOffset + t;
+
   let table: Float32Array | null = null;
+  let tablePos0 = posOffset;
   if (rope) {
-    table = ropeTable(posOffset, T, rope);
+    tablePos0 = sequences ? 0 : posOffset;
+    table = ropeTable(tablePos0, sequences ? Math.max(...nkeys) : T, rope);
     const row = new Float32Array(D);
     for (let t = 0; t < T; t++) {
       for (let hk = 0; hk < Hkv; hk++) {
-        const off = ((posOffset + t) * Hkv + hk) * D;
+        const off = ((k0[t]! + pos[t]!) * Hkv + hk) * D;
+        const at = (pos[t]! - tablePos0) * rope.dims;
         if (kf) {
-          rotateRow(kf, off, table, t * rope.dims, rope);
+          rotateRow(kf, off, table, at, rope);
         } else {
           for (let d = 0; d < D; d++) row[d] = f16ToF32(k[off + d]!);
-          rotateRow(row, 0, table, t * rope.dims, rope);
+          rotateRow(row, 0, table, at, rope);
           for (let d = 0; d < D; d++) k[off + d] = f32ToF16(row[d]!);
         }
       }
@@ -175,16 +205,17 @@ function attention(
   const qr = new Float32Array(D);
   const acc = new Float64Array(D);
   for (let t = 0; t < T; t++) {
-    const last = causal ? posOffset + t : S - 1;
+    const first = k0[t]!;
+    const last = first + (causal ? pos[t]! : nkeys[t]! - 1);
     for (let h = 0; h < H; h++) {
       const qoff = (t * H + h) * D;
       for (let d = 0; d < D; d++) qr[d] = q[qoff + d]!;
-      if (rope && table) rotateRow(qr, 0, table, t * rope.dims, rope);
+      if (rope && table) rotateRow(qr, 0, table, (pos[t]! - tablePos0) * rope.dims, rope);
       const hk = Math.floor(h / G);
       let m = -Infinity;
       let l = 0;
       acc.fill(0);
-      for (let s = 0; s <= last; s++) {
+      for (let s = first; s <= last; s++) {
         const koff = (s * Hkv + hk) * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * kAt(koff + d);

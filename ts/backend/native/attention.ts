@@ -23,6 +23,7 @@ declare module '../../native/addon-types.js' {
       ropeLayout: string | null,
       ropeTheta?: number,
       ropeDims?: number,
+      seqBounds?: Int32Array,
     ): void;
     rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, layout: string, theta: number, dims: number): void;
   }
@@ -42,11 +43,12 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
       const { T, S, H, Hkv, D, posOffset } = shape;
       const scale = shape.scale ?? 1 / Math.sqrt(D);
       const causal = shape.causal ?? true;
+      const seq = shape.sequences;
       if (shape.rope === undefined) {
-        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null);
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null, undefined, undefined, seq);
       } else {
         const r = ropeObject(shape.rope);
-        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, r.layout, r.theta, r.dims ?? D);
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, r.layout, r.theta, r.dims ?? D, seq);
       }
     },
     rope(x, T, nHeads, D, posOffset, rope) {

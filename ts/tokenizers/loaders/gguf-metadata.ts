@@ -3,6 +3,9 @@
  * file leaves out. Takes the metadata map so it works with any GGUF reader (ts/formats/gguf.ts).
  */
 import { ByteLevelBPE } from '../bpe.js';
+import { PrecompiledCharsmap } from '../charsmap.js';
+import { SentencePieceNormalizer, SentencePiecePreprocessor } from '../spm-normalizer.js';
+import { Unigram } from '../unigram.js';
 import { preTokenizerFor } from '../pretokenizers.js';
 import { SentencePieceBPE } from '../spm.js';
 import { VocabTokenizer } from '../tokenizer.js';
@@ -87,7 +90,29 @@ export function tokenizerFromGGUFMetadata(meta: MetadataMap): VocabTokenizer {
       const wp = new WordPiece(vocab, { unkId: unk, lowercase: true });
       return new VocabTokenizer(vocab, wp, { special: ids });
     }
+    case 't5': {
+      // SentencePiece Unigram (T5, XLM-RoBERTa), with llama.cpp's defaults and its reading of the
+      // normalizer: no byte fallback, UNUSED pieces matchable (see unigram.ts, spm-normalizer.ts)
+      if (!scores) throw new TokenizerError("GGUF Unigram tokenizer: 'tokenizer.ggml.scores' is missing");
+      const vocab = new Vocab(tokens, types, scores);
+      const ids = special({ eos: 1, unk: 2, pad: 0 });
+      const blob = meta.get('tokenizer.ggml.precompiled_charsmap');
+      if (blob !== undefined && !(blob instanceof Uint8Array || blob instanceof Int8Array)) {
+        throw new TokenizerError("GGUF metadata 'tokenizer.ggml.precompiled_charsmap' should be a uint8/int8 array");
+      }
+      const charsmap = blob && blob.length > 0 ? new PrecompiledCharsmap(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength)) : null;
+      const normalizer = new SentencePieceNormalizer({
+        charsmap,
+        addDummyPrefix: flag('add_space_prefix') ?? false,
+        removeExtraWhitespaces: flag('remove_extra_whitespaces') ?? false,
+        style: 'llama.cpp',
+      });
+      const unk = vocab.checkId(ids.unk, 'unknown token');
+      if (unk === undefined) throw new TokenizerError('GGUF Unigram tokenizer needs an unknown token id');
+      const model = new Unigram(vocab, new SentencePiecePreprocessor(normalizer), { unkId: unk, byteFallback: false, matchUnused: true });
+      return new VocabTokenizer(vocab, model, { special: ids, addBos: flag('add_bos_token') ?? false, addEos: flag('add_eos_token') ?? true });
+    }
     default:
-      throw new TokenizerError(`GGUF tokenizer model '${model}' is not supported (supported: llama, gpt2, bert)`);
+      throw new TokenizerError(`GGUF tokenizer model '${model}' is not supported (supported: llama, gpt2, bert, t5)`);
   }
 }

@@ -9,7 +9,9 @@
  *   gives the same result whenever each merged token has one way to be made, as in converted
  *   SentencePiece models.
  * - WordPiece with BertNormalizer/BertPreTokenizer.
- * Unigram and other models get a clear error.
+ * - Unigram (converted SentencePiece models: XLM-RoBERTa, T5) with its normalizers and Metaspace
+ *   run as Hugging Face runs them (hf-unigram-pipeline.ts).
+ * Other models get a clear error.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +19,8 @@ import { ByteLevelBPE } from '../bpe.js';
 import { customPreTokenizer, preTokenizerFor, type RegexPreTokenizer } from '../pretokenizers.js';
 import { SentencePieceBPE, SPIECE_SPACE } from '../spm.js';
 import { VocabTokenizer } from '../tokenizer.js';
+import { HFUnigramPipeline } from '../hf-unigram-pipeline.js';
+import { Unigram } from '../unigram.js';
 import { TokenizerError, TokenType, Vocab, type SpecialIds } from '../vocab.js';
 import { WordPiece } from '../wordpiece.js';
 
@@ -91,8 +95,9 @@ export function tokenizerFromHFJson(doc: Json, config: Json = {}, label = 'token
   const model = obj(doc.model);
   if (!model) throw new TokenizerError(`${label}: no "model" object`);
   const type = model.type ?? (model.merges ? 'BPE' : undefined);
+  if (type === 'Unigram') return unigramFromHFJson(doc, model, config, label);
   const vocabMap = obj(model.vocab);
-  if (type !== 'BPE' && type !== 'WordPiece') throw new TokenizerError(`${label}: tokenizer model '${String(type)}' is not supported (BPE, WordPiece)`);
+  if (type !== 'BPE' && type !== 'WordPiece') throw new TokenizerError(`${label}: tokenizer model '${String(type)}' is not supported (BPE, WordPiece, Unigram)`);
   if (!vocabMap) throw new TokenizerError(`${label}: model.vocab must be a {token: id} object`);
 
   // dense token list from the vocab plus added tokens
@@ -220,4 +225,75 @@ export function tokenizerFromHFJson(doc: Json, config: Json = {}, label = 'token
   const vocab = new Vocab(tokens, types, scores);
   const spm = new SentencePieceBPE(vocab, { addSpacePrefix: prepends, unkId: special.unk });
   return new VocabTokenizer(vocab, spm, { special, addBos, addEos });
+}
+
+/** tokenizer.json with `model.type` Unigram: vocab is [[piece, score], …] in id order. */
+function unigramFromHFJson(doc: Json, model: Json, config: Json, label: string): VocabTokenizer {
+  if (!Array.isArray(model.vocab) || model.vocab.length === 0) throw new TokenizerError(`${label}: Unigram model.vocab must be a non-empty [[piece, score], …] array`);
+  const entries = model.vocab as unknown[];
+  const tokens: string[] = new Array(entries.length);
+  const scores = new Float32Array(entries.length);
+  entries.forEach((e, i) => {
+    if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number' || !Number.isFinite(e[1])) {
+      throw new TokenizerError(`${label}: Unigram vocab entry ${i} should be [piece, score], got ${JSON.stringify(e)}`);
+    }
+    tokens[i] = e[0];
+    scores[i] = e[1];
+  });
+  const types = new Uint8Array(tokens.length).fill(TokenType.NORMAL);
+  const byteFallback = model.byte_fallback === true;
+  if (byteFallback) for (let i = 0; i < tokens.length; i++) if (/^<0x[0-9A-F]{2}>$/.test(tokens[i]!)) types[i] = TokenType.BYTE;
+  const added = Array.isArray(doc.added_tokens) ? (doc.added_tokens as unknown[]).map(obj).filter((x): x is Json => !!x) : [];
+  for (const a of added) {
+    if (typeof a.id !== 'number' || typeof a.content !== 'string' || !Number.isInteger(a.id) || a.id < 0) throw new TokenizerError(`${label}: added token ${JSON.stringify(a)} needs an id and content`);
+    if (a.id >= tokens.length) throw new TokenizerError(`${label}: added token ${JSON.stringify(a.content)} has id ${a.id} outside the Unigram vocabulary of ${tokens.length}`);
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  const unkId = typeof model.unk_id === 'number' ? model.unk_id : undefined;
+  if (unkId === undefined || !Number.isInteger(unkId) || unkId < 0 || unkId >= tokens.length) throw new TokenizerError(`${label}: Unigram model needs an unk_id inside the vocabulary, got ${JSON.stringify(model.unk_id)}`);
+  types[unkId] = TokenType.UNKNOWN;
+  const vocab = new Vocab(tokens, types, scores);
+  const normalizers = flatten(doc.normalizer, 'normalizers');
+  const preSteps = flatten(doc.pre_tokenizer, 'pretokenizers');
+  const unsupported = preSteps.find((s) => s.type !== 'Metaspace' && s.type !== 'WhitespaceSplit');
+  if (unsupported) throw new TokenizerError(`${label}: pre-tokenizer '${String(unsupported.type)}' is not supported for Unigram (Metaspace, WhitespaceSplit)`);
+  const pipeline = new HFUnigramPipeline(normalizers, preSteps.find((s) => s.type === 'Metaspace'), label, preSteps.some((s) => s.type === 'WhitespaceSplit'));
+  // Hugging Face's Unigram: UNK scores min(all scores) − 10
+  let min = Infinity;
+  for (const v of scores) min = Math.min(min, v);
+  const unigram = new Unigram(vocab, pipeline, { unkId, byteFallback, matchUnused: true, unkScore: min - 10 });
+
+  const idOf = (v: unknown) => {
+    const c = tokenContent(v);
+    const i = c === undefined ? undefined : vocab.id(c);
+    return i;
+  };
+  const special: SpecialIds = { unk: unkId, bos: idOf(config.bos_token), eos: idOf(config.eos_token), pad: idOf(config.pad_token), cls: idOf(config.cls_token), sep: idOf(config.sep_token), mask: idOf(config.mask_token) };
+  // BOS/EOS from the post-processor's single template (XLM-R: <s> $A </s>; T5: $A </s>)
+  let addBos = false;
+  let addEos = false;
+  const post = obj(doc.post_processor);
+  const template = post && post.type === 'TemplateProcessing' && Array.isArray(post.single) ? (post.single as unknown[]).map(obj) : undefined;
+  if (template && template.length > 0) {
+    const first = obj(template[0]?.SpecialToken);
+    if (first && typeof first.id === 'string' && vocab.id(first.id) !== undefined) {
+      addBos = true;
+      special.bos = vocab.id(first.id);
+    }
+    const last = obj(template[template.length - 1]?.SpecialToken);
+    if (last && typeof last.id === 'string' && vocab.id(last.id) !== undefined && (template.length > 1 || !first)) {
+      addEos = true;
+      special.eos = vocab.id(last.id);
+    }
+  } else if (post && post.type === 'RobertaProcessing') {
+    const cls = Array.isArray(post.cls) && typeof post.cls[0] === 'string' ? vocab.id(post.cls[0]) : undefined;
+    const sep = Array.isArray(post.sep) && typeof post.sep[0] === 'string' ? vocab.id(post.sep[0]) : undefined;
+    if (cls !== undefined && sep !== undefined) {
+      addBos = addEos = true;
+      special.bos = special.cls = cls;
+      special.eos = special.sep = sep;
+    }
+  }
+  return new VocabTokenizer(vocab, unigram, { special, addBos, addEos });
 }
