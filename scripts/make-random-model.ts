@@ -1,14 +1,15 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2 --size tiny|110m
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gpt2 --size tiny|110m
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
  * Families: llama (Llama 2/3 layout; --rope-scaling writes config.json's rope_scaling as Llama 3.x,
  * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
  * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
- * smollm3 (4 layers, the fourth without RoPE), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * smollm3 (4 layers, the fourth without RoPE), mistral3 (Ministral 3: YaRN with mscale_all_dim, query
+ * temperature), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
@@ -32,8 +33,8 @@ import { openModelFile } from '../ts/formats/model-file.js';
 import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
-export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gpt2'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gpt2'];
 /** qwen3moe's experts: count, used per token, width. */
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
@@ -62,6 +63,7 @@ export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
   qwen3moe: LLAMA_SIZES,
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
+  mistral3: LLAMA_SIZES,
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -276,8 +278,8 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTe
   return out;
 }
 
-const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
-const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gpt2: 'gpt2' };
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', mistral3: 'Ministral3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', mistral3: 'ministral3', gpt2: 'gpt2' };
 
 /** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
 function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
@@ -300,6 +302,10 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
       ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
       ...(ropeScaling ? { rope_scaling: ropeScalingConfig(ropeScaling, c) } : {}),
+      // Ministral 3: YaRN with mscale_all_dim and the Llama 4 query temperature (original context = ctx / 4)
+      ...(arch === 'mistral3'
+        ? { rope_parameters: { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: c.contextLength / 4, beta_fast: 16, beta_slow: 1, mscale: 1, mscale_all_dim: 0.5, llama_4_scaling_beta: 0.1 } }
+        : {}),
       hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
     };
   }

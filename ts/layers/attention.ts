@@ -41,6 +41,8 @@ export interface AttentionOptions {
   /** Per-head RMSNorm of q and of k (weights of length headDim) before RoPE (Qwen3). */
   qNorm?: RMSNorm | null;
   kNorm?: RMSNorm | null;
+  /** q at position p scaled by 1 + beta · ln(⌊p / floor⌋ + 1) (Llama 4 / Ministral 3 attention temperature). */
+  temperature?: { beta: number; floor: number } | null;
 }
 
 export class Attention {
@@ -56,6 +58,7 @@ export class Attention {
   readonly ropeTable: RopeTable | null;
   readonly qNorm: RMSNorm | null;
   readonly kNorm: RMSNorm | null;
+  readonly temperature: { beta: number; floor: number } | null;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -77,6 +80,7 @@ export class Attention {
     this.rope = this.ropeTable ? null : o.rope;
     this.qNorm = o.qNorm ?? null;
     this.kNorm = o.kNorm ?? null;
+    this.temperature = o.temperature ?? null;
     for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
       if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
     }
@@ -164,6 +168,15 @@ export class Attention {
     if (this.ropeTable) {
       this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
       this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
+    }
+    if (this.temperature) {
+      const qDim = this.nHeads * this.headDim;
+      const { beta, floor } = this.temperature;
+      for (let t = 0; t < T; t++) {
+        const s = Math.fround(Math.log(Math.floor((pos + t) / floor) + 1) * beta + 1);
+        if (s === 1) continue;
+        for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i]! *= s;
+      }
     }
     if (f32) {
       kc.set(k, pos * kvDim);

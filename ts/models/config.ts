@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -35,6 +35,11 @@ export interface TransformerConfig {
   outBias: boolean;
   /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
   ropeScaling?: RopeScaling;
+  /**
+   * Position-dependent query scaling ("Llama 4 attention temperature", Ministral 3): q at position
+   * p is multiplied by 1 + beta · ln(⌊p / floor⌋ + 1).
+   */
+  attnTemperature?: { beta: number; floor: number };
   /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
   noRopeLayers?: readonly boolean[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
