@@ -83,6 +83,8 @@ export interface MakeOptions {
   ropeScaling?: RopeScalingKind;
   /** llama only: a Mixtral of this many experts (top-2). */
   experts?: number;
+  /** mistral3 only: config.json sliding_window (every layer). */
+  slidingWindow?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -289,7 +291,7 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
   return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
   const eos = c.vocabSize - 1;
   if (arch !== 'gpt2') {
     const q = QWEN3MOE_EXPERTS;
@@ -298,6 +300,7 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
       num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
       ...(arch === 'qwen3' || arch === 'qwen3moe' ? { head_dim: c.dim / c.nHeads } : {}),
       ...(experts > 0 ? { num_local_experts: experts, num_experts_per_tok: 2 } : {}),
+      ...(slidingWindow ? { sliding_window: slidingWindow } : {}),
       ...(arch === 'smollm3' ? { no_rope_layers: Array.from({ length: c.nLayers }, (_, i) => ((i + 1) % 4 === 0 ? 0 : 1)) } : {}),
       ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
@@ -317,9 +320,9 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0): void {
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts, slidingWindow), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
   writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
   const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed, experts).map((t, i, all) => ({
@@ -342,10 +345,11 @@ export function makeRandomModel(o: MakeOptions): void {
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
   if (o.ropeScaling && o.arch !== 'llama') throw new Error(`--rope-scaling is for --arch llama, not ${o.arch}`);
+  if (o.slidingWindow !== undefined && o.arch !== 'mistral3') throw new Error(`a sliding window is written for --arch mistral3 only, not ${o.arch}`);
   if (o.experts !== undefined && (o.arch !== 'llama' || !Number.isInteger(o.experts) || o.experts < 2)) throw new Error(`--experts is for --arch llama and needs an integer ≥ 2, got ${o.experts} (${o.arch})`);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
-    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0);
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0, o.slidingWindow);
     if (o.gguf) {
       using model = openModelFile(hfDir);
       convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });

@@ -40,6 +40,11 @@ export interface TransformerConfig {
    * p is multiplied by 1 + beta · ln(⌊p / floor⌋ + 1).
    */
   attnTemperature?: { beta: number; floor: number };
+  /**
+   * Sliding-window attention: `size` positions (the query's own included), in the layers marked
+   * true in `layers` (all layers when absent). `key` names where the file declared it, for errors.
+   */
+  slidingWindow?: { size: number; layers?: readonly boolean[]; key: string };
   /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
   noRopeLayers?: readonly boolean[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
@@ -59,5 +64,11 @@ export function validateConfig(c: TransformerConfig, source: string): void {
   }
   if (c.nHeads % c.nKvHeads !== 0) throw new RangeError(`tensorloom: ${source}: ${c.nHeads} heads are not a multiple of ${c.nKvHeads} KV heads`);
   if (!(c.normEps > 0 && c.normEps < 1)) throw new RangeError(`tensorloom: ${source}: norm epsilon must be in (0, 1), got ${c.normEps}`);
+  const w = c.slidingWindow;
+  if (w) {
+    if (!Number.isInteger(w.size) || w.size < 1) throw new RangeError(`tensorloom: ${source}: ${w.key} must be a positive integer, got ${w.size}`);
+    if (w.size > c.contextLength) throw new RangeError(`tensorloom: ${source}: ${w.key} (${w.size}) is larger than the context length (${c.contextLength})`);
+    if (w.layers && w.layers.length !== c.nLayers) throw new RangeError(`tensorloom: ${source}: ${w.key}: ${w.layers.length} layer flags for ${c.nLayers} layers`);
+  }
   if (c.rope && (c.rope.dims ?? c.headDim) % 2 !== 0) throw new RangeError(`tensorloom: ${source}: RoPE dims must be even, got ${c.rope.dims}`);
 }

@@ -3,10 +3,12 @@
  * permutes Q/K like Llama's; llama.cpp runs it with interleaved RoPE) with YaRN RoPE whose
  * magnitude uses `mscale_all_dim` (rope.scaling.yarn_log_multiplier) and whose ramp reads the
  * yarn_beta_fast/slow keys, and a position-dependent query temperature
- * (attention.temperature_scale = llama_4_scaling_beta, floor = the original context). llama.cpp's
- * graph for this family has no sliding window, so none is applied here either.
+ * (attention.temperature_scale = llama_4_scaling_beta, floor = the original context). A sliding
+ * window is applied where the file declares one (GGUF mistral3.attention.sliding_window, HF
+ * sliding_window with layer_types); llama.cpp's graph for this family has none (Ministral 3
+ * checkpoints declare none), so the llama.cpp parity tests run without it.
  */
-import { f32 } from '../formats/gguf-writer.js';
+import { f32, u32 } from '../formats/gguf-writer.js';
 import { configFromGGUF, configFromHF, GGUFKeys, llamaStyleHfName, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { decoderWeights } from './llama.js';
@@ -29,7 +31,9 @@ export const mistral3: Architecture = {
         ? { ...c, ropeScaling: { ...s, ...num('betaFast', k.num('rope.scaling.yarn_beta_fast')), ...num('betaSlow', k.num('rope.scaling.yarn_beta_slow')), ...num('logMul', k.num('rope.scaling.yarn_log_multiplier')) } }
         : c;
       const floor = s?.originalContext ?? k.num('rope.scaling.original_context_length') ?? c.contextLength;
-      return beta !== 0 ? { ...withYarn, attnTemperature: { beta, floor } } : withYarn;
+      const window = k.num('attention.sliding_window');
+      const swa = window ? { slidingWindow: { size: window, key: k.key('attention.sliding_window') } } : {};
+      return { ...(beta !== 0 ? { ...withYarn, attnTemperature: { beta, floor } } : withYarn), ...swa };
     }
     const c = configFromHF(mf, 'mistral3', RECIPE);
     const p = (mf.hfConfig?.rope_parameters ?? mf.hfConfig?.rope_scaling ?? {}) as Record<string, unknown>;
@@ -37,7 +41,12 @@ export const mistral3: Architecture = {
     const beta = typeof p.llama_4_scaling_beta === 'number' ? p.llama_4_scaling_beta : 0;
     const s = c.ropeScaling;
     const withYarn: TransformerConfig = s?.type === 'yarn' && logMul ? { ...c, ropeScaling: { ...s, logMul } } : c;
-    return beta !== 0 ? { ...withYarn, attnTemperature: { beta, floor: s?.originalContext ?? c.contextLength } } : withYarn;
+    const window = mf.hfConfig?.sliding_window;
+    const types = mf.hfConfig?.layer_types;
+    const swa = typeof window === 'number' && window > 0
+      ? { slidingWindow: { size: window, key: 'sliding_window', ...(Array.isArray(types) ? { layers: types.map((t) => t === 'sliding_attention') } : {}) } }
+      : {};
+    return { ...(beta !== 0 ? { ...withYarn, attnTemperature: { beta, floor: s?.originalContext ?? c.contextLength } } : withYarn), ...swa };
   },
   hfTensorName: (name) => llamaStyleHfName(name),
   weights: (mf, c) => decoderWeights(mf, c),
@@ -45,6 +54,7 @@ export const mistral3: Architecture = {
     const meta = standardGGUFMetadata('mistral3', c);
     if (c.ropeScaling?.logMul !== undefined) meta.push(['mistral3.rope.scaling.yarn_log_multiplier', f32(c.ropeScaling.logMul)]);
     if (c.attnTemperature) meta.push(['mistral3.attention.temperature_scale', f32(c.attnTemperature.beta)]);
+    if (c.slidingWindow) meta.push(['mistral3.attention.sliding_window', u32(c.slidingWindow.size)]);
     return meta;
   },
 };

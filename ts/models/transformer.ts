@@ -129,6 +129,7 @@ export class Transformer {
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
         temperature: c.attnTemperature ?? null,
+        window: c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true) ? c.slidingWindow.size : null,
       });
       let mlp: MLP | MoE;
       if (c.moe) {
