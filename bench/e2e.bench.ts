@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m] [--reps=N]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -15,6 +15,10 @@
  * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
  * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
+ * `families-tiny` / `families-110m`: one random model per family of the architecture table beyond
+ * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3),
+ * tiny-shaped in f32 and 110M-shaped in q8_0 (check the tiny ones' code path with --reps=1; the
+ * 110M ones are long runs).
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  */
 import { execFile, spawnSync } from 'node:child_process';
@@ -228,6 +232,30 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
     for (const type of types) {
       const q = await quantized(src, type);
       out.push({ name: `${SIZE_LABEL[size]} ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
+    }
+  }
+  for (const size of ['tiny', '110m'] as const) {
+    if (!which.includes(`families-${size}`)) continue;
+    const dir = join(tmpdir(), 'tensorloom-bench');
+    mkdirSync(dir, { recursive: true });
+    const { makeRandomModel } = await import('../scripts/make-random-model.js');
+    const type = size === 'tiny' ? 'f32' : 'q8_0';
+    const families = [
+      { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
+      { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
+      { name: 'qwen2', options: { arch: 'qwen2' } },
+      { name: 'qwen3', options: { arch: 'qwen3' } },
+      { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
+      { name: 'smollm3', options: { arch: 'smollm3' } },
+      { name: 'mistral3', options: { arch: 'mistral3' } },
+    ] as const;
+    for (const f of families) {
+      const p = join(dir, `${f.name}-${size}-${type}.gguf`);
+      if (!existsSync(p)) {
+        console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
+        makeRandomModel({ ...f.options, size, type, seed: 1, gguf: p });
+      }
+      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${type}`, path: p });
     }
   }
   return out;

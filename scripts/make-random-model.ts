@@ -1,14 +1,15 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
  * Families: llama (Llama 2/3 layout; --rope-scaling writes config.json's rope_scaling as Llama 3.x,
  * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
  * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
- * smollm3 (4 layers, the fourth without RoPE), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * smollm3 (4 layers, the fourth without RoPE), mistral3 (Ministral 3: YaRN with mscale_all_dim, query
+ * temperature), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
@@ -38,8 +39,8 @@ import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
-export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gpt2'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gpt2'];
 /** qwen3moe's experts: count, used per token, width. */
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
@@ -72,6 +73,7 @@ export const CONFIGS: Record<Arch, Record<'tiny' | '110m', RandomConfig> & Parti
   qwen3moe: { tiny: LLAMA_SIZES.tiny, '110m': LLAMA_SIZES['110m'] },
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
+  mistral3: LLAMA_SIZES,
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -96,6 +98,8 @@ export interface MakeOptions {
   ropeScaling?: RopeScalingKind;
   /** llama only: a Mixtral of this many experts (top-2). */
   experts?: number;
+  /** mistral3 only: config.json sliding_window (every layer). */
+  slidingWindow?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -291,8 +295,8 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTe
   return out;
 }
 
-const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
-const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gpt2: 'gpt2' };
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', mistral3: 'Ministral3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', mistral3: 'ministral3', gpt2: 'gpt2' };
 
 /** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
 function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
@@ -302,7 +306,7 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
   return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
   const eos = c.vocabSize - 1;
   if (arch !== 'gpt2') {
     const q = QWEN3MOE_EXPERTS;
@@ -311,10 +315,15 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
       num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
       ...(arch === 'qwen3' || arch === 'qwen3moe' ? { head_dim: c.dim / c.nHeads } : {}),
       ...(experts > 0 ? { num_local_experts: experts, num_experts_per_tok: 2 } : {}),
+      ...(slidingWindow ? { sliding_window: slidingWindow } : {}),
       ...(arch === 'smollm3' ? { no_rope_layers: Array.from({ length: c.nLayers }, (_, i) => ((i + 1) % 4 === 0 ? 0 : 1)) } : {}),
       ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
       ...(ropeScaling ? { rope_scaling: ropeScalingConfig(ropeScaling, c) } : {}),
+      // Ministral 3: YaRN with mscale_all_dim and the Llama 4 query temperature (original context = ctx / 4)
+      ...(arch === 'mistral3'
+        ? { rope_parameters: { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: c.contextLength / 4, beta_fast: 16, beta_slow: 1, mscale: 1, mscale_all_dim: 0.5, llama_4_scaling_beta: 0.1 } }
+        : {}),
       hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
     };
   }
@@ -326,9 +335,9 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0): void {
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts, slidingWindow), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
   writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
   const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed, experts).map((t, i, all) => ({
@@ -486,10 +495,11 @@ export function makeRandomModel(o: MakeOptions): void {
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
   if (o.ropeScaling && o.arch !== 'llama') throw new Error(`--rope-scaling is for --arch llama, not ${o.arch}`);
+  if (o.slidingWindow !== undefined && o.arch !== 'mistral3') throw new Error(`a sliding window is written for --arch mistral3 only, not ${o.arch}`);
   if (o.experts !== undefined && (o.arch !== 'llama' || !Number.isInteger(o.experts) || o.experts < 2)) throw new Error(`--experts is for --arch llama and needs an integer ≥ 2, got ${o.experts} (${o.arch})`);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
-    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0);
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0, o.slidingWindow);
     if (o.gguf) {
       using model = openModelFile(hfDir);
       convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });

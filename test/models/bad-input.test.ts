@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRandomModel } from '../../scripts/make-random-model.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
-import { writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
+import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { writeSafetensors } from '../../ts/formats/safetensors-writer.js';
 import { haveStories, nativeAvailable, shared, stories } from './helpers.js';
@@ -19,10 +19,10 @@ const dir = mkdtempSync(join(tmpdir(), 'tl-bad-input-'));
 const good = join(dir, 'good.gguf');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Rewrites `good` with edited metadata and tensors. */
-function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void): string {
-  const g = readGGUF(good);
-  const bytes = readFileSync(good);
+/** Rewrites `good` (or `base`) with edited metadata and tensors. */
+function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void, base = good): string {
+  const g = readGGUF(base);
+  const bytes = readFileSync(base);
   const meta = new Map<string, GGUFWriteValue>();
   for (const [k, v] of g.metadata) {
     const t = g.metadataTypes.get(k)!;
@@ -113,5 +113,87 @@ describe('bad input → clear errors', () => {
     } finally {
       await m.dispose();
     }
+  });
+});
+
+describe('bad input of the newer families → errors naming the tensor or key', () => {
+  const qwen3 = join(dir, 'qwen3.gguf');
+  const qwen3moe = join(dir, 'qwen3moe.gguf');
+  const mixtral = join(dir, 'mixtral.gguf');
+  const llama3 = join(dir, 'llama3.gguf');
+  beforeAll(() => {
+    makeRandomModel({ arch: 'qwen3', size: 'tiny', seed: 3, gguf: qwen3 });
+    makeRandomModel({ arch: 'qwen3moe', size: 'tiny', seed: 3, gguf: qwen3moe });
+    makeRandomModel({ arch: 'llama', size: 'tiny', seed: 3, experts: 4, gguf: mixtral });
+    makeRandomModel({ arch: 'llama', size: 'tiny', seed: 3, ropeScaling: 'llama3', gguf: llama3 });
+  });
+  const drop = (name: string) => (_m: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => {
+    const i = tensors.findIndex((t) => t.name === name);
+    expect(i, name).toBeGreaterThanOrEqual(0);
+    tensors.splice(i, 1);
+  };
+
+  it('qwen3 without its per-head q norm', async () => {
+    await expect(loadModel(variant('q3-no-qnorm', drop('blk.1.attn_q_norm.weight'), qwen3), { backend })).rejects.toThrow(/blk\.1\.attn_q_norm\.weight.*missing/);
+  });
+
+  it('qwen3 with a q norm of the wrong length', async () => {
+    const p = variant('q3-qnorm-shape', (_m, tensors) => {
+      const t = tensors.find((x) => x.name === 'blk.0.attn_q_norm.weight')!;
+      t.dims = [8];
+      t.data = (t.data as Uint8Array).subarray(0, 32);
+    }, qwen3);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/layer 0 attention q norm \(attn_q_norm\) has 8 elements, expected 16/);
+  });
+
+  it('qwen3moe whose expert_count does not match the router and expert tensors', async () => {
+    const p = variant('q3m-count', (meta) => meta.set('qwen3moe.expert_count', u32(6)), qwen3moe);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/blk\.0\.ffn_gate_inp\.weight routes to 8 experts, but qwen3moe\.expert_count is 6/);
+  });
+
+  it('Mixtral whose stacked expert tensor holds fewer experts than expert_count', async () => {
+    const p = variant('mix-stack', (_m, tensors) => {
+      const t = tensors.find((x) => x.name === 'blk.1.ffn_up_exps.weight')!;
+      t.dims = [t.dims[0]!, t.dims[1]!, 3];
+      t.data = (t.data as Uint8Array).subarray(0, ((t.data as Uint8Array).length / 4) * 3);
+    }, mixtral);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/blk\.1\.ffn_up_exps\.weight has shape \[3, 160, 64\], expected \[4, out, in\] \(llama\.expert_count = 4\)/);
+  });
+
+  it('more experts used per token than there are', async () => {
+    const p = variant('mix-used', (meta) => meta.set('llama.expert_used_count', u32(5)), mixtral);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/llama\.expert_used_count \(5\) is larger than llama\.expert_count \(4\)/);
+  });
+
+  it('a Mixtral expert tensor missing', async () => {
+    await expect(loadModel(variant('mix-missing', drop('blk.0.ffn_down_exps.weight'), mixtral), { backend })).rejects.toThrow(/blk\.0\.ffn_down_exps\.weight.*missing/);
+  });
+
+  it('Llama 3 rope_freqs of the wrong length', async () => {
+    const p = variant('l3-freqs', (_m, tensors) => {
+      const t = tensors.find((x) => x.name === 'rope_freqs.weight')!;
+      t.dims = [4];
+      t.data = (t.data as Uint8Array).subarray(0, 16);
+    }, llama3);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/rope_freqs\.weight has 4 elements, expected 8/);
+  });
+
+  it('a RoPE scaling type we do not run', async () => {
+    const p = variant('l3-longrope', (meta) => meta.set('llama.rope.scaling.type', 'longrope'), llama3);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/llama\.rope\.scaling\.type 'longrope' is not supported/);
+  });
+
+  it('a sliding window larger than the context', async () => {
+    const p = join(dir, 'mistral3-swa.gguf');
+    makeRandomModel({ arch: 'mistral3', size: 'tiny', seed: 3, slidingWindow: 16, gguf: p });
+    const m = await loadModel(p, { backend });
+    await m.dispose(); // the declared window of 16 loads
+    const bad = variant('m3-window', (meta) => meta.set('mistral3.attention.sliding_window', u32(4096)), p);
+    await expect(loadModel(bad, { backend })).rejects.toThrow(/mistral3\.attention\.sliding_window \(4096\) is larger than the context length \(256\)/);
+  });
+
+  it('an unknown architecture lists every family of the table', async () => {
+    const p = variant('unknown-arch', (meta) => meta.set('general.architecture', 'rwkv9'), qwen3);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gpt2, LlamaForCausalLM/);
   });
 });

@@ -30,8 +30,9 @@ import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
 import { qwen35, qwen35moe } from './qwen35.js';
 import { smollm3 } from './smollm3.js';
+import { mistral3 } from './mistral3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gpt2, qwen35, qwen35moe, bert, nomicBert];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gpt2, qwen35, qwen35moe, bert, nomicBert];
 
 export { UnsupportedArchitectureError };
 

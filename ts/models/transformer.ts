@@ -131,6 +131,8 @@ export class Transformer {
         ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
+        temperature: c.attnTemperature ?? null,
+        window: c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true) ? c.slidingWindow.size : null,
       });
       let mlp: MLP | MoE;
       if (c.moe) {
