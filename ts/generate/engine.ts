@@ -4,6 +4,8 @@
  * call) → sample / forward one token at a time → UTF-8-safe text chunks, until EOS, a stop
  * string, maxTokens, a full context or an abort.
  */
+import { encodeTemplated } from '../chat/encode.js';
+import { isTemplatedText } from '../chat/types.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { resolveSampling, Sampler } from './sampler.js';
@@ -42,9 +44,11 @@ export class Engine {
   constructor(
     readonly model: Transformer,
     readonly tokenizer: GenerationTokenizer,
+    /** More ids that end generation (end-of-turn tokens: see ts/chat/stop-tokens.ts). */
+    stopIds: readonly number[] = [],
   ) {
     const V = model.config.vocabSize;
-    const eos = new Set(model.config.eosTokenIds);
+    const eos = new Set([...model.config.eosTokenIds, ...stopIds]);
     if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
     this.eosIds = [...eos];
     if (tokenizer.vocabSize !== V) {
@@ -64,6 +68,8 @@ export class Engine {
       else ids = Array.from(this.tokenizer.encode(prompt, { addSpecialTokens: addBos ?? true }));
     } else if (Array.isArray(prompt)) {
       ids = prompt.slice();
+    } else if (isTemplatedText(prompt)) {
+      ids = encodeTemplated(this.tokenizer, prompt, addBos ?? true);
     } else {
       throw new TypeError(`tensorloom: prompt must be a string or an array of token ids, got ${typeof prompt}`);
     }

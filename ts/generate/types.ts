@@ -1,4 +1,5 @@
 /** Public types of the generation API (shared by the in-thread engine, the worker and the proxy). */
+import type { TemplatedText } from '../chat/types.js';
 import type { SamplingOptions } from './sampler.js';
 
 export type { SamplingOptions } from './sampler.js';
@@ -11,7 +12,7 @@ export type { SamplingOptions } from './sampler.js';
 export interface GenerationTokenizer {
   readonly vocabSize: number;
   readonly specialIds: Readonly<{ bos?: number; eos?: number }>;
-  encode(text: string, options?: { addSpecialTokens?: boolean }): ArrayLike<number>;
+  encode(text: string, options?: { addSpecialTokens?: boolean; parseSpecial?: boolean; literalSpans?: ReadonlyArray<readonly [number, number]> }): ArrayLike<number>;
   createStreamDecoder(options?: { skipSpecialTokens?: boolean }): { push(id: number): string; flush(): string };
 }
 
@@ -64,4 +65,5 @@ export interface GenerateResult {
   timings: GenerateTimings;
 }
 
-export type Prompt = string | readonly number[];
+/** Text, token ids, or a rendered chat template (its control-token spellings become control tokens). */
+export type Prompt = string | readonly number[] | TemplatedText;

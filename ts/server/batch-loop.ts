@@ -9,13 +9,14 @@
  * the others), and a sequence leaves the batch the step it finishes, freeing its KV-cache slot.
  * Requests wait FIFO for a free slot; the bound on that wait queue is kept by the main thread.
  */
+import type { TemplatedText } from '../chat/types.js';
 import type { BatchRow, LoadedEngine, SamplingParams, TokenSampler } from './engine.js';
 import type { ErrorPayload } from './errors.js';
 import { TextStream } from './text-stream.js';
 
 export interface LoopRequest {
-  /** Text (encoded here) or token ids. */
-  prompt: string | number[];
+  /** Text (encoded here), a rendered chat template, or token ids. */
+  prompt: string | TemplatedText | number[];
   /** For a text prompt: prepend BOS. */
   addBos: boolean;
   /** null: until EOS, a stop string or the end of the context. */
@@ -80,7 +81,7 @@ export class BatchLoop {
     const { engine, tokenizer } = this.loaded;
     const ctx = engine.contextLength;
     let ids: number[];
-    if (typeof req.prompt === 'string') {
+    if (!Array.isArray(req.prompt)) {
       try {
         ids = tokenizer.encode(req.prompt, req.addBos);
       } catch (err) {

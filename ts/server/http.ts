@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChatTemplate } from './chat-template.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
-import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions } from './scheduler.js';
+import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
@@ -65,7 +65,13 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const info = scheduler.info;
   const modelId = opts.modelId ?? info.id;
   const templateSource = opts.chatTemplate ?? info.chatTemplate;
-  const template = templateSource ? new ChatTemplate(templateSource, { ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}), ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}) }) : null;
+  const template = templateSource
+    ? new ChatTemplate(templateSource, {
+        ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}),
+        ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}),
+        controlTokens: info.controlTokens ?? [],
+      })
+    : null;
   const maxBody = opts.maxBodyBytes ?? 1 << 20;
   const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
   const created = Math.floor(Date.now() / 1000);
@@ -122,10 +128,9 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
             'messages',
           );
         }
-        let text = template.render(r.messages);
-        // The template usually writes BOS as text; the tokenizer adds it as a token instead.
-        if (info.bosText && text.startsWith(info.bosText)) text = text.slice(info.bosText.length);
-        return generate(req, res, 'chat', text, true, r.options, r.stream, r.includeUsage);
+        // Control tokens the template writes become tokens; message text stays text (ts/chat/template.ts).
+        const prompt = template.render(r.messages);
+        return generate(req, res, 'chat', prompt, true, r.options, r.stream, r.includeUsage);
       }
       default:
         throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
@@ -140,7 +145,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     req: IncomingMessage,
     res: ServerResponse,
     kind: Kind,
-    prompt: string | number[],
+    prompt: ServePrompt,
     addBos: boolean,
     options: Omit<GenerateOptions, 'signal' | 'onText'>,
     stream: boolean,
@@ -157,7 +162,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     };
     res.on('close', onClose);
     req.socket?.setNoDelay(true);
-    const call = { ...options, addBos: typeof prompt === 'string' ? addBos : false, signal: ac.signal };
+    const call = { ...options, addBos: Array.isArray(prompt) ? false : addBos, signal: ac.signal };
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);

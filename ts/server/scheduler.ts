@@ -6,11 +6,15 @@
  * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
  */
 import { Worker } from 'node:worker_threads';
+import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
 import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
 import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
+
+/** Text, token ids, or a rendered chat template (ts/chat: its control-token spellings become tokens). */
+export type ServePrompt = string | number[] | TemplatedText;
 
 export interface SchedulerOptions {
   /** Model file or directory. */
@@ -160,12 +164,12 @@ export class Scheduler {
   }
 
   /** Generates a completion of `prompt` (text, or token ids). */
-  generate(prompt: string | number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  generate(prompt: ServePrompt, opts: GenerateOptions = {}): Promise<GenerateResult> {
     return this.submit(prompt, opts);
   }
 
   /** Streams the completion of `prompt` as text chunks; leaving the loop early aborts it. */
-  stream(prompt: string | number[], opts: GenerateOptions = {}): AsyncIterableIterator<string> {
+  stream(prompt: ServePrompt, opts: GenerateOptions = {}): AsyncIterableIterator<string> {
     const chunks: string[] = [];
     let wake: (() => void) | null = null;
     let finished = false;
@@ -213,7 +217,7 @@ export class Scheduler {
   }
 
   /** The common path of generate/stream and the HTTP layer. */
-  submit(prompt: string | number[], opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
+  submit(prompt: ServePrompt, opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
     if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
@@ -336,7 +340,7 @@ export class Scheduler {
   }
 }
 
-function toLoopRequest(prompt: string | number[], o: GenerateOptions): LoopRequest {
+function toLoopRequest(prompt: ServePrompt, o: GenerateOptions): LoopRequest {
   const sampling: SamplingParams = {
     temperature: o.temperature ?? 1,
     topK: o.topK ?? 0,
@@ -351,7 +355,9 @@ function toLoopRequest(prompt: string | number[], o: GenerateOptions): LoopReque
   if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
     throw new RangeError(`tensorloom: maxTokens must be a positive integer, got ${maxTokens}`);
   }
-  if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError('tensorloom: the prompt must be a string or an array of token ids');
+  if (typeof prompt !== 'string' && !Array.isArray(prompt) && !isTemplatedText(prompt)) {
+    throw new TypeError('tensorloom: the prompt must be a string, an array of token ids or a rendered chat template');
+  }
   const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
   return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop: stop.filter((s) => s.length > 0), ignoreEos: o.ignoreEos ?? false };
 }
