@@ -149,6 +149,11 @@ export class VocabTokenizer implements Tokenizer {
     return (this.bytesCache ??= new TokenBytes(this.vocab, this.model));
   }
 
+  /** Every token's decoded bytes (built once): what constrained sampling matches grammars against. */
+  tokenTable(): TokenBytes {
+    return this.tokenBytes;
+  }
+
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
       throw new TypeError('decode: ids must be an array or typed array of token ids');
