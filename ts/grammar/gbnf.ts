@@ -41,17 +41,23 @@ export function charSetIntersects(set: CharSet, lo: number, hi: number): boolean
     for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return true;
     return false;
   }
-  // negated: some point of [lo, hi] escapes every excluded range
-  let cursor = lo;
-  const sorted: [number, number][] = [];
-  for (let i = 0; i < r.length; i += 2) sorted.push([r[i]!, r[i + 1]!]);
-  sorted.sort((a, b) => a[0] - b[0]);
-  for (const [a, b] of sorted) {
-    if (a > cursor) return true;
-    if (b >= cursor) cursor = b + 1;
-    if (cursor > hi) return false;
+  // negated, ranges merged (normalizeRanges): [lo, hi] is excluded only if one range covers it
+  for (let i = 0; i < r.length; i += 2) if (r[i]! <= lo && r[i + 1]! >= hi) return false;
+  return true;
+}
+
+/** Sorted, with overlapping and adjacent ranges merged (what charSetIntersects relies on). */
+function normalizeRanges(ranges: number[]): Uint32Array {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i]!, ranges[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [a, b] of pairs) {
+    const n = out.length;
+    if (n > 0 && a <= out[n - 1]! + 1) out[n - 1] = Math.max(out[n - 1]!, b);
+    else out.push(a, b);
   }
-  return cursor <= hi;
+  return Uint32Array.from(out);
 }
 
 /**
@@ -209,7 +215,7 @@ class Parser {
         }
         this.pos++;
         lastStart = seq.length;
-        seq.push({ t: 'char', set: { ranges: Uint32Array.from(ranges), negated } });
+        seq.push({ t: 'char', set: { ranges: normalizeRanges(ranges), negated } });
       } else if (c === '.') {
         this.pos++;
         lastStart = seq.length;

@@ -19,8 +19,11 @@ interface StackNode {
 
 /** A parser state (interned). */
 export class StackSet {
-  /** Transitions by code point (null: the character is rejected). */
+  /** Transitions by code point (null: the character is rejected); ASCII in an array, the rest in a map. */
+  readonly ascii: (StackSet | null | undefined)[] = new Array(128);
   readonly next = new Map<number, StackSet | null>();
+  /** Transitions by which stacks accept the character (bit i = stacks[i]): characters that no class tells apart share one. */
+  readonly bySignature = new Map<number, StackSet | null>();
   /** Token mask cache slot (token-mask.ts). */
   mask: Uint32Array | null = null;
   constructor(
@@ -55,18 +58,32 @@ export class GrammarRunner {
 
   /** The state after `cp`, or null when no stack accepts it. */
   step(set: StackSet, cp: number): StackSet | null {
-    const hit = set.next.get(cp);
+    const hit = cp < 128 ? set.ascii[cp] : set.next.get(cp);
     if (hit !== undefined) return hit;
-    if (this.nodes.size > MAX_STATES) this.clearCaches();
     const { kind, arg, charsets } = this.grammar;
+    const stacks = set.stacks;
+    // The result depends only on which stacks accept cp: compute that signature, then memoise by it.
+    let sig = -1;
+    if (stacks.length <= 30) {
+      sig = 0;
+      for (let i = 0; i < stacks.length; i++) if (charSetHas(charsets[arg[stacks[i]!.pos]!]!, cp)) sig |= 1 << i;
+      const bySig = set.bySignature.get(sig);
+      if (bySig !== undefined) {
+        if (cp < 128) set.ascii[cp] = bySig;
+        return bySig;
+      }
+    }
+    if (this.nodes.size > MAX_STATES) this.clearCaches();
     const out = new Set<StackNode | null>();
-    for (const s of set.stacks) {
+    for (const s of stacks) {
       if (!charSetHas(charsets[arg[s.pos]!]!, cp)) continue;
       const p = s.pos + 1;
       this.expand(kind[p] === END ? s.next : this.node(p, s.next), out, 0);
     }
     const r = this.intern(out);
-    set.next.set(cp, r);
+    if (sig >= 0) set.bySignature.set(sig, r);
+    if (cp < 128) set.ascii[cp] = r;
+    else if (sig < 0) set.next.set(cp, r);
     return r;
   }
 

@@ -32,53 +32,68 @@ export class TokenTrie {
   readonly tokenList: Int32Array;
 
   constructor(readonly table: TokenTable) {
-    const n = table.offsets.length - 1;
+    const { flat, offsets, special } = table;
+    const n = offsets.length - 1;
     this.vocabSize = n;
-    // Build with maps, then flatten into arrays (the walk runs per token step).
-    const kids: Map<number, number>[] = [new Map()];
-    const ends: number[][] = [[]];
-    for (let id = 0; id < n; id++) {
-      const a = table.offsets[id]!;
-      const b = table.offsets[id + 1]!;
-      if (a === b || table.special[id] === 1) continue; // control tokens never match text
-      let node = 0;
-      for (let i = a; i < b; i++) {
-        const byte = table.flat[i]!;
-        let child = kids[node]!.get(byte);
-        if (child === undefined) {
-          child = kids.length;
-          kids.push(new Map());
-          ends.push([]);
-          kids[node]!.set(byte, child);
-        }
-        node = child;
+    // Tokens sorted by their bytes: each one shares a prefix (a path) with the one before, so the
+    // trie is built in one pass, its nodes numbered depth-first with children in byte order.
+    const ids: number[] = [];
+    for (let id = 0; id < n; id++) if (offsets[id + 1]! > offsets[id]! && special[id] !== 1) ids.push(id); // control tokens never match text
+    const cmp = (x: number, y: number): number => {
+      let i = offsets[x]!;
+      let j = offsets[y]!;
+      const ie = offsets[x + 1]!;
+      const je = offsets[y + 1]!;
+      for (; i < ie && j < je; i++, j++) if (flat[i] !== flat[j]) return flat[i]! - flat[j]!;
+      return ie - i - (je - j) || x - y;
+    };
+    ids.sort(cmp);
+    const parent: number[] = [-1];
+    const byte: number[] = [0];
+    const endAt = new Int32Array(ids.length);
+    const path: number[] = [0]; // path[d] = node at depth d for the previous token
+    let prev = -1;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!;
+      const a = offsets[id]!;
+      const len = offsets[id + 1]! - a;
+      let lcp = 0;
+      if (prev >= 0) {
+        const pa = offsets[prev]!;
+        const plen = offsets[prev + 1]! - pa;
+        while (lcp < len && lcp < plen && flat[a + lcp] === flat[pa + lcp]) lcp++;
       }
-      ends[node]!.push(id);
+      path.length = lcp + 1;
+      for (let d = lcp; d < len; d++) {
+        const node = parent.length;
+        parent.push(path[d]!);
+        byte.push(flat[a + d]!);
+        path.push(node);
+      }
+      endAt[k] = path[len]!;
+      prev = id;
     }
-    const nodes = kids.length;
+    const nodes = parent.length;
+    const childCount = new Int32Array(nodes + 1);
+    for (let i = 1; i < nodes; i++) childCount[parent[i]!]!++;
     this.childStart = new Int32Array(nodes + 1);
+    for (let i = 0; i < nodes; i++) this.childStart[i + 1] = this.childStart[i]! + childCount[i]!;
+    this.childByte = new Uint8Array(nodes);
+    this.childNode = new Int32Array(nodes);
+    const fill = this.childStart.slice(0, nodes);
+    for (let i = 1; i < nodes; i++) {
+      const p = parent[i]!;
+      const at = fill[p]!++;
+      this.childByte[at] = byte[i]!;
+      this.childNode[at] = i; // depth-first creation keeps siblings in byte order
+    }
+    const tokenCount = new Int32Array(nodes + 1);
+    for (let k = 0; k < ids.length; k++) tokenCount[endAt[k]!]!++;
     this.tokenStart = new Int32Array(nodes + 1);
-    let c = 0;
-    let t = 0;
-    for (let i = 0; i < nodes; i++) {
-      this.childStart[i] = c;
-      this.tokenStart[i] = t;
-      c += kids[i]!.size;
-      t += ends[i]!.length;
-    }
-    this.childStart[nodes] = c;
-    this.tokenStart[nodes] = t;
-    this.childByte = new Uint8Array(c);
-    this.childNode = new Int32Array(c);
-    this.tokenList = new Int32Array(t);
-    for (let i = 0; i < nodes; i++) {
-      let k = this.childStart[i]!;
-      for (const [byte, child] of [...kids[i]!].sort((x, y) => x[0] - y[0])) {
-        this.childByte[k] = byte;
-        this.childNode[k++] = child;
-      }
-      this.tokenList.set(ends[i]!, this.tokenStart[i]!);
-    }
+    for (let i = 0; i < nodes; i++) this.tokenStart[i + 1] = this.tokenStart[i]! + tokenCount[i]!;
+    this.tokenList = new Int32Array(ids.length);
+    const tfill = this.tokenStart.slice(0, nodes);
+    for (let k = 0; k < ids.length; k++) this.tokenList[tfill[endAt[k]!]!++] = ids[k]!;
   }
 }
 
@@ -185,6 +200,14 @@ export class GrammarConstraint {
     return this.advance(id) !== null;
   }
 
+  /** Moves past `text` as if it had been generated (a forced prefix); throws when the grammar rejects it. */
+  acceptText(text: string): void {
+    if (this.partial.missing > 0) throw new Error('tensorloom: acceptText in the middle of a UTF-8 sequence');
+    const r = this.compiled.runner.run(this.state, text);
+    if (r === null) throw new Error(`tensorloom: the grammar rejects ${JSON.stringify(text)} here`);
+    this.state = r;
+  }
+
   /** Moves past token `id` (which must be allowed). */
   accept(id: number): void {
     if (this.ends.has(id)) return;
@@ -229,13 +252,21 @@ export class GrammarConstraint {
     const d = this.dec;
     const end = trie.childStart[node + 1]!;
     for (let k = trie.childStart[node]!; k < end; k++) {
-      utf8Step(trie.childByte[k]!, value, missing, min, d);
-      if (d.missing < 0) continue;
-      const v = d.value;
-      const miss = d.missing;
-      const mn = d.min;
-      let next: StackSet | null = set;
-      if (d.cp >= 0) next = runner.step(set, d.cp);
+      const b = trie.childByte[k]!;
+      let next: StackSet | null;
+      let v = 0;
+      let miss = 0;
+      let mn = 0;
+      if (missing === 0 && b < 0x80) {
+        // ASCII, the common case: one memoised transition
+        const hit = set.ascii[b];
+        next = hit === undefined ? runner.step(set, b) : hit;
+      } else {
+        utf8Step(b, value, missing, min, d);
+        if (d.missing < 0) continue;
+        (v = d.value), (miss = d.missing), (mn = d.min);
+        next = d.cp >= 0 ? runner.step(set, d.cp) : set;
+      }
       if (next === null) continue;
       if (miss > 0 && !partialViable(runner, set, v, miss, mn)) continue;
       const child = trie.childNode[k]!;
