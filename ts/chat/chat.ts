@@ -7,11 +7,14 @@ import type { GenerationStream } from '../generate/model.js';
 import type { ModelInfo } from '../generate/info.js';
 import type { GenerateOptions, GenerateResult, Prompt } from '../generate/types.js';
 import { ChatTemplate, type RenderOptions } from './template.js';
+import { checkTools, parseToolCalls, planTools, type ToolChoice, type ToolPlan } from './tools.js';
 import type { ChatMessage, TemplatedText, ToolDefinition } from './types.js';
 
 export interface ChatOptions extends GenerateOptions {
-  /** Tool definitions the template shows the model. */
+  /** Functions the model may call (OpenAI's shape); the template shows them to the model. */
   tools?: readonly ToolDefinition[];
+  /** auto (default with tools): the model chooses; required: it must call one; a named function: that one; none: no calls. */
+  toolChoice?: ToolChoice;
   /** Jinja source used instead of the model's own template. */
   chatTemplate?: string;
   /** More variables for the template (e.g. `{ enable_thinking: false }`). */
@@ -23,9 +26,11 @@ export interface AssistantMessage extends ChatMessage {
   content: string | null;
 }
 
-export interface ChatResult extends GenerateResult {
-  /** The reply, ready to append to the conversation. */
+export interface ChatResult extends Omit<GenerateResult, 'finishReason'> {
+  /** The reply, ready to append to the conversation (with `tool_calls` when the model called functions). */
   message: AssistantMessage;
+  /** 'tool_calls' when the reply is function calls. */
+  finishReason: GenerateResult['finishReason'] | 'tool_calls';
 }
 
 /** Text chunks of the reply as they come; `result` resolves with the whole reply. */
@@ -64,24 +69,48 @@ export function chatTemplateFor(info: Pick<ModelInfo, 'chat'>, override?: string
 
 /** The prompt for `messages`, as chat() would feed it. */
 export function renderChat(info: Pick<ModelInfo, 'chat'>, messages: readonly ChatMessage[], options: ChatOptions = {}): TemplatedText {
+  return prepareChat(info, messages, options).prompt;
+}
+
+interface Prepared {
+  prompt: TemplatedText;
+  generate: GenerateOptions;
+  tools: ToolPlan | null;
+}
+
+function prepareChat(info: Pick<ModelInfo, 'chat'>, messages: readonly ChatMessage[], options: ChatOptions): Prepared {
   checkMessages(messages);
+  const template = chatTemplateFor(info, options.chatTemplate);
+  let plan: ToolPlan | null = null;
+  if (options.tools !== undefined || options.toolChoice !== undefined) {
+    const { tools, choice } = checkTools(options.tools ?? [], options.toolChoice);
+    plan = planTools(template.source, messages, tools, choice);
+  }
   const render: RenderOptions = {
-    ...(options.tools ? { tools: options.tools } : {}),
+    ...(plan?.tools ? { tools: plan.tools } : {}),
     ...(options.templateVariables ? { extra: options.templateVariables } : {}),
   };
-  return chatTemplateFor(info, options.chatTemplate).render(messages, render);
+  const prompt = template.render(plan ? plan.messages : messages, render);
+  const { tools: _t, toolChoice: _c, chatTemplate: _s, templateVariables: _v, ...generate } = options;
+  if (plan?.grammar) {
+    if (generate.grammar !== undefined || generate.jsonSchema !== undefined || generate.jsonObject) {
+      throw new TypeError('tensorloom: a required or named tool_choice constrains the output itself; drop grammar / jsonSchema / jsonObject');
+    }
+    generate.grammar = plan.grammar;
+  }
+  return { prompt, generate, tools: plan };
 }
 
 export async function chat(model: ChatModel, messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
-  const prompt = renderChat(model.info, messages, options);
-  const r = await model.generate(prompt, generateOptions(options));
-  return toChatResult(r);
+  const p = prepareChat(model.info, messages, options);
+  const r = await model.generate(p.prompt, p.generate);
+  return toChatResult(r, p.tools);
 }
 
 export function chatStream(model: ChatModel, messages: readonly ChatMessage[], options: ChatOptions = {}): ChatStream {
-  let prompt: TemplatedText;
+  let p: Prepared;
   try {
-    prompt = renderChat(model.info, messages, options);
+    p = prepareChat(model.info, messages, options);
   } catch (err) {
     const failed = Promise.reject(err as Error);
     failed.catch(() => undefined);
@@ -92,19 +121,17 @@ export function chatStream(model: ChatModel, messages: readonly ChatMessage[], o
       },
     };
   }
-  const s = model.stream(prompt, generateOptions(options));
-  const result = s.result.then(toChatResult);
+  const s = model.stream(p.prompt, p.generate);
+  const result = s.result.then((r) => toChatResult(r, p.tools));
   result.catch(() => undefined);
   return { result, [Symbol.asyncIterator]: () => s[Symbol.asyncIterator]() };
 }
 
-export function toChatResult(r: GenerateResult): ChatResult {
+/** The reply as a message: tool calls read back when tools were offered (a call cut off by maxTokens stays text). */
+export function toChatResult(r: GenerateResult, tools: ToolPlan | null = null): ChatResult {
+  const calls = tools?.parse && r.finishReason === 'stop' ? parseToolCalls(r.text, tools.format) : null;
+  if (calls) return { ...r, finishReason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: calls } };
   return { ...r, message: { role: 'assistant', content: r.text } };
-}
-
-function generateOptions(o: ChatOptions): GenerateOptions {
-  const { tools: _t, chatTemplate: _c, templateVariables: _v, ...rest } = o;
-  return rest;
 }
 
 function checkMessages(messages: readonly ChatMessage[]): void {

@@ -6,3 +6,4 @@ export { encodeTemplated } from './encode.js';
 export { endOfGenerationIds } from './stop-tokens.js';
 export type { ModelChatInfo } from './model-template.js';
 export { isTemplatedText, type ChatMessage, type ToolCall, type ToolDefinition, type TemplatedText, type JsonSchema } from './types.js';
+export { planTools, parseToolCalls, callGrammar, checkTools, toolCallFormat, toolCallPrefix, type ToolChoice, type ToolCallFormat, type ToolPlan } from './tools.js';

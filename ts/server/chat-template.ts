@@ -13,6 +13,10 @@ export class ChatTemplate {
     this.template = new Template(source, specials);
   }
 
+  get source(): string {
+    return this.template.source;
+  }
+
   render(messages: readonly ChatMessage[], options: RenderOptions = {}): TemplatedText {
     try {
       return this.template.render(messages, options);

@@ -7,6 +7,7 @@
  */
 import type { TemplatedText } from '../chat/types.js';
 import type { ResolvedSampling } from '../generate/sampler.js';
+import type { TokenTable } from '../grammar/token-mask.js';
 
 /** One sequence's share of a forward step. */
 export interface BatchRow {
@@ -48,6 +49,8 @@ export interface ServeTokenizer {
   createStreamDecoder(): { push(id: number): string; flush(): string };
   /** Token ids that end generation. */
   readonly eosIds: readonly number[];
+  /** Every token's decoded bytes, for grammar-constrained sampling (absent: grammar requests are refused). */
+  tokenTable?(): TokenTable;
 }
 
 /**

@@ -9,7 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { planTools, type ToolPlan } from '../chat/tools.js';
 import { ChatTemplate } from './chat-template.js';
+import { outputConstraints, readToolCalls, ToolStreamGate } from './chat-request.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
@@ -119,18 +121,23 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         const body = parseBody(await readBody(req, maxBody));
         if (path === '/v1/completions') {
           const r = validateCompletion(body, limits);
-          return generate(req, res, 'completion', r.prompt, true, r.options, r.stream, r.includeUsage);
+          const { grammar } = outputConstraints(body, false);
+          return generate(req, res, 'completion', r.prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage);
         }
         const r = validateChat(body, limits);
+        const constraints = outputConstraints(body, true);
         if (!template) {
           throw new RequestError(
             `the model '${modelId}' has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json chat_template); use /v1/completions, or start the server with a template`,
             'messages',
           );
         }
+        // Tools: rendered by the template, a required/named call constrained to its schema (ts/chat/tools.ts).
+        const plan = constraints.tools ? planTools(template.source, r.messages, constraints.tools, constraints.toolChoice ?? 'auto') : null;
         // Control tokens the template writes become tokens; message text stays text (ts/chat/template.ts).
-        const prompt = template.render(r.messages);
-        return generate(req, res, 'chat', prompt, true, r.options, r.stream, r.includeUsage);
+        const prompt = template.render(plan ? plan.messages : r.messages, plan?.tools ? { tools: plan.tools } : {});
+        const grammar = plan?.grammar ?? constraints.grammar;
+        return generate(req, res, 'chat', prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage, plan);
       }
       default:
         throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
@@ -150,6 +157,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     options: Omit<GenerateOptions, 'signal' | 'onText'>,
     stream: boolean,
     includeUsage: boolean,
+    tools: ToolPlan | null = null,
   ): Promise<void> {
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
     const now = Math.floor(Date.now() / 1000);
@@ -166,7 +174,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);
-        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r) : textChoice(r)], usage: usage(r) });
+        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r, tools) : textChoice(r)], usage: usage(r) });
       }
       let started = false;
       const start = (): void => {
@@ -179,16 +187,32 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         kind === 'chat'
           ? { ...head, choices: [{ index: 0, delta: finish ? {} : { content: text }, logprobs: null, finish_reason: finish }] }
           : { ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
+      const gate = tools ? new ToolStreamGate(tools) : null;
+      const send = (t: string): void => {
+        start();
+        const out = gate ? gate.push(t) : t;
+        if (out) sendEvent(res, delta(out, null));
+      };
       let r: GenerateResult;
       try {
-        r = await scheduler.submit(prompt, { ...call, onText: (t) => (start(), sendEvent(res, delta(t, null))) }, { onAccepted: start });
+        r = await scheduler.submit(prompt, { ...call, onText: send }, { onAccepted: start });
       } catch (err) {
         if (!started) throw err;
         if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
         return endEventStream(res);
       }
       start();
-      sendEvent(res, delta('', r.finishReason));
+      let finish: string = r.finishReason;
+      if (gate) {
+        const end = gate.finish(r.finishReason);
+        if (end.text) sendEvent(res, delta(end.text, null));
+        if (end.calls) {
+          const toolCalls = end.calls.map((c, index) => ({ index, ...c }));
+          sendEvent(res, { ...head, choices: [{ index: 0, delta: { tool_calls: toolCalls }, logprobs: null, finish_reason: null }] });
+          finish = 'tool_calls';
+        }
+      }
+      sendEvent(res, delta('', finish));
       if (includeUsage) sendEvent(res, { ...head, choices: [], usage: usage(r) });
       endEventStream(res);
     } finally {
@@ -226,7 +250,9 @@ function textChoice(r: GenerateResult): unknown {
   return { index: 0, text: r.text, logprobs: null, finish_reason: r.finishReason };
 }
 
-function chatChoice(r: GenerateResult): unknown {
+function chatChoice(r: GenerateResult, tools: ToolPlan | null): unknown {
+  const calls = readToolCalls(r.text, r.finishReason, tools);
+  if (calls) return { index: 0, message: { role: 'assistant', content: null, tool_calls: calls }, logprobs: null, finish_reason: 'tool_calls' };
   return { index: 0, message: { role: 'assistant', content: r.text }, logprobs: null, finish_reason: r.finishReason };
 }
 

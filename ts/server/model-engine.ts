@@ -55,6 +55,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
       encode: (prompt, addBos) => single.encode(prompt, addBos),
       createStreamDecoder: () => tok.tokenizer.createStreamDecoder({ skipSpecialTokens: true }),
       eosIds: single.eosIds,
+      tokenTable: () => tok.tokenizer.tokenTable!(),
     };
     const chat = modelChatInfo(src, tok.tokenizer.specialIds.bos ?? config.bosTokenId, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens);
     const built = model;

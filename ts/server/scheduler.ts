@@ -48,6 +48,8 @@ export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   addBos?: boolean;
   /** Don't stop at EOS (fixed-length benchmarks). */
   ignoreEos?: boolean;
+  /** GBNF the output must match (see ts/grammar; jsonSchemaToGrammar converts a JSON Schema). */
+  grammar?: string;
   /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
   onText?: (text: string) => void;
 }
@@ -359,7 +361,16 @@ function toLoopRequest(prompt: ServePrompt, o: GenerateOptions): LoopRequest {
     throw new TypeError('tensorloom: the prompt must be a string, an array of token ids or a rendered chat template');
   }
   const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
-  return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop: stop.filter((s) => s.length > 0), ignoreEos: o.ignoreEos ?? false };
+  if (o.grammar !== undefined && typeof o.grammar !== 'string') throw new TypeError('tensorloom: grammar must be a GBNF string');
+  return {
+    prompt,
+    addBos: o.addBos ?? true,
+    maxTokens,
+    sampling,
+    stop: stop.filter((s) => s.length > 0),
+    ignoreEos: o.ignoreEos ?? false,
+    ...(o.grammar !== undefined ? { grammar: o.grammar } : {}),
+  };
 }
 
 /**
