@@ -3,26 +3,27 @@
  * OpenAI-compatible HTTP server over one model. SIGTERM / SIGINT: stop accepting, finish the
  * requests in flight, exit 0.
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
+import { chatTemplateFromFlags, withLlamaAliases } from './llama-flags.js';
 
 const HELP = `usage: tensorloom serve --model PATH [options]
 
-  --model PATH          model file or directory (GGUF, llama2.c .bin, Hugging Face dir)
+  -m, --model PATH      model file or directory (GGUF, llama2.c .bin, Hugging Face dir)
   --tokenizer PATH      tokenizer file, when the model file has none
   --port N              default 8080 (0 = any free port)
   --host ADDR           default 127.0.0.1
   --parallel N          sequences decoded together (KV-cache slots), default 4
   --max-queue N         requests that may wait for a slot, default 64 (then 429)
-  --ctx N               positions per sequence, default the model's context
+  -c, --ctx N           positions per sequence, default the model's context (also --ctx-size)
   --kv-budget MIB       upper bound on the KV cache of all slots together
-  --threads N           native threads for the forward pass
+  -t, --threads N       native threads for the forward pass
   --prefill-chunk N     most prompt tokens fed per step (chunked prefill), default 64
-  --chat-template FILE  Jinja chat template overriding the model's own
+  --chat-template TEXT  Jinja chat template overriding the model's own
+  --chat-template-file FILE  the same, from a file
   --model-id NAME       the id /v1/models reports, default the file name
   --max-body BYTES      largest request body, default 1048576
   --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
@@ -33,20 +34,21 @@ export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: withLlamaAliases(argv, { '--ctx-size': '--ctx' }),
       strict: true,
       options: {
-        model: { type: 'string' },
+        model: { type: 'string', short: 'm' },
         tokenizer: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         parallel: { type: 'string' },
         'max-queue': { type: 'string' },
-        ctx: { type: 'string' },
+        ctx: { type: 'string', short: 'c' },
         'kv-budget': { type: 'string' },
-        threads: { type: 'string' },
+        threads: { type: 'string', short: 't' },
         'prefill-chunk': { type: 'string' },
         'chat-template': { type: 'string' },
+        'chat-template-file': { type: 'string' },
         'model-id': { type: 'string' },
         'max-body': { type: 'string' },
         engine: { type: 'string' },
@@ -80,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     port = int('port', 0, 65535) ?? 8080;
     host = str('host') ?? '127.0.0.1';
     const kvMiB = int('kv-budget', 1, 1 << 24);
-    const templateFile = str('chat-template');
+    const chatTemplate = chatTemplateFromFlags(str('chat-template'), str('chat-template-file'));
     const engine = str('engine');
     const opts = {
       model,
@@ -91,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
       kvBudgetBytes: kvMiB === undefined ? undefined : kvMiB * 2 ** 20,
       threads: int('threads', 1, 1024),
       prefillChunk: int('prefill-chunk', 1, 1 << 16),
-      chatTemplate: templateFile === undefined ? undefined : readFileSync(templateFile, 'utf8'),
+      chatTemplate,
       modelId: str('model-id'),
       maxBodyBytes: int('max-body', 1, 1 << 30),
       engineModule: engine === undefined ? undefined : pathToFileURL(resolve(engine)).href,
