@@ -77,6 +77,20 @@ describe.skipIf(!havePhi3Vocab)(`model.chat and ChatSession (${havePhi3Vocab ? '
     await expect(history.send('again')).rejects.toThrow(/disposed/);
   });
 
+  it('chat with tools: a required call follows the schema and is returned as tool_calls; the answer to it is accepted', async () => {
+    const tool = { type: 'function' as const, function: { name: 'add', parameters: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } }, required: ['a', 'b'], additionalProperties: false } } };
+    const r = await model.chat([{ role: 'user', content: 'What is 2+3?' }], { tools: [tool], toolChoice: 'required', temperature: 0, maxTokens: 80 });
+    expect(r.finishReason).toBe('tool_calls');
+    expect(r.message.content).toBeNull();
+    const call = r.message.tool_calls![0]!;
+    expect(call.function.name).toBe('add');
+    const args = JSON.parse(call.function.arguments);
+    expect(Object.keys(args)).toEqual(['a', 'b']);
+    expect(Number.isInteger(args.a) && Number.isInteger(args.b)).toBe(true);
+    const next = await model.chat([{ role: 'user', content: 'What is 2+3?' }, r.message, { role: 'tool', tool_call_id: call.id, content: '5' }], { tools: [tool], temperature: 0, maxTokens: 4 });
+    expect(next.message.role).toBe('assistant');
+  });
+
   it('an aborted streamed turn leaves the history unchanged', async () => {
     const session = new ChatSession(model, { temperature: 0, maxTokens: 50 });
     const ac = new AbortController();

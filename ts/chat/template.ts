@@ -43,6 +43,8 @@ const DEFUSED = '\u2063';
 export class ChatTemplate {
   private readonly template: Template;
   private readonly control: RegExp | null;
+  /** The template renders an assistant's `tool_calls` itself (else they are written into the content). */
+  private readonly showsToolCalls: boolean;
 
   /** Parses once; a template the parser rejects is an error at load, not per request. */
   constructor(
@@ -55,13 +57,14 @@ export class ChatTemplate {
     } catch (err) {
       throw new Error(`tensorloom: the chat template does not parse: ${(err as Error).message}`);
     }
+    this.showsToolCalls = source.includes('tool_calls');
     const tokens = [...new Set((specials.controlTokens ?? []).filter((t) => t.length > 0))].sort((a, b) => b.length - a.length);
     this.control = tokens.length > 0 ? new RegExp(tokens.map((t) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'g') : null;
   }
 
   /** The prompt for `messages` (text + the spans that are data). Throws ChatTemplateError. */
   render(messages: readonly ChatMessage[], options: RenderOptions = {}): TemplatedText {
-    const text = this.renderText(templateMessages(messages), options);
+    const text = this.renderText(templateMessages(messages, this.showsToolCalls), options);
     const re = this.control;
     if (re === null) return { text, literalSpans: [] };
     const untrusted = untrustedStrings(messages, options.tools).filter((s) => matches(re, s).length > 0);
@@ -69,7 +72,7 @@ export class ChatTemplate {
 
     // What the template writes by itself: the same conversation with control spellings defused.
     const defuse = (s: string): string => s.replace(re, DEFUSED);
-    const defusedText = this.renderText(templateMessages(mapStrings(messages, defuse)), { ...options, ...(options.tools ? { tools: mapStrings(options.tools, defuse) } : {}) });
+    const defusedText = this.renderText(templateMessages(mapStrings(messages, defuse), this.showsToolCalls), { ...options, ...(options.tools ? { tools: mapStrings(options.tools, defuse) } : {}) });
     const own = matches(re, defusedText).map((m) => m.text);
     // Each string where it was written in order; failing that (a template that repeats a field), everywhere.
     for (const everywhere of [false, true]) {
@@ -100,10 +103,19 @@ export class ChatTemplate {
   }
 }
 
-/** Messages as templates expect them: tool-call arguments as objects (templates `tojson` them). */
-function templateMessages(messages: readonly ChatMessage[]): unknown[] {
+/**
+ * Messages as templates expect them: tool-call arguments as objects (templates `tojson` them); for a
+ * template that knows nothing of tool calls, the calls written into the content as
+ * `<tool_call>{…}</tool_call>` (and a null content as ''), so the conversation still renders.
+ */
+function templateMessages(messages: readonly ChatMessage[], showsToolCalls: boolean): unknown[] {
   return messages.map((m) => {
-    if (!m.tool_calls) return m;
+    if (!m.tool_calls || m.tool_calls.length === 0) return m.content === null ? { ...m, content: '' } : m;
+    if (!showsToolCalls) {
+      const calls = m.tool_calls.map((c) => `<tool_call>${JSON.stringify({ name: c.function.name, arguments: parseArguments(c.function.arguments) })}</tool_call>`).join('\n');
+      const { tool_calls: _c, ...rest } = m;
+      return { ...rest, content: `${m.content ?? ''}${m.content ? '\n' : ''}${calls}` };
+    }
     return {
       ...m,
       tool_calls: m.tool_calls.map((c) => ({ ...c, function: { ...c.function, arguments: parseArguments(c.function.arguments) } })),
