@@ -155,6 +155,8 @@ function utf8Step(b: number, value: number, missing: number, min: number, out: {
 /** A grammar compiled for one vocabulary; reusable across generations (states and masks are shared). */
 export class CompiledGrammar {
   readonly runner: GrammarRunner;
+  /** Masks that may still be memoised on states (bounds the memory of a long-lived grammar). */
+  maskBudget = 4096;
   constructor(
     readonly grammar: Grammar,
     readonly trie: TokenTrie,
@@ -239,10 +241,14 @@ export class GrammarConstraint {
     const st = this.state;
     const cacheable = this.partial.missing === 0;
     if (cacheable && st.mask) return st.mask;
-    const m = cacheable ? new Uint32Array(this.scratch.length) : this.scratch.fill(0);
+    const m = cacheable && this.compiled.maskBudget > 0 ? new Uint32Array(this.scratch.length) : this.scratch.fill(0);
     this.walk(0, st, this.partial.value, this.partial.missing, this.partial.min, m);
     if (this.complete) for (const e of this.ends) if (e < this.compiled.trie.vocabSize) m[e >>> 5]! |= 1 << (e & 31);
-    if (cacheable) st.mask = m;
+    // Memoise while the grammar's masks stay within budget (a state is ~vocab/8 bytes).
+    if (cacheable && this.compiled.maskBudget > 0) {
+      st.mask = m;
+      this.compiled.maskBudget--;
+    }
     return m;
   }
 

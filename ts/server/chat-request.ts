@@ -112,3 +112,14 @@ export class ToolStreamGate {
     return calls ? { calls, text: '' } : { calls: null, text: this.held };
   }
 }
+
+/** llama-server's `chat_template_kwargs`: extra variables for the chat template (e.g. {"enable_thinking": false}). */
+export function templateKwargs(body: Body): Record<string, unknown> | undefined {
+  const k = body.chat_template_kwargs;
+  if (k === undefined || k === null) return undefined;
+  if (typeof k !== 'object' || Array.isArray(k)) throw new RequestError('chat_template_kwargs must be an object of template variables', 'chat_template_kwargs');
+  for (const reserved of ['messages', 'tools', 'add_generation_prompt', 'bos_token', 'eos_token']) {
+    if (Object.hasOwn(k, reserved)) throw new RequestError(`chat_template_kwargs may not set '${reserved}' (the server sets it)`, 'chat_template_kwargs');
+  }
+  return k as Record<string, unknown>;
+}

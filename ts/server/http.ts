@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { planTools, type ToolPlan } from '../chat/tools.js';
 import { ChatTemplate } from './chat-template.js';
-import { outputConstraints, readToolCalls, ToolStreamGate } from './chat-request.js';
+import { outputConstraints, readToolCalls, templateKwargs, ToolStreamGate } from './chat-request.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
@@ -135,7 +135,8 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         // Tools: rendered by the template, a required/named call constrained to its schema (ts/chat/tools.ts).
         const plan = constraints.tools ? planTools(template.source, r.messages, constraints.tools, constraints.toolChoice ?? 'auto') : null;
         // Control tokens the template writes become tokens; message text stays text (ts/chat/template.ts).
-        const prompt = template.render(plan ? plan.messages : r.messages, plan?.tools ? { tools: plan.tools } : {});
+        const extra = templateKwargs(body);
+        const prompt = template.render(plan ? plan.messages : r.messages, { ...(plan?.tools ? { tools: plan.tools } : {}), ...(extra ? { extra } : {}) });
         const grammar = plan?.grammar ?? constraints.grammar;
         return generate(req, res, 'chat', prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage, plan);
       }
