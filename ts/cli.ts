@@ -6,6 +6,7 @@
  */
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   generate: { summary: 'stream a continuation from a model', load: () => import('./cli/generate.js') },
+  chat: { summary: 'chat with a model in the terminal (its chat template, history, streaming)', load: () => import('./cli/chat.js') },
   info: { summary: 'describe a model file: architecture, parameters, dtypes, tokenizer', load: () => import('./cli/info.js') },
   tokenize: { summary: 'encode text to token ids, or --decode ids to text', load: () => import('./cli/tokenize.js') },
   convert: { summary: 'convert llama2.c or Hugging Face models to GGUF', load: () => import('./cli/convert.js') },

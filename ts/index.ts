@@ -20,6 +20,10 @@ export type {
   GenerationStream, LoadModelOptions, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
   FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt,
 } from './generate/index.js';
+// ── chat (ts/chat): templates, model.chat, ChatSession ──
+export * from './chat/index.js';
+// ── constrained sampling (ts/grammar): GBNF, JSON Schema → grammar ──
+export * from './grammar/index.js';
 export { createServer, Scheduler, QueueFullError, RequestError, UnavailableError, AbortError } from './server/index.js';
 export type { ServeHandler, ServeOptions, GenerateOptions as ServeGenerateOptions, GenerateResult as ServeGenerateResult, SchedulerOptions } from './server/index.js';
 export * from './tokenizers/index.js';

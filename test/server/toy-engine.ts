@@ -10,6 +10,7 @@
  * engineOptions: { stepMs?: number (sleep per forward, to simulate compute; or env TOY_STEP_MS), chatTemplate?: string, probe?: SharedArrayBuffer
  * (Int32Array: [0] max rows in one forward, [1] max tokens in one forward, [2] forward calls) }
  */
+import type { TemplatedText } from '../../ts/chat/types.js';
 import type { BatchEngine, BatchRow, EngineLoadOptions, LoadedEngine, SamplingParams, TokenSampler } from '../../ts/server/engine.js';
 
 export const BOS = 0;
@@ -23,6 +24,13 @@ export function encode(text: string, addBos: boolean): number[] {
   const ids = addBos ? [BOS] : [];
   for (const b of new TextEncoder().encode(text)) ids.push(byteToId.get(b) ?? byteToId.get(63)!); // '?' for others
   return ids;
+}
+
+/** A rendered chat template: its leading '<s>' (the toy's one control token) is the BOS token. */
+function encodePrompt(prompt: string | TemplatedText, addBos: boolean): number[] {
+  if (typeof prompt === 'string') return encode(prompt, addBos);
+  const bos = prompt.text.startsWith('<s>');
+  return encode(bos ? prompt.text.slice(3) : prompt.text, addBos || bos);
 }
 
 export function decode(ids: readonly number[]): string {
@@ -151,7 +159,7 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
   const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe);
   return {
     engine,
-    tokenizer: { encode, createStreamDecoder, eosIds: [EOS] },
+    tokenizer: { encode: encodePrompt, createStreamDecoder, eosIds: [EOS] },
     info: {
       id: 'toy',
       architecture: 'toy',

@@ -7,26 +7,27 @@ import { parseArgs } from 'node:util';
 import type { BackendName } from '../backend/index.js';
 import { loadModel } from '../generate/model.js';
 import { resolveModelArg } from './model-arg.js';
+import { GENERATION_ALIASES, withLlamaAliases } from './llama-flags.js';
 import type { GenerateOptions } from '../generate/types.js';
 
 const USAGE = `usage: tensorloom generate [--model PATH|REF] [options]
 
-  --model PATH|REF     GGUF file, llama2.c .bin, Hugging Face directory, or a model to download:
+  -m, --model PATH|REF  GGUF file, llama2.c .bin, Hugging Face directory, or a model to download:
                        hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, https URL
                        (default: the built-in stories260K toy model)
   --token TOKEN        access token for gated hub repos (default: $HF_TOKEN)
   --tokenizer PATH     tokenizer file (default: embedded in / next to the model)
-  --prompt TEXT        text to continue (default: start from BOS)
-  --max-tokens N       most tokens to generate (default 256)
-  --temperature T      0 = greedy (default 1)
+  -p, --prompt TEXT    text to continue (default: start from BOS)
+  -n, --max-tokens N   most tokens to generate (default 256; also --n-predict)
+  --temperature T      0 = greedy (default 1; also --temp)
   --top-k K            keep the K most likely tokens (default 0 = off)
   --top-p P            nucleus sampling (default 1 = off)
   --min-p P            drop tokens below P × the top probability (default 0 = off)
-  --repetition-penalty R
-  --seed S             same seed, same text
+  --repetition-penalty R  (also --repeat-penalty)
+  -s, --seed S         same seed, same text
   --stop TEXT          stop before this text (repeatable)
-  --threads N          kernel threads (default: physical cores)
-  --context N          KV cache length in tokens (default: the model's, at most 4096)
+  -t, --threads N      kernel threads (default: physical cores)
+  -c, --context N      KV cache length in tokens (default: the model's, at most 4096; also --ctx-size)
   --backend NAME       native | js
   --echo               print the prompt before the continuation
   --json               print one JSON object with text, token ids and timings
@@ -47,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      args: argv,
+      args: withLlamaAliases(argv, GENERATION_ALIASES),
       strict: true,
       allowPositionals: false,
       options: {
@@ -56,15 +57,15 @@ export async function run(argv: string[]): Promise<number> {
         tokenizer: { type: 'string' },
         prompt: { type: 'string', short: 'p' },
         'max-tokens': { type: 'string', short: 'n' },
-        temperature: { type: 'string', short: 't' },
+        temperature: { type: 'string' },
         'top-k': { type: 'string' },
         'top-p': { type: 'string' },
         'min-p': { type: 'string' },
         'repetition-penalty': { type: 'string' },
         seed: { type: 'string', short: 's' },
         stop: { type: 'string', multiple: true },
-        threads: { type: 'string' },
-        context: { type: 'string' },
+        threads: { type: 'string', short: 't' },
+        context: { type: 'string', short: 'c' },
         backend: { type: 'string' },
         echo: { type: 'boolean' },
         json: { type: 'boolean' },

@@ -4,16 +4,18 @@
  * requests in flight, exit 0.
  */
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
 import { createLimitedServer } from '../server/limits.js';
 import { resolveModelArg } from './model-arg.js';
+import { chatTemplateFromFlags, withLlamaAliases } from './llama-flags.js';
 
 const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
 
-  --model PATH|REF      model file or directory (GGUF, llama2.c .bin, Hugging Face dir), or a
+  -m, --model PATH|REF  model file or directory (GGUF, llama2.c .bin, Hugging Face dir), or a
                         model to download: hf:owner/repo/file.gguf, hf:owner/repo:QUANT, https URL
                         (default: the built-in stories260K toy model)
   --token TOKEN         access token for gated hub repos (default: $HF_TOKEN)
@@ -22,11 +24,12 @@ const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
   --host ADDR           default 127.0.0.1
   --parallel N          sequences decoded together (KV-cache slots), default 4
   --max-queue N         requests that may wait for a slot, default 64 (then 429)
-  --ctx N               positions per sequence, default the model's context
+  -c, --ctx N           positions per sequence, default the model's context (also --ctx-size)
   --kv-budget MIB       upper bound on the KV cache of all slots together
-  --threads N           native threads for the forward pass
+  -t, --threads N       native threads for the forward pass
   --prefill-chunk N     most prompt tokens fed per step (chunked prefill), default 64
-  --chat-template FILE  Jinja chat template overriding the model's own
+  --chat-template TEXT  Jinja chat template overriding the model's own
+  --chat-template-file FILE  the same, from a file
   --model-id NAME       the id /v1/models reports, default the file name
   --max-body BYTES      largest request body, default 1048576
   --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
@@ -38,21 +41,22 @@ export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: withLlamaAliases(argv, { '--ctx-size': '--ctx' }),
       strict: true,
       options: {
-        model: { type: 'string' },
+        model: { type: 'string', short: 'm' },
         token: { type: 'string' },
         tokenizer: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         parallel: { type: 'string' },
         'max-queue': { type: 'string' },
-        ctx: { type: 'string' },
+        ctx: { type: 'string', short: 'c' },
         'kv-budget': { type: 'string' },
-        threads: { type: 'string' },
+        threads: { type: 'string', short: 't' },
         'prefill-chunk': { type: 'string' },
         'chat-template': { type: 'string' },
+        'chat-template-file': { type: 'string' },
         'model-id': { type: 'string' },
         'max-body': { type: 'string' },
         engine: { type: 'string' },
@@ -104,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     const kvMiB = int('kv-budget', 1, 1 << 24);
-    const templateFile = str('chat-template');
+    const chatTemplate = chatTemplateFromFlags(str('chat-template'), str('chat-template-file'));
     const engine = str('engine');
     const opts = {
       model,
@@ -115,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       kvBudgetBytes: kvMiB === undefined ? undefined : kvMiB * 2 ** 20,
       threads: int('threads', 1, 1024),
       prefillChunk: int('prefill-chunk', 1, 1 << 16),
-      chatTemplate: templateFile === undefined ? undefined : readFileSync(templateFile, 'utf8'),
+      chatTemplate,
       modelId: str('model-id'),
       maxBodyBytes: int('max-body', 1, 1 << 30),
       engineModule: engine === undefined ? undefined : pathToFileURL(resolve(engine)).href,

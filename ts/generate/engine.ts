@@ -4,6 +4,10 @@
  * call) → sample / forward one token at a time → UTF-8-safe text chunks, until EOS, a stop
  * string, maxTokens, a full context or an abort.
  */
+import { encodeTemplated } from '../chat/encode.js';
+import { isTemplatedText } from '../chat/types.js';
+import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
+import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { validateGenerateOptions } from './options.js';
@@ -37,15 +41,18 @@ export class Engine {
   /** Tokens whose K/V are in the cache, in order: history[0 .. model.cache.length). */
   private readonly history: Int32Array;
   private readonly one = new Int32Array(1);
+  private savedLogits: Float32Array | undefined;
   /** Tokens that end generation: the model file's EOS (and EOT) and the tokenizer's. */
   readonly eosIds: readonly number[];
 
   constructor(
     readonly model: Transformer,
     readonly tokenizer: GenerationTokenizer,
+    /** More ids that end generation (end-of-turn tokens: see ts/chat/stop-tokens.ts). */
+    stopIds: readonly number[] = [],
   ) {
     const V = model.config.vocabSize;
-    const eos = new Set(model.config.eosTokenIds);
+    const eos = new Set([...model.config.eosTokenIds, ...stopIds]);
     if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
     this.eosIds = [...eos];
     if (tokenizer.vocabSize !== V) {
@@ -65,6 +72,8 @@ export class Engine {
       else ids = Array.from(this.tokenizer.encode(prompt, { addSpecialTokens: addBos ?? true }));
     } else if (Array.isArray(prompt)) {
       ids = prompt.slice();
+    } else if (isTemplatedText(prompt)) {
+      ids = encodeTemplated(this.tokenizer, prompt, addBos ?? true);
     } else {
       throw new TypeError(`tensorloom: prompt must be a string or an array of token ids, got ${typeof prompt}`);
     }
@@ -89,6 +98,7 @@ export class Engine {
     const maxTokens = options.maxTokens ?? 256;
     const stop = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
     const sampling = resolveSampling(options);
+    const constraint = this.constraint(options);
     const ids = this.encode(prompt, options.addBos);
     const model = this.model;
     const ctx = model.contextLength;
@@ -135,15 +145,16 @@ export class Engine {
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
-      const id = this.sampler.sample(logits, history, length);
+      const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
       }
+      constraint?.accept(id);
       tokens.push(id);
       emit(text.push(decoder.push(id)));
-      if (text.stoppedBy !== null) {
-        finishReason = 'stop';
+      if (text.stoppedBy !== null || constraint?.finished) {
+        finishReason = 'stop'; // a grammar that admits nothing more ends the text, as EOS would
         break;
       }
       if (i + 1 === maxTokens || length >= ctx) break; // no room or no need to run this token
@@ -171,6 +182,30 @@ export class Engine {
         decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
       },
     };
+  }
+
+  /** The grammar constraint the options ask for (grammar / jsonSchema / jsonObject), or null. */
+  private constraint(options: EngineOptions): GrammarConstraint | null {
+    const gbnf = grammarFromOptions(options);
+    if (gbnf === null) return null;
+    const table = this.tokenizer.tokenTable?.();
+    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
+    return compileGrammar(gbnf, table).start(this.eosIds);
+  }
+
+  /**
+   * Samples as usual and keeps the token when the grammar allows it; otherwise masks the rejected
+   * tokens and samples again from the original logits. For plain sampling that is exactly the
+   * grammar-restricted distribution, and most steps never compute a mask (llama.cpp does the same).
+   */
+  private sampleConstrained(constraint: GrammarConstraint, logits: Float32Array, history: Int32Array, length: number): number {
+    const saved = (this.savedLogits ??= new Float32Array(logits.length));
+    saved.set(logits);
+    const first = this.sampler.sample(logits, history, length);
+    if (constraint.allows(first)) return first;
+    logits.set(saved);
+    constraint.apply(logits);
+    return this.sampler.sample(logits, history, length);
   }
 
   /** Forgets the cached prefix (the next call runs its whole prompt). */

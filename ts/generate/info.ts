@@ -1,4 +1,5 @@
 import type { BackendInfo } from '../backend/types.js';
+import type { ModelChatInfo } from '../chat/model-template.js';
 import type { TransformerConfig } from '../models/config.js';
 import type { ModelFormat } from '../formats/model-file.js';
 
@@ -12,6 +13,8 @@ export interface ModelInfo {
   kvCache: 'f32' | 'f16';
   backend: BackendInfo;
   tokenizer: { path: string | null; vocabSize: number; bosId: number | null; eosIds: readonly number[] };
+  /** The chat template the files carry (null when none), the BOS/EOS texts it prints, the control-token spellings. */
+  chat: ModelChatInfo;
   /** Milliseconds spent opening the files and building the model. */
   loadMs: number;
 }

@@ -3,6 +3,7 @@
  * `loadModel(path, { worker: false })`.
  */
 import { getBackend } from '../backend/index.js';
+import { modelChatInfo } from '../chat/model-template.js';
 import { openModelFile } from '../formats/model-file.js';
 import { describeModel } from '../models/registry.js';
 import { Transformer } from '../models/transformer.js';
@@ -28,7 +29,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
       ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
       ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
     });
-    const engine = new Engine(model, tok.tokenizer);
+    const engine = new Engine(model, tok.tokenizer, tok.stopIds);
     const info: ModelInfo = {
       path,
       format: src.format,
@@ -37,6 +38,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
       kvCache: model.cache.dtype,
       backend: backend.info(),
       tokenizer: { path: tok.path, vocabSize: tok.tokenizer.vocabSize, bosId: tok.tokenizer.specialIds.bos ?? config.bosTokenId, eosIds: engine.eosIds },
+      chat: modelChatInfo(src, tok.tokenizer.specialIds.bos ?? config.bosTokenId, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens),
       loadMs: performance.now() - t0,
     };
     return {

@@ -6,6 +6,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { resolveModelSource } from '../hub/model-source.js';
+import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';
+import type { ChatMessage, TemplatedText } from '../chat/types.js';
 import { AbortError, type Engine } from './engine.js';
 import type { ModelInfo } from './info.js';
 import { loadLocal } from './load-local.js';
@@ -23,7 +25,7 @@ export interface GenerationStream extends AsyncIterable<string> {
 /** Where generation actually runs: a worker (default) or this thread. */
 interface Runner {
   run(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult>;
-  encode(text: string, addBos: boolean): Promise<number[]>;
+  encode(text: string | TemplatedText, addBos: boolean): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -110,8 +112,22 @@ export class Model implements AsyncDisposable {
     };
   }
 
-  /** Token ids of a text, as generate would feed them (BOS + text by default). */
-  encode(text: string, options: { addBos?: boolean } = {}): Promise<number[]> {
+  /**
+   * Answers a conversation: renders `messages` with the model's chat template (its markers become
+   * control tokens, message text stays text), generates until end of turn, returns the reply as
+   * `result.message`. See ChatSession for a conversation that keeps its history.
+   */
+  chat(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
+    return chat(this, messages, options);
+  }
+
+  /** chat() as a stream of text chunks (`.result` has the reply). */
+  chatStream(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatStream {
+    return chatStream(this, messages, options);
+  }
+
+  /** Token ids of a text (or a rendered chat prompt), as generate would feed them (BOS + text by default). */
+  encode(text: string | TemplatedText, options: { addBos?: boolean } = {}): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
     if (options !== undefined && (typeof options !== 'object' || options === null)) return Promise.reject(new TypeError('tensorloom: encode options must be an object like { addBos: true }'));
     if (options.addBos !== undefined && typeof options.addBos !== 'boolean') return Promise.reject(new TypeError('tensorloom: addBos must be true or false'));

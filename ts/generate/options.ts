@@ -69,6 +69,10 @@ export const GENERATE_OPTIONS = {
   addBos: { expected: 'true or false', type: isBool, http: null },
   signal: { expected: 'an AbortSignal', type: (v) => v instanceof AbortSignal, http: null, not: ['engine'] },
   onText: { expected: 'a function', type: (v) => typeof v === 'function', http: null, not: ['engine'] },
+  // Structured output (ts/grammar); the server maps response_format / grammar onto these itself.
+  grammar: { expected: 'a GBNF grammar string', type: (v) => typeof v === 'string', http: null },
+  jsonSchema: { expected: 'a JSON Schema (an object or a boolean)', type: (v) => isBool(v) || (typeof v === 'object' && v !== null && !Array.isArray(v)), http: null },
+  jsonObject: { expected: 'true or false', type: isBool, http: null },
 } satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec };
 
 export type OptionName = keyof typeof GENERATE_OPTIONS;

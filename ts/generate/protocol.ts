@@ -3,6 +3,7 @@
  * Abort requests travel through a SharedArrayBuffer (`control`), because the worker's loop is
  * synchronous and never reads messages while it generates.
  */
+import type { TemplatedText } from '../chat/types.js';
 import type { EngineOptions } from './engine.js';
 import type { ModelInfo } from './info.js';
 import type { GenerateResult, Prompt } from './types.js';
@@ -20,7 +21,7 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { type: 'generate'; id: number; prompt: Prompt; options: EngineOptions; stream: boolean }
-  | { type: 'encode'; id: number; text: string; addBos: boolean }
+  | { type: 'encode'; id: number; text: string | TemplatedText; addBos: boolean }
   | { type: 'dispose' };
 
 export interface WireError {

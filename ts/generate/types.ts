@@ -1,4 +1,7 @@
 /** Public types of the generation API (shared by the in-thread engine, the worker and the proxy). */
+import type { TemplatedText } from '../chat/types.js';
+import type { GrammarOptions } from '../grammar/compile.js';
+import type { TokenTable } from '../grammar/token-mask.js';
 import type { SamplingOptions } from './sampler.js';
 
 export type { SamplingOptions } from './sampler.js';
@@ -11,11 +14,13 @@ export type { SamplingOptions } from './sampler.js';
 export interface GenerationTokenizer {
   readonly vocabSize: number;
   readonly specialIds: Readonly<{ bos?: number; eos?: number }>;
-  encode(text: string, options?: { addSpecialTokens?: boolean }): ArrayLike<number>;
+  encode(text: string, options?: { addSpecialTokens?: boolean; parseSpecial?: boolean; literalSpans?: ReadonlyArray<readonly [number, number]> }): ArrayLike<number>;
   createStreamDecoder(options?: { skipSpecialTokens?: boolean }): { push(id: number): string; flush(): string };
+  /** Every token's decoded bytes, for grammar-constrained sampling (absent: grammars are refused). */
+  tokenTable?(): TokenTable;
 }
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends SamplingOptions, GrammarOptions {
   /** Most tokens to generate. Default 256 (generation also ends at EOS, a stop string or a full context). */
   maxTokens?: number;
   /** Generation ends before the first occurrence of any of these; the stop string is not returned. */
@@ -64,4 +69,5 @@ export interface GenerateResult {
   timings: GenerateTimings;
 }
 
-export type Prompt = string | readonly number[];
+/** Text, token ids, or a rendered chat template (its control-token spellings become control tokens). */
+export type Prompt = string | readonly number[] | TemplatedText;

@@ -9,13 +9,16 @@
  * the others), and a sequence leaves the batch the step it finishes, freeing its KV-cache slot.
  * Requests wait FIFO for a free slot; the bound on that wait queue is kept by the main thread.
  */
+import type { TemplatedText } from '../chat/types.js';
+import { compileGrammar } from '../grammar/compile.js';
+import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { BatchRow, LoadedEngine, SamplingParams, TokenSampler } from './engine.js';
 import type { ErrorPayload } from './errors.js';
 import { TextStream } from './text-stream.js';
 
 export interface LoopRequest {
-  /** Text (encoded here) or token ids. */
-  prompt: string | number[];
+  /** Text (encoded here), a rendered chat template, or token ids. */
+  prompt: string | TemplatedText | number[];
   /** For a text prompt: prepend BOS. */
   addBos: boolean;
   /** null: until EOS, a stop string or the end of the context. */
@@ -24,6 +27,8 @@ export interface LoopRequest {
   stop: string[];
   /** Keep going past EOS (benchmarks want fixed lengths). */
   ignoreEos?: boolean;
+  /** GBNF the output must match (response_format / tools, already converted and checked by the HTTP layer). */
+  grammar?: string;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -53,6 +58,8 @@ interface Sequence {
   slot: number;
   /** Token to feed at the next decode step (-1 while in prefill). */
   next: number;
+  /** The grammar cursor of a constrained request. */
+  constraint: GrammarConstraint | null;
 }
 
 export interface BatchLoopOptions {
@@ -66,6 +73,7 @@ export class BatchLoop {
   private readonly running: Sequence[] = [];
   private readonly freeSlots: number[];
   private readonly eos: Set<number>;
+  private saved: Float32Array | undefined;
 
   constructor(
     private readonly loaded: LoadedEngine,
@@ -80,7 +88,7 @@ export class BatchLoop {
     const { engine, tokenizer } = this.loaded;
     const ctx = engine.contextLength;
     let ids: number[];
-    if (typeof req.prompt === 'string') {
+    if (!Array.isArray(req.prompt)) {
       try {
         ids = tokenizer.encode(req.prompt, req.addBos);
       } catch (err) {
@@ -110,6 +118,16 @@ export class BatchLoop {
     } catch (err) {
       return reject(id, `the prompt could not be decoded: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
     }
+    let constraint: GrammarConstraint | null = null;
+    if (req.grammar !== undefined) {
+      const table = tokenizer.tokenTable?.();
+      if (!table) return reject(id, 'this engine does not support grammar-constrained output', 'response_format');
+      try {
+        constraint = compileGrammar(req.grammar, table).start(tokenizer.eosIds);
+      } catch (err) {
+        return reject(id, `the grammar could not be compiled: ${(err as Error).message}`, 'grammar');
+      }
+    }
     this.waiting.push({
       id,
       prompt: Int32Array.from(ids),
@@ -123,6 +141,7 @@ export class BatchLoop {
       text,
       slot: -1,
       next: -1,
+      constraint,
     });
     return { id, kind: 'accepted', promptTokens: ids.length };
   }
@@ -192,7 +211,8 @@ export class BatchLoop {
       const row = rows[r]!;
       if (seq.next < 0) seq.prefilled += row.tokens.length;
       if (!row.wantLogits) continue;
-      const token = seq.sampler!(logits.subarray(li * vocab, (li + 1) * vocab), seq.history, seq.prompt.length + seq.generated);
+      const row_ = logits.subarray(li * vocab, (li + 1) * vocab);
+      const token = seq.constraint ? this.sampleConstrained(seq, row_) : seq.sampler!(row_, seq.history, seq.prompt.length + seq.generated);
       li++;
       const done = this.accept(seq, token, events);
       if (done) this.release(this.running.indexOf(seq));
@@ -207,18 +227,33 @@ export class BatchLoop {
       return true;
     };
     if (!seq.ignoreEos && this.eos.has(token)) return finish('stop', seq.text.flush());
+    seq.constraint?.accept(token);
     seq.history[seq.prompt.length + seq.generated] = token;
     seq.generated++;
     seq.next = token;
     const text = seq.text.push(token);
-    if (seq.text.stopped) {
-      events.push({ id: seq.id, kind: 'token', token, text });
+    if (seq.text.stopped || seq.constraint?.finished) {
+      // a grammar that admits nothing more ends the text, as EOS would
+      events.push({ id: seq.id, kind: 'token', token, text: seq.text.stopped ? text : text + seq.text.flush() });
       return finish('stop', '');
     }
     const full =
       (seq.maxTokens !== null && seq.generated >= seq.maxTokens) || seq.prompt.length + seq.generated >= this.loaded.engine.contextLength;
     events.push({ id: seq.id, kind: 'token', token, text: full ? text + seq.text.flush() : text });
     return full ? finish('length', '') : false;
+  }
+
+  /** Samples; when the grammar rejects the choice, masks and samples again from the original logits (see Engine). */
+  private sampleConstrained(seq: Sequence, row: Float32Array): number {
+    const c = seq.constraint!;
+    const saved = (this.saved ??= new Float32Array(row.length));
+    saved.set(row);
+    const length = seq.prompt.length + seq.generated;
+    const first = seq.sampler!(row, seq.history, length);
+    if (c.allows(first)) return first;
+    row.set(saved);
+    c.apply(row);
+    return seq.sampler!(row, seq.history, length);
   }
 
   private release(index: number): void {

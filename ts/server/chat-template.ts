@@ -1,39 +1,28 @@
 /**
- * Chat templates: the Jinja source a model ships (GGUF `tokenizer.chat_template`, or
- * `chat_template` in a Hugging Face tokenizer_config.json) turns a list of messages into the
- * prompt text the model was trained on. Rendered with @huggingface/jinja.
+ * The server's view of ts/chat's ChatTemplate: a template that rejects a conversation is the
+ * client's problem (400 naming `messages`), not a server error.
  */
-import { Template } from '@huggingface/jinja';
-import type { ChatMessage } from './validate.js';
+import { ChatTemplate as Template, ChatTemplateError, type ChatTemplateSpecials, type RenderOptions } from '../chat/template.js';
+import type { ChatMessage, TemplatedText } from '../chat/types.js';
 import { RequestError } from './errors.js';
 
 export class ChatTemplate {
   private readonly template: Template;
 
-  /** Parses once; a template the parser rejects is an error at load, not per request. */
-  constructor(
-    readonly source: string,
-    private readonly specials: { bosToken?: string; eosToken?: string } = {},
-  ) {
-    try {
-      this.template = new Template(source);
-    } catch (err) {
-      throw new Error(`tensorloom: the model's chat template does not parse: ${(err as Error).message}`);
-    }
+  constructor(source: string, specials: ChatTemplateSpecials = {}) {
+    this.template = new Template(source, specials);
   }
 
-  /** The prompt for `messages`, ending where the assistant's reply begins. */
-  render(messages: readonly ChatMessage[]): string {
+  get source(): string {
+    return this.template.source;
+  }
+
+  render(messages: readonly ChatMessage[], options: RenderOptions = {}): TemplatedText {
     try {
-      return this.template.render({
-        messages,
-        add_generation_prompt: true,
-        bos_token: this.specials.bosToken ?? '',
-        eos_token: this.specials.eosToken ?? '',
-      });
+      return this.template.render(messages, options);
     } catch (err) {
-      // Templates reject conversations they can't express (raise_exception), e.g. roles that don't alternate.
-      throw new RequestError(`the model's chat template rejected these messages: ${(err as Error).message}`, 'messages');
+      if (err instanceof ChatTemplateError) throw new RequestError(err.message, 'messages');
+      throw err;
     }
   }
 }

@@ -5,7 +5,9 @@
  * interfaces can be served: the default engine (model-engine.ts) wraps our Llama/GPT-2 layers,
  * and the tests use a tiny deterministic engine.
  */
+import type { TemplatedText } from '../chat/types.js';
 import type { ResolvedSampling } from '../generate/sampler.js';
+import type { TokenTable } from '../grammar/token-mask.js';
 
 /** One sequence's share of a forward step. */
 export interface BatchRow {
@@ -38,12 +40,17 @@ export interface BatchEngine {
 
 /** What the loop needs from a tokenizer (a structural subset of the generation tokenizer). */
 export interface ServeTokenizer {
-  /** Token ids of `text`; `addBos` prepends the model's BOS token when it has one. */
-  encode(text: string, addBos: boolean): number[];
+  /**
+   * Token ids of `text`; `addBos` prepends the model's BOS token when it has one. A rendered chat
+   * template (TemplatedText) gets its control-token spellings parsed outside its literal spans.
+   */
+  encode(text: string | TemplatedText, addBos: boolean): number[];
   /** An incremental decoder that only ever returns complete UTF-8 text (special tokens skipped). */
   createStreamDecoder(): { push(id: number): string; flush(): string };
   /** Token ids that end generation. */
   readonly eosIds: readonly number[];
+  /** Every token's decoded bytes, for grammar-constrained sampling (absent: grammar requests are refused). */
+  tokenTable?(): TokenTable;
 }
 
 /**
@@ -68,6 +75,8 @@ export interface ModelInfo {
   /** Texts of the BOS / EOS tokens, which chat templates print. */
   bosText?: string;
   eosText?: string;
+  /** Spellings of the control tokens, so a chat template's markers become tokens (absent: none are parsed). */
+  controlTokens?: string[];
   /** Bytes of KV cache reserved for all slots. */
   kvCacheBytes: number;
 }

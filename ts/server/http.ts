@@ -10,9 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModelFile } from '../hub/resolve-model.js';
+import { planTools, type ToolPlan } from '../chat/tools.js';
 import { ChatTemplate } from './chat-template.js';
+import { outputConstraints, readToolCalls, templateKwargs, ToolStreamGate } from './chat-request.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
-import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions } from './scheduler.js';
+import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
 import { readBody } from './read-body.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
@@ -76,7 +78,13 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const info = scheduler.info;
   const modelId = opts.modelId ?? info.id;
   const templateSource = opts.chatTemplate ?? info.chatTemplate;
-  const template = templateSource ? new ChatTemplate(templateSource, { ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}), ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}) }) : null;
+  const template = templateSource
+    ? new ChatTemplate(templateSource, {
+        ...(info.bosText !== undefined ? { bosToken: info.bosText } : {}),
+        ...(info.eosText !== undefined ? { eosToken: info.eosText } : {}),
+        controlTokens: info.controlTokens ?? [],
+      })
+    : null;
   const bodyLimits = { limit: opts.maxBodyBytes ?? 1 << 20, totalMs: opts.bodyTimeoutMs ?? 30_000, idleMs: opts.bodyIdleTimeoutMs ?? 10_000 };
   const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
   const created = Math.floor(Date.now() / 1000);
@@ -125,19 +133,24 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         const body = parseBody(await readBody(req, bodyLimits));
         if (path === '/v1/completions') {
           const r = validateCompletion(body, limits);
-          return generate(req, res, 'completion', r.prompt, true, r.options, r.stream, r.includeUsage);
+          const { grammar } = outputConstraints(body, false);
+          return generate(req, res, 'completion', r.prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage);
         }
         const r = validateChat(body, limits);
+        const constraints = outputConstraints(body, true);
         if (!template) {
           throw new RequestError(
             `the model '${modelId}' has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json chat_template); use /v1/completions, or start the server with a template`,
             'messages',
           );
         }
-        let text = template.render(r.messages);
-        // The template usually writes BOS as text; the tokenizer adds it as a token instead.
-        if (info.bosText && text.startsWith(info.bosText)) text = text.slice(info.bosText.length);
-        return generate(req, res, 'chat', text, true, r.options, r.stream, r.includeUsage);
+        // Tools: rendered by the template, a required/named call constrained to its schema (ts/chat/tools.ts).
+        const plan = constraints.tools ? planTools(template.source, r.messages, constraints.tools, constraints.toolChoice ?? 'auto') : null;
+        // Control tokens the template writes become tokens; message text stays text (ts/chat/template.ts).
+        const extra = templateKwargs(body);
+        const prompt = template.render(plan ? plan.messages : r.messages, { ...(plan?.tools ? { tools: plan.tools } : {}), ...(extra ? { extra } : {}) });
+        const grammar = plan?.grammar ?? constraints.grammar;
+        return generate(req, res, 'chat', prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage, plan);
       }
       case '/v1/embeddings':
       case '/v1/rerank':
@@ -157,11 +170,12 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     req: IncomingMessage,
     res: ServerResponse,
     kind: Kind,
-    prompt: string | number[],
+    prompt: ServePrompt,
     addBos: boolean,
     options: Omit<GenerateOptions, 'signal' | 'onText'>,
     stream: boolean,
     includeUsage: boolean,
+    tools: ToolPlan | null = null,
   ): Promise<void> {
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
     const now = Math.floor(Date.now() / 1000);
@@ -174,11 +188,11 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     };
     res.on('close', onClose);
     req.socket?.setNoDelay(true);
-    const call = { ...options, addBos: typeof prompt === 'string' ? addBos : false, signal: ac.signal };
+    const call = { ...options, addBos: Array.isArray(prompt) ? false : addBos, signal: ac.signal };
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);
-        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r) : textChoice(r)], usage: usage(r) });
+        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r, tools) : textChoice(r)], usage: usage(r) });
       }
       let started = false;
       const start = (): void => {
@@ -191,16 +205,32 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         kind === 'chat'
           ? { ...head, choices: [{ index: 0, delta: finish ? {} : { content: text }, logprobs: null, finish_reason: finish }] }
           : { ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
+      const gate = tools ? new ToolStreamGate(tools) : null;
+      const send = (t: string): void => {
+        start();
+        const out = gate ? gate.push(t) : t;
+        if (out) sendEvent(res, delta(out, null));
+      };
       let r: GenerateResult;
       try {
-        r = await scheduler.submit(prompt, { ...call, onText: (t) => (start(), sendEvent(res, delta(t, null))) }, { onAccepted: start });
+        r = await scheduler.submit(prompt, { ...call, onText: send }, { onAccepted: start });
       } catch (err) {
         if (!started) throw err;
         if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
         return endEventStream(res);
       }
       start();
-      sendEvent(res, delta('', r.finishReason));
+      let finish: string = r.finishReason;
+      if (gate) {
+        const end = gate.finish(r.finishReason);
+        if (end.text) sendEvent(res, delta(end.text, null));
+        if (end.calls) {
+          const toolCalls = end.calls.map((c, index) => ({ index, ...c }));
+          sendEvent(res, { ...head, choices: [{ index: 0, delta: { tool_calls: toolCalls }, logprobs: null, finish_reason: null }] });
+          finish = 'tool_calls';
+        }
+      }
+      sendEvent(res, delta('', finish));
       if (includeUsage) sendEvent(res, { ...head, choices: [], usage: usage(r) });
       endEventStream(res);
     } finally {
@@ -238,7 +268,9 @@ function textChoice(r: GenerateResult): unknown {
   return { index: 0, text: r.text, logprobs: null, finish_reason: r.finishReason };
 }
 
-function chatChoice(r: GenerateResult): unknown {
+function chatChoice(r: GenerateResult, tools: ToolPlan | null): unknown {
+  const calls = readToolCalls(r.text, r.finishReason, tools);
+  if (calls) return { index: 0, message: { role: 'assistant', content: null, tool_calls: calls }, logprobs: null, finish_reason: 'tool_calls' };
   return { index: 0, message: { role: 'assistant', content: r.text }, logprobs: null, finish_reason: r.finishReason };
 }
 

@@ -4,8 +4,8 @@
  * `BatchedForward` runs the steps over a slotted KV cache; tokenization and sampling reuse
  * ts/generate (`Engine.encode`, one `Sampler` per slot).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
+import { modelChatInfo } from '../chat/model-template.js';
 import { getBackend } from '../backend/index.js';
 import { openModelFile, type ModelFile } from '../formats/model-file.js';
 import { Engine } from '../generate/engine.js';
@@ -31,7 +31,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
     const tok = await openTokenizer(src, config.vocabSize);
     // The layers, with a one-position cache of their own that serving never uses.
     model = new Transformer(backend, config, weights, { contextLength: 1, maxBatch: 1 });
-    const single = new Engine(model, tok.tokenizer);
+    const single = new Engine(model, tok.tokenizer, tok.stopIds);
 
     const bytesPerPosition = config.nLayers * config.nKvHeads * config.headDim * 2 * 4;
     const budget = opts.kvBudgetBytes ?? DEFAULT_KV_BUDGET;
@@ -52,11 +52,12 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
     const V = config.vocabSize;
     const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x)));
     const tokenizer: ServeTokenizer = {
-      encode: (text, addBos) => single.encode(text, addBos),
+      encode: (prompt, addBos) => single.encode(prompt, addBos),
       createStreamDecoder: () => tok.tokenizer.createStreamDecoder({ skipSpecialTokens: true }),
       eosIds: single.eosIds,
+      tokenTable: () => tok.tokenizer.tokenTable!(),
     };
-    const specials = specialTexts(src, config.bosTokenId, config.eosTokenIds[0] ?? null);
+    const chat = modelChatInfo(src, tok.tokenizer.specialIds.bos ?? config.bosTokenId, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens);
     const built = model;
     return {
       engine: {
@@ -77,9 +78,11 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
         vocabSize: V,
         contextLength: ctx,
         slots: opts.slots,
-        chatTemplate: chatTemplate(src),
+        chatTemplate: chat.template,
         kvCacheBytes: batched.kvBytes,
-        ...specials,
+        controlTokens: chat.controlTokens,
+        ...(chat.bosToken !== undefined ? { bosText: chat.bosToken } : {}),
+        ...(chat.eosToken !== undefined ? { eosText: chat.eosToken } : {}),
       },
       makeSampler: (params, slot) => {
         const s = samplers[slot]!;
@@ -96,51 +99,4 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-}
-
-/** GGUF `tokenizer.chat_template`, or `chat_template` in a Hugging Face tokenizer_config.json. */
-function chatTemplate(src: ModelFile): string | null {
-  const fromGguf = src.gguf?.metadata.get('tokenizer.chat_template');
-  if (typeof fromGguf === 'string' && fromGguf.length > 0) return fromGguf;
-  const cfg = hfTokenizerConfig(src);
-  const t = cfg?.chat_template;
-  if (typeof t === 'string') return t;
-  // Newer files list named templates; the unnamed/default one is the chat template.
-  if (Array.isArray(t)) {
-    const named = t as { name?: unknown; template?: unknown }[];
-    const d = named.find((x) => x.name === 'default') ?? named[0];
-    if (d && typeof d.template === 'string') return d.template;
-  }
-  return null;
-}
-
-/** The texts of the BOS/EOS tokens, which templates print as `bos_token` / `eos_token`. */
-function specialTexts(src: ModelFile, bos: number | null, eos: number | null): { bosText?: string; eosText?: string } {
-  const out: { bosText?: string; eosText?: string } = {};
-  const tokens = src.gguf?.metadata.get('tokenizer.ggml.tokens');
-  if (Array.isArray(tokens)) {
-    if (bos !== null && typeof tokens[bos] === 'string') out.bosText = tokens[bos] as string;
-    if (eos !== null && typeof tokens[eos] === 'string') out.eosText = tokens[eos] as string;
-    return out;
-  }
-  const cfg = hfTokenizerConfig(src);
-  const text = (v: unknown): string | undefined =>
-    typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined;
-  const b = text(cfg?.bos_token);
-  const e = text(cfg?.eos_token);
-  if (b !== undefined) out.bosText = b;
-  if (e !== undefined) out.eosText = e;
-  return out;
-}
-
-function hfTokenizerConfig(src: ModelFile): Record<string, unknown> | null {
-  if (src.format !== 'safetensors') return null;
-  const dir = statSync(src.path).isDirectory() ? src.path : join(src.path, '..');
-  const file = join(dir, 'tokenizer_config.json');
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
 }

@@ -6,6 +6,7 @@
  * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
  */
 import type { Worker } from 'node:worker_threads';
+import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import { validateGenerateOptions } from '../generate/options.js';
 import { createWorker } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
@@ -13,6 +14,9 @@ import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
 import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
 import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
+
+/** Text, token ids, or a rendered chat template (ts/chat: its control-token spellings become tokens). */
+export type ServePrompt = string | number[] | TemplatedText;
 
 export interface SchedulerOptions {
   /** Model file or directory. */
@@ -46,6 +50,8 @@ export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   addBos?: boolean;
   /** Don't stop at EOS (fixed-length benchmarks). */
   ignoreEos?: boolean;
+  /** GBNF the output must match (see ts/grammar; jsonSchemaToGrammar converts a JSON Schema). */
+  grammar?: string;
   /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
   onText?: (text: string) => void;
 }
@@ -162,12 +168,12 @@ export class Scheduler {
   }
 
   /** Generates a completion of `prompt` (text, or token ids). */
-  generate(prompt: string | number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  generate(prompt: ServePrompt, opts: GenerateOptions = {}): Promise<GenerateResult> {
     return this.submit(prompt, opts);
   }
 
   /** Streams the completion of `prompt` as text chunks; leaving the loop early aborts it. */
-  stream(prompt: string | number[], opts: GenerateOptions = {}): AsyncIterableIterator<string> {
+  stream(prompt: ServePrompt, opts: GenerateOptions = {}): AsyncIterableIterator<string> {
     let invalid: Error | null = null;
     try {
       validateGenerateOptions(opts, 'scheduler');
@@ -221,7 +227,7 @@ export class Scheduler {
   }
 
   /** The common path of generate/stream and the HTTP layer. */
-  submit(prompt: string | number[], opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
+  submit(prompt: ServePrompt, opts: GenerateOptions, hooks: SubmitHooks = {}): Promise<GenerateResult> {
     try {
       validateGenerateOptions(opts, 'scheduler');
     } catch (err) {
@@ -362,7 +368,7 @@ export class Scheduler {
   }
 }
 
-function toLoopRequest(prompt: string | number[], options: GenerateOptions): LoopRequest {
+function toLoopRequest(prompt: ServePrompt, options: GenerateOptions): LoopRequest {
   const o = validateGenerateOptions<GenerateOptions>(options, 'scheduler');
   const sampling: SamplingParams = {
     temperature: o.temperature ?? 1,
@@ -378,9 +384,20 @@ function toLoopRequest(prompt: string | number[], options: GenerateOptions): Loo
   if (maxTokens !== null && maxTokens < 1) {
     throw new RangeError(`tensorloom: maxTokens must be a positive integer, got ${maxTokens}`);
   }
-  if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError('tensorloom: the prompt must be a string or an array of token ids');
+  if (typeof prompt !== 'string' && !Array.isArray(prompt) && !isTemplatedText(prompt)) {
+    throw new TypeError('tensorloom: the prompt must be a string, an array of token ids or a rendered chat template');
+  }
   const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
-  return { prompt, addBos: o.addBos ?? true, maxTokens, sampling, stop, ignoreEos: o.ignoreEos ?? false };
+  if (o.grammar !== undefined && typeof o.grammar !== 'string') throw new TypeError('tensorloom: grammar must be a GBNF string');
+  return {
+    prompt,
+    addBos: o.addBos ?? true,
+    maxTokens,
+    sampling,
+    stop: stop.filter((s) => s.length > 0),
+    ignoreEos: o.ignoreEos ?? false,
+    ...(o.grammar !== undefined ? { grammar: o.grammar } : {}),
+  };
 }
 
 /**

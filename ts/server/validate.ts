@@ -9,8 +9,12 @@ import type { GenerateOptions } from './scheduler.js';
 
 export interface ChatMessage {
   role: string;
-  content: string;
+  content: string | null;
   name?: string;
+  /** An assistant turn's function calls (OpenAI shape; checked in ts/server/chat-request.ts's terms). */
+  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
+  /** The call a `tool` message answers. */
+  tool_call_id?: string;
 }
 
 interface Common {
@@ -90,7 +94,6 @@ export function validateChat(body: Body, limits: Limits): ChatRequest {
   if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
   const messages = m.map((msg, i) => chatMessage(msg, i));
   if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) unsupported('logprobs', 'logprobs');
-  if (Array.isArray(body.tools) && body.tools.length > 0) unsupported('tools', 'tools');
   const a = optInt(body, 'max_completion_tokens', 1, limits.contextLength);
   const b = optInt(body, 'max_tokens', 1, limits.contextLength);
   const max = a ?? b;
@@ -106,7 +109,7 @@ function chatMessage(msg: unknown, i: number): ChatMessage {
   }
   let text: string;
   if (typeof content === 'string') text = content;
-  else if (content === null && role === 'assistant') text = '';
+  else if ((content === null || content === undefined) && role === 'assistant') text = '';
   else if (Array.isArray(content)) {
     text = content
       .map((part, j) => {
@@ -119,7 +122,22 @@ function chatMessage(msg: unknown, i: number): ChatMessage {
       .join('');
   } else throw new RequestError(`${at}.content must be a string or an array of text parts; got ${describe(content)}`, `${at}.content`);
   if (name !== undefined && typeof name !== 'string') throw new RequestError(`${at}.name must be a string`, `${at}.name`);
-  return name === undefined ? { role, content: text } : { role, content: text, name };
+  const out: ChatMessage = name === undefined ? { role, content: text } : { role, content: text, name };
+  const { tool_calls: calls, tool_call_id: callId } = msg as Body;
+  if (calls !== undefined && calls !== null) {
+    const ok =
+      role === 'assistant' &&
+      Array.isArray(calls) &&
+      calls.every((c: Body) => typeof c === 'object' && c !== null && typeof c.id === 'string' && c.type === 'function' && typeof (c.function as Body | undefined)?.name === 'string' && typeof (c.function as Body).arguments === 'string');
+    if (!ok) throw new RequestError(`${at}.tool_calls must be an assistant's array of {id, type: "function", function: {name, arguments: string}}`, `${at}.tool_calls`);
+    out.tool_calls = calls as ChatMessage['tool_calls'];
+    if (content === null || content === undefined) out.content = null;
+  }
+  if (callId !== undefined && callId !== null) {
+    if (typeof callId !== 'string') throw new RequestError(`${at}.tool_call_id must be a string`, `${at}.tool_call_id`);
+    out.tool_call_id = callId;
+  }
+  return out;
 }
 
 function common(body: Body, maxTokens: number | null): Common {

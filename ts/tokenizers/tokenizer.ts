@@ -42,6 +42,11 @@ function copyTokenBytes(
   return o;
 }
 
+function overlapsSpan(spans: ReadonlyArray<readonly [number, number]>, a: number, b: number): boolean {
+  for (const [s, e] of spans) if (a < e && b > s) return true;
+  return false;
+}
+
 export class VocabTokenizer implements Tokenizer {
   readonly vocab: Vocab;
   readonly model: TokenModel;
@@ -119,7 +124,12 @@ export class VocabTokenizer implements Tokenizer {
       let afterSpecial = true; // SentencePiece adds its dummy prefix at the start and after a special token
       let last = 0;
       re.lastIndex = 0;
+      const spans = options.parseSpecial ? options.literalSpans : undefined;
       for (let m = re.exec(clean); m !== null; m = re.exec(clean)) {
+        if (spans && this.vocab.types[this.specialIndex.get(m[0])!] !== TokenType.USER_DEFINED && overlapsSpan(spans, m.index, m.index + m[0].length)) {
+          re.lastIndex = m.index + 1; // data, not markup: a token starting later may still be markup
+          continue;
+        }
         if (m.index > last) this.model.encodeFragment(clean.slice(last, m.index), out, afterSpecial, last === 0);
         out.push(this.specialIndex.get(m[0])!);
         afterSpecial = true;
@@ -137,6 +147,11 @@ export class VocabTokenizer implements Tokenizer {
 
   private get tokenBytes(): TokenBytes {
     return (this.bytesCache ??= new TokenBytes(this.vocab, this.model));
+  }
+
+  /** Every token's decoded bytes (built once): what constrained sampling matches grammars against. */
+  tokenTable(): TokenBytes {
+    return this.tokenBytes;
   }
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {

@@ -19,6 +19,12 @@ export interface EncodeOptions {
    * Hugging Face do. Set true only for text you built yourself (e.g. a rendered chat template).
    */
   parseSpecial?: boolean;
+  /**
+   * With `parseSpecial`: [start, end) ranges of `text` (UTF-16 offsets) that are data, not markup —
+   * e.g. the message contents inside a rendered chat template. A control token spelled inside one
+   * stays ordinary characters; everywhere else it becomes the control token.
+   */
+  literalSpans?: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface DecodeOptions {
