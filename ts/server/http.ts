@@ -3,6 +3,7 @@
  *
  *   POST /v1/completions        POST /v1/chat/completions      (stream: true → server-sent events)
  *   GET  /v1/models             GET  /health
+ *   POST /tokenize              POST /detokenize               GET  /metrics (Prometheus)
  *
  * `createServer({ model })` returns the handler; pass it to `http.createServer`, or mount it in an
  * existing express / fastify / Koa app (it reads `req.body` when a body parser already ran).
@@ -15,6 +16,7 @@ import { outputConstraints, readToolCalls, ToolStreamGate } from './chat-request
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
+import { detokenize, tokenize } from './tokenize-endpoints.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
 /** A model from `loadModel()` (anything that reports the files it came from). */
@@ -114,6 +116,12 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         allow('GET');
         return sendJson(res, 200, modelCard());
       }
+      case '/tokenize':
+      case '/detokenize': {
+        allow('POST');
+        const body = parseBody(await readBody(req, maxBody));
+        return sendJson(res, 200, await (path === '/tokenize' ? tokenize : detokenize)(scheduler, body));
+      }
       case '/v1/completions':
       case '/v1/chat/completions': {
         allow('POST');
@@ -140,7 +148,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         return generate(req, res, 'chat', prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage, plan);
       }
       default:
-        throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
+        throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /tokenize, POST /detokenize, GET /metrics, GET /health`, null, 404, 'not_found');
     }
   }
 

@@ -11,7 +11,7 @@ import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
 import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
-import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, LoopStats, ToWorker, TokenizeCall, TokenizeReply, WorkerInit } from './protocol.js';
 
 /** Text, token ids, or a rendered chat template (ts/chat: its control-token spellings become tokens). */
 export type ServePrompt = string | number[] | TemplatedText;
@@ -100,6 +100,8 @@ export class Scheduler {
   /** Moving average of call duration, for Retry-After. */
   private avgCallMs = 1000;
   private drainWaiters: (() => void)[] = [];
+  /** /tokenize and /detokenize round trips waiting for the worker. */
+  private readonly tokenizeCalls = new Map<number, { resolve: (r: TokenizeReply) => void; reject: (e: Error) => void }>();
 
   private constructor(
     private readonly worker: Worker,
@@ -111,6 +113,9 @@ export class Scheduler {
       if (m.type === 'events') {
         this.stats_ = m.stats;
         for (const e of m.events) this.route(e);
+      } else if (m.type === 'tokenized') {
+        this.tokenizeCalls.get(m.id)?.resolve(m);
+        this.tokenizeCalls.delete(m.id);
       }
     });
     worker.on('error', (err) => this.fail(new Error(`tensorloom: the serving worker failed: ${err.message}`)));
@@ -260,6 +265,16 @@ export class Scheduler {
     });
   }
 
+  /** Runs the model's tokenizer in the worker (between two batch steps): the HTTP /tokenize and /detokenize. */
+  tokenizeCall(call: Omit<TokenizeCall, 'id'>): Promise<TokenizeReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.tokenizeCalls.set(id, { resolve, reject });
+      this.send({ ...call, id } as TokenizeCall);
+    });
+  }
+
   /** Stops taking new calls and resolves when every outstanding one has settled. */
   drain(): Promise<void> {
     this.draining = true;
@@ -331,6 +346,10 @@ export class Scheduler {
 
   private fail(err: Error): void {
     this.dead ??= err;
+    for (const [id, answer] of [...this.tokenizeCalls]) {
+      this.tokenizeCalls.delete(id);
+      answer.reject(err);
+    }
     for (const [id, call] of [...this.calls]) {
       this.settle(id);
       call.reject(err);
