@@ -61,3 +61,150 @@ describe('tokenize endpoints (toy engine)', () => {
     expect(get.status).toBe(405);
   });
 });
+
+/** Parses Prometheus text exposition strictly: every sample belongs to a declared metric, values are numbers. */
+function parseExposition(text: string): Map<string, { type: string; samples: { labels: Record<string, string>; value: number; name: string }[] }> {
+  const families = new Map<string, { type: string; samples: { labels: Record<string, string>; value: number; name: string }[] }>();
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.slice(0, -1).split('\n')) {
+    if (line.startsWith('# HELP ')) continue;
+    const t = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (t) {
+      expect(families.has(t[1]!), `metric ${t[1]} declared twice`).toBe(false);
+      families.set(t[1]!, { type: t[2]!, samples: [] });
+      continue;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|\+Inf|NaN))$/.exec(line);
+    expect(m, `not an exposition line: ${JSON.stringify(line)}`).not.toBeNull();
+    const name = m![1]!;
+    const family = families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, ''));
+    expect(family, `sample ${name} without a TYPE line`).toBeDefined();
+    const labels: Record<string, string> = {};
+    for (const l of (m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    family!.samples.push({ name, labels, value: Number(m![3]) });
+  }
+  return families;
+}
+
+const value = (f: ReturnType<typeof parseExposition>, name: string, labels: Record<string, string> = {}): number => {
+  const fam = f.get(name.replace(/_(bucket|sum|count)$/, '')) ?? f.get(name);
+  const s = fam?.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return s?.value ?? 0;
+};
+
+describe('/metrics and /health (toy engine)', () => {
+  let handler: ServeHandler;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    handler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 2, maxQueued: 4, engineOptions: { stepMs: 1 } });
+    ({ server, base } = await listen(handler));
+  });
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+
+  it('counters move after a request and the text parses as Prometheus exposition', async () => {
+    const res0 = await fetch(`${base}/metrics`);
+    expect(res0.status).toBe(200);
+    expect(res0.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const before = parseExposition(await res0.text());
+    expect(before.get('tensorloom_time_to_first_token_seconds')?.type).toBe('histogram');
+    expect(before.get('tensorloom_queue_depth')?.type).toBe('gauge');
+    expect(value(before, 'tensorloom_slots_total')).toBe(2);
+
+    const prompt = 'count me';
+    const r = await post(base, '/v1/completions', { prompt, max_tokens: 12, temperature: 0 });
+    expect(r.status).toBe(200);
+    expect((await post(base, '/v1/completions', { prompt, max_tokens: 0 })).status).toBe(400);
+
+    const after = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    const ok = { route: '/v1/completions', status: '200' };
+    expect(value(after, 'tensorloom_requests_total', ok) - value(before, 'tensorloom_requests_total', ok)).toBe(1);
+    expect(value(after, 'tensorloom_requests_total', { route: '/v1/completions', status: '400' })).toBe(1);
+    expect(value(after, 'tensorloom_requests_total', { route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'tensorloom_prompt_tokens_total') - value(before, 'tensorloom_prompt_tokens_total')).toBe(encode(prompt, true).length);
+    expect(value(after, 'tensorloom_generated_tokens_total') - value(before, 'tensorloom_generated_tokens_total')).toBe(12);
+    expect(value(after, 'tensorloom_time_to_first_token_seconds_count')).toBe(1);
+    expect(value(after, 'tensorloom_time_to_first_token_seconds_bucket', { le: '+Inf' })).toBe(1);
+    expect(value(after, 'tensorloom_time_per_output_token_seconds_count')).toBe(1);
+    expect(value(after, 'tensorloom_time_per_output_token_seconds_sum')).toBeGreaterThan(0);
+    // Buckets are cumulative: non-decreasing in le.
+    const buckets = after.get('tensorloom_time_to_first_token_seconds')!.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => s.value);
+    for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
+    expect(value(after, 'tensorloom_slots_busy')).toBe(0);
+    expect(value(after, 'tensorloom_queue_depth')).toBe(0);
+  });
+
+  it('/health is 200 when ready and 503 while draining (readiness probe)', async () => {
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    // A long request keeps the drain pending while /health is asked.
+    const long = post(base, '/v1/completions', { prompt: 'x', max_tokens: 200, temperature: 0, ignore_eos: true });
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = handler.drain();
+    const h = await fetch(`${base}/health`);
+    expect(h.status).toBe(503);
+    expect(((await h.json()) as { status: string }).status).toBe('draining');
+    expect((await post(base, '/v1/completions', { prompt: 'y' })).status).toBe(503);
+    expect((await long).status).toBe(200);
+    await drained;
+  });
+});
+
+describe('API key and CORS (toy engine)', () => {
+  const KEY = 'sk-test-0123456789';
+  let handler: ServeHandler;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    handler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 1, apiKey: KEY, cors: 'https://app.example', engineOptions: { stepMs: 1 } });
+    ({ server, base } = await listen(handler));
+  });
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+  const call = (path: string, headers: Record<string, string> = {}, body?: unknown): Promise<Response> =>
+    fetch(base + path, body === undefined ? { headers } : { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  it('answers 401 with a JSON error without the key or with a wrong one, on every route but /health', async () => {
+    for (const headers of [{}, { authorization: `Bearer ${KEY}x` }, { authorization: 'Bearer sk' }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
+      for (const [path, body] of [['/v1/models', undefined], ['/metrics', undefined], ['/v1/completions', { prompt: 'a', max_tokens: 2 }], ['/tokenize', { content: 'a' }], ['/nope', undefined]] as const) {
+        const r = await call(path, headers, body);
+        expect(r.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(r.headers.get('www-authenticate')).toBe('Bearer');
+        const j = (await r.json()) as { error: { code: string; message: string } };
+        expect(j.error.code).toBe('invalid_api_key');
+      }
+    }
+    expect((await call('/health')).status).toBe(200);
+  });
+
+  it('accepts the right key', async () => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    expect((await call('/v1/models', auth)).status).toBe(200);
+    const r = await call('/v1/completions', auth, { prompt: 'a', max_tokens: 3, temperature: 0 });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(3);
+  });
+
+  it('answers a CORS preflight with 204 and the allow headers (no key needed), and tags responses for the allowed origin', async () => {
+    const pre = await fetch(`${base}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
+    const other = await fetch(`${base}/v1/models`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+    expect(other.status).toBe(204);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const got = await call('/v1/models', { origin: 'https://app.example', authorization: `Bearer ${KEY}` });
+    expect(got.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const denied = await call('/v1/models', { origin: 'https://app.example' });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example');
+  });
+});

@@ -16,6 +16,8 @@ import { outputConstraints, readToolCalls, ToolStreamGate } from './chat-request
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
+import { ApiKeyCheck, CorsPolicy } from './auth.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { detokenize, tokenize } from './tokenize-endpoints.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
@@ -40,6 +42,10 @@ export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
   maxBodyBytes?: number;
   /** max_tokens for /v1/completions when the request has none. Default 16 (as OpenAI). */
   defaultCompletionTokens?: number;
+  /** Require `Authorization: Bearer <apiKey>` on every route but /health (401 otherwise). */
+  apiKey?: string;
+  /** Origins allowed by CORS (`https://app.example`, a list, or `*`); absent: no CORS headers. */
+  cors?: string | string[];
 }
 
 export interface ServeHandler {
@@ -79,6 +85,9 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const maxBody = opts.maxBodyBytes ?? 1 << 20;
   const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
   const created = Math.floor(Date.now() / 1000);
+  const metrics = new ServerMetrics();
+  const apiKey = opts.apiKey !== undefined ? new ApiKeyCheck(opts.apiKey) : null;
+  const cors = opts.cors !== undefined ? new CorsPolicy(opts.cors) : null;
 
   let draining = false;
   let inFlight = 0;
@@ -96,7 +105,16 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       res.setHeader('Allow', m === 'GET' ? 'GET, HEAD' : m);
       throw new RequestError(`${method} is not allowed on ${path}; use ${m}`, null, 405, 'method_not_allowed');
     };
+    if (cors?.apply(req, res)) return;
+    if (apiKey && path !== '/health') apiKey.check(req);
     switch (path) {
+      case '/metrics': {
+        allow('GET');
+        const text = metrics.render(scheduler.stats(), inFlight);
+        res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+        res.end(method === 'HEAD' ? undefined : text);
+        return;
+      }
       case '/health': {
         allow('GET');
         const s = scheduler.stats();
@@ -182,6 +200,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);
+        metrics.generation(r);
         return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r, tools) : textChoice(r)], usage: usage(r) });
       }
       let started = false;
@@ -209,6 +228,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
         return endEventStream(res);
       }
+      metrics.generation(r);
       start();
       let finish: string = r.finishReason;
       if (gate) {
@@ -230,6 +250,8 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    res.once('finish', () => metrics.request(path, res.statusCode));
     route(req, res)
       .catch((err: unknown) => sendError(res, err as Error))
       .finally(finished);
@@ -333,6 +355,7 @@ function sendError(res: ServerResponse, err: Error): void {
   const { status, headers, body } = errorBody(err);
   // After refusing a body we didn't read, close the connection instead of draining it.
   if (status === 413) headers.Connection = 'close';
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   sendJson(res, status, body);
 }
