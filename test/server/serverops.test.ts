@@ -169,7 +169,7 @@ describe('API key and CORS (toy engine)', () => {
     fetch(base + path, body === undefined ? { headers } : { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   it('answers 401 with a JSON error without the key or with a wrong one, on every route but /health', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${KEY}x` }, { authorization: 'Bearer sk' }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
+    for (const headers of <Record<string, string>[]>[{}, { authorization: `Bearer ${KEY}x` }, { authorization: 'Bearer sk' }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
       for (const [path, body] of [['/v1/models', undefined], ['/metrics', undefined], ['/v1/completions', { prompt: 'a', max_tokens: 2 }], ['/tokenize', { content: 'a' }], ['/nope', undefined]] as const) {
         const r = await call(path, headers, body);
         expect(r.status, `${path} ${JSON.stringify(headers)}`).toBe(401);

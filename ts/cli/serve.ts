@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
+import { loadingHandler } from '../server/loading.js';
 import { chatTemplateFromFlags, withLlamaAliases } from './llama-flags.js';
 
 const HELP = `usage: tensorloom serve --model PATH [options]
@@ -27,8 +28,12 @@ const HELP = `usage: tensorloom serve --model PATH [options]
   --model-id NAME       the id /v1/models reports, default the file name
   --max-body BYTES      largest request body, default 1048576
   --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
+  --api-key KEY         require "Authorization: Bearer KEY" on every route but /health
+                        (default: the TENSORLOOM_API_KEY environment variable, if set)
+  --cors ORIGIN         allow browsers from ORIGIN (comma-separated list, or *)
 
-Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`;
+Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /tokenize,
+POST /detokenize, GET /metrics (Prometheus), GET /health (503 while loading or draining)`;
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -52,6 +57,8 @@ export async function run(argv: string[]): Promise<number> {
         'model-id': { type: 'string' },
         'max-body': { type: 'string' },
         engine: { type: 'string' },
+        'api-key': { type: 'string' },
+        cors: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -77,14 +84,15 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   let port: number, host: string;
-  let handler: Awaited<ReturnType<typeof createServer>>;
+  let opts: Parameters<typeof createServer>[0] & { model: string };
   try {
     port = int('port', 0, 65535) ?? 8080;
     host = str('host') ?? '127.0.0.1';
     const kvMiB = int('kv-budget', 1, 1 << 24);
     const chatTemplate = chatTemplateFromFlags(str('chat-template'), str('chat-template-file'));
     const engine = str('engine');
-    const opts = {
+    const apiKey = str('api-key') ?? (process.env.TENSORLOOM_API_KEY || undefined);
+    const all = {
       model,
       tokenizer: str('tokenizer'),
       parallel: int('parallel', 1, 1024),
@@ -97,16 +105,19 @@ export async function run(argv: string[]): Promise<number> {
       modelId: str('model-id'),
       maxBodyBytes: int('max-body', 1, 1 << 30),
       engineModule: engine === undefined ? undefined : pathToFileURL(resolve(engine)).href,
+      apiKey,
+      cors: str('cors'),
     };
-    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts & { model: string };
-    console.error(`tensorloom serve: loading ${model} …`);
-    handler = await createServer(defined);
+    if (apiKey !== undefined && apiKey.length === 0) throw new RangeError('--api-key must not be empty');
+    opts = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as unknown as typeof opts;
   } catch (err) {
     console.error(`tensorloom serve: ${(err as Error).message}`);
     return 1;
   }
 
-  const server = createHttpServer(handler);
+  // Listen before loading: /health answers 503 "loading" until the model is ready (readiness probe).
+  let handler: Awaited<ReturnType<typeof createServer>> | null = null;
+  const server = createHttpServer((req, res) => (handler ?? loadingHandler)(req, res));
   // Long generations must not be cut by Node's default request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -118,12 +129,21 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     console.error(`tensorloom serve: cannot listen on ${host}:${port}: ${(err as Error).message}`);
-    await handler.close();
     return 1;
   }
+  try {
+    console.error(`tensorloom serve: loading ${model} …`);
+    handler = await createServer(opts);
+  } catch (err) {
+    console.error(`tensorloom serve: ${(err as Error).message}`);
+    server.close();
+    server.closeAllConnections();
+    return 1;
+  }
+  const ready = handler;
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const info = handler.scheduler.info;
+  const info = ready.scheduler.info;
   console.error(`tensorloom serve: ${info.id} (${info.architecture}), ${info.slots} parallel × ${info.contextLength} positions, KV cache ${(info.kvCacheBytes / 2 ** 20).toFixed(1)} MiB`);
   console.log(`listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
 
@@ -132,9 +152,9 @@ export async function run(argv: string[]): Promise<number> {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      console.error(`tensorloom serve: ${signal}: finishing ${handler.inFlight} request(s) in flight, then exiting`);
+      console.error(`tensorloom serve: ${signal}: finishing ${ready.inFlight} request(s) in flight, then exiting`);
       server.close();
-      void handler
+      void ready
         .close()
         .then(() => {
           server.closeAllConnections();

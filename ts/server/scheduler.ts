@@ -266,7 +266,7 @@ export class Scheduler {
   }
 
   /** Runs the model's tokenizer in the worker (between two batch steps): the HTTP /tokenize and /detokenize. */
-  tokenizeCall(call: Omit<TokenizeCall, 'id'>): Promise<TokenizeReply> {
+  tokenizeCall(call: TokenizeCall extends infer C ? (C extends TokenizeCall ? Omit<C, 'id'> : never) : never): Promise<TokenizeReply> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
