@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
 import { listen, post, toyEngine } from './helpers.js';
-import { decode, encode } from './toy-engine.js';
+import { decode, encode, expected } from './toy-engine.js';
 
 describe('tokenize endpoints (toy engine)', () => {
   let handler: ServeHandler;
@@ -206,5 +206,65 @@ describe('API key and CORS (toy engine)', () => {
     const denied = await call('/v1/models', { origin: 'https://app.example' });
     expect(denied.status).toBe(401);
     expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example');
+  });
+});
+
+describe('item 5 request fields (toy engine)', () => {
+  let handler: ServeHandler;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    handler = await createServer({ model: 'toy', engineModule: toyEngine, parallel: 2, engineOptions: { stepMs: 1, chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}' } });
+    ({ server, base } = await listen(handler));
+  });
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+  const Q = encode('q', false)[0]!;
+
+  it('logit_bias +100 forces a token, -100 bans one (checked against the unbiased reference)', async () => {
+    const prompt = 'bias';
+    const forced = await post(base, '/v1/completions', { prompt, max_tokens: 8, temperature: 0, logit_bias: { [Q]: 100 } });
+    expect(forced.status).toBe(200);
+    expect(forced.json.choices[0].text).toBe('q'.repeat(8));
+    const ref = expected(encode(prompt, true), 1);
+    const banned = await post(base, '/v1/completions', { prompt, max_tokens: 1, temperature: 0, logit_bias: { [ref.tokens[0]!]: -100 } });
+    expect(banned.json.choices[0].text).not.toBe(ref.text);
+    expect(banned.json.choices[0].text).toHaveLength(1);
+    const chat = await post(base, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, temperature: 0, logit_bias: { [Q]: 100 } });
+    expect(chat.json.choices[0].message.content).toBe('qqqqq');
+    expect(chat.json.usage.completion_tokens).toBe(5);
+  });
+
+  it('seed makes sampling reproducible over HTTP', async () => {
+    const body = { prompt: 'seeded', max_tokens: 20, temperature: 1.5, seed: 42 };
+    const a = await post(base, '/v1/completions', body);
+    const b = await post(base, '/v1/completions', body);
+    expect(a.json.choices[0].text).toBe(b.json.choices[0].text);
+  });
+
+  it('bad or unsupported fields answer 400 naming them', async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['/v1/completions', { prompt: 'x', logit_bias: { abc: 1 } }, 'logit_bias'],
+      ['/v1/completions', { prompt: 'x', logit_bias: { 5: 101 } }, 'logit_bias'],
+      ['/v1/completions', { prompt: 'x', logit_bias: [1] }, 'logit_bias'],
+      ['/v1/completions', { prompt: 'x', logit_bias: { 100000: 1 } }, 'logit_bias'],
+      ['/v1/completions', { prompt: 'x', mirostat: 2 }, 'mirostat'],
+      ['/v1/completions', { prompt: 'x', max_completion_tokens: 3 }, 'max_completion_tokens'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], functions: [] }, 'functions'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], top_logprobs: 3 }, 'top_logprobs'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], presence_penalty: 3 }, 'presence_penalty'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], frequency_penalty: 'high' }, 'frequency_penalty'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], seed: 1.5 }, 'seed'],
+    ];
+    for (const [path, body, param] of cases) {
+      const r = await post(base, path, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error.param).toBe(param);
+      expect(r.json.error.message).toContain(param);
+    }
+    // OpenAI bookkeeping fields are accepted.
+    expect((await post(base, '/v1/completions', { prompt: 'x', max_tokens: 2, user: 'u1', metadata: { a: 'b' } })).status).toBe(200);
   });
 });

@@ -48,6 +48,11 @@ export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   addBos?: boolean;
   /** Don't stop at EOS (fixed-length benchmarks). */
   ignoreEos?: boolean;
+  /**
+   * Added to the logits of these token ids before sampling (OpenAI's logit_bias, bias in [-100, 100]);
+   * -100 bans the token outright, 100 all but forces it.
+   */
+  logitBias?: Record<number, number>;
   /** GBNF the output must match (see ts/grammar; jsonSchemaToGrammar converts a JSON Schema). */
   grammar?: string;
   /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
@@ -389,7 +394,18 @@ function toLoopRequest(prompt: ServePrompt, o: GenerateOptions): LoopRequest {
     stop: stop.filter((s) => s.length > 0),
     ignoreEos: o.ignoreEos ?? false,
     ...(o.grammar !== undefined ? { grammar: o.grammar } : {}),
+    ...(o.logitBias !== undefined ? { logitBias: biasPairs(o.logitBias) } : {}),
   };
+}
+
+function biasPairs(bias: Record<number, number>): [number, number][] {
+  return Object.entries(bias).map(([k, b]) => {
+    const id = Number(k);
+    if (!Number.isInteger(id) || id < 0 || typeof b !== 'number' || !(b >= -100 && b <= 100)) {
+      throw new RangeError(`tensorloom: logitBias maps token ids to numbers in [-100, 100]; got ${k}: ${String(b)}`);
+    }
+    return [id, b];
+  });
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { RequestError } from './errors.js';
 import type { GenerateOptions } from './scheduler.js';
+import { CHAT_FIELDS, COMPLETION_FIELDS, rejectUnknownFields } from './request-fields.js';
 
 export interface ChatMessage {
   role: string;
@@ -54,6 +55,7 @@ export function parseJsonBody(raw: string): Body {
 }
 
 export function validateCompletion(body: Body, limits: Limits): CompletionRequest {
+  rejectUnknownFields(body, COMPLETION_FIELDS, '/v1/completions');
   const p = body.prompt;
   let prompt: string | number[];
   if (p === undefined || p === null) prompt = '';
@@ -75,9 +77,11 @@ export function validateCompletion(body: Body, limits: Limits): CompletionReques
 
 export function validateChat(body: Body, limits: Limits): ChatRequest {
   const m = body.messages;
+  rejectUnknownFields(body, CHAT_FIELDS, '/v1/chat/completions');
   if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
   const messages = m.map((msg, i) => chatMessage(msg, i));
   if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) unsupported('logprobs', 'logprobs');
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.top_logprobs !== 0) unsupported('top_logprobs', 'top_logprobs');
   const a = optInt(body, 'max_completion_tokens', 1, limits.contextLength);
   const b = optInt(body, 'max_tokens', 1, limits.contextLength);
   const max = a ?? b;
@@ -148,6 +152,7 @@ function common(body: Body, maxTokens: number | null): Common {
   set('repetitionPenalty', optNum(body, 'repetition_penalty', 0, 10, true) ?? optNum(body, 'repeat_penalty', 0, 10, true));
   set('seed', optInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
   set('ignoreEos', optBool(body, 'ignore_eos'));
+  set('logitBias', logitBias(body.logit_bias));
   const stop = body.stop;
   if (stop !== undefined && stop !== null) {
     const list = typeof stop === 'string' ? [stop] : stop;
@@ -157,6 +162,19 @@ function common(body: Body, maxTokens: number | null): Common {
     options.stop = list as string[];
   }
   return { options, stream, includeUsage };
+}
+
+/** OpenAI's logit_bias: {"token id": bias in [-100, 100]}; ids are checked against the vocabulary by the loop. */
+function logitBias(v: unknown): Record<number, number> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new RequestError(`logit_bias must be an object mapping token ids to numbers; got ${describe(v)}`, 'logit_bias');
+  const out: Record<number, number> = {};
+  for (const [k, b] of Object.entries(v as Body)) {
+    if (!/^\d+$/.test(k)) throw new RequestError(`logit_bias: the key ${JSON.stringify(k)} is not a token id (a non-negative integer)`, 'logit_bias');
+    if (typeof b !== 'number' || !Number.isFinite(b) || b < -100 || b > 100) throw new RequestError(`logit_bias["${k}"] must be a number in [-100, 100]; got ${describe(b)}`, 'logit_bias');
+    out[Number(k)] = b;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function tokenIds(v: unknown[], param: string): number[] {
