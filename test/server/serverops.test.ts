@@ -3,9 +3,13 @@
  * against the toy tokenizer called directly), /metrics (counters move, the text parses as
  * Prometheus exposition), /health during a drain, the API key and CORS.
  */
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
+import { storiesDir } from '../formats/helpers.js';
+import { oracleMissing, oracleModel, oraclePath } from '../models/llama-cpp-oracle.js';
 import { listen, post, toyEngine } from './helpers.js';
 import { decode, encode, expected } from './toy-engine.js';
 
@@ -267,4 +271,33 @@ describe('item 5 request fields (toy engine)', () => {
     // OpenAI bookkeeping fields are accepted.
     expect((await post(base, '/v1/completions', { prompt: 'x', max_tokens: 2, user: 'u1', metadata: { a: 'b' } })).status).toBe(200);
   });
+});
+
+const storiesGguf = join(storiesDir, 'stories260K-f32.gguf');
+describe.skipIf(!existsSync(storiesGguf) || !oraclePath)(`/tokenize on stories260K against llama.cpp (skipped without ../shared/models/stories260K or: ${oracleMissing})`, () => {
+  let handler: ServeHandler;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    handler = await createServer({ model: storiesGguf, parallel: 1 });
+    ({ server, base } = await listen(handler));
+  }, 60_000);
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+
+  it('token ids equal node-llama-cpp tokenize(); /detokenize equals its detokenize()', async () => {
+    const oracle = await oracleModel(storiesGguf);
+    for (const text of ['Once upon a time, there was a little girl named Lily.', 'She said: "Hello!"  Two  spaces', 'x']) {
+      const ours = (await post(base, '/tokenize', { content: text, parse_special: false })).json.tokens as number[];
+      expect(ours).toEqual(oracle.tokenize(text, false));
+      const withBos = (await post(base, '/tokenize', { content: text, add_special: true })).json.tokens as number[];
+      expect(withBos).toEqual([oracle.tokens.bos, ...ours]);
+      expect((await post(base, '/detokenize', { tokens: ours })).json.content).toBe(oracle.detokenize(ours));
+      const pieces = (await post(base, '/tokenize', { content: text, with_pieces: true })).json.tokens as { id: number; piece: string }[];
+      expect(pieces.map((p) => p.id)).toEqual(ours);
+      expect(pieces.map((p) => p.piece).join('').replace(/\u2581/g, ' ').trimStart()).toBe(text);
+    }
+  }, 60_000);
 });
