@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
+import { loadModel } from '../../ts/generate/index.js';
 import { storiesDir } from '../formats/helpers.js';
 import { oracleMissing, oracleModel, oraclePath } from '../models/llama-cpp-oracle.js';
 import { listen, post, toyEngine } from './helpers.js';
@@ -298,6 +299,22 @@ describe.skipIf(!existsSync(storiesGguf) || !oraclePath)(`/tokenize on stories26
       const pieces = (await post(base, '/tokenize', { content: text, with_pieces: true })).json.tokens as { id: number; piece: string }[];
       expect(pieces.map((p) => p.id)).toEqual(ours);
       expect(pieces.map((p) => p.piece).join('').replace(/\u2581/g, ' ').trimStart()).toBe(text);
+    }
+  }, 60_000);
+
+  it('presence_penalty / frequency_penalty reach the sampler: the reply equals in-process generation with the same penalties', async () => {
+    const single = await loadModel(storiesGguf, { worker: false });
+    try {
+      const prompt = 'Once upon a time';
+      const plain = await single.generate(prompt, { temperature: 0, maxTokens: 40 });
+      const want = await single.generate(prompt, { temperature: 0, maxTokens: 40, presencePenalty: 1.5, frequencyPenalty: 1 });
+      expect(want.text).not.toBe(plain.text); // the penalties change this output, so the check below can fail
+      const got = await post(base, '/v1/completions', { prompt, max_tokens: 40, temperature: 0, presence_penalty: 1.5, frequency_penalty: 1 });
+      expect(got.json.choices[0].text).toBe(want.text);
+      const none = await post(base, '/v1/completions', { prompt, max_tokens: 40, temperature: 0 });
+      expect(none.json.choices[0].text).toBe(plain.text);
+    } finally {
+      await single.dispose();
     }
   }, 60_000);
 });
