@@ -24,7 +24,7 @@ export type {
 export * from './chat/index.js';
 // ── constrained sampling (ts/grammar): GBNF, JSON Schema → grammar ──
 export * from './grammar/index.js';
-export { createServer, Scheduler, QueueFullError, RequestError, UnavailableError, AbortError } from './server/index.js';
+export { createServer, loadingHandler, Scheduler, QueueFullError, RequestError, UnavailableError, AbortError } from './server/index.js';
 export type { ServeHandler, ServeOptions, GenerateOptions as ServeGenerateOptions, GenerateResult as ServeGenerateResult, SchedulerOptions } from './server/index.js';
 export * from './tokenizers/index.js';
 export * from './hub/index.js';

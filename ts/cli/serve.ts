@@ -3,14 +3,13 @@
  * OpenAI-compatible HTTP server over one model. SIGTERM / SIGINT: stop accepting, finish the
  * requests in flight, exit 0.
  */
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServer } from '../server/http.js';
 import { createLimitedServer } from '../server/limits.js';
 import { resolveModelArg } from './model-arg.js';
+import { loadingHandler } from '../server/loading.js';
 import { chatTemplateFromFlags, withLlamaAliases } from './llama-flags.js';
 
 const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
@@ -33,8 +32,12 @@ const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
   --model-id NAME       the id /v1/models reports, default the file name
   --max-body BYTES      largest request body, default 1048576
   --engine MODULE       serve a custom engine module (see ts/server/engine.ts)
+  --api-key KEY         require "Authorization: Bearer KEY" on every route but /health
+                        (default: the TENSORLOOM_API_KEY environment variable, if set)
+  --cors ORIGIN         allow browsers from ORIGIN (comma-separated list, or *)
 
-Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health;
+Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /tokenize,
+POST /detokenize, GET /metrics (Prometheus), GET /health (503 while loading or draining);
 for embedding models (BERT family): POST /v1/embeddings, or POST /v1/rerank for rerankers`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -60,6 +63,8 @@ export async function run(argv: string[]): Promise<number> {
         'model-id': { type: 'string' },
         'max-body': { type: 'string' },
         engine: { type: 'string' },
+        'api-key': { type: 'string' },
+        cors: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -91,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   let port: number, host: string;
-  let handler: Awaited<ReturnType<typeof createServer>>;
+  let opts: Parameters<typeof createServer>[0] & { model: string };
   try {
     port = int('port', 0, 65535) ?? 8080;
     host = str('host') ?? '127.0.0.1';
@@ -110,7 +115,8 @@ export async function run(argv: string[]): Promise<number> {
     const kvMiB = int('kv-budget', 1, 1 << 24);
     const chatTemplate = chatTemplateFromFlags(str('chat-template'), str('chat-template-file'));
     const engine = str('engine');
-    const opts = {
+    const apiKey = str('api-key') ?? (process.env.TENSORLOOM_API_KEY || undefined);
+    const all = {
       model,
       tokenizer: str('tokenizer'),
       parallel: int('parallel', 1, 1024),
@@ -123,18 +129,21 @@ export async function run(argv: string[]): Promise<number> {
       modelId: str('model-id'),
       maxBodyBytes: int('max-body', 1, 1 << 30),
       engineModule: engine === undefined ? undefined : pathToFileURL(resolve(engine)).href,
+      apiKey,
+      cors: str('cors'),
     };
-    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts & { model: string };
-    console.error(`tensorloom serve: loading ${model} …`);
-    handler = await createServer(defined);
+    if (apiKey !== undefined && apiKey.length === 0) throw new RangeError('--api-key must not be empty');
+    opts = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as unknown as typeof opts;
   } catch (err) {
     console.error(`tensorloom serve: ${(err as Error).message}`);
     return 1;
   }
 
+  // Listen before loading: /health answers 503 "loading" until the model is ready (readiness probe).
   // Headers, body and idle connections are bounded in time (408); malformed requests get an answer
   // (400/414/431), not a reset. Responses are not: a generation may stream for minutes.
-  const server = createLimitedServer(handler);
+  let handler: Awaited<ReturnType<typeof createServer>> | null = null;
+  const server = createLimitedServer((req, res) => (handler ?? loadingHandler)(req, res));
   try {
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);
@@ -142,12 +151,21 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     console.error(`tensorloom serve: cannot listen on ${host}:${port}: ${(err as Error).message}`);
-    await handler.close();
     return 1;
   }
+  try {
+    console.error(`tensorloom serve: loading ${model} …`);
+    handler = await createServer(opts);
+  } catch (err) {
+    console.error(`tensorloom serve: ${(err as Error).message}`);
+    server.close();
+    server.closeAllConnections();
+    return 1;
+  }
+  const ready = handler;
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const info = handler.scheduler.info;
+  const info = ready.scheduler.info;
   console.error(`tensorloom serve: ${info.id} (${info.architecture}), ${info.slots} parallel × ${info.contextLength} positions, KV cache ${(info.kvCacheBytes / 2 ** 20).toFixed(1)} MiB`);
   console.log(`listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
 
@@ -156,9 +174,9 @@ export async function run(argv: string[]): Promise<number> {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      console.error(`tensorloom serve: ${signal}: finishing ${handler.inFlight} request(s) in flight, then exiting`);
+      console.error(`tensorloom serve: ${signal}: finishing ${ready.inFlight} request(s) in flight, then exiting`);
       server.close();
-      void handler
+      void ready
         .close()
         .then(() => {
           server.closeAllConnections();

@@ -73,7 +73,9 @@ export const GENERATE_OPTIONS = {
   grammar: { expected: 'a GBNF grammar string', type: (v) => typeof v === 'string', http: null },
   jsonSchema: { expected: 'a JSON Schema (an object or a boolean)', type: (v) => isBool(v) || (typeof v === 'object' && v !== null && !Array.isArray(v)), http: null },
   jsonObject: { expected: 'true or false', type: isBool, http: null },
-} satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec };
+  // The batching server's OpenAI logit_bias (ranges checked by the Scheduler; HTTP maps logit_bias itself).
+  logitBias: { expected: 'an object mapping token ids to numbers in [-100, 100]', type: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), http: null, not: ['api', 'engine'] },
+} satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec } & { readonly logitBias: OptionSpec };
 
 export type OptionName = keyof typeof GENERATE_OPTIONS;
 const SPECS: Readonly<Record<string, OptionSpec>> = GENERATE_OPTIONS;

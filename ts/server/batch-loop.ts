@@ -27,6 +27,8 @@ export interface LoopRequest {
   stop: string[];
   /** Keep going past EOS (benchmarks want fixed lengths). */
   ignoreEos?: boolean;
+  /** [token id, bias] pairs added to the logits before sampling; a bias of -100 bans the token. */
+  logitBias?: [number, number][];
   /** GBNF the output must match (response_format / tools, already converted and checked by the HTTP layer). */
   grammar?: string;
 }
@@ -54,6 +56,7 @@ interface Sequence {
   ignoreEos: boolean;
   /** Set when the sequence gets its slot. */
   sampler: TokenSampler | null;
+  logitBias: [number, number][] | null;
   text: TextStream;
   slot: number;
   /** Token to feed at the next decode step (-1 while in prefill). */
@@ -118,6 +121,8 @@ export class BatchLoop {
     } catch (err) {
       return reject(id, `the prompt could not be decoded: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
     }
+    const badBias = req.logitBias?.find(([t]) => t >= engine.vocabSize);
+    if (badBias) return reject(id, `logit_bias names token ${badBias[0]}, outside the vocabulary of ${engine.vocabSize} tokens`, 'logit_bias');
     let constraint: GrammarConstraint | null = null;
     if (req.grammar !== undefined) {
       const table = tokenizer.tokenTable?.();
@@ -138,6 +143,7 @@ export class BatchLoop {
       maxTokens: req.maxTokens,
       ignoreEos: req.ignoreEos ?? false,
       sampler: null,
+      logitBias: req.logitBias ?? null,
       text,
       slot: -1,
       next: -1,
@@ -212,6 +218,7 @@ export class BatchLoop {
       if (seq.next < 0) seq.prefilled += row.tokens.length;
       if (!row.wantLogits) continue;
       const row_ = logits.subarray(li * vocab, (li + 1) * vocab);
+      if (seq.logitBias) for (const [t, b] of seq.logitBias) row_[t] = b <= -100 ? -Infinity : row_[t]! + b;
       const token = seq.constraint ? this.sampleConstrained(seq, row_) : seq.sampler!(row_, seq.history, seq.prompt.length + seq.generated);
       li++;
       const done = this.accept(seq, token, events);

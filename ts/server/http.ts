@@ -3,6 +3,7 @@
  *
  *   POST /v1/completions        POST /v1/chat/completions      (stream: true → server-sent events)
  *   GET  /v1/models             GET  /health
+ *   POST /tokenize              POST /detokenize               GET  /metrics (Prometheus)
  *
  * `createServer({ model })` returns the handler; pass it to `http.createServer`, or mount it in an
  * existing express / fastify / Koa app (it reads `req.body` when a body parser already ran).
@@ -17,6 +18,9 @@ import { AbortError, QueueFullError, RequestError, UnavailableError } from './er
 import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
 import { readBody } from './read-body.js';
+import { ApiKeyCheck, CorsPolicy } from './auth.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { detokenize, tokenize } from './tokenize-endpoints.js';
 import { parseJsonBody, validateChat, validateCompletion, type Limits } from './validate.js';
 
 /** A model from `loadModel()` (anything that reports the files it came from). */
@@ -46,6 +50,10 @@ export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
   bodyIdleTimeoutMs?: number;
   /** max_tokens for /v1/completions when the request has none. Default 16 (as OpenAI). */
   defaultCompletionTokens?: number;
+  /** Require `Authorization: Bearer <apiKey>` on every route but /health (401 otherwise). */
+  apiKey?: string;
+  /** Origins allowed by CORS (`https://app.example`, a list, or `*`); absent: no CORS headers. */
+  cors?: string | string[];
 }
 
 export interface ServeHandler {
@@ -88,6 +96,9 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   const bodyLimits = { limit: opts.maxBodyBytes ?? 1 << 20, totalMs: opts.bodyTimeoutMs ?? 30_000, idleMs: opts.bodyIdleTimeoutMs ?? 10_000 };
   const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
   const created = Math.floor(Date.now() / 1000);
+  const metrics = new ServerMetrics();
+  const apiKey = opts.apiKey !== undefined ? new ApiKeyCheck(opts.apiKey) : null;
+  const cors = opts.cors !== undefined ? new CorsPolicy(opts.cors) : null;
 
   let draining = false;
   let inFlight = 0;
@@ -106,7 +117,16 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       res.setHeader('Allow', m === 'GET' ? 'GET, HEAD' : m);
       throw new RequestError(`${method} is not allowed on ${path}; use ${m}`, null, 405, 'method_not_allowed');
     };
+    if (cors?.apply(req, res)) return;
+    if (apiKey && path !== '/health') apiKey.check(req);
     switch (path) {
+      case '/metrics': {
+        allow('GET');
+        const text = metrics.render(scheduler.stats(), inFlight);
+        res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+        res.end(method === 'HEAD' ? undefined : text);
+        return;
+      }
       case '/health': {
         allow('GET');
         const s = scheduler.stats();
@@ -125,6 +145,12 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       case `/v1/models/${modelId}`: {
         allow('GET');
         return sendJson(res, 200, modelCard());
+      }
+      case '/tokenize':
+      case '/detokenize': {
+        allow('POST');
+        const body = parseBody(await readBody(req, bodyLimits));
+        return sendJson(res, 200, await (path === '/tokenize' ? tokenize : detokenize)(scheduler, body));
       }
       case '/v1/completions':
       case '/v1/chat/completions': {
@@ -157,7 +183,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         // embedding models and rerankers are served by ts/server/embeddings.ts (tensorloom serve picks it)
         throw new RequestError(`the model '${modelId}' is a generative model and has no ${path === '/v1/rerank' ? 'reranking' : 'embeddings'} endpoint; serve an embedding model (BERT family) for ${path}`, 'model');
       default:
-        throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health`, null, 404, 'not_found');
+        throw new RequestError(`no route for ${method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /tokenize, POST /detokenize, GET /metrics, GET /health`, null, 404, 'not_found');
     }
   }
 
@@ -192,6 +218,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);
+        metrics.generation(r);
         return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r, tools) : textChoice(r)], usage: usage(r) });
       }
       let started = false;
@@ -219,6 +246,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
         return endEventStream(res);
       }
+      metrics.generation(r);
       start();
       let finish: string = r.finishReason;
       if (gate) {
@@ -240,6 +268,8 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    res.once('finish', () => metrics.request(path, res.statusCode));
     route(req, res)
       .catch((err: unknown) => sendError(res, err as Error))
       .finally(finished);
@@ -324,6 +354,7 @@ export function sendError(res: ServerResponse, err: Error): void {
   const { status, headers, body } = errorBody(err);
   // After refusing a body we didn't read, close the connection instead of draining it.
   if (status === 413 || status === 408) headers.Connection = 'close';
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   sendJson(res, status, body);
 }

@@ -19,10 +19,28 @@ export interface LoopStats {
 export type ToWorker =
   | { type: 'submit'; id: number; request: LoopRequest }
   | { type: 'cancel'; id: number }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  | TokenizeCall;
+
+/** /tokenize and /detokenize: the tokenizer lives in the worker, so they are a round trip (ts/server/tokenize-endpoints.ts). */
+export type TokenizeCall =
+  | { type: 'tokenize'; id: number; text: string; addSpecial: boolean; parseSpecial: boolean; withPieces: boolean }
+  | { type: 'detokenize'; id: number; tokens: number[] };
+
+export interface TokenizeReply {
+  type: 'tokenized';
+  id: number;
+  tokens?: number[];
+  /** Each token's text, or its bytes when they are not valid UTF-8 on their own (llama-server's convention). */
+  pieces?: (string | number[])[];
+  content?: string;
+  /** A bad request (an id outside the vocabulary): answered with 400. */
+  error?: string;
+}
 
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-failed'; error: ErrorPayload }
   | { type: 'events'; events: LoopEvent[]; stats: LoopStats }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  | TokenizeReply;

@@ -13,7 +13,7 @@ import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
 import { AbortError, QueueFullError, UnavailableError, errorFromPayload } from './errors.js';
-import type { FromWorker, LoopStats, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, LoopStats, ToWorker, TokenizeCall, TokenizeReply, WorkerInit } from './protocol.js';
 
 /** Text, token ids, or a rendered chat template (ts/chat: its control-token spellings become tokens). */
 export type ServePrompt = string | number[] | TemplatedText;
@@ -50,6 +50,11 @@ export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   addBos?: boolean;
   /** Don't stop at EOS (fixed-length benchmarks). */
   ignoreEos?: boolean;
+  /**
+   * Added to the logits of these token ids before sampling (OpenAI's logit_bias, bias in [-100, 100]);
+   * -100 bans the token outright, 100 all but forces it.
+   */
+  logitBias?: Record<number, number>;
   /** GBNF the output must match (see ts/grammar; jsonSchemaToGrammar converts a JSON Schema). */
   grammar?: string;
   /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
@@ -102,6 +107,8 @@ export class Scheduler {
   /** Moving average of call duration, for Retry-After. */
   private avgCallMs = 1000;
   private drainWaiters: (() => void)[] = [];
+  /** /tokenize and /detokenize round trips waiting for the worker. */
+  private readonly tokenizeCalls = new Map<number, { resolve: (r: TokenizeReply) => void; reject: (e: Error) => void }>();
 
   private constructor(
     private readonly worker: Worker,
@@ -113,6 +120,9 @@ export class Scheduler {
       if (m.type === 'events') {
         this.stats_ = m.stats;
         for (const e of m.events) this.route(e);
+      } else if (m.type === 'tokenized') {
+        this.tokenizeCalls.get(m.id)?.resolve(m);
+        this.tokenizeCalls.delete(m.id);
       }
     });
     worker.on('error', (err) => this.fail(new Error(`tensorloom: the serving worker failed: ${err.message}`)));
@@ -273,6 +283,16 @@ export class Scheduler {
     });
   }
 
+  /** Runs the model's tokenizer in the worker (between two batch steps): the HTTP /tokenize and /detokenize. */
+  tokenizeCall(call: TokenizeCall extends infer C ? (C extends TokenizeCall ? Omit<C, 'id'> : never) : never): Promise<TokenizeReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.tokenizeCalls.set(id, { resolve, reject });
+      this.send({ ...call, id } as TokenizeCall);
+    });
+  }
+
   /** Stops taking new calls and resolves when every outstanding one has settled. */
   drain(): Promise<void> {
     this.draining = true;
@@ -357,6 +377,10 @@ export class Scheduler {
 
   private fail(err: Error): void {
     this.dead ??= err;
+    for (const [id, answer] of [...this.tokenizeCalls]) {
+      this.tokenizeCalls.delete(id);
+      answer.reject(err);
+    }
     for (const [id, call] of [...this.calls]) {
       this.settle(id);
       call.reject(err);
@@ -397,7 +421,18 @@ function toLoopRequest(prompt: ServePrompt, options: GenerateOptions): LoopReque
     stop: stop.filter((s) => s.length > 0),
     ignoreEos: o.ignoreEos ?? false,
     ...(o.grammar !== undefined ? { grammar: o.grammar } : {}),
+    ...(o.logitBias !== undefined ? { logitBias: biasPairs(o.logitBias) } : {}),
   };
+}
+
+function biasPairs(bias: Record<number, number>): [number, number][] {
+  return Object.entries(bias).map(([k, b]) => {
+    const id = Number(k);
+    if (!Number.isInteger(id) || id < 0 || typeof b !== 'number' || !(b >= -100 && b <= 100)) {
+      throw new RangeError(`tensorloom: logitBias maps token ids to numbers in [-100, 100]; got ${k}: ${String(b)}`);
+    }
+    return [id, b];
+  });
 }
 
 /**

@@ -3,9 +3,10 @@
  * Every failure is a RequestError naming the field and what was expected, which the HTTP layer
  * answers with 400 and an OpenAI-shaped error body.
  */
-import { HttpOptionError, httpOptionFields, optionsFromHttp } from '../generate/options.js';
+import { HttpOptionError, optionsFromHttp } from '../generate/options.js';
 import { RequestError } from './errors.js';
 import type { GenerateOptions } from './scheduler.js';
+import { CHAT_FIELDS, COMPLETION_FIELDS, rejectUnknownFields } from './request-fields.js';
 
 export interface ChatMessage {
   role: string;
@@ -54,21 +55,8 @@ export function parseJsonBody(raw: string): Body {
   return value as Body;
 }
 
-/** Request fields besides the generation options (those come from ts/generate/options.ts). */
-const COMMON_FIELDS = ['model', 'n', 'stream', 'stream_options', 'max_tokens', 'logprobs', 'user'];
-export const COMPLETION_FIELDS: readonly string[] = [...COMMON_FIELDS, 'prompt', 'echo', 'suffix', 'best_of'];
-export const CHAT_FIELDS: readonly string[] = [...COMMON_FIELDS, 'messages', 'max_completion_tokens', 'tools'];
-
-/** A field no entry knows is refused (as OpenAI does), with the list of the fields this endpoint takes. */
-function rejectUnknown(body: Body, fields: readonly string[]): void {
-  const known = new Set([...fields, ...httpOptionFields()]);
-  for (const key of Object.keys(body)) {
-    if (!known.has(key)) throw new RequestError(`unknown field '${key.length > 64 ? key.slice(0, 64) + '…' : key}'; this endpoint takes: ${[...known].join(', ')}`, key);
-  }
-}
-
 export function validateCompletion(body: Body, limits: Limits): CompletionRequest {
-  rejectUnknown(body, COMPLETION_FIELDS);
+  rejectUnknownFields(body, COMPLETION_FIELDS, '/v1/completions');
   const p = body.prompt;
   let prompt: string | number[];
   if (p === undefined || p === null) prompt = '';
@@ -89,11 +77,12 @@ export function validateCompletion(body: Body, limits: Limits): CompletionReques
 }
 
 export function validateChat(body: Body, limits: Limits): ChatRequest {
-  rejectUnknown(body, CHAT_FIELDS);
   const m = body.messages;
+  rejectUnknownFields(body, CHAT_FIELDS, '/v1/chat/completions');
   if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
   const messages = m.map((msg, i) => chatMessage(msg, i));
   if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) unsupported('logprobs', 'logprobs');
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.top_logprobs !== 0) unsupported('top_logprobs', 'top_logprobs');
   const a = optInt(body, 'max_completion_tokens', 1, limits.contextLength);
   const b = optInt(body, 'max_tokens', 1, limits.contextLength);
   const max = a ?? b;
@@ -159,7 +148,22 @@ function common(body: Body, maxTokens: number | null): Common {
     throw err;
   }
   const options: CompletionRequest['options'] = { ...sampling, maxTokens };
+  const bias = logitBias(body.logit_bias);
+  if (bias) options.logitBias = bias;
   return { options, stream, includeUsage };
+}
+
+/** OpenAI's logit_bias: {"token id": bias in [-100, 100]}; ids are checked against the vocabulary by the loop. */
+function logitBias(v: unknown): Record<number, number> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new RequestError(`logit_bias must be an object mapping token ids to numbers; got ${describe(v)}`, 'logit_bias');
+  const out: Record<number, number> = {};
+  for (const [k, b] of Object.entries(v as Body)) {
+    if (!/^\d+$/.test(k)) throw new RequestError(`logit_bias: the key ${JSON.stringify(k)} is not a token id (a non-negative integer)`, 'logit_bias');
+    if (typeof b !== 'number' || !Number.isFinite(b) || b < -100 || b > 100) throw new RequestError(`logit_bias["${k}"] must be a number in [-100, 100]; got ${describe(b)}`, 'logit_bias');
+    out[Number(k)] = b;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function tokenIds(v: unknown[], param: string): number[] {

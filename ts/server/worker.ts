@@ -9,6 +9,7 @@ import { BatchLoop, type LoopEvent } from './batch-loop.js';
 import type { EngineModule, LoadedEngine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import * as builtinEngine from './model-engine.js';
+import { answerTokenize } from './tokenize-worker.js';
 
 if (!parentPort) throw new Error('tensorloom: server/worker.js must run in a worker thread');
 const port = parentPort;
@@ -82,6 +83,10 @@ async function main(): Promise<void> {
       case 'cancel':
         loop.cancel(msg.id);
         if (!stepping) flush([]);
+        break;
+      case 'tokenize':
+      case 'detokenize':
+        post(answerTokenize(loaded, msg));
         break;
       case 'shutdown':
         closing = true;
