@@ -41,6 +41,10 @@ export interface AttentionOptions {
   /** Per-head RMSNorm of q and of k (weights of length headDim) before RoPE (Qwen3). */
   qNorm?: RMSNorm | null;
   kNorm?: RMSNorm | null;
+  /** Sliding window: a query sees only the `window` latest positions, itself included (Gemma). */
+  window?: number | null;
+  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). */
+  softcap?: number | null;
 }
 
 export class Attention {
@@ -94,7 +98,12 @@ export class Attention {
     expect('v', o.v, kvDim, dim);
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
-    const base = { T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true, ...(o.scale !== undefined ? { scale: o.scale } : {}) };
+    const base = {
+      T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true,
+      ...(o.scale !== undefined ? { scale: o.scale } : {}),
+      ...(o.window ? { window: o.window } : {}),
+      ...(o.softcap ? { softcap: o.softcap } : {}),
+    };
     this.shape = this.rope ? { ...base, rope: this.rope } : { ...base };
     this.shapePlain = { ...base };
   }

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -26,7 +26,8 @@ export interface TransformerConfig {
   contextLength: number;
   norm: 'rmsnorm' | 'layernorm';
   normEps: number;
-  mlp: 'swiglu' | 'gelu';
+  /** swiglu: down(silu(gate) ⊙ up); geglu: down(gelu_tanh(gate) ⊙ up) (Gemma); gelu: down(gelu(up)). */
+  mlp: 'swiglu' | 'geglu' | 'gelu';
   /** Rotary embeddings, or null for learned absolute positions (GPT-2). */
   rope: RopeOptions | null;
   /** Q/K/V projections carry biases (Qwen2, GPT-2). */
@@ -41,6 +42,21 @@ export interface TransformerConfig {
   qkNorm?: boolean;
   /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
   moe?: { experts: number; used: number; hiddenDim: number };
+  /** Token embeddings are multiplied by this before the first block (Gemma: √dim). */
+  embedScale?: number;
+  /** Attention score scale; default 1/√headDim (Gemma 2/3: query_pre_attn_scalar^-½). */
+  attnScale?: number;
+  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). */
+  attnSoftcap?: number;
+  /** Final logit soft-capping: logit → cap · tanh(logit / cap) (Gemma 2). */
+  finalSoftcap?: number;
+  /** Sliding-window attention: the window (positions, the query's own included) and, per layer, whether it applies. */
+  slidingWindow?: { size: number; layers: readonly boolean[] };
+  /**
+   * RMSNorm of each block's attention output and MLP output before they join the residual stream
+   * (Gemma 2/3: post_attention_norm, post_ffw_norm).
+   */
+  postNorms?: boolean;
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];
@@ -54,5 +70,9 @@ export function validateConfig(c: TransformerConfig, source: string): void {
   }
   if (c.nHeads % c.nKvHeads !== 0) throw new RangeError(`tensorloom: ${source}: ${c.nHeads} heads are not a multiple of ${c.nKvHeads} KV heads`);
   if (!(c.normEps > 0 && c.normEps < 1)) throw new RangeError(`tensorloom: ${source}: norm epsilon must be in (0, 1), got ${c.normEps}`);
+  const w = c.slidingWindow;
+  if (w && (!Number.isInteger(w.size) || w.size < 1 || w.layers.length !== c.nLayers)) {
+    throw new RangeError(`tensorloom: ${source}: sliding window must be a positive integer with one flag per layer, got ${w.size} and ${w.layers.length} flags for ${c.nLayers} layers`);
+  }
   if (c.rope && (c.rope.dims ?? c.headDim) % 2 !== 0) throw new RangeError(`tensorloom: ${source}: RoPE dims must be even, got ${c.rope.dims}`);
 }

@@ -128,7 +128,17 @@ export class Transformer {
         ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
+        ...(c.attnScale !== undefined ? { scale: c.attnScale } : {}),
+        window: c.slidingWindow?.layers[i] ? c.slidingWindow.size : null,
+        softcap: c.attnSoftcap ?? null,
       });
+      const postNorm = (w: NormWeights | null | undefined, what: string): Norm | null => {
+        if (!c.postNorms) return null;
+        if (!w) throw new Error(`tensorloom: ${at(what)} is missing (this family normalizes each block output)`);
+        return norm(w, at(what));
+      };
+      const postAttn = postNorm(l.postAttnNorm, 'post-attention norm (post_attention_norm)');
+      const postMlp = postNorm(l.postMlpNorm, 'post-MLP norm (post_ffw_norm)');
       let mlp: MLP | MoE;
       if (c.moe) {
         const m = c.moe;
@@ -146,7 +156,7 @@ export class Transformer {
           })),
           used: m.used,
         });
-        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp);
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp);
       }
       if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
@@ -155,10 +165,13 @@ export class Transformer {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
         const gateUp = fused(null, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
+      } else if (c.mlp === 'geglu') {
+        if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
+        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
-      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp);
+      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp);
     });
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
@@ -245,6 +258,11 @@ export class Transformer {
     const M = step.M;
     const x = ws.rows('residual', M, this.config.dim);
     this.embedding.forward(x, step.tokens.subarray(0, M));
+    const es = this.config.embedScale;
+    if (es !== undefined) {
+      const f = Math.fround(es);
+      for (let i = 0; i < M * this.config.dim; i++) x[i]! *= f;
+    }
     if (this.positionEmbedding) {
       const p = ws.rows('positions', M, this.config.dim);
       this.positionEmbedding.forward(p, step.positions.subarray(0, M));
@@ -260,6 +278,8 @@ export class Transformer {
     const hn = ws.rows('head.norm', W, this.config.dim);
     this.finalNorm.forward(hn, h, W);
     this.lmHead.forward(out, hn, W);
+    const cap = this.config.finalSoftcap;
+    if (cap) for (let i = 0; i < W * this.config.vocabSize; i++) out[i] = cap * Math.tanh(out[i]! / cap);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */

@@ -28,7 +28,10 @@ export interface LayerWeights {
   qNorm?: NormWeights | null;
   kNorm?: NormWeights | null;
   mlpNorm: NormWeights;
-  /** SwiGLU only. */
+  /** Norms of the attention and MLP outputs before the residual add (Gemma 2/3). */
+  postAttnNorm?: NormWeights | null;
+  postMlpNorm?: NormWeights | null;
+  /** SwiGLU / GeGLU only. */
   gate: LinearWeights | null;
   /** The dense MLP; null in a mixture-of-experts layer. */
   up: LinearWeights | null;
