@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gemma2|gpt2 --size tiny|110m
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gemma2|gemma3|gpt2 --size tiny|110m
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -9,7 +9,9 @@
  * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
  * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
  * smollm3 (4 layers, the fourth without RoPE), gemma2 (tied head, four norms stored as w − 1 as HF does,
- * sliding window 16 on even layers, soft-caps 10 (attention) and 15 (final) so both bite), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * sliding window 16 on even layers, soft-caps 10 (attention) and 15 (final) so both bite), gemma3
+ * (6 layers: five local (window 16, RoPE base 10000), one global (base 1e6, linear RoPE scaling ×8),
+ * q/k norms), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
@@ -33,8 +35,8 @@ import { openModelFile } from '../ts/formats/model-file.js';
 import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gpt2';
-export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gemma2', 'gpt2'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gemma2', 'gemma3', 'gpt2'];
 /** Gemma's tiny-model extras: a window shorter than the test prompts, caps the random logits reach. */
 export const GEMMA_TINY = { slidingWindow: 16, attnSoftcap: 10, finalSoftcap: 15 };
 /** qwen3moe's experts: count, used per token, width. */
@@ -66,6 +68,8 @@ export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
   gemma2: LLAMA_SIZES,
+  // 6 layers: llama.cpp's default pattern makes layers 0–4 local and layer 5 global
+  gemma3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 6 }, '110m': LLAMA_SIZES['110m'] },
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -191,7 +195,7 @@ interface HFTensor {
  * Gemma 2 checkpoints: Llama's attention and gated MLP, four norms per layer stored as HF does
  * (w, the model scaling by 1 + w), a tied head (no lm_head), embeddings of std 0.1 (× √dim at run time).
  */
-function gemmaTensors(c: RandomConfig, seed: number): HFTensor[] {
+function gemmaTensors(arch: 'gemma2' | 'gemma3', c: RandomConfig, seed: number): HFTensor[] {
   const out: HFTensor[] = [];
   let index = 0;
   const add = (name: string, shape: number[], std: number, mean = 0) => {
@@ -209,6 +213,10 @@ function gemmaTensors(c: RandomConfig, seed: number): HFTensor[] {
     add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
     add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
     add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
+    if (arch === 'gemma3') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1);
+    }
     add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
     add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
     add(`${p}.pre_feedforward_layernorm.weight`, [dim], 0.1);
@@ -249,6 +257,10 @@ function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: nu
       add(`${p}.self_attn.q_norm.weight`, [hd], 0.1, 1);
       add(`${p}.self_attn.k_norm.weight`, [hd], 0.1, 1);
     }
+    if (arch === 'gemma3') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1);
+    }
     add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
     add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
     if (mixtralExperts > 0) {
@@ -278,7 +290,7 @@ function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: nu
 }
 
 function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTensor[] {
-  if (arch === 'gemma2') return gemmaTensors(c, seed);
+  if (arch === 'gemma2' || arch === 'gemma3') return gemmaTensors(arch, c, seed);
   if (arch !== 'gpt2') return llamaLikeTensors(arch, c, seed, experts);
   const out: HFTensor[] = [];
   let index = 0;
@@ -315,8 +327,8 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTe
   return out;
 }
 
-const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gemma2: 'Gemma2ForCausalLM', gpt2: 'GPT2LMHeadModel' };
-const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gemma2: 'gemma2', gpt2: 'gpt2' };
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3: 'Gemma3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gemma2: 'gemma2', gemma3: 'gemma3_text', gpt2: 'gpt2' };
 
 /** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
 function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
@@ -328,6 +340,17 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
 
 function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
   const eos = c.vocabSize - 1;
+  if (arch === 'gemma3') {
+    const hd = c.dim / c.nHeads;
+    return {
+      architectures: [HF_CLASS[arch]], model_type: HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
+      num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, head_dim: hd, vocab_size: c.vocabSize,
+      max_position_embeddings: c.contextLength, rms_norm_eps: 1e-6, rope_theta: 1000000, rope_local_base_freq: 10000,
+      rope_scaling: { rope_type: 'linear', factor: 8 }, tie_word_embeddings: true,
+      query_pre_attn_scalar: hd, sliding_window: GEMMA_TINY.slidingWindow, sliding_window_pattern: 6, final_logit_softcapping: null,
+      hidden_activation: 'gelu_pytorch_tanh', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+    };
+  }
   if (arch === 'gemma2') {
     const hd = c.dim / c.nHeads;
     return {

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -52,6 +52,8 @@ export interface TransformerConfig {
   finalSoftcap?: number;
   /** Sliding-window attention: the window (positions, the query's own included) and, per layer, whether it applies. */
   slidingWindow?: { size: number; layers: readonly boolean[] };
+  /** RoPE base of the sliding-window layers, which then rotate without RoPE scaling (Gemma 3's local layers). */
+  swaRopeTheta?: number;
   /**
    * RMSNorm of each block's attention output and MLP output before they join the residual stream
    * (Gemma 2/3: post_attention_norm, post_ffw_norm).

@@ -113,6 +113,8 @@ export class Transformer {
       if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
       return new RMSNorm(backend, w.weight, c.normEps);
     };
+    // Gemma 3's local layers: their own RoPE base, no RoPE scaling
+    const local = (i: number): boolean => c.swaRopeTheta !== undefined && !!c.slidingWindow?.layers[i];
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = new Attention(backend, {
@@ -124,8 +126,8 @@ export class Transformer {
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
-        rope: c.noRopeLayers?.[i] ? null : c.rope,
-        ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
+        rope: c.noRopeLayers?.[i] || !c.rope ? null : local(i) ? { ...c.rope, theta: c.swaRopeTheta! } : c.rope,
+        ropeTable: c.noRopeLayers?.[i] || local(i) ? null : ropeTable,
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
         ...(c.attnScale !== undefined ? { scale: c.attnScale } : {}),
