@@ -1,5 +1,5 @@
 /**
- * The Gemma and Phi-3 families on tiny random models (scripts/make-random-model.ts) against
+ * The Gemma 2, Gemma 3 and Phi-3 families on tiny random models (scripts/make-random-model.ts) against
  * llama.cpp through node-llama-cpp, in the style of random-parity.test.ts:
  * - several prompts, among them one longer than the sliding window (16 positions), teacher-forced
  *   (llama.cpp's KV cache in f32, so its f16 rounding does not count against us)
@@ -26,7 +26,7 @@ import { Scheduler } from '../../ts/server/scheduler.js';
 import { maxAbsDiff, nativeAvailable } from './helpers.js';
 import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
 
-const FAMILIES: Arch[] = ['gemma2', 'gemma3'];
+const FAMILIES: Arch[] = ['gemma2', 'gemma3', 'phi3'];
 const STEPS = 32;
 /**
  * Largest |Δlogit| allowed, relative to the logit range. gemma3 (6 layers, q/k norms) measures
@@ -219,6 +219,18 @@ describe('gemma/phi: bad input names the tensor or key', () => {
       x.data = (x.data as Uint8Array).subarray(0, 8 * 4);
     });
     expect(await loadError(p)).toMatch(/layer 2 attention q norm \(attn_q_norm\).*8 elements, expected 16/);
+  });
+  it('phi3: a fused QKV matrix of the wrong shape', async () => {
+    const p = variant('phi3', 'short-qkv', (_, t) => {
+      const x = t.find((x) => x.name === 'blk.1.attn_qkv.weight')!;
+      x.dims = [64, 64];
+      x.data = (x.data as Uint8Array).subarray(0, 64 * 64 * 4);
+    });
+    expect(await loadError(p)).toMatch(/blk\.1\.attn_qkv\.weight is \[64, 64\], expected \[128, 64\]/);
+  });
+  it('phi3: LongRoPE short factors missing', async () => {
+    const p = variant('phi3', 'no-short', (_, t) => t.splice(t.findIndex((x) => x.name === 'rope_factors_short.weight'), 1));
+    expect(await loadError(p)).toMatch(/rope_factors_short\.weight is missing/);
   });
   it('gemma2: a sliding window larger than the context', async () => {
     const p = variant('gemma2', 'big-window', (meta) => meta.set('gemma2.attention.sliding_window', u32(100000)));

@@ -24,12 +24,13 @@ import { gemma2 } from './gemma2.js';
 import { gemma3 } from './gemma3.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
 import { smollm3 } from './smollm3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gemma2, gemma3, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gemma2, gemma3, phi3, gpt2];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -36,6 +36,12 @@ export interface TransformerConfig {
   outBias: boolean;
   /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
   ropeScaling?: RopeScaling;
+  /**
+   * LongRoPE (Phi-3): per-pair frequency divisors for a context up to `originalContext` (short) or
+   * beyond it (long; the Transformer uses them when contextLength exceeds originalContext), and
+   * the cos/sin magnitude.
+   */
+  longRope?: { short: Float32Array; long: Float32Array; originalContext: number; attnFactor: number };
   /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
   noRopeLayers?: readonly boolean[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */

@@ -106,7 +106,12 @@ export class Transformer {
       if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
       return linear(concatRows(parts), what, rows, c.dim);
     };
-    const ropeTable = c.rope && c.ropeScaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling: c.ropeScaling }) : null;
+    // LongRoPE: the long factors for a model extended past its original context. llama.cpp decides by
+    // its runtime context instead (short factors at -c ≤ original); the server's layers hold no
+    // context of their own, so the trained one decides here.
+    const lr = c.longRope;
+    const scaling = lr ? { type: 'longrope' as const, factor: 1, freqFactors: c.contextLength > lr.originalContext ? lr.long : lr.short, attnFactor: lr.attnFactor } : c.ropeScaling;
+    const ropeTable = c.rope && scaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling }) : null;
     const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
       if (!c.qkNorm) return null;
       if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
@@ -165,7 +170,7 @@ export class Transformer {
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(null, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);

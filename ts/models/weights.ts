@@ -31,6 +31,8 @@ export interface LayerWeights {
   /** Norms of the attention and MLP outputs before the residual add (Gemma 2/3). */
   postAttnNorm?: NormWeights | null;
   postMlpNorm?: NormWeights | null;
+  /** gate and up as one matrix, rows [gate | up], when the file stores them fused (Phi-3's ffn_up). */
+  gateUp?: LinearWeights | null;
   /** SwiGLU / GeGLU only. */
   gate: LinearWeights | null;
   /** The dense MLP; null in a mixture-of-experts layer. */
