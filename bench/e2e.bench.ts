@@ -10,7 +10,7 @@
  * Models: stories260K f32 (../shared) and the 110M-parameter random Llama in f32 / f16 / q8_0
  * (written to the temp dir by scripts/make-random-model.ts when missing). `families-tiny` /
  * `families-110m`: one random model per family of the architecture table beyond plain Llama
- * (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3), tiny-shaped in f32 and
+ * (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3), tiny-shaped in f32 and
  * 110M-shaped in q8_0 (check the tiny ones' code path with --reps=1; the 110M ones are long runs). Medians of `reps` runs,
  * each on a different random prompt (so our KV-prefix reuse never applies).
  */
@@ -197,6 +197,7 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
       { name: 'qwen3', options: { arch: 'qwen3' } },
       { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
       { name: 'smollm3', options: { arch: 'smollm3' } },
+      { name: 'mistral3', options: { arch: 'mistral3' } },
     ] as const;
     for (const f of families) {
       const p = join(dir, `${f.name}-${size}-${type}.gguf`);

@@ -1,14 +1,15 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|gemma2|gemma3|phi3|gpt2 --size tiny|110m
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|phi3|gpt2 --size tiny|110m
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
  * Families: llama (Llama 2/3 layout; --rope-scaling writes config.json's rope_scaling as Llama 3.x,
  * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
  * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
- * smollm3 (4 layers, the fourth without RoPE), gemma2 (tied head, four norms stored as w − 1 as HF does,
+ * smollm3 (4 layers, the fourth without RoPE), mistral3 (Ministral 3: YaRN with mscale_all_dim, query
+ * temperature), gemma2 (tied head, four norms stored as w − 1 as HF does,
  * sliding window 16 on even layers, soft-caps 10 (attention) and 15 (final) so both bite), gemma3
  * (6 layers: five local (window 16, RoPE base 10000), one global (base 1e6, linear RoPE scaling ×8),
  * q/k norms), phi3 (fused qkv_proj and gate_up_proj, partial rotary 0.75 as Phi-4-mini, LongRoPE
@@ -36,8 +37,8 @@ import { openModelFile } from '../ts/formats/model-file.js';
 import { convertModel } from '../ts/models/convert.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
-export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'gemma2', 'gemma3', 'phi3', 'gpt2'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gemma2', 'gemma3', 'phi3', 'gpt2'];
 /** Gemma's tiny-model extras: a window shorter than the test prompts, caps the random logits reach. */
 export const GEMMA_TINY = { slidingWindow: 16, attnSoftcap: 10, finalSoftcap: 15 };
 /** qwen3moe's experts: count, used per token, width. */
@@ -68,6 +69,7 @@ export const CONFIGS: Record<Arch, Record<Size, RandomConfig>> = {
   qwen3moe: LLAMA_SIZES,
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
+  mistral3: LLAMA_SIZES,
   gemma2: LLAMA_SIZES,
   // 6 layers: llama.cpp's default pattern makes layers 0–4 local and layer 5 global
   gemma3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 6 }, '110m': LLAMA_SIZES['110m'] },
@@ -91,6 +93,8 @@ export interface MakeOptions {
   ropeScaling?: RopeScalingKind;
   /** llama only: a Mixtral of this many experts (top-2). */
   experts?: number;
+  /** mistral3 only: config.json sliding_window (every layer). */
+  slidingWindow?: number;
   onProgress?: (msg: string) => void;
 }
 
@@ -356,8 +360,8 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTe
   return out;
 }
 
-const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3: 'Gemma3ForCausalLM', phi3: 'Phi3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
-const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', gemma2: 'gemma2', gemma3: 'gemma3_text', phi3: 'phi3', gpt2: 'gpt2' };
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', mistral3: 'Ministral3ForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3: 'Gemma3ForCausalLM', phi3: 'Phi3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', mistral3: 'ministral3', gemma2: 'gemma2', gemma3: 'gemma3_text', phi3: 'phi3', gpt2: 'gpt2' };
 
 /** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
 function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
@@ -367,7 +371,7 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
   return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
 }
 
-function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0): Record<string, unknown> {
+function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
   const eos = c.vocabSize - 1;
   if (arch === 'phi3') {
     const half = Math.floor((0.75 * c.dim) / c.nHeads) / 2; // rotary pairs per head
@@ -409,10 +413,15 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
       num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
       ...(arch === 'qwen3' || arch === 'qwen3moe' ? { head_dim: c.dim / c.nHeads } : {}),
       ...(experts > 0 ? { num_local_experts: experts, num_experts_per_tok: 2 } : {}),
+      ...(slidingWindow ? { sliding_window: slidingWindow } : {}),
       ...(arch === 'smollm3' ? { no_rope_layers: Array.from({ length: c.nLayers }, (_, i) => ((i + 1) % 4 === 0 ? 0 : 1)) } : {}),
       ...(arch === 'qwen3moe' ? { num_experts: q.experts, num_experts_per_tok: q.used, moe_intermediate_size: q.hidden, norm_topk_prob: true } : {}),
       max_position_embeddings: c.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
       ...(ropeScaling ? { rope_scaling: ropeScalingConfig(ropeScaling, c) } : {}),
+      // Ministral 3: YaRN with mscale_all_dim and the Llama 4 query temperature (original context = ctx / 4)
+      ...(arch === 'mistral3'
+        ? { rope_parameters: { rope_type: 'yarn', rope_theta: 10000, factor: 4, original_max_position_embeddings: c.contextLength / 4, beta_fast: 16, beta_slow: 1, mscale: 1, mscale_all_dim: 0.5, llama_4_scaling_beta: 0.1 } }
+        : {}),
       hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
     };
   }
@@ -424,9 +433,9 @@ function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: Rope
 }
 
 /** Writes the HF directory (always f32 or f16 safetensors). */
-function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0): void {
+function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: boolean, progress?: (m: string) => void, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig(arch, c, f16 ? 'float16' : 'float32', ropeScaling, experts, slidingWindow), null, 2));
   const { tokens, merges } = randomBPE(c.vocabSize, seed);
   writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson(tokens, merges));
   const tensors: SafetensorsWriteTensor[] = hfTensors(arch, c, seed, experts).map((t, i, all) => ({
@@ -449,10 +458,11 @@ export function makeRandomModel(o: MakeOptions): void {
   const seed = o.seed ?? 1;
   if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
   if (o.ropeScaling && o.arch !== 'llama') throw new Error(`--rope-scaling is for --arch llama, not ${o.arch}`);
+  if (o.slidingWindow !== undefined && o.arch !== 'mistral3') throw new Error(`a sliding window is written for --arch mistral3 only, not ${o.arch}`);
   if (o.experts !== undefined && (o.arch !== 'llama' || !Number.isInteger(o.experts) || o.experts < 2)) throw new Error(`--experts is for --arch llama and needs an integer ≥ 2, got ${o.experts} (${o.arch})`);
   const hfDir = o.hf ?? mkdtempSync(join(tmpdir(), 'tl-random-'));
   try {
-    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0);
+    writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0, o.slidingWindow);
     if (o.gguf) {
       using model = openModelFile(hfDir);
       // llama.cpp gives a vocabulary special treatment when general.name contains 'phi3' (it looks up

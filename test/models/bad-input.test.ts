@@ -183,8 +183,17 @@ describe('bad input of the newer families → errors naming the tensor or key', 
     await expect(loadModel(p, { backend })).rejects.toThrow(/llama\.rope\.scaling\.type 'longrope' is not supported/);
   });
 
+  it('a sliding window larger than the context', async () => {
+    const p = join(dir, 'mistral3-swa.gguf');
+    makeRandomModel({ arch: 'mistral3', size: 'tiny', seed: 3, slidingWindow: 16, gguf: p });
+    const m = await loadModel(p, { backend });
+    await m.dispose(); // the declared window of 16 loads
+    const bad = variant('m3-window', (meta) => meta.set('mistral3.attention.sliding_window', u32(4096)), p);
+    await expect(loadModel(bad, { backend })).rejects.toThrow(/mistral3\.attention\.sliding_window \(4096\) is larger than the context length \(256\)/);
+  });
+
   it('an unknown architecture lists every family of the table', async () => {
     const p = variant('unknown-arch', (meta) => meta.set('general.architecture', 'rwkv9'), qwen3);
-    await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, gpt2, LlamaForCausalLM/);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gpt2, LlamaForCausalLM/);
   });
 });

@@ -50,6 +50,7 @@ const VARIANTS: Variant[] = [
   { name: 'mixtral (llama, 4 experts) f32', arch: 'llama', type: 'f32', experts: 4, seed: 12, tolerance: 1e-2 },
   { name: 'qwen3moe f32', arch: 'qwen3moe', type: 'f32', tolerance: 1e-2 },
   { name: 'smollm3 f32', arch: 'smollm3', type: 'f32', tolerance: 1e-2 },
+  { name: 'mistral3 f32 (YaRN, query temperature)', arch: 'mistral3', type: 'f32', tolerance: 1e-2 },
 ];
 /** f32 variants with a Hugging Face form: the folder and the GGUF converted from it. */
 const HF_VARIANTS = VARIANTS.filter((v) => v.type === 'f32');
@@ -125,7 +126,7 @@ describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePat
   for (const v of VARIANTS) {
       const { arch, type } = v;
       // RoPE-scaled models: a prompt past the original context (64 positions), so every step is beyond it.
-      const prompt = v.ropeScaling ? Array.from({ length: 80 }, (_, i) => (i * 37 + 5) % 511) : [1, 17, 42, 99, 7];
+      const prompt = v.ropeScaling || arch === 'mistral3' ? Array.from({ length: 80 }, (_, i) => (i * 37 + 5) % 511) : [1, 17, 42, 99, 7];
       it(`${v.name}: ${STEPS} greedy steps after ${prompt.length} prompt tokens: llama.cpp's top-1 tokens, max |Δlogit| < ${v.tolerance} (and < 1e-3 of the logit range for f32)`, async () => {
         const path = model(v, type);
         const probe = openModelFile(path);
@@ -198,15 +199,19 @@ describe('safetensors directory and GGUF of the same random model', () => {
         expect(mb.config.family).toBe(arch);
         expect(ma.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : 'half');
         // llama.cpp runs llama with interleaved pairs (its converter permutes Q/K), Qwen with NEOX ("half") RoPE
-        expect(mb.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : arch === 'llama' || arch === 'smollm3' ? 'interleaved' : 'half');
-        expect(ma.config.ropeScaling?.type).toBe(v.ropeScaling);
-        expect(mb.config.ropeScaling?.type).toBe(v.ropeScaling);
+        expect(mb.config.rope?.layout ?? null).toBe(arch === 'gpt2' ? null : arch === 'llama' || arch === 'smollm3' || arch === 'mistral3' ? 'interleaved' : 'half');
+        const scaling = arch === 'mistral3' ? 'yarn' : v.ropeScaling;
+        expect(ma.config.ropeScaling?.type).toBe(scaling);
+        expect(mb.config.ropeScaling?.type).toBe(scaling);
+        expect(mb.config.ropeScaling).toEqual(ma.config.ropeScaling);
+        expect(mb.config.attnTemperature?.floor).toBe(ma.config.attnTemperature?.floor);
+        expect(mb.config.attnTemperature?.beta).toBe(ma.config.attnTemperature ? Math.fround(ma.config.attnTemperature.beta) : undefined); // GGUF stores f32
         const ids = Int32Array.from([1, 5, 300, 42, 42, 7, 511, 2, 64, 128, 256, 3]);
         const V = ma.config.vocabSize;
         const la = new Float32Array(ids.length * V);
         const lb = new Float32Array(ids.length * V);
         // past the original context of the scaled variants (64 positions)
-        const pos = v.ropeScaling ? 100 : 0;
+        const pos = v.ropeScaling || arch === 'mistral3' ? 100 : 0;
         if (pos > 0) {
           const pre = Int32Array.from({ length: pos }, (_, i) => (i * 13) % 500);
           ma.forward(pre, 0);

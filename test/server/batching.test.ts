@@ -121,6 +121,9 @@ describe('continuous batching on random models of every family', () => {
     { name: 'qwen3 f32', options: { arch: 'qwen3', type: 'f32' } },
     { name: 'qwen3moe f32', options: { arch: 'qwen3moe', type: 'f32' } },
     { name: 'smollm3 f32', options: { arch: 'smollm3', type: 'f32' } },
+    { name: 'mistral3 f32', options: { arch: 'mistral3', type: 'f32' } },
+    // prompts up to 78 tokens and 24 generated: most queries see only the last 16 positions
+    { name: 'mistral3 f32, sliding window 16', options: { arch: 'mistral3', type: 'f32', slidingWindow: 16 } },
   ];
   it.each(cases)('$name: 16 requests alone, batched with the 15 others, and through the single-sequence path agree', async ({ name, options }) => {
     const path = join(dir, `${name.replace(/\W+/g, '-')}.gguf`);

@@ -70,11 +70,6 @@ export interface AttentionShape {
    * so older rows are never rotated again).
    */
   rope?: RopeOptions;
-  /**
-   * Sliding-window attention (Gemma, Mistral): the query at absolute position p sees only keys s
-   * with p - s < window (llama.cpp's LLAMA_SWA_TYPE_STANDARD). Default: no window.
-   */
-  window?: number;
   /** Attention logit soft-capping (Gemma 2): each scaled score x becomes cap · tanh(x / cap). */
   softcap?: number;
 }

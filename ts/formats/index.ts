@@ -1,6 +1,6 @@
 /**
  * Model file formats: GGUF (read + write), safetensors, llama2.c, and the common model view.
- * See model-file.ts for the canonical tensor names and the RoPE layout conventions.
+ * See model-file.ts for the tensor names (GGUF's) and ts/models for the families that read them.
  */
 export { FormatError } from './byte-source.js';
 export * from './gguf.js';

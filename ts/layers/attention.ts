@@ -41,9 +41,15 @@ export interface AttentionOptions {
   /** Per-head RMSNorm of q and of k (weights of length headDim) before RoPE (Qwen3). */
   qNorm?: RMSNorm | null;
   kNorm?: RMSNorm | null;
-  /** Sliding window: a query sees only the `window` latest positions, itself included (Gemma). */
+  /** q at position p scaled by 1 + beta · ln(⌊p / floor⌋ + 1) (Llama 4 / Ministral 3 attention temperature). */
+  temperature?: { beta: number; floor: number } | null;
+  /**
+   * Sliding-window attention: the query at position p sees keys p' with p - window < p' ≤ p
+   * (llama.cpp's standard SWA mask). The cache keeps every position (prefix reuse works as usual);
+   * only the keys each query reads are limited. null = full causal attention.
+   */
   window?: number | null;
-  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). */
+  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). null = none. */
   softcap?: number | null;
 }
 
@@ -60,6 +66,8 @@ export class Attention {
   readonly ropeTable: RopeTable | null;
   readonly qNorm: RMSNorm | null;
   readonly kNorm: RMSNorm | null;
+  readonly temperature: { beta: number; floor: number } | null;
+  readonly window: number | null;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -81,6 +89,9 @@ export class Attention {
     this.rope = this.ropeTable ? null : o.rope;
     this.qNorm = o.qNorm ?? null;
     this.kNorm = o.kNorm ?? null;
+    this.temperature = o.temperature ?? null;
+    this.window = o.window ?? null;
+    if (this.window !== null && (!Number.isInteger(this.window) || this.window < 1)) throw new RangeError(`tensorloom: Attention window must be an integer ≥ 1, got ${this.window}`);
     for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
       if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
     }
@@ -101,7 +112,6 @@ export class Attention {
     const base = {
       T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true,
       ...(o.scale !== undefined ? { scale: o.scale } : {}),
-      ...(o.window ? { window: o.window } : {}),
       ...(o.softcap ? { softcap: o.softcap } : {}),
     };
     this.shape = this.rope ? { ...base, rope: this.rope } : { ...base };
@@ -174,6 +184,19 @@ export class Attention {
       this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
       this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
     }
+    if (this.temperature) {
+      const qDim = this.nHeads * this.headDim;
+      const { beta, floor } = this.temperature;
+      for (let t = 0; t < T; t++) {
+        const s = Math.fround(Math.log(Math.floor((pos + t) / floor) + 1) * beta + 1);
+        if (s === 1) continue;
+        for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i]! *= s;
+      }
+    }
+    if (this.window !== null && S > this.window) {
+      this.attendWindowed(att, q, k, v, T, pos, cache, layer, ws);
+      return;
+    }
     if (f32) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);
@@ -191,6 +214,51 @@ export class Attention {
       vc.set(v16, pos * kvDim);
       // q and the cached keys are already rotated: shapePlain has no rope
       b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Uint16Array).subarray(0, S * kvDim), shape);
+    }
+  }
+
+  /** Reused by attendWindowed: one query row, no RoPE (q and keys are rotated first). */
+  private readonly rowShape: AttentionShape = { T: 1, S: 1, H: 1, Hkv: 1, D: 1, posOffset: 0, causal: true };
+
+  /**
+   * attendCached when some query's window starts after position 0: q and k are rotated first and
+   * the K/V rows stored (f32 or f16), then each query row runs the kernel over its own window
+   * [max(0, p - window + 1), p] of the cache.
+   */
+  private attendWindowed(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
+    const b = this.backend;
+    const qDim = this.nHeads * this.headDim;
+    const kvDim = this.nKvHeads * this.headDim;
+    const W = this.window!;
+    if (this.rope) {
+      b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+      b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
+    }
+    const kc = cache.keys(layer);
+    const vc = cache.values(layer);
+    if (kc instanceof Float32Array) {
+      kc.set(k, pos * kvDim);
+      (vc as Float32Array).set(v, pos * kvDim);
+    } else {
+      const k16 = ws.rowsU16('attn.k16', T, kvDim);
+      const v16 = ws.rowsU16('attn.v16', T, kvDim);
+      b.f32ToF16(k16, k);
+      b.f32ToF16(v16, v);
+      kc.set(k16, pos * kvDim);
+      vc.set(v16, pos * kvDim);
+    }
+    const shape = this.rowShape;
+    Object.assign(shape, this.shapePlain);
+    shape.T = 1;
+    for (let t = 0; t < T; t++) {
+      const p = pos + t;
+      const start = Math.max(0, p - W + 1);
+      shape.S = p + 1 - start;
+      shape.posOffset = p - start;
+      b.attention(
+        att.subarray(t * qDim, (t + 1) * qDim), q.subarray(t * qDim, (t + 1) * qDim),
+        kc.subarray(start * kvDim, (p + 1) * kvDim), vc.subarray(start * kvDim, (p + 1) * kvDim) as typeof kc, shape,
+      );
     }
   }
 

@@ -23,6 +23,11 @@ export interface RopeScaling {
   betaSlow?: number;
   /** yarn: multiplier of the cos/sin magnitude (GGUF rope.scaling.attn_factor; default 1). */
   attnFactor?: number;
+  /**
+   * yarn: `mscale_all_dim` (GGUF rope.scaling.yarn_log_multiplier): the magnitude becomes
+   * (1 + 0.1 ln f) / (1 + 0.1 · logMul · ln f) instead of 1 + 0.1 ln f (Ministral 3, DeepSeek).
+   */
+  logMul?: number;
 }
 
 export interface ScaledRopeOptions {
@@ -66,7 +71,9 @@ export class RopeTable {
         const y = (i - low) / Math.max(0.001, high - low);
         this.ramp[i] = 1 - Math.min(1, Math.max(0, y));
       }
-      mscale = (s.attnFactor ?? 1) * (1 + 0.1 * Math.log(1 / this.freqScale));
+      const f = 1 / this.freqScale;
+      const get = (m: number) => (f <= 1 ? 1 : 0.1 * m * Math.log(f) + 1);
+      mscale = (s.attnFactor ?? 1) * (s.logMul ? get(1) / get(s.logMul) : 1 + 0.1 * Math.log(f));
     }
     this.mscale = mscale;
   }

@@ -29,8 +29,9 @@ import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
 import { smollm3 } from './smollm3.js';
+import { mistral3 } from './mistral3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, gemma2, gemma3, phi3, gpt2];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, phi3, gpt2];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
 
 export interface TransformerConfig {
   /** Which table entry built it. */
@@ -42,6 +42,16 @@ export interface TransformerConfig {
    * the cos/sin magnitude.
    */
   longRope?: { short: Float32Array; long: Float32Array; originalContext: number; attnFactor: number };
+  /**
+   * Position-dependent query scaling ("Llama 4 attention temperature", Ministral 3): q at position
+   * p is multiplied by 1 + beta · ln(⌊p / floor⌋ + 1).
+   */
+  attnTemperature?: { beta: number; floor: number };
+  /**
+   * Sliding-window attention: `size` positions (the query's own included), in the layers marked
+   * true in `layers` (all layers when absent). `key` names where the file declared it, for errors.
+   */
+  slidingWindow?: { size: number; layers?: readonly boolean[]; key: string };
   /** Layers that attend without RoPE (SmolLM3's NoPE layers), by layer index: true = no RoPE. */
   noRopeLayers?: readonly boolean[];
   /** Per-head RMSNorm of q and k before RoPE (Qwen3; tensors attn_q_norm / attn_k_norm). */
@@ -56,8 +66,6 @@ export interface TransformerConfig {
   attnSoftcap?: number;
   /** Final logit soft-capping: logit → cap · tanh(logit / cap) (Gemma 2). */
   finalSoftcap?: number;
-  /** Sliding-window attention: the window (positions, the query's own included) and, per layer, whether it applies. */
-  slidingWindow?: { size: number; layers: readonly boolean[] };
   /** RoPE base of the sliding-window layers, which then rotate without RoPE scaling (Gemma 3's local layers). */
   swaRopeTheta?: number;
   /**
@@ -79,8 +87,10 @@ export function validateConfig(c: TransformerConfig, source: string): void {
   if (c.nHeads % c.nKvHeads !== 0) throw new RangeError(`tensorloom: ${source}: ${c.nHeads} heads are not a multiple of ${c.nKvHeads} KV heads`);
   if (!(c.normEps > 0 && c.normEps < 1)) throw new RangeError(`tensorloom: ${source}: norm epsilon must be in (0, 1), got ${c.normEps}`);
   const w = c.slidingWindow;
-  if (w && (!Number.isInteger(w.size) || w.size < 1 || w.layers.length !== c.nLayers)) {
-    throw new RangeError(`tensorloom: ${source}: sliding window must be a positive integer with one flag per layer, got ${w.size} and ${w.layers.length} flags for ${c.nLayers} layers`);
+  if (w) {
+    if (!Number.isInteger(w.size) || w.size < 1) throw new RangeError(`tensorloom: ${source}: ${w.key} must be a positive integer, got ${w.size}`);
+    if (w.size > c.contextLength) throw new RangeError(`tensorloom: ${source}: ${w.key} (${w.size}) is larger than the context length (${c.contextLength})`);
+    if (w.layers && w.layers.length !== c.nLayers) throw new RangeError(`tensorloom: ${source}: ${w.key}: ${w.layers.length} layer flags for ${c.nLayers} layers`);
   }
   if (c.rope && (c.rope.dims ?? c.headDim) % 2 !== 0) throw new RangeError(`tensorloom: ${source}: RoPE dims must be even, got ${c.rope.dims}`);
 }

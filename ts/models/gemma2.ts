@@ -71,7 +71,7 @@ function gemma2Config(mf: ModelFile): TransformerConfig {
       attnScale: 1 / Math.sqrt(headScale),
       attnSoftcap: k.num('attn_logit_softcapping') ?? 50,
       finalSoftcap: k.num('final_logit_softcapping') ?? 30,
-      slidingWindow: { size: windowSize(k.num('attention.sliding_window'), 4096, c.contextLength, k.key('attention.sliding_window'), k.where), layers: swaLayersFromGGUF(k, c.nLayers, 2) },
+      slidingWindow: { size: windowSize(k.num('attention.sliding_window'), 4096, c.contextLength, k.key('attention.sliding_window'), k.where), layers: swaLayersFromGGUF(k, c.nLayers, 2), key: k.key('attention.sliding_window') },
       postNorms: true,
     };
   }
@@ -86,7 +86,7 @@ function gemma2Config(mf: ModelFile): TransformerConfig {
     attnScale: 1 / Math.sqrt(scalar),
     ...(attnCap ? { attnSoftcap: attnCap } : {}),
     ...(finalCap ? { finalSoftcap: finalCap } : {}),
-    slidingWindow: { size: windowSize(k.num('sliding_window'), 4096, c.contextLength, 'sliding_window', k.where), layers: swaLayersFromHF(mf, c.nLayers, 2) },
+    slidingWindow: { size: windowSize(k.num('sliding_window'), 4096, c.contextLength, 'sliding_window', k.where), layers: swaLayersFromHF(mf, c.nLayers, 2), key: 'sliding_window' },
     postNorms: true,
   };
 }

@@ -33,7 +33,7 @@ function gemma3Config(mf: ModelFile): TransformerConfig {
       attnScale: 1 / Math.sqrt(headScale),
       ...(finalCap ? { finalSoftcap: finalCap } : {}),
       ...(window ? {
-        slidingWindow: { size: windowSize(window, window, c.contextLength, k.key('attention.sliding_window'), k.where), layers: swaLayersFromGGUF(k, c.nLayers, SWA_PATTERN) },
+        slidingWindow: { size: windowSize(window, window, c.contextLength, k.key('attention.sliding_window'), k.where), layers: swaLayersFromGGUF(k, c.nLayers, SWA_PATTERN), key: k.key('attention.sliding_window') },
         swaRopeTheta: k.num('rope.freq_base_swa') ?? 10000,
       } : {}),
       postNorms: true,
@@ -55,7 +55,7 @@ function gemma3Config(mf: ModelFile): TransformerConfig {
     attnScale: 1 / Math.sqrt(k.num('query_pre_attn_scalar') ?? c.headDim),
     ...(finalCap ? { finalSoftcap: finalCap } : {}),
     ...(window && pattern !== 1 ? {
-      slidingWindow: { size: windowSize(window, window, c.contextLength, 'sliding_window', k.where), layers: swaLayersFromHF(mf, c.nLayers, pattern) },
+      slidingWindow: { size: windowSize(window, window, c.contextLength, 'sliding_window', k.where), layers: swaLayersFromHF(mf, c.nLayers, pattern), key: 'sliding_window' },
       swaRopeTheta: typeof localTheta === 'number' ? localTheta : (k.num('rope_local_base_freq') ?? 10000),
     } : {}),
     postNorms: true,

@@ -119,7 +119,8 @@ export class Transformer {
       return new RMSNorm(backend, w.weight, c.normEps);
     };
     // Gemma 3's local layers: their own RoPE base, no RoPE scaling
-    const local = (i: number): boolean => c.swaRopeTheta !== undefined && !!c.slidingWindow?.layers[i];
+    const slides = (i: number): boolean => !!c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true);
+    const local = (i: number): boolean => c.swaRopeTheta !== undefined && slides(i);
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = new Attention(backend, {
@@ -136,7 +137,8 @@ export class Transformer {
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
         ...(c.attnScale !== undefined ? { scale: c.attnScale } : {}),
-        window: c.slidingWindow?.layers[i] ? c.slidingWindow.size : null,
+        temperature: c.attnTemperature ?? null,
+        window: slides(i) ? c.slidingWindow!.size : null,
         softcap: c.attnSoftcap ?? null,
       });
       const postNorm = (w: NormWeights | null | undefined, what: string): Norm | null => {

@@ -95,8 +95,6 @@ export interface AttentionArgs {
   scale: number;
   rope: Rope | null;
   f16: boolean;
-  /** 0 = no sliding window. */
-  window: number;
   /** 0 = no soft-capping. */
   softcap: number;
 }
@@ -122,7 +120,6 @@ export function checkAttention(
   if (typeof scale !== 'number') throw new TypeError('tensorloom: scale must be a number');
   if (!Number.isFinite(scale)) throw new RangeError('tensorloom: scale must be a finite number');
   const rope = shape.rope === undefined ? null : checkRope(shape.rope, D);
-  const window = shape.window === undefined ? 0 : expectDim('window', shape.window, 1, MAX_POSITIONS);
   const softcap = shape.softcap ?? 0;
   if (typeof softcap !== 'number' || !(softcap >= 0) || !Number.isFinite(softcap)) throw new RangeError(`tensorloom: softcap must be a finite number ≥ 0, got ${String(softcap)}`);
   if ((causal || rope) && S < posOffset + T) {
@@ -144,7 +141,7 @@ export function checkAttention(
   if (rope && (overlaps(k as ArrayBufferView, v as ArrayBufferView) || overlaps(k as ArrayBufferView, q as Float32Array))) {
     throw new RangeError('tensorloom: k must not overlap q or v when RoPE rotates it in place');
   }
-  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, window, softcap };
+  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, softcap };
 }
 
 function attention(
@@ -154,7 +151,7 @@ function attention(
   v: Float32Array | Uint16Array,
   shape: AttentionShape,
 ): void {
-  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, window, softcap } = checkAttention(out, q, k, v, shape);
+  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, softcap } = checkAttention(out, q, k, v, shape);
   const G = H / Hkv;
   const kf = f16 ? null : (k as Float32Array);
   const vf = f16 ? null : (v as Float32Array);
@@ -183,7 +180,6 @@ function attention(
   const acc = new Float64Array(D);
   for (let t = 0; t < T; t++) {
     const last = causal ? posOffset + t : S - 1;
-    const first = window > 0 ? Math.max(0, posOffset + t - window + 1) : 0;
     for (let h = 0; h < H; h++) {
       const qoff = (t * H + h) * D;
       for (let d = 0; d < D; d++) qr[d] = q[qoff + d]!;
@@ -192,7 +188,7 @@ function attention(
       let m = -Infinity;
       let l = 0;
       acc.fill(0);
-      for (let s = first; s <= last; s++) {
+      for (let s = 0; s <= last; s++) {
         const koff = (s * Hkv + hk) * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * kAt(koff + d);

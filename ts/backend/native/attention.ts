@@ -41,9 +41,9 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
     attention(out, q, k, v, shape: AttentionShape) {
       if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
       const { T, S, H, Hkv, D, posOffset } = shape;
-      // Soft-capping and a window that masks a key are not in the native kernels yet: those calls
-      // (Gemma's layers) run the JS reference, which has both.
-      if (shape.softcap || (shape.window !== undefined && posOffset + T > shape.window)) {
+      // Soft-capping is not in the native kernels yet: those calls (Gemma 2's layers) run the JS
+      // reference, which has it.
+      if (shape.softcap) {
         jsAttention.attention(out, q, k, v, shape);
         return;
       }
