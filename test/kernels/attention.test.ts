@@ -59,7 +59,8 @@ function referenceAttention(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): {
         const visible = !causal || j <= posOffset + t;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * keys[j]![hk]![d]!;
-        scores[j] = visible ? dot * scale : -Infinity;
+        const x = dot * scale;
+        scores[j] = !visible ? -Infinity : s.softcap ? s.softcap * Math.tanh(x / s.softcap) : x;
       }
       const mx = Math.max(...scores);
       let sum = 0;
@@ -110,6 +111,10 @@ const cases: Case[] = [
   { name: 'RoPE half, partial dims=16', shape: { T: 20, S: 24, H: 2, Hkv: 1, D: 32, posOffset: 4, rope: rope('half', 16) } },
   { name: 'RoPE interleaved decode', shape: { T: 1, S: 64, H: 4, Hkv: 2, D: 64, posOffset: 63, rope: rope('interleaved') } },
   { name: 'RoPE interleaved, f16 KV', shape: { T: 24, S: 40, H: 4, Hkv: 2, D: 64, posOffset: 16, rope: rope('interleaved') }, f16: true },
+  // Gemma 2's soft-capped scores (cap below the scores these inputs reach, so tanh bends them)
+  { name: 'soft-capped scores, prefill', shape: { T: 20, S: 30, H: 4, Hkv: 2, D: 32, posOffset: 10, softcap: 2 } },
+  { name: 'soft-capped scores, decode with RoPE half', shape: { T: 1, S: 40, H: 4, Hkv: 2, D: 32, posOffset: 39, softcap: 3, rope: rope('half') } },
+  { name: 'soft-capped scores, f16 KV', shape: { T: 8, S: 20, H: 2, Hkv: 1, D: 16, posOffset: 12, softcap: 1.5 }, f16: true },
 ];
 
 function inputs(c: Case, seed: number) {
