@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|phi3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -9,7 +9,11 @@
  * linear or YaRN models do, with an original context of a quarter of the context), qwen2 (Q/K/V
  * biases), qwen3 (per-head q/k RMSNorm), qwen3moe (qwen3 attention, 8 experts of width 64, top-2),
  * smollm3 (4 layers, the fourth without RoPE), mistral3 (Ministral 3: YaRN with mscale_all_dim, query
- * temperature), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
+ * temperature), gemma2 (tied head, four norms stored as w − 1 as HF does,
+ * sliding window 16 on even layers, soft-caps 10 (attention) and 15 (final) so both bite), gemma3
+ * (6 layers: five local (window 16, RoPE base 10000), one global (base 1e6, linear RoPE scaling ×8),
+ * q/k norms), phi3 (fused qkv_proj and gate_up_proj, partial rotary 0.75 as Phi-4-mini, LongRoPE
+ * factors with an original context of 64), gpt2; `--experts N` makes llama a Mixtral (N experts, top-2, HF MixtralForCausalLM names). The GGUF is written by our converter with the keys
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
@@ -39,8 +43,10 @@ import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gpt2';
-export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gpt2'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
+export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gemma2', 'gemma3', 'phi3', 'gpt2'];
+/** Gemma's tiny-model extras: a window shorter than the test prompts, caps the random logits reach. */
+export const GEMMA_TINY = { slidingWindow: 16, attnSoftcap: 10, finalSoftcap: 15 };
 /** qwen3moe's experts: count, used per token, width. */
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
@@ -74,6 +80,10 @@ export const CONFIGS: Record<Arch, Record<'tiny' | '110m', RandomConfig> & Parti
   // 4 layers: the fourth is a NoPE layer
   smollm3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 4 }, '110m': LLAMA_SIZES['110m'] },
   mistral3: LLAMA_SIZES,
+  gemma2: LLAMA_SIZES,
+  // 6 layers: llama.cpp's default pattern makes layers 0–4 local and layer 5 global
+  gemma3: { tiny: { ...LLAMA_SIZES.tiny, nLayers: 6 }, '110m': LLAMA_SIZES['110m'] },
+  phi3: LLAMA_SIZES,
   gpt2: {
     tiny: { dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 4, ffnDim: 256, vocabSize: 512, contextLength: 256 },
     '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 3072, vocabSize: 50257, contextLength: 1024 },
@@ -202,6 +212,70 @@ interface HFTensor {
   make: () => Float32Array;
 }
 
+/**
+ * Gemma 2 checkpoints: Llama's attention and gated MLP, four norms per layer stored as HF does
+ * (w, the model scaling by 1 + w), a tied head (no lm_head), embeddings of std 0.1 (× √dim at run time).
+ */
+function gemmaTensors(arch: 'gemma2' | 'gemma3', c: RandomConfig, seed: number): HFTensor[] {
+  const out: HFTensor[] = [];
+  let index = 0;
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    out.push({ name, shape, make: () => fill(shape.reduce((a, b) => a * b, 1), prng(seed, i), std, mean) });
+  };
+  const { dim, ffnDim: ffn, vocabSize: V } = c;
+  const hd = dim / c.nHeads;
+  const kv = c.nKvHeads * hd;
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('model.embed_tokens.weight', [V, dim], 0.05);
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}`;
+    add(`${p}.input_layernorm.weight`, [dim], 0.1);
+    add(`${p}.self_attn.q_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.self_attn.k_proj.weight`, [kv, dim], w(dim));
+    add(`${p}.self_attn.v_proj.weight`, [kv, dim], w(dim));
+    if (arch === 'gemma3') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1);
+    }
+    add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
+    add(`${p}.pre_feedforward_layernorm.weight`, [dim], 0.1);
+    add(`${p}.mlp.gate_proj.weight`, [ffn, dim], w(dim));
+    add(`${p}.mlp.up_proj.weight`, [ffn, dim], w(dim));
+    add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
+    add(`${p}.post_feedforward_layernorm.weight`, [dim], 0.1, 1);
+  }
+  add('model.norm.weight', [dim], 0.1);
+  return out;
+}
+
+/** Phi-3 checkpoints: fused qkv_proj [q | k | v] and gate_up_proj [gate | up]. */
+function phi3Tensors(c: RandomConfig, seed: number): HFTensor[] {
+  const out: HFTensor[] = [];
+  let index = 0;
+  const add = (name: string, shape: number[], std: number, mean = 0) => {
+    const i = index++;
+    out.push({ name, shape, make: () => fill(shape.reduce((a, b) => a * b, 1), prng(seed, i), std, mean) });
+  };
+  const { dim, ffnDim: ffn, vocabSize: V } = c;
+  const kv = c.nKvHeads * (dim / c.nHeads);
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('model.embed_tokens.weight', [V, dim], 1);
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}`;
+    add(`${p}.input_layernorm.weight`, [dim], 0.1, 1);
+    add(`${p}.self_attn.qkv_proj.weight`, [dim + 2 * kv, dim], w(dim));
+    add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
+    add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
+    add(`${p}.mlp.gate_up_proj.weight`, [2 * ffn, dim], w(dim));
+    add(`${p}.mlp.down_proj.weight`, [dim, ffn], w(ffn));
+  }
+  add('model.norm.weight', [dim], 0.1, 1);
+  add('lm_head.weight', [V, dim], w(dim));
+  return out;
+}
+
 /** Llama-style checkpoints (llama, qwen2, qwen3): Llama names plus each family's extras. */
 function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: number, mixtralExperts = 0): HFTensor[] {
   const out: HFTensor[] = [];
@@ -229,6 +303,10 @@ function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: nu
     if (arch === 'qwen3' || arch === 'qwen3moe') {
       add(`${p}.self_attn.q_norm.weight`, [hd], 0.1, 1);
       add(`${p}.self_attn.k_norm.weight`, [hd], 0.1, 1);
+    }
+    if (arch === 'gemma3') {
+      add(`${p}.self_attn.q_norm.weight`, [hd], 0.1);
+      add(`${p}.self_attn.k_norm.weight`, [hd], 0.1);
     }
     add(`${p}.self_attn.o_proj.weight`, [dim, dim], w(dim));
     add(`${p}.post_attention_layernorm.weight`, [dim], 0.1, 1);
@@ -259,6 +337,8 @@ function llamaLikeTensors(arch: Exclude<Arch, 'gpt2'>, c: RandomConfig, seed: nu
 }
 
 function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTensor[] {
+  if (arch === 'gemma2' || arch === 'gemma3') return gemmaTensors(arch, c, seed);
+  if (arch === 'phi3') return phi3Tensors(c, seed);
   if (arch !== 'gpt2') return llamaLikeTensors(arch, c, seed, experts);
   const out: HFTensor[] = [];
   let index = 0;
@@ -295,8 +375,8 @@ function hfTensors(arch: Arch, c: RandomConfig, seed: number, experts = 0): HFTe
   return out;
 }
 
-const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', mistral3: 'Ministral3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
-const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', mistral3: 'ministral3', gpt2: 'gpt2' };
+const HF_CLASS: Record<Arch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3moe: 'Qwen3MoeForCausalLM', smollm3: 'SmolLM3ForCausalLM', mistral3: 'Ministral3ForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3: 'Gemma3ForCausalLM', phi3: 'Phi3ForCausalLM', gpt2: 'GPT2LMHeadModel' };
+const HF_TYPE: Record<Arch, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen3moe: 'qwen3_moe', smollm3: 'smollm3', mistral3: 'ministral3', gemma2: 'gemma2', gemma3: 'gemma3_text', phi3: 'phi3', gpt2: 'gpt2' };
 
 /** config.json rope_scaling as Llama 3.x, linear-interpolated and YaRN checkpoints write it. */
 function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<string, unknown> {
@@ -308,6 +388,39 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
 
 function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
   const eos = c.vocabSize - 1;
+  if (arch === 'phi3') {
+    const half = Math.floor((0.75 * c.dim) / c.nHeads) / 2; // rotary pairs per head
+    return {
+      architectures: [HF_CLASS[arch]], model_type: HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
+      num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, vocab_size: c.vocabSize,
+      max_position_embeddings: c.contextLength, original_max_position_embeddings: c.contextLength / 4, partial_rotary_factor: 0.75,
+      rope_scaling: { type: 'longrope', long_factor: Array.from({ length: half }, (_, i) => 1 + 1.5 * i), short_factor: Array.from({ length: half }, (_, i) => 1 + 0.1 * i) },
+      rms_norm_eps: 1e-5, rope_theta: 10000, sliding_window: null, tie_word_embeddings: false,
+      hidden_act: 'silu', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+    };
+  }
+  if (arch === 'gemma3') {
+    const hd = c.dim / c.nHeads;
+    return {
+      architectures: [HF_CLASS[arch]], model_type: HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
+      num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, head_dim: hd, vocab_size: c.vocabSize,
+      max_position_embeddings: c.contextLength, rms_norm_eps: 1e-6, rope_theta: 1000000, rope_local_base_freq: 10000,
+      rope_scaling: { rope_type: 'linear', factor: 8 }, tie_word_embeddings: true,
+      query_pre_attn_scalar: hd, sliding_window: GEMMA_TINY.slidingWindow, sliding_window_pattern: 6, final_logit_softcapping: null,
+      hidden_activation: 'gelu_pytorch_tanh', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+    };
+  }
+  if (arch === 'gemma2') {
+    const hd = c.dim / c.nHeads;
+    return {
+      architectures: [HF_CLASS[arch]], model_type: HF_TYPE[arch], hidden_size: c.dim, intermediate_size: c.ffnDim,
+      num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, num_key_value_heads: c.nKvHeads, head_dim: hd, vocab_size: c.vocabSize,
+      max_position_embeddings: c.contextLength, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: true,
+      query_pre_attn_scalar: hd, sliding_window: GEMMA_TINY.slidingWindow,
+      attn_logit_softcapping: GEMMA_TINY.attnSoftcap, final_logit_softcapping: GEMMA_TINY.finalSoftcap,
+      hidden_activation: 'gelu_pytorch_tanh', bos_token_id: eos, eos_token_id: eos, torch_dtype: dtype,
+    };
+  }
   if (arch !== 'gpt2') {
     const q = QWEN3MOE_EXPERTS;
     return {
@@ -502,7 +615,10 @@ export function makeRandomModel(o: MakeOptions): void {
     writeHF(hfDir, o.arch, c, seed, type === 'f16', o.onProgress, o.ropeScaling, o.experts ?? 0, o.slidingWindow);
     if (o.gguf) {
       using model = openModelFile(hfDir);
-      convertModel(model, o.gguf, { type, name: `random-${o.arch}-${o.size}-seed${seed}`, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      // llama.cpp gives a vocabulary special treatment when general.name contains 'phi3' (it looks up
+      // SentencePiece's <s>, </s>, <unk>, which our random BPE vocabulary lacks)
+      const name = `random-${o.arch === 'phi3' ? 'phi-three' : o.arch}-${o.size}-seed${seed}`;
+      convertModel(model, o.gguf, { type, name, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     }
   } finally {
     if (!o.hf) rmSync(hfDir, { recursive: true, force: true });

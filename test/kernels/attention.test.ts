@@ -59,7 +59,8 @@ function referenceAttention(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): {
         const visible = !causal || j <= posOffset + t;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * keys[j]![hk]![d]!;
-        scores[j] = visible ? dot * scale : -Infinity;
+        const x = dot * scale;
+        scores[j] = !visible ? -Infinity : s.softcap ? s.softcap * Math.tanh(x / s.softcap) : x;
       }
       const mx = Math.max(...scores);
       let sum = 0;
@@ -136,6 +137,10 @@ const cases: Case[] = [
   { name: 'packed batch, bidirectional, decode-sized tiles (G=1, D=8)', shape: { T: 9, S: 9, H: 2, Hkv: 2, D: 8, posOffset: 0, causal: false, sequences: Int32Array.of(0, 1, 3, 9) } },
   { name: 'packed batch, causal with RoPE half (decoder embedders)', shape: { T: 50, S: 50, H: 4, Hkv: 1, D: 32, posOffset: 0, rope: rope('half'), sequences: Int32Array.of(0, 20, 21, 50) } },
   { name: 'packed batch, bidirectional RoPE interleaved, f16 KV', shape: { T: 45, S: 45, H: 2, Hkv: 1, D: 64, posOffset: 0, causal: false, rope: rope('interleaved'), sequences: Int32Array.of(0, 30, 45) }, f16: true },
+  // Gemma 2's soft-capped scores (cap below the scores these inputs reach, so tanh bends them)
+  { name: 'soft-capped scores, prefill', shape: { T: 20, S: 30, H: 4, Hkv: 2, D: 32, posOffset: 10, softcap: 2 } },
+  { name: 'soft-capped scores, decode with RoPE half', shape: { T: 1, S: 40, H: 4, Hkv: 2, D: 32, posOffset: 39, softcap: 3, rope: rope('half') } },
+  { name: 'soft-capped scores, f16 KV', shape: { T: 8, S: 20, H: 2, Hkv: 1, D: 16, posOffset: 12, softcap: 1.5 }, f16: true },
 ];
 
 function inputs(c: Case, seed: number) {

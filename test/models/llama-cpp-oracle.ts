@@ -18,7 +18,7 @@ interface LlamaModelLike {
   isEogToken(token: number): boolean;
   tokenize(text: string, specialTokens?: boolean): number[];
   detokenize(tokens: readonly number[]): string;
-  createContext(o: { contextSize: number; threads: number; batchSize: number }): Promise<{
+  createContext(o: { contextSize: number; threads: number; batchSize: number; experimentalKvCacheKeyType?: string; experimentalKvCacheValueType?: string }): Promise<{
     getSequence(): {
       controlledEvaluate(items: unknown[]): Promise<Array<{ next?: { token?: number; logits?: Map<number, number> } } | undefined>>;
     };
@@ -65,10 +65,11 @@ export async function oracleGreedy(
   path: string,
   prompt: readonly number[],
   steps: number,
-  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean } = {},
+  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean; /** 'F32' keeps llama.cpp's KV cache in f32 (default f16). */ kvCacheType?: 'F32' | 'F16' } = {},
 ): Promise<OracleRun> {
   const model = await oracleModel(path);
-  const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512 });
+  const kv = o.kvCacheType ? { experimentalKvCacheKeyType: o.kvCacheType, experimentalKvCacheValueType: o.kvCacheType } : {};
+  const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512, ...kv });
   try {
     const seq = ctx.getSequence();
     const tokens: number[] = [];

@@ -76,6 +76,8 @@ export interface AttentionShape {
    * before it), and RoPE positions restart at 0 in each sequence.
    */
   sequences?: Int32Array;
+  /** Attention logit soft-capping (Gemma 2): each scaled score x becomes cap · tanh(x / cap). */
+  softcap?: number;
 }
 
 /** Feature map φ of the paper's linear attention: `elu1` = elu(x) + 1 (the paper's), `relu`, `identity`. */

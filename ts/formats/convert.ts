@@ -58,6 +58,11 @@ export interface ConvertTarget {
   shape: { nLayers: number; nHeads: number; nKvHeads: number };
   /** Tensors of one shape written as one tensor with an outer dimension (per-expert HF weights → GGUF's stacked experts). */
   stacks?: { name: string; parts: string[] }[];
+  /**
+   * A constant added to every value of a tensor (0 = none): Gemma's Hugging Face norm weights
+   * hold w − 1 (the model scales by 1 + w), llama.cpp's converter stores 1 + w.
+   */
+  shift?(name: string): number;
 }
 
 /**
@@ -158,9 +163,11 @@ function tensorsFor(m: ModelFile, want: ConvertType, target: ConvertTarget, prog
       data: () => {
         progress?.(`[${index + 1}/${names.length}] ${name} ${e.type} → ${type}`);
         // Same stored type and nothing to rearrange: copy the bytes (lossless, also for Q8_0).
-        if (e.type === type && !permuteHeads && !e.transposed) return m.weights(name).data;
+        const shift = target.shift?.(name) ?? 0;
+        if (e.type === type && !permuteHeads && !e.transposed && !shift) return m.weights(name).data;
         let values = m.vector(name);
         if (permuteHeads) values = permuteHalfToInterleaved(values, permuteHeads, cols);
+        if (shift) values = values.map((x) => x + shift);
         return encode(values, type, cols);
       },
     });

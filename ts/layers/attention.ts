@@ -49,6 +49,8 @@ export interface AttentionOptions {
    * only the keys each query reads are limited. null = full causal attention.
    */
   window?: number | null;
+  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). null = none. */
+  softcap?: number | null;
 }
 
 export class Attention {
@@ -107,7 +109,11 @@ export class Attention {
     expect('v', o.v, kvDim, dim);
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
-    const base = { T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true, ...(o.scale !== undefined ? { scale: o.scale } : {}) };
+    const base = {
+      T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true,
+      ...(o.scale !== undefined ? { scale: o.scale } : {}),
+      ...(o.softcap ? { softcap: o.softcap } : {}),
+    };
     this.shape = this.rope ? { ...base, rope: this.rope } : { ...base };
     this.shapePlain = { ...base };
   }

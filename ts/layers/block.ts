@@ -1,7 +1,8 @@
 /**
  * One pre-norm transformer block, updating the residual stream x in place:
  *   x += attention(norm1(x));  x += mlp(norm2(x))
- * (Llama with RMSNorm + SwiGLU, GPT-2 with LayerNorm + GELU.)
+ * (Llama with RMSNorm + SwiGLU, GPT-2 with LayerNorm + GELU.) With post-norms (Gemma 2/3) each
+ * output is normalized before the add: x += postNorm1(attention(norm1(x))), likewise for the MLP.
  */
 import type { Backend } from '../backend/types.js';
 import type { LayerNorm } from './layernorm.js';
@@ -22,6 +23,8 @@ export class Block {
     readonly attention: TokenMixer,
     readonly mlpNorm: Norm,
     readonly mlp: MLP | MoE | FeedForward,
+    readonly postAttnNorm: Norm | null = null,
+    readonly postMlpNorm: Norm | null = null,
   ) {}
 
   /** x[M, dim] (the residual stream of the step's rows, modified in place). */
@@ -32,9 +35,11 @@ export class Block {
     const y = ws.rows('block.out', T, dim);
     this.attnNorm.forward(h, x, T);
     this.attention.forward(y, h, step, layer, ws);
+    if (this.postAttnNorm) this.postAttnNorm.forward(y, y, T);
     this.backend.add(x, x, y);
     this.mlpNorm.forward(h, x, T);
     this.mlp.forward(y, h, T, ws);
+    if (this.postMlpNorm) this.postMlpNorm.forward(y, y, T);
     this.backend.add(x, x, y);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The feed-forward half of a block.
  * - SwiGLU (Llama): down(silu(gate(x)) ⊙ up(x))
+ * - GeGLU (Gemma):  down(gelu_tanh(gate(x)) ⊙ up(x))
  * - GELU (GPT-2):   down(gelu(up(x)))
  */
 import type { Backend, GeluApproximation } from '../backend/types.js';
@@ -10,6 +11,7 @@ import type { Workspace } from './workspace.js';
 export type MLPOptions =
   /** `gateUp` (optional): gate and up as one matrix, rows [gate | up], used for single tokens. */
   | { kind: 'swiglu'; gate: Linear; up: Linear; down: Linear; gateUp?: Linear | null }
+  | { kind: 'geglu'; gate: Linear; up: Linear; down: Linear }
   | { kind: 'gelu'; up: Linear; down: Linear; approximation?: GeluApproximation };
 
 export class MLP {
@@ -24,7 +26,7 @@ export class MLP {
     if (down.inFeatures !== up.outFeatures || down.outFeatures !== up.inFeatures) {
       throw new RangeError(`tensorloom: MLP down projection is [${down.outFeatures}, ${down.inFeatures}], expected [${up.inFeatures}, ${up.outFeatures}]`);
     }
-    if (options.kind === 'swiglu' && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
+    if (options.kind !== 'gelu' && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
       throw new RangeError(`tensorloom: MLP gate projection is [${options.gate.outFeatures}, ${options.gate.inFeatures}], expected [${up.outFeatures}, ${up.inFeatures}]`);
     }
     const gu = options.kind === 'swiglu' ? options.gateUp : null;
@@ -57,6 +59,12 @@ export class MLP {
       const g = ws.rows('mlp.gate', T, this.hidden);
       o.gate.forward(g, x, T);
       this.backend.swiglu(g, g, u);
+      o.down.forward(out, g, T);
+    } else if (o.kind === 'geglu') {
+      const g = ws.rows('mlp.gate', T, this.hidden);
+      o.gate.forward(g, x, T);
+      this.backend.gelu(g, g, 'tanh');
+      this.backend.mul(g, g, u);
       o.down.forward(out, g, T);
     } else {
       this.backend.gelu(u, u, o.approximation ?? 'tanh');

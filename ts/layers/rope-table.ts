@@ -11,7 +11,7 @@ import type { RopeLayout } from '../backend/types.js';
 
 export interface RopeScaling {
   /** 'llama3': per-pair divisors (`freqFactors`); 'linear': positions ÷ factor; 'yarn': YaRN. */
-  type: 'llama3' | 'linear' | 'yarn';
+  type: 'llama3' | 'linear' | 'yarn' | 'longrope';
   /** Context extension factor (linear, yarn: freqScale = 1/factor). */
   factor: number;
   /** llama3: one divisor per rotated pair (GGUF rope_freqs.weight). */
@@ -60,7 +60,7 @@ export class RopeTable {
     this.ramp = new Float64Array(half);
     for (let i = 0; i < half; i++) this.base[i] = Math.pow(o.theta, (-2 * i) / o.dims) / (ff ? ff[i]! : 1);
     this.freqScale = s.type === 'llama3' ? 1 : 1 / s.factor;
-    let mscale = 1;
+    let mscale = s.type === 'longrope' ? (s.attnFactor ?? 1) : 1; // LongRoPE: factors as divisors, factor 1, a magnitude
     if (s.type === 'yarn') {
       const nCtx = s.originalContext ?? 0;
       if (!(nCtx > 0)) throw new RangeError('tensorloom: YaRN needs the original context length (rope.scaling.original_context_length)');

@@ -37,6 +37,11 @@ export interface Architecture {
   encoderWeights?(mf: ModelFile, c: TransformerConfig): EncoderWeights;
   /** The `<arch>.*` keys llama.cpp's converter writes for this config (general.* and tokenizer.* aside). */
   ggufMetadata(c: TransformerConfig): [string, GGUFWriteValue][];
+  /**
+   * A constant llama.cpp's converter adds to a Hugging Face tensor (GGUF name) before writing it
+   * (Gemma's norms: HF stores w − 1); `weights` applies the same shift when reading a HF folder.
+   */
+  hfShift?(ggufName: string): number;
   /** Tensors the converter adds from the config (e.g. Llama 3's rope_freqs); default none. */
   extraTensors?(c: TransformerConfig): { name: string; data: Float32Array }[];
 }

@@ -22,9 +22,12 @@ import { UnsupportedArchitectureError, type Architecture } from './architecture.
 import { checkModelConfig } from './config-check.js';
 import type { TransformerConfig } from './config.js';
 import { bert } from './bert.js';
+import { gemma2 } from './gemma2.js';
+import { gemma3 } from './gemma3.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { nomicBert } from './nomic-bert.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
@@ -32,7 +35,7 @@ import { qwen35, qwen35moe } from './qwen35.js';
 import { smollm3 } from './smollm3.js';
 import { mistral3 } from './mistral3.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gpt2, qwen35, qwen35moe, bert, nomicBert];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
@@ -33,7 +33,8 @@ export interface TransformerConfig {
   contextLength: number;
   norm: 'rmsnorm' | 'layernorm';
   normEps: number;
-  mlp: 'swiglu' | 'gelu';
+  /** swiglu: down(silu(gate) ⊙ up); geglu: down(gelu_tanh(gate) ⊙ up) (Gemma); gelu: down(gelu(up)). */
+  mlp: 'swiglu' | 'geglu' | 'gelu';
   /** Rotary embeddings, or null for learned absolute positions (GPT-2). */
   rope: RopeOptions | null;
   /** Q/K/V projections carry biases (Qwen2, GPT-2). */
@@ -42,6 +43,12 @@ export interface TransformerConfig {
   outBias: boolean;
   /** RoPE frequency scaling (Llama 3 factors, linear, YaRN); absent = plain RoPE. */
   ropeScaling?: RopeScaling;
+  /**
+   * LongRoPE (Phi-3): per-pair frequency divisors for a context up to `originalContext` (short) or
+   * beyond it (long; the Transformer uses them when contextLength exceeds originalContext), and
+   * the cos/sin magnitude.
+   */
+  longRope?: { short: Float32Array; long: Float32Array; originalContext: number; attnFactor: number };
   /**
    * Position-dependent query scaling ("Llama 4 attention temperature", Ministral 3): q at position
    * p is multiplied by 1 + beta · ln(⌊p / floor⌋ + 1).
@@ -58,6 +65,21 @@ export interface TransformerConfig {
   qkNorm?: boolean;
   /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
   moe?: { experts: number; used: number; hiddenDim: number };
+  /** Token embeddings are multiplied by this before the first block (Gemma: √dim). */
+  embedScale?: number;
+  /** Attention score scale; default 1/√headDim (Gemma 2/3: query_pre_attn_scalar^-½). */
+  attnScale?: number;
+  /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). */
+  attnSoftcap?: number;
+  /** Final logit soft-capping: logit → cap · tanh(logit / cap) (Gemma 2). */
+  finalSoftcap?: number;
+  /** RoPE base of the sliding-window layers, which then rotate without RoPE scaling (Gemma 3's local layers). */
+  swaRopeTheta?: number;
+  /**
+   * RMSNorm of each block's attention output and MLP output before they join the residual stream
+   * (Gemma 2/3: post_attention_norm, post_ffw_norm).
+   */
+  postNorms?: boolean;
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];

@@ -20,6 +20,7 @@ export function convertTarget(r: ResolvedModel, source: ModelFile): ConvertTarge
     shape: { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads },
     extraTensors: (a.extraTensors?.(c) ?? []).filter((t) => !r.file.has(t.name)),
     stacks: expertStacks(r.file),
+    ...(a.hfShift && source.format === 'safetensors' ? { shift: (name: string) => a.hfShift!(name) } : {}),
     permuteHeads: (name) => (!permute ? 0 : /\.attn_q\.(weight|bias)$/.test(name) ? c.nHeads : /\.attn_k\.(weight|bias)$/.test(name) ? c.nKvHeads : 0),
   };
 }

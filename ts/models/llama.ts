@@ -94,7 +94,7 @@ export function decoderWeights(mf: ModelFile, c: TransformerConfig): Transformer
       v: linear(mf, `${p}.attn_v`),
       o: linear(mf, `${p}.attn_output`),
       mlpNorm: norm(mf, `${p}.ffn_norm`),
-      gate: c.mlp === 'swiglu' ? linear(mf, `${p}.ffn_gate`) : null,
+      gate: c.mlp !== 'gelu' ? linear(mf, `${p}.ffn_gate`) : null,
       up: linear(mf, `${p}.ffn_up`),
       down: linear(mf, `${p}.ffn_down`),
     });

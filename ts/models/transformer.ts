@@ -109,13 +109,21 @@ export class Transformer {
       if (parts.some((p) => p.weight.dtype !== parts[0]!.weight.dtype || p.weight.cols !== c.dim)) return null;
       return linear(concatRows(parts), what, rows, c.dim);
     };
-    const ropeTable = c.rope && c.ropeScaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling: c.ropeScaling }) : null;
+    // LongRoPE: the long factors for a model extended past its original context. llama.cpp decides by
+    // its runtime context instead (short factors at -c ≤ original); the server's layers hold no
+    // context of their own, so the trained one decides here.
+    const lr = c.longRope;
+    const scaling = lr ? { type: 'longrope' as const, factor: 1, freqFactors: c.contextLength > lr.originalContext ? lr.long : lr.short, attnFactor: lr.attnFactor } : c.ropeScaling;
+    const ropeTable = c.rope && scaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling }) : null;
     const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
       if (!c.qkNorm) return null;
       if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
       if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
       return new RMSNorm(backend, w.weight, c.normEps);
     };
+    // Gemma 3's local layers: their own RoPE base, no RoPE scaling
+    const slides = (i: number): boolean => !!c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true);
+    const local = (i: number): boolean => c.swaRopeTheta !== undefined && slides(i);
     this.blocks = weights.layers.map((l, i) => {
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = 'mixer' in l ? l.mixer(backend) : new Attention(backend, {
@@ -127,13 +135,22 @@ export class Transformer {
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: c.headDim,
-        rope: c.noRopeLayers?.[i] ? null : c.rope,
-        ropeTable: c.noRopeLayers?.[i] ? null : ropeTable,
+        rope: c.noRopeLayers?.[i] || !c.rope ? null : local(i) ? { ...c.rope, theta: c.swaRopeTheta! } : c.rope,
+        ropeTable: c.noRopeLayers?.[i] || local(i) ? null : ropeTable,
         qNorm: headNorm(l.qNorm, at('attention q norm (attn_q_norm)')),
         kNorm: headNorm(l.kNorm, at('attention k norm (attn_k_norm)')),
+        ...(c.attnScale !== undefined ? { scale: c.attnScale } : {}),
         temperature: c.attnTemperature ?? null,
-        window: c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true) ? c.slidingWindow.size : null,
+        window: slides(i) ? c.slidingWindow!.size : null,
+        softcap: c.attnSoftcap ?? null,
       });
+      const postNorm = (w: NormWeights | null | undefined, what: string): Norm | null => {
+        if (!c.postNorms) return null;
+        if (!w) throw new Error(`tensorloom: ${at(what)} is missing (this family normalizes each block output)`);
+        return norm(w, at(what));
+      };
+      const postAttn = postNorm(l.postAttnNorm, 'post-attention norm (post_attention_norm)');
+      const postMlp = postNorm(l.postMlpNorm, 'post-MLP norm (post_ffw_norm)');
       let mlp: MLP | MoE;
       if (c.moe) {
         const m = c.moe;
@@ -152,19 +169,22 @@ export class Transformer {
           used: m.used,
         });
         const ffn = 'wrapFfn' in l && l.wrapFfn ? l.wrapFfn(backend, mlp) : mlp;
-        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn);
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn, postAttn, postMlp);
       }
       if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
       const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
       const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(null, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
+      } else if (c.mlp === 'geglu') {
+        if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
+        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
-      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp);
+      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp);
     });
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
@@ -266,6 +286,11 @@ export class Transformer {
     const M = step.M;
     const x = ws.rows('residual', M, this.config.dim);
     this.embedding.forward(x, step.tokens.subarray(0, M));
+    const es = this.config.embedScale;
+    if (es !== undefined) {
+      const f = Math.fround(es);
+      for (let i = 0; i < M * this.config.dim; i++) x[i]! *= f;
+    }
     if (this.positionEmbedding) {
       const p = ws.rows('positions', M, this.config.dim);
       this.positionEmbedding.forward(p, step.positions.subarray(0, M));
@@ -287,6 +312,8 @@ export class Transformer {
     const hn = ws.rows('head.norm', W, this.config.dim);
     this.finalNorm.forward(hn, h, W);
     this.lmHead.forward(out, hn, W);
+    const cap = this.config.finalSoftcap;
+    if (cap) for (let i = 0; i < W * this.config.vocabSize; i++) out[i] = cap * Math.tanh(out[i]! / cap);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */

@@ -29,7 +29,12 @@ export interface LayerWeights {
   qNorm?: NormWeights | null;
   kNorm?: NormWeights | null;
   mlpNorm: NormWeights;
-  /** SwiGLU only. */
+  /** Norms of the attention and MLP outputs before the residual add (Gemma 2/3). */
+  postAttnNorm?: NormWeights | null;
+  postMlpNorm?: NormWeights | null;
+  /** gate and up as one matrix, rows [gate | up], when the file stores them fused (Phi-3's ffn_up). */
+  gateUp?: LinearWeights | null;
+  /** SwiGLU / GeGLU only. */
   gate: LinearWeights | null;
   /** The dense MLP; null in a mixture-of-experts layer. */
   up: LinearWeights | null;

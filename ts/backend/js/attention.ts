@@ -97,6 +97,8 @@ export interface AttentionArgs {
   f16: boolean;
   /** Packed-batch offsets [0, …, T], or null for one sequence. */
   sequences: Int32Array | null;
+  /** 0 = no soft-capping. */
+  softcap: number;
 }
 
 export function checkAttention(
@@ -120,6 +122,8 @@ export function checkAttention(
   if (typeof scale !== 'number') throw new TypeError('tensorloom: scale must be a number');
   if (!Number.isFinite(scale)) throw new RangeError('tensorloom: scale must be a finite number');
   const rope = shape.rope === undefined ? null : checkRope(shape.rope, D);
+  const softcap = shape.softcap ?? 0;
+  if (typeof softcap !== 'number' || !(softcap >= 0) || !Number.isFinite(softcap)) throw new RangeError(`tensorloom: softcap must be a finite number ≥ 0, got ${String(softcap)}`);
   if ((causal || rope) && S < posOffset + T) {
     throw new RangeError(
       `tensorloom: S (${S}) must be >= posOffset + T (${posOffset + T}): the KV cache must hold the new positions`,
@@ -149,7 +153,7 @@ export function checkAttention(
     for (let i = 1; i < b.length; i++) if (b[i]! < b[i - 1]!) throw new RangeError(`tensorloom: sequences must be non-decreasing (index ${i})`);
     sequences = b;
   }
-  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences };
+  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap };
 }
 
 function attention(
@@ -159,7 +163,7 @@ function attention(
   v: Float32Array | Uint16Array,
   shape: AttentionShape,
 ): void {
-  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences } = checkAttention(out, q, k, v, shape);
+  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap } = checkAttention(out, q, k, v, shape);
   const G = H / Hkv;
   const kf = f16 ? null : (k as Float32Array);
   const vf = f16 ? null : (v as Float32Array);
@@ -220,6 +224,7 @@ function attention(
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * kAt(koff + d);
         dot *= scale;
+        if (softcap > 0) dot = softcap * Math.tanh(dot / softcap);
         if (dot > m) {
           const alpha = Math.exp(m - dot);
           l *= alpha;

@@ -3,6 +3,7 @@
  * argument). This wrapper only fills in the defaults of AttentionShape and flattens it.
  */
 import type { NativeAddon } from '../../native/addon.js';
+import { jsAttention } from '../js/attention.js';
 import type { AttentionOps, AttentionShape, RopeOptions } from '../types.js';
 
 declare module '../../native/addon-types.js' {
@@ -41,6 +42,12 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
     attention(out, q, k, v, shape: AttentionShape) {
       if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
       const { T, S, H, Hkv, D, posOffset } = shape;
+      // Soft-capping is not in the native kernels yet: those calls (Gemma 2's layers) run the JS
+      // reference, which has it.
+      if (shape.softcap) {
+        jsAttention.attention(out, q, k, v, shape);
+        return;
+      }
       const scale = shape.scale ?? 1 / Math.sqrt(D);
       const causal = shape.causal ?? true;
       const seq = shape.sequences;
