@@ -40,7 +40,8 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
     attention(out, q, k, v, shape: AttentionShape) {
       if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
       const { T, S, H, Hkv, D, posOffset } = shape;
-      const scale = shape.scale ?? 1 / Math.sqrt(D);
+      // (a D that is not a number is named by the addon's check; Math.sqrt would throw on a bigint first)
+      const scale = shape.scale ?? (typeof D === 'number' ? 1 / Math.sqrt(D) : 1);
       const causal = shape.causal ?? true;
       if (shape.rope === undefined) {
         addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null);
