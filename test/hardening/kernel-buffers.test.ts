@@ -27,6 +27,14 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s backend: SharedArra
     expect(err!.message).toMatch(/^tensorloom: out is backed by a SharedArrayBuffer/);
   });
 
+  it('attention with a bigint D names D (fuzz: kernels seed 7 #8511 was "Cannot convert a BigInt value to a number")', () => {
+    const args = KERNEL_CALLS.find((c) => c.op === 'attention')!.args();
+    args[4] = { ...(args[4] as object), D: 4n };
+    const err = thrown(() => call(backend, 'attention', args));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err!.message).toMatch(/^tensorloom: D must be a number/);
+  });
+
   it.each(KERNEL_CALLS.map((c) => [c.op, c] as const))('%s: each array argument, shared, is refused by name; the ordinary call runs', (_op, c) => {
     expect(thrown(() => call(backend, c.op, c.args()))).toBeNull();
     for (const arr of c.arrays) {

@@ -30,6 +30,11 @@ describe('tokenizer.json ids', () => {
     expect(() => loadTokenizer(p)).toThrow(/added token "<\|endoftext\|>" has invalid id/);
   });
 
+  it('an id far past the others is refused instead of making millions of unused tokens (fuzz: tokenizer-json seed 7 #4694 took 34 s)', () => {
+    const p = withJson('sparse', { model: model({ a: 0 }), added_tokens: [{ id: 2 ** 24, content: '<x>' }] });
+    expect(() => loadTokenizer(p)).toThrow(/token ids go up to 16777216 but only 2 tokens are defined/);
+  });
+
   it('an empty vocabulary is refused as such', () => {
     expect(() => loadTokenizer(withJson('empty', { model: model({}) }))).toThrow(/the vocabulary is empty/);
   });

@@ -48,7 +48,8 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
         jsAttention.attention(out, q, k, v, shape);
         return;
       }
-      const scale = shape.scale ?? 1 / Math.sqrt(D);
+      // (a D that is not a number is named by the addon's check; Math.sqrt would throw on a bigint first)
+      const scale = shape.scale ?? (typeof D === 'number' ? 1 / Math.sqrt(D) : 1);
       const causal = shape.causal ?? true;
       const seq = shape.sequences;
       if (shape.rope === undefined) {

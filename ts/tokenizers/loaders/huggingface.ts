@@ -118,6 +118,8 @@ export function tokenizerFromHFJson(doc: Json, config: Json = {}, label = 'token
   if (byId.size === 0) throw new TokenizerError(`${label}: the vocabulary is empty`);
   let size = 0;
   for (const id of byId.keys()) size = Math.max(size, id + 1); // (no spread: a big vocabulary would overflow the call stack)
+  // Gaps become unused tokens; a lone id far past the others would make millions of them (fuzz: 34 s to load 6 KB).
+  if (size > 2 * byId.size + 1024) throw new TokenizerError(`${label}: token ids go up to ${size - 1} but only ${byId.size} tokens are defined`);
   const tokens: string[] = new Array(size);
   const types = new Uint8Array(size).fill(TokenType.NORMAL);
   for (let i = 0; i < size; i++) {
