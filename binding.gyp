@@ -23,7 +23,7 @@
       "conditions": [
         ["target_arch=='x64'", { "dependencies": ["tensorloom_avx2", "tensorloom_avx512"], "defines": ["TL_HAVE_X86_VARIANTS=1"] }],
         ["target_arch=='arm64'", { "dependencies": ["tensorloom_neon"], "defines": ["TL_HAVE_NEON_VARIANTS=1"] }],
-        ["OS=='linux'", { "libraries": ["-lpthread"] }],
+        ["OS=='linux'", { "libraries": ["-lpthread", "-ldl"] }],
       ],
     },
     {

@@ -88,6 +88,7 @@ inline ArrayArg<T> typed_array_value(Napi::Env env, Napi::Value v, const char* n
   if (ta.TypedArrayType() != kind)
     throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind) + ", got " +
                         typed_array_kind_name(ta.TypedArrayType()));
+  reject_shared(env, ta, name);
   if (ta.ArrayBuffer().IsDetached()) throw_type(env, std::string(name) + " has a detached ArrayBuffer");
   ArrayArg<T> a;
   a.length = ta.ElementLength();

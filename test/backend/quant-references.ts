@@ -21,7 +21,7 @@ const peers = peersModulePath();
 const bundle = peers ? join(peers, '..', '..', 'llama', 'gitRelease.bundle') : null;
 const quantizeTool = join(shared, 'tools', 'llama-quantize.sh');
 
-const numpyOk = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+const numpyOk = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 /** Why gguf-py cannot run here, or null when it can. */
 export const ggufPyMissing: string | null = !numpyOk
@@ -58,7 +58,7 @@ export function numpyDequantize(paths: readonly string[]): Map<string, TensorVal
   const out = mkdtempSync(join(tmpdir(), 'tl-numpy-'));
   try {
     const script = join(repoRoot, 'test', 'backend', 'gguf_py_dequantize.py');
-    const r = spawnSync('python3', [script, ggufPy(), out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/python3', [script, ggufPy(), out, ...paths], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`gguf_py_dequantize.py failed: ${r.stderr}`);
     const listing = JSON.parse(r.stdout) as Record<string, { name: string; type: string; file: string }[]>;
     const files = new Map<string, TensorValues>();

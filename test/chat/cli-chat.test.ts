@@ -90,6 +90,23 @@ describe.skipIf(!existsSync(stories))('tensorloom chat (piped stdin)', () => {
   }, 60_000);
 });
 
+describe('tensorloom chat with no --model: the built-in stories260K', () => {
+  it('says so in one line and continues the typed text as the model does', async () => {
+    const c = start(['-n', '12', '--temp', '0']);
+    c.write('Once upon a time\n');
+    c.end();
+    expect(await c.exit).toBe(0);
+    expect(c.stderr.match(/built-in/g)?.length).toBe(1);
+    const m = await loadModel(undefined, { worker: false });
+    try {
+      const want = await m.generate('Once upon a time', { temperature: 0, maxTokens: 12 });
+      expect(c.stdout.trim()).toBe(want.text.trim());
+    } finally {
+      await m.dispose();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!havePhi3Vocab)('tensorloom chat: Ctrl-C', () => {
   let dir: string;
   let path: string;

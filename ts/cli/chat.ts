@@ -11,12 +11,15 @@ import { modelChatInfo } from '../chat/model-template.js';
 import { ChatSession } from '../chat/session.js';
 import { openModelFile } from '../formats/model-file.js';
 import { loadModel } from '../generate/model.js';
+import { defaultModelPath } from '../hub/default-model.js';
+import { resolveModelArg } from './model-arg.js';
 import type { ChatOptions } from '../chat/chat.js';
 import { chatTemplateFromFlags, GENERATION_ALIASES, withLlamaAliases } from './llama-flags.js';
 
 const USAGE = `usage: tensorloom chat -m MODEL [options]
 
-  -m, --model PATH          GGUF file, llama2.c .bin, or Hugging Face directory (required)
+  -m, --model PATH|REF      GGUF file, llama2.c .bin, Hugging Face directory, or hf:…/URL to download
+                            (default: the built-in stories260K toy model, which continues your text)
   --tokenizer PATH          tokenizer file (default: embedded in / next to the model)
   --system TEXT             system prompt
   -n, --max-tokens N        most tokens per reply (default 1024; also --n-predict)
@@ -75,7 +78,6 @@ export async function run(argv: string[]): Promise<number> {
   let threads: number | undefined;
   let contextLength: number | undefined;
   try {
-    if (!a.model) throw new RangeError('--model is required');
     const o: ChatOptions = { maxTokens: num('max-tokens', a['max-tokens'], true, 1) ?? 1024, temperature: num('temperature', a.temperature, false, 0) ?? 0.8 };
     const set = <K extends keyof ChatOptions>(k: K, v: ChatOptions[K] | undefined): void => {
       if (v !== undefined) o[k] = v;
@@ -95,12 +97,24 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  if (options.chatTemplate === undefined && !hasChatTemplate(a.model)) {
-    console.error(`tensorloom chat: ${a.model} has no chat template; give one with --chat-template or --chat-template-file (or use 'tensorloom generate')`);
-    return 2;
+  let modelPath: string;
+  try {
+    // no --model: the built-in stories260K (announced in one line); hf:/URL: downloaded into the cache
+    modelPath = await resolveModelArg(a.model);
+  } catch (err) {
+    console.error(`tensorloom chat: ${(err as Error).message}`);
+    return 1;
   }
-  process.stderr.write(`loading ${a.model} …\n`);
-  const model = await loadModel(a.model, {
+  if (options.chatTemplate === undefined && !hasChatTemplate(modelPath)) {
+    if (modelPath !== defaultModelPath()) {
+      console.error(`tensorloom chat: ${modelPath} has no chat template; give one with --chat-template or --chat-template-file (or use 'tensorloom generate')`);
+      return 2;
+    }
+    // The built-in story model was never taught to chat: each turn simply continues the story.
+    options = { ...options, chatTemplate: STORY_TEMPLATE };
+  }
+  process.stderr.write(`loading ${modelPath} …\n`);
+  const model = await loadModel(modelPath, {
     ...(a.tokenizer !== undefined ? { tokenizer: a.tokenizer } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(contextLength !== undefined ? { contextLength } : {}),
@@ -152,6 +166,9 @@ export async function run(argv: string[]): Promise<number> {
     await model.dispose();
   }
 }
+
+/** For the built-in story model (no chat template): the conversation as plain text to continue. */
+const STORY_TEMPLATE = '{{ bos_token }}{% for m in messages %}{% if m.role != "system" %}{{ m.content }}{% endif %}{% endfor %}';
 
 /** Whether the model's files carry a chat template (read from the header, before loading the weights). */
 function hasChatTemplate(path: string): boolean {

@@ -51,8 +51,9 @@ export const GENERATE_OPTIONS = {
   topP: { expected: 'a number in (0, 1]', type: isNumber, range: (v: number) => v > 0 && v <= 1, http: ['top_p'] },
   minP: { expected: 'a number in [0, 1]', type: isNumber, range: (v: number) => v >= 0 && v <= 1, http: ['min_p'] },
   repetitionPenalty: { expected: 'a finite number > 0 (1 = off)', type: isNumber, range: (v: number) => finite(v) && v > 0, http: ['repetition_penalty', 'repeat_penalty'] },
-  presencePenalty: { expected: 'a finite number', type: isNumber, range: finite, http: ['presence_penalty'] },
-  frequencyPenalty: { expected: 'a finite number', type: isNumber, range: finite, http: ['frequency_penalty'] },
+  // OpenAI's range for both penalties
+  presencePenalty: { expected: 'a number in [-2, 2]', type: isNumber, range: (v: number) => v >= -2 && v <= 2, http: ['presence_penalty'] },
+  frequencyPenalty: { expected: 'a number in [-2, 2]', type: isNumber, range: (v: number) => v >= -2 && v <= 2, http: ['frequency_penalty'] },
   penaltyLastN: { expected: `an integer in [-1, ${INT32_MAX}] (-1 = whole context)`, type: isNumber, range: (v: number) => Number.isInteger(v) && v >= -1 && v <= INT32_MAX, http: null, not: ['scheduler'] },
   seed: { expected: `an integer in [0, 2^53 − 1]`, type: isNumber, range: (v: number) => Number.isSafeInteger(v) && v >= 0, http: ['seed'] },
   maxTokens: { expected: `an integer in [0, ${INT32_MAX}]`, type: isNumber, range: (v: number) => Number.isInteger(v) && v >= 0 && v <= INT32_MAX, http: null, nullable: true },

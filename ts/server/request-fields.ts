@@ -25,6 +25,9 @@ export const CHAT_FIELDS: ReadonlySet<string> = new Set([
 export function rejectUnknownFields(body: Record<string, unknown>, known: ReadonlySet<string>, endpoint: string): void {
   const options = new Set(httpOptionFields());
   for (const key of Object.keys(body)) {
-    if (!known.has(key) && !options.has(key)) throw new RequestError(`${key} is not supported by this server on ${endpoint} (remove it from the request)`, key, 400, 'unsupported_parameter');
+    if (known.has(key) || options.has(key)) continue;
+    const name = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+    const takes = [...new Set([...known, ...options])].join(', ');
+    throw new RequestError(`unknown field '${name}'; this endpoint takes: ${takes} (the server does not support '${name}' on ${endpoint}: remove it)`, key, 400, 'unsupported_parameter');
   }
 }

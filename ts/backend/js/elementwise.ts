@@ -167,8 +167,9 @@ function embedding(out: Float32Array, table: Weights, ids: Int32Array | Uint32Ar
   if (cols % type.blockSize !== 0) {
     throw new RangeError(`tensorloom: table.cols must be a multiple of ${type.blockSize} for ${type.name}, got ${cols}`);
   }
-  expectArray('table.data', table.data, storageArray(type));
-  expectLength('table.data', table.data, dataLength(type, rows, cols), type.storage === 'blocks'
+  const what = `table.data (${type.name})`; // named as the native binding names it
+  expectArray(what, table.data, storageArray(type));
+  expectLength(what, table.data, dataLength(type, rows, cols), type.storage === 'blocks'
     ? `${shape} as ${type.name} blocks of ${type.blockBytes} bytes` : shape);
   if (!(ids instanceof Int32Array) && !(ids instanceof Uint32Array)) {
     const got = ArrayBuffer.isView(ids) ? (ids as ArrayBufferView).constructor.name : typeof ids;
