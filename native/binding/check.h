@@ -53,14 +53,12 @@ struct ArrayArg {
   size_t length = 0;
 };
 
+// A typed array value (an argument or an object's property) called `name` in errors.
 template <class T>
-inline ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t index, const char* name,
-                               napi_typedarray_type kind, int64_t expected = -1, const char* shape = nullptr,
-                               bool at_least = false) {
-  Napi::Env env = info.Env();
-  if (index >= info.Length() || !info[index].IsTypedArray())
-    throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind));
-  Napi::TypedArray ta = info[index].As<Napi::TypedArray>();
+inline ArrayArg<T> typed_array_value(Napi::Env env, Napi::Value v, const char* name, napi_typedarray_type kind,
+                                     int64_t expected = -1, const char* shape = nullptr, bool at_least = false) {
+  if (!v.IsTypedArray()) throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind));
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
   if (ta.TypedArrayType() != kind)
     throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind) + ", got " +
                         typed_array_kind_name(ta.TypedArrayType()));
@@ -79,24 +77,13 @@ inline ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t index, con
   return a;
 }
 
-// The same check for a typed array that is not a positional argument (an object's property).
+// The same for positional argument `index`.
 template <class T>
-inline ArrayArg<T> typed_array_value(Napi::Env env, Napi::Value v, const char* name, napi_typedarray_type kind,
-                                     int64_t expected = -1, const char* shape = nullptr) {
-  if (!v.IsTypedArray()) throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind));
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != kind)
-    throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind) + ", got " +
-                        typed_array_kind_name(ta.TypedArrayType()));
-  reject_shared(env, ta, name);
-  if (ta.ArrayBuffer().IsDetached()) throw_type(env, std::string(name) + " has a detached ArrayBuffer");
-  ArrayArg<T> a;
-  a.length = ta.ElementLength();
-  a.data = reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-  if (expected >= 0 && a.length != (size_t)expected)
-    throw_range(env, std::string(name) + " has " + std::to_string(a.length) + " elements, expected " +
-                         std::to_string(expected) + (shape ? std::string(" (shape ") + shape + ")" : std::string()));
-  return a;
+inline ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t index, const char* name,
+                               napi_typedarray_type kind, int64_t expected = -1, const char* shape = nullptr,
+                               bool at_least = false) {
+  Napi::Value v = index < info.Length() ? info[index] : info.Env().Undefined();
+  return typed_array_value<T>(info.Env(), v, name, kind, expected, shape, at_least);
 }
 
 inline ArrayArg<float> f32_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected = -1,
