@@ -17,7 +17,7 @@ export interface Expert {
 }
 
 export interface MoEOptions {
-  /** [experts, dim]: one logit per expert. */
+  /** `[experts, dim]`, one logit per expert. */
   router: Linear;
   experts: Expert[];
   /** Experts each row uses (top-k). */

@@ -307,7 +307,7 @@ export class Transformer {
     return x;
   }
 
-  /** logits[W, vocab] of the W residual rows `h` [W, dim]: final norm + LM head. */
+  /** logits `[W, vocab]` of the W residual rows `h` (`[W, dim]`): final norm + LM head. */
   logitsOf(out: Float32Array, h: Float32Array, W: number, ws: Workspace): void {
     const hn = ws.rows('head.norm', W, this.config.dim);
     this.finalNorm.forward(hn, h, W);
