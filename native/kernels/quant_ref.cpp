@@ -412,13 +412,14 @@ float dot_q3_K(const void* w, const void* a, int64_t n) {
   }
   return sum;
 }
-float dot_q4_K(const void* w, const void* a, int64_t n) {
-  const Q4_K* x = static_cast<const Q4_K*>(w);
-  const Q8_K* y = static_cast<const Q8_K*>(a);
+// Q4_K and Q5_K share their super-block arithmetic (8 groups of 32 with 6-bit scale and min);
+// only the unpacking of the quants differs.
+template <class Block>
+static float dot_k_scale_min(const Block* x, const Q8_K* y, int64_t n, void (*unpack)(const Block&, int*)) {
   int q[256];
   float sum = 0.0f;
   for (int64_t i = 0; i < n / QK_K; i++) {
-    unpack_q4_K(x[i], q);
+    unpack(x[i], q);
     int isum = 0, mins = 0;
     for (int g = 0; g < 8; g++) {
       uint8_t sc, m;
@@ -430,23 +431,11 @@ float dot_q4_K(const void* w, const void* a, int64_t n) {
   }
   return sum;
 }
+float dot_q4_K(const void* w, const void* a, int64_t n) {
+  return dot_k_scale_min(static_cast<const Q4_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q4_K);
+}
 float dot_q5_K(const void* w, const void* a, int64_t n) {
-  const Q5_K* x = static_cast<const Q5_K*>(w);
-  const Q8_K* y = static_cast<const Q8_K*>(a);
-  int q[256];
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; i++) {
-    unpack_q5_K(x[i], q);
-    int isum = 0, mins = 0;
-    for (int g = 0; g < 8; g++) {
-      uint8_t sc, m;
-      k4_scale_min(g, x[i].scales, &sc, &m);
-      isum += sc * dot32(q + 32 * g, y[i].qs + 32 * g);
-      mins += m * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
-    }
-    sum += y[i].d * h2f(x[i].d) * (float)isum - y[i].d * h2f(x[i].dmin) * (float)mins;
-  }
-  return sum;
+  return dot_k_scale_min(static_cast<const Q5_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q5_K);
 }
 float dot_q6_K(const void* w, const void* a, int64_t n) {
   const Q6_K* x = static_cast<const Q6_K*>(w);
