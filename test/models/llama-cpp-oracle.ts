@@ -18,7 +18,7 @@ interface LlamaModelLike {
   isEogToken(token: number): boolean;
   tokenize(text: string, specialTokens?: boolean): number[];
   detokenize(tokens: readonly number[]): string;
-  createContext(o: { contextSize: number; threads: number; batchSize: number; experimentalKvCacheKeyType?: string; experimentalKvCacheValueType?: string }): Promise<{
+  createContext(o: { contextSize: number; threads: number; batchSize: number; experimentalKvCacheKeyType?: string; experimentalKvCacheValueType?: string; flashAttention?: boolean }): Promise<{
     getSequence(): {
       controlledEvaluate(items: unknown[]): Promise<Array<{ next?: { token?: number; logits?: Map<number, number> } } | undefined>>;
     };
@@ -65,11 +65,14 @@ export async function oracleGreedy(
   path: string,
   prompt: readonly number[],
   steps: number,
-  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean; /** 'F32' keeps llama.cpp's KV cache in f32 (default f16). */ kvCacheType?: 'F32' | 'F16' } = {},
+  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean; /** 'F32' keeps llama.cpp's KV cache in f32 (default f16). */ kvCacheType?: 'F32' | 'F16';
+    /** false runs llama.cpp's plain attention (mul_mat, soft_max, mul_mat); its default 'auto' picks flash attention on CPU, which casts K/V to f16 and sums V in f16. */
+    flashAttention?: boolean } = {},
 ): Promise<OracleRun> {
   const model = await oracleModel(path);
   const kv = o.kvCacheType ? { experimentalKvCacheKeyType: o.kvCacheType, experimentalKvCacheValueType: o.kvCacheType } : {};
-  const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512, ...kv });
+  const fa = o.flashAttention !== undefined ? { flashAttention: o.flashAttention } : {};
+  const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512, ...kv, ...fa });
   try {
     const seq = ctx.getSequence();
     const tokens: number[] = [];

@@ -5,11 +5,13 @@
  *
  * The weight types' arithmetic is ggml's: with an f16 KV cache (llama.cpp's default) the logits of
  * the first step from BOS equal node-llama-cpp's within 2e-5 for every type, on both backends.
- * Token parity over 100 steps is not reached for every type yet: each row of PARITY is the number
- * of leading tokens measured equal to node-llama-cpp's (100 = full parity; engine default f32 KV
- * cache) and is asserted as a floor, so a regression fails while the gap stays visible. With more
- * than one position the attention arithmetic differs from ggml's (f16 KV: ggml rounds Q and the
- * softmax weights to f16), which is where the remaining divergence comes from.
+ * Decoding compares like with like: our default f32 KV cache against llama.cpp with an f32 KV cache
+ * and its plain attention (`flashAttention: false`). llama.cpp's default on CPU is flash attention,
+ * which casts K and V to f16, rounds Q to f16 and sums the V rows in an f16 accumulator; that
+ * arithmetic moves logits by ≈ 0.2 on this (very sensitive) model, far more than any weight type's
+ * float order, and it is the attention kernel's business, not the weight types'. Each row of PARITY
+ * is the number of leading tokens measured equal to node-llama-cpp's (100 = full parity), asserted
+ * as a floor, so a regression fails while a remaining gap stays visible.
  *
  * The JS backend decodes at ≈ 10 tokens/s on a loaded 2-core machine, so by default it runs three
  * types from BOS; TL_QUANT_DECODE_ALL=1 measures every type (printing the matching prefix).
@@ -31,14 +33,16 @@ const ALL = process.env.TL_QUANT_DECODE_ALL === '1';
 
 /** Leading tokens equal to node-llama-cpp's, measured: [from BOS, from the prompt]. */
 const PARITY: Record<string, [number, number]> = {
-  f32: [100, 100], f16: [100, 100], bf16: [100, 54], q8_0: [100, 58], q6_k: [100, 30], q5_k_m: [41, 37], q5_1: [26, 37],
-  q5_0: [71, 100], q4_k_m: [67, 56], q4_k_s: [65, 44], q4_1: [53, 8], q4_0: [100, 74], q3_k_m: [36, 100], q3_k_s: [3, 83],
-  q2_k: [2, 16], iq4_nl: [26, 100], iq4_xs: [74, 100],
+  f32: [100, 100], f16: [100, 100], bf16: [100, 54], q8_0: [100, 100], q6_k: [34, 58], q5_k_m: [100, 100], q5_1: [26, 100],
+  q5_0: [82, 100], q4_k_m: [90, 100], q4_k_s: [100, 100], q4_1: [100, 100], q4_0: [100, 74], q3_k_m: [100, 100], q3_k_s: [100, 48],
+  q2_k: [100, 71], iq4_nl: [100, 100], iq4_xs: [100, 65],
 };
+/** llama.cpp's settings for the decoding comparison: f32 KV cache, plain attention (see above). */
+const LIKE_FOR_LIKE = { kvCacheType: 'F32', flashAttention: false } as const;
 const SHARED = ['f32', 'f16', 'q8_0', 'q6_k', 'q5_k_m', 'q5_1', 'q5_0', 'q4_k_m', 'q4_1', 'q4_0', 'q3_k_m', 'q2_k', 'iq4_nl'];
 const MADE = ['bf16', 'q4_k_s', 'q3_k_s', 'iq4_xs'];
-/** The JS backend's measured floors from BOS (its float sums differ in order from the native ones, so near-ties can go the other way). */
-const JS_PARITY: Record<string, number> = { q4_0: 100, q6_k: 34, q4_k_m: 67 };
+/** The JS backend's measured floors from BOS (its float sums differ in order from the native ones, so near-ties could go the other way). */
+const JS_PARITY: Record<string, number> = { q4_0: 100, q6_k: 100, q4_k_m: 100 };
 const JS_DEFAULT = Object.keys(JS_PARITY);
 
 const prefix = (a: readonly number[], b: readonly number[]): number => {
@@ -89,9 +93,9 @@ describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K
     it.skipIf(!nativeAvailable())(`native ${t}: ≥ ${PARITY[t]![0]} (BOS) / ${PARITY[t]![1]} (prompt) of ${STEPS} tokens equal llama.cpp's`, async () => {
       const path = files.get(t)!;
       const bos = await decode(path, 'native', '');
-      const theirsBos = (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true })).tokens;
+      const theirsBos = (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true, ...LIKE_FOR_LIKE })).tokens;
       const pr = await decode(path, 'native', PROMPT);
-      const theirsPrompt = (await oracleGreedy(path, pr.ids, STEPS, { ignoreEog: true })).tokens;
+      const theirsPrompt = (await oracleGreedy(path, pr.ids, STEPS, { ignoreEog: true, ...LIKE_FOR_LIKE })).tokens;
       native.set(t, { bos: bos.tokens, prompt: pr.tokens });
       const got: [number, number] = [prefix(bos.tokens, theirsBos), prefix(pr.tokens, theirsPrompt)];
       console.log(`quant-decode native ${t}: BOS ${got[0]}/${STEPS}, prompt ${got[1]}/${STEPS}`);
@@ -107,7 +111,7 @@ describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K
       const path = files.get(t)!;
       const bos = await decode(path, 'js', '');
       expect(bos.tokens).toHaveLength(STEPS);
-      const got = prefix(bos.tokens, (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true })).tokens);
+      const got = prefix(bos.tokens, (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true, ...LIKE_FOR_LIKE })).tokens);
       const n = native.get(t);
       console.log(`quant-decode js ${t}: BOS ${got}/${STEPS}${n ? `, same as native for ${prefix(bos.tokens, n.bos)}` : ''}`);
       if (floor !== undefined) expect(got).toBeGreaterThanOrEqual(floor);
