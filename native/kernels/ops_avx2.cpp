@@ -129,7 +129,8 @@ static inline __m256 gelu_erf8(__m256 x) {
 }
 static inline float gelu_erf1(float v) { return (float)(0.5 * v * std::erfc(-v * 0.70710678118654752)); }
 
-static inline __m256 silu8(__m256 x) { return _mm256_mul_ps(x, sigmoid256(x)); }
+// SiLU as llama.cpp computes it (x / (1 + exp(−x)), its exp): SwiGLU outputs then equal its bit for bit.
+static inline __m256 silu8(__m256 x) { return silu256_ggml(x); }
 static inline float silu1(float v) { return v / (1.f + std::exp(-v)); }
 
 void gelu_tanh(float* out, const float* x, int64_t n) {

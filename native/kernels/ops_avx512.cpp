@@ -132,7 +132,8 @@ static inline __m512 gelu_erf16(__m512 x) {
 }
 static inline float gelu_erf1(float v) { return (float)(0.5 * v * std::erfc(-v * 0.70710678118654752)); }
 
-static inline __m512 silu16(__m512 x) { return _mm512_mul_ps(x, sigmoid512(x)); }
+// SiLU as llama.cpp computes it (x / (1 + exp(−x)), its exp): SwiGLU outputs then equal its bit for bit.
+static inline __m512 silu16(__m512 x) { return silu512_ggml(x); }
 static inline float silu1(float v) { return v / (1.f + std::exp(-v)); }
 
 void gelu_tanh(float* out, const float* x, int64_t n) {

@@ -32,6 +32,41 @@ static inline __m256 exp256(__m256 x) {
   return _mm256_andnot_ps(underflow, y);
 }
 
+// exp as llama.cpp's CPU backend computes it inside SiLU (ggml's AVX2 build): the Arm
+// optimized-routines expf (see exp512_ggml) with 2^n built in the exponent bits, so the result
+// is k + k·(b·P(b)); for |n| > 126 the scale is split in two factors (s1, s2) to reach the
+// subnormal and huge ranges, and |n| > 192 saturates.
+static inline __m256 exp256_ggml(__m256 x) {
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));  // 2^n
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 split = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 p45 = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f));
+  const __m256 p23 = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f));
+  const __m256 j = _mm256_fmadd_ps(_mm256_fmadd_ps(p45, u, p23), u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 in_range = _mm256_fmadd_ps(k, j, k);
+  if (!_mm256_movemask_ps(split)) return in_range;
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                     _mm256_set1_epi32((int)0x82000000u));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 saturate = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 finite = _mm256_blendv_ps(in_range, scaled, split);
+  return _mm256_blendv_ps(finite, _mm256_mul_ps(s1, s1), saturate);
+}
+
+// x / (1 + exp(−x)) with exp256_ggml: llama.cpp's SiLU on AVX2, to the bit.
+static inline __m256 silu256_ggml(__m256 x) {
+  const __m256 e = exp256_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
 // 1 / (1 + exp(-x)), no cancellation at either end.
 static inline __m256 sigmoid256(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);

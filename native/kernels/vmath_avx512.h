@@ -26,6 +26,36 @@ static inline __m512 exp512(__m512 x) {
   return _mm512_maskz_mov_ps((__mmask16)~underflow, y);
 }
 
+// exp as llama.cpp's CPU backend computes it inside SiLU (ggml's AVX-512 build): the Arm
+// optimized-routines expf. n = round(x·log2 e) by the 1.5·2^23 shift, b = x − n·ln2 (ln2 in two
+// parts), 2^n·(1 + b·P(b)) with a degree-5 polynomial evaluated as two halves, scaled by scalef;
+// |n| > 192 saturates to +inf / 0. ≤ 1.5 ulp. Used where our results must equal llama.cpp's bit
+// for bit (SiLU / SwiGLU feed the next matmul's int8 activation quantization, where one ulp can
+// move a value across a rounding boundary).
+static inline __m512 exp512_ggml(__m512 x) {
+  const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+  const __m512 n = _mm512_sub_ps(z, shift);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 p45 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f));
+  const __m512 p23 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f));
+  const __m512 p01 = _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f));
+  const __m512 poly = _mm512_fmadd_ps(_mm512_fmadd_ps(p45, u, p23), u, p01);
+  const __m512 res = _mm512_scalef_ps(poly, n);
+  const __mmask16 out_of_range = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  if (!out_of_range) return res;
+  const __mmask16 negative = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+  const __m512 saturated = _mm512_mask_blend_ps(negative, _mm512_set1_ps(__builtin_inff()), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(out_of_range, res, saturated);
+}
+
+// x / (1 + exp(−x)) with exp512_ggml: llama.cpp's SiLU on AVX-512, to the bit.
+static inline __m512 silu512_ggml(__m512 x) {
+  const __m512 e = exp512_ggml(_mm512_sub_ps(_mm512_setzero_ps(), x));
+  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
 static inline __m512 sigmoid512(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.0f);
   return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
