@@ -1,6 +1,7 @@
 // AVX2 dot products of the quantized weight types (body: qdot.inc; maddubs/madd).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 

@@ -4,6 +4,7 @@
 //                   when the CPU reports avx512vnni and the ISA cap allows it)
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 

@@ -306,7 +306,7 @@ float dot_q4_0(const void* w, const void* a, int64_t n) {
   for (int64_t i = 0; i < n / QK; i++) {
     unpack_nibbles(x[i].qs, q);
     for (int j = 0; j < 32; j++) q[j] -= 8;
-    sum += (float)dot32(q, y[i].qs) * (h2f(x[i].d) * h2f(y[i].d));
+    sum = std::fma((float)dot32(q, y[i].qs), h2f(x[i].d) * h2f(y[i].d), sum);  // llama.cpp's repacked x86 GEMV order
   }
   return sum;
 }
@@ -363,7 +363,7 @@ float dot_iq4_nl(const void* w, const void* a, int64_t n) {
   for (int64_t i = 0; i < n / QK; i++) {
     unpack_nibbles(x[i].qs, q);
     for (int j = 0; j < 32; j++) q[j] = kIq4nlValues[q[j]];
-    sum += h2f(x[i].d) * h2f(y[i].d) * (float)dot32(q, y[i].qs);
+    sum = std::fma((float)dot32(q, y[i].qs), h2f(x[i].d) * h2f(y[i].d), sum);  // llama.cpp's repacked x86 GEMV order
   }
   return sum;
 }
