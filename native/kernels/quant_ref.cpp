@@ -415,9 +415,11 @@ float dot_q3_K(const void* w, const void* a, int64_t n) {
 // Q4_K and Q5_K share their super-block arithmetic (8 groups of 32 with 6-bit scale and min);
 // only the unpacking of the quants differs.
 template <class Block>
-static float dot_k_scale_min(const Block* x, const Q8_K* y, int64_t n, void (*unpack)(const Block&, int*)) {
+// repacked_order: Q4_K sums as llama.cpp's repacked x86 GEMV does (one fma per super-block for the
+// scaled sum and one for the mins, subtracted at the end).
+static float dot_k_scale_min(const Block* x, const Q8_K* y, int64_t n, void (*unpack)(const Block&, int*), bool repacked_order) {
   int q[256];
-  float sum = 0.0f;
+  float sum = 0.0f, min_sum = 0.0f;
   for (int64_t i = 0; i < n / QK_K; i++) {
     unpack(x[i], q);
     int isum = 0, mins = 0;
@@ -427,15 +429,20 @@ static float dot_k_scale_min(const Block* x, const Q8_K* y, int64_t n, void (*un
       isum += sc * dot32(q + 32 * g, y[i].qs + 32 * g);
       mins += m * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
     }
-    sum += y[i].d * h2f(x[i].d) * (float)isum - y[i].d * h2f(x[i].dmin) * (float)mins;
+    if (repacked_order) {
+      sum = std::fma((float)isum, h2f(x[i].d) * y[i].d, sum);
+      min_sum = std::fma((float)mins, h2f(x[i].dmin) * y[i].d, min_sum);
+    } else {
+      sum += y[i].d * h2f(x[i].d) * (float)isum - y[i].d * h2f(x[i].dmin) * (float)mins;
+    }
   }
-  return sum;
+  return sum - min_sum;
 }
 float dot_q4_K(const void* w, const void* a, int64_t n) {
-  return dot_k_scale_min(static_cast<const Q4_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q4_K);
+  return dot_k_scale_min(static_cast<const Q4_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q4_K, true);
 }
 float dot_q5_K(const void* w, const void* a, int64_t n) {
-  return dot_k_scale_min(static_cast<const Q5_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q5_K);
+  return dot_k_scale_min(static_cast<const Q5_K*>(w), static_cast<const Q8_K*>(a), n, unpack_q5_K, false);
 }
 float dot_q6_K(const void* w, const void* a, int64_t n) {
   const Q6_K* x = static_cast<const Q6_K*>(w);
