@@ -12,7 +12,7 @@
  * The fake model also checks the state protocol: every state released once, none used after.
  */
 import { describe, expect, it } from 'vitest';
-import { beamSearch, type BeamSearchModel, type BeamSearchOptions, type EarlyStopping } from '../../ts/generate/beam-search.js';
+import { beamSearch, beamSearchSync, type BeamSearchModel, type BeamSearchOptions, type EarlyStopping } from '../../ts/generate/beam-search.js';
 
 // ── the fake model ───────────────────────────────────────────────────────────────────────────
 
@@ -266,6 +266,19 @@ describe('beam search: independent properties', () => {
       expect(scores[1]).toBeGreaterThanOrEqual(scores[0]! - 1e-12);
       expect(scores[2]).toBeGreaterThanOrEqual(scores[1]! - 1e-12);
     }
+  });
+
+  it('beamSearchSync gives the same hypotheses as beamSearch, and refuses a model that returns promises', async () => {
+    const c = configs.find((x) => x.eosIds.length === 2 && x.numBeams === 3)!;
+    const a = await run(c, 5);
+    const m = new FakeModel(c.V, 5, c.eosBoost, c.eosIds);
+    const b = beamSearchSync(m, { numBeams: c.numBeams, maxTokens: c.maxTokens, eosIds: c.eosIds, lengthPenalty: c.lengthPenalty, earlyStopping: c.earlyStopping });
+    expect(b).toEqual(a.r);
+    expect(m.live.size).toBe(0);
+    const asyncModel = new FakeModel(9, 1, 0, []);
+    const step = asyncModel.step.bind(asyncModel);
+    asyncModel.step = (s, t) => Promise.resolve(step(s, t)) as unknown as Float32Array[];
+    expect(() => beamSearchSync(asyncModel, { numBeams: 2, maxTokens: 5, eosIds: [] })).toThrow(/beamSearchSync needs a model whose start and step return values/);
   });
 
   it('an abort ends the search with the live beams and releases every state', async () => {

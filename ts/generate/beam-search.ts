@@ -183,13 +183,20 @@ class Finished {
   }
 }
 
-/** Runs beam search; see the file comment for the rules. */
-export async function beamSearch<State>(model: BeamSearchModel<State>, options: BeamSearchOptions): Promise<BeamSearchResult> {
+/** What the search asks its driver to do: start the model, or step these states by these tokens. */
+type Request<State> = { kind: 'start' } | { kind: 'step'; states: State[]; tokens: number[] };
+type Reply<State> = BeamStart<State> | Float32Array[];
+
+/**
+ * The search itself, as a generator that yields each start/step request and receives its answer:
+ * one body serves the async driver (beamSearch) and the synchronous one (beamSearchSync).
+ */
+function* search<State>(model: BeamSearchModel<State>, options: BeamSearchOptions): Generator<Request<State>, BeamSearchResult, Reply<State>> {
   const { numBeams, maxTokens, eosIds, lengthPenalty, earlyStopping } = checkBeamOptions(options);
   const aborted = options.aborted ?? (() => false);
   const eos = new Set(eosIds);
   const finished = new Finished(numBeams, lengthPenalty);
-  const first = await model.start();
+  const first = (yield { kind: 'start' }) as BeamStart<State>;
   let beams: Beam<State>[] = [{ state: first.state, tokens: [], sumLogprob: 0, logits: first.logits }];
   let steps = 0;
   let stoppedEarly = false;
@@ -221,8 +228,20 @@ export async function beamSearch<State>(model: BeamSearchModel<State>, options: 
         break;
       }
       const parents = beams;
-      beams = []; // advance() owns the parents' states now (it releases them if it fails)
-      beams = await advance(model, parents, next);
+      beams = []; // the new beams own the parents' states from here (released below if the step fails)
+      const { states, out } = branch(model, parents, next);
+      let logits: Reply<State>;
+      try {
+        logits = yield { kind: 'step', states, tokens: next.map((c) => c.token) };
+        if (!Array.isArray(logits) || logits.length !== states.length) {
+          throw new RangeError(`tensorloom: the beam model's step returned ${Array.isArray(logits) ? logits.length : 'no'} logits arrays for ${states.length} states`);
+        }
+      } catch (e) {
+        for (const st of states) model.release(st);
+        throw e;
+      }
+      for (let i = 0; i < out.length; i++) out[i]!.logits = logits[i]!;
+      beams = out;
       steps++;
     }
   } finally {
@@ -235,41 +254,57 @@ export async function beamSearch<State>(model: BeamSearchModel<State>, options: 
 }
 
 /**
- * The next beams: each chosen continuation gets its parent's state (the first child takes it
- * over, later children fork it first), parents without a child are released, and the model
- * advances every new beam by its token in one call.
+ * The next beams: each chosen continuation gets its parent's state (the only or last child takes
+ * it over, the others fork it first), and parents without a child are released. The states are
+ * not advanced yet: the caller steps them by the new beams' last tokens.
  */
-async function advance<State>(model: BeamSearchModel<State>, beams: Beam<State>[], next: Candidate[]): Promise<Beam<State>[]> {
+function branch<State>(model: BeamSearchModel<State>, beams: Beam<State>[], next: Candidate[]): { states: State[]; out: Beam<State>[] } {
   const children = new Array<number>(beams.length).fill(0);
   for (const c of next) children[c.beam]!++;
   for (let i = 0; i < beams.length; i++) if (children[i] === 0) model.release(beams[i]!.state);
-  const taken = new Array<boolean>(beams.length).fill(false);
   const states: State[] = [];
   const out: Beam<State>[] = [];
-  // Forks first (while every parent state is still unadvanced), then the take-overs.
   for (const c of next) {
     const parent = beams[c.beam]!;
-    let state: State;
-    if (!taken[c.beam] && children[c.beam] === 1) {
-      state = parent.state;
-      taken[c.beam] = true;
-    } else {
-      state = model.fork(parent.state);
-      children[c.beam]!--;
-    }
+    const state = --children[c.beam]! === 0 ? parent.state : model.fork(parent.state);
     states.push(state);
     out.push({ state, tokens: [...parent.tokens, c.token], sumLogprob: c.sumLogprob, logits: parent.logits });
   }
-  let logits: Float32Array[];
-  try {
-    logits = await model.step(states, next.map((c) => c.token));
-    if (!Array.isArray(logits) || logits.length !== states.length) {
-      throw new RangeError(`tensorloom: the beam model's step returned ${Array.isArray(logits) ? logits.length : 'no'} logits arrays for ${states.length} states`);
+  return { states, out };
+}
+
+/** Runs beam search (see the file comment for the rules); the model's methods may be async. */
+export async function beamSearch<State>(model: BeamSearchModel<State>, options: BeamSearchOptions): Promise<BeamSearchResult> {
+  const it = search(model, options);
+  let r = it.next();
+  while (!r.done) {
+    let reply: Reply<State>;
+    try {
+      reply = r.value.kind === 'start' ? await model.start() : await model.step(r.value.states, r.value.tokens);
+    } catch (e) {
+      r = it.throw(e);
+      continue;
     }
-  } catch (e) {
-    for (const s of states) model.release(s);
-    throw e;
+    r = it.next(reply);
   }
-  for (let i = 0; i < out.length; i++) out[i]!.logits = logits[i]!;
-  return out;
+  return r.value;
+}
+
+/** The same search for a model whose start and step return plain values (a model on this thread). */
+export function beamSearchSync<State>(model: BeamSearchModel<State>, options: BeamSearchOptions): BeamSearchResult {
+  const it = search(model, options);
+  let r = it.next();
+  while (!r.done) {
+    let reply: Reply<State>;
+    try {
+      const value = r.value.kind === 'start' ? model.start() : model.step(r.value.states, r.value.tokens);
+      if (value instanceof Promise) throw new TypeError('tensorloom: beamSearchSync needs a model whose start and step return values, not promises (use beamSearch)');
+      reply = value;
+    } catch (e) {
+      r = it.throw(e);
+      continue;
+    }
+    r = it.next(reply);
+  }
+  return r.value;
 }
