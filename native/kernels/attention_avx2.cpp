@@ -434,6 +434,10 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   }
   if (t->bias) {
     for (int r = 0; r < t->R; r++) {  // a strided walk down column r: ~1/D of the QK work
+      // The bias rows of a prefill tile lie S floats apart, too many streams for the hardware
+      // prefetcher: ask for the next block's part of each now (a hint; past the row end is harmless).
+      const char* nb = reinterpret_cast<const char*>(t->bias[r] + j1);
+      for (int off = 0; off < kKeyBlock * 4; off += 64) _mm_prefetch(nb + off, _MM_HINT_T0);
       const float* br = t->bias[r] + j0;
       float* s = b.st + r;
       for (int j = 0; j < nl[r / 16]; j++) s[(size_t)j * b.Rp] += br[j];
