@@ -150,7 +150,7 @@ export class Engine {
       // tokens after the prompt, in copies of the cache or in the cache itself, so afterwards only
       // the prompt's entries are kept for prefix reuse.
       const tDecode = performance.now();
-      const beams = new DecoderBeams(model, length, logits, Math.min(ctx, length + maxTokens));
+      const beams = new DecoderBeams(model, length, logits, Math.min(ctx, length + maxTokens), numBeams);
       let search;
       try {
         search = beamSearchSync(beams, {
