@@ -12,7 +12,11 @@
  * On a shared machine wall time suffers from other processes; at 1 thread the CPU time of the
  * process (native and PyTorch alike) is printed too, and the ratio of the two.
  *
+ * A second table prices the score modifiers (AttentionShape.positionBias, T5's relative position
+ * buckets, and softcap, Gemma 2's): the same calls with neither, bias, softcap and both.
+ *
  *   npx tsx bench/run.ts attention [--quick] [--full]   --full: JS baseline on every shape
+ *   npx tsx bench/run.ts attention --modifiers          only the score-modifier table (seconds)
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -97,8 +101,61 @@ function torchPeer(cases: Case[], threads: number, samples: number): { ms: numbe
   return { ms: null, cpuMs: null, note: 'PyTorch not importable: column left empty' };
 }
 
+/**
+ * The score modifiers' cost: T5-base-shaped calls (encoder self-attention without a mask,
+ * decoder decode against its cache, cross-attention decode against the encoder output), each
+ * plain, with a [H, T, S] position bias, with soft-capping (cap 50) and with both; 1 thread.
+ */
+function runModifiers(samples: number): void {
+  const native = getBackend('native');
+  const js = getBackend('js');
+  native.setThreads(1);
+  const shapes: [string, AttentionShape][] = [
+    ['encoder T=S=512, bidirectional', { T: 512, S: 512, H, Hkv: H, D, posOffset: 0, causal: false, scale: 1 }],
+    ['decoder prefill T=S=256, causal', { T: 256, S: 256, H, Hkv: H, D, posOffset: 0, scale: 1 }],
+    ['decode S=512, causal', { T: 1, S: 512, H, Hkv: H, D, posOffset: 511, scale: 1 }],
+    ['cross-attention decode S=512', { T: 1, S: 512, H, Hkv: H, D, posOffset: 0, causal: false, scale: 1 }],
+  ];
+  const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const [name, shape] of shapes) {
+    const { T, S } = shape;
+    const q = rand(T * H * D);
+    const k = rand(S * H * D);
+    const v = rand(S * H * D);
+    const out = new Float32Array(T * H * D);
+    const bias = rand(H * T * S);
+    const time = (s: AttentionShape) => timeIt(() => native.attention(out, q, k, v, s), { samples }).ms;
+    const plain = time(shape);
+    const withBias = time({ ...shape, positionBias: bias });
+    const withCap = time({ ...shape, softcap: 50 });
+    const both = time({ ...shape, positionBias: bias, softcap: 50 });
+    const jsBias = T <= 256 ? timeIt(() => js.attention(out, q, k, v, { ...shape, positionBias: bias }), { samples: 3, warmup: 1, minSampleMs: 1 }).ms : null;
+    rows.push({
+      case: name,
+      'plain ms': plain,
+      'bias ms': withBias,
+      'softcap ms': withCap,
+      'both ms': both,
+      'bias +%': (100 * (withBias - plain)) / plain,
+      'softcap +%': (100 * (withCap - plain)) / plain,
+      'js bias ms': jsBias,
+      'js/native (bias)': jsBias === null ? null : jsBias / withBias,
+    });
+    results.push({ name, T, S, H, D, plainMs: plain, biasMs: withBias, softcapMs: withCap, bothMs: both, jsBiasMs: jsBias });
+  }
+  native.setThreads(0);
+  printTable(`attention score modifiers, H=${H}, D=${D}, f32 KV, 1 thread (median ms per call)`, rows);
+  writeResults('attention-modifiers', { H, D, results });
+}
+
 export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
+  if (flags.includes('--modifiers')) {
+    runModifiers(quick ? 3 : 5);
+    return;
+  }
   const full = flags.includes('--full');
   const native = getBackend('native');
   const js = getBackend('js');
@@ -161,4 +218,5 @@ export async function run(flags: string[]): Promise<void> {
   native.setThreads(0);
   printTable(`attention, H=${H}, D=${D}, f32 KV, causal (median ms per call; % of the 1-thread read bandwidth)`, rows);
   writeResults('attention', { H, D, readBandwidthGBs: bw, results });
+  runModifiers(samples);
 }

@@ -1,9 +1,12 @@
 // N-API glue for attention and RoPE: argument checks (check.h) → raw pointers → kernels.
 //
-//   attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, ropeLayout, ropeTheta, ropeDims, seqBounds)
+//   attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, ropeLayout, ropeTheta, ropeDims, seqBounds,
+//             softcap, positionBias)
 //     out, q: Float32Array [T, H, D]; k, v: Float32Array or Uint16Array (f16 bits) [S, Hkv, D];
 //     ropeLayout: null (no RoPE) | 'interleaved' | 'half';
-//     seqBounds: undefined/null, or an Int32Array [0, …, T] of a packed batch (S == T, posOffset 0).
+//     seqBounds: undefined/null, or an Int32Array [0, …, T] of a packed batch (S == T, posOffset 0);
+//     softcap: undefined or a finite number >= 0 (0 = none);
+//     positionBias: undefined/null, or a Float32Array [H, T, S] added to the scores.
 //   rope(x, T, nHeads, D, posOffset, ropeLayout, ropeTheta, ropeDims)   x: Float32Array [T, nHeads, D]
 #include <cmath>
 #include <string>
@@ -109,6 +112,20 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       if (b.data[i] < b.data[i - 1]) throw_range(env, "seqBounds must be non-decreasing (index " + std::to_string(i) + ")");
     p.seq_bounds = b.data;
     p.n_seqs = (int64_t)b.length - 1;
+  }
+  if (info.Length() > 16 && !info[16].IsUndefined()) {
+    const double cap = number(info, 16, "softcap");
+    if (!(cap >= 0) || !std::isfinite(cap)) throw_range(env, "softcap must be a finite number >= 0, got " + std::to_string(cap));
+    p.softcap = (float)cap;
+  }
+  if (info.Length() > 17 && !info[17].IsUndefined() && !info[17].IsNull()) {
+    const int64_t bn = checked_mul(env, checked_mul(env, H, T, "H*T"), S, "H*T*S");
+    const std::string bshape = shape3("H", H, "T", T, "S", S);
+    auto bias = typed_array<float>(info, 17, "positionBias", napi_float32_array, bn, bshape.c_str());
+    if (overlaps(out.data, qbytes, bias.data, (size_t)bn * 4)) throw_range(env, "out must not overlap positionBias");
+    if (rope.enabled && overlaps(k.data, kvbytes, bias.data, (size_t)bn * 4))
+      throw_range(env, "k must not overlap positionBias when RoPE rotates it in place");
+    p.position_bias = bias.data;
   }
   p.T = T; p.S = S; p.H = H; p.Hkv = Hkv; p.D = D;
   p.pos_offset = pos;

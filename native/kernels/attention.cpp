@@ -185,6 +185,9 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
     tile.D = (int)D;
     tile.kv_stride = Hkv * D;
     tile.f16 = p.kv_f16;
+    tile.softcap = p.softcap;
+    const float* bias_rows[kMaxTileRows];  // bias row of each tile row (position_bias only)
+    tile.bias = p.position_bias ? bias_rows : nullptr;
 
     for (int64_t item = ib; item < ie; item++) {
       const int64_t head_slot = item / n_qb;
@@ -205,6 +208,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
           if (p.rope.enabled) rope_rotate_row(dst, table + (pos - table_pos0) * p.rope.dims, p.rope.dims, p.rope.layout);
           for (int64_t d = 0; d < D; d++) dst[d] *= p.scale;
           last[R] = (int32_t)(p.causal ? pos : sq.nkeys - 1);
+          if (p.position_bias) bias_rows[R] = p.position_bias + (size_t)((h * p.T + t) * p.S + sq.k0);
           kmax = std::max(kmax, last[R]);
         }
       }

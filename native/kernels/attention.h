@@ -7,6 +7,10 @@
 //   Query head h reads KV head h / (H / Hkv) (grouped-query attention).
 //   causal: query t sees keys s <= pos_offset + t; otherwise every query sees all S keys.
 //   scale multiplies q·k (1/sqrt(D) by default, chosen by the caller).
+//   softcap > 0: each scaled score x becomes softcap·tanh(x / softcap) (Gemma 2).
+//   position_bias: [H, T, S] f32; bias[(h·T + t)·S + s] is added to the score of query head h, row
+//   t and key s, after scale and softcap, before the causal mask and the softmax (T5's relative
+//   position buckets). In a packed batch s is the key's row in the call (S == T).
 //   rope.enabled: query row t is rotated at position pos_offset + t on the fly (q is not written),
 //   and the key rows s in [pos_offset, pos_offset + T) are rotated in place in k before use.
 // Packed batch (seq_bounds set): rows [b_i, b_{i+1}) of q and of k/v are sequence i (S == T,
@@ -31,6 +35,8 @@ struct AttentionParams {
   RopeParams rope;
   const int32_t* seq_bounds = nullptr;  // n_seqs + 1 row offsets, or null for one sequence
   int64_t n_seqs = 0;
+  float softcap = 0.f;                    // 0 = none
+  const float* position_bias = nullptr;  // [H, T, S], or null
 };
 
 void attention(float* out, const float* q, void* k, const void* v, const AttentionParams& p);

@@ -78,6 +78,39 @@ void attn_begin(AttnTile* t) {
   std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * D);
 }
 
+// ── score modifiers (attention_tile.h: soft-capping, then the additive bias) ─────────────────
+
+// cap·tanh(x / cap), with tanh(y) = sign(y)·(1 - e)/(1 + e), e = exp(-2|y|) ∈ (0, 1]: no overflow,
+// and the absolute error stays at a few ulps of 1 (the scalar reference uses std::tanh).
+static inline __m256 softcap256(__m256 x, float cap) {
+  const __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(1.f / cap));
+  const __m256 sign = _mm256_and_ps(y, _mm256_set1_ps(-0.f));
+  const __m256 ay = _mm256_xor_ps(y, sign);
+  const __m256 e = exp256(_mm256_mul_ps(ay, _mm256_set1_ps(-2.f)));
+  const __m256 one = _mm256_set1_ps(1.f);
+  const __m256 th = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+  return _mm256_mul_ps(_mm256_set1_ps(cap), _mm256_or_ps(th, sign));
+}
+
+// The scores s[0..n) of row r for keys j0 .. j0+n-1 (contiguous: the direct path).
+static inline void score_mods_row(const AttnTile* t, int r, float* s, int64_t j0, int n) {
+  int j = 0;
+  if (t->softcap > 0.f) {
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, softcap256(_mm256_loadu_ps(s + j), t->softcap));
+    if (j < n) {  // tail through a padded copy
+      float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int i = j; i < n; i++) tmp[i - j] = s[i];
+      _mm256_storeu_ps(tmp, softcap256(_mm256_loadu_ps(tmp), t->softcap));
+      for (int i = j; i < n; i++) s[i] = tmp[i - j];
+    }
+  }
+  if (t->bias) {
+    const float* b = t->bias[r] + j0;
+    for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_add_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(b + j)));
+    for (; j < n; j++) s[j] += b[j];
+  }
+}
+
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
 
 // dot(q, k_j) for 4 keys at once; two accumulators per key (even and odd chunks of 8) so the
@@ -187,6 +220,7 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     int j = 0;
     for (; j + 4 <= n; j += 4) _mm_storeu_ps(sc + j, dot4(qr, kb, stride, base + j, D, f16));
     for (; j < n; j++) sc[j] = dot1(qr, kb, (base + j) * stride, D, f16);
+    if (t->softcap > 0.f || t->bias) score_mods_row(t, r, sc, j0, n);
     const int n8 = round_up(n, 8);
     for (j = n; j < n8; j++) sc[j] = -INFINITY;
 
@@ -387,6 +421,28 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   }
   for (int rg = 0; rg < b.Rp; rg += 16)
     for (int jg = 0; jg < nl[rg / 16]; jg += 6) qk_16x6(b, kb, ks, D, rg, jg);
+
+  // Score modifiers on the computed scores st[j][r] (before the mask, which overrides them).
+  if (t->softcap > 0.f) {
+    for (int rg = 0; rg < b.Rp; rg += 16) {
+      float* s = b.st + rg;
+      for (int j = 0; j < nl[rg / 16]; j++, s += b.Rp) {
+        _mm256_store_ps(s, softcap256(_mm256_load_ps(s), t->softcap));
+        _mm256_store_ps(s + 8, softcap256(_mm256_load_ps(s + 8), t->softcap));
+      }
+    }
+  }
+  if (t->bias) {
+    for (int r = 0; r < t->R; r++) {  // a strided walk down column r: ~1/D of the QK work
+      // The bias rows of a prefill tile lie S floats apart, too many streams for the hardware
+      // prefetcher: ask for the next block's part of each now (a hint; past the row end is harmless).
+      const char* nb = reinterpret_cast<const char*>(t->bias[r] + j1);
+      for (int off = 0; off < kKeyBlock * 4; off += 64) _mm_prefetch(nb + off, _MM_HINT_T0);
+      const float* br = t->bias[r] + j0;
+      float* s = b.st + r;
+      for (int j = 0; j < nl[r / 16]; j++) s[(size_t)j * b.Rp] += br[j];
+    }
+  }
 
   // Mask, running max, probabilities and running sum, 8 rows at a time down the columns.
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY);

@@ -73,6 +73,37 @@ void attn_begin(AttnTile* t) {
   std::memset(t->o, 0, sizeof(float) * (size_t)b.Rp * D);
 }
 
+// ── score modifiers (attention_tile.h: soft-capping, then the additive bias) ─────────────────
+
+// cap·tanh(x / cap), with tanh(y) = sign(y)·(1 - e)/(1 + e), e = exp(-2|y|) ∈ (0, 1]: no overflow,
+// and the absolute error stays at a few ulps of 1 (the scalar reference uses std::tanh).
+static inline __m512 softcap512(__m512 x, float cap) {
+  const __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(1.f / cap));
+  const __m512 ay = _mm512_abs_ps(y);
+  const __m512 e = exp512(_mm512_mul_ps(ay, _mm512_set1_ps(-2.f)));
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 th = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  const __mmask16 neg = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mul_ps(_mm512_set1_ps(cap), _mm512_mask_sub_ps(th, neg, _mm512_setzero_ps(), th));
+}
+
+// The scores s[0..n) of row r for keys j0 .. j0+n-1 (contiguous: the direct path).
+static inline void score_mods_row(const AttnTile* t, int r, float* s, int64_t j0, int n) {
+  if (t->softcap > 0.f) {
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : tail_mask(n - j);
+      _mm512_mask_storeu_ps(s + j, m, softcap512(_mm512_maskz_loadu_ps(m, s + j), t->softcap));
+    }
+  }
+  if (t->bias) {
+    const float* b = t->bias[r] + j0;
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : tail_mask(n - j);
+      _mm512_mask_storeu_ps(s + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, s + j), _mm512_maskz_loadu_ps(m, b + j)));
+    }
+  }
+}
+
 // ── direct path ──────────────────────────────────────────────────────────────────────────────
 
 // dot(q, k_j) for 4 keys at once, written to s[0..4); two accumulators per key (even and odd
@@ -167,6 +198,7 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     int j = 0;
     for (; j + 4 <= n; j += 4) dot4(sc + j, qr, kb, stride, base + j, D, f16);
     for (; j < n; j++) sc[j] = dot1(qr, kb, (base + j) * stride, D, f16);
+    if (t->softcap > 0.f || t->bias) score_mods_row(t, r, sc, j0, n);
     const int n16 = round_up(n, 16);
     for (j = n; j < n16; j++) sc[j] = -INFINITY;
 
@@ -361,6 +393,28 @@ static void step_blocked(AttnTile* t, int64_t j0, int64_t j1) {
   }
   for (int rg = 0; rg < b.Rp; rg += 32)
     for (int jg = 0; jg < nl[rg / 32]; jg += 6) qk_32x6(b, kb, ks, D, rg, jg);
+
+  // Score modifiers on the computed scores st[j][r] (before the mask, which overrides them).
+  if (t->softcap > 0.f) {
+    for (int rg = 0; rg < b.Rp; rg += 32) {
+      float* s = b.st + rg;
+      for (int j = 0; j < nl[rg / 32]; j++, s += b.Rp) {
+        _mm512_store_ps(s, softcap512(_mm512_load_ps(s), t->softcap));
+        _mm512_store_ps(s + 16, softcap512(_mm512_load_ps(s + 16), t->softcap));
+      }
+    }
+  }
+  if (t->bias) {
+    for (int r = 0; r < t->R; r++) {  // a strided walk down column r: ~1/D of the QK work
+      // The bias rows of a prefill tile lie S floats apart, too many streams for the hardware
+      // prefetcher: ask for the next block's part of each now (a hint; past the row end is harmless).
+      const char* nb = reinterpret_cast<const char*>(t->bias[r] + j1);
+      for (int off = 0; off < kKeyBlock * 4; off += 64) _mm_prefetch(nb + off, _MM_HINT_T0);
+      const float* br = t->bias[r] + j0;
+      float* s = b.st + r;
+      for (int j = 0; j < nl[r / 32]; j++) s[(size_t)j * b.Rp] += br[j];
+    }
+  }
 
   // Mask, running max, probabilities and running sum, 16 rows at a time down the columns.
   const __m512 neg_inf = _mm512_set1_ps(-INFINITY);

@@ -32,6 +32,8 @@ void attn_step(AttnTile* t, int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < je; j++) {
       float dot = 0.f;
       for (int d = 0; d < D; d++) dot += qr[d] * load_kv(t->k, j * t->kv_stride + d, t->f16);
+      if (t->softcap > 0.f) dot = t->softcap * std::tanh(dot / t->softcap);
+      if (t->bias) dot += t->bias[r][j];
       s[j - j0] = dot;
       mx = std::max(mx, dot);
     }

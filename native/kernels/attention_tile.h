@@ -6,6 +6,9 @@
 // `scale`) into q[R][D], sets last[r] (the last key row r may see), and then calls
 //   begin(tile); step(tile, j0, j1) for ascending key blocks [j0, j1) of at most kKeyBlock keys;
 //   end(tile)  -> o[r][0..D) holds the normalized output of row r.
+// Score modifiers, applied by every kernel to each score x = q_r·k_j (q pre-scaled) before the
+// mask and the softmax, in this order: softcap > 0 → x = softcap·tanh(x / softcap) (Gemma 2);
+// bias → x += bias[r][j] (T5's relative position buckets; j counts from the tile's key base).
 // The kernels keep the online-softmax state in the tile (m, l, o) and use its scratch buffers.
 // Plain struct, no STL: this header is included by the ISA files (see HELPERS.md, ISA-file rule).
 #pragma once
@@ -33,6 +36,8 @@ struct AttnTile {
   const void* v = nullptr;
   int64_t kv_stride = 0;        // elements between consecutive key rows (Hkv * D)
   bool f16 = false;             // k/v are uint16_t f16 bits
+  float softcap = 0.f;          // > 0: scores are soft-capped (see above); 0: not
+  const float* const* bias = nullptr;  // null, or [R] rows of additive score biases, indexed by key
   // Online-softmax state, sized by tile_state_floats(); o is [R][D] after end().
   float* m = nullptr;  // [kMaxTileRows] running max
   float* l = nullptr;  // [kMaxTileRows] running sum

@@ -380,6 +380,12 @@ describe.skipIf(!status.available)(`CUDA kernels vs the JS baseline (skipped: ${
       expect(() => c.device.matmulT(a, a, w, 1)).toThrow(/already freed/);
       expect(() => c.matmulT(new Float32Array(3), new Float32Array(8), weights('f32', 8, 8, 1), 1)).toThrow(RangeError);
       expect(() => c.attention(new Float32Array(64), new Float32Array(64), new Float32Array(64), new Float32Array(64), { T: 1, S: 1, H: 1, Hkv: 1, D: 512, posOffset: 0 })).toThrow(RangeError);
+      // CPU-only score modifiers and packed batches are refused by name, not ignored
+      const s1 = { T: 1, S: 2, H: 1, Hkv: 1, D: 32, posOffset: 1 };
+      const [o1, q1, kv1] = [new Float32Array(32), new Float32Array(32), new Float32Array(64)];
+      expect(() => c.attention(o1, q1, kv1, kv1, { ...s1, positionBias: new Float32Array(2) })).toThrow(/CUDA backend's attention does not support AttentionShape.positionBias/);
+      expect(() => c.attention(o1, q1, kv1, kv1, { ...s1, softcap: 30 })).toThrow(/does not support AttentionShape.softcap/);
+      expect(() => c.device.attention(a, a, a, a, { ...s1, D: 8, positionBias: new Float32Array(2) })).toThrow(/does not support AttentionShape.positionBias/);
       expect(() => c.embedding(new Float32Array(8), weights('f32', 4, 8, 1), new Int32Array([4]))).toThrow(/outside the table/);
       expect(() => c.softmax(new Float32Array(4), new Float32Array(4), 1, 4, 0)).toThrow(/temperature/);
       expect(() => small.write(new Float32Array(5))).toThrow(RangeError);

@@ -60,7 +60,9 @@ function referenceAttention(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): {
         let dot = 0;
         for (let d = 0; d < D; d++) dot += qr[d]! * keys[j]![hk]![d]!;
         const x = dot * scale;
-        scores[j] = !visible ? -Infinity : s.softcap ? s.softcap * Math.tanh(x / s.softcap) : x;
+        const capped = s.softcap ? s.softcap * Math.tanh(x / s.softcap) : x;
+        const bias = s.positionBias ? s.positionBias[(h * T + t) * S + j]! : 0;
+        scores[j] = !visible ? -Infinity : capped + bias;
       }
       const mx = Math.max(...scores);
       let sum = 0;
@@ -87,8 +89,16 @@ function referencePacked(q: Float32Array, k: Kv, v: Kv, s: AttentionShape): { ou
   for (let i = 0; i + 1 < b.length; i++) {
     const [a, e] = [b[i]!, b[i + 1]!];
     if (e === a) continue;
-    const { sequences: _drop, ...plain } = s;
-    const r = referenceAttention(q.slice(a * H * D, e * H * D), k.slice(a * Hkv * D, e * Hkv * D), v.slice(a * Hkv * D, e * Hkv * D), { ...plain, T: e - a, S: e - a, posOffset: 0 });
+    const { sequences: _drop, positionBias: fullBias, ...plain } = s;
+    // The sequence's own block of the [H, T, S] bias, as an [H, n, n] bias of its own.
+    const n = e - a;
+    const bias = fullBias ? new Float32Array(H * n * n) : undefined;
+    if (bias && fullBias) {
+      for (let h = 0; h < H; h++)
+        for (let t = 0; t < n; t++)
+          for (let j = 0; j < n; j++) bias[(h * n + t) * n + j] = fullBias[(h * s.T + a + t) * s.S + a + j]!;
+    }
+    const r = referenceAttention(q.slice(a * H * D, e * H * D), k.slice(a * Hkv * D, e * Hkv * D), v.slice(a * Hkv * D, e * Hkv * D), { ...plain, T: n, S: n, posOffset: 0, ...(bias ? { positionBias: bias } : {}) });
     out.set(r.out, a * H * D);
     keys.push(...r.k);
   }
@@ -101,6 +111,8 @@ interface Case {
   name: string;
   shape: AttentionShape;
   f16?: boolean;
+  /** Fill shape.positionBias with seeded values in [-3, 3) (T5's bucket biases are of that size). */
+  bias?: boolean;
 }
 
 const rope = (layout: 'interleaved' | 'half', dims?: number): RopeOptions => ({ theta: 10000, layout, ...(dims ? { dims } : {}) });
@@ -141,6 +153,22 @@ const cases: Case[] = [
   { name: 'soft-capped scores, prefill', shape: { T: 20, S: 30, H: 4, Hkv: 2, D: 32, posOffset: 10, softcap: 2 } },
   { name: 'soft-capped scores, decode with RoPE half', shape: { T: 1, S: 40, H: 4, Hkv: 2, D: 32, posOffset: 39, softcap: 3, rope: rope('half') } },
   { name: 'soft-capped scores, f16 KV', shape: { T: 8, S: 20, H: 2, Hkv: 1, D: 16, posOffset: 12, softcap: 1.5 }, f16: true },
+  { name: 'soft-capped scores, blocked tiles of 64 rows', shape: { T: 40, S: 60, H: 8, Hkv: 1, D: 24, posOffset: 20, softcap: 2.5 } },
+  // additive position bias [H, T, S] (T5's relative position buckets: scale 1)
+  { name: 'position bias, causal prefill, GQA', shape: { T: 20, S: 30, H: 4, Hkv: 2, D: 32, posOffset: 10 }, bias: true },
+  { name: 'position bias, causal decode T=1, GQA D=8', shape: { T: 1, S: 40, H: 8, Hkv: 4, D: 8, posOffset: 39 }, bias: true },
+  { name: 'position bias, decode T=1 against 129 positions', shape: { T: 1, S: 129, H: 6, Hkv: 3, D: 64, posOffset: 128 }, bias: true },
+  { name: 'position bias, T5 encoder (bidirectional, scale 1)', shape: { T: 25, S: 25, H: 4, Hkv: 4, D: 16, posOffset: 0, causal: false, scale: 1 }, bias: true },
+  { name: 'position bias, T5 decoder self-attention chunk (causal, scale 1, offset)', shape: { T: 6, S: 30, H: 4, Hkv: 4, D: 16, posOffset: 24, scale: 1 }, bias: true },
+  { name: 'position bias, cross-attention decode (T=1, bidirectional)', shape: { T: 1, S: 37, H: 4, Hkv: 4, D: 16, posOffset: 0, causal: false, scale: 1 }, bias: true },
+  { name: 'position bias, blocked tiles of 64 rows, D=24', shape: { T: 40, S: 60, H: 8, Hkv: 1, D: 24, posOffset: 20 }, bias: true },
+  { name: 'position bias, several query tiles, bidirectional T > S', shape: { T: 150, S: 70, H: 2, Hkv: 2, D: 64, posOffset: 0, causal: false }, bias: true },
+  { name: 'position bias, KV rows 4 KiB apart, GQA decode', shape: { T: 1, S: 50, H: 16, Hkv: 8, D: 128, posOffset: 49 }, bias: true },
+  { name: 'position bias with RoPE half', shape: { T: 17, S: 50, H: 4, Hkv: 2, D: 32, posOffset: 33, rope: rope('half') }, bias: true },
+  { name: 'position bias and soft-capping, f16 KV', shape: { T: 30, S: 45, H: 4, Hkv: 2, D: 32, posOffset: 15, softcap: 2 }, f16: true, bias: true },
+  { name: 'position bias and soft-capping, decode', shape: { T: 1, S: 33, H: 4, Hkv: 1, D: 16, posOffset: 32, softcap: 3 }, bias: true },
+  { name: 'position bias, packed batch, bidirectional, lengths 5/17/0/40', shape: { T: 62, S: 62, H: 4, Hkv: 2, D: 32, posOffset: 0, causal: false, sequences: Int32Array.of(0, 5, 22, 22, 62) }, bias: true },
+  { name: 'position bias, packed batch, causal', shape: { T: 30, S: 30, H: 2, Hkv: 1, D: 16, posOffset: 0, sequences: Int32Array.of(0, 1, 13, 30) }, bias: true },
 ];
 
 function inputs(c: Case, seed: number) {
@@ -151,15 +179,16 @@ function inputs(c: Case, seed: number) {
   const vf = randomArray(S * Hkv * D, seed + 2);
   const k = c.f16 ? Uint16Array.from(kf, (x) => numberToHalf(x)) : kf;
   const v = c.f16 ? Uint16Array.from(vf, (x) => numberToHalf(x)) : vf;
-  return { q, k, v };
+  const shape: AttentionShape = c.bias ? { ...c.shape, positionBias: randomArray(H * T * S, seed + 3, -3, 3) } : c.shape;
+  return { q, k, v, shape };
 }
 
 function checkCase(backend: Backend, c: Case, seed: number): void {
-  const { q, k, v } = inputs(c, seed);
-  const ref = c.shape.sequences ? referencePacked(q, k, v, c.shape) : referenceAttention(q, k, v, c.shape);
+  const { q, k, v, shape } = inputs(c, seed);
+  const ref = shape.sequences ? referencePacked(q, k, v, shape) : referenceAttention(q, k, v, shape);
   const out = new Float32Array(q.length).fill(NaN);
   const k0 = k.slice();
-  backend.attention(out, q, k, v, c.shape);
+  backend.attention(out, q, k, v, shape);
   expectClose(out, ref.out, 2e-5, 1e-4, `${c.name} output`);
   // The cache after the call: rotated new rows (RoPE), untouched otherwise.
   const { S, Hkv, D } = c.shape;
@@ -192,6 +221,26 @@ for (const variant of variants()) {
       js.attention(b, q, kj, v, shape);
       expectClose(a, b, 2e-5, 1e-4, 'native vs js');
       expectClose(k, kj, 1e-6, 1e-6, 'rotated keys native vs js');
+    });
+
+    it('matches the scalar reference tile kernel and the JS baseline with bias and soft-capping (prefill and decode)', () => {
+      for (const shape of [
+        { T: 64, S: 100, H: 8, Hkv: 2, D: 40, posOffset: 36, softcap: 4 },
+        { T: 1, S: 100, H: 8, Hkv: 2, D: 40, posOffset: 99, softcap: 4 },
+        { T: 50, S: 77, H: 4, Hkv: 4, D: 16, posOffset: 0, causal: false, scale: 1 },
+      ] satisfies AttentionShape[]) {
+        const { T, S, H, Hkv, D } = shape;
+        const s: AttentionShape = { ...shape, positionBias: randomArray(H * T * S, 21, -4, 4) };
+        const q = randomArray(T * H * D, 22, -2, 2);
+        const k = randomArray(S * Hkv * D, 23, -2, 2);
+        const v = randomArray(S * Hkv * D, 24);
+        const [a, ref, base] = [new Float32Array(q.length), new Float32Array(q.length), new Float32Array(q.length)];
+        withVariant(variant, () => native.attention(a, q, k, v, s));
+        withVariant({ ...variant, isa: 'scalar' }, () => native.attention(ref, q, k, v, s));
+        js.attention(base, q, k, v, s);
+        expectClose(a, ref, 2e-5, 1e-4, `${variant.isa} vs scalar (T=${T})`);
+        expectClose(a, base, 2e-5, 1e-4, `${variant.isa} vs js (T=${T})`);
+      }
     });
 
     it('reads views with a byte offset into larger buffers (subarrays) correctly', () => {
@@ -311,6 +360,18 @@ describe.each([
     expect(callPacked(Int32Array.of(1, 2))).toThrow(/start at 0/);
     expect(callPacked(Int32Array.of(0))).toThrow(/at least 2 offsets/);
     expect(() => b.attention(q(), q(), kv(), kv(), { ...shape, sequences: Int32Array.of(0, 2) })).toThrow(/S == T|S === T/);
+  });
+
+  it('bad positionBias / softcap → named errors', () => {
+    expect(call({}, { ...shape, positionBias: new Float32Array(2 * 4 * 5) })).not.toThrow();
+    expect(call({}, { ...shape, positionBias: new Float32Array(39) })).toThrow(/positionBias has 39 elements, expected 40 \(shape \[H=4, T=2, S=5\]\)/);
+    expect(call({}, { ...shape, positionBias: new Float64Array(40) })).toThrow(TypeError);
+    expect(call({}, { ...shape, positionBias: new Float64Array(40) })).toThrow(/positionBias must be a Float32Array/);
+    expect(call({}, { ...shape, positionBias: [0, 1] })).toThrow(/positionBias must be a Float32Array/);
+    expect(call({}, { ...shape, softcap: -1 })).toThrow(/softcap must be a finite number/);
+    expect(call({}, { ...shape, softcap: Infinity })).toThrow(/softcap must be a finite number/);
+    const buf = new Float32Array(64 + 40);
+    expect(call({ out: buf.subarray(0, 64) }, { ...shape, positionBias: buf.subarray(50, 90) })).toThrow(/out must not overlap positionBias/);
   });
 
   it('aliasing out with an input → RangeError', () => {

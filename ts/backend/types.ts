@@ -78,6 +78,15 @@ export interface AttentionShape {
   sequences?: Int32Array;
   /** Attention logit soft-capping (Gemma 2): each scaled score x becomes cap · tanh(x / cap). */
   softcap?: number;
+  /**
+   * An additive bias on the scores (T5's relative position buckets, ALiBi-style slopes), H·T·S
+   * floats laid out as bias[(h·T + t)·S + s] for query head h, query row t and key s. Added to the
+   * scaled score (after `scale`, and after `softcap` when both are set), before the causal mask and
+   * the softmax. In a packed batch (`sequences`) s is the key's row in the call (S === T) and only
+   * the entries of a query's own sequence are read. Finite values; −Infinity hides a key, but every
+   * query row must keep at least one visible key with a finite score.
+   */
+  positionBias?: Float32Array;
 }
 
 /** Feature map φ of the paper's linear attention: `elu1` = elu(x) + 1 (the paper's), `relu`, `identity`. */

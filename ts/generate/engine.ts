@@ -10,6 +10,8 @@ import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
+import { beamSearchSync } from './beam-search.js';
+import { DecoderBeams } from './decoder-beams.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -135,9 +137,59 @@ export class Engine {
     };
 
     if (aborted()) abort();
+    const numBeams = options.numBeams ?? 1;
+    if (numBeams > 1 && model.cache.recurrent) {
+      throw new RangeError('tensorloom: numBeams > 1 (beam search) needs a KV cache it can copy per beam; this model has recurrent layers, use numBeams 1');
+    }
     const tPrefill = performance.now();
     let logits = model.forward(history.subarray(reuse, length), reuse);
     const prefillMs = performance.now() - tPrefill;
+
+    if (numBeams > 1 && maxTokens > 0) {
+      // Beam search from the prompt's logits (ts/generate/beam-search.ts). The beams write their
+      // tokens after the prompt, in copies of the cache or in the cache itself, so afterwards only
+      // the prompt's entries are kept for prefix reuse.
+      const tDecode = performance.now();
+      const beams = new DecoderBeams(model, length, logits, Math.min(ctx, length + maxTokens), numBeams);
+      let search;
+      try {
+        search = beamSearchSync(beams, {
+          numBeams,
+          maxTokens: Math.min(maxTokens, ctx - length + 1), // the last token is never run
+          eosIds: eos,
+          lengthPenalty: options.lengthPenalty ?? 1,
+          earlyStopping: options.earlyStopping ?? false,
+          aborted,
+        });
+      } finally {
+        model.cache.length = length;
+        beams.dispose();
+      }
+      const best = search.hypotheses[0];
+      tokens.push(...(best?.tokens ?? []));
+      for (const id of tokens) emit(text.push(decoder.push(id)));
+      emit(text.finish(decoder.flush()));
+      // (an abort keeps the best beam so far as the partial result)
+      if (search.aborted) throw new AbortError('tensorloom: generation was aborted', { text: out, tokens: tokens.slice() });
+      const tEnd = performance.now();
+      const decodeMs = tEnd - tDecode;
+      const ran = ids.length - reuse;
+      return {
+        text: out,
+        tokens,
+        finishReason: best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length',
+        stopString: null,
+        usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: reuse },
+        timings: {
+          prefillMs,
+          decodeMs,
+          totalMs: tEnd - t0,
+          prefillTokensPerSecond: prefillMs > 0 ? (ran * 1000) / prefillMs : 0,
+          // one "step" advances every live beam by a token: beams.forwards counts the forward passes
+          decodeTokensPerSecond: decodeMs > 0 ? (beams.forwards * 1000) / decodeMs : 0,
+        },
+      };
+    }
 
     this.sampler.reset(sampling);
     let finishReason: GenerateResult['finishReason'] = 'length';

@@ -69,6 +69,9 @@ export class Model implements AsyncDisposable {
     let invalid: Error | null = null;
     try {
       validateGenerateOptions(options, 'api');
+      if ((options?.numBeams ?? 1) > 1) {
+        throw new RangeError('tensorloom: numBeams > 1 (beam search) cannot stream: the best beam is known only at the end; use generate()');
+      }
     } catch (err) {
       invalid = err as Error;
       options = {};

@@ -74,6 +74,10 @@ export const GENERATE_OPTIONS = {
   grammar: { expected: 'a GBNF grammar string', type: (v) => typeof v === 'string', http: null },
   jsonSchema: { expected: 'a JSON Schema (an object or a boolean)', type: (v) => isBool(v) || (typeof v === 'object' && v !== null && !Array.isArray(v)), http: null },
   jsonObject: { expected: 'true or false', type: isBool, http: null },
+  // Beam search (ts/generate/beam-search.ts); not in the batching server. See beamConflict below.
+  numBeams: { expected: 'an integer in [1, 256]', type: isNumber, range: (v: number) => Number.isInteger(v) && v >= 1 && v <= 256, http: null, not: ['scheduler'] },
+  lengthPenalty: { expected: 'a finite number', type: isNumber, range: finite, http: null, not: ['scheduler'] },
+  earlyStopping: { expected: "true, false or 'never'", type: (v) => isBool(v) || v === 'never', http: null, not: ['scheduler'] },
   // The batching server's OpenAI logit_bias (ranges checked by the Scheduler; HTTP maps logit_bias itself).
   logitBias: { expected: 'an object mapping token ids to numbers in [-100, 100]', type: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), http: null, not: ['api', 'engine'] },
 } satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec } & { readonly logitBias: OptionSpec };
@@ -136,9 +140,26 @@ export function optionProblems(options: unknown, surface: OptionSurface): Option
   return problems;
 }
 
+/** Options beam search cannot honour: it is a deterministic search over whole sequences. */
+const BEAM_CONFLICTS = [
+  ['topK', 'sampling'], ['topP', 'sampling'], ['minP', 'sampling'], ['seed', 'sampling'],
+  ['repetitionPenalty', 'penalties'], ['presencePenalty', 'penalties'], ['frequencyPenalty', 'penalties'], ['penaltyLastN', 'penalties'],
+  ['stop', 'stop strings'], ['grammar', 'grammars'], ['jsonSchema', 'grammars'], ['jsonObject', 'grammars'], ['onText', 'streaming'],
+] as const;
+
+/** Why these (individually valid) options cannot go together with numBeams > 1, or null. */
+export function beamConflict(options: GenerateOptions): string | null {
+  if ((options.numBeams ?? 1) <= 1) return null;
+  const bad = (options.temperature ?? 0) > 0 ? 'temperature' : BEAM_CONFLICTS.find(([k]) => options[k] !== undefined)?.[0];
+  if (bad === undefined) return null;
+  const what = bad === 'temperature' ? 'sampling' : BEAM_CONFLICTS.find(([k]) => k === bad)![1];
+  return `numBeams > 1 (beam search) takes no ${what}: remove ${bad}${bad === 'temperature' ? ' (or set it to 0)' : ''}, or use numBeams 1`;
+}
+
 /**
- * Throws (TypeError for a wrong kind or an unknown key, RangeError for a value out of range) on
- * the first problem, naming the option; returns the options, typed, when they are fine.
+ * Throws (TypeError for a wrong kind or an unknown key, RangeError for a value out of range or
+ * options that cannot go together) on the first problem, naming the option; returns the options,
+ * typed, when they are fine.
  */
 export function validateGenerateOptions<T extends object = GenerateOptions>(options: unknown, surface: OptionSurface): T {
   const [p] = optionProblems(options, surface);
@@ -146,6 +167,8 @@ export function validateGenerateOptions<T extends object = GenerateOptions>(opti
     const Ctor = p.kind === 'range' ? RangeError : TypeError;
     throw new Ctor(`tensorloom: ${p.message}`);
   }
+  const conflict = beamConflict((options ?? {}) as GenerateOptions);
+  if (conflict) throw new RangeError(`tensorloom: ${conflict}`);
   return (options ?? {}) as T;
 }
 

@@ -33,6 +33,16 @@ export interface GenerateOptions extends SamplingOptions, GrammarOptions {
   addBos?: boolean;
   /** Callback form of streaming: called with each UTF-8-safe text chunk as it is produced. */
   onText?: (chunk: string) => void;
+  /**
+   * Beam search with this many beams (> 1; ts/generate/beam-search.ts, Hugging Face's rules)
+   * instead of sampling: deterministic, so it takes no sampling option, grammar, stop string or
+   * streaming. Default 1 (no beam search).
+   */
+  numBeams?: number;
+  /** Beam search: hypotheses are scored sumLogprob / length^lengthPenalty. Default 1. */
+  lengthPenalty?: number;
+  /** Beam search: when to stop once numBeams hypotheses have ended (true, false or 'never'). Default false. */
+  earlyStopping?: boolean | 'never';
 }
 
 export type FinishReason = 'stop' | 'length';

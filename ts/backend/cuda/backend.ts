@@ -23,6 +23,18 @@ export interface CudaBackendInfo {
   gemm: string;
 }
 
+/**
+ * The CUDA attention kernel has no packed batches, soft-capping or position bias yet: refuse them
+ * by name instead of computing something else.
+ */
+function refuseCpuOnlyAttention(shape: AttentionShape): void {
+  for (const key of ['positionBias', 'softcap', 'sequences'] as const) {
+    if (shape[key] !== undefined && !(key === 'softcap' && shape.softcap === 0)) {
+      throw new RangeError(`tensorloom: the CUDA backend's attention does not support AttentionShape.${key} yet (use the CPU backend)`);
+    }
+  }
+}
+
 /** AttentionShape plus the storage type of the KV cache buffers (default f32). */
 export interface CudaAttentionShape extends AttentionShape {
   kvDtype?: 'f32' | 'f16';
@@ -148,6 +160,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
       addon.cudaMatmulT(out.handle, a.handle, w.buffer.handle, cudaWTypeCode(w.dtype, 'w.dtype'), M, w.rows, w.cols),
     matmul: (out, a, b, M, K, N) => addon.cudaMatmul(out.handle, a.handle, b.handle, M, K, N),
     attention: (out, q, k, v, s) => {
+      refuseCpuOnlyAttention(s);
       const rope = s.rope;
       checkRope(rope);
       const kvDtype = s.kvDtype ?? 'f32';
@@ -251,6 +264,7 @@ export function createCudaBackend(addon: NativeAddon, addonPath: string, device:
     },
     attention(out, q, k, v, shape) {
       if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
+      refuseCpuOnlyAttention(shape);
       checkRope(shape.rope);
       const { T, S, H, Hkv, D } = shape;
       f32('q', q, T * H * D, `[T, H, D] = [${T}, ${H}, ${D}]`);

@@ -99,6 +99,8 @@ export interface AttentionArgs {
   sequences: Int32Array | null;
   /** 0 = no soft-capping. */
   softcap: number;
+  /** [H, T, S] additive score bias, or null. */
+  positionBias: Float32Array | null;
 }
 
 export function checkAttention(
@@ -153,7 +155,17 @@ export function checkAttention(
     for (let i = 1; i < b.length; i++) if (b[i]! < b[i - 1]!) throw new RangeError(`tensorloom: sequences must be non-decreasing (index ${i})`);
     sequences = b;
   }
-  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap };
+  let positionBias: Float32Array | null = null;
+  if (shape.positionBias !== undefined) {
+    expectArray('positionBias', shape.positionBias, Float32Array);
+    expectLength('positionBias', shape.positionBias, H * T * S, `[H=${H}, T=${T}, S=${S}]`);
+    if (overlaps(o, shape.positionBias)) throw new RangeError('tensorloom: out must not overlap positionBias');
+    if (rope && overlaps(k as ArrayBufferView, shape.positionBias)) {
+      throw new RangeError('tensorloom: k must not overlap positionBias when RoPE rotates it in place');
+    }
+    positionBias = shape.positionBias;
+  }
+  return { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap, positionBias };
 }
 
 function attention(
@@ -163,7 +175,7 @@ function attention(
   v: Float32Array | Uint16Array,
   shape: AttentionShape,
 ): void {
-  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap } = checkAttention(out, q, k, v, shape);
+  const { T, S, H, Hkv, D, posOffset, causal, scale, rope, f16, sequences, softcap, positionBias } = checkAttention(out, q, k, v, shape);
   const G = H / Hkv;
   const kf = f16 ? null : (k as Float32Array);
   const vf = f16 ? null : (v as Float32Array);
@@ -216,6 +228,7 @@ function attention(
       for (let d = 0; d < D; d++) qr[d] = q[qoff + d]!;
       if (rope && table) rotateRow(qr, 0, table, (pos[t]! - tablePos0) * rope.dims, rope);
       const hk = Math.floor(h / G);
+      const biasRow = (h * T + t) * S;
       let m = -Infinity;
       let l = 0;
       acc.fill(0);
@@ -225,6 +238,7 @@ function attention(
         for (let d = 0; d < D; d++) dot += qr[d]! * kAt(koff + d);
         dot *= scale;
         if (softcap > 0) dot = softcap * Math.tanh(dot / softcap);
+        if (positionBias) dot += positionBias[biasRow + s]!;
         if (dot > m) {
           const alpha = Math.exp(m - dot);
           l *= alpha;

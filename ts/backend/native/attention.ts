@@ -3,7 +3,6 @@
  * argument). This wrapper only fills in the defaults of AttentionShape and flattens it.
  */
 import type { NativeAddon } from '../../native/addon.js';
-import { jsAttention } from '../js/attention.js';
 import type { AttentionOps, AttentionShape, RopeOptions } from '../types.js';
 
 declare module '../../native/addon-types.js' {
@@ -25,6 +24,8 @@ declare module '../../native/addon-types.js' {
       ropeTheta?: number,
       ropeDims?: number,
       seqBounds?: Int32Array,
+      softcap?: number,
+      positionBias?: Float32Array,
     ): void;
     rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, layout: string, theta: number, dims: number): void;
   }
@@ -41,22 +42,16 @@ export function nativeAttention(addon: NativeAddon): AttentionOps {
   return {
     attention(out, q, k, v, shape: AttentionShape) {
       if (typeof shape !== 'object' || shape === null) throw new TypeError('tensorloom: shape must be an AttentionShape object');
-      const { T, S, H, Hkv, D, posOffset } = shape;
-      // Soft-capping is not in the native kernels yet: those calls (Gemma 2's layers) run the JS
-      // reference, which has it.
-      if (shape.softcap) {
-        jsAttention.attention(out, q, k, v, shape);
-        return;
-      }
+      const { T, S, H, Hkv, D, posOffset, softcap, positionBias } = shape;
       // (a D that is not a number is named by the addon's check; Math.sqrt would throw on a bigint first)
       const scale = shape.scale ?? (typeof D === 'number' ? 1 / Math.sqrt(D) : 1);
       const causal = shape.causal ?? true;
       const seq = shape.sequences;
       if (shape.rope === undefined) {
-        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null, undefined, undefined, seq);
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, null, undefined, undefined, seq, softcap, positionBias);
       } else {
         const r = ropeObject(shape.rope);
-        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, r.layout, r.theta, r.dims ?? D, seq);
+        addon.attention(out, q, k, v, T, S, H, Hkv, D, posOffset, causal, scale, r.layout, r.theta, r.dims ?? D, seq, softcap, positionBias);
       }
     },
     rope(x, T, nHeads, D, posOffset, rope) {
