@@ -142,8 +142,13 @@ function common(body: Body, maxTokens: number | null, limits: Limits): Common {
   if (body.model !== undefined && typeof body.model !== 'string') throw new RequestError(`model must be a string; got ${describe(body.model)}`, 'model');
   // n choices take n KV-cache slots at once (the prompt's prefix is computed once and copied into each).
   const maxN = Math.min(limits.slots ?? 128, 128);
-  const n = optInt(body, 'n', 1, 128);
-  if (n !== undefined && n > maxN) throw new RequestError(`n must be between 1 and ${maxN} (each choice takes one of the server's ${maxN} parallel slots; see --parallel); got ${n}`, 'n');
+  let n: number | undefined;
+  try {
+    n = optInt(body, 'n', 1, maxN);
+  } catch (err) {
+    if (!(err instanceof RequestError) || typeof body.n !== 'number' || !Number.isInteger(body.n)) throw err;
+    throw new RequestError(`n must be between 1 and ${maxN} (each choice takes one of the server's ${maxN} parallel slots; see --parallel); got ${body.n}`, 'n');
+  }
   const stream = optBool(body, 'stream') ?? false;
   let includeUsage = false;
   const so = body.stream_options;
