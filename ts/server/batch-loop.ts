@@ -267,24 +267,34 @@ export class BatchLoop {
       li++;
       // Log-probabilities are of the model's own row: captured before bias, grammar and the sampler edit it.
       if (seq.topLogprobs !== null) (this.capture ??= new LogprobCapture(vocab)).capture(row_, seq.topLogprobs);
-      const forks = seq.next < 0 ? seq.siblings.filter((s) => s.awaitingFork && this.running.includes(s)) : [];
-      if (forks.length > 0) {
-        // The prompt ran once: its KV prefix goes to every other choice, which samples from the same logits.
-        (this.forkRow ??= new Float32Array(vocab)).set(row_);
-        for (const s of forks) {
-          this.loaded.engine.copySlot!(seq.slot, s.slot, seq.prompt.length);
-          s.prefilled = s.prompt.length;
-          s.awaitingFork = false;
-        }
+      if (seq.next < 0 && seq.siblings.length > 0) {
+        this.fork(seq, row_, events);
+        continue;
       }
-      const finished: Sequence[] = [];
-      for (const s of [seq, ...forks]) {
-        if (s !== seq) row_.set(this.forkRow!);
-        if (this.sampleAndAccept(s, row_, events)) finished.push(s);
-      }
-      for (const s of finished) this.release(this.running.indexOf(s));
+      if (this.sampleAndAccept(seq, row_, events)) this.release(this.running.indexOf(seq));
     }
     return events;
+  }
+
+  /**
+   * Choice 0's prompt has run: its KV prefix goes to every other choice still waiting for it, and
+   * each samples its first token from the same logits (the row is restored before every draw).
+   */
+  private fork(leader: Sequence, row: Float32Array, events: LoopEvent[]): void {
+    const forks = leader.siblings.filter((s) => s.awaitingFork && this.running.includes(s));
+    const raw = (this.forkRow ??= new Float32Array(row.length));
+    raw.set(row);
+    for (const s of forks) {
+      this.loaded.engine.copySlot!(leader.slot, s.slot, leader.prompt.length);
+      s.prefilled = s.prompt.length;
+      s.awaitingFork = false;
+    }
+    const finished: Sequence[] = [];
+    for (const s of [leader, ...forks]) {
+      row.set(raw);
+      if (this.sampleAndAccept(s, row, events)) finished.push(s);
+    }
+    for (const s of finished) this.release(this.running.indexOf(s));
   }
 
   /** Bias, sample, and record one token of `seq` from `row` (which it edits); true when the sequence is finished. */
