@@ -13,6 +13,7 @@ import { LogprobCapture } from '../../ts/generate/logprobs.js';
 import { loadModel, type Model } from '../../ts/generate/model.js';
 import type { TokenLogprob } from '../../ts/generate/types.js';
 import { nativeAvailable, repoRoot } from '../models/helpers.js';
+import { oracleGreedy, oracleMissing, oraclePath } from '../models/llama-cpp-oracle.js';
 
 const path = join(repoRoot, 'models', 'stories260K.gguf');
 /**
@@ -21,6 +22,8 @@ const path = join(repoRoot, 'models', 'stories260K.gguf');
  */
 const NATIVE_TOL = 1e-2;
 const JS_TOL = 1e-4;
+/** llama.cpp's own kernels (its activation quantization and order of sums). */
+const ORACLE_TOL = 2e-2;
 
 /** log-softmax of the JS backend's logits after each prefix prompt + generated[0, i). */
 async function referenceLogSoftmax(prompt: number[], generated: number[]): Promise<Float64Array[]> {
@@ -119,6 +122,32 @@ describe('model.generate logprobs (stories260K.gguf)', () => {
       await expect(w.generate('x', { topLogprobs: 2 })).rejects.toThrow(/topLogprobs needs logprobs/);
     } finally {
       await w.dispose();
+    }
+  });
+});
+
+describe.skipIf(!oraclePath)(`logprobs against llama.cpp's logits (node-llama-cpp) ${oraclePath ? '' : oracleMissing}`, () => {
+  it('greedy on stories260K.gguf: the same tokens, and each logprob and top-5 equal the log-softmax of llama.cpp\'s logits', async () => {
+    const model = await loadModel(path, { worker: false, contextLength: 128, ...(nativeAvailable() ? {} : { backend: 'js' as const }) });
+    try {
+      const prompt = await model.encode('Once upon a time');
+      const r = await model.generate(prompt, { maxTokens: 12, temperature: 0, logprobs: true, topLogprobs: 5 });
+      const oracle = await oracleGreedy(path, prompt, r.tokens.length, { logits: true, vocab: model.info.config.vocabSize, kvCacheType: 'F32' });
+      expect(oracle.tokens).toEqual(r.tokens);
+      const ref = oracle.logits.map((row) => {
+        let max = -Infinity;
+        for (const x of row) max = Math.max(max, x);
+        let sum = 0;
+        for (const x of row) sum += Math.exp(x - max);
+        return Float64Array.from(row, (x) => x - max - Math.log(sum));
+      });
+      let worst = 0;
+      r.logprobs!.forEach((e, i) => {
+        worst = Math.max(worst, Math.abs(e.logprob - ref[i]![e.token]!), ...e.top.map((t) => Math.abs(t.logprob - ref[i]![t.token]!)));
+      });
+      expect(worst).toBeLessThan(ORACLE_TOL);
+    } finally {
+      await model.dispose();
     }
   });
 });
