@@ -202,6 +202,17 @@ describe('HTTP server (toy engine)', () => {
       expect(mine.at(-1).finish_reason).toBe('length');
     }
     expect(s.events.at(-1).usage).toEqual({ prompt_tokens: chat.json.usage.prompt_tokens, completion_tokens: 8, total_tokens: chat.json.usage.prompt_tokens + 8 });
+    // legacy completions streamed: per choice, the chunks' tokens spell its text and text_offset runs on across chunks
+    const cs = await postStream(base, '/v1/completions', { prompt: 'Hi', max_tokens: 6, temperature: 0, n: 2, logprobs: 1, stream: true });
+    for (const index of [0, 1]) {
+      const mine = cs.events.filter((e) => e.choices[0]?.index === index).map((e) => e.choices[0]);
+      const tokens: string[] = mine.flatMap((x) => x.logprobs?.tokens ?? []);
+      const offsets: number[] = mine.flatMap((x) => x.logprobs?.text_offset ?? []);
+      expect(mine.map((x) => x.text).join('')).toBe(ref.text);
+      expect(tokens.join('')).toBe(ref.text);
+      expect(offsets).toEqual(tokens.map((_, i) => tokens.slice(0, i).join('').length));
+      expect(mine.at(-1).finish_reason).toBe('length');
+    }
   });
 
   it('a stream request rejected after tokenizing still gets a JSON 400, not an event stream', async () => {
