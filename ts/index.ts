@@ -18,14 +18,14 @@ export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, 
 export { loadModel, Model, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {
   GenerationStream, LoadModelOptions, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
-  FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt,
+  FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt, TokenLogprob, TopLogprob,
 } from './generate/index.js';
 // ── chat (ts/chat): templates, model.chat, ChatSession ──
 export * from './chat/index.js';
 // ── constrained sampling (ts/grammar): GBNF, JSON Schema → grammar ──
 export * from './grammar/index.js';
 export { createServer, loadingHandler, Scheduler, QueueFullError, RequestError, UnavailableError, AbortError } from './server/index.js';
-export type { ServeHandler, ServeOptions, GenerateOptions as ServeGenerateOptions, GenerateResult as ServeGenerateResult, SchedulerOptions } from './server/index.js';
+export type { ServeHandler, ServeOptions, GenerateOptions as ServeGenerateOptions, GenerateResult as ServeGenerateResult, ChoiceResult as ServeChoiceResult, SchedulerOptions } from './server/index.js';
 export * from './tokenizers/index.js';
 export * from './hub/index.js';
 export * from './formats/index.js';

@@ -30,8 +30,10 @@ describe('the option table (ts/generate/options.ts)', () => {
   });
 
   it('hooks are API-only; the scheduler has no penaltyLastN; every surface knows every other entry', () => {
-    expect(knownOptions('api')).toEqual(Object.keys(GENERATE_OPTIONS).filter((k) => k !== 'logitBias'));
+    expect(knownOptions('api')).toEqual(Object.keys(GENERATE_OPTIONS).filter((k) => k !== 'logitBias' && k !== 'n'));
     expect(knownOptions('scheduler')).toContain('logitBias'); // the batching server's OpenAI logit_bias
+    expect(knownOptions('scheduler')).toContain('n'); // n choices need the batching scheduler's slots
+    expect(knownOptions('api')).toContain('topLogprobs');
     expect(knownOptions('engine')).not.toContain('onText');
     expect(knownOptions('engine')).not.toContain('signal');
     expect(knownOptions('scheduler')).not.toContain('penaltyLastN');

@@ -124,7 +124,10 @@ describe('HTTP server (toy engine)', () => {
     ['max_tokens past the context with this prompt', { prompt: 'y'.repeat(200), max_tokens: 100 }, /at most 55/, 'max_tokens'],
     ['a prompt longer than the context', { prompt: 'y'.repeat(400), max_tokens: 1 }, /prompt is 401 tokens/, 'prompt'],
     ['several prompts', { prompt: ['a', 'b'] }, /several prompts/, 'prompt'],
-    ['n > 1', { prompt: 'x', n: 3 }, /n > 1 is not supported/, 'n'],
+    ['n beyond the slots', { prompt: 'x', n: 5 }, /n must be between 1 and 4 \(each choice takes one of the server's 4 parallel slots/, 'n'],
+    ['n of 0', { prompt: 'x', n: 0 }, /n must be between 1 and 4/, 'n'],
+    ['logprobs beyond 20', { prompt: 'x', logprobs: 21 }, /logprobs must be between 0 and 20; got 21/, 'logprobs'],
+    ['logprobs: true (the legacy field is a count)', { prompt: 'x', logprobs: true }, /logprobs must be an integer/, 'logprobs'],
     ['stream not a boolean', { prompt: 'x', stream: 'yes' }, /stream must be true or false/, 'stream'],
     ['bad stop', { prompt: 'x', stop: [1] }, /stop must be a string or an array/, 'stop'],
     ['bad token ids', { prompt: [1, -2] }, /non-negative integer token ids/, 'prompt'],
@@ -149,10 +152,67 @@ describe('HTTP server (toy engine)', () => {
     ['a bad role', { messages: [{ role: 'wizard', content: 'x' }] }, /messages\[0\]\.role must be one of/],
     ['content not text', { messages: [{ role: 'user', content: 5 }] }, /messages\[0\]\.content must be a string/],
     ['an image part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, /text only/],
+    ['top_logprobs 21', { messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 21 }, /top_logprobs must be between 0 and 20; got 21/],
+    ['top_logprobs without logprobs', { messages: [{ role: 'user', content: 'x' }], top_logprobs: 2 }, /top_logprobs needs logprobs: true/],
+    ['logprobs not a boolean', { messages: [{ role: 'user', content: 'x' }], logprobs: 3 }, /logprobs must be true or false/],
+    ['n of 9', { messages: [{ role: 'user', content: 'x' }], n: 9 }, /n must be between 1 and 4/],
   ])('/v1/chat/completions: %s → 400', async (_name, body, message) => {
     const { status, json } = await post(base, '/v1/chat/completions', body);
     expect(status).toBe(400);
     expect(json.error.message).toMatch(message);
+  });
+
+  it('n choices and logprobs in both OpenAI shapes, streamed with an index per choice (toy engine: greedy text is known)', async () => {
+    const ref = expected(encode('Hi', true), 6);
+    const c = await post(base, '/v1/completions', { prompt: 'Hi', max_tokens: 6, temperature: 0, n: 3, logprobs: 2 });
+    expect(c.status).toBe(200);
+    expect(c.json.choices.map((x: { index: number }) => x.index)).toEqual([0, 1, 2]);
+    expect(c.json.usage).toEqual({ prompt_tokens: 3, completion_tokens: 18, total_tokens: 21 });
+    for (const ch of c.json.choices) {
+      expect(ch.text).toBe(ref.text);
+      const lp = ch.logprobs;
+      expect(lp.tokens.join('')).toBe(ref.text);
+      expect(lp.token_logprobs).toHaveLength(6);
+      expect(lp.text_offset).toEqual(lp.tokens.map((_: string, i: number) => lp.tokens.slice(0, i).join('').length));
+      // greedy: each token is the most likely, so it is the first of the alternatives, with its logprob
+      lp.top_logprobs.forEach((top: Record<string, number>, i: number) => {
+        expect(Object.keys(top)).toHaveLength(2);
+        expect(top[lp.tokens[i]]).toBeCloseTo(lp.token_logprobs[i], 10);
+      });
+    }
+    const chat = await post(base, '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0, n: 2, logprobs: true, top_logprobs: 3 });
+    expect(chat.status).toBe(200);
+    expect(chat.json.choices).toHaveLength(2);
+    expect(chat.json.choices[1].message.content).toBe(chat.json.choices[0].message.content);
+    const content = chat.json.choices[0].logprobs.content;
+    expect(content.map((e: { token: string }) => e.token).join('')).toBe(chat.json.choices[0].message.content);
+    for (const e of content) {
+      expect(Buffer.from(e.bytes).toString()).toBe(e.token);
+      expect(e.top_logprobs).toHaveLength(3);
+      expect(e.top_logprobs[0]).toEqual({ token: e.token, logprob: e.logprob, bytes: e.bytes });
+    }
+    // streamed: every choice's deltas carry its index; the logprobs of the deltas add up to the whole reply's
+    const s = await postStream(base, '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0, n: 2, logprobs: true, stream: true, stream_options: { include_usage: true } });
+    for (const index of [0, 1]) {
+      const mine = s.events.filter((e) => e.choices[0]?.index === index).map((e) => e.choices[0]);
+      expect(mine[0].delta.role).toBe('assistant');
+      expect(mine.map((x) => x.delta.content ?? '').join('')).toBe(chat.json.choices[0].message.content);
+      const streamed = mine.flatMap((x) => x.logprobs?.content ?? []);
+      expect(streamed.map((e: { token: string; logprob: number }) => [e.token, e.logprob])).toEqual(content.map((e: { token: string; logprob: number }) => [e.token, e.logprob]));
+      expect(mine.at(-1).finish_reason).toBe('length');
+    }
+    expect(s.events.at(-1).usage).toEqual({ prompt_tokens: chat.json.usage.prompt_tokens, completion_tokens: 8, total_tokens: chat.json.usage.prompt_tokens + 8 });
+    // legacy completions streamed: per choice, the chunks' tokens spell its text and text_offset runs on across chunks
+    const cs = await postStream(base, '/v1/completions', { prompt: 'Hi', max_tokens: 6, temperature: 0, n: 2, logprobs: 1, stream: true });
+    for (const index of [0, 1]) {
+      const mine = cs.events.filter((e) => e.choices[0]?.index === index).map((e) => e.choices[0]);
+      const tokens: string[] = mine.flatMap((x) => x.logprobs?.tokens ?? []);
+      const offsets: number[] = mine.flatMap((x) => x.logprobs?.text_offset ?? []);
+      expect(mine.map((x) => x.text).join('')).toBe(ref.text);
+      expect(tokens.join('')).toBe(ref.text);
+      expect(offsets).toEqual(tokens.map((_, i) => tokens.slice(0, i).join('').length));
+      expect(mine.at(-1).finish_reason).toBe('length');
+    }
   });
 
   it('a stream request rejected after tokenizing still gets a JSON 400, not an event stream', async () => {

@@ -17,6 +17,8 @@ import { u32 } from '../../ts/formats/gguf-writer.js';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
 import { CHATML_RENAME, havePhi3Vocab, phi3Missing, writeChatModel } from '../chat/chat-model.js';
 import { oracleModel, oraclePath } from '../models/llama-cpp-oracle.js';
+import { loadLocal } from '../../ts/generate/load-local.js';
+import { repoRoot } from '../models/helpers.js';
 import { listen } from './helpers.js';
 
 type FunctionCall = OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;
@@ -207,5 +209,137 @@ describe.skipIf(!havePhi3Vocab)('a chat template that throws, and chat_template_
       await handler.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * logprobs and n through the openai client on the committed stories260K.gguf (no ../shared needed):
+ * a plain-text chat template, greedy and seeded sampling, streaming, both logprobs shapes. The
+ * log-probabilities are checked against the log-softmax of the JS backend's logits for the same
+ * prefix (an independent forward pass; native and JS kernels agree to ~3e-3 on this model).
+ */
+describe('logprobs and n through the openai client (stories260K.gguf)', () => {
+  const model = join(repoRoot, 'models', 'stories260K.gguf');
+  let handler: ServeHandler;
+  let server: Server;
+  let client: OpenAI;
+  let base: string;
+  /** tensorloom_prompt_tokens_computed_total: prompt tokens the model actually ran. */
+  const computed = async (): Promise<number> => Number(/^tensorloom_prompt_tokens_computed_total (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())![1]);
+  beforeAll(async () => {
+    handler = await createServer({ model, parallel: 4, threads: 1, contextLength: 128, chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}' });
+    const l = await listen(handler);
+    server = l.server;
+    base = l.base;
+    server.keepAliveTimeout = 120_000;
+    client = new OpenAI({ baseURL: `${l.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    server?.close();
+    await handler?.close();
+  });
+
+  /** The greedy continuation's token ids (in process) and the JS backend's log-softmax rows for it. */
+  async function greedyReference(prompt: string, maxTokens: number): Promise<{ text: string; rows: Float64Array[] }> {
+    const ref = await loadLocal(model, { backend: 'js', contextLength: 128 });
+    try {
+      const r = ref.engine.generate(prompt, { maxTokens, temperature: 0 });
+      const m = ref.engine.model;
+      const ids = ref.engine.encode(prompt);
+      const rows: Float64Array[] = [];
+      let logits = m.forward(Int32Array.from(ids), 0);
+      for (let i = 0; i < r.tokens.length; i++) {
+        let max = -Infinity;
+        for (const x of logits) max = Math.max(max, x);
+        let sum = 0;
+        for (const x of logits) sum += Math.exp(x - max);
+        rows.push(Float64Array.from(logits, (x) => x - max - Math.log(sum)));
+        logits = m.forward(Int32Array.of(r.tokens[i]!), ids.length + i);
+      }
+      return { text: r.text, rows };
+    } finally {
+      ref.close();
+    }
+  }
+
+  it('completions: logprobs N gives tokens, token_logprobs equal to the reference log-softmax, N alternatives and text offsets', async () => {
+    const want = await greedyReference('Once upon a time', 12);
+    const r = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 12, temperature: 0, logprobs: 3 });
+    const c = r.choices[0]!;
+    expect(c.text).toBe(want.text);
+    const lp = c.logprobs!;
+    expect(lp.tokens!.join('')).toBe(c.text);
+    lp.token_logprobs!.forEach((x, i) => {
+      expect(Math.abs(x - Math.max(...want.rows[i]!))).toBeLessThan(1e-2); // greedy: the most likely token
+    });
+    expect(lp.text_offset).toEqual(lp.tokens!.map((_, i) => lp.tokens!.slice(0, i).join('').length));
+    for (const [i, top] of lp.top_logprobs!.entries()) {
+      const values = Object.values(top);
+      expect(values.length).toBeGreaterThanOrEqual(1); // two pieces may share a text
+      expect(values.length).toBeLessThanOrEqual(3);
+      expect(top[lp.tokens![i]!]).toBeCloseTo(lp.token_logprobs![i]!, 10);
+    }
+  });
+
+  it('chat: logprobs with top_logprobs, non-streamed and streamed, agree and match the reference', async () => {
+    const messages = [{ role: 'user' as const, content: 'Once upon a time' }];
+    const want = await greedyReference('Once upon a time', 10);
+    const r = await client.chat.completions.create({ model: 'stories260K', messages, max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 5 });
+    const content = r.choices[0]!.logprobs!.content!;
+    expect(r.choices[0]!.message.content).toBe(want.text);
+    expect(content.map((e) => e.token).join('')).toBe(want.text);
+    content.forEach((e, i) => {
+      const sorted = Array.from(want.rows[i]!).sort((a, b) => b - a);
+      expect(Math.abs(e.logprob - sorted[0]!)).toBeLessThan(1e-2);
+      expect(e.top_logprobs).toHaveLength(5);
+      e.top_logprobs.forEach((t, j) => expect(Math.abs(t.logprob - sorted[j]!)).toBeLessThan(1e-2));
+      expect(Buffer.from(e.bytes!).toString('utf8')).toBe(e.token);
+    });
+    const stream = await client.chat.completions.create({ model: 'stories260K', messages, max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 5, stream: true });
+    const streamed: OpenAI.Chat.Completions.ChatCompletionTokenLogprob[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    }
+    expect(text).toBe(want.text);
+    expect(streamed).toEqual(content);
+  });
+
+  it('n: greedy choices equal one request; seeded choices differ and repeat; streamed with an index per choice; usage counts the prompt once', async () => {
+    const messages = [{ role: 'user' as const, content: 'Lily saw' }];
+    const one = await client.chat.completions.create({ model: 'stories260K', messages, max_tokens: 16, temperature: 0 });
+    const before = await computed();
+    const greedy = await client.chat.completions.create({ model: 'stories260K', messages, max_tokens: 16, temperature: 0, n: 3 });
+    expect((await computed()) - before).toBe(one.usage!.prompt_tokens); // the prompt ran once for the 3 choices
+    expect(greedy.choices.map((c) => c.message.content)).toEqual(Array(3).fill(one.choices[0]!.message.content));
+    expect(greedy.usage!.prompt_tokens).toBe(one.usage!.prompt_tokens);
+    expect(greedy.usage!.completion_tokens).toBe(3 * one.usage!.completion_tokens);
+
+    const seeded = { model: 'stories260K', prompt: 'Lily saw', max_tokens: 16, temperature: 1, seed: 11, n: 4 };
+    const a = await client.completions.create(seeded);
+    const b = await client.completions.create(seeded);
+    expect(new Set(a.choices.map((c) => c.text)).size).toBeGreaterThan(1);
+    expect(b.choices.map((c) => c.text)).toEqual(a.choices.map((c) => c.text));
+
+    const stream = await client.completions.create({ ...seeded, stream: true });
+    const texts = ['', '', '', ''];
+    const finished = new Set<number>();
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        texts[c.index] += c.text;
+        if (c.finish_reason) finished.add(c.index);
+      }
+    }
+    expect(texts).toEqual(a.choices.map((c) => c.text));
+    expect([...finished].sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('out-of-range n and top_logprobs are 400s naming the field', async () => {
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    const err = (p: Promise<unknown>): Promise<{ status: number; param: string }> => p.then(() => ({ status: 200, param: '' }), (e: { status: number; param: string }) => e);
+    expect(await err(client.chat.completions.create({ model: 'm', messages, n: 5 }))).toMatchObject({ status: 400, param: 'n' });
+    expect(await err(client.chat.completions.create({ model: 'm', messages, logprobs: true, top_logprobs: 25 }))).toMatchObject({ status: 400, param: 'top_logprobs' });
+    expect(await err(client.completions.create({ model: 'm', prompt: 'x', logprobs: 21 }))).toMatchObject({ status: 400, param: 'logprobs' });
   });
 });

@@ -128,6 +128,13 @@ class ToyEngine implements BatchEngine {
     return this.logits.subarray(0, n * VOCAB);
   }
 
+  /** n > 1: the slot's tokens are its "KV cache", so a fork copies them (engineOptions.noCopySlot hides this method). */
+  copySlot(from: number, to: number, positions: number): void {
+    if (positions > this.len[from]!) throw new RangeError(`toy: slot ${from} holds ${this.len[from]} positions, asked to copy ${positions}`);
+    this.cache[to]!.set(this.cache[from]!.subarray(0, positions));
+    this.len[to] = positions;
+  }
+
   dispose(): void {}
 }
 
@@ -158,7 +165,8 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
   const stepMs = typeof o.stepMs === 'number' ? o.stepMs : Number(process.env.TOY_STEP_MS ?? 0);
   const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe);
   return {
-    engine,
+    // noCopySlot: an engine that cannot fork a prefix (n > 1 then runs the prompt once per choice)
+    engine: o.noCopySlot === true ? { vocabSize: VOCAB, contextLength: ctx, slots: opts.slots, forward: (rows) => engine.forward(rows), dispose: () => engine.dispose() } : engine,
     tokenizer: { encode: encodePrompt, createStreamDecoder, eosIds: [EOS] },
     info: {
       id: 'toy',

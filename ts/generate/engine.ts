@@ -12,10 +12,11 @@ import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { beamSearchSync } from './beam-search.js';
 import { DecoderBeams } from './decoder-beams.js';
+import { LogprobCapture, TokenPieces, withPieces } from './logprobs.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
-import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt } from './types.js';
+import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt, TokenLogprob } from './types.js';
 
 /** Options the engine takes: the public ones minus what only makes sense across threads. */
 export type EngineOptions = Omit<GenerateOptions, 'signal' | 'onText'>;
@@ -44,6 +45,9 @@ export class Engine {
   private readonly history: Int32Array;
   private readonly one = new Int32Array(1);
   private savedLogits: Float32Array | undefined;
+  /** Made on the first call that asks for logprobs. */
+  private logprobCapture: LogprobCapture | undefined;
+  private pieces: TokenPieces | undefined;
   /** Tokens that end generation: the model file's EOS (and EOT) and the tokenizer's. */
   readonly eosIds: readonly number[];
 
@@ -126,6 +130,11 @@ export class Engine {
     const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
     for (const id of ids) decoder.push(id);
     const tokens: number[] = [];
+    const topLogprobs = options.topLogprobs ?? 0;
+    const logprobs: TokenLogprob[] | null = options.logprobs ? [] : null;
+    if (!logprobs && topLogprobs > 0) throw new TypeError('tensorloom: topLogprobs needs logprobs: true');
+    const capture = logprobs ? (this.logprobCapture ??= new LogprobCapture(model.config.vocabSize)) : null;
+    const pieces = logprobs ? (this.pieces ??= new TokenPieces({ ...(this.tokenizer.tokenTable ? { tokenTable: () => this.tokenizer.tokenTable!() } : {}), createStreamDecoder: () => this.tokenizer.createStreamDecoder({ skipSpecialTokens: false }) })) : null;
     let out = '';
     const emit = (s: string): void => {
       if (!s) return;
@@ -197,6 +206,7 @@ export class Engine {
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
+      capture?.capture(logits, topLogprobs); // the model's distribution, before the sampler edits the row
       const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
@@ -204,6 +214,7 @@ export class Engine {
       }
       constraint?.accept(id);
       tokens.push(id);
+      if (capture) logprobs!.push(withPieces(capture.entry(id), pieces!));
       emit(text.push(decoder.push(id)));
       if (text.stoppedBy !== null || constraint?.finished) {
         finishReason = 'stop'; // a grammar that admits nothing more ends the text, as EOS would
@@ -233,6 +244,7 @@ export class Engine {
         prefillTokensPerSecond: prefillMs > 0 ? (ran * 1000) / prefillMs : 0,
         decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
       },
+      ...(logprobs ? { logprobs } : {}),
     };
   }
 

@@ -6,4 +6,4 @@ export { AbortError, Engine, type EngineHooks, type EngineOptions } from './engi
 export { Sampler, resolveSampling, type SamplingOptions, type ResolvedSampling } from './sampler.js';
 export { Rng } from './rng.js';
 export { StopMatcher } from './stop-matcher.js';
-export type { FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt } from './types.js';
+export type { FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt, TokenLogprob, TopLogprob } from './types.js';

@@ -10,6 +10,7 @@
  * Unknown keys are refused with the list of known ones (a typo such as `temprature` would
  * otherwise be ignored in silence).
  */
+import { MAX_TOP_LOGPROBS } from './logprobs.js';
 import type { GenerateOptions } from './types.js';
 
 /** Who is asking: decides which entries apply (hooks cannot cross a thread; HTTP has its own names). */
@@ -78,9 +79,14 @@ export const GENERATE_OPTIONS = {
   numBeams: { expected: 'an integer in [1, 256]', type: isNumber, range: (v: number) => Number.isInteger(v) && v >= 1 && v <= 256, http: null, not: ['scheduler'] },
   lengthPenalty: { expected: 'a finite number', type: isNumber, range: finite, http: null, not: ['scheduler'] },
   earlyStopping: { expected: "true, false or 'never'", type: (v) => isBool(v) || v === 'never', http: null, not: ['scheduler'] },
+  // Per-token log-probabilities (ts/generate/logprobs.ts); the server maps OpenAI's logprobs / top_logprobs itself.
+  logprobs: { expected: 'true or false', type: isBool, http: null },
+  topLogprobs: { expected: `an integer in [0, ${MAX_TOP_LOGPROBS}]`, type: isNumber, range: (v: number) => Number.isInteger(v) && v >= 0 && v <= MAX_TOP_LOGPROBS, http: null },
   // The batching server's OpenAI logit_bias (ranges checked by the Scheduler; HTTP maps logit_bias itself).
   logitBias: { expected: 'an object mapping token ids to numbers in [-100, 100]', type: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), http: null, not: ['api', 'engine'] },
-} satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec } & { readonly logitBias: OptionSpec };
+  // The batching server's OpenAI n: several choices from one prompt (its KV prefix computed once).
+  n: { expected: 'an integer in [1, 128]', type: isNumber, range: (v: number) => Number.isInteger(v) && v >= 1 && v <= 128, http: null, not: ['api', 'engine'] },
+} satisfies { readonly [K in keyof Required<GenerateOptions>]: OptionSpec } & { readonly logitBias: OptionSpec; readonly n: OptionSpec };
 
 export type OptionName = keyof typeof GENERATE_OPTIONS;
 const SPECS: Readonly<Record<string, OptionSpec>> = GENERATE_OPTIONS;

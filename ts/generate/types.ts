@@ -2,8 +2,10 @@
 import type { TemplatedText } from '../chat/types.js';
 import type { GrammarOptions } from '../grammar/compile.js';
 import type { TokenTable } from '../grammar/token-mask.js';
+import type { TokenLogprob } from './logprobs.js';
 import type { SamplingOptions } from './sampler.js';
 
+export type { TokenLogprob, TopLogprob } from './logprobs.js';
 export type { SamplingOptions } from './sampler.js';
 
 /**
@@ -43,6 +45,14 @@ export interface GenerateOptions extends SamplingOptions, GrammarOptions {
   lengthPenalty?: number;
   /** Beam search: when to stop once numBeams hypotheses have ended (true, false or 'never'). Default false. */
   earlyStopping?: boolean | 'never';
+  /**
+   * Report each generated token's log-probability in `result.logprobs`: the log-softmax of the
+   * model's logits, before penalties, logit bias, grammar masking and temperature (llama-server's
+   * and OpenAI's convention; see ts/generate/logprobs.ts). Default false.
+   */
+  logprobs?: boolean;
+  /** With `logprobs`: also this many most likely tokens at each position, in [0, 20]. Default 0. */
+  topLogprobs?: number;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -77,6 +87,8 @@ export interface GenerateResult {
   stopString: string | null;
   usage: GenerateUsage;
   timings: GenerateTimings;
+  /** With `logprobs: true`: one entry per generated token (same order as `tokens`). */
+  logprobs?: TokenLogprob[];
 }
 
 /** Text, token ids, or a rendered chat template (its control-token spellings become control tokens). */

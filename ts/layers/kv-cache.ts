@@ -96,6 +96,30 @@ export class KVCache {
     return this.k.reduce((s, a) => s + a.byteLength, 0) * 2 + (this.recurrent?.bytes ?? 0);
   }
 
+  /**
+   * Makes this cache hold `src`'s first `positions` positions (a prompt's prefix shared by several
+   * sequences). A recurrent state cannot be cut back, so `src`'s must hold exactly `positions` tokens.
+   */
+  copyPrefixFrom(src: KVCache, positions: number): void {
+    if (src === this) return;
+    if (src.layers !== this.layers || src.rowSize !== this.rowSize || src.dtype !== this.dtype) {
+      throw new RangeError('tensorloom: KVCache.copyPrefixFrom: the caches have other shapes or types (another model)');
+    }
+    if (!Number.isInteger(positions) || positions < 0 || positions > src.length || positions > this.maxSeq) {
+      throw new RangeError(`tensorloom: KVCache.copyPrefixFrom: ${positions} positions asked, the source holds ${src.length} and this cache ${this.maxSeq}`);
+    }
+    const n = positions * this.rowSize;
+    for (let l = 0; l < this.layers; l++) {
+      this.k[l]!.set(src.k[l]!.subarray(0, Math.min(n, src.k[l]!.length)));
+      this.v[l]!.set(src.v[l]!.subarray(0, Math.min(n, src.v[l]!.length)));
+    }
+    if (src.recurrent && this.recurrent) {
+      if (src.recurrent.length !== positions) throw new RangeError(`tensorloom: KVCache.copyPrefixFrom: the recurrent state holds ${src.recurrent.length} tokens, not ${positions}, and cannot be cut back`);
+      this.recurrent.restore(src.recurrent);
+    }
+    this.length = positions;
+  }
+
   /** Frees the buffers (the cache is unusable afterwards). */
   dispose(): void {
     this.k = [];

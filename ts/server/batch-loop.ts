@@ -8,8 +8,15 @@
  * between two decode steps, its prompt is fed a chunk per step (so a long prompt doesn't stall
  * the others), and a sequence leaves the batch the step it finishes, freeing its KV-cache slot.
  * Requests wait FIFO for a free slot; the bound on that wait queue is kept by the main thread.
+ *
+ * A request for n > 1 choices waits until n slots are free, then runs its prompt once in the first
+ * slot; the step that yields the prompt's last logits copies that slot's KV prefix into the other
+ * n − 1 (the engine's `copySlot`), and each choice samples its first token from the same logits
+ * with its own sampler (seed + i), then decodes on its own. An engine without `copySlot` runs the
+ * prompt in every slot instead (same output, more compute).
  */
 import type { TemplatedText } from '../chat/types.js';
+import { LogprobCapture, TokenPieces, withPieces, type TokenLogprob } from '../generate/logprobs.js';
 import { compileGrammar } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { BatchRow, LoadedEngine, SamplingParams, TokenSampler } from './engine.js';
@@ -31,6 +38,10 @@ export interface LoopRequest {
   logitBias?: [number, number][];
   /** GBNF the output must match (response_format / tools, already converted and checked by the HTTP layer). */
   grammar?: string;
+  /** Choices to generate from the prompt (default 1); choice i samples with seed + i. */
+  n?: number;
+  /** Report each token's log-probability with this many alternatives (ts/generate/logprobs.ts); absent: none. */
+  topLogprobs?: number;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -39,8 +50,8 @@ export type FinishReason = 'stop' | 'length';
 export type LoopEvent =
   | { id: number; kind: 'accepted'; promptTokens: number }
   | { id: number; kind: 'rejected'; error: ErrorPayload }
-  | { id: number; kind: 'token'; token: number; text: string }
-  | { id: number; kind: 'done'; text: string; finishReason: FinishReason; promptTokens: number; completionTokens: number }
+  | { id: number; kind: 'token'; token: number; text: string; choice?: number; logprob?: TokenLogprob }
+  | { id: number; kind: 'done'; text: string; finishReason: FinishReason; promptTokens: number; completionTokens: number; choice?: number }
   | { id: number; kind: 'failed'; error: ErrorPayload };
 
 interface Sequence {
@@ -63,6 +74,14 @@ interface Sequence {
   next: number;
   /** The grammar cursor of a constrained request. */
   constraint: GrammarConstraint | null;
+  /** Which of the request's n choices this is. */
+  choice: number;
+  /** Choice 0 of an n > 1 request that forks its prompt: the other choices (they wait in `running` until the fork). */
+  siblings: Sequence[];
+  /** A sibling waiting for choice 0's prompt: it runs no rows until the fork copies the prefix into its slot. */
+  awaitingFork: boolean;
+  /** Alternatives per token when logprobs are reported; null: not reported. */
+  topLogprobs: number | null;
 }
 
 export interface BatchLoopOptions {
@@ -77,6 +96,12 @@ export class BatchLoop {
   private readonly freeSlots: number[];
   private readonly eos: Set<number>;
   private saved: Float32Array | undefined;
+  /** The raw logits row of a forking prompt, which every choice samples from. */
+  private forkRow: Float32Array | undefined;
+  private capture: LogprobCapture | undefined;
+  private readonly pieces: TokenPieces;
+  /** Prompt tokens run through the model so far (a forked prompt counts once). */
+  private promptTokensRun = 0;
 
   constructor(
     private readonly loaded: LoadedEngine,
@@ -84,6 +109,8 @@ export class BatchLoop {
   ) {
     this.freeSlots = Array.from({ length: loaded.engine.slots }, (_, i) => loaded.engine.slots - 1 - i);
     this.eos = new Set(loaded.tokenizer.eosIds);
+    const tok = loaded.tokenizer;
+    this.pieces = new TokenPieces({ ...(tok.tokenTable ? { tokenTable: () => tok.tokenTable!() } : {}), createStreamDecoder: () => tok.createStreamDecoder() });
   }
 
   /** Tokenizes and checks the request; on success it waits for a slot. */
@@ -113,68 +140,86 @@ export class BatchLoop {
         'max_tokens',
       );
     }
-    const history = new Int32Array(req.maxTokens === null ? ctx : ids.length + req.maxTokens);
-    history.set(ids);
-    let text: TextStream;
+    const n = req.n ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > engine.slots) return reject(id, `n is ${n}, but this server runs at most ${engine.slots} sequences at once (its parallel slots); ask for n in [1, ${engine.slots}]`, 'n');
+    const top = req.topLogprobs;
+    if (top !== undefined && !(Number.isInteger(top) && top >= 0 && top <= 20)) return reject(id, `top_logprobs must be an integer in [0, 20]; got ${top}`, 'top_logprobs');
+    const texts: TextStream[] = [];
     try {
-      text = new TextStream(tokenizer, ids, req.stop);
+      for (let i = 0; i < n; i++) texts.push(new TextStream(tokenizer, ids, req.stop));
     } catch (err) {
       return reject(id, `the prompt could not be decoded: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
     }
     const badBias = req.logitBias?.find(([t]) => t >= engine.vocabSize);
     if (badBias) return reject(id, `logit_bias names token ${badBias[0]}, outside the vocabulary of ${engine.vocabSize} tokens`, 'logit_bias');
-    let constraint: GrammarConstraint | null = null;
+    const constraints: (GrammarConstraint | null)[] = texts.map(() => null);
     if (req.grammar !== undefined) {
       const table = tokenizer.tokenTable?.();
       if (!table) return reject(id, 'this engine does not support grammar-constrained output', 'response_format');
       try {
-        constraint = compileGrammar(req.grammar, table).start(tokenizer.eosIds);
+        const compiled = compileGrammar(req.grammar, table);
+        for (let i = 0; i < n; i++) constraints[i] = compiled.start(tokenizer.eosIds);
       } catch (err) {
         return reject(id, `the grammar could not be compiled: ${(err as Error).message}`, 'grammar');
       }
     }
-    this.waiting.push({
-      id,
-      prompt: Int32Array.from(ids),
-      prefilled: 0,
-      history,
-      sampling: req.sampling,
-      generated: 0,
-      maxTokens: req.maxTokens,
-      ignoreEos: req.ignoreEos ?? false,
-      sampler: null,
-      logitBias: req.logitBias ?? null,
-      text,
-      slot: -1,
-      next: -1,
-      constraint,
+    const prompt = Int32Array.from(ids);
+    const fork = n > 1 && typeof engine.copySlot === 'function';
+    const choices = texts.map((text, choice): Sequence => {
+      const history = new Int32Array(req.maxTokens === null ? ctx : ids.length + req.maxTokens);
+      history.set(ids);
+      return {
+        id,
+        prompt,
+        prefilled: 0,
+        history,
+        sampling: choiceSampling(req.sampling, choice),
+        generated: 0,
+        maxTokens: req.maxTokens,
+        ignoreEos: req.ignoreEos ?? false,
+        sampler: null,
+        logitBias: req.logitBias ?? null,
+        text,
+        slot: -1,
+        next: -1,
+        constraint: constraints[choice]!,
+        choice,
+        siblings: [],
+        awaitingFork: fork && choice > 0,
+        topLogprobs: top ?? null,
+      };
     });
+    if (fork) {
+      choices[0]!.siblings = choices.slice(1);
+      this.waiting.push(choices[0]!);
+    } else this.waiting.push(...choices);
     return { id, kind: 'accepted', promptTokens: ids.length };
   }
 
-  /** Drops a request wherever it is; its slot is free for the next step. */
+  /** Drops a request (all its choices) wherever it is; its slots are free for the next step. */
   cancel(id: number): void {
-    const w = this.waiting.findIndex((s) => s.id === id);
-    if (w >= 0) this.waiting.splice(w, 1);
-    const r = this.running.findIndex((s) => s.id === id);
-    if (r >= 0) this.release(r);
+    for (let w = this.waiting.length - 1; w >= 0; w--) if (this.waiting[w]!.id === id) this.waiting.splice(w, 1);
+    for (let r = this.running.length - 1; r >= 0; r--) if (this.running[r]!.id === id) this.release(r);
   }
 
   hasWork(): boolean {
     return this.running.length > 0 || this.waiting.length > 0;
   }
 
-  stats(): { slots: number; slotsBusy: number; waiting: number } {
-    return { slots: this.loaded.engine.slots, slotsBusy: this.running.length, waiting: this.waiting.length };
+  stats(): { slots: number; slotsBusy: number; waiting: number; promptTokensRun: number } {
+    return { slots: this.loaded.engine.slots, slotsBusy: this.running.length, waiting: this.waiting.length, promptTokensRun: this.promptTokensRun };
   }
 
   /** Runs one forward pass over the batch and returns what each request produced. */
   step(): LoopEvent[] {
-    while (this.freeSlots.length > 0 && this.waiting.length > 0) {
+    // FIFO: a request forking n choices waits at the head until n slots are free together.
+    while (this.waiting.length > 0 && this.freeSlots.length >= 1 + this.waiting[0]!.siblings.length) {
       const seq = this.waiting.shift()!;
-      seq.slot = this.freeSlots.pop()!;
-      seq.sampler = this.loaded.makeSampler(seq.sampling, seq.slot);
-      this.running.push(seq);
+      for (const s of [seq, ...seq.siblings]) {
+        s.slot = this.freeSlots.pop()!;
+        s.sampler = this.loaded.makeSampler(s.sampling, s.slot);
+        this.running.push(s);
+      }
     }
     if (this.running.length === 0) return [];
 
@@ -188,12 +233,13 @@ export class BatchLoop {
     }
     let budget = Math.max(this.opts.prefillChunk - rows.length, 1);
     for (const seq of this.running) {
-      if (seq.next >= 0 || budget === 0) continue;
+      if (seq.next >= 0 || seq.awaitingFork || budget === 0) continue;
       const n = Math.min(budget, seq.prompt.length - seq.prefilled);
       const end = seq.prefilled + n;
       rows.push({ slot: seq.slot, pos: seq.prefilled, tokens: seq.prompt.subarray(seq.prefilled, end), wantLogits: end === seq.prompt.length });
       owners.push(seq);
       budget -= n;
+      this.promptTokensRun += n;
     }
 
     const events: LoopEvent[] = [];
@@ -203,9 +249,9 @@ export class BatchLoop {
     } catch (err) {
       // The engine failed (a native error): fail the sequences of this step, keep serving.
       const error: ErrorPayload = { kind: 'internal', message: `tensorloom: forward pass failed: ${(err as Error).message}` };
-      for (const seq of owners) {
-        events.push({ id: seq.id, kind: 'failed', error });
-        this.release(this.running.indexOf(seq));
+      for (const id of new Set(owners.map((s) => s.id))) {
+        events.push({ id, kind: 'failed', error });
+        this.cancel(id); // every choice of the request, forked or waiting for the fork
       }
       return events;
     }
@@ -218,20 +264,56 @@ export class BatchLoop {
       if (seq.next < 0) seq.prefilled += row.tokens.length;
       if (!row.wantLogits) continue;
       const row_ = logits.subarray(li * vocab, (li + 1) * vocab);
-      if (seq.logitBias) for (const [t, b] of seq.logitBias) row_[t] = b <= -100 ? -Infinity : row_[t]! + b;
-      const token = seq.constraint ? this.sampleConstrained(seq, row_) : seq.sampler!(row_, seq.history, seq.prompt.length + seq.generated);
       li++;
-      const done = this.accept(seq, token, events);
-      if (done) this.release(this.running.indexOf(seq));
+      // Log-probabilities are of the model's own row: captured before bias, grammar and the sampler edit it.
+      if (seq.topLogprobs !== null) (this.capture ??= new LogprobCapture(vocab)).capture(row_, seq.topLogprobs);
+      if (seq.next < 0 && seq.siblings.length > 0) {
+        this.fork(seq, row_, events);
+        continue;
+      }
+      if (this.sampleAndAccept(seq, row_, events)) this.release(this.running.indexOf(seq));
     }
     return events;
   }
 
+  /**
+   * Choice 0's prompt has run: its KV prefix goes to every other choice still waiting for it, and
+   * each samples its first token from the same logits (the row is restored before every draw).
+   */
+  private fork(leader: Sequence, row: Float32Array, events: LoopEvent[]): void {
+    const forks = leader.siblings.filter((s) => s.awaitingFork && this.running.includes(s));
+    const raw = (this.forkRow ??= new Float32Array(row.length));
+    raw.set(row);
+    for (const s of forks) {
+      this.loaded.engine.copySlot!(leader.slot, s.slot, leader.prompt.length);
+      s.prefilled = s.prompt.length;
+      s.awaitingFork = false;
+    }
+    const finished: Sequence[] = [];
+    for (const s of [leader, ...forks]) {
+      row.set(raw);
+      if (this.sampleAndAccept(s, row, events)) finished.push(s);
+    }
+    for (const s of finished) this.release(this.running.indexOf(s));
+  }
+
+  /** Bias, sample, and record one token of `seq` from `row` (which it edits); true when the sequence is finished. */
+  private sampleAndAccept(seq: Sequence, row: Float32Array, events: LoopEvent[]): boolean {
+    if (seq.logitBias) for (const [t, b] of seq.logitBias) row[t] = b <= -100 ? -Infinity : row[t]! + b;
+    const token = seq.constraint ? this.sampleConstrained(seq, row) : seq.sampler!(row, seq.history, seq.prompt.length + seq.generated);
+    const logprob = seq.topLogprobs !== null ? withPieces(this.capture!.entry(token), this.pieces) : undefined;
+    return this.accept(seq, token, events, logprob);
+  }
+
   /** Records a sampled token; returns true when the sequence is finished. */
-  private accept(seq: Sequence, token: number, events: LoopEvent[]): boolean {
+  private accept(seq: Sequence, token: number, events: LoopEvent[], logprob: TokenLogprob | undefined): boolean {
+    const choice = seq.choice > 0 ? { choice: seq.choice } : {};
     const finish = (reason: FinishReason, text: string): true => {
-      events.push({ id: seq.id, kind: 'done', text, finishReason: reason, promptTokens: seq.prompt.length, completionTokens: seq.generated });
+      events.push({ id: seq.id, kind: 'done', text, finishReason: reason, promptTokens: seq.prompt.length, completionTokens: seq.generated, ...choice });
       return true;
+    };
+    const token_ = (text: string): void => {
+      events.push({ id: seq.id, kind: 'token', token, text, ...choice, ...(logprob ? { logprob } : {}) });
     };
     if (!seq.ignoreEos && this.eos.has(token)) return finish('stop', seq.text.flush());
     seq.constraint?.accept(token);
@@ -241,12 +323,12 @@ export class BatchLoop {
     const text = seq.text.push(token);
     if (seq.text.stopped || seq.constraint?.finished) {
       // a grammar that admits nothing more ends the text, as EOS would
-      events.push({ id: seq.id, kind: 'token', token, text: seq.text.stopped ? text : text + seq.text.flush() });
+      token_(seq.text.stopped ? text : text + seq.text.flush());
       return finish('stop', '');
     }
     const full =
       (seq.maxTokens !== null && seq.generated >= seq.maxTokens) || seq.prompt.length + seq.generated >= this.loaded.engine.contextLength;
-    events.push({ id: seq.id, kind: 'token', token, text: full ? text + seq.text.flush() : text });
+    token_(full ? text + seq.text.flush() : text);
     return full ? finish('length', '') : false;
   }
 
@@ -267,6 +349,12 @@ export class BatchLoop {
     const [seq] = this.running.splice(index, 1);
     if (seq) this.freeSlots.push(seq.slot);
   }
+}
+
+/** Choice i of a seeded request samples with seed + i (mod 2^53): reproducible, and choice 0 is the single request. */
+function choiceSampling(sampling: SamplingParams, choice: number): SamplingParams {
+  if (choice === 0 || sampling.seed === undefined) return sampling;
+  return { ...sampling, seed: (sampling.seed + choice) % 2 ** 53 };
 }
 
 function reject(id: number, message: string, param: string): LoopEvent {

@@ -119,6 +119,12 @@ export class BatchedForward {
     return out.subarray(0, want * V);
   }
 
+  /** Slot `to` gets slot `from`'s first `positions` positions (n choices of one prompt: its prefill is shared). */
+  copySlot(from: number, to: number, positions: number): void {
+    for (const s of [from, to]) if (!Number.isInteger(s) || s < 0 || s >= this.slots) throw new RangeError(`tensorloom: slot ${s} is not in [0, ${this.slots})`);
+    this.caches[to]!.copyPrefixFrom(this.caches[from]!, positions);
+  }
+
   dispose(): void {
     for (const c of this.caches) c.dispose();
   }

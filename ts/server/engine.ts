@@ -34,6 +34,12 @@ export interface BatchEngine {
    * the array may be reused by the next call.
    */
   forward(rows: readonly BatchRow[]): Float32Array;
+  /**
+   * Makes slot `to` hold the first `positions` positions of slot `from` (and whatever per-sequence
+   * state goes with them), so n choices of one prompt share its prefill. Optional: without it each
+   * choice runs the prompt itself.
+   */
+  copySlot?(from: number, to: number, positions: number): void;
   /** Frees native memory. */
   dispose(): void;
 }

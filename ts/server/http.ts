@@ -15,7 +15,9 @@ import { planTools, type ToolPlan } from '../chat/tools.js';
 import { ChatTemplate } from './chat-template.js';
 import { outputConstraints, readToolCalls, templateKwargs, ToolStreamGate } from './chat-request.js';
 import { AbortError, QueueFullError, RequestError, UnavailableError } from './errors.js';
-import { Scheduler, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
+import type { TokenLogprob } from '../generate/logprobs.js';
+import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
+import { Scheduler, type ChoiceResult, type GenerateOptions, type GenerateResult, type SchedulerOptions, type ServePrompt } from './scheduler.js';
 import { endEventStream, sendEvent, startEventStream } from './sse.js';
 import { readBody } from './read-body.js';
 import { ApiKeyCheck, CorsPolicy } from './auth.js';
@@ -94,7 +96,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       })
     : null;
   const bodyLimits = { limit: opts.maxBodyBytes ?? 1 << 20, totalMs: opts.bodyTimeoutMs ?? 30_000, idleMs: opts.bodyIdleTimeoutMs ?? 10_000 };
-  const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength) };
+  const limits: Limits = { contextLength: info.contextLength, defaultCompletionTokens: Math.min(opts.defaultCompletionTokens ?? 16, info.contextLength), slots: info.slots };
   const created = Math.floor(Date.now() / 1000);
   const metrics = new ServerMetrics();
   const apiKey = opts.apiKey !== undefined ? new ApiKeyCheck(opts.apiKey) : null;
@@ -215,32 +217,51 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
     res.on('close', onClose);
     req.socket?.setNoDelay(true);
     const call = { ...options, addBos: Array.isArray(prompt) ? false : addBos, signal: ac.signal };
+    const n = options.n ?? 1;
+    const withLogprobs = options.logprobs === true;
     try {
       if (!stream) {
         const r = await scheduler.submit(prompt, call);
         metrics.generation(r);
-        return sendJson(res, 200, { ...head, choices: [kind === 'chat' ? chatChoice(r, tools) : textChoice(r)], usage: usage(r) });
+        const choices = r.choices.map((c) => (kind === 'chat' ? chatChoice(c, tools, withLogprobs) : textChoice(c, withLogprobs)));
+        return sendJson(res, 200, { ...head, choices, usage: usage(r) });
       }
+      // Streaming: each choice's text as it comes, with the log-probabilities of the tokens behind it.
       let started = false;
       const start = (): void => {
         if (started) return;
         started = true;
         startEventStream(res);
-        if (kind === 'chat') sendEvent(res, { ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+        if (kind === 'chat') for (let index = 0; index < n; index++) sendEvent(res, { ...head, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
       };
-      const delta = (text: string, finish: string | null): unknown =>
-        kind === 'chat'
-          ? { ...head, choices: [{ index: 0, delta: finish ? {} : { content: text }, logprobs: null, finish_reason: finish }] }
-          : { ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }] };
-      const gate = tools ? new ToolStreamGate(tools) : null;
-      const send = (t: string): void => {
+      const pending: TokenLogprob[][] = Array.from({ length: n }, () => []);
+      const offsets = new Array<number>(n).fill(0); // legacy text_offset, per choice
+      const takeLogprobs = (index: number): unknown => {
+        if (!withLogprobs) return null;
+        const entries = pending[index]!.splice(0);
+        if (kind === 'chat') return chatLogprobs(entries);
+        const lp = completionLogprobs(entries, offsets[index]);
+        for (const e of entries) offsets[index]! += e.text.length;
+        return lp;
+      };
+      const delta = (index: number, text: string, finish: string | null): unknown => {
+        const logprobs = finish ? null : takeLogprobs(index);
+        return kind === 'chat'
+          ? { ...head, choices: [{ index, delta: finish ? {} : { content: text }, logprobs, finish_reason: finish }] }
+          : { ...head, choices: [{ index, text, logprobs, finish_reason: finish }] };
+      };
+      const gates = Array.from({ length: n }, () => (tools ? new ToolStreamGate(tools) : null));
+      const onToken = (index: number, t: string, logprob: TokenLogprob | undefined): void => {
         start();
+        if (logprob) pending[index]!.push(logprob);
+        if (!t) return;
+        const gate = gates[index];
         const out = gate ? gate.push(t) : t;
-        if (out) sendEvent(res, delta(out, null));
+        if (out) sendEvent(res, delta(index, out, null));
       };
       let r: GenerateResult;
       try {
-        r = await scheduler.submit(prompt, { ...call, onText: send }, { onAccepted: start });
+        r = await scheduler.submit(prompt, call, { onAccepted: start, onToken });
       } catch (err) {
         if (!started) throw err;
         if (!(err instanceof AbortError)) sendEvent(res, errorBody(err as Error).body);
@@ -248,17 +269,22 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
       }
       metrics.generation(r);
       start();
-      let finish: string = r.finishReason;
-      if (gate) {
-        const end = gate.finish(r.finishReason);
-        if (end.text) sendEvent(res, delta(end.text, null));
-        if (end.calls) {
-          const toolCalls = end.calls.map((c, index) => ({ index, ...c }));
-          sendEvent(res, { ...head, choices: [{ index: 0, delta: { tool_calls: toolCalls }, logprobs: null, finish_reason: null }] });
-          finish = 'tool_calls';
+      for (const c of r.choices) {
+        let finish: string = c.finishReason;
+        const gate = gates[c.index];
+        if (gate) {
+          const end = gate.finish(c.finishReason);
+          if (end.text) sendEvent(res, delta(c.index, end.text, null));
+          if (end.calls) {
+            const toolCalls = end.calls.map((call, index) => ({ index, ...call }));
+            sendEvent(res, { ...head, choices: [{ index: c.index, delta: { tool_calls: toolCalls }, logprobs: takeLogprobs(c.index), finish_reason: null }] });
+            finish = 'tool_calls';
+          }
         }
+        // Tokens whose text was held back (a stop string, an unfinished character) still report their logprobs.
+        if (pending[c.index]!.length > 0) sendEvent(res, delta(c.index, '', null));
+        sendEvent(res, delta(c.index, '', finish));
       }
-      sendEvent(res, delta('', finish));
       if (includeUsage) sendEvent(res, { ...head, choices: [], usage: usage(r) });
       endEventStream(res);
     } finally {
@@ -294,14 +320,15 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   return handler;
 }
 
-function textChoice(r: GenerateResult): unknown {
-  return { index: 0, text: r.text, logprobs: null, finish_reason: r.finishReason };
+function textChoice(c: ChoiceResult, withLogprobs: boolean): unknown {
+  return { index: c.index, text: c.text, logprobs: withLogprobs ? completionLogprobs(c.logprobs ?? []) : null, finish_reason: c.finishReason };
 }
 
-function chatChoice(r: GenerateResult, tools: ToolPlan | null): unknown {
-  const calls = readToolCalls(r.text, r.finishReason, tools);
-  if (calls) return { index: 0, message: { role: 'assistant', content: null, tool_calls: calls }, logprobs: null, finish_reason: 'tool_calls' };
-  return { index: 0, message: { role: 'assistant', content: r.text }, logprobs: null, finish_reason: r.finishReason };
+function chatChoice(c: ChoiceResult, tools: ToolPlan | null, withLogprobs: boolean): unknown {
+  const logprobs = withLogprobs ? chatLogprobs(c.logprobs ?? []) : null;
+  const calls = readToolCalls(c.text, c.finishReason, tools);
+  if (calls) return { index: c.index, message: { role: 'assistant', content: null, tool_calls: calls }, logprobs, finish_reason: 'tool_calls' };
+  return { index: c.index, message: { role: 'assistant', content: c.text }, logprobs, finish_reason: c.finishReason };
 }
 
 function usage(r: GenerateResult): unknown {

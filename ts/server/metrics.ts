@@ -3,6 +3,7 @@
  *
  *   tensorloom_requests_total{route,status}     counter    HTTP requests answered
  *   tensorloom_prompt_tokens_total              counter    prompt tokens processed
+ *   tensorloom_prompt_tokens_computed_total     counter    prompt tokens run through the model (n choices fork one prefill)
  *   tensorloom_generated_tokens_total           counter    tokens generated
  *   tensorloom_queue_depth                      gauge      requests waiting for a slot (the HPA's metric)
  *   tensorloom_slots_busy / _slots_total        gauge      KV-cache slots decoding now / in all
@@ -69,6 +70,7 @@ export class ServerMetrics {
     };
     metric('tensorloom_requests_total', 'counter', 'HTTP requests answered, by route and status code.', [...this.requests].map(([k, v]) => `tensorloom_requests_total{${k}} ${v}`));
     metric('tensorloom_prompt_tokens_total', 'counter', 'Prompt tokens processed.', [`tensorloom_prompt_tokens_total ${this.promptTokens}`]);
+    metric('tensorloom_prompt_tokens_computed_total', 'counter', 'Prompt tokens run through the model (a prompt forked into n choices counts once).', [`tensorloom_prompt_tokens_computed_total ${stats.promptTokensRun}`]);
     metric('tensorloom_generated_tokens_total', 'counter', 'Tokens generated.', [`tensorloom_generated_tokens_total ${this.generatedTokens}`]);
     metric('tensorloom_queue_depth', 'gauge', 'Requests accepted and waiting for a KV-cache slot.', [`tensorloom_queue_depth ${Math.max(0, stats.outstanding - stats.slots)}`]);
     metric('tensorloom_queue_capacity', 'gauge', 'Requests that may wait before 429.', [`tensorloom_queue_capacity ${stats.maxQueued}`]);

@@ -65,6 +65,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
         contextLength: ctx,
         slots: opts.slots,
         forward: (rows) => batched.forward(rows),
+        copySlot: (from, to, positions) => batched.copySlot(from, to, positions),
         dispose: () => {
           batched.dispose();
           built.dispose();

@@ -14,6 +14,8 @@ export interface LoopStats {
   slots: number;
   slotsBusy: number;
   waiting: number;
+  /** Prompt tokens run through the model so far (a prompt forked into n choices counts once). */
+  promptTokensRun: number;
 }
 
 export type ToWorker =

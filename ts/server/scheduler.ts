@@ -7,6 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
+import type { TokenLogprob } from '../generate/logprobs.js';
 import { validateGenerateOptions } from '../generate/options.js';
 import { createWorker } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
@@ -57,14 +58,38 @@ export interface GenerateOptions extends Omit<SamplingOptions, 'penaltyLastN'> {
   logitBias?: Record<number, number>;
   /** GBNF the output must match (see ts/grammar; jsonSchemaToGrammar converts a JSON Schema). */
   grammar?: string;
-  /** Called whenever generation releases more text (UTF-8 complete, stop strings held back). */
+  /** Called whenever generation releases more text (UTF-8 complete, stop strings held back); with n > 1, choice 0's text. */
   onText?: (text: string) => void;
+  /**
+   * Choices to generate from the prompt (OpenAI's `n`, at most the number of slots): the prompt runs
+   * once and its KV prefix is copied into n slots; choice i samples with `seed + i`. Default 1.
+   */
+  n?: number;
+  /** Report each token's log-probability (the model's log-softmax, see ts/generate/logprobs.ts) in `logprobs`. */
+  logprobs?: boolean;
+  /** With `logprobs`: this many most likely alternatives per token, in [0, 20]. */
+  topLogprobs?: number;
 }
 
-export interface GenerateResult {
+/** One of the n choices of a request. */
+export interface ChoiceResult {
+  index: number;
   text: string;
   tokens: number[];
   finishReason: FinishReason;
+  /** With `logprobs: true`: one entry per token of `tokens`. */
+  logprobs?: TokenLogprob[];
+}
+
+export interface GenerateResult {
+  /** Choice 0's text, tokens, finish reason and logprobs (the whole answer when n = 1). */
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  logprobs?: TokenLogprob[];
+  /** Every choice, in index order (one when n = 1). */
+  choices: ChoiceResult[];
+  /** Prompt tokens counted once; completion tokens summed over the choices. */
   usage: { promptTokens: number; completionTokens: number; totalTokens: number };
   timings: {
     /** Submission to first generated token. */
@@ -83,15 +108,27 @@ export interface SchedulerStats extends LoopStats {
 /** Internal hooks the HTTP layer uses on top of GenerateOptions. */
 export interface SubmitHooks {
   onAccepted?: (promptTokens: number) => void;
+  /** Every token of every choice as it is sampled (`text` may be ''), then a choice's held-back text at its end (no logprob). */
+  onToken?: (choice: number, text: string, logprob: TokenLogprob | undefined) => void;
+}
+
+interface ChoiceState {
+  tokens: number[];
+  text: string;
+  logprobs: TokenLogprob[] | null;
+  finishReason: FinishReason | null;
+  completionTokens: number;
 }
 
 interface Call {
   onText: ((text: string) => void) | undefined;
   onAccepted: ((promptTokens: number) => void) | undefined;
+  onToken: SubmitHooks['onToken'];
   resolve: (r: GenerateResult) => void;
   reject: (e: Error) => void;
-  tokens: number[];
-  text: string;
+  choices: ChoiceState[];
+  /** Choices not finished yet. */
+  open: number;
   t0: number;
   firstTokenMs: number;
   detach: () => void;
@@ -115,7 +152,7 @@ export class Scheduler {
     readonly info: ModelInfo,
     private readonly maxQueued: number,
   ) {
-    this.stats_ = { slots: info.slots, slotsBusy: 0, waiting: 0 };
+    this.stats_ = { slots: info.slots, slotsBusy: 0, waiting: 0, promptTokensRun: 0 };
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'events') {
         this.stats_ = m.stats;
@@ -187,6 +224,7 @@ export class Scheduler {
     let invalid: Error | null = null;
     try {
       validateGenerateOptions(opts, 'scheduler');
+      if ((opts.n ?? 1) > 1) throw new RangeError('tensorloom: stream() yields one text; for n > 1 choices use generate() (result.choices) or submit() with an onToken hook');
     } catch (err) {
       invalid = err as Error;
     }
@@ -268,13 +306,15 @@ export class Scheduler {
         reject(new AbortError('tensorloom: the generation was aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      const n = request.n ?? 1;
       this.calls.set(id, {
         onText: opts.onText,
         onAccepted: hooks.onAccepted,
+        onToken: hooks.onToken,
         resolve,
         reject,
-        tokens: [],
-        text: '',
+        choices: Array.from({ length: n }, () => ({ tokens: [], text: '', logprobs: request.topLogprobs !== undefined ? [] : null, finishReason: null, completionTokens: 0 })),
+        open: n,
         t0: performance.now(),
         firstTokenMs: 0,
         detach: () => signal?.removeEventListener('abort', onAbort),
@@ -339,28 +379,47 @@ export class Scheduler {
         this.settle(e.id);
         call.reject(errorFromPayload(e.error));
         break;
-      case 'token':
-        if (call.tokens.length === 0) call.firstTokenMs = performance.now() - call.t0;
-        call.tokens.push(e.token);
+      case 'token': {
+        const index = e.choice ?? 0;
+        const c = call.choices[index]!;
+        if (call.firstTokenMs === 0) call.firstTokenMs = performance.now() - call.t0;
+        c.tokens.push(e.token);
+        if (e.logprob) c.logprobs?.push(e.logprob);
         if (e.text) {
-          call.text += e.text;
-          call.onText?.(e.text);
+          c.text += e.text;
+          if (index === 0) call.onText?.(e.text);
         }
+        call.onToken?.(index, e.text, e.logprob);
         break;
+      }
       case 'done': {
+        const index = e.choice ?? 0;
+        const c = call.choices[index]!;
         if (e.text) {
-          call.text += e.text;
-          call.onText?.(e.text);
+          c.text += e.text;
+          if (index === 0) call.onText?.(e.text);
+          call.onToken?.(index, e.text, undefined);
         }
+        c.finishReason = e.finishReason;
+        c.completionTokens = e.completionTokens;
+        if (--call.open > 0) break;
         const totalMs = performance.now() - call.t0;
         this.avgCallMs = 0.9 * this.avgCallMs + 0.1 * totalMs;
         this.settle(e.id);
+        const choices: ChoiceResult[] = call.choices.map((ch, i) => ({
+          index: i,
+          text: ch.text,
+          tokens: ch.tokens,
+          finishReason: ch.finishReason!,
+          ...(ch.logprobs ? { logprobs: ch.logprobs } : {}),
+        }));
+        const completionTokens = call.choices.reduce((sum, ch) => sum + ch.completionTokens, 0);
+        const { index: _first, ...first } = choices[0]!;
         call.resolve({
-          text: call.text,
-          tokens: call.tokens,
-          finishReason: e.finishReason,
-          usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
-          timings: { firstTokenMs: call.tokens.length ? call.firstTokenMs : totalMs, totalMs },
+          ...first,
+          choices,
+          usage: { promptTokens: e.promptTokens, completionTokens, totalTokens: e.promptTokens + completionTokens },
+          timings: { firstTokenMs: call.firstTokenMs || totalMs, totalMs },
         });
         break;
       }
@@ -413,6 +472,7 @@ function toLoopRequest(prompt: ServePrompt, options: GenerateOptions): LoopReque
   }
   const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
   if (o.grammar !== undefined && typeof o.grammar !== 'string') throw new TypeError('tensorloom: grammar must be a GBNF string');
+  if (o.topLogprobs !== undefined && o.topLogprobs > 0 && !o.logprobs) throw new TypeError('tensorloom: topLogprobs needs logprobs: true');
   return {
     prompt,
     addBos: o.addBos ?? true,
@@ -422,6 +482,8 @@ function toLoopRequest(prompt: ServePrompt, options: GenerateOptions): LoopReque
     ignoreEos: o.ignoreEos ?? false,
     ...(o.grammar !== undefined ? { grammar: o.grammar } : {}),
     ...(o.logitBias !== undefined ? { logitBias: biasPairs(o.logitBias) } : {}),
+    ...(o.n !== undefined && o.n !== 1 ? { n: o.n } : {}),
+    ...(o.logprobs ? { topLogprobs: o.topLogprobs ?? 0 } : {}),
   };
 }
 

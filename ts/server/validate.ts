@@ -3,6 +3,7 @@
  * Every failure is a RequestError naming the field and what was expected, which the HTTP layer
  * answers with 400 and an OpenAI-shaped error body.
  */
+import { MAX_TOP_LOGPROBS } from '../generate/logprobs.js';
 import { HttpOptionError, optionsFromHttp } from '../generate/options.js';
 import { RequestError } from './errors.js';
 import type { GenerateOptions } from './scheduler.js';
@@ -38,6 +39,8 @@ export interface Limits {
   contextLength: number;
   /** max_tokens when /v1/completions gets none (OpenAI: 16). */
   defaultCompletionTokens: number;
+  /** KV-cache slots: the most choices (`n`) one request may ask for. Default 128. */
+  slots?: number;
 }
 
 type Body = Record<string, unknown>;
@@ -71,9 +74,12 @@ export function validateCompletion(body: Body, limits: Limits): CompletionReques
   if (body.suffix !== undefined && body.suffix !== null) unsupported('suffix', 'suffix');
   const bestOf = optInt(body, 'best_of', 1, 128);
   if (bestOf !== undefined && bestOf !== 1) unsupported('best_of', 'best_of > 1');
-  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== 0) unsupported('logprobs', 'logprobs');
+  // Legacy completions: logprobs is the number of alternatives per token (OpenAI allows up to 5; we allow 20, as chat).
+  const top = optInt(body, 'logprobs', 0, MAX_TOP_LOGPROBS);
   const maxTokens = optInt(body, 'max_tokens', 1, limits.contextLength);
-  return { prompt, ...common(body, maxTokens === undefined ? limits.defaultCompletionTokens : maxTokens) };
+  const r = { prompt, ...common(body, maxTokens === undefined ? limits.defaultCompletionTokens : maxTokens, limits) };
+  if (top !== undefined) Object.assign(r.options, { logprobs: true, topLogprobs: top });
+  return r;
 }
 
 export function validateChat(body: Body, limits: Limits): ChatRequest {
@@ -81,12 +87,15 @@ export function validateChat(body: Body, limits: Limits): ChatRequest {
   rejectUnknownFields(body, CHAT_FIELDS, '/v1/chat/completions');
   if (!Array.isArray(m) || m.length === 0) throw new RequestError(`messages must be a non-empty array of {role, content}; got ${describe(m)}`, 'messages');
   const messages = m.map((msg, i) => chatMessage(msg, i));
-  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) unsupported('logprobs', 'logprobs');
-  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.top_logprobs !== 0) unsupported('top_logprobs', 'top_logprobs');
+  const logprobs = optBool(body, 'logprobs') ?? false;
+  const top = optInt(body, 'top_logprobs', 0, MAX_TOP_LOGPROBS);
+  if (top !== undefined && top > 0 && !logprobs) throw new RequestError('top_logprobs needs logprobs: true', 'top_logprobs');
   const a = optInt(body, 'max_completion_tokens', 1, limits.contextLength);
   const b = optInt(body, 'max_tokens', 1, limits.contextLength);
   const max = a ?? b;
-  return { messages, ...common(body, max === undefined ? null : max) };
+  const r = { messages, ...common(body, max === undefined ? null : max, limits) };
+  if (logprobs) Object.assign(r.options, { logprobs: true, topLogprobs: top ?? 0 });
+  return r;
 }
 
 function chatMessage(msg: unknown, i: number): ChatMessage {
@@ -129,10 +138,17 @@ function chatMessage(msg: unknown, i: number): ChatMessage {
   return out;
 }
 
-function common(body: Body, maxTokens: number | null): Common {
+function common(body: Body, maxTokens: number | null, limits: Limits): Common {
   if (body.model !== undefined && typeof body.model !== 'string') throw new RequestError(`model must be a string; got ${describe(body.model)}`, 'model');
-  const n = optInt(body, 'n', 1, 128);
-  if (n !== undefined && n !== 1) unsupported('n', 'n > 1');
+  // n choices take n KV-cache slots at once (the prompt's prefix is computed once and copied into each).
+  const maxN = Math.min(limits.slots ?? 128, 128);
+  let n: number | undefined;
+  try {
+    n = optInt(body, 'n', 1, maxN);
+  } catch (err) {
+    if (!(err instanceof RequestError) || typeof body.n !== 'number' || !Number.isInteger(body.n)) throw err;
+    throw new RequestError(`n must be between 1 and ${maxN} (each choice takes one of the server's ${maxN} parallel slots; see --parallel); got ${body.n}`, 'n');
+  }
   const stream = optBool(body, 'stream') ?? false;
   let includeUsage = false;
   const so = body.stream_options;
@@ -147,7 +163,7 @@ function common(body: Body, maxTokens: number | null): Common {
     if (err instanceof HttpOptionError) throw new RequestError(err.message, err.param);
     throw err;
   }
-  const options: CompletionRequest['options'] = { ...sampling, maxTokens };
+  const options: CompletionRequest['options'] = { ...sampling, maxTokens, ...(n !== undefined && n > 1 ? { n } : {}) };
   const bias = logitBias(body.logit_bias);
   if (bias) options.logitBias = bias;
   return { options, stream, includeUsage };
