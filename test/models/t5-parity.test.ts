@@ -33,12 +33,13 @@ const toolTmp = join(tmpdir(), 'tl-t5-llama-greedy');
 
 const STEPS = 40;
 const TEXTS = [
-  'Translate English to German: The house is wonderful.',
+  // the random vocabulary's pieces come from bge's uncased words: upper case is <unk>
+  'translate english to german: the house is wonderful.',
   'summarize: a',
   // ~90 tokens: deep into the encoder's logarithmic buckets
-  Array.from({ length: 6 }, (_, i) => `Sentence number ${i} talks about the weather, the river and the mountains.`).join(' '),
+  Array.from({ length: 6 }, (_, i) => `sentence number ${i} talks about the weather, the river and the mountains.`).join(' '),
   // > 128 tokens: past the 128-distance clamp
-  Array.from({ length: 12 }, (_, i) => `Sentence number ${i} talks about the weather, the river and the mountains.`).join(' '),
+  Array.from({ length: 12 }, (_, i) => `sentence number ${i} talks about the weather, the river and the mountains.`).join(' '),
 ];
 
 /**
@@ -54,6 +55,12 @@ function model(arch: T5Arch): string {
   const p = join(dir, `${arch}.gguf`);
   if (!existsSync(p)) makeRandomT5({ arch, size: 'tiny', seed: arch === 't5' ? 1 : 2, gguf: p });
   return p;
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < x.length; v++) if (x[v]! > x[best]!) best = v;
+  return best;
 }
 
 function llamaGreedy(path: string, ids: readonly number[]): { ids: number[]; logits: number[] } {
@@ -83,6 +90,45 @@ describe('relative position buckets', () => {
   });
 });
 
+describe.skipIf(!haveVocab)(`T5 Hugging Face folder vs GGUF of the same weights (${haveVocab ? 'bge vocabulary present' : 'bge vocabulary absent → skipped'})`, () => {
+  for (const arch of ['t5', 'flan-t5'] as const) {
+    it(`${arch}: tokenizer.json and the GGUF vocabulary give the same ids; first-step logits within 1e-4, 16 greedy ids identical`, () => {
+      const gguf = join(dir, `hf-${arch}.gguf`);
+      const hf = join(dir, `hf-${arch}`);
+      makeRandomT5({ arch, size: 'tiny', seed: 7, gguf, hf });
+      using a = openModelFile(gguf);
+      using b = openModelFile(hf);
+      const backend = getBackend(nativeAvailable() ? 'native' : 'js');
+      const ma = buildEncoderDecoder(a, backend);
+      const mb = buildEncoderDecoder(b, backend);
+      expect(mb.spec).toEqual(ma.spec);
+      expect(mb.config.mlp).toBe(ma.config.mlp);
+      const ta = openTokenizer(a, ma.config.vocabSize).tokenizer;
+      const tb = openTokenizer(b, mb.config.vocabSize).tokenizer;
+      for (const text of TEXTS.slice(0, 3)) {
+        const ids = Array.from(ta.encode(text, { addSpecialTokens: true }));
+        expect(Array.from(tb.encode(text, { addSpecialTokens: true })), text).toEqual(ids);
+        const sa = ma.start(ma.encode(Int32Array.from(ids)));
+        const sb = mb.start(mb.encode(Int32Array.from(ids)));
+        let ta0 = ma.spec.decoderStartTokenId;
+        let tb0 = ta0;
+        for (let i = 0; i < 16; i++) {
+          const la = ma.decode(sa, Int32Array.of(ta0)).slice();
+          const lb = mb.decode(sb, Int32Array.of(tb0));
+          if (i === 0) {
+            let diff = 0;
+            for (let v = 0; v < la.length; v++) diff = Math.max(diff, Math.abs(la[v]! - lb[v]!));
+            expect(diff).toBeLessThan(1e-4);
+          }
+          ta0 = backend.argmax(la);
+          tb0 = backend.argmax(lb);
+          expect(tb0, `step ${i}`).toBe(ta0);
+        }
+      }
+    });
+  }
+});
+
 describe.skipIf(!haveVocab || !haveTool || !oraclePath)(
   `T5 vs llama.cpp (${!haveVocab ? `bge vocabulary absent (${BGE_VOCAB}) → skipped` : !haveTool ? `${greedyTool} absent → skipped` : !oraclePath ? oracleMissing : 'llama-greedy.sh'})`,
   () => {
@@ -102,30 +148,32 @@ describe.skipIf(!haveVocab || !haveTool || !oraclePath)(
             expect(ids.at(-1), 'T5 sources end with </s>').toBe(1);
             const theirs = llamaGreedy(path, ids);
             const state = m.start(m.encode(Int32Array.from(ids)));
+            const scale = m.spec.tiedHead ? Math.sqrt(m.config.dim) : 1;
+            const range = Math.max(...theirs.logits) - Math.min(...theirs.logits);
             const ours: number[] = [];
             let token = m.spec.decoderStartTokenId;
             for (let i = 0; i < STEPS; i++) {
               const logits = m.decode(state, Int32Array.of(token));
               if (i === 0) {
-                const scale = m.spec.tiedHead ? Math.sqrt(m.config.dim) : 1;
-                let lo = Infinity;
-                let hi = -Infinity;
-                let diff = 0;
                 expect(logits.length).toBe(theirs.logits.length);
-                for (let v = 0; v < logits.length; v++) {
-                  const t = theirs.logits[v]!;
-                  lo = Math.min(lo, t);
-                  hi = Math.max(hi, t);
-                  diff = Math.max(diff, Math.abs(logits[v]! * scale - t));
-                }
-                expect(diff / (hi - lo), `${arch} ${JSON.stringify(text.slice(0, 30))}: max |Δlogit| / range`).toBeLessThan(tolerance(ids.length));
+                let diff = 0;
+                for (let v = 0; v < logits.length; v++) diff = Math.max(diff, Math.abs(logits[v]! * scale - theirs.logits[v]!));
+                expect(diff / range, `${arch} ${JSON.stringify(text.slice(0, 30))}: max |Δlogit| / range`).toBeLessThan(tolerance(ids.length));
               }
-              let best = 0;
-              for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+              const best = argmax(logits);
+              if (best !== theirs.ids[i] && ids.length > 128) {
+                // past 128 source tokens llama.cpp's f16 cross-attention may flip a near tie: allowed
+                // only where our own margin between the two choices is within that error bound
+                const margin = (logits[best]! - logits[theirs.ids[i]!]!) * scale;
+                expect(margin / range, `${arch} step ${i}: ours ${best}, llama.cpp ${theirs.ids[i]}`).toBeLessThan(2 * tolerance(ids.length));
+                expect(i, 'at least 8 identical steps before a near tie').toBeGreaterThanOrEqual(8);
+                break;
+              }
               ours.push(best);
               token = best;
             }
-            expect(ours, `${arch} ${JSON.stringify(text.slice(0, 30))} (${ids.length} source tokens)`).toEqual(theirs.ids);
+            expect(ours, `${arch} ${JSON.stringify(text.slice(0, 30))} (${ids.length} source tokens)`).toEqual(theirs.ids.slice(0, ours.length));
+            if (ids.length <= 128) expect(ours).toHaveLength(STEPS);
           }
         }, 120_000);
       }
