@@ -9,7 +9,7 @@
  * added to every layer's self-attention scores (ts/layers/biased-attention.ts).
  */
 import type { AttentionShape, Backend } from '../backend/types.js';
-import { attentionWithBias } from '../layers/biased-attention.js';
+import { BiasedAttention } from '../layers/biased-attention.js';
 import { CrossAttention, type CrossKV } from '../layers/cross-attention.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
@@ -81,6 +81,7 @@ export class EncoderDecoder {
   private readonly headScale: number;
   private readonly ws: Workspace;
   private readonly shape: AttentionShape;
+  private readonly biasedAttention: BiasedAttention;
   private readonly logits: Float32Array;
 
   constructor(
@@ -165,6 +166,7 @@ export class EncoderDecoder {
     this.headScale = s.tiedHead ? 1 / Math.sqrt(c.dim) : 1;
     this.shape = { T: 1, S: 1, H: c.nHeads, Hkv: c.nKvHeads, D: c.headDim, posOffset: 0, causal: false, scale: 1 };
     this.logits = new Float32Array(c.vocabSize);
+    this.biasedAttention = new BiasedAttention(backend);
   }
 
   /** Whether the file has a decoder (t5encoder files do not). */
@@ -283,7 +285,7 @@ export class EncoderDecoder {
       kProj.forward(k, h, T);
       vProj.forward(v, h, T);
     }
-    attentionWithBias(att, q, k, v, this.shape, bias);
+    this.biasedAttention.forward(att, q, k, v, this.shape, bias);
     l.attn.o.forward(y, att, T);
     this.backend.add(x, x, y);
   }
