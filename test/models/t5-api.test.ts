@@ -16,6 +16,9 @@ import { readGGUF } from '../../ts/formats/gguf.js';
 import { writeGGUF, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { AbortError } from '../../ts/generate/engine.js';
 import { loadModel, type Model } from '../../ts/generate/model.js';
+import { getBackend } from '../../ts/backend/index.js';
+import { openModelFile } from '../../ts/formats/model-file.js';
+import { buildEncoderDecoder } from '../../ts/models/registry.js';
 import { repoRoot, shared } from './helpers.js';
 import { oraclePath } from './llama-cpp-oracle.js';
 
@@ -25,12 +28,17 @@ const dir = mkdtempSync(join(tmpdir(), 'tl-t5-api-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SOURCE = 'translate english to german: the house is wonderful.';
 
-/** A copy of `src` without the tensors `drop` names (metadata kept as is). */
-function withoutTensors(src: string, out: string, drop: (name: string) => boolean): void {
+/** A copy of `src` without the tensors `drop` names; `meta` renames (or drops: null) metadata entries. */
+function withoutTensors(src: string, out: string, drop: (name: string) => boolean, meta: (k: string, v: unknown) => [string, unknown] | null = (k, v) => [k, v]): void {
   const bytes = new Uint8Array(readFileSync(src));
   const g = readGGUF(bytes);
-  const meta: [string, GGUFWriteValue][] = [...g.metadata].map(([k, v]) => [k, (typeof v === 'number' || typeof v === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: v } : v) as GGUFWriteValue]);
-  writeGGUF(out, { metadata: meta, tensors: g.tensors.filter((t) => !drop(t.name)).map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) })) });
+  const entries: [string, GGUFWriteValue][] = [];
+  for (const [k, v] of g.metadata) {
+    const kv = meta(k, v);
+    if (!kv) continue;
+    entries.push([kv[0], (typeof kv[1] === 'number' || typeof kv[1] === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: kv[1] } : kv[1]) as GGUFWriteValue]);
+  }
+  writeGGUF(out, { metadata: entries, tensors: g.tensors.filter((t) => !drop(t.name)).map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) })) });
 }
 
 describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary present' : `bge vocabulary absent (${BGE_VOCAB}) → skipped`})`, () => {
@@ -115,5 +123,25 @@ describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary
     await expect(loadModel(noDecoder, { worker: false })).rejects.toThrow(/no-decoder\.gguf: decoder tensor 'dec\.blk\.0\.attn_norm\.weight' is missing/);
     await expect(loadModel(path, { worker: false, kvCache: 'f16' })).rejects.toThrow(/kvCache option is for decoder-only models/);
     await expect(loadModel(path, { worker: false, maxBatch: 8 })).rejects.toThrow(/maxBatch option is for decoder-only models/);
+  });
+
+  it('t5encoder (an encoder-only T5, as llama.cpp names it): the same encoder output as the full model; generate refuses it', async () => {
+    const enc = join(dir, 't5encoder.gguf');
+    withoutTensors(path, enc, (n) => n.startsWith('dec.') || n === 'output.weight', (k, v) => {
+      if (k === 'general.architecture') return [k, 't5encoder'];
+      if (k === 't5.decoder_block_count' || k === 't5.decoder_start_token_id') return null;
+      return [k.replace(/^t5\./, 't5encoder.'), v];
+    });
+    using full = openModelFile(path);
+    using only = openModelFile(enc);
+    const backend = getBackend('js');
+    const a = buildEncoderDecoder(full, backend);
+    const b = buildEncoderDecoder(only, backend);
+    expect(b.config.family).toBe('t5encoder');
+    expect(b.hasDecoder).toBe(false);
+    const ids = Int32Array.from(await model.encode(SOURCE));
+    expect(Array.from(b.encodeHidden(ids))).toEqual(Array.from(a.encodeHidden(ids)));
+    expect(() => b.encode(ids)).toThrow(/has no decoder/);
+    await expect(loadModel(enc, { worker: false })).rejects.toThrow(/encoder-only T5 \(no decoder\): it cannot generate text/);
   });
 });
