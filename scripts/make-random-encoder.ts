@@ -55,7 +55,7 @@ export interface MakeEncoderOptions {
 }
 
 /** xorshift-based uniform [0, 1) stream per (seed, tensor index). */
-function prng(seed: number, stream: number): () => number {
+export function prng(seed: number, stream: number): () => number {
   let a = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(stream + 7, 0x85ebca6b)) | 1;
   return () => {
     a ^= a << 13;
@@ -65,7 +65,7 @@ function prng(seed: number, stream: number): () => number {
   };
 }
 
-function fill(n: number, rand: () => number, std: number, mean = 0): Float32Array {
+export function fill(n: number, rand: () => number, std: number, mean = 0): Float32Array {
   const out = new Float32Array(n);
   const half = std * Math.sqrt(3);
   for (let i = 0; i < n; i++) out[i] = mean + (rand() * 2 - 1) * half;

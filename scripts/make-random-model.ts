@@ -42,6 +42,7 @@ import { convertModel, modelToGGUF } from '../ts/models/convert.js';
 import { f32, u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../ts/formats/gguf-writer.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from '../ts/formats/safetensors-writer.js';
 import { makeRandomEncoder, type EncoderPooling, type EncoderSize } from './make-random-encoder.js';
+import { makeRandomT5, type T5Size } from './make-random-t5.js';
 
 export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2';
 export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen3moe', 'smollm3', 'mistral3', 'gemma2', 'gemma3', 'phi3', 'gpt2'];
@@ -641,6 +642,15 @@ function main(argv: string[]): number {
       pooling: { type: 'string', default: 'mean' },
     },
   });
+  if (values.arch === 't5' || values.arch === 'flan-t5') {
+    // encoder-decoders: scripts/make-random-t5.ts
+    if ((!values.gguf && !values.hf) || !['tiny', 'small', 'base'].includes(values.size) || !['f32', 'f16'].includes(values.type)) {
+      console.error('usage: make-random-model --arch t5|flan-t5 --size tiny|small|base [--type f32|f16] [--seed N] [--gguf FILE] [--hf DIR]');
+      return 2;
+    }
+    makeRandomT5({ arch: values.arch, size: values.size as T5Size, type: values.type as 'f32' | 'f16', seed: Number(values.seed), ...(values.gguf ? { gguf: values.gguf } : {}), ...(values.hf ? { hf: values.hf } : {}) });
+    return 0;
+  }
   if (values.arch === 'bert' || values.arch === 'nomic-bert' || values.arch === 'xlm-roberta') {
     // encoders (embedding models): scripts/make-random-encoder.ts
     if (!values.gguf || !['tiny', '33m', '110m'].includes(values.size) || !['mean', 'cls', 'last', 'rank', 'none'].includes(values.pooling) || !['f32', 'f16'].includes(values.type)) {

@@ -25,6 +25,8 @@ export interface SummaryConfig {
   normEps: number;
   mlp: string;
   rope: { theta: number; dims?: number; layout: string } | null;
+  /** Encoder-decoders (T5): the decoder stack and the relative position buckets. */
+  seq2seq?: { decoderLayers: number; buckets: number; maxDistance: number; decoderStartTokenId: number; tiedHead: boolean; encoderOnly: boolean };
 }
 
 export interface ModelSummary {

@@ -17,4 +17,9 @@ export interface ModelInfo {
   chat: ModelChatInfo;
   /** Milliseconds spent opening the files and building the model. */
   loadMs: number;
+  /**
+   * Present for encoder-decoder models (T5 family): the prompt is the source the encoder reads
+   * (at most maxSourceTokens), and `contextLength` is the decoder's.
+   */
+  encoderDecoder?: { encoderLayers: number; decoderLayers: number; decoderStartTokenId: number; maxSourceTokens: number };
 }

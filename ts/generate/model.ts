@@ -9,6 +9,7 @@ import { resolveModelSource } from '../hub/model-source.js';
 import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';
 import type { ChatMessage, TemplatedText } from '../chat/types.js';
 import { AbortError, type Engine } from './engine.js';
+import type { Seq2SeqEngine } from './seq2seq-engine.js';
 import type { ModelInfo } from './info.js';
 import { loadLocal } from './load-local.js';
 import type { LoadModelOptions } from './load-options.js';
@@ -184,7 +185,7 @@ function engineOptions(o: GenerateOptions): Omit<GenerateOptions, 'signal' | 'on
   return rest;
 }
 
-function inlineRunner(engine: Engine, close: () => void): Runner {
+function inlineRunner(engine: Engine | Seq2SeqEngine, close: () => void): Runner {
   return {
     async run(prompt, options, onText) {
       const signal = options.signal;

@@ -3,6 +3,7 @@
  * - SwiGLU (Llama): down(silu(gate(x)) ⊙ up(x))
  * - GeGLU (Gemma):  down(gelu_tanh(gate(x)) ⊙ up(x))
  * - GELU (GPT-2):   down(gelu(up(x)))
+ * - ReLU (T5 v1.0):  down(relu(up(x)))
  */
 import type { Backend, GeluApproximation } from '../backend/types.js';
 import type { Linear } from './linear.js';
@@ -12,7 +13,8 @@ export type MLPOptions =
   /** `gateUp` (optional): gate and up as one matrix, rows [gate | up], used for single tokens. */
   | { kind: 'swiglu'; gate: Linear; up: Linear; down: Linear; gateUp?: Linear | null }
   | { kind: 'geglu'; gate: Linear; up: Linear; down: Linear }
-  | { kind: 'gelu'; up: Linear; down: Linear; approximation?: GeluApproximation };
+  | { kind: 'gelu'; up: Linear; down: Linear; approximation?: GeluApproximation }
+  | { kind: 'relu'; up: Linear; down: Linear };
 
 export class MLP {
   readonly hidden: number;
@@ -26,7 +28,7 @@ export class MLP {
     if (down.inFeatures !== up.outFeatures || down.outFeatures !== up.inFeatures) {
       throw new RangeError(`tensorloom: MLP down projection is [${down.outFeatures}, ${down.inFeatures}], expected [${up.inFeatures}, ${up.outFeatures}]`);
     }
-    if (options.kind !== 'gelu' && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
+    if ((options.kind === 'swiglu' || options.kind === 'geglu') && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
       throw new RangeError(`tensorloom: MLP gate projection is [${options.gate.outFeatures}, ${options.gate.inFeatures}], expected [${up.outFeatures}, ${up.inFeatures}]`);
     }
     const gu = options.kind === 'swiglu' ? options.gateUp : null;
@@ -66,6 +68,9 @@ export class MLP {
       this.backend.gelu(g, g, 'tanh');
       this.backend.mul(g, g, u);
       o.down.forward(out, g, T);
+    } else if (o.kind === 'relu') {
+      for (let i = 0; i < u.length; i++) if (!(u[i]! > 0)) u[i] = 0; // no backend op: one pass over T × hidden
+      o.down.forward(out, u, T);
     } else {
       this.backend.gelu(u, u, o.approximation ?? 'tanh');
       o.down.forward(out, u, T);

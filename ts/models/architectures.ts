@@ -34,8 +34,9 @@ import { qwen3moe } from './qwen3moe.js';
 import { qwen35, qwen35moe } from './qwen35.js';
 import { smollm3 } from './smollm3.js';
 import { mistral3 } from './mistral3.js';
+import { t5, t5encoder } from './t5.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert, t5, t5encoder];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert' | 't5' | 't5encoder';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
@@ -33,8 +33,11 @@ export interface TransformerConfig {
   contextLength: number;
   norm: 'rmsnorm' | 'layernorm';
   normEps: number;
-  /** swiglu: down(silu(gate) ⊙ up); geglu: down(gelu_tanh(gate) ⊙ up) (Gemma); gelu: down(gelu(up)). */
-  mlp: 'swiglu' | 'geglu' | 'gelu';
+  /**
+   * swiglu: down(silu(gate) ⊙ up); geglu: down(gelu_tanh(gate) ⊙ up) (Gemma, Flan-T5's gated-GELU);
+   * gelu: down(gelu(up)); relu: down(relu(up)) (T5 v1.0).
+   */
+  mlp: 'swiglu' | 'geglu' | 'gelu' | 'relu';
   /** Rotary embeddings, or null for learned absolute positions (GPT-2). */
   rope: RopeOptions | null;
   /** Q/K/V projections carry biases (Qwen2, GPT-2). */
@@ -88,6 +91,31 @@ export interface TransformerConfig {
    * for decoders.
    */
   encoder?: EncoderSpec;
+  /** Encoder-decoders (T5): the encoder is the `nLayers` stack above; absent for everything else. */
+  seq2seq?: Seq2SeqSpec;
+}
+
+/**
+ * What an encoder-decoder (T5 family) adds to the shared hyperparameters: the decoder stack's depth,
+ * T5's relative position buckets (added to the attention scores; no absolute positions, no RoPE),
+ * the token the decoder starts from, and the LM head's form.
+ */
+export interface Seq2SeqSpec {
+  /** Decoder layers (GGUF t5.decoder_block_count, HF num_decoder_layers); the encoder has nLayers. */
+  decoderLayers: number;
+  /** Relative position buckets (t5.attention.relative_buckets_count, relative_attention_num_buckets). */
+  buckets: number;
+  /** Distance from which buckets stop growing (HF relative_attention_max_distance; llama.cpp fixes 128). */
+  maxDistance: number;
+  /** First decoder input (t5.decoder_start_token_id; T5: the pad id 0). */
+  decoderStartTokenId: number;
+  /**
+   * The LM head is the shared token embedding: T5 then scales the decoder output by dim^-½ before
+   * it (Hugging Face's T5; llama.cpp omits this factor, which changes no argmax).
+   */
+  tiedHead: boolean;
+  /** No decoder in the file (t5encoder: an encoder-only T5 for embeddings). */
+  encoderOnly: boolean;
 }
 
 export interface EncoderSpec {

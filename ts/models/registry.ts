@@ -10,6 +10,8 @@ import type { EncoderSpec } from './config.js';
 import { Encoder, type EncoderOptions } from './encoder.js';
 import type { EncoderWeights } from './weights.js';
 import { Transformer, type TransformerOptions } from './transformer.js';
+import { EncoderDecoder, type EncoderDecoderOptions } from './encoder-decoder.js';
+import { t5Weights } from './t5.js';
 import type { TransformerWeights } from './weights.js';
 
 export { ARCHITECTURES, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError, architectureOf, resolveModel, type ResolvedModel } from './architectures.js';
@@ -55,4 +57,11 @@ export function buildEncoder(mf: ModelFile, backend: Backend, options: EncoderOp
     layers, finalNorm: w.finalNorm, classifier: null,
   };
   return new Encoder(backend, { ...config, encoder }, weights, options);
+}
+
+/** An encoder-decoder (T5 family: config.seq2seq) ready to run: encode a source, then decode from it. */
+export function buildEncoderDecoder(mf: ModelFile, backend: Backend, options: EncoderDecoderOptions = {}): EncoderDecoder {
+  const { config, file } = resolveModel(mf);
+  if (!config.seq2seq) throw new Error(`tensorloom: ${mf.path}: '${config.architecture}' is not an encoder-decoder model`);
+  return new EncoderDecoder(backend, config, t5Weights(file, config), options);
 }

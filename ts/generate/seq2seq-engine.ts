@@ -1,0 +1,165 @@
+/**
+ * The generation loop of encoder-decoder models (T5 family), with the same surface as the decoder
+ * Engine (./engine.ts) so that `Model`, its worker and the CLI run either: the prompt is the
+ * *source* — encoded once (the encoder runs over all of it, its cross-attention K/V are kept) —
+ * and the decoder starts from the model's decoder start token, then samples token by token with
+ * the same Sampler, stop strings, grammar constraint, EOS handling and abort polling.
+ */
+import { isTemplatedText } from '../chat/types.js';
+import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
+import type { GrammarConstraint } from '../grammar/token-mask.js';
+import type { EncoderDecoder } from '../models/encoder-decoder.js';
+import { AbortError, type EngineHooks, type EngineOptions } from './engine.js';
+import { validateGenerateOptions } from './options.js';
+import { resolveSampling, Sampler } from './sampler.js';
+import { StopMatcher } from './stop-matcher.js';
+import type { GenerateResult, GenerationTokenizer, Prompt } from './types.js';
+
+export class Seq2SeqEngine {
+  private readonly sampler: Sampler;
+  /** The decoder's tokens (start token, then the generated ones): the penalties' history. */
+  private readonly history: Int32Array;
+  private savedLogits: Float32Array | undefined;
+  readonly eosIds: readonly number[];
+
+  constructor(
+    readonly model: EncoderDecoder,
+    readonly tokenizer: GenerationTokenizer,
+    stopIds: readonly number[] = [],
+  ) {
+    const V = model.config.vocabSize;
+    if (!model.hasDecoder) throw new Error(`tensorloom: ${model.config.architecture} is an encoder-only T5 (no decoder): it cannot generate text`);
+    if (tokenizer.vocabSize !== V) {
+      throw new RangeError(`tensorloom: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${V}; they do not belong together`);
+    }
+    const eos = new Set([...model.config.eosTokenIds, ...stopIds]);
+    if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
+    this.eosIds = [...eos];
+    this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.history = new Int32Array(model.maxTarget);
+  }
+
+  /** Source text → the encoder's input ids (the text, then </s>, as T5's tokenizer adds it; never a BOS). */
+  encode(prompt: Prompt, _addBos?: boolean): number[] {
+    const V = this.model.config.vocabSize;
+    let ids: number[];
+    if (typeof prompt === 'string') {
+      if (prompt.length === 0) throw new RangeError('tensorloom: the source text is empty: an encoder-decoder needs something to encode');
+      ids = Array.from(this.tokenizer.encode(prompt, { addSpecialTokens: true }));
+    } else if (Array.isArray(prompt)) {
+      ids = prompt.slice();
+    } else if (isTemplatedText(prompt)) {
+      throw new TypeError('tensorloom: chat templates are for decoder models; give an encoder-decoder its source as text or token ids');
+    } else {
+      throw new TypeError(`tensorloom: the source must be a string or an array of token ids, got ${typeof prompt}`);
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`tensorloom: source token ${id} is outside the vocabulary [0, ${V})`);
+    }
+    if (ids.length === 0) throw new RangeError('tensorloom: the source is empty (no token ids): an encoder-decoder needs something to encode');
+    if (ids.length > this.model.maxSource) {
+      throw new RangeError(`tensorloom: the source has ${ids.length} tokens but the encoder's context is ${this.model.maxSource}; shorten the source`);
+    }
+    return ids;
+  }
+
+  generate(prompt: Prompt, options: EngineOptions = {}, hooks: EngineHooks = {}): GenerateResult {
+    const t0 = performance.now();
+    validateGenerateOptions(options, 'engine');
+    const maxTokens = options.maxTokens ?? 256;
+    const stop = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
+    const sampling = resolveSampling(options);
+    const constraint = this.constraint(options);
+    if (options.addBos !== undefined) throw new TypeError('tensorloom: addBos is a decoder-only option: an encoder-decoder source gets no BOS (T5 appends </s>)');
+    const ids = this.encode(prompt);
+    const model = this.model;
+    const aborted = hooks.aborted ?? (() => false);
+    const eos = options.ignoreEos ? [] : this.eosIds;
+    const text = new StopMatcher(stop);
+    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const tokens: number[] = [];
+    let out = '';
+    const emit = (s: string): void => {
+      if (!s) return;
+      out += s;
+      hooks.onText?.(s);
+    };
+    const abort = (): never => {
+      throw new AbortError('tensorloom: generation was aborted', { text: out, tokens: tokens.slice() });
+    };
+
+    if (aborted()) abort();
+    // "prefill": the encoder over the source (cross K/V kept in `state`) and the first decoder step
+    const tPrefill = performance.now();
+    const state = model.start(model.encode(Int32Array.from(ids)));
+    const history = this.history;
+    history[0] = model.spec.decoderStartTokenId;
+    let length = 1;
+    let logits = model.decode(state, history.subarray(0, 1));
+    const prefillMs = performance.now() - tPrefill;
+
+    this.sampler.reset(sampling);
+    let finishReason: GenerateResult['finishReason'] = 'length';
+    let decodeSteps = 0;
+    const tDecode = performance.now();
+    for (let i = 0; i < maxTokens; i++) {
+      if (aborted()) abort();
+      const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
+      if (eos.includes(id)) {
+        finishReason = 'stop';
+        break;
+      }
+      constraint?.accept(id);
+      tokens.push(id);
+      emit(text.push(decoder.push(id)));
+      if (text.stoppedBy !== null || constraint?.finished) {
+        finishReason = 'stop';
+        break;
+      }
+      if (i + 1 === maxTokens || length >= model.maxTarget) break;
+      history[length] = id;
+      logits = model.decode(state, history.subarray(length, length + 1));
+      length++;
+      decodeSteps++;
+    }
+    emit(text.finish(decoder.flush()));
+    const tEnd = performance.now();
+    const decodeMs = tEnd - tDecode;
+    return {
+      text: out,
+      tokens,
+      finishReason,
+      stopString: text.stoppedBy,
+      usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: 0 },
+      timings: {
+        prefillMs,
+        decodeMs,
+        totalMs: tEnd - t0,
+        prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
+        decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
+      },
+    };
+  }
+
+  /** The grammar constraint the options ask for, or null (as the decoder Engine). */
+  private constraint(options: EngineOptions): GrammarConstraint | null {
+    const gbnf = grammarFromOptions(options);
+    if (gbnf === null) return null;
+    const table = this.tokenizer.tokenTable?.();
+    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
+    return compileGrammar(gbnf, table).start(this.eosIds);
+  }
+
+  private sampleConstrained(constraint: GrammarConstraint, logits: Float32Array, history: Int32Array, length: number): number {
+    const saved = (this.savedLogits ??= new Float32Array(logits.length));
+    saved.set(logits);
+    const first = this.sampler.sample(logits, history, length);
+    if (constraint.allows(first)) return first;
+    logits.set(saved);
+    constraint.apply(logits);
+    return this.sampler.sample(logits, history, length);
+  }
+
+  /** Nothing is cached across calls (each source is encoded afresh). */
+  resetCache(): void {}
+}
