@@ -126,8 +126,8 @@ for (const [name, backend] of backends()) {
             const x = randn(T * dim);
             // reference
             const q = refLinear(x, T, attn.q.weight, attn.q.bias);
-            const k = refLinear(x, T, attn.k.weight, attn.k.bias);
-            const v = refLinear(x, T, attn.v.weight, attn.v.bias);
+            const k = refLinear(x, T, attn.k!.weight, attn.k!.bias);
+            const v = refLinear(x, T, attn.v!.weight, attn.v!.bias);
             refRope(q, T, H, D, 0, rope);
             refRope(k, T, Hkv, D, 0, rope);
             const want = refLinear(refAttention(q, k, v, T, H, Hkv, D), T, attn.o.weight);
@@ -214,8 +214,8 @@ for (const [name, backend] of backends()) {
       // reference, composed from the references
       const h = refRmsnorm(x, T, n1.weight, 1e-5);
       const q = refLinear(h, T, attn.q.weight);
-      const k = refLinear(h, T, attn.k.weight);
-      const v = refLinear(h, T, attn.v.weight);
+      const k = refLinear(h, T, attn.k!.weight);
+      const v = refLinear(h, T, attn.v!.weight);
       refRope(q, T, H, D, 0, attn.rope!);
       refRope(k, T, H, D, 0, attn.rope!);
       const x1 = refLinear(refAttention(q, k, v, T, H, H, D), T, attn.o.weight).map((o, i) => o + x[i]!);

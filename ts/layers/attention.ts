@@ -17,8 +17,9 @@ import type { Workspace } from './workspace.js';
 
 export interface AttentionOptions {
   q: Linear;
-  k: Linear;
-  v: Linear;
+  /** null only with `sharedKv` (the layer computes no keys or values). */
+  k: Linear | null;
+  v: Linear | null;
   o: Linear;
   /**
    * Optional: the same three projections as one matrix, rows [q | k | v]. A single token then
@@ -51,12 +52,19 @@ export interface AttentionOptions {
   window?: number | null;
   /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). null = none. */
   softcap?: number | null;
+  /** RMSNorm of each head of v before it is stored (Gemma 4; a norm of unit weights). */
+  vNorm?: RMSNorm | null;
+  /**
+   * The layer reads the K/V another layer stored (Gemma 4's KV-shared layers; the cache maps this
+   * layer to that one, see KVCache's `sharedFrom`): only q is computed, rotated and attended.
+   */
+  sharedKv?: boolean;
 }
 
 export class Attention {
   readonly q: Linear;
-  readonly k: Linear;
-  readonly v: Linear;
+  readonly k: Linear | null;
+  readonly v: Linear | null;
   readonly o: Linear;
   readonly qkv: Linear | null;
   readonly nHeads: number;
@@ -68,6 +76,8 @@ export class Attention {
   readonly kNorm: RMSNorm | null;
   readonly temperature: { beta: number; floor: number } | null;
   readonly window: number | null;
+  readonly vNorm: RMSNorm | null;
+  readonly sharedKv: boolean;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -91,8 +101,11 @@ export class Attention {
     this.kNorm = o.kNorm ?? null;
     this.temperature = o.temperature ?? null;
     this.window = o.window ?? null;
+    this.vNorm = o.vNorm ?? null;
+    this.sharedKv = o.sharedKv ?? false;
+    if (!this.sharedKv && (!o.k || !o.v)) throw new Error('tensorloom: Attention needs k and v projections (only a KV-shared layer has none)');
     if (this.window !== null && (!Number.isInteger(this.window) || this.window < 1)) throw new RangeError(`tensorloom: Attention window must be an integer ≥ 1, got ${this.window}`);
-    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
+    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm], ['v', this.vNorm]] as const) {
       if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
     }
     const qDim = o.nHeads * o.headDim;
@@ -105,10 +118,11 @@ export class Attention {
     };
     const dim = o.q.inFeatures;
     expect('q', o.q, qDim, dim);
-    expect('k', o.k, kvDim, dim);
-    expect('v', o.v, kvDim, dim);
+    if (o.k) expect('k', o.k, kvDim, dim);
+    if (o.v) expect('v', o.v, kvDim, dim);
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
+    if (this.sharedKv && this.qkv) throw new Error('tensorloom: a KV-shared attention layer has no fused qkv projection');
     const base = {
       T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true,
       ...(o.scale !== undefined ? { scale: o.scale } : {}),
@@ -131,7 +145,11 @@ export class Attention {
     let q: Float32Array;
     let k: Float32Array;
     let v: Float32Array;
-    if (M === 1 && this.qkv) {
+    if (this.sharedKv) {
+      q = ws.rows('attn.q', M, qDim);
+      this.q.forward(q, x, M);
+      k = v = q; // not read: the layer attends over the K/V another layer stored
+    } else if (M === 1 && this.qkv) {
       const fused = ws.rows('attn.qkv', 1, qDim + 2 * kvDim);
       this.qkv.forward(fused, x, 1);
       [q, k, v] = this.split(fused, qDim, kvDim);
@@ -140,11 +158,12 @@ export class Attention {
       k = ws.rows('attn.k', M, kvDim);
       v = ws.rows('attn.v', M, kvDim);
       this.q.forward(q, x, M);
-      this.k.forward(k, x, M);
-      this.v.forward(v, x, M);
+      this.k!.forward(k, x, M);
+      this.v!.forward(v, x, M);
     }
     if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
-    if (this.kNorm) this.kNorm.forward(k, k, M * this.nKvHeads);
+    if (this.kNorm && !this.sharedKv) this.kNorm.forward(k, k, M * this.nKvHeads);
+    if (this.vNorm && !this.sharedKv) this.vNorm.forward(v, v, M * this.nKvHeads);
     const seqs = step.sequences;
     if (seqs.length === 1 && seqs[0]!.T === M) {
       const s = seqs[0]!; // one sequence owns every row: no views to cut (the per-token path)
@@ -180,9 +199,10 @@ export class Attention {
     shape.T = T;
     shape.S = S;
     shape.posOffset = pos;
+    const shared = this.sharedKv;
     if (this.ropeTable) {
       this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
-      this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
+      if (!shared) this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
     }
     if (this.temperature) {
       const qDim = this.nHeads * this.headDim;
@@ -195,6 +215,16 @@ export class Attention {
     }
     if (this.window !== null && S > this.window) {
       this.attendWindowed(att, q, k, v, T, pos, cache, layer, ws);
+      return;
+    }
+    if (shared) {
+      // the keys at [pos, pos + T) were stored (rotated) by the layer that owns them this step
+      if (this.rope) b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+      const plain = this.shapePlain;
+      plain.T = T;
+      plain.S = S;
+      plain.posOffset = pos;
+      b.attention(att, q, kc.subarray(0, S * kvDim), vc.subarray(0, S * kvDim) as typeof kc, plain);
       return;
     }
     if (f32) {
@@ -232,11 +262,13 @@ export class Attention {
     const W = this.window!;
     if (this.rope) {
       b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
-      b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
+      if (!this.sharedKv) b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
     }
     const kc = cache.keys(layer);
     const vc = cache.values(layer);
-    if (kc instanceof Float32Array) {
+    if (this.sharedKv) {
+      // nothing to store: another layer's K/V
+    } else if (kc instanceof Float32Array) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);
     } else {

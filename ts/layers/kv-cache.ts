@@ -22,6 +22,16 @@ export interface KVCacheOptions {
    * attention layers). Layers with a state get no K/V buffers; the state travels with this cache.
    */
   recurrent?: readonly RecurrentLayerSpec[];
+  /**
+   * Layers whose K/V rows differ from `kvHeads × headDim` (Gemma 4: sliding and global layers have
+   * different head sizes and KV head counts), by layer index; absent entries use the defaults.
+   */
+  layerShapes?: readonly ({ kvHeads: number; headDim: number } | undefined)[];
+  /**
+   * Layers that keep no K/V of their own but read another layer's (Gemma 4's KV-shared last
+   * layers): `sharedFrom[l] = j` makes keys(l)/values(l) layer j's buffers.
+   */
+  sharedFrom?: readonly (number | null | undefined)[];
 }
 
 export class KVCache {
@@ -52,13 +62,35 @@ export class KVCache {
     this.headDim = o.headDim;
     this.dtype = dtype;
     this.rowSize = o.kvHeads * o.headDim;
-    const n = this.maxSeq * this.rowSize;
-    const make = (): KVArray => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
+    const rows = (l: number): number => {
+      const s = o.layerShapes?.[l];
+      if (!s) return this.rowSize;
+      if (!Number.isInteger(s.kvHeads) || s.kvHeads < 1 || !Number.isInteger(s.headDim) || s.headDim < 1) {
+        throw new RangeError(`tensorloom: KVCache layer ${l}: kvHeads and headDim must be integers ≥ 1, got ${s.kvHeads} and ${s.headDim}`);
+      }
+      return s.kvHeads * s.headDim;
+    };
+    const make = (l: number): KVArray => (dtype === 'f32' ? new Float32Array(this.maxSeq * rows(l)) : new Uint16Array(this.maxSeq * rows(l)));
+    const empty = (): KVArray => (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0));
     const rec = o.recurrent ?? null;
     if (rec && rec.length !== o.layers) throw new RangeError(`tensorloom: KVCache recurrent has ${rec.length} layers, expected ${o.layers}`);
-    const kv = (l: number): KVArray => (rec && rec[l]!.size > 0 ? (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0)) : make());
-    this.k = Array.from({ length: o.layers }, (_, l) => kv(l));
-    this.v = Array.from({ length: o.layers }, (_, l) => kv(l));
+    const shared = (l: number): number | null => {
+      const j = o.sharedFrom?.[l];
+      if (j === undefined || j === null) return null;
+      if (!Number.isInteger(j) || j < 0 || j >= l || (o.sharedFrom?.[j] ?? null) !== null) {
+        throw new RangeError(`tensorloom: KVCache layer ${l} shares layer ${j}'s K/V: it must be an earlier layer with K/V of its own`);
+      }
+      if (rows(j) !== rows(l)) throw new RangeError(`tensorloom: KVCache layer ${l} shares layer ${j}'s K/V, but their rows differ (${rows(l)} vs ${rows(j)} values)`);
+      return j;
+    };
+    const kv = (l: number): KVArray => (rec && rec[l]!.size > 0 ? empty() : make(l));
+    this.k = [];
+    this.v = [];
+    for (let l = 0; l < o.layers; l++) {
+      const j = shared(l);
+      this.k.push(j === null ? kv(l) : this.k[j]!);
+      this.v.push(j === null ? kv(l) : this.v[j]!);
+    }
     this.recurrent = rec ? new RecurrentState(rec) : null;
   }
 
@@ -73,7 +105,10 @@ export class KVCache {
 
   /** Bytes held. */
   get bytes(): number {
-    return this.k.reduce((s, a) => s + a.byteLength, 0) * 2 + (this.recurrent?.bytes ?? 0);
+    const own = new Set([...this.k, ...this.v]); // a shared layer's buffers count once
+    let n = 0;
+    for (const a of own) n += a.byteLength;
+    return n + (this.recurrent?.bytes ?? 0);
   }
 
   /** Frees the buffers (the cache is unusable afterwards). */

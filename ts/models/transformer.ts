@@ -15,6 +15,7 @@ import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
 import { MoE } from '../layers/moe.js';
+import type { PerLayerInput } from '../layers/per-layer-input.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { RopeTable } from '../layers/rope-table.js';
 import type { Step } from '../layers/step.js';
@@ -51,6 +52,8 @@ export class Transformer {
   readonly finalNorm: Norm;
   readonly lmHead: Linear;
   readonly cache: KVCache;
+  /** Gemma 4's per-layer inputs (computed once per step, applied at the end of every block), or null. */
+  readonly perLayerInput: PerLayerInput | null;
   /** Hybrid models: the recurrent state each layer keeps per sequence (null: attention only). */
   private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
@@ -124,7 +127,11 @@ export class Transformer {
     // Gemma 3's local layers: their own RoPE base, no RoPE scaling
     const slides = (i: number): boolean => !!c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true);
     const local = (i: number): boolean => c.swaRopeTheta !== undefined && slides(i);
+    this.perLayerInput = weights.perLayerInput?.(backend) ?? null;
+    const tail = this.perLayerInput;
+    if (c.layerHiddenDims && c.layerHiddenDims.length !== c.nLayers) throw new RangeError(`tensorloom: ${c.architecture}: ${c.layerHiddenDims.length} feed-forward widths for ${c.nLayers} layers`);
     this.blocks = weights.layers.map((l, i) => {
+      const hiddenDim = c.layerHiddenDims?.[i] ?? c.hiddenDim;
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = 'mixer' in l ? l.mixer(backend) : new Attention(backend, {
         q: linear(l.q, at('attention q'), qDim, c.dim),
@@ -169,22 +176,22 @@ export class Transformer {
           used: m.used,
         });
         const ffn = 'wrapFfn' in l && l.wrapFfn ? l.wrapFfn(backend, mlp) : mlp;
-        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn, postAttn, postMlp);
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn, postAttn, postMlp, tail);
       }
       if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
-      const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
-      const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
+      const up = linear(l.up, at('mlp up'), hiddenDim, c.dim);
+      const down = linear(l.down, at('mlp down'), c.dim, hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
-        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
+        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
-        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down });
+        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
-      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp);
+      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp, tail);
     });
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
@@ -200,7 +207,11 @@ export class Transformer {
   /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
   createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
     const c = this.config;
-    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype, ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}) });
+    return new KVCache({
+      layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype,
+      ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}),
+      ...(c.kvLayout ? { layerShapes: c.kvLayout.shapes, sharedFrom: c.kvLayout.sharedFrom } : {}),
+    });
   }
 
   /**
@@ -291,6 +302,7 @@ export class Transformer {
       const f = Math.fround(es);
       for (let i = 0; i < M * this.config.dim; i++) x[i]! *= f;
     }
+    if (this.perLayerInput) this.perLayerInput.prepare(step.tokens, x, M, ws);
     if (this.positionEmbedding) {
       const p = ws.rows('positions', M, this.config.dim);
       this.positionEmbedding.forward(p, step.positions.subarray(0, M));
