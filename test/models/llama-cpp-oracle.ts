@@ -18,7 +18,7 @@ interface LlamaModelLike {
   isEogToken(token: number): boolean;
   tokenize(text: string, specialTokens?: boolean): number[];
   detokenize(tokens: readonly number[]): string;
-  createContext(o: { contextSize: number; threads: number; batchSize: number; experimentalKvCacheKeyType?: string; experimentalKvCacheValueType?: string }): Promise<{
+  createContext(o: { contextSize: number; threads: number; batchSize: number; experimentalKvCacheKeyType?: string; experimentalKvCacheValueType?: string; flashAttention?: boolean }): Promise<{
     getSequence(): {
       controlledEvaluate(items: unknown[]): Promise<Array<{ next?: { token?: number; logits?: Map<number, number> } } | undefined>>;
     };
@@ -65,10 +65,14 @@ export async function oracleGreedy(
   path: string,
   prompt: readonly number[],
   steps: number,
-  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean; /** 'F32' keeps llama.cpp's KV cache in f32 (default f16). */ kvCacheType?: 'F32' | 'F16' } = {},
+  o: { logits?: boolean; vocab?: number; contextSize?: number; ignoreEog?: boolean; /** 'F32' keeps llama.cpp's KV cache and attention in f32 (flash attention off; default f16 with flash attention). */ kvCacheType?: 'F32' | 'F16' } = {},
 ): Promise<OracleRun> {
   const model = await oracleModel(path);
-  const kv = o.kvCacheType ? { experimentalKvCacheKeyType: o.kvCacheType, experimentalKvCacheValueType: o.kvCacheType } : {};
+  // llama.cpp's flash attention casts an f32 K/V to f16 (and runs q·k and the V sum in f16), so
+  // an f32 cache only gives f32 attention with flash attention off
+  const kv = o.kvCacheType
+    ? { experimentalKvCacheKeyType: o.kvCacheType, experimentalKvCacheValueType: o.kvCacheType, ...(o.kvCacheType === 'F32' ? { flashAttention: false } : {}) }
+    : {};
   const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512, ...kv });
   try {
     const seq = ctx.getSequence();
