@@ -8,7 +8,7 @@
  * f32, as llama.cpp does) and k/v converted to f16 before they are stored.
  */
 import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
-import type { KVCache } from './kv-cache.js';
+import type { KVCache, KVRing } from './kv-cache.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { RopeTable } from './rope-table.js';
 import type { Step } from './step.js';
@@ -46,8 +46,9 @@ export interface AttentionOptions {
   temperature?: { beta: number; floor: number } | null;
   /**
    * Sliding-window attention: the query at position p sees keys p' with p - window < p' ≤ p
-   * (llama.cpp's standard SWA mask). The cache keeps every position (prefix reuse works as usual);
-   * only the keys each query reads are limited. null = full causal attention.
+   * (llama.cpp's standard SWA mask). A cache made with this layer's window keeps only a ring of
+   * recent positions (see KVCache); otherwise it keeps every position and only the keys each
+   * query reads are limited. null = full causal attention.
    */
   window?: number | null;
   /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). null = none. */
@@ -213,6 +214,11 @@ export class Attention {
         for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i]! *= s;
       }
     }
+    const ring = this.window !== null ? cache.ring(layer) : null;
+    if (ring) {
+      this.attendRing(att, q, k, v, T, pos, cache, layer, ws, ring);
+      return;
+    }
     if (this.window !== null && S > this.window) {
       this.attendWindowed(att, q, k, v, T, pos, cache, layer, ws);
       return;
@@ -290,6 +296,76 @@ export class Attention {
       b.attention(
         att.subarray(t * qDim, (t + 1) * qDim), q.subarray(t * qDim, (t + 1) * qDim),
         kc.subarray(start * kvDim, (p + 1) * kvDim), vc.subarray(start * kvDim, (p + 1) * kvDim) as typeof kc, shape,
+      );
+    }
+  }
+
+  /**
+   * attendCached over a sliding-window ring (KVCache `windows`): q and k rotated first, each new
+   * K/V row stored at row p mod capacity and its mirror p mod capacity + capacity, then each query
+   * attends over its window, a contiguous slice of the doubled ring.
+   */
+  private attendRing(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace, ring: KVRing): void {
+    const b = this.backend;
+    const qDim = this.nHeads * this.headDim;
+    const kvDim = this.nKvHeads * this.headDim;
+    const { window: W, capacity: C } = ring;
+    if (T > C - W + 1) {
+      throw new RangeError(`tensorloom: ${T} rows of one sequence in one step exceed the ${C - W + 1} the sliding-window cache of layer ${layer} was made for (createCache's maxChunk)`);
+    }
+    const need = Math.max(0, pos - W + 1);
+    if (need < pos && need < cache.writtenEnd - C) {
+      throw new RangeError(
+        `tensorloom: the sliding-window cache of layer ${layer} no longer holds positions [${need}, ${pos}) (it keeps the last ${C} written); ` +
+          'resume at a position cache.reusable() allows, or at 0',
+      );
+    }
+    if (this.rope) {
+      b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+      if (!this.sharedKv) b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
+    }
+    const kc = cache.keys(layer);
+    const vc = cache.values(layer);
+    if (!this.sharedKv) {
+      let ks: Float32Array | Uint16Array = k;
+      let vs: Float32Array | Uint16Array = v;
+      if (!(kc instanceof Float32Array)) {
+        ks = ws.rowsU16('attn.k16', T, kvDim);
+        vs = ws.rowsU16('attn.v16', T, kvDim);
+        b.f32ToF16(ks, k);
+        b.f32ToF16(vs, v);
+      }
+      for (let t = 0; t < T; t++) {
+        const r = (pos + t) % C;
+        const kr = ks.subarray(t * kvDim, (t + 1) * kvDim);
+        const vr = vs.subarray(t * kvDim, (t + 1) * kvDim);
+        for (const at of [r, r + C]) {
+          (kc as Float32Array).set(kr as Float32Array, at * kvDim);
+          (vc as Float32Array).set(vr as Float32Array, at * kvDim);
+        }
+      }
+    }
+    const shape = this.rowShape;
+    Object.assign(shape, this.shapePlain);
+    if (pos + T <= W) {
+      // every query's window starts at position 0, which is row 0: one call for the chunk
+      shape.T = T;
+      shape.S = pos + T;
+      shape.posOffset = pos;
+      b.attention(att, q, kc.subarray(0, (pos + T) * kvDim), vc.subarray(0, (pos + T) * kvDim) as typeof kc, shape);
+      return;
+    }
+    shape.T = 1;
+    for (let t = 0; t < T; t++) {
+      const p = pos + t;
+      const start = Math.max(0, p - W + 1);
+      const base = start % C;
+      const len = p + 1 - start;
+      shape.S = len;
+      shape.posOffset = len - 1;
+      b.attention(
+        att.subarray(t * qDim, (t + 1) * qDim), q.subarray(t * qDim, (t + 1) * qDim),
+        kc.subarray(base * kvDim, (base + len) * kvDim), vc.subarray(base * kvDim, (base + len) * kvDim) as typeof kc, shape,
       );
     }
   }

@@ -38,6 +38,11 @@ export interface TransformerOptions {
    * bandwidth, bounds decode speed. Large models keep the mapped weights and three calls.
    */
   fuseProjections?: 'auto' | boolean;
+  /**
+   * Sliding-window layers keep only a ring of window + maxBatch − 1 positions in their KV cache
+   * (default true; false keeps every position, as full-attention layers do).
+   */
+  trimSlidingWindow?: boolean;
 }
 
 const FUSE_COPY_MAX_BYTES = 2 << 20;
@@ -63,6 +68,7 @@ export class Transformer {
   private readonly positionViews = new Map<number, Int32Array>();
   private readonly positionBuffer: Int32Array;
   private disposed = false;
+  private readonly trimSlidingWindow: boolean;
 
   constructor(
     readonly backend: Backend,
@@ -198,19 +204,26 @@ export class Transformer {
     this.lmHead = new Linear(backend, weights.lmHead);
     const specs = this.blocks.map((b) => b.attention.stateSpec);
     this.recurrentSpecs = specs.some((x) => x) ? specs.map((x) => x ?? { size: 0, owner: 'attention (KV cache)' }) : null;
+    this.trimSlidingWindow = options.trimSlidingWindow ?? true;
     this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
     this.positionBuffer = new Int32Array(maxBatch);
     this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
 
-  /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
-  createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
+  /**
+   * Another KV cache shaped for this model (e.g. one per sequence when serving several). `maxChunk`:
+   * the most rows of one sequence a step will carry (sizes the sliding-window rings).
+   */
+  createCache(maxSeq = this.contextLength, dtype = this.cache.dtype, maxChunk = this.workspace.maxRows): KVCache {
     const c = this.config;
+    const w = c.slidingWindow;
+    const windows = w && this.trimSlidingWindow ? Array.from({ length: c.nLayers }, (_, i) => ((w.layers?.[i] ?? true) ? w.size : null)) : null;
     return new KVCache({
       layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype,
       ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}),
       ...(c.kvLayout ? { layerShapes: c.kvLayout.shapes, sharedFrom: c.kvLayout.sharedFrom } : {}),
+      ...(windows ? { windows, maxChunk } : {}),
     });
   }
 
@@ -311,6 +324,7 @@ export class Transformer {
     for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
     for (const s of step.sequences) {
       s.cache.length = s.pos + s.T;
+      s.cache.writtenEnd = s.pos === 0 ? s.T : Math.max(s.cache.writtenEnd, s.pos + s.T);
       const rec = s.cache.recurrent;
       if (rec) {
         rec.length = s.pos + s.T;
