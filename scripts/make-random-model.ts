@@ -385,7 +385,8 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
   const original = c.contextLength / 4;
   if (kind === 'llama3') return { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: original };
   if (kind === 'linear') return { rope_type: 'linear', factor: 4 };
-  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
+  // attention_factor: the cos/sin magnitude in Hugging Face's terms (YaRN's default would be 1 + 0.1 ln 4)
+  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original, attention_factor: 0.8 };
 }
 
 function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
