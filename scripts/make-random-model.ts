@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|phi3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|gemma4|phi3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -18,6 +18,8 @@
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48.
+ * gemma4 (GGUF only, tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's
+ * names with the llama model's random BPE vocabulary.
  * --size 1b (llama only): Llama-3.2-1B's shape, for benches.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
@@ -52,7 +54,7 @@ export const GEMMA_TINY = { slidingWindow: 16, attnSoftcap: 10, finalSoftcap: 15
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
 /** What --arch takes: the HF-checkpoint families above, and qwen35 (written straight to GGUF). */
-export type RandomArch = Arch | 'qwen35' | 'qwen35moe';
+export type RandomArch = Arch | 'qwen35' | 'qwen35moe' | 'gemma4';
 export type Size = 'tiny' | '110m' | '1b';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
@@ -384,7 +386,8 @@ function ropeScalingConfig(kind: RopeScalingKind, c: RandomConfig): Record<strin
   const original = c.contextLength / 4;
   if (kind === 'llama3') return { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: original };
   if (kind === 'linear') return { rope_type: 'linear', factor: 4 };
-  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original };
+  // attention_factor: the cos/sin magnitude in Hugging Face's terms (YaRN's default would be 1 + 0.1 ln 4)
+  return { rope_type: 'yarn', factor: 4, original_max_position_embeddings: original, attention_factor: 0.8 };
 }
 
 function hfConfig(arch: Arch, c: RandomConfig, dtype: string, ropeScaling?: RopeScalingKind, experts = 0, slidingWindow?: number): Record<string, unknown> {
@@ -481,6 +484,18 @@ export const QWEN35_SSM: Partial<Record<Size, { convKernel: number; nKHeads: num
   '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
 };
 
+/** The tokenizer keys of the llama model with the same vocabulary size (a BPE llama.cpp loads). */
+function randomTokenizerMeta(V: number, seed: number): [string, GGUFWriteValue][] {
+  const tokDir = mkdtempSync(join(tmpdir(), 'tl-random-tok-'));
+  try {
+    writeHF(tokDir, 'llama', { ...CONFIGS.llama.tiny, vocabSize: V }, seed, false);
+    using m = openModelFile(tokDir);
+    return [...modelToGGUF(m).metadata].filter(([k]) => k.startsWith('tokenizer.')) as [string, GGUFWriteValue][];
+  } finally {
+    rmSync(tokDir, { recursive: true, force: true });
+  }
+}
+
 function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   const c = QWEN35_CONFIGS[o.size];
   if (!c) throw new Error(`unknown --size ${o.size}`);
@@ -492,16 +507,7 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   const { dim, ffnDim: ffn, vocabSize: V, nLayers } = c;
   const convC = 2 * s.nKHeads * s.headDim + s.nVHeads * s.headDim;
   const vDim = s.nVHeads * s.headDim;
-  // The tokenizer keys of the llama model with the same vocabulary size (a BPE llama.cpp loads).
-  const tokDir = mkdtempSync(join(tmpdir(), 'tl-random-tok-'));
-  let tokenizerMeta: [string, GGUFWriteValue][];
-  try {
-    writeHF(tokDir, 'llama', { ...CONFIGS.llama.tiny, vocabSize: V }, seed, false);
-    using m = openModelFile(tokDir);
-    tokenizerMeta = [...modelToGGUF(m).metadata].filter(([k]) => k.startsWith('tokenizer.')) as [string, GGUFWriteValue][];
-  } finally {
-    rmSync(tokDir, { recursive: true, force: true });
-  }
+  const tokenizerMeta = randomTokenizerMeta(V, seed);
   const arch = o.arch === 'qwen35moe' ? 'qwen35moe' : 'qwen35';
   const moe = arch === 'qwen35moe' ? { experts: 4, used: 2, hidden: 32, shared: 48 } : null;
   const k = (x: string) => `${arch}.${x}`;
@@ -598,10 +604,119 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   writeGGUF(o.gguf!, { metadata, tensors });
 }
 
+// ── gemma4: written straight to GGUF under llama.cpp's names ─────────────────────────────────
+
+/**
+ * gemma4's tiny shape (E2B in miniature): 6 layers, sliding / global as [S, S, G, S, S, G], the
+ * last 3 sharing the K/V of layers 1 (sliding) and 2 (global); sliding heads of 16 with 2 KV
+ * heads, global heads of 32 with 1 KV head (per-layer head_count_kv) of which a quarter rotates
+ * (rope_freqs 1e30 for the rest); double-wide MLP in the shared layers; 8 per-layer input values.
+ */
+export const GEMMA4_TINY = {
+  dim: 64, nLayers: 6, nHeads: 4, vocabSize: 512, contextLength: 256, ffn: 96, perLayer: 8,
+  swa: [true, true, false, true, true, false], sharedKvLayers: 3,
+  swaHeadDim: 16, swaKvHeads: 2, headDim: 32, kvHeads: 1, rotatedFraction: 0.25,
+  window: 8, theta: 1000000, swaTheta: 10000, finalSoftcap: 15,
+};
+
+function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
+  if (o.size !== 'tiny') throw new Error('--arch gemma4: only --size tiny');
+  if (o.hf) throw new Error('--arch gemma4 writes GGUF only (no --hf)');
+  if (type === 'q8_0') throw new Error('--arch gemma4: --type f32 or f16');
+  const g = GEMMA4_TINY;
+  const { dim, nLayers: L, nHeads: H, vocabSize: V, perLayer: P } = g;
+  const kvStart = L - g.sharedKvLayers;
+  const ffn = Array.from({ length: L }, (_, i) => (i < kvStart ? g.ffn : 2 * g.ffn));
+  const headDim = (i: number) => (g.swa[i] ? g.swaHeadDim : g.headDim);
+  const kvHeads = (i: number) => (g.swa[i] ? g.swaKvHeads : g.kvHeads);
+  const k = (x: string) => `gemma4.${x}`;
+  // the keys Gemma4Model.set_gguf_parameters writes (llama.cpp's converter)
+  const metadata: [string, GGUFWriteValue][] = [
+    ['general.architecture', 'gemma4'],
+    ['general.name', `random-gemma4-${o.size}-seed${seed}`],
+    [k('context_length'), u32(g.contextLength)],
+    [k('embedding_length'), u32(dim)],
+    [k('block_count'), u32(L)],
+    [k('feed_forward_length'), Int32Array.from(ffn)],
+    [k('attention.head_count'), u32(H)],
+    [k('attention.head_count_kv'), Int32Array.from({ length: L }, (_, i) => kvHeads(i))],
+    [k('rope.freq_base'), f32(g.theta)],
+    [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
+    [k('attention.key_length'), u32(g.headDim)],
+    [k('attention.value_length'), u32(g.headDim)],
+    [k('final_logit_softcapping'), f32(g.finalSoftcap)],
+    [k('attention.sliding_window'), u32(g.window)],
+    [k('attention.shared_kv_layers'), u32(g.sharedKvLayers)],
+    [k('embedding_length_per_layer_input'), u32(P)],
+    [k('attention.sliding_window_pattern'), [...g.swa]],
+    [k('attention.key_length_swa'), u32(g.swaHeadDim)],
+    [k('attention.value_length_swa'), u32(g.swaHeadDim)],
+    [k('rope.dimension_count'), u32(g.headDim)],
+    [k('rope.dimension_count_swa'), u32(g.swaHeadDim)],
+    [k('rope.freq_base_swa'), f32(g.swaTheta)],
+    ...randomTokenizerMeta(V, seed),
+  ];
+  const tensors: GGUFWriteTensor[] = [];
+  let index = 0;
+  // shape: [rows, cols] row-major (GGUF dims are the reverse); vectors stay f32.
+  const add = (name: string, shape: number[], std: number, mean = 0, data?: Float32Array) => {
+    const i = index++;
+    const half = shape.length === 2 && type === 'f16';
+    tensors.push({
+      name,
+      type: half ? 'F16' : 'F32',
+      dims: [...shape].reverse(),
+      data: () => {
+        o.onProgress?.(`[${i + 1}] ${name}`);
+        const v = data ?? fill(shape.reduce((a, b) => a * b, 1), prng(seed, 0x4000 + i), std, mean);
+        return half ? f32ArrayToF16(v) : v;
+      },
+    });
+  };
+  const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
+  add('token_embd.weight', [V, dim], 0.05);
+  add('per_layer_token_embd.weight', [V, L * P], 0.3);
+  add('per_layer_model_proj.weight', [L * P, dim], w(dim));
+  add('per_layer_proj_norm.weight', [P], 0.1, 1);
+  const pairs = g.headDim / 2;
+  const rotated = Math.round(pairs * g.rotatedFraction);
+  add('rope_freqs.weight', [pairs], 0, 0, Float32Array.from({ length: pairs }, (_, i) => (i < rotated ? 1 : 1e30)));
+  for (let l = 0; l < L; l++) {
+    const p = `blk.${l}`;
+    const D = headDim(l);
+    const kv = kvHeads(l) * D;
+    add(`${p}.attn_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.attn_q.weight`, [H * D, dim], w(dim));
+    if (l < kvStart) {
+      add(`${p}.attn_k.weight`, [kv, dim], w(dim));
+      add(`${p}.attn_v.weight`, [kv, dim], w(dim));
+      add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
+    }
+    add(`${p}.attn_q_norm.weight`, [D], 0.1, 1);
+    add(`${p}.attn_output.weight`, [dim, H * D], w(H * D));
+    add(`${p}.post_attention_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.ffn_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.ffn_gate.weight`, [ffn[l]!, dim], w(dim));
+    add(`${p}.ffn_up.weight`, [ffn[l]!, dim], w(dim));
+    add(`${p}.ffn_down.weight`, [dim, ffn[l]!], w(ffn[l]!));
+    add(`${p}.post_ffw_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.inp_gate.weight`, [P, dim], w(dim));
+    add(`${p}.proj.weight`, [dim, P], w(P));
+    add(`${p}.post_norm.weight`, [dim], 0.1, 1);
+    add(`${p}.layer_output_scale.weight`, [1], 0.25, 1);
+  }
+  add('output_norm.weight', [dim], 0.1, 1);
+  writeGGUF(o.gguf!, { metadata, tensors });
+}
+
 export function makeRandomModel(o: MakeOptions): void {
   if (o.arch === 'qwen35' || o.arch === 'qwen35moe') {
     if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
     return writeQwen35(o, o.seed ?? 1, o.type ?? 'f32');
+  }
+  if (o.arch === 'gemma4') {
+    if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
+    return writeGemma4(o, o.seed ?? 1, o.type ?? 'f32');
   }
   const c = CONFIGS[o.arch]?.[o.size];
   if (!c) throw new Error(`unknown --arch/--size ${o.arch}/${o.size}`);
@@ -664,8 +779,8 @@ function main(argv: string[]): number {
   const size = values.size as Size;
   const type = values.type as WeightType;
   const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
-  if (!([...ARCHS, 'qwen35', 'qwen35moe'] as string[]).includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
-    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe'].join('|')} --size tiny|110m|1b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
+  if (!([...ARCHS, 'qwen35', 'qwen35moe', 'gemma4'] as string[]).includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe', 'gemma4'].join('|')} --size tiny|110m|1b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);

@@ -9,7 +9,7 @@
  *   HF norms hold w − 1 and get + 1 on load / conversion as llama.cpp's converter does;
  * - the batching server gives what generate gives, alone and batched with 15 others;
  * - bad input names the tensor or key.
- * Tolerances cover llama.cpp's roundings (f16 KV cache, GELU from an f16 table), not ours.
+ * The tolerance covers llama.cpp's rounding (GELU from an f16 table), not ours.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,11 +29,12 @@ import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
 const FAMILIES: Arch[] = ['gemma2', 'gemma3', 'phi3'];
 const STEPS = 32;
 /**
- * Largest |Δlogit| allowed, relative to the logit range. gemma3 (6 layers, q/k norms) measures
- * 1.28e-3 with llama.cpp's KV cache in f32, all 96 top-1 tokens equal; its remaining rounding is
- * not pinned down (the issue's 1e-3 goal is missed there by that margin).
+ * Largest |Δlogit| allowed, relative to the logit range. gemma3 measured 1.28e-3 until the oracle
+ * turned llama.cpp's flash attention off: it casts even an f32 KV cache to f16 (and sums in f16).
+ * In f32 the families measure ≤ 3.6e-4; what remains is ggml's GELU, looked up in an f16 table
+ * (input and output rounded to f16): emulating it brings gemma3 to 1.4e-4, gemma2 to 7e-5.
  */
-const RELATIVE_TOLERANCE: Partial<Record<Arch, number>> = { gemma3: 2e-3 };
+const RELATIVE_TOLERANCE = 1e-3;
 const SEED = 11;
 const PROMPTS: number[][] = [
   [1, 17, 42, 99, 7],
@@ -65,7 +66,7 @@ function range(l: Float32Array): number {
 
 describe.skipIf(!oraclePath)(`gemma/phi random models vs node-llama-cpp ${oraclePath ? '' : oracleMissing}`, () => {
   for (const arch of FAMILIES) {
-    it(`${arch}: ${PROMPTS.length} prompts × ${STEPS} steps: llama.cpp's top-1 tokens, logits within ${RELATIVE_TOLERANCE[arch] ?? 1e-3} of the range`, async () => {
+    it(`${arch}: ${PROMPTS.length} prompts × ${STEPS} steps: llama.cpp's top-1 tokens, logits within ${RELATIVE_TOLERANCE} of the range`, async () => {
       make(arch);
       const f = openModelFile(gguf(arch));
       try {
@@ -88,7 +89,7 @@ describe.skipIf(!oraclePath)(`gemma/phi random models vs node-llama-cpp ${oracle
           }
         }
         console.log(`${arch}: max |Δlogit| vs llama.cpp = ${worst.toExponential(2)} of the logit range; ${distinct.size} distinct tokens`);
-        expect(worst).toBeLessThan(RELATIVE_TOLERANCE[arch] ?? 1e-3);
+        expect(worst).toBeLessThan(RELATIVE_TOLERANCE);
         expect(distinct.size).toBeGreaterThan(8); // the model does not just repeat one token
         m.dispose();
       } finally {

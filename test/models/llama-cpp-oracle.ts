@@ -71,7 +71,8 @@ export async function oracleGreedy(
 ): Promise<OracleRun> {
   const model = await oracleModel(path);
   const kv = o.kvCacheType ? { experimentalKvCacheKeyType: o.kvCacheType, experimentalKvCacheValueType: o.kvCacheType } : {};
-  const fa = o.flashAttention !== undefined ? { flashAttention: o.flashAttention } : {};
+  // llama.cpp's flash attention casts an f32 K/V to f16, so an f32 cache means plain attention unless asked
+  const fa = o.flashAttention !== undefined ? { flashAttention: o.flashAttention } : o.kvCacheType === 'F32' ? { flashAttention: false } : {};
   const ctx = await model.createContext({ contextSize: o.contextSize ?? Math.max(64, prompt.length + steps + 1), threads: 1, batchSize: 512, ...kv, ...fa });
   try {
     const seq = ctx.getSequence();

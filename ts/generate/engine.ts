@@ -117,6 +117,8 @@ export class Engine {
     let reuse = 0;
     const cached = model.cache.length;
     while (reuse < cached && reuse < ids.length - 1 && history[reuse] === ids[reuse]) reuse++;
+    // Sliding-window rings keep only recent positions: resume where their windows are still held (or at 0).
+    reuse = model.cache.reusable(reuse);
     // A recurrent state (hybrid models) cannot be cut back like the KV cache: resume from its kept snapshot.
     if (model.cache.recurrent) reuse = model.cache.recurrent.rewindTo(reuse);
     for (let i = reuse; i < ids.length; i++) history[i] = ids[i]!;

@@ -33,6 +33,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
       ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
       ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+      ...(options.trimSlidingWindow !== undefined ? { trimSlidingWindow: options.trimSlidingWindow } : {}),
     });
     const engine = new Engine(model, tok.tokenizer, tok.stopIds);
     const info: ModelInfo = {

@@ -16,6 +16,11 @@ export interface LoadModelOptions extends ModelSourceOptions {
   kvCache?: KVDType;
   /** Most prompt tokens per forward chunk. Default 256. */
   maxBatch?: number;
+  /**
+   * Sliding-window layers keep only a ring of window + maxBatch − 1 positions in the KV cache
+   * (default true); false keeps every position.
+   */
+  trimSlidingWindow?: boolean;
   /** Run the model in a worker thread (default true), so generation never blocks the event loop. */
   worker?: boolean;
 }

@@ -8,7 +8,7 @@
  * f32, as llama.cpp does) and k/v converted to f16 before they are stored.
  */
 import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
-import type { KVCache } from './kv-cache.js';
+import type { KVCache, KVRing } from './kv-cache.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { RopeTable } from './rope-table.js';
 import type { Step } from './step.js';
@@ -17,8 +17,9 @@ import type { Workspace } from './workspace.js';
 
 export interface AttentionOptions {
   q: Linear;
-  k: Linear;
-  v: Linear;
+  /** null only with `sharedKv` (the layer computes no keys or values). */
+  k: Linear | null;
+  v: Linear | null;
   o: Linear;
   /**
    * Optional: the same three projections as one matrix, rows [q | k | v]. A single token then
@@ -45,18 +46,26 @@ export interface AttentionOptions {
   temperature?: { beta: number; floor: number } | null;
   /**
    * Sliding-window attention: the query at position p sees keys p' with p - window < p' ≤ p
-   * (llama.cpp's standard SWA mask). The cache keeps every position (prefix reuse works as usual);
-   * only the keys each query reads are limited. null = full causal attention.
+   * (llama.cpp's standard SWA mask). A cache made with this layer's window keeps only a ring of
+   * recent positions (see KVCache); otherwise it keeps every position and only the keys each
+   * query reads are limited. null = full causal attention.
    */
   window?: number | null;
   /** Attention logit soft-capping: score → cap · tanh(score / cap) (Gemma 2). null = none. */
   softcap?: number | null;
+  /** RMSNorm of each head of v before it is stored (Gemma 4; a norm of unit weights). */
+  vNorm?: RMSNorm | null;
+  /**
+   * The layer reads the K/V another layer stored (Gemma 4's KV-shared layers; the cache maps this
+   * layer to that one, see KVCache's `sharedFrom`): only q is computed, rotated and attended.
+   */
+  sharedKv?: boolean;
 }
 
 export class Attention {
   readonly q: Linear;
-  readonly k: Linear;
-  readonly v: Linear;
+  readonly k: Linear | null;
+  readonly v: Linear | null;
   readonly o: Linear;
   readonly qkv: Linear | null;
   readonly nHeads: number;
@@ -68,6 +77,8 @@ export class Attention {
   readonly kNorm: RMSNorm | null;
   readonly temperature: { beta: number; floor: number } | null;
   readonly window: number | null;
+  readonly vNorm: RMSNorm | null;
+  readonly sharedKv: boolean;
   /** Reused for every call: the kernel's shape argument (no allocation per token). */
   private readonly shape: AttentionShape;
   /** The same without RoPE, for the f16 path (q and k are rotated before the kernel). */
@@ -91,8 +102,11 @@ export class Attention {
     this.kNorm = o.kNorm ?? null;
     this.temperature = o.temperature ?? null;
     this.window = o.window ?? null;
+    this.vNorm = o.vNorm ?? null;
+    this.sharedKv = o.sharedKv ?? false;
+    if (!this.sharedKv && (!o.k || !o.v)) throw new Error('tensorloom: Attention needs k and v projections (only a KV-shared layer has none)');
     if (this.window !== null && (!Number.isInteger(this.window) || this.window < 1)) throw new RangeError(`tensorloom: Attention window must be an integer ≥ 1, got ${this.window}`);
-    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm]] as const) {
+    for (const [name, n] of [['q', this.qNorm], ['k', this.kNorm], ['v', this.vNorm]] as const) {
       if (n && n.dim !== o.headDim) throw new RangeError(`tensorloom: Attention ${name} norm has ${n.dim} weights, expected ${o.headDim} (one head)`);
     }
     const qDim = o.nHeads * o.headDim;
@@ -105,10 +119,11 @@ export class Attention {
     };
     const dim = o.q.inFeatures;
     expect('q', o.q, qDim, dim);
-    expect('k', o.k, kvDim, dim);
-    expect('v', o.v, kvDim, dim);
+    if (o.k) expect('k', o.k, kvDim, dim);
+    if (o.v) expect('v', o.v, kvDim, dim);
     expect('output', o.o, dim, qDim);
     if (this.qkv) expect('fused qkv', this.qkv, qDim + 2 * kvDim, dim);
+    if (this.sharedKv && this.qkv) throw new Error('tensorloom: a KV-shared attention layer has no fused qkv projection');
     const base = {
       T: 1, S: 1, H: o.nHeads, Hkv: o.nKvHeads, D: o.headDim, posOffset: 0, causal: true,
       ...(o.scale !== undefined ? { scale: o.scale } : {}),
@@ -131,7 +146,11 @@ export class Attention {
     let q: Float32Array;
     let k: Float32Array;
     let v: Float32Array;
-    if (M === 1 && this.qkv) {
+    if (this.sharedKv) {
+      q = ws.rows('attn.q', M, qDim);
+      this.q.forward(q, x, M);
+      k = v = q; // not read: the layer attends over the K/V another layer stored
+    } else if (M === 1 && this.qkv) {
       const fused = ws.rows('attn.qkv', 1, qDim + 2 * kvDim);
       this.qkv.forward(fused, x, 1);
       [q, k, v] = this.split(fused, qDim, kvDim);
@@ -140,11 +159,12 @@ export class Attention {
       k = ws.rows('attn.k', M, kvDim);
       v = ws.rows('attn.v', M, kvDim);
       this.q.forward(q, x, M);
-      this.k.forward(k, x, M);
-      this.v.forward(v, x, M);
+      this.k!.forward(k, x, M);
+      this.v!.forward(v, x, M);
     }
     if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
-    if (this.kNorm) this.kNorm.forward(k, k, M * this.nKvHeads);
+    if (this.kNorm && !this.sharedKv) this.kNorm.forward(k, k, M * this.nKvHeads);
+    if (this.vNorm && !this.sharedKv) this.vNorm.forward(v, v, M * this.nKvHeads);
     const seqs = step.sequences;
     if (seqs.length === 1 && seqs[0]!.T === M) {
       const s = seqs[0]!; // one sequence owns every row: no views to cut (the per-token path)
@@ -180,9 +200,10 @@ export class Attention {
     shape.T = T;
     shape.S = S;
     shape.posOffset = pos;
+    const shared = this.sharedKv;
     if (this.ropeTable) {
       this.ropeTable.apply(q, T, this.nHeads, this.headDim, pos);
-      this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
+      if (!shared) this.ropeTable.apply(k, T, this.nKvHeads, this.headDim, pos);
     }
     if (this.temperature) {
       const qDim = this.nHeads * this.headDim;
@@ -193,8 +214,23 @@ export class Attention {
         for (let i = t * qDim; i < (t + 1) * qDim; i++) q[i]! *= s;
       }
     }
+    const ring = this.window !== null ? cache.ring(layer) : null;
+    if (ring) {
+      this.attendRing(att, q, k, v, T, pos, cache, layer, ws, ring);
+      return;
+    }
     if (this.window !== null && S > this.window) {
       this.attendWindowed(att, q, k, v, T, pos, cache, layer, ws);
+      return;
+    }
+    if (shared) {
+      // the keys at [pos, pos + T) were stored (rotated) by the layer that owns them this step
+      if (this.rope) b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+      const plain = this.shapePlain;
+      plain.T = T;
+      plain.S = S;
+      plain.posOffset = pos;
+      b.attention(att, q, kc.subarray(0, S * kvDim), vc.subarray(0, S * kvDim) as typeof kc, plain);
       return;
     }
     if (f32) {
@@ -232,11 +268,13 @@ export class Attention {
     const W = this.window!;
     if (this.rope) {
       b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
-      b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
+      if (!this.sharedKv) b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
     }
     const kc = cache.keys(layer);
     const vc = cache.values(layer);
-    if (kc instanceof Float32Array) {
+    if (this.sharedKv) {
+      // nothing to store: another layer's K/V
+    } else if (kc instanceof Float32Array) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);
     } else {
@@ -258,6 +296,76 @@ export class Attention {
       b.attention(
         att.subarray(t * qDim, (t + 1) * qDim), q.subarray(t * qDim, (t + 1) * qDim),
         kc.subarray(start * kvDim, (p + 1) * kvDim), vc.subarray(start * kvDim, (p + 1) * kvDim) as typeof kc, shape,
+      );
+    }
+  }
+
+  /**
+   * attendCached over a sliding-window ring (KVCache `windows`): q and k rotated first, each new
+   * K/V row stored at row p mod capacity and its mirror p mod capacity + capacity, then each query
+   * attends over its window, a contiguous slice of the doubled ring.
+   */
+  private attendRing(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace, ring: KVRing): void {
+    const b = this.backend;
+    const qDim = this.nHeads * this.headDim;
+    const kvDim = this.nKvHeads * this.headDim;
+    const { window: W, capacity: C } = ring;
+    if (T > C - W + 1) {
+      throw new RangeError(`tensorloom: ${T} rows of one sequence in one step exceed the ${C - W + 1} the sliding-window cache of layer ${layer} was made for (createCache's maxChunk)`);
+    }
+    const need = Math.max(0, pos - W + 1);
+    if (need < pos && need < cache.writtenEnd - C) {
+      throw new RangeError(
+        `tensorloom: the sliding-window cache of layer ${layer} no longer holds positions [${need}, ${pos}) (it keeps the last ${C} written); ` +
+          'resume at a position cache.reusable() allows, or at 0',
+      );
+    }
+    if (this.rope) {
+      b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
+      if (!this.sharedKv) b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
+    }
+    const kc = cache.keys(layer);
+    const vc = cache.values(layer);
+    if (!this.sharedKv) {
+      let ks: Float32Array | Uint16Array = k;
+      let vs: Float32Array | Uint16Array = v;
+      if (!(kc instanceof Float32Array)) {
+        ks = ws.rowsU16('attn.k16', T, kvDim);
+        vs = ws.rowsU16('attn.v16', T, kvDim);
+        b.f32ToF16(ks, k);
+        b.f32ToF16(vs, v);
+      }
+      for (let t = 0; t < T; t++) {
+        const r = (pos + t) % C;
+        const kr = ks.subarray(t * kvDim, (t + 1) * kvDim);
+        const vr = vs.subarray(t * kvDim, (t + 1) * kvDim);
+        for (const at of [r, r + C]) {
+          (kc as Float32Array).set(kr as Float32Array, at * kvDim);
+          (vc as Float32Array).set(vr as Float32Array, at * kvDim);
+        }
+      }
+    }
+    const shape = this.rowShape;
+    Object.assign(shape, this.shapePlain);
+    if (pos + T <= W) {
+      // every query's window starts at position 0, which is row 0: one call for the chunk
+      shape.T = T;
+      shape.S = pos + T;
+      shape.posOffset = pos;
+      b.attention(att, q, kc.subarray(0, (pos + T) * kvDim), vc.subarray(0, (pos + T) * kvDim) as typeof kc, shape);
+      return;
+    }
+    shape.T = 1;
+    for (let t = 0; t < T; t++) {
+      const p = pos + t;
+      const start = Math.max(0, p - W + 1);
+      const base = start % C;
+      const len = p + 1 - start;
+      shape.S = len;
+      shape.posOffset = len - 1;
+      b.attention(
+        att.subarray(t * qDim, (t + 1) * qDim), q.subarray(t * qDim, (t + 1) * qDim),
+        kc.subarray(base * kvDim, (base + len) * kvDim), vc.subarray(base * kvDim, (base + len) * kvDim) as typeof kc, shape,
       );
     }
   }

@@ -3,6 +3,7 @@
  *   x += attention(norm1(x));  x += mlp(norm2(x))
  * (Llama with RMSNorm + SwiGLU, GPT-2 with LayerNorm + GELU.) With post-norms (Gemma 2/3) each
  * output is normalized before the add: x += postNorm1(attention(norm1(x))), likewise for the MLP.
+ * A `tail` (Gemma 4's per-layer input and layer scale) then updates x once more.
  */
 import type { Backend } from '../backend/types.js';
 import type { LayerNorm } from './layernorm.js';
@@ -15,6 +16,12 @@ import type { Workspace } from './workspace.js';
 
 export type Norm = RMSNorm | LayerNorm;
 
+/** A last update of a block's residual rows after the MLP (Gemma 4: per-layer input, output scale). */
+export interface BlockTail {
+  /** x[T, dim] of layer `layer`, modified in place. */
+  forward(x: Float32Array, T: number, layer: number, ws: Workspace): void;
+}
+
 export class Block {
   constructor(
     private readonly backend: Backend,
@@ -25,6 +32,7 @@ export class Block {
     readonly mlp: MLP | MoE | FeedForward,
     readonly postAttnNorm: Norm | null = null,
     readonly postMlpNorm: Norm | null = null,
+    readonly tail: BlockTail | null = null,
   ) {}
 
   /** x[M, dim] (the residual stream of the step's rows, modified in place). */
@@ -41,5 +49,6 @@ export class Block {
     this.mlp.forward(y, h, T, ws);
     if (this.postMlpNorm) this.postMlpNorm.forward(y, y, T);
     this.backend.add(x, x, y);
+    if (this.tail) this.tail.forward(x, T, layer, ws);
   }
 }

@@ -4,6 +4,13 @@
  * Keys are stored already rotated by RoPE, so old positions are never touched again.
  * `length` is how many leading positions hold valid entries; writing at position p makes every
  * position ≥ p stale, which is how a new prompt reuses a shared prefix.
+ *
+ * Sliding-window layers (`windows`) keep only what their queries can still read: a ring of
+ * `capacity` = window + maxChunk − 1 positions (position p in row p mod capacity), stored twice
+ * (rows r and r + capacity) so that any run of ≤ capacity consecutive positions is one contiguous
+ * slice for the attention kernel. A chunk of up to maxChunk rows never overwrites a key its first
+ * query reads. Going back (prefix reuse) works as long as the window before the restart position
+ * is still in the ring: see `reusable`.
  */
 import { RecurrentState, type RecurrentLayerSpec } from './recurrent-state.js';
 
@@ -22,6 +29,29 @@ export interface KVCacheOptions {
    * attention layers). Layers with a state get no K/V buffers; the state travels with this cache.
    */
   recurrent?: readonly RecurrentLayerSpec[];
+  /**
+   * Layers whose K/V rows differ from `kvHeads × headDim` (Gemma 4: sliding and global layers have
+   * different head sizes and KV head counts), by layer index; absent entries use the defaults.
+   */
+  layerShapes?: readonly ({ kvHeads: number; headDim: number } | undefined)[];
+  /**
+   * Layers that keep no K/V of their own but read another layer's (Gemma 4's KV-shared last
+   * layers): `sharedFrom[l] = j` makes keys(l)/values(l) layer j's buffers.
+   */
+  sharedFrom?: readonly (number | null | undefined)[];
+  /**
+   * Sliding-window layers (window in positions, null = full attention): they keep a ring of
+   * window + maxChunk − 1 positions instead of maxSeq, when that is smaller.
+   */
+  windows?: readonly (number | null | undefined)[];
+  /** Most rows one forward step writes per sequence (sizes the rings). Default 256. */
+  maxChunk?: number;
+}
+
+/** A sliding-window layer's ring: its window and how many positions it holds (capacity ≥ window). */
+export interface KVRing {
+  window: number;
+  capacity: number;
 }
 
 export class KVCache {
@@ -38,6 +68,12 @@ export class KVCache {
   private v: KVArray[];
   /** The per-sequence state of the recurrent layers (hybrid models), else null. */
   readonly recurrent: RecurrentState | null;
+  private readonly rings: (KVRing | null)[];
+  /**
+   * One past the highest position written since the cache last restarted at position 0: ring rows
+   * of positions before writtenEnd − capacity have been overwritten.
+   */
+  writtenEnd = 0;
 
   constructor(o: KVCacheOptions) {
     for (const key of ['layers', 'maxSeq', 'kvHeads', 'headDim'] as const) {
@@ -52,17 +88,69 @@ export class KVCache {
     this.headDim = o.headDim;
     this.dtype = dtype;
     this.rowSize = o.kvHeads * o.headDim;
-    const n = this.maxSeq * this.rowSize;
-    const make = (): KVArray => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
+    const rows = (l: number): number => {
+      const s = o.layerShapes?.[l];
+      if (!s) return this.rowSize;
+      if (!Number.isInteger(s.kvHeads) || s.kvHeads < 1 || !Number.isInteger(s.headDim) || s.headDim < 1) {
+        throw new RangeError(`tensorloom: KVCache layer ${l}: kvHeads and headDim must be integers ≥ 1, got ${s.kvHeads} and ${s.headDim}`);
+      }
+      return s.kvHeads * s.headDim;
+    };
+    const maxChunk = o.maxChunk ?? 256;
+    if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new RangeError(`tensorloom: KVCache maxChunk must be an integer ≥ 1, got ${maxChunk}`);
+    this.rings = Array.from({ length: o.layers }, (_, l) => {
+      const w = o.windows?.[l];
+      if (w === undefined || w === null) return null;
+      if (!Number.isInteger(w) || w < 1) throw new RangeError(`tensorloom: KVCache layer ${l}: window must be an integer ≥ 1, got ${w}`);
+      const capacity = w + maxChunk - 1;
+      return 2 * capacity < this.maxSeq ? { window: w, capacity } : null; // a ring only where it saves memory
+    });
+    const positions = (l: number): number => {
+      const r = this.rings[o.sharedFrom?.[l] ?? l];
+      return r ? 2 * r.capacity : this.maxSeq;
+    };
+    const make = (l: number): KVArray => (dtype === 'f32' ? new Float32Array(positions(l) * rows(l)) : new Uint16Array(positions(l) * rows(l)));
+    const empty = (): KVArray => (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0));
     const rec = o.recurrent ?? null;
     if (rec && rec.length !== o.layers) throw new RangeError(`tensorloom: KVCache recurrent has ${rec.length} layers, expected ${o.layers}`);
-    const kv = (l: number): KVArray => (rec && rec[l]!.size > 0 ? (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0)) : make());
-    this.k = Array.from({ length: o.layers }, (_, l) => kv(l));
-    this.v = Array.from({ length: o.layers }, (_, l) => kv(l));
+    const shared = (l: number): number | null => {
+      const j = o.sharedFrom?.[l];
+      if (j === undefined || j === null) return null;
+      if (!Number.isInteger(j) || j < 0 || j >= l || (o.sharedFrom?.[j] ?? null) !== null) {
+        throw new RangeError(`tensorloom: KVCache layer ${l} shares layer ${j}'s K/V: it must be an earlier layer with K/V of its own`);
+      }
+      if (rows(j) !== rows(l)) throw new RangeError(`tensorloom: KVCache layer ${l} shares layer ${j}'s K/V, but their rows differ (${rows(l)} vs ${rows(j)} values)`);
+      const [a, b] = [this.rings[l], this.rings[j]];
+      if (a?.capacity !== b?.capacity) throw new RangeError(`tensorloom: KVCache layer ${l} shares layer ${j}'s K/V, but their sliding windows differ`);
+      return j;
+    };
+    const kv = (l: number): KVArray => (rec && rec[l]!.size > 0 ? empty() : make(l));
+    this.k = [];
+    this.v = [];
+    for (let l = 0; l < o.layers; l++) {
+      const j = shared(l);
+      this.k.push(j === null ? kv(l) : this.k[j]!);
+      this.v.push(j === null ? kv(l) : this.v[j]!);
+    }
     this.recurrent = rec ? new RecurrentState(rec) : null;
   }
 
-  /** The whole key buffer of a layer, `[maxSeq, kvHeads, headDim]`. */
+  /** The ring of a sliding-window layer, or null when it keeps every position. */
+  ring(layer: number): KVRing | null {
+    return this.rings[layer]!;
+  }
+
+  /**
+   * The largest restart position ≤ n whose window every ring still holds (n itself, or 0): where
+   * a prompt that shares n tokens with the cached ones can resume.
+   */
+  reusable(n: number): number {
+    if (n === 0) return 0;
+    for (const r of this.rings) if (r && Math.max(0, n - r.window + 1) < this.writtenEnd - r.capacity) return 0;
+    return n;
+  }
+
+  /** The whole key buffer of a layer, `[maxSeq, kvHeads, headDim]` (`[2 · capacity, …]` for a ring). */
   keys(layer: number): KVArray {
     return this.k[layer]!;
   }
@@ -93,7 +181,10 @@ export class KVCache {
 
   /** Bytes held. */
   get bytes(): number {
-    return this.k.reduce((s, a) => s + a.byteLength, 0) * 2 + (this.recurrent?.bytes ?? 0);
+    const own = new Set([...this.k, ...this.v]); // a shared layer's buffers count once
+    let n = 0;
+    for (const a of own) n += a.byteLength;
+    return n + (this.recurrent?.bytes ?? 0);
   }
 
   /**

@@ -21,8 +21,17 @@ export interface RopeScaling {
   /** yarn: ramp bounds in rotations (llama.cpp's defaults 32 and 1). */
   betaFast?: number;
   betaSlow?: number;
-  /** yarn: multiplier of the cos/sin magnitude (GGUF rope.scaling.attn_factor; default 1). */
+  /**
+   * yarn: multiplier of the cos/sin magnitude on top of YaRN's own 1 + 0.1 ln(factor) (GGUF
+   * rope.scaling.attn_factor, which llama.cpp's loader reads for every family; default 1).
+   */
   attnFactor?: number;
+  /**
+   * yarn: config.json's `attention_factor` as given, the whole magnitude in Hugging Face's terms
+   * (attnFactor holds it relative to 1 + 0.1 ln(factor)). Written as llama.cpp's converter writes it
+   * (rope.scaling.yarn_attn_factor, which llama.cpp's loader reads for Grok only); not used here.
+   */
+  yarnAttnFactor?: number;
   /**
    * yarn: `mscale_all_dim` (GGUF rope.scaling.yarn_log_multiplier): the magnitude becomes
    * (1 + 0.1 ln f) / (1 + 0.1 · logMul · ln f) instead of 1 + 0.1 ln f (Ministral 3, DeepSeek).

@@ -12,7 +12,7 @@ export class Workspace {
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`tensorloom: Workspace maxRows must be an integer ≥ 1, got ${maxRows}`);
   }
 
-  /** A view of T rows × cols of the buffer `name` (created on first use; cols must not change). */
+  /** A view of T rows × cols of the buffer `name` (created on first use, one per width asked for). */
   rows(name: string, T: number, cols: number): Float32Array {
     return this.view(this.buffers, Float32Array, name, T, cols);
   }
@@ -30,11 +30,15 @@ export class Workspace {
     cols: number,
   ): A {
     let b = map.get(name);
+    // layers of different widths (Gemma 4's sliding and global heads) get one buffer per width
+    if (b && b.cols !== cols) {
+      const key = `${name}/${cols}`;
+      b = map.get(key);
+      if (!b) map.set(key, (b = { cols, data: new Ctor(this.maxRows * cols), views: new Map() }));
+    }
     if (!b) {
       b = { cols, data: new Ctor(this.maxRows * cols), views: new Map() };
       map.set(name, b);
-    } else if (b.cols !== cols) {
-      throw new RangeError(`tensorloom: workspace buffer '${name}' has ${b.cols} columns, asked for ${cols}`);
     }
     let v = b.views.get(T);
     if (!v) {

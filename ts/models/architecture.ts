@@ -150,7 +150,7 @@ export function configFromGGUF(mf: ModelFile, family: ModelFamily, r: Recipe): T
 
 /**
  * `<arch>.rope.scaling.*` keys and the rope_freqs tensor, read as llama.cpp reads them (its
- * loader ignores the yarn_beta_* and yarn_attn_factor keys, so they are not read here either).
+ * loader ignores the yarn_beta_* and yarn_attn_factor keys, so they change nothing here either).
  */
 function ropeScalingFromGGUF(k: GGUFKeys, dims: number): RopeScaling | undefined {
   const type = k.mf.gguf!.metadata.get(k.key('rope.scaling.type'));
@@ -166,7 +166,11 @@ function ropeScalingFromGGUF(k: GGUFKeys, dims: number): RopeScaling | undefined
   if (t === 'yarn') {
     const originalContext = k.num('rope.scaling.original_context_length') ?? k.need('context_length');
     const attnFactor = k.num('rope.scaling.attn_factor');
-    return { type: 'yarn', factor: factor || 1, originalContext, ...(attnFactor !== undefined ? { attnFactor } : {}), ...(freqFactors ? { freqFactors } : {}) };
+    const yarnAttnFactor = k.num('rope.scaling.yarn_attn_factor'); // llama.cpp's loader reads it for Grok only: kept, not used
+    return {
+      type: 'yarn', factor: factor || 1, originalContext,
+      ...(attnFactor !== undefined ? { attnFactor } : {}), ...(yarnAttnFactor !== undefined ? { yarnAttnFactor } : {}), ...(freqFactors ? { freqFactors } : {}),
+    };
   }
   throw new UnsupportedArchitectureError(`tensorloom: ${k.where}: ${k.key('rope.scaling.type')} '${t}' is not supported (supported: none, linear, yarn, and llama3 rope_freqs)`);
 }
@@ -189,9 +193,27 @@ function ropeScalingFromHF(k: HFKeys, theta: number, dims: number): RopeScaling 
   if (t === 'yarn') {
     const originalContext = n('original_max_position_embeddings');
     if (originalContext === undefined) throw new FormatError(`${k.where}: rope_scaling (yarn) needs original_max_position_embeddings`);
-    return { type: 'yarn', factor: n('factor') ?? 1, originalContext, ...opt('betaFast', n('beta_fast')), ...opt('betaSlow', n('beta_slow')) };
+    const factor = n('factor') ?? 1;
+    return { type: 'yarn', factor, originalContext, ...opt('betaFast', n('beta_fast')), ...opt('betaSlow', n('beta_slow')), ...yarnMagnitude(k, factor, n) };
   }
   throw new UnsupportedArchitectureError(`tensorloom: ${k.where}: rope_scaling '${t}' is not supported (supported: default, linear, yarn, llama3)`);
+}
+
+/**
+ * The cos/sin magnitude of a YaRN config.json, as Hugging Face computes it: `attention_factor` when
+ * given, else get(mscale) / get(mscale_all_dim) when both are set, else get(1), with get(m) =
+ * 0.1 * m * ln(factor) + 1 (1 for factor <= 1). llama.cpp always applies get(1) and multiplies by
+ * rope.scaling.attn_factor, so the magnitude is kept relative to get(1) (as f32, the GGUF's type).
+ */
+function yarnMagnitude(k: HFKeys, factor: number, n: (key: string) => number | undefined): { attnFactor?: number; yarnAttnFactor?: number } {
+  const get = (m: number): number => (factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1);
+  const given = n('attention_factor') ?? n('attn_factor');
+  if (given !== undefined && !(given > 0 && Number.isFinite(given))) throw new FormatError(`${k.where}: rope_scaling.attention_factor must be a finite number > 0, got ${given}`);
+  const mscale = n('mscale');
+  const all = n('mscale_all_dim');
+  const magnitude = given ?? (mscale && all ? get(mscale) / get(all) : undefined);
+  if (magnitude === undefined) return {};
+  return { attnFactor: Math.fround(magnitude / get(1)), ...(given !== undefined ? { yarnAttnFactor: Math.fround(given) } : {}) };
 }
 
 function opt<K extends string>(key: K, v: number | undefined): { [P in K]?: number } {
@@ -277,8 +299,12 @@ export function standardGGUFMetadata(arch: string, c: TransformerConfig): [strin
   if (s?.type === 'linear') meta.push([k('rope.scaling.type'), 'linear'], [k('rope.scaling.factor'), f32(s.factor)]);
   if (s?.type === 'yarn') {
     meta.push([k('rope.scaling.type'), 'yarn'], [k('rope.scaling.factor'), f32(s.factor)], [k('rope.scaling.original_context_length'), u32(s.originalContext ?? c.contextLength)]);
+    if (s.yarnAttnFactor !== undefined) meta.push([k('rope.scaling.yarn_attn_factor'), f32(s.yarnAttnFactor)]);
     if (s.betaFast !== undefined) meta.push([k('rope.scaling.yarn_beta_fast'), f32(s.betaFast)]);
     if (s.betaSlow !== undefined) meta.push([k('rope.scaling.yarn_beta_slow'), f32(s.betaSlow)]);
+    // llama.cpp's converter stops at yarn_attn_factor, which its loader ignores (Grok aside); the
+    // magnitude also goes where every family's loader reads it, so llama.cpp runs the config's function
+    if (s.attnFactor !== undefined) meta.push([k('rope.scaling.attn_factor'), f32(s.attnFactor)]);
   }
   meta.push([k('vocab_size'), u32(c.vocabSize)]);
   return meta;

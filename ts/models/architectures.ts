@@ -24,6 +24,7 @@ import type { TransformerConfig } from './config.js';
 import { bert } from './bert.js';
 import { gemma2 } from './gemma2.js';
 import { gemma3 } from './gemma3.js';
+import { gemma4 } from './gemma4.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { nomicBert } from './nomic-bert.js';
@@ -36,7 +37,7 @@ import { smollm3 } from './smollm3.js';
 import { mistral3 } from './mistral3.js';
 import { t5, t5encoder } from './t5.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert, t5, t5encoder];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert, t5, t5encoder];
 
 export { UnsupportedArchitectureError };
 

@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert' | 't5' | 't5encoder';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'gemma4' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert' | 't5' | 't5encoder';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's
@@ -78,11 +78,22 @@ export interface TransformerConfig {
   finalSoftcap?: number;
   /** RoPE base of the sliding-window layers, which then rotate without RoPE scaling (Gemma 3's local layers). */
   swaRopeTheta?: number;
+  /** Rotated dims of the sliding-window layers when they differ from `rope.dims` (Gemma 4). */
+  swaRopeDims?: number;
   /**
    * RMSNorm of each block's attention output and MLP output before they join the residual stream
    * (Gemma 2/3: post_attention_norm, post_ffw_norm).
    */
   postNorms?: boolean;
+  /**
+   * KV cache rows that differ by layer (Gemma 4): each layer's KV heads and head size, and the
+   * layers that read an earlier layer's K/V instead of keeping their own (`sharedFrom[l] = j`).
+   */
+  kvLayout?: { shapes: readonly { kvHeads: number; headDim: number }[]; sharedFrom: readonly (number | null)[] };
+  /** Feed-forward width per layer when it varies (Gemma 4's double-wide MLP in KV-shared layers). */
+  layerHiddenDims?: readonly number[];
+  /** Gemma 4: values per layer of the per-layer inputs (embedding_length_per_layer_input). */
+  perLayerInput?: number;
   /** Special tokens from the model file, when it names them. */
   bosTokenId: number | null;
   eosTokenIds: number[];

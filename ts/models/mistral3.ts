@@ -10,6 +10,7 @@
  */
 import { f32, u32 } from '../formats/gguf-writer.js';
 import { configFromGGUF, configFromHF, GGUFKeys, llamaStyleHfName, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
+import type { RopeScaling } from '../layers/rope-table.js';
 import type { TransformerConfig } from './config.js';
 import { decoderWeights } from './llama.js';
 
@@ -40,7 +41,8 @@ export const mistral3: Architecture = {
     const logMul = typeof p.mscale_all_dim === 'number' ? p.mscale_all_dim : undefined;
     const beta = typeof p.llama_4_scaling_beta === 'number' ? p.llama_4_scaling_beta : 0;
     const s = c.ropeScaling;
-    const withYarn: TransformerConfig = s?.type === 'yarn' && logMul ? { ...c, ropeScaling: { ...s, logMul } } : c;
+    // mscale_all_dim goes to llama.cpp's yarn_log_multiplier (the generic reader's attnFactor would count it twice)
+    const withYarn: TransformerConfig = s?.type === 'yarn' && logMul ? { ...c, ropeScaling: { ...withoutAttnFactor(s), logMul } } : c;
     const window = mf.hfConfig?.sliding_window;
     const types = mf.hfConfig?.layer_types;
     const swa = typeof window === 'number' && window > 0
@@ -58,6 +60,11 @@ export const mistral3: Architecture = {
     return meta;
   },
 };
+
+function withoutAttnFactor(s: RopeScaling): RopeScaling {
+  const { attnFactor: _, ...rest } = s;
+  return rest;
+}
 
 function num<K extends string>(key: K, v: number | undefined): { [P in K]?: number } {
   return (v === undefined ? {} : { [key]: v }) as { [P in K]?: number };

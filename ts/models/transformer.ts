@@ -15,6 +15,7 @@ import { LayerNorm } from '../layers/layernorm.js';
 import { Linear } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
 import { MoE } from '../layers/moe.js';
+import type { PerLayerInput } from '../layers/per-layer-input.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { RopeTable } from '../layers/rope-table.js';
 import type { Step } from '../layers/step.js';
@@ -37,6 +38,11 @@ export interface TransformerOptions {
    * bandwidth, bounds decode speed. Large models keep the mapped weights and three calls.
    */
   fuseProjections?: 'auto' | boolean;
+  /**
+   * Sliding-window layers keep only a ring of window + maxBatch − 1 positions in their KV cache
+   * (default true; false keeps every position, as full-attention layers do).
+   */
+  trimSlidingWindow?: boolean;
 }
 
 const FUSE_COPY_MAX_BYTES = 2 << 20;
@@ -51,6 +57,8 @@ export class Transformer {
   readonly finalNorm: Norm;
   readonly lmHead: Linear;
   readonly cache: KVCache;
+  /** Gemma 4's per-layer inputs (computed once per step, applied at the end of every block), or null. */
+  readonly perLayerInput: PerLayerInput | null;
   /** Hybrid models: the recurrent state each layer keeps per sequence (null: attention only). */
   private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
@@ -60,6 +68,7 @@ export class Transformer {
   private readonly positionViews = new Map<number, Int32Array>();
   private readonly positionBuffer: Int32Array;
   private disposed = false;
+  private readonly trimSlidingWindow: boolean;
 
   constructor(
     readonly backend: Backend,
@@ -124,7 +133,11 @@ export class Transformer {
     // Gemma 3's local layers: their own RoPE base, no RoPE scaling
     const slides = (i: number): boolean => !!c.slidingWindow && (c.slidingWindow.layers?.[i] ?? true);
     const local = (i: number): boolean => c.swaRopeTheta !== undefined && slides(i);
+    this.perLayerInput = weights.perLayerInput?.(backend) ?? null;
+    const tail = this.perLayerInput;
+    if (c.layerHiddenDims && c.layerHiddenDims.length !== c.nLayers) throw new RangeError(`tensorloom: ${c.architecture}: ${c.layerHiddenDims.length} feed-forward widths for ${c.nLayers} layers`);
     this.blocks = weights.layers.map((l, i) => {
+      const hiddenDim = c.layerHiddenDims?.[i] ?? c.hiddenDim;
       const at = (s: string): string => `layer ${i} ${s}`;
       const attention = 'mixer' in l ? l.mixer(backend) : new Attention(backend, {
         q: linear(l.q, at('attention q'), qDim, c.dim),
@@ -169,38 +182,49 @@ export class Transformer {
           used: m.used,
         });
         const ffn = 'wrapFfn' in l && l.wrapFfn ? l.wrapFfn(backend, mlp) : mlp;
-        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn, postAttn, postMlp);
+        return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), ffn, postAttn, postMlp, tail);
       }
       if (!l.up || !l.down) throw new Error(`tensorloom: ${at('mlp up/down')} projections are missing`);
-      const up = linear(l.up, at('mlp up'), c.hiddenDim, c.dim);
-      const down = linear(l.down, at('mlp down'), c.dim, c.hiddenDim);
+      const up = linear(l.up, at('mlp up'), hiddenDim, c.dim);
+      const down = linear(l.down, at('mlp down'), c.dim, hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
-        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * c.hiddenDim);
-        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down, gateUp });
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
+        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
-        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), c.hiddenDim, c.dim), up, down });
+        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
-      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp);
+      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp, tail);
     });
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);
     this.lmHead = new Linear(backend, weights.lmHead);
     const specs = this.blocks.map((b) => b.attention.stateSpec);
     this.recurrentSpecs = specs.some((x) => x) ? specs.map((x) => x ?? { size: 0, owner: 'attention (KV cache)' }) : null;
+    this.trimSlidingWindow = options.trimSlidingWindow ?? true;
     this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
     this.positionBuffer = new Int32Array(maxBatch);
     this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
 
-  /** Another KV cache shaped for this model (e.g. one per sequence when serving several). */
-  createCache(maxSeq = this.contextLength, dtype = this.cache.dtype): KVCache {
+  /**
+   * Another KV cache shaped for this model (e.g. one per sequence when serving several). `maxChunk`:
+   * the most rows of one sequence a step will carry (sizes the sliding-window rings).
+   */
+  createCache(maxSeq = this.contextLength, dtype = this.cache.dtype, maxChunk = this.workspace.maxRows): KVCache {
     const c = this.config;
-    return new KVCache({ layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype, ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}) });
+    const w = c.slidingWindow;
+    const windows = w && this.trimSlidingWindow ? Array.from({ length: c.nLayers }, (_, i) => ((w.layers?.[i] ?? true) ? w.size : null)) : null;
+    return new KVCache({
+      layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype,
+      ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}),
+      ...(c.kvLayout ? { layerShapes: c.kvLayout.shapes, sharedFrom: c.kvLayout.sharedFrom } : {}),
+      ...(windows ? { windows, maxChunk } : {}),
+    });
   }
 
   /**
@@ -291,6 +315,7 @@ export class Transformer {
       const f = Math.fround(es);
       for (let i = 0; i < M * this.config.dim; i++) x[i]! *= f;
     }
+    if (this.perLayerInput) this.perLayerInput.prepare(step.tokens, x, M, ws);
     if (this.positionEmbedding) {
       const p = ws.rows('positions', M, this.config.dim);
       this.positionEmbedding.forward(p, step.positions.subarray(0, M));
@@ -299,6 +324,7 @@ export class Transformer {
     for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
     for (const s of step.sequences) {
       s.cache.length = s.pos + s.T;
+      s.cache.writtenEnd = s.pos === 0 ? s.T : Math.max(s.cache.writtenEnd, s.pos + s.T);
       const rec = s.cache.recurrent;
       if (rec) {
         rec.length = s.pos + s.T;

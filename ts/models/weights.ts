@@ -5,6 +5,7 @@
 import type { Backend, Weights } from '../backend/types.js';
 import { rowLength } from '../backend/weight-types.js';
 import type { FeedForward, TokenMixer } from '../layers/token-mixer.js';
+import type { PerLayerInput } from '../layers/per-layer-input.js';
 import type { ModelFile } from '../formats/model-file.js';
 
 export interface NormWeights {
@@ -68,6 +69,8 @@ export interface TransformerWeights {
   finalNorm: NormWeights;
   /** `[vocab, dim]`; the token embedding itself when the head is tied. */
   lmHead: Weights;
+  /** Gemma 4: builds the per-layer inputs, which end every block (see ts/layers/per-layer-input.ts). */
+  perLayerInput?: ((backend: Backend) => PerLayerInput) | null;
 }
 
 /** An encoder's weights (BERT family): post-norm blocks reuse LayerWeights (attnNorm after attention, mlpNorm after the MLP). */

@@ -55,7 +55,7 @@ export class BatchedForward {
     this.slots = o.slots;
     this.contextLength = o.contextLength;
     this.maxTokensPerStep = o.maxTokensPerStep;
-    this.caches = Array.from({ length: o.slots }, () => model.createCache(o.contextLength, o.kvCache ?? 'f32'));
+    this.caches = Array.from({ length: o.slots }, () => model.createCache(o.contextLength, o.kvCache ?? 'f32', o.maxTokensPerStep));
     this.pad = o.padSingleRow ?? false;
     const rows = Math.max(o.maxTokensPerStep, 2);
     this.ws = new Workspace(rows);
