@@ -16,8 +16,8 @@
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
  * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
  * `families-tiny` / `families-110m`: one random model per family of the architecture table beyond
- * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3),
- * tiny-shaped in f32 and 110M-shaped in q8_0 (check the tiny ones' code path with --reps=1; the
+ * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, and the
+ * hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in q8_0 (the hybrids in f16) (check the tiny ones' code path with --reps=1; the
  * 110M ones are long runs).
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  */
@@ -248,14 +248,18 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
       { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
       { name: 'smollm3', options: { arch: 'smollm3' } },
       { name: 'mistral3', options: { arch: 'mistral3' } },
+      { name: 'qwen35', options: { arch: 'qwen35' } },
+      { name: 'qwen3next', options: { arch: 'qwen3next' } },
     ] as const;
     for (const f of families) {
-      const p = join(dir, `${f.name}-${size}-${type}.gguf`);
+      // the hybrid (Gated DeltaNet) writers take f32 / f16 only
+      const t = type === 'q8_0' && (f.name === 'qwen35' || f.name === 'qwen3next') ? 'f16' : type;
+      const p = join(dir, `${f.name}-${size}-${t}.gguf`);
       if (!existsSync(p)) {
         console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
-        makeRandomModel({ ...f.options, size, type, seed: 1, gguf: p });
+        makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
       }
-      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${type}`, path: p });
+      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p });
     }
   }
   return out;
