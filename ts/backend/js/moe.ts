@@ -10,6 +10,14 @@ import { rowLength } from '../weight-types.js';
 
 type Ops = Pick<Backend, 'softmax' | 'matmulTMany' | 'matmulT' | 'swiglu'>;
 
+/** Scratch arrays reused across calls (grown on demand), so a decode step allocates nothing. */
+const scratch = new Map<string, Float32Array | Int32Array>();
+function buffer<A extends Float32Array | Int32Array>(name: string, Ctor: new (n: number) => A, n: number): A {
+  let b = scratch.get(name) as A | undefined;
+  if (!b || b.length < n) scratch.set(name, (b = new Ctor(Math.max(n, 2 * (b?.length ?? 0)))));
+  return b.subarray(0, n) as A;
+}
+
 /** Rows [r0, r1) of w, without copying. */
 function rows(w: Weights, r0: number, r1: number): Weights {
   const per = rowLength(w.dtype, w.cols);
@@ -42,9 +50,9 @@ export function moeFfnWith(ops: Ops, out: Float32Array, x: Float32Array, logits:
   const E = w.experts;
   const k = used;
   ops.softmax(logits, logits, T, E);
-  const chosen = new Int32Array(T * k);
-  const weight = new Float32Array(T * k);
-  const count = new Int32Array(E);
+  const chosen = buffer('chosen', Int32Array, T * k);
+  const weight = buffer('weight', Float32Array, T * k);
+  const count = buffer('count', Int32Array, E).fill(0);
   for (let t = 0; t < T; t++) {
     const p = logits.subarray(t * E, (t + 1) * E);
     let sum = 0;
@@ -66,9 +74,9 @@ export function moeFfnWith(ops: Ops, out: Float32Array, x: Float32Array, logits:
     for (let j = 0; j < k; j++) weight[t * k + j]! *= inv;
   }
   // (row, slot) pairs grouped by expert, in increasing order within each
-  const start = new Int32Array(E + 1);
+  const start = buffer('start', Int32Array, E + 1).fill(0);
   for (let e = 0; e < E; e++) start[e + 1] = start[e]! + count[e]!;
-  const order = new Int32Array(T * k);
+  const order = buffer('order', Int32Array, T * k);
   count.fill(0);
   for (let i = 0; i < T * k; i++) order[start[chosen[i]!]! + count[chosen[i]!]!++] = i;
   out.fill(0, 0, T * dim);
@@ -76,16 +84,16 @@ export function moeFfnWith(ops: Ops, out: Float32Array, x: Float32Array, logits:
     const n = start[e + 1]! - start[e]!;
     if (n === 0) continue;
     const idx = order.subarray(start[e]!, start[e + 1]!);
-    const xe = new Float32Array(n * dim);
+    const xe = buffer('xe', Float32Array, n * dim);
     for (let r = 0; r < n; r++) {
       const t = Math.floor(idx[r]! / k);
       xe.set(x.subarray(t * dim, (t + 1) * dim), r * dim);
     }
-    const g = new Float32Array(n * hidden);
-    const u = new Float32Array(n * hidden);
+    const g = buffer('g', Float32Array, n * hidden);
+    const u = buffer('u', Float32Array, n * hidden);
     ops.matmulTMany([g, u], xe, [rows(w.gate, e * hidden, (e + 1) * hidden), rows(w.up, e * hidden, (e + 1) * hidden)], n);
     ops.swiglu(g, g, u);
-    const ye = new Float32Array(n * dim);
+    const ye = buffer('ye', Float32Array, n * dim);
     ops.matmulT(ye, g, rows(w.down, e * dim, (e + 1) * dim), n);
     for (let r = 0; r < n; r++) {
       const t = Math.floor(idx[r]! / k);
