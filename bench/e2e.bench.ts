@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -19,6 +19,8 @@
  * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, and the
  * hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in q8_0 (the hybrids in f16) (check the tiny ones' code path with --reps=1; the
  * 110M ones are long runs).
+ * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
+ * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  */
 import { execFile, spawnSync } from 'node:child_process';
@@ -232,6 +234,20 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
     for (const type of types) {
       const q = await quantized(src, type);
       out.push({ name: `${SIZE_LABEL[size]} ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
+    }
+  }
+  if (which.includes('qwen35-0.8b')) {
+    const dir = join(tmpdir(), 'tensorloom-bench');
+    mkdirSync(dir, { recursive: true });
+    const src = join(dir, 'qwen35-0.8b-f16.gguf');
+    if (!existsSync(src)) {
+      console.log(`writing ${src} (scripts/make-random-model.ts --arch qwen35 --size 0.8b, seed 1) …`);
+      const { makeRandomModel } = await import('../scripts/make-random-model.js');
+      makeRandomModel({ arch: 'qwen35', size: '0.8b', type: 'f16', seed: 1, gguf: src });
+    }
+    for (const type of ['q8_0', 'q4_k_m']) {
+      const q = await quantized(src, type);
+      out.push({ name: `Qwen3.5-0.8B-shaped ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
     }
   }
   for (const size of ['tiny', '110m'] as const) {

@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|phi3|gpt2|qwen35|qwen35moe|qwen3next --size tiny|110m|1b
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|phi3|gpt2|qwen35|qwen35moe|qwen3next --size tiny|110m|1b|0.8b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -19,7 +19,9 @@
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48;
  * qwen3next: qwen35moe's shapes under Qwen3-Next's names (ssm_ba for β|α, no M-RoPE sections).
- * --size 1b (llama only): Llama-3.2-1B's shape, for benches.
+ * --size 1b (llama only): Llama-3.2-1B's shape, for benches. --size 0.8b (qwen35 only): Qwen3.5-0.8B's
+ * shape (dim 1024, 24 layers, 8 heads of 256 with 2 KV heads, 16 + 16 DeltaNet heads of 128, FFN
+ * 3584) with a 32000-token vocabulary instead of 248320, for benches.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -56,7 +58,7 @@ export type RandomArch = Arch | 'qwen35' | 'qwen35moe' | 'qwen3next';
 /** The hybrid (Gated DeltaNet) families, written straight to GGUF. */
 export const HYBRID_ARCHS = ['qwen35', 'qwen35moe', 'qwen3next'] as const;
 const isHybrid = (a: RandomArch): a is (typeof HYBRID_ARCHS)[number] => (HYBRID_ARCHS as readonly string[]).includes(a);
-export type Size = 'tiny' | '110m' | '1b';
+export type Size = 'tiny' | '110m' | '1b' | '0.8b';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
 export interface RandomConfig {
@@ -481,11 +483,13 @@ function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: bo
 export const QWEN35_CONFIGS: Partial<Record<Size, RandomConfig>> = {
   tiny: { dim: 64, nLayers: 4, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 4096 },
   '110m': { dim: 768, nLayers: 12, nHeads: 6, nKvHeads: 2, ffnDim: 2048, vocabSize: 32000, contextLength: 4096 },
+  '0.8b': { dim: 1024, nLayers: 24, nHeads: 8, nKvHeads: 2, ffnDim: 3584, vocabSize: 32000, contextLength: 4096 },
 };
 
 export const QWEN35_SSM: Partial<Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }>> = {
   tiny: { convKernel: 4, nKHeads: 2, nVHeads: 4, headDim: 16, ropeDims: 8, headDimAttn: 16 },
   '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
+  '0.8b': { convKernel: 4, nKHeads: 16, nVHeads: 16, headDim: 128, ropeDims: 64, headDimAttn: 256 },
 };
 
 function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
@@ -672,8 +676,8 @@ function main(argv: string[]): number {
   const size = values.size as Size;
   const type = values.type as WeightType;
   const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
-  if (!([...ARCHS, ...HYBRID_ARCHS] as string[]).includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
-    console.error(`usage: make-random-model --arch ${[...ARCHS, ...HYBRID_ARCHS].join('|')} --size tiny|110m|1b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
+  if (!([...ARCHS, ...HYBRID_ARCHS] as string[]).includes(arch) || !['tiny', '110m', '1b', '0.8b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, ...HYBRID_ARCHS].join('|')} --size tiny|110m|1b|0.8b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);
