@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -16,9 +16,11 @@
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
  * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
  * `families-tiny` / `families-110m`: one random model per family of the architecture table beyond
- * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3),
- * tiny-shaped in f32 and 110M-shaped in q8_0 (check the tiny ones' code path with --reps=1; the
+ * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, and the
+ * hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in q8_0 (the hybrids in f16) (check the tiny ones' code path with --reps=1; the
  * 110M ones are long runs).
+ * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
+ * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  */
 import { execFile, spawnSync } from 'node:child_process';
@@ -234,6 +236,20 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
       out.push({ name: `${SIZE_LABEL[size]} ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
     }
   }
+  if (which.includes('qwen35-0.8b')) {
+    const dir = join(tmpdir(), 'tensorloom-bench');
+    mkdirSync(dir, { recursive: true });
+    const src = join(dir, 'qwen35-0.8b-f16.gguf');
+    if (!existsSync(src)) {
+      console.log(`writing ${src} (scripts/make-random-model.ts --arch qwen35 --size 0.8b, seed 1) …`);
+      const { makeRandomModel } = await import('../scripts/make-random-model.js');
+      makeRandomModel({ arch: 'qwen35', size: '0.8b', type: 'f16', seed: 1, gguf: src });
+    }
+    for (const type of ['q8_0', 'q4_k_m']) {
+      const q = await quantized(src, type);
+      out.push({ name: `Qwen3.5-0.8B-shaped ${type}${q.by === 'llama.cpp' ? '' : ' (by tensorloom convert)'}`, path: q.path });
+    }
+  }
   for (const size of ['tiny', '110m'] as const) {
     if (!which.includes(`families-${size}`)) continue;
     const dir = join(tmpdir(), 'tensorloom-bench');
@@ -248,14 +264,18 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
       { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
       { name: 'smollm3', options: { arch: 'smollm3' } },
       { name: 'mistral3', options: { arch: 'mistral3' } },
+      { name: 'qwen35', options: { arch: 'qwen35' } },
+      { name: 'qwen3next', options: { arch: 'qwen3next' } },
     ] as const;
     for (const f of families) {
-      const p = join(dir, `${f.name}-${size}-${type}.gguf`);
+      // the hybrid (Gated DeltaNet) writers take f32 / f16 only
+      const t = type === 'q8_0' && (f.name === 'qwen35' || f.name === 'qwen3next') ? 'f16' : type;
+      const p = join(dir, `${f.name}-${size}-${t}.gguf`);
       if (!existsSync(p)) {
         console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
-        makeRandomModel({ ...f.options, size, type, seed: 1, gguf: p });
+        makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
       }
-      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${type}`, path: p });
+      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p });
     }
   }
   return out;

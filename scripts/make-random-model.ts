@@ -1,7 +1,7 @@
 /**
  * Random-weight models for tests and benchmarks, reproducible from a seed.
  *
- *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|gemma4|phi3|gpt2|qwen35|qwen35moe --size tiny|110m|1b
+ *   npx tsx scripts/make-random-model.ts --arch llama|qwen2|qwen3|qwen3moe|smollm3|mistral3|gemma2|gemma3|gemma4|phi3|gpt2|qwen35|qwen35moe|qwen3next --size tiny|110m|1b|0.8b
  *       [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N]
  *       [--gguf OUT.gguf] [--hf OUT_DIR]
  *
@@ -17,10 +17,13 @@
  * and tensor names llama.cpp's converter writes for that family (e.g. rope_freqs for llama3).
  * qwen35 (GGUF only, f32 or f16 matrices): Gated DeltaNet layers and a gated full-attention layer
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
- * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48.
+ * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48;
+ * qwen3next: qwen35moe's shapes under Qwen3-Next's names (ssm_ba for β|α, no M-RoPE sections).
  * gemma4 (GGUF only, tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's
  * names with the llama model's random BPE vocabulary.
- * --size 1b (llama only): Llama-3.2-1B's shape, for benches.
+ * --size 1b (llama only): Llama-3.2-1B's shape, for benches. --size 0.8b (qwen35 only): Qwen3.5-0.8B's
+ * shape (dim 1024, 24 layers, 8 heads of 256 with 2 KV heads, 16 + 16 DeltaNet heads of 128, FFN
+ * 3584) with a 32000-token vocabulary instead of 248320, for benches.
  *
  * --hf writes a Hugging Face directory: config.json, model.safetensors (f32, or f16 with
  * --type f16; safetensors has no q8_0, so q8_0 writes f32 there) and a byte-level BPE tokenizer.json.
@@ -54,8 +57,11 @@ export const GEMMA_TINY = { slidingWindow: 16, attnSoftcap: 10, finalSoftcap: 15
 const QWEN3MOE_EXPERTS = { experts: 8, used: 2, hidden: 64 };
 export type RopeScalingKind = 'llama3' | 'linear' | 'yarn';
 /** What --arch takes: the HF-checkpoint families above, and qwen35 (written straight to GGUF). */
-export type RandomArch = Arch | 'qwen35' | 'qwen35moe' | 'gemma4';
-export type Size = 'tiny' | '110m' | '1b';
+export type RandomArch = Arch | 'qwen35' | 'qwen35moe' | 'qwen3next' | 'gemma4';
+/** The hybrid (Gated DeltaNet) families, written straight to GGUF. */
+export const HYBRID_ARCHS = ['qwen35', 'qwen35moe', 'qwen3next'] as const;
+const isHybrid = (a: RandomArch): a is (typeof HYBRID_ARCHS)[number] => (HYBRID_ARCHS as readonly string[]).includes(a);
+export type Size = 'tiny' | '110m' | '1b' | '0.8b';
 export type WeightType = 'f32' | 'f16' | 'q8_0';
 
 export interface RandomConfig {
@@ -107,6 +113,10 @@ export interface MakeOptions {
    * (the tensors always follow an interval of 4), so the layer pattern no longer matches them.
    */
   qwen35MetadataInterval?: number;
+  /** qwen3next only: store q, k, v and z in the older fused `ssm_in` tensor instead of attn_qkv + attn_gate. */
+  qwen3nextFusedInput?: boolean;
+  /** Hybrid families only, for bad-input tests: tensor names and metadata keys left out of the file. */
+  omit?: readonly string[];
   /** llama only: config.json rope_scaling of this kind (original context = contextLength / 4). */
   ropeScaling?: RopeScalingKind;
   /** llama only: a Mixtral of this many experts (top-2). */
@@ -477,11 +487,13 @@ function writeHF(dir: string, arch: Arch, c: RandomConfig, seed: number, f16: bo
 export const QWEN35_CONFIGS: Partial<Record<Size, RandomConfig>> = {
   tiny: { dim: 64, nLayers: 4, nHeads: 4, nKvHeads: 2, ffnDim: 160, vocabSize: 512, contextLength: 4096 },
   '110m': { dim: 768, nLayers: 12, nHeads: 6, nKvHeads: 2, ffnDim: 2048, vocabSize: 32000, contextLength: 4096 },
+  '0.8b': { dim: 1024, nLayers: 24, nHeads: 8, nKvHeads: 2, ffnDim: 3584, vocabSize: 32000, contextLength: 4096 },
 };
 
 export const QWEN35_SSM: Partial<Record<Size, { convKernel: number; nKHeads: number; nVHeads: number; headDim: number; ropeDims: number; headDimAttn: number }>> = {
   tiny: { convKernel: 4, nKHeads: 2, nVHeads: 4, headDim: 16, ropeDims: 8, headDimAttn: 16 },
   '110m': { convKernel: 4, nKHeads: 4, nVHeads: 8, headDim: 128, ropeDims: 64, headDimAttn: 128 },
+  '0.8b': { convKernel: 4, nKHeads: 16, nVHeads: 16, headDim: 128, ropeDims: 64, headDimAttn: 256 },
 };
 
 /** The tokenizer keys of the llama model with the same vocabulary size (a BPE llama.cpp loads). */
@@ -508,8 +520,9 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   const convC = 2 * s.nKHeads * s.headDim + s.nVHeads * s.headDim;
   const vDim = s.nVHeads * s.headDim;
   const tokenizerMeta = randomTokenizerMeta(V, seed);
-  const arch = o.arch === 'qwen35moe' ? 'qwen35moe' : 'qwen35';
-  const moe = arch === 'qwen35moe' ? { experts: 4, used: 2, hidden: 32, shared: 48 } : null;
+  const arch = o.arch === 'qwen35moe' || o.arch === 'qwen3next' ? o.arch : 'qwen35';
+  const next = arch === 'qwen3next';
+  const moe = arch !== 'qwen35' ? { experts: 4, used: 2, hidden: 32, shared: 48 } : null;
   const k = (x: string) => `${arch}.${x}`;
   const metadata: [string, GGUFWriteValue][] = [
     ['general.architecture', arch],
@@ -523,7 +536,7 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
     [k('attention.key_length'), u32(D)],
     [k('attention.value_length'), u32(D)],
     [k('rope.dimension_count'), u32(s.ropeDims)],
-    [k('rope.dimension_sections'), Int32Array.from([s.ropeDims / 4, s.ropeDims / 8, s.ropeDims / 8, 0])],
+    ...(next ? [] : ([[k('rope.dimension_sections'), Int32Array.from([s.ropeDims / 4, s.ropeDims / 8, s.ropeDims / 8, 0])]] as [string, GGUFWriteValue][])),
     [k('rope.freq_base'), f32(10000000)],
     [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
     [k('ssm.conv_kernel'), u32(s.convKernel)],
@@ -566,13 +579,21 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
     const p = `blk.${l}`;
     add(`${p}.attn_norm.weight`, [dim], 0.1, 1);
     if ((l + 1) % 4 !== 0) {
-      add(`${p}.attn_qkv.weight`, [convC, dim], w(dim));
-      add(`${p}.attn_gate.weight`, [vDim, dim], w(dim));
+      if (next && o.qwen3nextFusedInput) {
+        add(`${p}.ssm_in.weight`, [convC + vDim, dim], w(dim)); // per key head: q, k, its v heads, their z
+      } else {
+        add(`${p}.attn_qkv.weight`, [convC, dim], w(dim));
+        add(`${p}.attn_gate.weight`, [vDim, dim], w(dim));
+      }
       add(`${p}.ssm_conv1d.weight`, [convC, s.convKernel], 0.5);
       add(`${p}.ssm_dt.bias`, [s.nVHeads], 0.5);
       add(`${p}.ssm_a`, [s.nVHeads], 0.4, -1); // a = −exp(A_log) < 0
-      add(`${p}.ssm_beta.weight`, [s.nVHeads, dim], w(dim));
-      add(`${p}.ssm_alpha.weight`, [s.nVHeads, dim], w(dim));
+      if (next) {
+        add(`${p}.ssm_ba.weight`, [2 * s.nVHeads, dim], w(dim)); // per key head: β rows, then α rows
+      } else {
+        add(`${p}.ssm_beta.weight`, [s.nVHeads, dim], w(dim));
+        add(`${p}.ssm_alpha.weight`, [s.nVHeads, dim], w(dim));
+      }
       add(`${p}.ssm_norm.weight`, [s.headDim], 0.1, 1);
       add(`${p}.ssm_out.weight`, [dim, vDim], w(vDim));
     } else {
@@ -601,7 +622,8 @@ function writeQwen35(o: MakeOptions, seed: number, type: WeightType): void {
   }
   add('output_norm.weight', [dim], 0.1, 1);
   add('output.weight', [V, dim], w(dim));
-  writeGGUF(o.gguf!, { metadata, tensors });
+  const keep = ([name]: [string, unknown] | [string]) => !o.omit?.includes(name);
+  writeGGUF(o.gguf!, { metadata: metadata.filter(keep), tensors: tensors.filter((t) => keep([t.name])) });
 }
 
 // ── gemma4: written straight to GGUF under llama.cpp's names ─────────────────────────────────
@@ -710,7 +732,7 @@ function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
 }
 
 export function makeRandomModel(o: MakeOptions): void {
-  if (o.arch === 'qwen35' || o.arch === 'qwen35moe') {
+  if (isHybrid(o.arch)) {
     if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
     return writeQwen35(o, o.seed ?? 1, o.type ?? 'f32');
   }
@@ -779,8 +801,8 @@ function main(argv: string[]): number {
   const size = values.size as Size;
   const type = values.type as WeightType;
   const ropeScaling = values['rope-scaling'] as RopeScalingKind | undefined;
-  if (!([...ARCHS, 'qwen35', 'qwen35moe', 'gemma4'] as string[]).includes(arch) || !['tiny', '110m', '1b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
-    console.error(`usage: make-random-model --arch ${[...ARCHS, 'qwen35', 'qwen35moe', 'gemma4'].join('|')} --size tiny|110m|1b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
+  if (!([...ARCHS, ...HYBRID_ARCHS, 'gemma4'] as string[]).includes(arch) || !['tiny', '110m', '1b', '0.8b'].includes(size) || !['f32', 'f16', 'q8_0'].includes(type) || (ropeScaling && !['llama3', 'linear', 'yarn'].includes(ropeScaling))) {
+    console.error(`usage: make-random-model --arch ${[...ARCHS, ...HYBRID_ARCHS, 'gemma4'].join('|')} --size tiny|110m|1b|0.8b [--type f32|f16|q8_0] [--rope-scaling llama3|linear|yarn] [--experts N] [--seed N] [--gguf FILE] [--hf DIR]`);
     return 2;
   }
   const seed = Number(values.seed);

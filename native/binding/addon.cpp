@@ -15,6 +15,7 @@ void init_convert(Napi::Env env, Napi::Object exports);    // binding/convert.cp
 void init_weights(Napi::Env env, Napi::Object exports);    // binding/weights.cpp
 void init_cuda(Napi::Env env, Napi::Object exports);       // binding/cuda.cpp (stubs without CUDA)
 void init_linear_attention(Napi::Env env, Napi::Object exports);  // binding/linear_attention.cpp
+void init_moe(Napi::Env env, Napi::Object exports);        // binding/moe.cpp
 }  // namespace tl::binding
 
 // Node unloads an addon when the worker thread that first loaded it exits, but the kernels'
@@ -40,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::binding::init_weights(env, exports);
   tl::binding::init_cuda(env, exports);
   tl::binding::init_linear_attention(env, exports);
+  tl::binding::init_moe(env, exports);
   return exports;
 }
 

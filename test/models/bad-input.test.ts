@@ -194,6 +194,6 @@ describe('bad input of the newer families → errors naming the tensor or key', 
 
   it('an unknown architecture lists every family of the table', async () => {
     const p = variant('unknown-arch', (meta) => meta.set('general.architecture', 'rwkv9'), qwen3);
-    await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, bert, .*nomic-bert.*LlamaForCausalLM/);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, qwen3next, bert, .*nomic-bert.*LlamaForCausalLM/);
   });
 });

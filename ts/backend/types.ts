@@ -37,6 +37,15 @@ export type RopeLayout =
   /** pairs (i, i + D/2) — Hugging Face Llama ("rotate_half") */
   | 'half';
 
+/** A mixture's experts stacked as GGUF stores them: gate and up [E·hidden, dim], down [E·dim, hidden]. */
+export interface StackedExperts {
+  gate: Weights;
+  up: Weights;
+  down: Weights;
+  /** E, the number of experts. */
+  experts: number;
+}
+
 export interface RopeOptions {
   /** Base of the frequencies θ_i = theta^(-2i/dims). Llama: 10000. */
   theta: number;
@@ -174,6 +183,16 @@ export interface Backend {
   /** out[M, N] = a[M, K] · b[K, N], all f32. */
   matmul(out: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
 
+  // ── mixture of experts (native/kernels/moe.h) ──────────────────────────────────────────
+  /**
+   * Sparse MoE feed-forward with SwiGLU experts, as llama.cpp runs Mixtral / Qwen3-MoE / Qwen3.5-MoE /
+   * Qwen3-Next: softmax over the router logits [T, E] (replaced by the probabilities), each row's
+   * top-`used` experts (ties: the lower id), weights renormalized to sum 1, out[T, dim] = Σ weight ·
+   * down_e(silu(gate_e x) ⊙ up_e x). The rows routed to an expert go through its projections as one
+   * matmul each. The native backend and the JS one compute the same routing and scatter arithmetic.
+   */
+  moeFfn(out: Float32Array, x: Float32Array, logits: Float32Array, T: number, experts: StackedExperts, used: number): void;
+
   // ── attention ───────────────────────────────────────────────────────────────────────────
   /**
    * Fused scaled-dot-product attention with online softmax (the T×S score matrix is never
@@ -252,6 +271,7 @@ export interface Backend {
 
 /** The ops each kernel family provides, so the families can live in separate files. */
 export type MatmulOps = Pick<Backend, 'matmulT' | 'matmulTMany' | 'matmul'>;
+export type MoEOps = Pick<Backend, 'moeFfn'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
 export type LinearAttentionOps = Pick<
   Backend,

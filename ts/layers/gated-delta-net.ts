@@ -3,7 +3,8 @@
  *
  *   [q | k | v] = conv1d_causal(x·W_qkvᵀ) → SiLU     (depthwise, width K, rolling conv state)
  *   q, k ← L2-normalized per head;  z = x·W_gateᵀ;  β = sigmoid(x·W_βᵀ);  g = softplus(x·W_αᵀ + dt)·a
- *   o = gated delta rule(q, k, v, g, β) over the recurrent state (value head h reads key head h % Hk)
+ *   o = gated delta rule(q, k, v, g, β) over the recurrent state (value head h reads key head h % Hk
+ *       in Qwen3.5's tiled head order, key head ⌊h / (Hv/Hk)⌋ in Qwen3-Next's grouped order)
  *   out = (RMSNorm(o) per value head · w_norm · SiLU(z)) · W_outᵀ
  *
  * Its per-sequence memory is the conv state ((K−1) rows of the q|k|v channels) plus one Dv×Dk
@@ -41,6 +42,12 @@ export interface GatedDeltaNetOptions {
   eps: number;
   /** Tokens per chunk of the delta rule's WY form in prefill (default 16). */
   chunk?: number;
+  /**
+   * Which key head a value head reads when Hv > Hk: 'tiled' (Qwen3.5: h % Hk, the kernel's own
+   * broadcast) or 'grouped' (Qwen3-Next: ⌊h / (Hv/Hk)⌋; llama.cpp repeats each key head Hv/Hk
+   * times in a row, and so do we before the kernel). Default 'tiled'.
+   */
+  keyHeads?: 'tiled' | 'grouped';
 }
 
 export class GatedDeltaNet {
@@ -50,6 +57,8 @@ export class GatedDeltaNet {
   readonly convChannels: number;
   private readonly convSize: number;
   private readonly shape: GatedDeltaShape;
+  /** Grouped key heads repeated to one per value head before the kernel (Qwen3-Next with Hv > Hk). */
+  private readonly repeatKeys: boolean;
 
   constructor(
     private readonly backend: Backend,
@@ -86,7 +95,9 @@ export class GatedDeltaNet {
       size: this.convSize + Hv * Dv * Dk,
       owner: `GatedDeltaNet(Hk=${Hk}, Hv=${Hv}, Dk=${Dk}, Dv=${Dv}, conv ${K}×${C})`,
     };
-    this.shape = { T: 1, Hk, Hv, Dk, Dv, chunk: o.chunk ?? 16 };
+    if (o.keyHeads !== undefined && o.keyHeads !== 'tiled' && o.keyHeads !== 'grouped') throw new RangeError(`tensorloom: GatedDeltaNet keyHeads must be 'tiled' or 'grouped', got '${String(o.keyHeads)}'`);
+    this.repeatKeys = o.keyHeads === 'grouped' && Hv !== Hk;
+    this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 16 };
   }
 
   /** out[T, dim] for the next T tokens x[T, dim]; the layer-`layer` part of `state` is updated in place. */
@@ -124,7 +135,23 @@ export class GatedDeltaNet {
     b.l2norm(k, k, T * Hk, Dk, eps);
     b.deltaGates(g, beta, g, beta, this.o.dtBias, this.o.a, T, Hv);
     this.shape.T = T;
-    b.gatedDeltaRule(o, q, k, v, g, beta, deltaState, this.shape);
+    if (this.repeatKeys) {
+      // value head h reads key head ⌊h / r⌋: repeat each key head r times in a row
+      const r = Hv / Hk;
+      const qr = ws.rows('gdn.q.rep', T, Hv * Dk);
+      const kr = ws.rows('gdn.k.rep', T, Hv * Dk);
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < Hv; h++) {
+          const src = (t * Hk + Math.floor(h / r)) * Dk;
+          const dst = (t * Hv + h) * Dk;
+          qr.set(q.subarray(src, src + Dk), dst);
+          kr.set(k.subarray(src, src + Dk), dst);
+        }
+      }
+      b.gatedDeltaRule(o, qr, kr, v, g, beta, deltaState, this.shape);
+    } else {
+      b.gatedDeltaRule(o, q, k, v, g, beta, deltaState, this.shape);
+    }
     b.rmsnormGated(o, o, z, this.o.norm, T * Hv, Dv, eps);
     this.o.out.forward(out, o, T);
   }

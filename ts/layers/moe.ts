@@ -1,12 +1,14 @@
 /**
- * Sparse mixture-of-experts feed-forward (Mixtral, Qwen3-MoE), as llama.cpp's build_moe_ffn runs
- * it for these families: router logits → softmax over all experts → the top-k experts of each
- * row → their probabilities renormalized to sum 1 → Σ weight · expert_e(x), each expert a SwiGLU
- * MLP. The expert matmuls are batched per expert: the rows routed to expert e are gathered and go
- * through its gate/up/down projections as one matmul each (M = those rows), then are scattered
- * back, weighted, into the output.
+ * Sparse mixture-of-experts feed-forward (Mixtral, Qwen3-MoE, Qwen3.5-MoE, Qwen3-Next), as
+ * llama.cpp's build_moe_ffn runs it for these families: router logits → softmax over all experts →
+ * the top-k experts of each row → their probabilities renormalized to sum 1 → Σ weight · expert_e(x),
+ * each expert a SwiGLU MLP. The router is a Linear; the rest is one backend call (Backend.moeFfn),
+ * which batches the expert matmuls per expert: the rows routed to expert e are gathered and go
+ * through its gate/up/down projections as one matmul each (M = those rows), natively on the native
+ * backend. The experts are handed over stacked as GGUF stores them ([E·hidden, dim] …): a view when
+ * the per-expert weights are consecutive slices of one tensor (GGUF), else copied once here.
  */
-import type { Backend } from '../backend/types.js';
+import type { Backend, StackedExperts, Weights } from '../backend/types.js';
 import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
@@ -24,17 +26,32 @@ export interface MoEOptions {
   used: number;
 }
 
+/** The experts' `part` matrices as one [E·rows, cols] matrix: a view over consecutive slices, else a copy. */
+function stack(experts: readonly Expert[], part: 'gate' | 'up' | 'down'): Weights {
+  const ws = experts.map((e) => e[part].weight);
+  const first = ws[0]!;
+  const rows = ws.reduce((n, w) => n + w.rows, 0);
+  const consecutive = ws.every(
+    (w) => w.dtype === first.dtype && w.cols === first.cols && w.rows === first.rows && w.data.buffer === first.data.buffer && w.data.length === first.data.length,
+  ) && ws.every((w, i) => w.data.byteOffset === first.data.byteOffset + i * first.data.byteLength);
+  const Ctor = first.data.constructor as new (b: ArrayBufferLike, off: number, n: number) => Weights['data'];
+  if (consecutive) return { dtype: first.dtype, rows, cols: first.cols, data: new Ctor(first.data.buffer, first.data.byteOffset, first.data.length * ws.length) };
+  if (ws.some((w) => w.dtype !== first.dtype)) throw new RangeError(`tensorloom: the experts' ${part} matrices must share one dtype, got ${[...new Set(ws.map((w) => w.dtype))].join(', ')}`);
+  const data = new (first.data.constructor as new (n: number) => Weights['data'])(ws.reduce((n, w) => n + w.data.length, 0));
+  let off = 0;
+  for (const w of ws) {
+    data.set(w.data as never, off);
+    off += w.data.length;
+  }
+  return { dtype: first.dtype, rows, cols: first.cols, data };
+}
+
 export class MoE {
   readonly hidden: number;
   readonly dim: number;
   private readonly router: Linear;
-  private readonly experts: Expert[];
   private readonly used: number;
-  /** Per call: chosen expert and weight of each (row, slot); rows of each expert. */
-  private chosen = new Int32Array(0);
-  private weights = new Float32Array(0);
-  private readonly rowsOf: Int32Array[];
-  private readonly countOf: Int32Array;
+  private readonly stacked: StackedExperts;
 
   constructor(
     private readonly backend: Backend,
@@ -45,7 +62,6 @@ export class MoE {
     if (!Number.isInteger(o.used) || o.used < 1 || o.used > E) throw new RangeError(`tensorloom: experts used per token must be in [1, ${E}], got ${o.used}`);
     if (o.router.outFeatures !== E) throw new RangeError(`tensorloom: MoE router has ${o.router.outFeatures} outputs, but there are ${E} experts`);
     this.router = o.router;
-    this.experts = o.experts;
     this.used = o.used;
     this.dim = o.router.inFeatures;
     this.hidden = o.experts[0]!.up.outFeatures;
@@ -55,75 +71,15 @@ export class MoE {
       if (!ok(e.gate, this.hidden, this.dim) || !ok(e.up, this.hidden, this.dim) || !ok(e.down, this.dim, this.hidden)) {
         throw new RangeError(`tensorloom: expert ${i} has gate ${shape(e.gate)}, up ${shape(e.up)}, down ${shape(e.down)}; expected [${this.hidden}, ${this.dim}] twice and [${this.dim}, ${this.hidden}]`);
       }
+      if (e.gate.bias || e.up.bias || e.down.bias) throw new RangeError(`tensorloom: expert ${i} has a bias; the MoE feed-forward runs bias-free experts`);
     });
-    this.rowsOf = o.experts.map(() => new Int32Array(0));
-    this.countOf = new Int32Array(E);
+    this.stacked = { gate: stack(o.experts, 'gate'), up: stack(o.experts, 'up'), down: stack(o.experts, 'down'), experts: E };
   }
 
   /** out[T, dim] = Σ over each row's top-k experts of weight · swiglu-MLP_e(x). */
   forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
-    const E = this.experts.length;
-    const k = this.used;
-    const dim = this.dim;
-    const logits = ws.rows('moe.router', T, E);
+    const logits = ws.rows('moe.router', T, this.stacked.experts);
     this.router.forward(logits, x, T);
-    this.backend.softmax(logits, logits, T, E);
-    if (this.chosen.length < T * k) {
-      this.chosen = new Int32Array(T * k);
-      this.weights = new Float32Array(T * k);
-    }
-    this.countOf.fill(0);
-    for (let t = 0; t < T; t++) {
-      const p = logits.subarray(t * E, (t + 1) * E);
-      let sum = 0;
-      for (let j = 0; j < k; j++) {
-        // j-th largest probability (ties: the lower expert id, as a stable descending sort gives)
-        let best = -1;
-        for (let e = 0; e < E; e++) {
-          if (p[e]! < 0) continue; // taken (probabilities are ≥ 0; taken ones are marked -1)
-          if (best < 0 || p[e]! > p[best]!) best = e;
-        }
-        this.chosen[t * k + j] = best;
-        this.weights[t * k + j] = p[best]!;
-        sum += p[best]!;
-        p[best] = -1;
-        this.countOf[best]!++;
-      }
-      // renormalize the chosen weights (llama.cpp clamps the sum at f16's smallest normal)
-      const inv = 1 / Math.max(sum, 6.103515625e-5);
-      for (let j = 0; j < k; j++) this.weights[t * k + j]! *= inv;
-    }
-    for (let e = 0; e < E; e++) if (this.rowsOf[e]!.length < this.countOf[e]!) this.rowsOf[e] = new Int32Array(Math.max(this.countOf[e]!, T));
-    this.countOf.fill(0);
-    for (let i = 0; i < T * k; i++) {
-      const e = this.chosen[i]!;
-      this.rowsOf[e]![this.countOf[e]!++] = i; // (row, slot) index: row = i / k
-    }
-    out.fill(0, 0, T * dim);
-    for (let e = 0; e < E; e++) {
-      const n = this.countOf[e]!;
-      if (n === 0) continue;
-      const idx = this.rowsOf[e]!;
-      const xe = ws.rows('moe.x', n, dim);
-      for (let r = 0; r < n; r++) {
-        const t = Math.floor(idx[r]! / k);
-        xe.set(x.subarray(t * dim, (t + 1) * dim), r * dim);
-      }
-      const ex = this.experts[e]!;
-      const g = ws.rows('moe.gate', n, this.hidden);
-      const u = ws.rows('moe.up', n, this.hidden);
-      ex.gate.forward(g, xe, n);
-      ex.up.forward(u, xe, n);
-      this.backend.swiglu(g, g, u);
-      const ye = ws.rows('moe.y', n, dim);
-      ex.down.forward(ye, g, n);
-      for (let r = 0; r < n; r++) {
-        const t = Math.floor(idx[r]! / k);
-        const w = this.weights[idx[r]!]!;
-        const o = t * dim;
-        const s = r * dim;
-        for (let d = 0; d < dim; d++) out[o + d]! += w * ye[s + d]!;
-      }
-    }
+    this.backend.moeFfn(out, x, logits, T, this.stacked, this.used);
   }
 }

@@ -33,11 +33,12 @@ import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 import { qwen3moe } from './qwen3moe.js';
 import { qwen35, qwen35moe } from './qwen35.js';
+import { qwen3next } from './qwen3next.js';
 import { smollm3 } from './smollm3.js';
 import { mistral3 } from './mistral3.js';
 import { t5, t5encoder } from './t5.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, bert, nomicBert, t5, t5encoder];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, qwen3next, bert, nomicBert, t5, t5encoder];
 
 export { UnsupportedArchitectureError };
 

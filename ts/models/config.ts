@@ -7,7 +7,7 @@ import type { RopeOptions } from '../backend/types.js';
 import type { RopeScaling } from '../layers/rope-table.js';
 
 /** The families of the architecture table (one file each under ts/models/). Declared only here. */
-export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'gemma4' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'bert' | 'nomic-bert' | 't5' | 't5encoder';
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'smollm3' | 'mistral3' | 'gemma2' | 'gemma3' | 'gemma4' | 'phi3' | 'gpt2' | 'qwen35' | 'qwen35moe' | 'qwen3next' | 'bert' | 'nomic-bert' | 't5' | 't5encoder';
 
 /**
  * How an embedding model turns its per-token outputs into one vector per text (llama.cpp's

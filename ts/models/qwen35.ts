@@ -75,12 +75,42 @@ function splitQueryGate(w: Weights, H: number, D: number): [Weights, Weights] {
   return [parts(0), parts(D)];
 }
 
-function need(mf: ModelFile, name: string, why: string): void {
+export function need(mf: ModelFile, name: string, why: string): void {
   if (!mf.has(name)) throw new FormatError(`${mf.path}: tensor ${name} is missing (${why})`);
 }
 
-export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerWeights {
-  const moe = c.family === 'qwen35moe';
+/** The four input projections of a Gated DeltaNet layer, as [out, dim] matrices. */
+export interface DeltaNetProjections {
+  /** [q | k | v] rows, [2·Hk·Dk + Hv·Dv, dim]. */
+  qkv: Weights;
+  /** Output gate z, [Hv·Dv, dim]. */
+  gate: Weights;
+  /** β and α (decay) rows, one per value head. */
+  beta: Weights;
+  alpha: Weights;
+}
+
+/**
+ * What differs between the hybrid families that share these layers (qwen35, qwen35moe, qwen3next):
+ * the GGUF architecture name, whether the FFN is routed experts plus a gated shared expert, which
+ * key head a value head reads, and how the file stores the DeltaNet input projections.
+ */
+export interface HybridVariant {
+  arch: 'qwen35' | 'qwen35moe' | 'qwen3next';
+  moe: boolean;
+  keyHeads: 'tiled' | 'grouped';
+  /** Reads (or rearranges) layer `p`'s DeltaNet input projections; names a missing tensor. */
+  projections(mf: ModelFile, p: string, s: DeltaNetShape, why: string): DeltaNetProjections;
+}
+
+/** Qwen3.5's projections: attn_qkv, attn_gate, ssm_beta and ssm_alpha, each its own tensor. */
+function separateProjections(mf: ModelFile, p: string, _s: DeltaNetShape, why: string): DeltaNetProjections {
+  for (const t of ['attn_qkv', 'attn_gate', 'ssm_beta', 'ssm_alpha']) need(mf, `${p}.${t}.weight`, why);
+  const w = (t: string) => mf.weights(`${p}.${t}.weight`);
+  return { qkv: w('attn_qkv'), gate: w('attn_gate'), beta: w('ssm_beta'), alpha: w('ssm_alpha') };
+}
+
+export function hybridWeights(mf: ModelFile, c: TransformerConfig, v: HybridVariant): TransformerWeights {
   const recurrent = recurrentLayers(mf, c.nLayers);
   const dn = recurrent.some((r) => r) ? deltaNetShape(mf) : null;
   const layers: MixerLayerWeights[] = [];
@@ -89,21 +119,19 @@ export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerW
     let mixer: (b: Backend) => RecurrentMixer | GatedAttention;
     if (recurrent[i]) {
       const s = dn!;
-      for (const t of ['attn_qkv', 'attn_gate', 'ssm_conv1d', 'ssm_beta', 'ssm_alpha', 'ssm_out', 'ssm_norm', 'ssm_a', 'ssm_dt']) {
-        const name = t === 'ssm_dt' ? `${p}.${t}.bias` : t === 'ssm_a' ? `${p}.${t}` : `${p}.${t}.weight`;
-        need(mf, name, `layer ${i} is a recurrent (Gated DeltaNet) layer in the file's layer pattern`);
-      }
+      const why = `layer ${i} is a recurrent (Gated DeltaNet) layer in the file's layer pattern`;
+      for (const name of [`${p}.ssm_conv1d.weight`, `${p}.ssm_out.weight`, `${p}.ssm_norm.weight`, `${p}.ssm_a`, `${p}.ssm_dt.bias`]) need(mf, name, why);
+      const proj = v.projections(mf, p, s, why);
       const w = {
-        qkv: linear(mf, `${p}.attn_qkv`), gate: linear(mf, `${p}.attn_gate`), beta: linear(mf, `${p}.ssm_beta`), alpha: linear(mf, `${p}.ssm_alpha`),
         out: linear(mf, `${p}.ssm_out`), conv: f32Matrix(mf, `${p}.ssm_conv1d.weight`), dtBias: mf.vector(`${p}.ssm_dt.bias`), a: mf.vector(`${p}.ssm_a`),
         norm: mf.vector(`${p}.ssm_norm.weight`),
       };
       mixer = (b) => {
-        const L = (x: { weight: Weights }) => new Linear(b, x.weight);
+        const L = (x: Weights) => new Linear(b, x);
         const layer = new GatedDeltaNet(b, {
-          qkv: L(w.qkv), gate: L(w.gate), beta: L(w.beta), alpha: L(w.alpha), out: L(w.out),
+          qkv: L(proj.qkv), gate: L(proj.gate), beta: L(proj.beta), alpha: L(proj.alpha), out: L(w.out.weight),
           conv: w.conv, convKernel: s.convKernel, dtBias: w.dtBias, a: w.a, norm: w.norm,
-          nKHeads: s.nKHeads, nVHeads: s.nVHeads, headKDim: s.headKDim, headVDim: s.headVDim, eps: c.normEps,
+          nKHeads: s.nKHeads, nVHeads: s.nVHeads, headKDim: s.headKDim, headVDim: s.headVDim, eps: c.normEps, keyHeads: v.keyHeads,
         });
         return new RecurrentMixer(layer, c.dim);
       };
@@ -125,16 +153,16 @@ export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerW
     }
     need(mf, `${p}.post_attention_norm.weight`, `layer ${i}'s norm before the MLP`);
     const base = { attnNorm: norm(mf, `${p}.attn_norm`), mixer, mlpNorm: norm(mf, `${p}.post_attention_norm`) };
-    if (!moe) {
+    if (!v.moe) {
       layers.push({ ...base, gate: linear(mf, `${p}.ffn_gate`), up: linear(mf, `${p}.ffn_up`), down: linear(mf, `${p}.ffn_down`) });
       continue;
     }
-    // Qwen3.5-MoE: routed experts (built by the Transformer from `experts`) plus a gated shared expert.
+    // Routed experts (built by the Transformer from `experts`) plus a shared expert scaled by sigmoid(x · g).
     for (const t of ['ffn_gate_inp_shexp', 'ffn_gate_shexp', 'ffn_up_shexp', 'ffn_down_shexp']) need(mf, `${p}.${t}.weight`, `layer ${i}'s shared expert`);
     const sh = { gate: linear(mf, `${p}.ffn_gate_shexp`), up: linear(mf, `${p}.ffn_up_shexp`), down: linear(mf, `${p}.ffn_down_shexp`), g: mf.vector(`${p}.ffn_gate_inp_shexp.weight`) };
     layers.push({
       ...base, gate: null, up: null, down: null,
-      experts: expertWeights(mf, i, c, 'qwen35moe.expert_count'),
+      experts: expertWeights(mf, i, c, `${v.arch}.expert_count`),
       wrapFfn: (b, routed) => {
         const L = (x: { weight: Weights }) => new Linear(b, x.weight);
         const shared = new MLP(b, { kind: 'swiglu', gate: L(sh.gate), up: L(sh.up), down: L(sh.down) });
@@ -144,6 +172,11 @@ export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerW
   }
   const tokenEmbedding = mf.weights('token_embd.weight');
   return { tokenEmbedding, positionEmbedding: null, layers, finalNorm: norm(mf, 'output_norm'), lmHead: mf.has('output.weight') ? mf.weights('output.weight') : tokenEmbedding };
+}
+
+export function qwen35Weights(mf: ModelFile, c: TransformerConfig): TransformerWeights {
+  const arch = c.family === 'qwen35moe' ? 'qwen35moe' : 'qwen35';
+  return hybridWeights(mf, c, { arch, moe: arch === 'qwen35moe', keyHeads: 'tiled', projections: separateProjections });
 }
 
 export const qwen35: Architecture = {

@@ -4,6 +4,7 @@ import { jsConversions } from './conversions.js';
 import { jsElementwise } from './elementwise.js';
 import { jsLinearAttention } from './linear-attention.js';
 import { jsMatmul } from './matmul.js';
+import { jsMoE } from './moe.js';
 
 /**
  * The pure-TypeScript backend: plain loops, single-threaded. It is the baseline the native
@@ -17,8 +18,8 @@ export function createJsBackend(fallbackReason?: string): Backend {
     threads: 1,
     ...(fallbackReason ? { fallbackReason } : {}),
   });
-  return {
-    name: 'js',
+  const base = {
+    name: 'js' as const,
     info,
     setThreads: () => 1,
     ...jsMatmul,
@@ -27,4 +28,5 @@ export function createJsBackend(fallbackReason?: string): Backend {
     ...jsLinearAttention,
     ...jsConversions,
   };
+  return { ...base, ...jsMoE(base) };
 }

@@ -5,6 +5,7 @@ import { nativeConversions } from './conversions.js';
 import { nativeElementwise } from './elementwise.js';
 import { nativeLinearAttention } from './linear-attention.js';
 import { nativeMatmul } from './matmul.js';
+import { nativeMoE } from './moe.js';
 
 /** The native backend: thin wrappers over the addon's exports, one file per kernel family. */
 export function createNativeBackend(addon: NativeAddon, addonPath: string): Backend {
@@ -26,6 +27,7 @@ export function createNativeBackend(addon: NativeAddon, addonPath: string): Back
     ...nativeAttention(addon),
     ...nativeElementwise(addon),
     ...nativeLinearAttention(addon),
+    ...nativeMoE(addon),
     ...nativeConversions(addon),
   };
 }
