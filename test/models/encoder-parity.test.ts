@@ -87,7 +87,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
         const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
         await using ours = await loadEmbeddingModel(path, { worker: pooling === 'mean' });
         try {
-          expect(ours.info.pooling).toBe(pooling);
+          expect(ours.info.embedding?.pooling).toBe(pooling);
           const vectors = await ours.embed(TEXTS);
           expect(vectors).toHaveLength(TEXTS.length);
           for (const [i, text] of TEXTS.entries()) {
@@ -138,7 +138,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
       await using ours = await loadEmbeddingModel(embedder, { worker: false });
       try {
-        expect(ours.info.pooling).toBe('last');
+        expect(ours.info.embedding?.pooling).toBe('last');
         const seqs = [[5, 9, 33, 100, 7], [1, 2, 3], Array.from({ length: 40 }, (_, i) => (i * 37) % 500)];
         const r = await ours.embedWithUsage(seqs);
         for (const [i, ids] of seqs.entries()) {
@@ -157,7 +157,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       const ctx = await lm.createRankingContext({ contextSize: 128, threads: 1 });
       await using ours = await loadEmbeddingModel(path, { worker: false });
       try {
-        expect(ours.info.reranker).toBe(true);
+        expect(ours.info.capabilities.rank).toBe(true);
         const query = 'what is a fox';
         const docs = TEXTS;
         const scores = await ours.rank(query, docs);
@@ -206,7 +206,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
 
     it('a model that does not declare its pooling asks for one', async () => {
       await using none = await loadEmbeddingModel(model('none'), { worker: false });
-      expect(none.info.pooling).toBe(null);
+      expect(none.info.embedding?.pooling).toBe(null);
       await expect(none.embed('hello')).rejects.toThrow(/does not say how to pool.*pooling: 'mean' \| 'cls' \| 'last'/);
       const [v] = await none.embed('hello', { pooling: 'cls' });
       expect(v!.length).toBe(64);

@@ -1,18 +1,43 @@
 /**
  * Loads a model and its tokenizer on the current thread: the worker calls this, and so does
- * `loadModel(path, { worker: false })`.
+ * `loadModel(path, { worker: false })`. One loaded file serves every capability it has:
+ * - generate: decoders (the Transformer + generation Engine);
+ * - embed: encoders (BERT family) and decoders whose file declares a pooling (Qwen3-Embedding),
+ *   through the packed Encoder forward pass (ts/models/encoder.ts, ts/embed/embedder.ts);
+ * - rank: models whose pooling is `rank` (cross-encoder rerankers).
+ * The side a file is for is built at load time; a decoder embedder's generation side is built on
+ * first use (it would otherwise allocate a KV cache nobody asked for).
  */
 import { getBackend } from '../backend/index.js';
+import { encodeTemplated } from '../chat/encode.js';
 import { modelChatInfo } from '../chat/model-template.js';
+import { isTemplatedText, type TemplatedText } from '../chat/types.js';
+import { Embedder } from '../embed/embedder.js';
 import { openModelFile } from '../formats/model-file.js';
-import { describeModel } from '../models/registry.js';
+import { buildEncoder, declaredPooling, describeModel, modelConfig } from '../models/registry.js';
 import { Transformer } from '../models/transformer.js';
 import { Engine } from './engine.js';
-import type { ModelInfo } from './info.js';
+import type { ModelCapabilities, ModelInfo } from './info.js';
 import type { LoadModelOptions } from './load-options.js';
 import { openTokenizer } from './tokenizer.js';
 
-export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<{ engine: Engine; info: ModelInfo; close(): void }> {
+export interface LoadedModel {
+  info: ModelInfo;
+  /** The generation engine; reading it throws CapabilityError when the model cannot generate. */
+  readonly engine: Engine;
+  /** The embedder (embed and rank); reading it throws CapabilityError when the model cannot embed. */
+  readonly embedder: Embedder;
+  /** Token ids of a text as generate would feed it (an embedding-only model: its tokenizer's own encoding). */
+  encode(text: string | TemplatedText, addBos: boolean): number[];
+  close(): void;
+}
+
+/** A call the loaded model cannot serve (generate on an encoder, embed on a plain decoder). */
+export class CapabilityError extends Error {
+  override name = 'CapabilityError';
+}
+
+export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<LoadedModel> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('tensorloom: loadModel needs a model path');
   const t0 = performance.now();
   const backend = getBackend(options.backend);
@@ -20,36 +45,81 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
     if (!Number.isInteger(options.threads) || options.threads < 0) throw new RangeError(`tensorloom: threads must be an integer ≥ 0, got ${options.threads}`);
     backend.setThreads(options.threads);
   }
+  if (options.maxBatchTokens !== undefined && (!Number.isInteger(options.maxBatchTokens) || options.maxBatchTokens < 1)) {
+    throw new RangeError(`tensorloom: maxBatchTokens must be a positive integer, got ${options.maxBatchTokens}`);
+  }
   const src = openModelFile(path, options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {});
+  let model: Transformer | null = null;
   try {
-    const { config, weights } = describeModel(src);
+    const config = modelConfig(src);
     const tok = openTokenizer(src, config.vocabSize);
-    const model = new Transformer(backend, config, weights, {
-      ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
-      ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
-      ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
-    });
-    const engine = new Engine(model, tok.tokenizer, tok.stopIds);
+    const pooling = config.encoder ? config.encoder.pooling : declaredPooling(src);
+    const isEncoder = config.encoder !== undefined;
+    const embeds = isEncoder || (pooling !== null && pooling !== 'none');
+    const encoder = embeds ? buildEncoder(src, backend, options.maxBatchTokens !== undefined ? { maxRows: options.maxBatchTokens } : {}) : null;
+    const embedder = encoder ? new Embedder(encoder, tok.tokenizer) : null;
+    const buildEngine = (): Engine => {
+      model = new Transformer(backend, config, describeModel(src).weights, {
+        ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+        ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
+        ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+      });
+      return new Engine(model, tok.tokenizer, tok.stopIds);
+    };
+    // decoders that are for generation build their engine now (load errors surface at load)
+    let engine: Engine | null = isEncoder || embeds ? null : buildEngine();
+    const capabilities: ModelCapabilities = { generate: !isEncoder, embed: embeds && pooling !== 'rank', rank: pooling === 'rank' };
+    const bos = tok.tokenizer.specialIds.bos ?? config.bosTokenId;
     const info: ModelInfo = {
       path,
       format: src.format,
       config,
-      contextLength: model.contextLength,
-      kvCache: model.cache.dtype,
+      contextLength: engine ? (model as Transformer | null)!.contextLength : embedder ? embedder.contextLength : config.contextLength,
+      kvCache: engine ? (model as Transformer | null)!.cache.dtype : null,
       backend: backend.info(),
-      tokenizer: { path: tok.path, vocabSize: tok.tokenizer.vocabSize, bosId: tok.tokenizer.specialIds.bos ?? config.bosTokenId, eosIds: engine.eosIds },
-      chat: modelChatInfo(src, tok.tokenizer.specialIds.bos ?? config.bosTokenId, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens),
+      tokenizer: { path: tok.path, vocabSize: tok.tokenizer.vocabSize, bosId: bos, eosIds: engine ? engine.eosIds : tok.stopIds },
+      chat: modelChatInfo(src, bos, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens),
+      capabilities,
+      embedding: embedder
+        ? { dimensions: config.dim, contextLength: embedder.contextLength, pooling, reranker: pooling === 'rank' }
+        : null,
       loadMs: performance.now() - t0,
     };
+    const name = `${path}: '${config.architecture}'`;
+    const getEngine = (): Engine => {
+      if (isEncoder) throw new CapabilityError(`tensorloom: ${name} is an encoder; it embeds but cannot generate`);
+      engine ??= buildEngine();
+      return engine;
+    };
+    const getEmbedder = (): Embedder => {
+      if (!embedder) {
+        throw new CapabilityError(
+          `tensorloom: ${name} is a generative model, not an embedding model; it cannot embed or rank (its file declares no pooling: ${src.gguf ? `${src.architecture}.pooling_type` : '1_Pooling/config.json'})`,
+        );
+      }
+      return embedder;
+    };
     return {
-      engine,
       info,
+      get engine() {
+        return getEngine();
+      },
+      get embedder() {
+        return getEmbedder();
+      },
+      encode(text, addBos) {
+        if (engine || !embedder) return getEngine().encode(text, addBos);
+        if (typeof text === 'string') return Array.from(tok.tokenizer.encode(text, { addSpecialTokens: addBos }));
+        if (isTemplatedText(text)) return encodeTemplated(tok.tokenizer, text, addBos);
+        throw new TypeError(`tensorloom: encode takes a string, got ${typeof text}`);
+      },
       close: () => {
-        model.dispose();
+        (model as Transformer | null)?.dispose();
         src.close();
       },
     };
   } catch (err) {
+    (model as Transformer | null)?.dispose();
     src.close();
     throw err;
   }

@@ -16,6 +16,8 @@ export interface LoadModelOptions extends ModelSourceOptions {
   kvCache?: KVDType;
   /** Most prompt tokens per forward chunk. Default 256. */
   maxBatch?: number;
+  /** Embedding models: most tokens in one packed forward pass (texts are grouped up to this). Default 2048. */
+  maxBatchTokens?: number;
   /** Run the model in a worker thread (default true), so generation never blocks the event loop. */
   worker?: boolean;
 }

@@ -4,7 +4,7 @@
 import type { Backend } from '../backend/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 import { resolveModel } from './architectures.js';
-import type { TransformerConfig } from './config.js';
+import type { Pooling, TransformerConfig } from './config.js';
 import { poolingFromGGUF, poolingFromHF } from './bert.js';
 import type { EncoderSpec } from './config.js';
 import { Encoder, type EncoderOptions } from './encoder.js';
@@ -28,6 +28,13 @@ export function describeModel(mf: ModelFile): { config: TransformerConfig; weigh
 export function buildTransformer(mf: ModelFile, backend: Backend, options: TransformerOptions = {}): Transformer {
   const { config, weights } = describeModel(mf);
   return new Transformer(backend, config, weights, options);
+}
+
+/** The pooling a model file declares (GGUF `<arch>.pooling_type`, sentence-transformers' 1_Pooling); null when it does not say. */
+export function declaredPooling(mf: ModelFile): Pooling | null {
+  const { config, file } = resolveModel(mf);
+  if (config.encoder) return config.encoder.pooling;
+  return file.gguf ? poolingFromGGUF(file) : poolingFromHF(file.path);
 }
 
 /**

@@ -16,8 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmbedError, type EmbedInput, type EmbedResult } from '../embed/embedder.js';
-import { loadEmbeddingModel, type EmbeddingModel } from '../embed/model.js';
-import type { LoadEmbeddingModelOptions } from '../embed/load-local.js';
+import { loadEmbeddingModel, type EmbeddingModel, type LoadEmbeddingModelOptions } from '../embed/model.js';
 import { RequestError, UnavailableError } from './errors.js';
 import { parseBody, sendError, sendJson } from './http.js';
 import { readBody } from './read-body.js';
@@ -134,7 +133,7 @@ export async function embeddingsResponse(model: EmbeddingModel, batcher: EmbedBa
   const inputs = parseInput(body.input);
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') throw new RequestError(`'encoding_format' must be 'float' or 'base64', got ${JSON.stringify(format)}`, 'encoding_format');
-  const dim = model.info.dimensions;
+  const dim = model.info.embedding?.dimensions ?? model.info.config.dim;
   const dims = body.dimensions;
   if (dims !== undefined && (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > dim)) {
     throw new RequestError(`'dimensions' must be an integer in [1, ${dim}], got ${JSON.stringify(dims)}`, 'dimensions');
@@ -157,7 +156,7 @@ export async function embeddingsResponse(model: EmbeddingModel, batcher: EmbedBa
 
 /** The /v1/rerank handler body → response. */
 export async function rerankResponse(model: EmbeddingModel, modelId: string, body: Record<string, unknown>): Promise<unknown> {
-  if (!model.info.reranker) throw new RequestError(`the model '${modelId}' is not a reranker (no classification head / rank pooling); use /v1/embeddings`, 'model');
+  if (!model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is not a reranker (no classification head / rank pooling); use /v1/embeddings`, 'model');
   const query = body.query;
   if (typeof query !== 'string' || query.length === 0) throw new RequestError("'query' must be a non-empty string", 'query');
   const docs = body.documents;
@@ -190,9 +189,9 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
   const modelId = id ?? model.info.path.split(/[\\/]/).filter(Boolean).pop()!;
   const maxBody = maxBodyBytes ?? 4 << 20;
   const batcher = new EmbedBatcher(model, maxBatchTexts ?? 256);
-  const endpoints = model.info.reranker ? ['/v1/rerank'] : ['/v1/embeddings'];
+  const endpoints = model.info.capabilities.rank ? ['/v1/rerank'] : ['/v1/embeddings'];
   const created = Math.floor(Date.now() / 1000);
-  const card = () => ({ id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: model.info.contextLength, dimensions: model.info.dimensions, endpoints });
+  const card = () => ({ id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: model.info.contextLength, dimensions: model.info.embedding?.dimensions ?? model.info.config.dim, endpoints });
   let inFlight = 0;
   let closing = false;
 
@@ -220,7 +219,7 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
         if (closing) throw new UnavailableError('tensorloom: the server is shutting down and takes no new requests');
         const body = parseBody(await readBody(req, { limit: maxBody, totalMs: 30_000, idleMs: 10_000 }));
         if (path === '/v1/rerank') return sendJson(res, 200, await rerankResponse(model, modelId, body));
-        if (model.info.reranker) throw new RequestError(`the model '${modelId}' is a reranker; use /v1/rerank`, 'model');
+        if (model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is a reranker; use /v1/rerank`, 'model');
         return sendJson(res, 200, await embeddingsResponse(model, batcher, modelId, body));
       }
       case '/v1/completions':
