@@ -11,13 +11,13 @@ export * from './layers/index.js';
 export { Transformer, buildTransformer, describeModel, modelConfig, resolveModel, architectureOf, ARCHITECTURES, SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError } from './models/index.js';
 export { convertModel, modelToGGUF } from './models/convert.js';
 // ── embeddings and reranking (ts/embed, encoders in ts/models) ──
-export { loadEmbeddingModel, type EmbeddingModel, Embedder, EmbedError, type EmbedCallOptions, type RankOptions, type EmbedInput, type EmbedOptions, type EmbedResult, type EmbeddingModelInfo, type LoadEmbeddingModelOptions } from './embed/index.js';
+export { loadEmbeddingModel, EmbeddingModel, Embedder, EmbedError, type EmbedCallOptions, type RankOptions, type EmbedInput, type EmbedOptions, type EmbedResult, type EmbeddingModelInfo, type LoadEmbeddingModelOptions } from './embed/index.js';
 export { Encoder, buildEncoder, type EncoderOptions, type Pooling } from './models/index.js';
 export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, TransformerWeights, LayerWeights, LinearWeights, NormWeights } from './models/index.js';
 // generate's AbortError subclasses the server's, exported below: `instanceof AbortError` covers both
-export { loadModel, Model, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
+export { loadModel, Model, CapabilityError, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {
-  GenerationStream, LoadModelOptions, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
+  GenerationStream, LoadModelOptions, ModelInfo, ModelCapabilities, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
   FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt,
 } from './generate/index.js';
 // ── chat (ts/chat): templates, model.chat, ChatSession ──

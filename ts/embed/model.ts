@@ -13,8 +13,9 @@ export type { EmbeddingModelInfo } from '../generate/info.js';
 /** Options of loadEmbeddingModel: loadModel's (`maxBatchTokens` caps a packed forward pass). */
 export type LoadEmbeddingModelOptions = LoadModelOptions;
 
-/** A model that embeds (or ranks): the same class loadModel returns. */
-export type EmbeddingModel = Model;
+/** A model that embeds (or ranks): the same class loadModel returns (kept under its old name). */
+export { Model as EmbeddingModel };
+type EmbeddingModel = Model;
 
 /** Loads an embedding model or reranker (BERT family, XLM-RoBERTa, decoder embedders); refuses a generative-only model. */
 export async function loadEmbeddingModel(path: string, options: LoadEmbeddingModelOptions = {}): Promise<EmbeddingModel> {
