@@ -37,11 +37,24 @@ export class EmbedError extends Error {
 
 const POOLINGS = ['mean', 'cls', 'last'] as const;
 
+export interface EmbedderOptions {
+  /**
+   * The model's rerank prompt (GGUF `tokenizer.chat_template.rerank`, e.g. Qwen3-Reranker's), with
+   * `{query}` and `{document}` placeholders; null: pairs are [BOS] query [EOS] [SEP] document [EOS].
+   */
+  rerankTemplate?: string | null;
+}
+
 export class Embedder {
+  private readonly rerankTemplate: string | null;
+
   constructor(
     readonly encoder: Encoder,
     readonly tokenizer: Tokenizer,
-  ) {}
+    options: EmbedderOptions = {},
+  ) {
+    this.rerankTemplate = options.rerankTemplate ?? null;
+  }
 
   /** Longest text in tokens: the model's context (at most one packed batch). */
   get contextLength(): number {
@@ -127,20 +140,30 @@ export class Embedder {
   }
 
   /**
-   * Relevance scores of `documents` for `query` with a cross-encoder (rank pooling: the
-   * classification head's first output). Each pair is [BOS/CLS] query [EOS] [SEP] document [EOS]
-   * with the tokens the vocabulary has, as llama.cpp builds rerank inputs. Raw logits (apply a
-   * sigmoid for a probability).
+   * Relevance scores of `documents` for `query` with a reranker (rank pooling: the classification
+   * head's first output). Each pair is the model's rerank template with {query} and {document}
+   * filled in (its markup parsed as special tokens, the texts not), or else [BOS/CLS] query [EOS]
+   * [SEP] document [EOS] with the tokens the vocabulary has, as llama-server builds rerank inputs.
+   * Raw logits, or log-odds for decoder rerankers (apply a sigmoid for a probability).
    */
   rank(query: string, documents: readonly string[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number } {
     if (typeof query !== 'string' || query.length === 0) throw new EmbedError('query must be a non-empty string');
     const docs = checkInputs(documents as readonly EmbedInput[]);
     if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    const template = this.rerankTemplate;
+    if (template !== null) {
+      const ids = docs.map((d, i) => {
+        if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
+        return this.tokenize(Array.from(this.fillTemplate(template, query, d)), i, options.truncate === true);
+      });
+      const out = this.run(ids, 'rank', aborted);
+      return { scores: out.map((v) => v[0]!), tokens: ids.reduce((n, a) => n + a.length, 0) };
+    }
     const s = this.tokenizer.specialIds;
     const bos = s.bos ?? s.cls;
     const eos = s.eos;
     const sep = s.sep;
-    if (eos === undefined && sep === undefined) throw new EmbedError('the vocabulary has no EOS or SEP token to separate query and document');
+    if (eos === undefined && sep === undefined) throw new EmbedError('the vocabulary has no EOS or SEP token to separate query and document, and the model has no rerank template');
     const plain = (t: string) => Array.from(this.tokenizer.encode(t, { addSpecialTokens: false }));
     const q = plain(query);
     const ids = docs.map((d, i) => {
@@ -150,6 +173,20 @@ export class Embedder {
     });
     const out = this.run(ids, 'rank', aborted);
     return { scores: out.map((v) => v[0]!), tokens: ids.reduce((n, a) => n + a.length, 0) };
+  }
+
+  /** Token ids of the rerank template with query and document in place (their text never read as markup). */
+  private fillTemplate(template: string, query: string, document: string): Uint32Array {
+    let text = '';
+    const data: [number, number][] = [];
+    for (const part of template.split(/(\{query\}|\{document\})/)) {
+      if (part === '{query}' || part === '{document}') {
+        const v = part === '{query}' ? query : document;
+        data.push([text.length, text.length + v.length]);
+        text += v;
+      } else text += part;
+    }
+    return this.tokenizer.encode(text, { addSpecialTokens: false, parseSpecial: true, literalSpans: data });
   }
 }
 

@@ -13,6 +13,7 @@ import { encodeTemplated } from '../chat/encode.js';
 import { modelChatInfo } from '../chat/model-template.js';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import { Embedder } from '../embed/embedder.js';
+import { metaString } from '../formats/gguf.js';
 import { openModelFile } from '../formats/model-file.js';
 import { buildEncoder, declaredPooling, describeModel, modelConfig } from '../models/registry.js';
 import { Transformer } from '../models/transformer.js';
@@ -57,7 +58,8 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
     const isEncoder = config.encoder !== undefined;
     const embeds = isEncoder || (pooling !== null && pooling !== 'none');
     const encoder = embeds ? buildEncoder(src, backend, options.maxBatchTokens !== undefined ? { maxRows: options.maxBatchTokens } : {}) : null;
-    const embedder = encoder ? new Embedder(encoder, tok.tokenizer) : null;
+    const rerankTemplate = src.gguf ? (metaString(src.gguf, 'tokenizer.chat_template.rerank') ?? null) : null;
+    const embedder = encoder ? new Embedder(encoder, tok.tokenizer, { rerankTemplate }) : null;
     const buildEngine = (): Engine => {
       model = new Transformer(backend, config, describeModel(src).weights, {
         ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
