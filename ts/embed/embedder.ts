@@ -62,7 +62,7 @@ export class Embedder {
   }
 
   /** Token ids of one input, checked against the context (truncated when asked). */
-  tokenize(input: EmbedInput, index: number, truncate: boolean): Int32Array {
+  tokenize(input: EmbedInput, index: number, truncate: boolean, what = 'input'): Int32Array {
     let ids: Int32Array;
     if (typeof input === 'string') {
       if (input.length === 0) throw new EmbedError(`input[${index}] is an empty string`);
@@ -79,7 +79,7 @@ export class Embedder {
     }
     const ctx = this.contextLength;
     if (ids.length > ctx) {
-      if (!truncate) throw new EmbedError(`input[${index}] has ${ids.length} tokens, more than the model's context of ${ctx}; shorten it or pass truncate: true`);
+      if (!truncate) throw new EmbedError(`${what}[${index}] has ${ids.length} tokens, more than the model's context of ${ctx}; shorten it or pass truncate: true`);
       const last = ids[ids.length - 1]!;
       ids = ids.slice(0, ctx);
       if (typeof input === 'string' && this.tokenizer.isSpecial(last)) ids[ctx - 1] = last; // keep [SEP] / </s>
@@ -147,18 +147,32 @@ export class Embedder {
    * Raw logits, or log-odds for decoder rerankers (apply a sigmoid for a probability).
    */
   rank(query: string, documents: readonly string[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number } {
+    return this.rankGroups([{ query, documents }], options, aborted)[0]!;
+  }
+
+  /**
+   * rank() for several queries at once (the server's concurrent /v1/rerank requests): every pair of
+   * every group goes through the same packed forward passes. All groups are checked before any runs.
+   */
+  rankGroups(groups: readonly { query: string; documents: readonly string[] }[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number }[] {
+    if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    const perGroup = groups.map((g) => this.pairIds(g.query, g.documents, options.truncate === true));
+    const out = this.run(perGroup.flat(), 'rank', aborted);
+    let at = 0;
+    return perGroup.map((ids) => {
+      const scores = out.slice(at, at + ids.length).map((v) => v[0]!);
+      at += ids.length;
+      return { scores, tokens: ids.reduce((n, a) => n + a.length, 0) };
+    });
+  }
+
+  /** Token ids of each (query, document) pair, as llama-server builds rerank inputs. */
+  private pairIds(query: string, documents: readonly string[], truncate: boolean): Int32Array[] {
     if (typeof query !== 'string' || query.length === 0) throw new EmbedError('query must be a non-empty string');
     const docs = checkInputs(documents as readonly EmbedInput[]);
-    if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    for (const [i, d] of docs.entries()) if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
     const template = this.rerankTemplate;
-    if (template !== null) {
-      const ids = docs.map((d, i) => {
-        if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
-        return this.tokenize(Array.from(this.fillTemplate(template, query, d)), i, options.truncate === true);
-      });
-      const out = this.run(ids, 'rank', aborted);
-      return { scores: out.map((v) => v[0]!), tokens: ids.reduce((n, a) => n + a.length, 0) };
-    }
+    if (template !== null) return docs.map((d, i) => this.tokenize(Array.from(this.fillTemplate(template, query, d as string)), i, truncate, 'documents'));
     const s = this.tokenizer.specialIds;
     const bos = s.bos ?? s.cls;
     const eos = s.eos;
@@ -166,13 +180,10 @@ export class Embedder {
     if (eos === undefined && sep === undefined) throw new EmbedError('the vocabulary has no EOS or SEP token to separate query and document, and the model has no rerank template');
     const plain = (t: string) => Array.from(this.tokenizer.encode(t, { addSpecialTokens: false }));
     const q = plain(query);
-    const ids = docs.map((d, i) => {
-      if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
-      const parts = [...(bos !== undefined ? [bos] : []), ...q, ...(eos !== undefined ? [eos] : []), ...(sep !== undefined ? [sep] : []), ...plain(d), ...(eos !== undefined ? [eos] : [])];
-      return this.tokenize(parts, i, options.truncate === true);
+    return docs.map((d, i) => {
+      const parts = [...(bos !== undefined ? [bos] : []), ...q, ...(eos !== undefined ? [eos] : []), ...(sep !== undefined ? [sep] : []), ...plain(d as string), ...(eos !== undefined ? [eos] : [])];
+      return this.tokenize(parts, i, truncate, 'documents');
     });
-    const out = this.run(ids, 'rank', aborted);
-    return { scores: out.map((v) => v[0]!), tokens: ids.reduce((n, a) => n + a.length, 0) };
   }
 
   /** Token ids of the rerank template with query and document in place (their text never read as markup). */

@@ -37,13 +37,14 @@ export interface RankOptions {
   signal?: AbortSignal;
 }
 
-type EmbedRequest = { type: 'embed'; input: EmbedInput | EmbedInput[]; options: EmbedOptions } | { type: 'rank'; query: string; documents: string[]; truncate: boolean };
+type RankGroup = { query: string; documents: string[] };
+type EmbedRequest = { type: 'embed'; input: EmbedInput | EmbedInput[]; options: EmbedOptions } | { type: 'rank'; groups: RankGroup[]; truncate: boolean };
 type RankResult = { scores: number[]; tokens: number };
 
 /** Where the model actually runs: a worker (default) or this thread. */
 interface Runner {
   run(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult>;
-  embed(req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult>;
+  embed(req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult[]>;
   encode(text: string | TemplatedText, addBos: boolean): Promise<number[]>;
   close(): Promise<void>;
 }
@@ -173,8 +174,18 @@ export class Model implements AsyncDisposable {
   }
 
   /** rank() plus the tokens processed. */
-  rankWithUsage(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult> {
-    return this.enqueueEmbed('rank', { type: 'rank', query, documents: documents as string[], truncate: options?.truncate === true }, options?.signal) as Promise<RankResult>;
+  async rankWithUsage(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult> {
+    return (await this.rankGroups([{ query, documents: documents as string[] }], options))[0]!;
+  }
+
+  /**
+   * rank() for several queries in one call: all their pairs share the packed forward passes (the
+   * server batches concurrent /v1/rerank requests this way). One result per group, in order.
+   */
+  rankGroups(groups: readonly { query: string; documents: readonly string[] }[], options: RankOptions = {}): Promise<RankResult[]> {
+    if (!Array.isArray(groups)) return Promise.reject(new TypeError('tensorloom: rankGroups takes an array of { query, documents }'));
+    const copy = groups.map((g) => ({ query: g?.query, documents: g?.documents as string[] }));
+    return this.enqueueEmbed('rank', { type: 'rank', groups: copy, truncate: options?.truncate === true }, options?.signal) as Promise<RankResult[]>;
   }
 
   /** Token ids of a text (or a rendered chat prompt), as generate would feed them (BOS + text by default). */
@@ -209,7 +220,7 @@ export class Model implements AsyncDisposable {
     throw new EmbedError(`this model is not a reranker (its pooling is ${this.info.embedding?.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
   }
 
-  private enqueueEmbed(what: 'embed' | 'rank', req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult> {
+  private enqueueEmbed(what: 'embed' | 'rank', req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult[]> {
     try {
       this.require(what);
     } catch (err) {
@@ -272,7 +283,7 @@ function inlineRunner(local: LoadedModel): Runner {
     async embed(req, signal) {
       const aborted = signal ? () => signal.aborted : undefined;
       const e = local.embedder;
-      return req.type === 'embed' ? e.embed(req.input, req.options, aborted) : e.rank(req.query, req.documents, { truncate: req.truncate }, aborted);
+      return req.type === 'embed' ? e.embed(req.input, req.options, aborted) : e.rankGroups(req.groups, { truncate: req.truncate }, aborted);
     },
     async encode(text, addBos) {
       return local.encode(text, addBos);
@@ -359,7 +370,7 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
           m.type === 'done' ? m.result
           : m.type === 'encoded' ? m.tokens
           : m.type === 'embedded' ? { vectors: m.vectors, tokens: m.tokens, counts: m.counts }
-          : { scores: m.scores, tokens: m.tokens };
+          : m.groups;
         p?.resolve(value as never);
         break;
       }
@@ -409,7 +420,7 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
         Atomics.store(ctrl, ABORT_SLOT, id);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      return request<EmbedResult | RankResult>({ ...req, id }, null).finally(() => signal?.removeEventListener('abort', onAbort));
+      return request<EmbedResult | RankResult[]>({ ...req, id }, null).finally(() => signal?.removeEventListener('abort', onAbort));
     },
     encode(text, addBos) {
       return request<number[]>({ type: 'encode', id: nextId++, text, addBos }, null);

@@ -24,7 +24,7 @@ export type ToWorker =
   | { type: 'generate'; id: number; prompt: Prompt; options: EngineOptions; stream: boolean }
   | { type: 'encode'; id: number; text: string | TemplatedText; addBos: boolean }
   | { type: 'embed'; id: number; input: EmbedInput | EmbedInput[]; options: EmbedOptions }
-  | { type: 'rank'; id: number; query: string; documents: string[]; truncate: boolean }
+  | { type: 'rank'; id: number; groups: { query: string; documents: string[] }[]; truncate: boolean }
   | { type: 'dispose' };
 
 export interface WireError {
@@ -40,7 +40,7 @@ export type FromWorker =
   | { type: 'done'; id: number; result: GenerateResult }
   | { type: 'encoded'; id: number; tokens: number[] }
   | { type: 'embedded'; id: number; vectors: Float32Array[]; tokens: number; counts: number[] }
-  | { type: 'ranked'; id: number; scores: number[]; tokens: number }
+  | { type: 'ranked'; id: number; groups: { scores: number[]; tokens: number }[] }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'disposed' };
 

@@ -63,8 +63,7 @@ async function main(): Promise<void> {
           // the vectors are transferred, not copied
           port.postMessage({ type: 'embedded', id: m.id, vectors: r.vectors, tokens: r.tokens, counts: r.counts } satisfies FromWorker, r.vectors.map((v) => v.buffer as ArrayBuffer));
         } else {
-          const r = loaded.embedder.rank(m.query, m.documents, { truncate: m.truncate }, aborted);
-          post({ type: 'ranked', id: m.id, scores: r.scores, tokens: r.tokens });
+          post({ type: 'ranked', id: m.id, groups: loaded.embedder.rankGroups(m.groups, { truncate: m.truncate }, aborted) });
         }
       } catch (err) {
         post({ type: 'error', id: m.id, error: toWire(err) });

@@ -12,7 +12,8 @@
  * Requests that arrive while the model is busy are batched: the texts of every waiting
  * /v1/embeddings request (with the same pooling) go through the model as one call — one set of
  * packed forward passes — and each request gets its own vectors back (then truncated to
- * `dimensions` and normalized, per request).
+ * `dimensions` and normalized, per request); waiting /v1/rerank requests likewise share one
+ * rankGroups call.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmbedError, type EmbedInput, type EmbedResult } from '../embed/embedder.js';
@@ -27,7 +28,7 @@ export interface EmbeddingServeOptions extends Omit<LoadEmbeddingModelOptions, '
   modelId?: string;
   /** Largest request body accepted, in bytes (413 above). Default 4 MiB. */
   maxBodyBytes?: number;
-  /** Most texts in one batched call across requests. Default 256. */
+  /** Most texts (or rerank pairs) in one batched call across requests. Default 256. */
   maxBatchTexts?: number;
 }
 
@@ -96,6 +97,45 @@ export class EmbedBatcher {
   }
 }
 
+/** Coalesces concurrent /v1/rerank requests into one model call (all their pairs packed together). */
+export class RankBatcher {
+  private waiting: { query: string; documents: string[]; resolve: (r: { scores: number[]; tokens: number }) => void; reject: (e: Error) => void }[] = [];
+  private running = false;
+  constructor(
+    private readonly model: EmbeddingModel,
+    private readonly maxPairs: number,
+  ) {}
+
+  submit(query: string, documents: string[]): Promise<{ scores: number[]; tokens: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ query, documents, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) {
+        let pairs = 0;
+        let n = 0;
+        while (n < this.waiting.length && (n === 0 || pairs + this.waiting[n]!.documents.length <= this.maxPairs)) pairs += this.waiting[n++]!.documents.length;
+        const batch = this.waiting.splice(0, n);
+        try {
+          const results = await this.model.rankGroups(batch);
+          batch.forEach((p, i) => p.resolve(results[i]!));
+        } catch (err) {
+          // one bad request must not fail the others: retry them one by one
+          if (batch.length === 1) batch[0]!.reject(err as Error);
+          else for (const p of batch) this.model.rankWithUsage(p.query, p.documents).then(p.resolve, p.reject);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
 /** OpenAI's `input`: a string, an array of strings, one token array, or an array of token arrays. */
 function parseInput(v: unknown): EmbedInput[] {
   if (v === '') throw new RequestError("'input' is an empty string", 'input');
@@ -125,7 +165,7 @@ function l2(v: Float32Array, dims: number | undefined): Float32Array {
 }
 
 function asRequestError(err: unknown): Error {
-  return err instanceof EmbedError ? new RequestError(err.message, /^input/.test(err.message) ? 'input' : null) : (err as Error);
+  return err instanceof EmbedError ? new RequestError(err.message, /^(input|documents|query)\b/.exec(err.message)?.[1] ?? null) : (err as Error);
 }
 
 /** The /v1/embeddings handler body → response (exported for the generative server's hook and tests). */
@@ -155,7 +195,7 @@ export async function embeddingsResponse(model: EmbeddingModel, batcher: EmbedBa
 }
 
 /** The /v1/rerank handler body → response. */
-export async function rerankResponse(model: EmbeddingModel, modelId: string, body: Record<string, unknown>): Promise<unknown> {
+export async function rerankResponse(model: EmbeddingModel, modelId: string, body: Record<string, unknown>, batcher: RankBatcher | null = null): Promise<unknown> {
   if (!model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is not a reranker (no classification head / rank pooling); use /v1/embeddings`, 'model');
   const query = body.query;
   if (typeof query !== 'string' || query.length === 0) throw new RequestError("'query' must be a non-empty string", 'query');
@@ -170,7 +210,7 @@ export async function rerankResponse(model: EmbeddingModel, modelId: string, bod
   if (typeof topN !== 'number' || !Number.isInteger(topN) || topN < 1) throw new RequestError("'top_n' must be a positive integer", 'top_n');
   let r: { scores: number[]; tokens: number };
   try {
-    r = await model.rankWithUsage(query, texts);
+    r = batcher ? await batcher.submit(query, texts) : await model.rankWithUsage(query, texts);
   } catch (err) {
     throw asRequestError(err);
   }
@@ -189,6 +229,7 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
   const modelId = id ?? model.info.path.split(/[\\/]/).filter(Boolean).pop()!;
   const maxBody = maxBodyBytes ?? 4 << 20;
   const batcher = new EmbedBatcher(model, maxBatchTexts ?? 256);
+  const rankBatcher = new RankBatcher(model, maxBatchTexts ?? 256);
   const endpoints = model.info.capabilities.rank ? ['/v1/rerank'] : ['/v1/embeddings'];
   const created = Math.floor(Date.now() / 1000);
   const card = () => ({ id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: model.info.contextLength, dimensions: model.info.embedding?.dimensions ?? model.info.config.dim, endpoints });
@@ -218,7 +259,7 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
         allow('POST');
         if (closing) throw new UnavailableError('tensorloom: the server is shutting down and takes no new requests');
         const body = parseBody(await readBody(req, { limit: maxBody, totalMs: 30_000, idleMs: 10_000 }));
-        if (path === '/v1/rerank') return sendJson(res, 200, await rerankResponse(model, modelId, body));
+        if (path === '/v1/rerank') return sendJson(res, 200, await rerankResponse(model, modelId, body, rankBatcher));
         if (model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is a reranker; use /v1/rerank`, 'model');
         return sendJson(res, 200, await embeddingsResponse(model, batcher, modelId, body));
       }
