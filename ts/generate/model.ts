@@ -165,9 +165,10 @@ export class Model implements AsyncDisposable {
   }
 
   /**
-   * Relevance scores of `documents` for `query`, for rerankers (rank pooling: cross-encoders with a
-   * classification head, as llama.cpp's `rank`): raw logits, in the documents' order (apply a
-   * sigmoid for a probability).
+   * Relevance scores of `documents` for `query`, for rerankers (llama.cpp's `rank` pooling:
+   * cross-encoders with a classification head, or Qwen3-Reranker-style decoders): the head's raw
+   * logit, or label 0's log-odds for decoders, in the documents' order (a sigmoid gives the
+   * probability llama.cpp reports).
    */
   async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<number[]> {
     return (await this.rankWithUsage(query, documents, options)).scores;
