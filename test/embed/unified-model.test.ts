@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/generate/index.js';
 import { loadEmbeddingModel } from '../../ts/embed/index.js';
+import { isEmbeddingModel } from '../../ts/cli/serve-embeddings.js';
 import { BGE_VOCAB, makeRandomEncoder } from '../../scripts/make-random-encoder.js';
 import { makeRandomModel } from '../../scripts/make-random-model.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
@@ -61,6 +62,9 @@ describe('decoders: generate, and embed only when the file declares a pooling', 
     // and embedding still works after generating (the two sides share nothing mutable)
     const [w] = await e.embed('hello world');
     expect(Array.from(w!)).toEqual(Array.from(v!));
+    // `tensorloom serve` gives it the embeddings endpoints, the plain decoder the completions ones
+    expect(isEmbeddingModel(embedder)).toBe(true);
+    expect(isEmbeddingModel(plain)).toBe(false);
   });
 });
 
