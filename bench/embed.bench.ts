@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts embed [--quick] [--threads=1,2] [--sizes=33m,110m] [--reps=N]
+ * npx tsx bench/run.ts embed [--quick] [--threads=1,2] [--sizes=33m,110m] [--batches=1,8,32] [--lengths=60,250] [--reps=N]
  *
  * Embedding throughput (texts/s): batches of 1, 8 and 32 texts of ~60 and ~250 tokens on random
  * BERT GGUFs of bge-small's shape (33m) and bert-base's (110m), tensorloom (native backend, one
@@ -45,8 +45,8 @@ export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const sizes = (quick ? ['tiny'] : list(args, 'sizes', '33m,110m')) as EncoderSize[];
   const threadsList = (quick ? ['1'] : list(args, 'threads', '1,2')).map(Number);
-  const batches = quick ? [1, 8] : [1, 8, 32];
-  const lengths = quick ? [60] : [60, 250];
+  const batches = (quick ? ['1', '8'] : list(args, 'batches', '1,8,32')).map(Number);
+  const lengths = (quick ? ['60'] : list(args, 'lengths', '60,250')).map(Number);
   const reps = Number(list(args, 'reps', quick ? '2' : '3')[0]);
   const peers = peersPath();
   type LM = { createEmbeddingContext(o: object): Promise<{ getEmbeddingFor(t: string): Promise<unknown>; dispose(): Promise<void> }>; dispose(): Promise<void> };
@@ -94,7 +94,9 @@ export async function run(args: string[]): Promise<void> {
             theirs = (batch * 1000) / median(ms);
           }
           const mine = ourRate.get(`${len}/${batch}`)!;
-          rows.push({ model: size, threads, tokens: len, batch, 'tensorloom texts/s': mine, 'node-llama-cpp texts/s': theirs, ratio: theirs ? mine / theirs : null });
+          const row: Row = { model: size, threads, tokens: len, batch, 'tensorloom texts/s': mine, 'node-llama-cpp texts/s': theirs, ratio: theirs ? mine / theirs : null };
+          rows.push(row);
+          console.log(JSON.stringify(row)); // as they come: a long run that is stopped still has its figures
         }
       }
       await ctx?.dispose();

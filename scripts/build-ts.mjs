@@ -11,7 +11,7 @@ writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n'
 
 // Entry points that other threads load by path (workers) are bundled separately for CJS.
 const entries = { index: 'ts/index.ts' };
-for (const extra of ['ts/generate/worker.ts', 'ts/server/worker.ts', 'ts/embed/worker.ts']) if (existsSync(extra)) entries[extra.replace(/^ts\/|\.ts$/g, '').replace(/\//g, '-')] = extra;
+for (const extra of ['ts/generate/worker.ts', 'ts/server/worker.ts']) if (existsSync(extra)) entries[extra.replace(/^ts\/|\.ts$/g, '').replace(/\//g, '-')] = extra;
 mkdirSync('dist/cjs', { recursive: true });
 await build({
   entryPoints: entries,

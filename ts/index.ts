@@ -16,9 +16,9 @@ export { Encoder, buildEncoder, type EncoderOptions, type Pooling } from './mode
 export { EncoderDecoder, buildEncoderDecoder, type EncoderDecoderOptions, type EncodedSource, type DecoderState, type Seq2SeqSpec } from './models/index.js';
 export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, TransformerWeights, LayerWeights, LinearWeights, NormWeights } from './models/index.js';
 // generate's AbortError subclasses the server's, exported below: `instanceof AbortError` covers both
-export { loadModel, Model, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
+export { loadModel, Model, CapabilityError, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {
-  GenerationStream, LoadModelOptions, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
+  GenerationStream, LoadModelOptions, ModelInfo, ModelCapabilities, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
   FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt, TokenLogprob, TopLogprob,
 } from './generate/index.js';
 // ── chat (ts/chat): templates, model.chat, ChatSession ──

@@ -54,7 +54,7 @@ describe.skipIf(!existsSync(BGE_VOCAB))('bert from a Hugging Face directory (bge
     })));
     await using a = await loadEmbeddingModel(gguf, { worker: false });
     await using b = await loadEmbeddingModel(hf, { worker: false });
-    expect(b.info.pooling).toBe('cls');
+    expect(b.info.embedding?.pooling).toBe('cls');
     const texts = ['hello world', 'The quick brown fox jumps over the lazy dog.'];
     const [va, vb] = [await a.embed(texts), await b.embed(texts)];
     for (let i = 0; i < texts.length; i++) expect(Array.from(vb[i]!)).toEqual(Array.from(va[i]!));

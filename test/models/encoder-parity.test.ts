@@ -16,20 +16,35 @@ import { readGGUF } from '../../ts/formats/gguf.js';
 import { u32, writeGGUF, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { peersModulePath } from '../formats/helpers.js';
 
-/** A random qwen3 GGUF (a decoder), and a copy whose metadata adds `qwen3.pooling_type` = last (as Qwen3-Embedding's). */
-function qwen3Files(): { plain: string; embedder: string } {
+/**
+ * A random qwen3 GGUF (a decoder); a copy whose metadata adds `qwen3.pooling_type` = last (as
+ * Qwen3-Embedding's); and a Qwen3-Reranker-shaped copy: pooling rank (4), two classifier labels and
+ * a random `cls.output.weight` [2, dim] (a converted Qwen3-Reranker holds the LM head's yes/no rows).
+ */
+function qwen3Files(): { plain: string; embedder: string; reranker: string } {
   const plain = join(dir, 'qwen3.gguf');
   const embedder = join(dir, 'qwen3-embedding.gguf');
-  if (!existsSync(embedder)) {
+  const reranker = join(dir, 'qwen3-reranker.gguf');
+  if (!existsSync(reranker)) {
     makeRandomModel({ arch: 'qwen3', size: 'tiny', seed: 4, gguf: plain });
     const bytes = new Uint8Array(readFileSync(plain));
     const g = readGGUF(bytes);
     const meta: [string, GGUFWriteValue][] = [...g.metadata].map(([k, v]) => [k, (typeof v === 'number' || typeof v === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: v } : v) as GGUFWriteValue]);
-    meta.push(['qwen3.pooling_type', u32(3)]);
-    writeGGUF(embedder, { metadata: meta, tensors: g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) })) });
+    const tensors = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
+    writeGGUF(embedder, { metadata: [...meta, ['qwen3.pooling_type', u32(3)]], tensors });
+    const dim = Number(g.metadata.get('qwen3.embedding_length'));
+    let seed = 7;
+    const cls = Float32Array.from({ length: 2 * dim }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5);
+    writeGGUF(reranker, {
+      metadata: [...meta, ['qwen3.pooling_type', u32(4)], ['qwen3.classifier.output_labels', ['yes', 'no']], ['tokenizer.chat_template.rerank', RERANK_TEMPLATE]],
+      tensors: [...tensors, { name: 'cls.output.weight', type: 'F32' as const, dims: [dim, 2], data: new Uint8Array(cls.buffer) }],
+    });
   }
-  return { plain, embedder };
+  return { plain, embedder, reranker };
 }
+
+/** Qwen3-Reranker's prompt shape (GGUF `tokenizer.chat_template.rerank`): markup around {query} and {document}. */
+const RERANK_TEMPLATE = '<|im_start|>user\n<Query>: {query}\n<Document>: {document}<|im_end|>\n<|im_start|>assistant\n';
 
 const haveVocab = existsSync(BGE_VOCAB);
 const peers = peersModulePath();
@@ -87,7 +102,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
         const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
         await using ours = await loadEmbeddingModel(path, { worker: pooling === 'mean' });
         try {
-          expect(ours.info.pooling).toBe(pooling);
+          expect(ours.info.embedding?.pooling).toBe(pooling);
           const vectors = await ours.embed(TEXTS);
           expect(vectors).toHaveLength(TEXTS.length);
           for (const [i, text] of TEXTS.entries()) {
@@ -138,7 +153,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       const ctx = await lm.createEmbeddingContext({ contextSize: 128, threads: 1 });
       await using ours = await loadEmbeddingModel(embedder, { worker: false });
       try {
-        expect(ours.info.pooling).toBe('last');
+        expect(ours.info.embedding?.pooling).toBe('last');
         const seqs = [[5, 9, 33, 100, 7], [1, 2, 3], Array.from({ length: 40 }, (_, i) => (i * 37) % 500)];
         const r = await ours.embedWithUsage(seqs);
         for (const [i, ids] of seqs.entries()) {
@@ -151,13 +166,41 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
       }
     });
 
+    it("qwen3 decoder reranker (Qwen3-Reranker: last token → cls.output → softmax): scores within 1e-3 of llama.cpp's ranking context", async () => {
+      const { reranker } = qwen3Files();
+      const lm = await llama.loadModel({ modelPath: reranker });
+      // the embedding context on a rank-pooling model returns the pooled head output: p(label 0) after
+      // llama.cpp's softmax. Its input is llama-server's rerank prompt: the template with the texts
+      // substituted, tokenized with special tokens parsed (node-llama-cpp's own ranking context
+      // assembles template prompts differently, so the exact tokens go in here).
+      const ctx = await lm.createEmbeddingContext({ contextSize: 256, threads: 1 });
+      await using ours = await loadEmbeddingModel(reranker, { worker: false });
+      try {
+        expect(ours.info.capabilities).toEqual({ generate: true, embed: false, rank: true });
+        const query = 'what is a fox';
+        const docs = TEXTS.filter((t) => t.length < 60); // the tiny model's context is 256 byte-level tokens
+        const scores = await ours.rank(query, docs);
+        for (const [i, d] of docs.entries()) {
+          const prompt = RERANK_TEMPLATE.replace('{query}', query).replace('{document}', d);
+          const theirs = (await ctx.getEmbeddingFor(lm.tokenize(prompt, true))).vector;
+          expect(theirs.length).toBe(2);
+          expect(Math.abs(theirs[0]! + theirs[1]! - 1), 'softmax').toBeLessThan(1e-5);
+          expect(Math.abs(1 / (1 + Math.exp(-scores[i]!)) - theirs[0]!), d).toBeLessThan(1e-3);
+        }
+        expect(new Set(scores.map((s) => s.toFixed(4))).size).toBeGreaterThan(1);
+      } finally {
+        await ctx.dispose();
+        await lm.dispose();
+      }
+    });
+
     for (const arch of ['bert', 'xlm-roberta'] as const) it(`${arch} reranker (rank pooling): scores within 1e-3 of llama.cpp's ranking context`, async () => {
       const path = model('rank', arch);
       const lm = await llama.loadModel({ modelPath: path });
       const ctx = await lm.createRankingContext({ contextSize: 128, threads: 1 });
       await using ours = await loadEmbeddingModel(path, { worker: false });
       try {
-        expect(ours.info.reranker).toBe(true);
+        expect(ours.info.capabilities.rank).toBe(true);
         const query = 'what is a fox';
         const docs = TEXTS;
         const scores = await ours.rank(query, docs);
@@ -206,7 +249,7 @@ describe.skipIf(!haveVocab)(`encoders (bge vocabulary ${haveVocab ? 'present' : 
 
     it('a model that does not declare its pooling asks for one', async () => {
       await using none = await loadEmbeddingModel(model('none'), { worker: false });
-      expect(none.info.pooling).toBe(null);
+      expect(none.info.embedding?.pooling).toBe(null);
       await expect(none.embed('hello')).rejects.toThrow(/does not say how to pool.*pooling: 'mean' \| 'cls' \| 'last'/);
       const [v] = await none.embed('hello', { pooling: 'cls' });
       expect(v!.length).toBe(64);

@@ -129,6 +129,31 @@ describe.skipIf(!haveVocab)(`/v1/embeddings and /v1/rerank (bge vocabulary ${hav
       expect((await post(b, '/v1/rerank', { query: '', documents: ['x'] })).json.error.param).toBe('query');
       expect((await post(b, '/v1/rerank', { query: 'q', documents: [] })).json.error.param).toBe('documents');
       expect((await post(b, '/v1/embeddings', { input: 'x' })).json.error.message).toMatch(/'reranker' is a reranker; use \/v1\/rerank/);
+
+      // concurrent /v1/rerank requests share model calls (rankGroups), each gets its own scores,
+      // and a bad one among them fails alone
+      let calls = 0;
+      const model = h.model;
+      const rankGroups = model.rankGroups.bind(model);
+      model.rankGroups = (g, o) => (calls++, rankGroups(g, o));
+      const queries = Array.from({ length: 8 }, (_, i) => `query ${i} about a ${i % 2 ? 'fox' : 'dog'}`);
+      const wants = await Promise.all(queries.map((q) => m.rank(q, docs)));
+      const replies = await Promise.all(queries.map((q) => post(b, '/v1/rerank', { query: q, documents: docs })));
+      replies.forEach((r, i) => {
+        expect(r.status).toBe(200);
+        for (const x of r.json.results) expect(x.relevance_score).toBeCloseTo(wants[i]![x.index]!, 5);
+      });
+      expect(calls).toBeLessThan(queries.length); // at least two requests went through one call
+      const [bad, ok] = await Promise.all([
+        post(b, '/v1/rerank', { query: 'q', documents: ['fine', 'word '.repeat(400)] }),
+        post(b, '/v1/rerank', { query: queries[0], documents: docs }),
+      ]);
+      expect(bad!.status).toBe(400);
+      expect(bad!.json.error.message).toMatch(/documents\[1\] has \d+ tokens, more than the model's context/);
+      expect(bad!.json.error.param).toBe('documents');
+      expect(ok!.status).toBe(200);
+      const card = (await (await fetch(`${b}/v1/models`)).json()) as { data: Array<{ endpoints: string[] }> };
+      expect(card.data[0]!.endpoints).toEqual(['/v1/rerank']);
     } finally {
       s.close();
       await h.close();

@@ -4,14 +4,19 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { openModelFile } from '../formats/model-file.js';
-import { resolveModel } from '../models/registry.js';
+import { declaredPooling, resolveModel } from '../models/registry.js';
 import { createEmbeddingServer } from '../server/embeddings.js';
 
-/** Whether the model file is an embedding model (an encoder entry of the architecture table). */
+/**
+ * Whether the model file is an embedding model: an encoder entry of the architecture table, or a
+ * decoder whose file declares a pooling (Qwen3-Embedding, decoder rerankers).
+ */
 export function isEmbeddingModel(path: string): boolean {
   try {
     using mf = openModelFile(path);
-    return resolveModel(mf).config.encoder !== undefined;
+    if (resolveModel(mf).config.encoder !== undefined) return true;
+    const p = declaredPooling(mf);
+    return p !== null && p !== 'none';
   } catch {
     return false; // the generative path reports what is wrong with the file
   }
@@ -46,7 +51,8 @@ export async function serveEmbeddings(o: { model: string; tokenizer?: string; th
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : o.port;
   const info = handler.model.info;
-  console.error(`tensorloom serve: ${info.architecture}, ${info.dimensions} dimensions, context ${info.contextLength}, ${info.reranker ? 'reranker (POST /v1/rerank)' : `pooling ${info.pooling ?? 'not declared'} (POST /v1/embeddings)`}`);
+  const e = info.embedding;
+  console.error(`tensorloom serve: ${info.config.architecture}, ${e?.dimensions ?? info.config.dim} dimensions, context ${info.contextLength}, ${info.capabilities.rank ? 'reranker (POST /v1/rerank)' : `pooling ${e?.pooling ?? 'not declared'} (POST /v1/embeddings)`}`);
   console.log(`listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${bound}`);
   return new Promise<number>((done) => {
     const stop = (signal: string): void => {

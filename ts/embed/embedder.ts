@@ -4,6 +4,7 @@
  * of at most `encoder.maxRows` tokens (one forward pass per batch, whatever the text lengths),
  * pools, and L2-normalizes. The worker (./worker.ts) and the `worker: false` path both call this.
  */
+import { AbortError } from '../generate/engine.js';
 import type { Pooling } from '../models/config.js';
 import type { Encoder } from '../models/encoder.js';
 import type { Tokenizer } from '../tokenizers/types.js';
@@ -36,11 +37,24 @@ export class EmbedError extends Error {
 
 const POOLINGS = ['mean', 'cls', 'last'] as const;
 
+export interface EmbedderOptions {
+  /**
+   * The model's rerank prompt (GGUF `tokenizer.chat_template.rerank`, e.g. Qwen3-Reranker's), with
+   * `{query}` and `{document}` placeholders; null: pairs are [BOS] query [EOS] [SEP] document [EOS].
+   */
+  rerankTemplate?: string | null;
+}
+
 export class Embedder {
+  private readonly rerankTemplate: string | null;
+
   constructor(
     readonly encoder: Encoder,
     readonly tokenizer: Tokenizer,
-  ) {}
+    options: EmbedderOptions = {},
+  ) {
+    this.rerankTemplate = options.rerankTemplate ?? null;
+  }
 
   /** Longest text in tokens: the model's context (at most one packed batch). */
   get contextLength(): number {
@@ -48,7 +62,7 @@ export class Embedder {
   }
 
   /** Token ids of one input, checked against the context (truncated when asked). */
-  tokenize(input: EmbedInput, index: number, truncate: boolean): Int32Array {
+  tokenize(input: EmbedInput, index: number, truncate: boolean, what = 'input'): Int32Array {
     let ids: Int32Array;
     if (typeof input === 'string') {
       if (input.length === 0) throw new EmbedError(`input[${index}] is an empty string`);
@@ -65,7 +79,7 @@ export class Embedder {
     }
     const ctx = this.contextLength;
     if (ids.length > ctx) {
-      if (!truncate) throw new EmbedError(`input[${index}] has ${ids.length} tokens, more than the model's context of ${ctx}; shorten it or pass truncate: true`);
+      if (!truncate) throw new EmbedError(`${what}[${index}] has ${ids.length} tokens, more than the model's context of ${ctx}; shorten it or pass truncate: true`);
       const last = ids[ids.length - 1]!;
       ids = ids.slice(0, ctx);
       if (typeof input === 'string' && this.tokenizer.isSpecial(last)) ids[ctx - 1] = last; // keep [SEP] / </s>
@@ -92,7 +106,7 @@ export class Embedder {
     const out: Float32Array[] = new Array(ids.length);
     const max = this.encoder.maxRows;
     for (let i = 0; i < ids.length; ) {
-      if (aborted?.()) throw new EmbedError('aborted');
+      if (aborted?.()) throw new AbortError('tensorloom: embedding was aborted');
       let n = 0;
       let j = i;
       while (j < ids.length && (j === i || n + ids[j]!.length <= max)) n += ids[j++]!.length;
@@ -126,29 +140,64 @@ export class Embedder {
   }
 
   /**
-   * Relevance scores of `documents` for `query` with a cross-encoder (rank pooling: the
-   * classification head's first output). Each pair is [BOS/CLS] query [EOS] [SEP] document [EOS]
-   * with the tokens the vocabulary has, as llama.cpp builds rerank inputs. Raw logits (apply a
-   * sigmoid for a probability).
+   * Relevance scores of `documents` for `query` with a reranker (rank pooling: the classification
+   * head's first output). Each pair is the model's rerank template with {query} and {document}
+   * filled in (its markup parsed as special tokens, the texts not), or else [BOS/CLS] query [EOS]
+   * [SEP] document [EOS] with the tokens the vocabulary has, as llama-server builds rerank inputs.
+   * Raw logits, or log-odds for decoder rerankers (apply a sigmoid for a probability).
    */
   rank(query: string, documents: readonly string[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number } {
+    return this.rankGroups([{ query, documents }], options, aborted)[0]!;
+  }
+
+  /**
+   * rank() for several queries at once (the server's concurrent /v1/rerank requests): every pair of
+   * every group goes through the same packed forward passes. All groups are checked before any runs.
+   */
+  rankGroups(groups: readonly { query: string; documents: readonly string[] }[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number }[] {
+    if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    const perGroup = groups.map((g) => this.pairIds(g.query, g.documents, options.truncate === true));
+    const out = this.run(perGroup.flat(), 'rank', aborted);
+    let at = 0;
+    return perGroup.map((ids) => {
+      const scores = out.slice(at, at + ids.length).map((v) => v[0]!);
+      at += ids.length;
+      return { scores, tokens: ids.reduce((n, a) => n + a.length, 0) };
+    });
+  }
+
+  /** Token ids of each (query, document) pair, as llama-server builds rerank inputs. */
+  private pairIds(query: string, documents: readonly string[], truncate: boolean): Int32Array[] {
     if (typeof query !== 'string' || query.length === 0) throw new EmbedError('query must be a non-empty string');
     const docs = checkInputs(documents as readonly EmbedInput[]);
-    if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    for (const [i, d] of docs.entries()) if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
+    const template = this.rerankTemplate;
+    if (template !== null) return docs.map((d, i) => this.tokenize(Array.from(this.fillTemplate(template, query, d as string)), i, truncate, 'documents'));
     const s = this.tokenizer.specialIds;
     const bos = s.bos ?? s.cls;
     const eos = s.eos;
     const sep = s.sep;
-    if (eos === undefined && sep === undefined) throw new EmbedError('the vocabulary has no EOS or SEP token to separate query and document');
+    if (eos === undefined && sep === undefined) throw new EmbedError('the vocabulary has no EOS or SEP token to separate query and document, and the model has no rerank template');
     const plain = (t: string) => Array.from(this.tokenizer.encode(t, { addSpecialTokens: false }));
     const q = plain(query);
-    const ids = docs.map((d, i) => {
-      if (typeof d !== 'string' || d.length === 0) throw new EmbedError(`documents[${i}] must be a non-empty string`);
-      const parts = [...(bos !== undefined ? [bos] : []), ...q, ...(eos !== undefined ? [eos] : []), ...(sep !== undefined ? [sep] : []), ...plain(d), ...(eos !== undefined ? [eos] : [])];
-      return this.tokenize(parts, i, options.truncate === true);
+    return docs.map((d, i) => {
+      const parts = [...(bos !== undefined ? [bos] : []), ...q, ...(eos !== undefined ? [eos] : []), ...(sep !== undefined ? [sep] : []), ...plain(d as string), ...(eos !== undefined ? [eos] : [])];
+      return this.tokenize(parts, i, truncate, 'documents');
     });
-    const out = this.run(ids, 'rank', aborted);
-    return { scores: out.map((v) => v[0]!), tokens: ids.reduce((n, a) => n + a.length, 0) };
+  }
+
+  /** Token ids of the rerank template with query and document in place (their text never read as markup). */
+  private fillTemplate(template: string, query: string, document: string): Uint32Array {
+    let text = '';
+    const data: [number, number][] = [];
+    for (const part of template.split(/(\{query\}|\{document\})/)) {
+      if (part === '{query}' || part === '{document}') {
+        const v = part === '{query}' ? query : document;
+        data.push([text.length, text.length + v.length]);
+        text += v;
+      } else text += part;
+    }
+    return this.tokenizer.encode(text, { addSpecialTokens: false, parseSpecial: true, literalSpans: data });
   }
 }
 

@@ -1,7 +1,8 @@
 /** Text generation: loadModel → Model.generate / Model.stream, running in a worker thread by default. */
-export { loadModel, Model, type GenerationStream } from './model.js';
+export { loadModel, Model, type GenerationStream, type EmbedCallOptions, type RankOptions } from './model.js';
+export { CapabilityError } from './load-local.js';
 export type { LoadModelOptions } from './load-options.js';
-export type { ModelInfo } from './info.js';
+export type { EmbeddingModelInfo, ModelCapabilities, ModelInfo } from './info.js';
 export { AbortError, Engine, type EngineHooks, type EngineOptions } from './engine.js';
 export { Sampler, resolveSampling, type SamplingOptions, type ResolvedSampling } from './sampler.js';
 export { Rng } from './rng.js';

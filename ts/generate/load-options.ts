@@ -21,6 +21,8 @@ export interface LoadModelOptions extends ModelSourceOptions {
    * (default true); false keeps every position.
    */
   trimSlidingWindow?: boolean;
+  /** Embedding models: most tokens in one packed forward pass (texts are grouped up to this). Default 2048. */
+  maxBatchTokens?: number;
   /** Run the model in a worker thread (default true), so generation never blocks the event loop. */
   worker?: boolean;
 }

@@ -1,17 +1,20 @@
 /**
  * The public model handle. By default the model lives in a worker thread and this object is a
  * thin proxy: `generate` and `stream` post a request and receive text chunks and the result by
- * message, so the event loop keeps running during generation. With `{ worker: false }` the same
- * API runs on the calling thread (each call then blocks until it is done).
+ * message, `embed` and `rank` get vectors and scores back, so the event loop keeps running while
+ * the model computes. With `{ worker: false }` the same API runs on the calling thread (each call
+ * then blocks until it is done). One handle serves what the file can do (`info.capabilities`):
+ * decoders generate, encoders and decoder embedders embed, rerankers rank; asking for the other
+ * side is a clear error before anything is sent to the worker.
  */
 import type { Worker } from 'node:worker_threads';
 import { resolveModelSource } from '../hub/model-source.js';
 import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';
 import type { ChatMessage, TemplatedText } from '../chat/types.js';
-import { AbortError, type Engine } from './engine.js';
-import type { Seq2SeqEngine } from './seq2seq-engine.js';
+import { EmbedError, type EmbedInput, type EmbedOptions, type EmbedResult } from '../embed/embedder.js';
+import { AbortError } from './engine.js';
 import type { ModelInfo } from './info.js';
-import { loadLocal } from './load-local.js';
+import { CapabilityError, loadLocal, type LoadedModel } from './load-local.js';
 import type { LoadModelOptions } from './load-options.js';
 import { validateGenerateOptions } from './options.js';
 import { ABORT_SLOT, CONTROL_INTS, type FromWorker, type ToWorker, type WireError } from './protocol.js';
@@ -23,9 +26,25 @@ export interface GenerationStream extends AsyncIterable<string> {
   readonly result: Promise<GenerateResult>;
 }
 
-/** Where generation actually runs: a worker (default) or this thread. */
+/** embed() options: pooling, normalize, truncate, dimensions, and an AbortSignal. */
+export interface EmbedCallOptions extends EmbedOptions {
+  signal?: AbortSignal;
+}
+
+export interface RankOptions {
+  /** Cut query + document pairs longer than the context instead of failing. Default false. */
+  truncate?: boolean;
+  signal?: AbortSignal;
+}
+
+type RankGroup = { query: string; documents: string[] };
+type EmbedRequest = { type: 'embed'; input: EmbedInput | EmbedInput[]; options: EmbedOptions } | { type: 'rank'; groups: RankGroup[]; truncate: boolean };
+type RankResult = { scores: number[]; tokens: number };
+
+/** Where the model actually runs: a worker (default) or this thread. */
 interface Runner {
   run(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult>;
+  embed(req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult[]>;
   encode(text: string | TemplatedText, addBos: boolean): Promise<number[]>;
   close(): Promise<void>;
 }
@@ -45,7 +64,7 @@ export class Model implements AsyncDisposable {
     const { worker = true, ...rest } = options;
     if (!worker) {
       const local = await loadLocal(path, rest);
-      return new Model(local.info, inlineRunner(local.engine, local.close));
+      return new Model(local.info, inlineRunner(local));
     }
     const { info, runner } = await startWorker(path, rest);
     return new Model(info, runner);
@@ -54,6 +73,7 @@ export class Model implements AsyncDisposable {
   /** Generates a continuation of `prompt` (text, or token ids). */
   generate(prompt: Prompt, options: GenerateOptions = {}): Promise<GenerateResult> {
     try {
+      this.require('generate');
       validateGenerateOptions(options, 'api');
     } catch (err) {
       return Promise.reject(err as Error);
@@ -69,6 +89,7 @@ export class Model implements AsyncDisposable {
   stream(prompt: Prompt, options: GenerateOptions = {}): GenerationStream {
     let invalid: Error | null = null;
     try {
+      this.require('generate');
       validateGenerateOptions(options, 'api');
       if ((options?.numBeams ?? 1) > 1) {
         throw new RangeError('tensorloom: numBeams > 1 (beam search) cannot stream: the best beam is known only at the end; use generate()');
@@ -130,6 +151,47 @@ export class Model implements AsyncDisposable {
     return chatStream(this, messages, options);
   }
 
+  /**
+   * One vector per input (a string gives an array of one), for embedding models: pooling from the
+   * file by default (mean, CLS or last token), L2-normalized unless `normalize: false`; texts
+   * longer than the context are an error unless `truncate: true`. All inputs of a call run in
+   * packed forward passes (no per-text loop).
+   */
+  async embed(input: string | readonly string[], options: EmbedCallOptions = {}): Promise<Float32Array[]> {
+    return (await this.embedWithUsage(input, options)).vectors;
+  }
+
+  /** embed() plus the tokens processed (inputs may also be token-id arrays). */
+  embedWithUsage(input: EmbedInput | readonly EmbedInput[], options: EmbedCallOptions = {}): Promise<EmbedResult> {
+    const { signal, ...rest } = options ?? {};
+    return this.enqueueEmbed('embed', { type: 'embed', input: input as EmbedInput[], options: rest }, signal) as Promise<EmbedResult>;
+  }
+
+  /**
+   * Relevance scores of `documents` for `query`, for rerankers (llama.cpp's `rank` pooling:
+   * cross-encoders with a classification head, or Qwen3-Reranker-style decoders): the head's raw
+   * logit, or label 0's log-odds for decoders, in the documents' order (a sigmoid gives the
+   * probability llama.cpp reports).
+   */
+  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<number[]> {
+    return (await this.rankWithUsage(query, documents, options)).scores;
+  }
+
+  /** rank() plus the tokens processed. */
+  async rankWithUsage(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult> {
+    return (await this.rankGroups([{ query, documents: documents as string[] }], options))[0]!;
+  }
+
+  /**
+   * rank() for several queries in one call: all their pairs share the packed forward passes (the
+   * server batches concurrent /v1/rerank requests this way). One result per group, in order.
+   */
+  rankGroups(groups: readonly { query: string; documents: readonly string[] }[], options: RankOptions = {}): Promise<RankResult[]> {
+    if (!Array.isArray(groups)) return Promise.reject(new TypeError('tensorloom: rankGroups takes an array of { query, documents }'));
+    const copy = groups.map((g) => ({ query: g?.query, documents: g?.documents as string[] }));
+    return this.enqueueEmbed('rank', { type: 'rank', groups: copy, truncate: options?.truncate === true }, options?.signal) as Promise<RankResult[]>;
+  }
+
   /** Token ids of a text (or a rendered chat prompt), as generate would feed them (BOS + text by default). */
   encode(text: string | TemplatedText, options: { addBos?: boolean } = {}): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
@@ -150,12 +212,40 @@ export class Model implements AsyncDisposable {
     return this.dispose();
   }
 
+  /** Throws a CapabilityError naming the model when it cannot serve `what` (see info.capabilities). */
+  private require(what: 'generate' | 'embed' | 'rank'): void {
+    const { capabilities: can, config, path } = this.info;
+    if (what === 'embed' ? can.embed || can.rank : can[what]) return; // a reranker embeds with an explicit pooling
+    const name = `${path}: '${config.architecture}'`;
+    if (what === 'generate') throw new CapabilityError(`tensorloom: ${name} is an encoder; it embeds but cannot generate`);
+    if (!can.embed && !can.rank) {
+      throw new CapabilityError(`tensorloom: ${name} is a generative model, not an embedding model; it cannot ${what} (its file declares no pooling)`);
+    }
+    throw new EmbedError(`this model is not a reranker (its pooling is ${this.info.embedding?.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+  }
+
+  private enqueueEmbed(what: 'embed' | 'rank', req: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedResult | RankResult[]> {
+    try {
+      this.require(what);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.schedule(() => {
+      if (signal?.aborted) return Promise.reject(new AbortError(`tensorloom: ${what === 'embed' ? 'embedding' : 'ranking'} was aborted`));
+      return this.runner.embed(req, signal);
+    });
+  }
+
   private enqueue(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult> {
-    if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
-    const run = (): Promise<GenerateResult> => {
+    return this.schedule(() => {
       if (options.signal?.aborted) return Promise.reject(new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }));
       return this.runner.run(prompt, options, onText);
-    };
+    });
+  }
+
+  /** Requests run one at a time, in order (the worker computes one at a time anyway). */
+  private schedule<T>(run: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
@@ -185,27 +275,32 @@ function engineOptions(o: GenerateOptions): Omit<GenerateOptions, 'signal' | 'on
   return rest;
 }
 
-function inlineRunner(engine: Engine | Seq2SeqEngine, close: () => void): Runner {
+function inlineRunner(local: LoadedModel): Runner {
   return {
     async run(prompt, options, onText) {
       const signal = options.signal;
-      return engine.generate(prompt, engineOptions(options), {
+      return local.engine.generate(prompt, engineOptions(options), {
         ...(onText ? { onText } : {}),
         ...(signal ? { aborted: () => signal.aborted } : {}),
       });
     },
+    async embed(req, signal) {
+      const aborted = signal ? () => signal.aborted : undefined;
+      const e = local.embedder;
+      return req.type === 'embed' ? e.embed(req.input, req.options, aborted) : e.rankGroups(req.groups, { truncate: req.truncate }, aborted);
+    },
     async encode(text, addBos) {
-      return engine.encode(text, addBos);
+      return local.encode(text, addBos);
     },
     async close() {
-      close();
+      local.close();
     },
   };
 }
 
 function fromWire(e: WireError): Error {
   if (e.name === 'AbortError') return new AbortError(e.message, e.partial);
-  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : Error;
+  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : e.name === 'EmbedError' ? EmbedError : e.name === 'CapabilityError' ? CapabilityError : Error;
   const err = new Ctor(e.message);
   if (Ctor === Error && e.name !== 'Error') Object.defineProperty(err, 'name', { value: e.name });
   return err;
@@ -270,10 +365,17 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
         pending.get(m.id)?.onText?.(m.text);
         break;
       case 'done':
-      case 'encoded': {
+      case 'encoded':
+      case 'embedded':
+      case 'ranked': {
         const p = pending.get(m.id);
         pending.delete(m.id);
-        p?.resolve((m.type === 'done' ? m.result : m.tokens) as never);
+        const value =
+          m.type === 'done' ? m.result
+          : m.type === 'encoded' ? m.tokens
+          : m.type === 'embedded' ? { vectors: m.vectors, tokens: m.tokens, counts: m.counts }
+          : m.groups;
+        p?.resolve(value as never);
         break;
       }
       case 'error': {
@@ -315,6 +417,14 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
       return request<GenerateResult>({ type: 'generate', id, prompt: Array.isArray(prompt) ? [...prompt] : prompt, options: engineOptions(options), stream: onText !== null }, onText).finally(
         () => signal?.removeEventListener('abort', onAbort),
       );
+    },
+    embed(req, signal) {
+      const id = nextId++;
+      const onAbort = (): void => {
+        Atomics.store(ctrl, ABORT_SLOT, id);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      return request<EmbedResult | RankResult[]>({ ...req, id }, null).finally(() => signal?.removeEventListener('abort', onAbort));
     },
     encode(text, addBos) {
       return request<number[]>({ type: 'encode', id: nextId++, text, addBos }, null);

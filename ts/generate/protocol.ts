@@ -8,6 +8,7 @@ import type { EngineOptions } from './engine.js';
 import type { ModelInfo } from './info.js';
 import type { GenerateResult, Prompt } from './types.js';
 import type { LoadModelOptions } from './load-options.js';
+import type { EmbedInput, EmbedOptions } from '../embed/embedder.js';
 
 /** control[ABORT_SLOT] = id of the generation to abort (0 = none). */
 export const ABORT_SLOT = 0;
@@ -22,6 +23,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { type: 'generate'; id: number; prompt: Prompt; options: EngineOptions; stream: boolean }
   | { type: 'encode'; id: number; text: string | TemplatedText; addBos: boolean }
+  | { type: 'embed'; id: number; input: EmbedInput | EmbedInput[]; options: EmbedOptions }
+  | { type: 'rank'; id: number; groups: { query: string; documents: string[] }[]; truncate: boolean }
   | { type: 'dispose' };
 
 export interface WireError {
@@ -36,6 +39,8 @@ export type FromWorker =
   | { type: 'text'; id: number; text: string }
   | { type: 'done'; id: number; result: GenerateResult }
   | { type: 'encoded'; id: number; tokens: number[] }
+  | { type: 'embedded'; id: number; vectors: Float32Array[]; tokens: number; counts: number[] }
+  | { type: 'ranked'; id: number; groups: { scores: number[]; tokens: number }[] }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'disposed' };
 

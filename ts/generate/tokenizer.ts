@@ -7,10 +7,10 @@ import { endOfGenerationIds } from '../chat/stop-tokens.js';
 import type { ModelFile } from '../formats/model-file.js';
 import { TokenType } from '../tokenizers/vocab.js';
 import { tokenizerFromSource } from '../tokenizers/load.js';
-import type { GenerationTokenizer } from './types.js';
+import type { VocabTokenizer } from '../tokenizers/tokenizer.js';
 
 export interface OpenedTokenizer {
-  tokenizer: GenerationTokenizer;
+  tokenizer: VocabTokenizer;
   path: string | null;
   /** Every id that ends a generation (EOS, end-of-turn …: ts/chat/stop-tokens.ts). */
   stopIds: number[];

@@ -10,19 +10,18 @@ import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { createWorker } from './worker-exec-argv.js';
 
-/** `entry`: the generation worker (default) or the embedding model's (ts/embed/worker.ts). */
-export function spawnWorker(workerData: unknown, entry: 'generate' | 'embed' = 'generate'): Worker {
+export function spawnWorker(workerData: unknown): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const require = createRequire(here);
     // tsx's ESM API: the 'import' condition's file (require.resolve gives the .cjs twin)
     const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-    const entryUrl = new URL(entry === 'embed' ? '../embed/worker.ts' : './worker.ts', here).href;
+    const entryUrl = new URL('./worker.ts', here).href;
     const boot =
       "const { workerData } = require('node:worker_threads');" +
       'import(workerData.__tsx).then((m) => { m.register(); return import(workerData.__entry); });';
     return createWorker(boot, { eval: true, workerData: { ...(workerData as object), __tsx: tsx, __entry: entryUrl } });
   }
-  const file = here.endsWith('.cjs') ? `./${entry}-worker.cjs` : entry === 'embed' ? '../embed/worker.js' : './worker.js';
+  const file = here.endsWith('.cjs') ? './generate-worker.cjs' : './worker.js';
   return createWorker(new URL(file, here), { workerData });
 }

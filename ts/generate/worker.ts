@@ -49,7 +49,22 @@ async function main(): Promise<void> {
     }
     if (m.type === 'encode') {
       try {
-        post({ type: 'encoded', id: m.id, tokens: loaded.engine.encode(m.text, m.addBos) });
+        post({ type: 'encoded', id: m.id, tokens: loaded.encode(m.text, m.addBos) });
+      } catch (err) {
+        post({ type: 'error', id: m.id, error: toWire(err) });
+      }
+      return;
+    }
+    if (m.type === 'embed' || m.type === 'rank') {
+      const aborted = (): boolean => Atomics.load(control, ABORT_SLOT) === m.id;
+      try {
+        if (m.type === 'embed') {
+          const r = loaded.embedder.embed(m.input, m.options, aborted);
+          // the vectors are transferred, not copied
+          port.postMessage({ type: 'embedded', id: m.id, vectors: r.vectors, tokens: r.tokens, counts: r.counts } satisfies FromWorker, r.vectors.map((v) => v.buffer as ArrayBuffer));
+        } else {
+          post({ type: 'ranked', id: m.id, groups: loaded.embedder.rankGroups(m.groups, { truncate: m.truncate }, aborted) });
+        }
       } catch (err) {
         post({ type: 'error', id: m.id, error: toWire(err) });
       }

@@ -145,6 +145,13 @@ export interface EncoderSpec {
    * pad_token_id + 1 = 2 (llama.cpp's converter cuts those rows off, so GGUF files use 0).
    */
   positionOffset: number;
+  /**
+   * Decoder rerankers (llama.cpp's qwen3 `rank` pooling, Qwen3-Reranker): the head reads the LAST
+   * token (not the first), has no dense + tanh layer, and its outputs (yes/no rows of the LM head)
+   * go through a softmax; the score is then label 0's log-odds (so that a sigmoid of it is
+   * llama.cpp's probability, as for cross-encoder logits). Absent: BERT-style heads.
+   */
+  decoderRank?: boolean;
 }
 
 /** Throws a RangeError naming the first field that is not a sane positive integer, or inconsistent. */

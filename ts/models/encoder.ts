@@ -208,6 +208,7 @@ export class Encoder {
         vec = Float32Array.from(acc, (s) => s / (e - a));
       } else if (pooling === 'last') vec = hidden.slice((e - 1) * dim, e * dim);
       else if (pooling === 'none') vec = hidden.slice(a * dim, e * dim);
+      else if (pooling === 'rank' && this.spec.decoderRank) vec = hidden.slice((e - 1) * dim, e * dim); // causal: the last token saw the pair
       else vec = hidden.slice(a * dim, (a + 1) * dim); // cls, and rank's input
       if (pooling === 'rank') vec = this.classify(vec);
       out.push(vec);
@@ -229,6 +230,17 @@ export class Encoder {
       const o = new Float32Array(this.classifierOut.outFeatures);
       this.classifierOut.forward(o, cur, 1);
       cur = o;
+    }
+    if (this.spec.decoderRank) {
+      // llama.cpp: softmax over the labels, score = p(label 0). As log-odds: z0 - log Σ_{j≠0} e^zj
+      let max = -Infinity;
+      for (let j = 1; j < cur.length; j++) max = Math.max(max, cur[j]!);
+      let sum = 0;
+      for (let j = 1; j < cur.length; j++) sum += Math.exp(cur[j]! - max);
+      const logOdds = new Float32Array(cur.length);
+      logOdds.set(cur);
+      logOdds[0] = cur[0]! - (max + Math.log(sum));
+      cur = logOdds;
     }
     return cur;
   }

@@ -12,12 +12,12 @@
  * Requests that arrive while the model is busy are batched: the texts of every waiting
  * /v1/embeddings request (with the same pooling) go through the model as one call — one set of
  * packed forward passes — and each request gets its own vectors back (then truncated to
- * `dimensions` and normalized, per request).
+ * `dimensions` and normalized, per request); waiting /v1/rerank requests likewise share one
+ * rankGroups call.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmbedError, type EmbedInput, type EmbedResult } from '../embed/embedder.js';
-import { loadEmbeddingModel, type EmbeddingModel } from '../embed/model.js';
-import type { LoadEmbeddingModelOptions } from '../embed/load-local.js';
+import { loadEmbeddingModel, type EmbeddingModel, type LoadEmbeddingModelOptions } from '../embed/model.js';
 import { RequestError, UnavailableError } from './errors.js';
 import { parseBody, sendError, sendJson } from './http.js';
 import { readBody } from './read-body.js';
@@ -28,7 +28,7 @@ export interface EmbeddingServeOptions extends Omit<LoadEmbeddingModelOptions, '
   modelId?: string;
   /** Largest request body accepted, in bytes (413 above). Default 4 MiB. */
   maxBodyBytes?: number;
-  /** Most texts in one batched call across requests. Default 256. */
+  /** Most texts (or rerank pairs) in one batched call across requests. Default 256. */
   maxBatchTexts?: number;
 }
 
@@ -97,6 +97,45 @@ export class EmbedBatcher {
   }
 }
 
+/** Coalesces concurrent /v1/rerank requests into one model call (all their pairs packed together). */
+export class RankBatcher {
+  private waiting: { query: string; documents: string[]; resolve: (r: { scores: number[]; tokens: number }) => void; reject: (e: Error) => void }[] = [];
+  private running = false;
+  constructor(
+    private readonly model: EmbeddingModel,
+    private readonly maxPairs: number,
+  ) {}
+
+  submit(query: string, documents: string[]): Promise<{ scores: number[]; tokens: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ query, documents, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) {
+        let pairs = 0;
+        let n = 0;
+        while (n < this.waiting.length && (n === 0 || pairs + this.waiting[n]!.documents.length <= this.maxPairs)) pairs += this.waiting[n++]!.documents.length;
+        const batch = this.waiting.splice(0, n);
+        try {
+          const results = await this.model.rankGroups(batch);
+          batch.forEach((p, i) => p.resolve(results[i]!));
+        } catch (err) {
+          // one bad request must not fail the others: retry them one by one
+          if (batch.length === 1) batch[0]!.reject(err as Error);
+          else for (const p of batch) this.model.rankWithUsage(p.query, p.documents).then(p.resolve, p.reject);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
 /** OpenAI's `input`: a string, an array of strings, one token array, or an array of token arrays. */
 function parseInput(v: unknown): EmbedInput[] {
   if (v === '') throw new RequestError("'input' is an empty string", 'input');
@@ -126,7 +165,7 @@ function l2(v: Float32Array, dims: number | undefined): Float32Array {
 }
 
 function asRequestError(err: unknown): Error {
-  return err instanceof EmbedError ? new RequestError(err.message, /^input/.test(err.message) ? 'input' : null) : (err as Error);
+  return err instanceof EmbedError ? new RequestError(err.message, /^(input|documents|query)\b/.exec(err.message)?.[1] ?? null) : (err as Error);
 }
 
 /** The /v1/embeddings handler body → response (exported for the generative server's hook and tests). */
@@ -134,7 +173,7 @@ export async function embeddingsResponse(model: EmbeddingModel, batcher: EmbedBa
   const inputs = parseInput(body.input);
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') throw new RequestError(`'encoding_format' must be 'float' or 'base64', got ${JSON.stringify(format)}`, 'encoding_format');
-  const dim = model.info.dimensions;
+  const dim = model.info.embedding?.dimensions ?? model.info.config.dim;
   const dims = body.dimensions;
   if (dims !== undefined && (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > dim)) {
     throw new RequestError(`'dimensions' must be an integer in [1, ${dim}], got ${JSON.stringify(dims)}`, 'dimensions');
@@ -156,8 +195,8 @@ export async function embeddingsResponse(model: EmbeddingModel, batcher: EmbedBa
 }
 
 /** The /v1/rerank handler body → response. */
-export async function rerankResponse(model: EmbeddingModel, modelId: string, body: Record<string, unknown>): Promise<unknown> {
-  if (!model.info.reranker) throw new RequestError(`the model '${modelId}' is not a reranker (no classification head / rank pooling); use /v1/embeddings`, 'model');
+export async function rerankResponse(model: EmbeddingModel, modelId: string, body: Record<string, unknown>, batcher: RankBatcher | null = null): Promise<unknown> {
+  if (!model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is not a reranker (no classification head / rank pooling); use /v1/embeddings`, 'model');
   const query = body.query;
   if (typeof query !== 'string' || query.length === 0) throw new RequestError("'query' must be a non-empty string", 'query');
   const docs = body.documents;
@@ -171,7 +210,7 @@ export async function rerankResponse(model: EmbeddingModel, modelId: string, bod
   if (typeof topN !== 'number' || !Number.isInteger(topN) || topN < 1) throw new RequestError("'top_n' must be a positive integer", 'top_n');
   let r: { scores: number[]; tokens: number };
   try {
-    r = await model.rankWithUsage(query, texts);
+    r = batcher ? await batcher.submit(query, texts) : await model.rankWithUsage(query, texts);
   } catch (err) {
     throw asRequestError(err);
   }
@@ -190,9 +229,10 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
   const modelId = id ?? model.info.path.split(/[\\/]/).filter(Boolean).pop()!;
   const maxBody = maxBodyBytes ?? 4 << 20;
   const batcher = new EmbedBatcher(model, maxBatchTexts ?? 256);
-  const endpoints = model.info.reranker ? ['/v1/rerank'] : ['/v1/embeddings'];
+  const rankBatcher = new RankBatcher(model, maxBatchTexts ?? 256);
+  const endpoints = model.info.capabilities.rank ? ['/v1/rerank'] : ['/v1/embeddings'];
   const created = Math.floor(Date.now() / 1000);
-  const card = () => ({ id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: model.info.contextLength, dimensions: model.info.dimensions, endpoints });
+  const card = () => ({ id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: model.info.contextLength, dimensions: model.info.embedding?.dimensions ?? model.info.config.dim, endpoints });
   let inFlight = 0;
   let closing = false;
 
@@ -219,8 +259,8 @@ export async function createEmbeddingServer(opts: EmbeddingServeOptions): Promis
         allow('POST');
         if (closing) throw new UnavailableError('tensorloom: the server is shutting down and takes no new requests');
         const body = parseBody(await readBody(req, { limit: maxBody, totalMs: 30_000, idleMs: 10_000 }));
-        if (path === '/v1/rerank') return sendJson(res, 200, await rerankResponse(model, modelId, body));
-        if (model.info.reranker) throw new RequestError(`the model '${modelId}' is a reranker; use /v1/rerank`, 'model');
+        if (path === '/v1/rerank') return sendJson(res, 200, await rerankResponse(model, modelId, body, rankBatcher));
+        if (model.info.capabilities.rank) throw new RequestError(`the model '${modelId}' is a reranker; use /v1/rerank`, 'model');
         return sendJson(res, 200, await embeddingsResponse(model, batcher, modelId, body));
       }
       case '/v1/completions':
