@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { beamSearchSync, type BeamSearchModel } from '../../ts/generate/beam-search.js';
-import { loadLocal } from '../../ts/generate/load-local.js';
+import { loadLocalDecoder as loadLocal } from '../../ts/generate/load-local.js';
 import { loadModel } from '../../ts/index.js';
 import type { Transformer } from '../../ts/models/transformer.js';
 import { haveStories, nativeAvailable, stories, storiesMissing } from '../models/helpers.js';

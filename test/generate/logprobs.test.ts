@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLocal } from '../../ts/generate/load-local.js';
+import { loadLocalDecoder as loadLocal } from '../../ts/generate/load-local.js';
 import { LogprobCapture } from '../../ts/generate/logprobs.js';
 import { loadModel, type Model } from '../../ts/generate/model.js';
 import type { TokenLogprob } from '../../ts/generate/types.js';

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLocal } from '../../ts/generate/load-local.js';
+import { loadLocalDecoder as loadLocal } from '../../ts/generate/load-local.js';
 import { Scheduler } from '../../ts/server/scheduler.js';
 import { repoRoot } from '../models/helpers.js';
 import { toyEngine as toyEngineUrl } from './helpers.js';

@@ -17,7 +17,7 @@ import { u32 } from '../../ts/formats/gguf-writer.js';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
 import { CHATML_RENAME, havePhi3Vocab, phi3Missing, writeChatModel } from '../chat/chat-model.js';
 import { oracleModel, oraclePath } from '../models/llama-cpp-oracle.js';
-import { loadLocal } from '../../ts/generate/load-local.js';
+import { loadLocalDecoder as loadLocal } from '../../ts/generate/load-local.js';
 import { repoRoot } from '../models/helpers.js';
 import { listen } from './helpers.js';
 

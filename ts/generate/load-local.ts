@@ -168,3 +168,14 @@ function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, opti
     close: () => src.close(),
   };
 }
+
+/** loadLocal for callers that need the decoder Engine itself (its Transformer): refuses encoder-decoders. */
+export async function loadLocalDecoder(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<LoadedModel & { readonly engine: Engine }> {
+  const local = await loadLocal(path, options);
+  const engine = local.info.encoderDecoder ? null : local.engine;
+  if (!(engine instanceof Engine)) {
+    local.close();
+    throw new CapabilityError(`tensorloom: ${path} is an encoder-decoder; this needs a decoder-only model`);
+  }
+  return Object.assign(Object.create(local) as LoadedModel, { engine }) as LoadedModel & { readonly engine: Engine };
+}

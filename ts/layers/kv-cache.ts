@@ -159,26 +159,6 @@ export class KVCache {
     return this.v[layer]!;
   }
 
-  /**
-   * Copies the first `positions` entries of every layer from `src` (same shape) and sets `length`
-   * to match: a beam that continues in several ways gets its own copy of the shared prefix.
-   */
-  copyPrefixFrom(src: KVCache, positions: number): void {
-    if (src.layers !== this.layers || src.rowSize !== this.rowSize || src.dtype !== this.dtype) {
-      throw new RangeError('tensorloom: copyPrefixFrom needs a KV cache of the same shape and dtype');
-    }
-    if (src.recurrent || this.recurrent) throw new RangeError('tensorloom: a cache with recurrent layers cannot be copied by position');
-    if (!Number.isInteger(positions) || positions < 0 || positions > src.length || positions > this.maxSeq) {
-      throw new RangeError(`tensorloom: copyPrefixFrom positions must be in [0, ${Math.min(src.length, this.maxSeq)}], got ${positions}`);
-    }
-    const n = positions * this.rowSize;
-    for (let l = 0; l < this.layers; l++) {
-      (this.k[l] as Float32Array).set((src.k[l] as Float32Array).subarray(0, n));
-      (this.v[l] as Float32Array).set((src.v[l] as Float32Array).subarray(0, n));
-    }
-    this.length = positions;
-  }
-
   /** Bytes held. */
   get bytes(): number {
     const own = new Set([...this.k, ...this.v]); // a shared layer's buffers count once
