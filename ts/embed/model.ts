@@ -6,9 +6,10 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../generate/worker-spawn.js';
-import { EmbedError, type EmbedInput, type EmbedOptions, type EmbedResult } from './embedder.js';
+import { abortErrorFor, withAbortCause } from '../errors/abort-error.js';
+import { type EmbedInput, type EmbedOptions, type EmbedResult } from './embedder.js';
 import { loadEmbeddingLocal, type EmbeddingModelInfo, type LoadEmbeddingModelOptions } from './load-local.js';
-import { ABORT_SLOT, type FromEmbedWorker, type ToEmbedWorker } from './protocol.js';
+import { ABORT_SLOT, errorFromWire, type FromEmbedWorker, type ToEmbedWorker } from './protocol.js';
 
 export interface EmbedCallOptions extends EmbedOptions {
   signal?: AbortSignal;
@@ -93,9 +94,10 @@ export class EmbeddingModel implements AsyncDisposable {
 
   private enqueue(req: Request, signal: AbortSignal | undefined): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    if (signal?.aborted) return Promise.reject(abortErrorFor(signal, 'tensorloom: the embedding was aborted'));
     const run = (): Promise<Reply> => {
-      if (signal?.aborted) return Promise.reject(new EmbedError('aborted'));
-      return this.runner.run(req, signal);
+      if (signal?.aborted) return Promise.reject(abortErrorFor(signal, 'tensorloom: the embedding was aborted'));
+      return this.runner.run(req, signal).catch((err: unknown) => Promise.reject(withAbortCause(err, signal)));
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
@@ -106,13 +108,6 @@ export class EmbeddingModel implements AsyncDisposable {
 /** Loads an embedding model or reranker (BERT family GGUF or Hugging Face directory). */
 export function loadEmbeddingModel(path: string, options: LoadEmbeddingModelOptions = {}): Promise<EmbeddingModel> {
   return EmbeddingModel.load(path, options);
-}
-
-function fromWire(e: { name: string; message: string }): Error {
-  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : e.name === 'EmbedError' ? EmbedError : Error;
-  const err = new Ctor(e.message);
-  if (Ctor === Error && e.name !== 'Error') Object.defineProperty(err, 'name', { value: e.name });
-  return err;
 }
 
 async function startWorker(path: string, options: Omit<LoadEmbeddingModelOptions, 'worker'>): Promise<{ info: EmbeddingModelInfo; runner: Runner }> {
@@ -127,7 +122,7 @@ async function startWorker(path: string, options: Omit<LoadEmbeddingModelOptions
     const onMessage = (m: FromEmbedWorker): void => {
       if (m.type === 'ready') done(() => resolve(m.info));
       else if (m.type === 'load-error') {
-        done(() => reject(fromWire(m.error)));
+        done(() => reject(errorFromWire(m.error)));
         void worker.terminate();
       }
     };
@@ -155,7 +150,7 @@ async function startWorker(path: string, options: Omit<LoadEmbeddingModelOptions
     pending.delete(m.id);
     if (pending.size === 0) worker.unref();
     if (!p) return;
-    if (m.type === 'error') p.reject(fromWire(m.error));
+    if (m.type === 'error') p.reject(errorFromWire(m.error));
     else if (m.type === 'embedded') p.resolve({ vectors: m.vectors, tokens: m.tokens, counts: m.counts });
     else p.resolve({ scores: m.scores, tokens: m.tokens });
   });

@@ -1,4 +1,5 @@
 /** Messages between the EmbeddingModel proxy and its worker (abort through a SharedArrayBuffer slot). */
+import type { WireError } from '../errors/registry.js';
 import type { EmbedInput, EmbedOptions } from './embedder.js';
 import type { EmbeddingModelInfo, LoadEmbeddingModelOptions } from './load-local.js';
 
@@ -17,12 +18,11 @@ export type ToEmbedWorker =
 
 export type FromEmbedWorker =
   | { type: 'ready'; info: EmbeddingModelInfo }
-  | { type: 'load-error'; error: { name: string; message: string } }
+  | { type: 'load-error'; error: WireError }
   | { type: 'embedded'; id: number; vectors: Float32Array[]; tokens: number; counts: number[] }
   | { type: 'ranked'; id: number; scores: number[]; tokens: number }
-  | { type: 'error'; id: number; error: { name: string; message: string } }
+  | { type: 'error'; id: number; error: WireError }
   | { type: 'disposed' };
 
-export function wireError(err: unknown): { name: string; message: string } {
-  return err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
-}
+/** Errors keep their class across the worker: see ts/errors/registry.ts. */
+export { errorToWire as wireError, errorFromWire } from '../errors/registry.js';

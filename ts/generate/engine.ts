@@ -31,8 +31,9 @@ export class AbortError extends BaseAbortError {
     message: string,
     /** What had been generated before the abort. */
     readonly partial?: { text: string; tokens: number[] },
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -8,12 +8,13 @@ import type { Worker } from 'node:worker_threads';
 import { resolveModelSource } from '../hub/model-source.js';
 import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';
 import type { ChatMessage, TemplatedText } from '../chat/types.js';
+import { withAbortCause } from '../errors/abort-error.js';
 import { AbortError, type Engine } from './engine.js';
 import type { ModelInfo } from './info.js';
 import { loadLocal } from './load-local.js';
 import type { LoadModelOptions } from './load-options.js';
 import { validateGenerateOptions } from './options.js';
-import { ABORT_SLOT, CONTROL_INTS, type FromWorker, type ToWorker, type WireError } from './protocol.js';
+import { ABORT_SLOT, CONTROL_INTS, fromWire, type FromWorker, type ToWorker } from './protocol.js';
 import type { GenerateOptions, GenerateResult, Prompt } from './types.js';
 import { spawnWorker } from './worker-spawn.js';
 
@@ -148,9 +149,12 @@ export class Model implements AsyncDisposable {
 
   private enqueue(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
+    const signal = options.signal;
+    const aborted = (s: AbortSignal): Promise<never> => Promise.reject(new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }, { cause: s.reason }));
+    if (signal?.aborted) return aborted(signal); // at once, without waiting for the queue
     const run = (): Promise<GenerateResult> => {
-      if (options.signal?.aborted) return Promise.reject(new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }));
-      return this.runner.run(prompt, options, onText);
+      if (signal?.aborted) return aborted(signal);
+      return this.runner.run(prompt, options, onText).catch((err: unknown) => Promise.reject(withAbortCause(err, signal)));
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
@@ -197,14 +201,6 @@ function inlineRunner(engine: Engine, close: () => void): Runner {
       close();
     },
   };
-}
-
-function fromWire(e: WireError): Error {
-  if (e.name === 'AbortError') return new AbortError(e.message, e.partial);
-  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : Error;
-  const err = new Ctor(e.message);
-  if (Ctor === Error && e.name !== 'Error') Object.defineProperty(err, 'name', { value: e.name });
-  return err;
 }
 
 async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker'>): Promise<{ info: ModelInfo; runner: Runner }> {

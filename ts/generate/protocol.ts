@@ -4,6 +4,7 @@
  * synchronous and never reads messages while it generates.
  */
 import type { TemplatedText } from '../chat/types.js';
+import type { WireError } from '../errors/registry.js';
 import type { EngineOptions } from './engine.js';
 import type { ModelInfo } from './info.js';
 import type { GenerateResult, Prompt } from './types.js';
@@ -24,11 +25,7 @@ export type ToWorker =
   | { type: 'encode'; id: number; text: string | TemplatedText; addBos: boolean }
   | { type: 'dispose' };
 
-export interface WireError {
-  name: string;
-  message: string;
-  partial?: { text: string; tokens: number[] };
-}
+export type { WireError } from '../errors/registry.js';
 
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }
@@ -39,10 +36,5 @@ export type FromWorker =
   | { type: 'error'; id: number; error: WireError }
   | { type: 'disposed' };
 
-export function toWire(err: unknown): WireError {
-  if (err instanceof Error) {
-    const partial = (err as { partial?: WireError['partial'] }).partial;
-    return { name: err.name, message: err.message, ...(partial ? { partial } : {}) };
-  }
-  return { name: 'Error', message: String(err) };
-}
+/** Errors keep their class across the worker (an AbortError its `partial`): see ts/errors/registry.ts. */
+export { errorToWire as toWire, errorFromWire as fromWire } from '../errors/registry.js';

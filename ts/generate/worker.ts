@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       try {
         post({ type: 'error', id, error: toWire(err) });
       } catch {
-        post({ type: 'error', id, error: { name: 'Error', message: String(err) } });
+        post({ type: 'error', id, error: { kind: 'Error', name: 'Error', message: String(err) } });
       }
     }
   });

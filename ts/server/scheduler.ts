@@ -245,7 +245,7 @@ export class Scheduler {
     }
     if (this.dead) return Promise.reject(this.dead);
     if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
-    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
+    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted', { cause: opts.signal.reason }));
     const capacity = this.info.slots + this.maxQueued;
     if (this.calls.size >= capacity) {
       const queued = Math.max(0, this.calls.size - this.info.slots);
@@ -265,7 +265,7 @@ export class Scheduler {
         if (!this.calls.has(id)) return;
         this.send({ type: 'cancel', id });
         this.settle(id);
-        reject(new AbortError('tensorloom: the generation was aborted'));
+        reject(new AbortError('tensorloom: the generation was aborted', { cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.calls.set(id, {
