@@ -17,7 +17,7 @@ export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, 
 // generate's AbortError subclasses the server's, exported below: `instanceof AbortError` covers both
 export { loadModel, Model, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {
-  GenerationStream, LoadModelOptions, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
+  GenerationStream, LoadModelOptions, ModelLoadProgress, DownloadPhaseProgress, LoadPhaseProgress, ModelInfo, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
   FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt,
 } from './generate/index.js';
 // ── chat (ts/chat): templates, model.chat, ChatSession ──

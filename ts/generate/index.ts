@@ -1,6 +1,7 @@
 /** Text generation: loadModel → Model.generate / Model.stream, running in a worker thread by default. */
 export { loadModel, Model, type GenerationStream } from './model.js';
 export type { LoadModelOptions } from './load-options.js';
+export type { ModelLoadProgress, DownloadPhaseProgress, LoadPhaseProgress } from './load-progress.js';
 export type { ModelInfo } from './info.js';
 export { AbortError, Engine, type EngineHooks, type EngineOptions } from './engine.js';
 export { Sampler, resolveSampling, type SamplingOptions, type ResolvedSampling } from './sampler.js';

@@ -9,6 +9,7 @@ import type { EngineOptions } from './engine.js';
 import type { ModelInfo } from './info.js';
 import type { GenerateResult, Prompt } from './types.js';
 import type { LoadModelOptions } from './load-options.js';
+import type { LoadPhaseProgress } from './load-progress.js';
 
 /** control[ABORT_SLOT] = id of the generation to abort (0 = none). */
 export const ABORT_SLOT = 0;
@@ -16,8 +17,10 @@ export const CONTROL_INTS = 2;
 
 export interface WorkerInit {
   path: string;
-  options: Omit<LoadModelOptions, 'worker'>;
+  options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'>;
   control: SharedArrayBuffer;
+  /** Post 'progress' messages while loading (the caller gave onProgress). */
+  progress?: boolean;
 }
 
 export type ToWorker =
@@ -28,6 +31,7 @@ export type ToWorker =
 export type { WireError } from '../errors/registry.js';
 
 export type FromWorker =
+  | { type: 'progress'; progress: LoadPhaseProgress }
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-error'; error: WireError }
   | { type: 'text'; id: number; text: string }

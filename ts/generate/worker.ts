@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const post = (m: FromWorker): void => port.postMessage(m);
   let loaded: Awaited<ReturnType<typeof loadLocal>>;
   try {
-    loaded = await loadLocal(init.path, init.options);
+    loaded = await loadLocal(init.path, init.options, init.progress ? (progress) => post({ type: 'progress', progress }) : undefined);
   } catch (err) {
     post({ type: 'load-error', error: toWire(err) });
     return;
