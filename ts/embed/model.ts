@@ -4,6 +4,7 @@
  * running while it computes); `{ worker: false }` runs on the calling thread. Requests queue one at
  * a time; each is internally batched (all its texts in packed forward passes).
  */
+import '../dispose-symbols.js';
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../generate/worker-spawn.js';
 import { abortErrorFor, withAbortCause } from '../errors/abort-error.js';

@@ -4,6 +4,7 @@
  * message, so the event loop keeps running during generation. With `{ worker: false }` the same
  * API runs on the calling thread (each call then blocks until it is done).
  */
+import '../dispose-symbols.js';
 import type { Worker } from 'node:worker_threads';
 import { resolveModelSource } from '../hub/model-source.js';
 import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';

@@ -5,6 +5,7 @@
  * them with continuous batching (batch-loop.ts). An AbortSignal settles the call at once and
  * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
  */
+import '../dispose-symbols.js';
 import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import { validateGenerateOptions } from '../generate/options.js';
@@ -97,7 +98,7 @@ interface Call {
   detach: () => void;
 }
 
-export class Scheduler {
+export class Scheduler implements AsyncDisposable {
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
   private stats_: LoopStats;
@@ -312,6 +313,11 @@ export class Scheduler {
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** `await using scheduler = await Scheduler.load(…)`: close() (draining) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** One event to its call. A callback that throws (onText, onAccepted) fails that call only: nothing escapes the message listener. */
