@@ -10,6 +10,7 @@ import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
+import { ConstrainedSampler } from './constrained-sample.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -42,7 +43,8 @@ export class Engine {
   /** Tokens whose K/V are in the cache, in order: history[0 .. model.cache.length). */
   private readonly history: Int32Array;
   private readonly one = new Int32Array(1);
-  private savedLogits: Float32Array | undefined;
+  /** Grammar-constrained sampling: the plain sample first, a full mask only when needed (./constrained-sample.ts). */
+  private readonly constrained: ConstrainedSampler;
   /** Tokens that end generation: the model file's EOS (and EOT) and the tokenizer's. */
   readonly eosIds: readonly number[];
 
@@ -60,6 +62,7 @@ export class Engine {
       throw new RangeError(`tensorloom: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${V}; they do not belong together`);
     }
     this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.constrained = new ConstrainedSampler(this.sampler, V);
     this.history = new Int32Array(model.contextLength);
   }
 
@@ -146,7 +149,7 @@ export class Engine {
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
-      const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
+      const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
@@ -192,21 +195,6 @@ export class Engine {
     const table = this.tokenizer.tokenTable?.();
     if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
     return compileGrammar(gbnf, table).start(this.eosIds);
-  }
-
-  /**
-   * Samples as usual and keeps the token when the grammar allows it; otherwise masks the rejected
-   * tokens and samples again from the original logits. For plain sampling that is exactly the
-   * grammar-restricted distribution, and most steps never compute a mask (llama.cpp does the same).
-   */
-  private sampleConstrained(constraint: GrammarConstraint, logits: Float32Array, history: Int32Array, length: number): number {
-    const saved = (this.savedLogits ??= new Float32Array(logits.length));
-    saved.set(logits);
-    const first = this.sampler.sample(logits, history, length);
-    if (constraint.allows(first)) return first;
-    logits.set(saved);
-    constraint.apply(logits);
-    return this.sampler.sample(logits, history, length);
   }
 
   /** Forgets the cached prefix (the next call runs its whole prompt). */
