@@ -86,11 +86,93 @@ export async function run(args: string[]): Promise<void> {
     rows.push({ constraint: name, tokens: n, 'decode tok/s': Number(m.toFixed(1)), 'vs none': base ? `${(((m - base) / base) * 100).toFixed(1)}%` : '' });
   }
   await model.dispose();
+  const replay = await replaySampling(path, threads, tokens);
   printTable(`grammar: greedy decode with and without a constraint (${vocab}-token vocabulary, ${threads} thread(s), median of ${reps})`, rows);
   printTable('grammar: one-off costs', [
     { what: 'compile grammar + build the vocabulary byte trie', ms: Number(trieMs.toFixed(1)) },
     { what: 'mask, fresh state, at "{" (few tokens allowed)', ms: Number(maskStartMs.toFixed(2)) },
     { what: 'mask, fresh state, inside a string (nearly all allowed)', ms: Number(maskStringMs.toFixed(2)) },
   ]);
-  writeResults('grammar', { model: path, vocab, threads, tokens, reps, rows, trieMs, maskStartMs, maskStringMs });
+  printTable('grammar: constrained sampling time per token minus plain sampling on the same logits, vs the forward pass (a ratio that machine load moves less than tok/s)', replay);
+  writeResults('grammar', { model: path, vocab, threads, tokens, reps, rows, trieMs, maskStartMs, maskStringMs, replay });
+}
+
+/**
+ * Decodes under each constraint and sampling setting once (a cold grammar: new trie, no memo),
+ * timing the constrained sampling and the forward pass of every step and recording the logits;
+ * then times the plain sampler on the same logits. Reports the extra milliseconds per token as a
+ * share of the forward pass. A loaded machine slows both alike, so this moves less than tok/s.
+ */
+async function replaySampling(path: string, threads: number, tokens: number): Promise<Row[]> {
+  const { loadLocalDecoder: loadLocal } = await import('../ts/generate/load-local.js');
+  const { ConstrainedSampler } = await import('../ts/generate/constrained-sample.js');
+  const { Sampler, resolveSampling } = await import('../ts/generate/sampler.js');
+  const { compileGrammar, grammarFromOptions } = await import('../ts/grammar/compile.js');
+  const local = await loadLocal(path, { threads, contextLength: 512 });
+  const { engine } = local;
+  const model = engine.model;
+  const table = engine.tokenizer.tokenTable!();
+  const V = model.config.vocabSize;
+  const rows: Row[] = [];
+  const settings: [string, Record<string, number>][] = [
+    ['greedy', { temperature: 0 }],
+    ['T 0.8, top-k 40, top-p 0.95, min-p 0.05', { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05 }],
+    ['T 1 (no truncation)', { temperature: 1 }],
+  ];
+  for (const [cname, gopts] of [['jsonObject', { jsonObject: true }], ['jsonSchema', { jsonSchema: SCHEMA }]] as const) {
+    const gbnf = grammarFromOptions(gopts)!;
+    for (const [sname, sopts] of settings) {
+      const sampling = resolveSampling({ ...sopts, seed: 1 });
+      // record
+      const compiled = compileGrammar(gbnf, { ...table }); // a new table object: a cold trie, grammar and mask memo
+      const cs = new ConstrainedSampler(new Sampler(V, (x) => model.backend.argmax(x)), V);
+      (cs as unknown as { sampler: InstanceType<typeof Sampler> }).sampler.reset(sampling);
+      const c = compiled.start(engine.eosIds);
+      const ids = engine.encode('Review:', true);
+      const history = new Int32Array(512);
+      history.set(ids);
+      let len = ids.length;
+      model.cache.length = 0;
+      let logits = model.forward(Int32Array.from(ids), 0);
+      const steps: { logits: Float32Array; id: number; len: number }[] = [];
+      let forwardMs = 0;
+      let constrainedMs = 0;
+      for (let i = 0; i < tokens && len < 500; i++) {
+        const copy = logits.slice();
+        const t0 = performance.now();
+        const id = cs.sample(c, sampling, logits, history, len);
+        constrainedMs += performance.now() - t0;
+        steps.push({ logits: copy, id, len });
+        if (engine.eosIds.includes(id) || (c.accept(id), c.finished)) break;
+        history[len] = id;
+        const t = performance.now();
+        logits = model.forward(Int32Array.of(id), len);
+        forwardMs += performance.now() - t;
+        len++;
+      }
+      // the plain sampler on the same logits
+      const plain = new Sampler(V, (x) => model.backend.argmax(x));
+      plain.reset(sampling);
+      let plainMs = 0;
+      for (const st of steps) {
+        const l = st.logits.slice();
+        const t = performance.now();
+        plain.sample(l, history, st.len);
+        plainMs += performance.now() - t;
+      }
+      const n = Math.max(1, steps.length - 1);
+      const extra = (constrainedMs - plainMs) / steps.length;
+      rows.push({
+        constraint: cname,
+        sampling: sname,
+        steps: steps.length,
+        'forward ms/token': Number((forwardMs / n).toFixed(1)),
+        'extra sampling ms/token': Number(extra.toFixed(2)),
+        'cost vs forward': `${((extra / (forwardMs / n)) * 100).toFixed(1)}%`,
+        'plain/shortcut/mask': `${cs.stats.plain}/${cs.stats.shortcut}/${cs.stats.masked}`,
+      });
+    }
+  }
+  local.close();
+  return rows;
 }

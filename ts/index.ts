@@ -18,7 +18,7 @@ export type { TransformerOptions, TransformerConfig, ModelFamily, Architecture, 
 // generate's AbortError subclasses the server's, exported below: `instanceof AbortError` covers both
 export { loadModel, Model, CapabilityError, Engine, Sampler, resolveSampling, Rng, StopMatcher } from './generate/index.js';
 export type {
-  GenerationStream, LoadModelOptions, ModelInfo, ModelCapabilities, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
+  GenerationStream, LoadModelOptions, ModelLoadProgress, DownloadPhaseProgress, LoadPhaseProgress, ModelInfo, ModelCapabilities, EngineHooks, EngineOptions, SamplingOptions, ResolvedSampling,
   FinishReason, GenerateOptions, GenerateResult, GenerateTimings, GenerateUsage, GenerationTokenizer, Prompt, TokenLogprob, TopLogprob,
 } from './generate/index.js';
 // ── chat (ts/chat): templates, model.chat, ChatSession ──

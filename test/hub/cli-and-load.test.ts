@@ -50,7 +50,7 @@ async function tl(...args: string[]): Promise<{ code: number; stdout: string; st
 describe('loadModel with an hf: reference', () => {
   it('downloads into the cache with onProgress, then generates what the same file generates locally', async () => {
     const seen: number[] = [];
-    const model = await loadModel('hf:karpathy/tinyllamas-GGUF:F16', { endpoint: hub.endpoint, cacheDir: cache, onProgress: (p) => seen.push(p.receivedBytes), worker: false });
+    const model = await loadModel('hf:karpathy/tinyllamas-GGUF:F16', { endpoint: hub.endpoint, cacheDir: cache, onProgress: (p) => void (p.phase === 'download' && seen.push(p.receivedBytes)), worker: false });
     const local = await loadModel(undefined, { worker: false });
     try {
       expect(model.info.path).toBe(join(cache, 'hf', 'karpathy', 'tinyllamas-GGUF', 'stories260K-F16.gguf'));

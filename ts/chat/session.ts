@@ -8,6 +8,7 @@
  *   const a = await session.send('Hi!');
  *   for await (const chunk of session.stream('And then?')) process.stdout.write(chunk);
  */
+import '../dispose-symbols.js';
 import { chat, chatStream, type ChatModel, type ChatOptions, type ChatResult, type ChatStream } from './chat.js';
 import type { ChatMessage } from './types.js';
 

@@ -4,7 +4,7 @@
  * of at most `encoder.maxRows` tokens (one forward pass per batch, whatever the text lengths),
  * pools, and L2-normalizes. The worker (./worker.ts) and the `worker: false` path both call this.
  */
-import { AbortError } from '../generate/engine.js';
+import { AbortError } from '../errors/abort-error.js';
 import type { Pooling } from '../models/config.js';
 import type { Encoder } from '../models/encoder.js';
 import type { Tokenizer } from '../tokenizers/types.js';
@@ -106,7 +106,7 @@ export class Embedder {
     const out: Float32Array[] = new Array(ids.length);
     const max = this.encoder.maxRows;
     for (let i = 0; i < ids.length; ) {
-      if (aborted?.()) throw new AbortError('tensorloom: embedding was aborted');
+      if (aborted?.()) throw new AbortError('tensorloom: the embedding was aborted');
       let n = 0;
       let j = i;
       while (j < ids.length && (j === i || n + ids[j]!.length <= max)) n += ids[j++]!.length;

@@ -19,6 +19,7 @@
  * [in, out] weights are transposed on access).
 
  */
+import '../dispose-symbols.js';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Weights } from '../backend/types.js';

@@ -13,6 +13,7 @@ import { AbortError as BaseAbortError } from '../server/errors.js';
 import { beamSearchSync } from './beam-search.js';
 import { DecoderBeams } from './decoder-beams.js';
 import { LogprobCapture, TokenPieces, withPieces } from './logprobs.js';
+import { ConstrainedSampler } from './constrained-sample.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -34,8 +35,9 @@ export class AbortError extends BaseAbortError {
     message: string,
     /** What had been generated before the abort. */
     readonly partial?: { text: string; tokens: number[] },
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -48,6 +50,8 @@ export class Engine {
   /** Made on the first call that asks for logprobs. */
   private logprobCapture: LogprobCapture | undefined;
   private pieces: TokenPieces | undefined;
+  /** Grammar-constrained sampling: the plain sample first, a full mask only when needed (./constrained-sample.ts). */
+  private readonly constrained: ConstrainedSampler;
   /** Tokens that end generation: the model file's EOS (and EOT) and the tokenizer's. */
   readonly eosIds: readonly number[];
 
@@ -65,6 +69,7 @@ export class Engine {
       throw new RangeError(`tensorloom: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${V}; they do not belong together`);
     }
     this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.constrained = new ConstrainedSampler(this.sampler, V);
     this.history = new Int32Array(model.contextLength);
   }
 
@@ -209,7 +214,7 @@ export class Engine {
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
       capture?.capture(logits, topLogprobs); // the model's distribution, before the sampler edits the row
-      const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
+      const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
@@ -257,21 +262,6 @@ export class Engine {
     const table = this.tokenizer.tokenTable?.();
     if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
     return compileGrammar(gbnf, table).start(this.eosIds);
-  }
-
-  /**
-   * Samples as usual and keeps the token when the grammar allows it; otherwise masks the rejected
-   * tokens and samples again from the original logits. For plain sampling that is exactly the
-   * grammar-restricted distribution, and most steps never compute a mask (llama.cpp does the same).
-   */
-  private sampleConstrained(constraint: GrammarConstraint, logits: Float32Array, history: Int32Array, length: number): number {
-    const saved = (this.savedLogits ??= new Float32Array(logits.length));
-    saved.set(logits);
-    const first = this.sampler.sample(logits, history, length);
-    if (constraint.allows(first)) return first;
-    logits.set(saved);
-    constraint.apply(logits);
-    return this.sampler.sample(logits, history, length);
   }
 
   /** Forgets the cached prefix (the next call runs its whole prompt). */

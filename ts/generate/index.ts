@@ -2,6 +2,7 @@
 export { loadModel, Model, type GenerationStream, type EmbedCallOptions, type RankOptions } from './model.js';
 export { CapabilityError } from './load-local.js';
 export type { LoadModelOptions } from './load-options.js';
+export type { ModelLoadProgress, DownloadPhaseProgress, LoadPhaseProgress } from './load-progress.js';
 export type { EmbeddingModelInfo, ModelCapabilities, ModelInfo } from './info.js';
 export { AbortError, Engine, type EngineHooks, type EngineOptions } from './engine.js';
 export { Sampler, resolveSampling, type SamplingOptions, type ResolvedSampling } from './sampler.js';

@@ -24,6 +24,7 @@ import { Transformer } from '../models/transformer.js';
 import { Engine } from './engine.js';
 import type { ModelCapabilities, ModelInfo } from './info.js';
 import type { LoadModelOptions } from './load-options.js';
+import { loadReporter, type LoadPhaseProgress } from './load-progress.js';
 import { openTokenizer } from './tokenizer.js';
 
 export interface LoadedModel {
@@ -37,12 +38,15 @@ export interface LoadedModel {
   close(): void;
 }
 
-/** A call the loaded model cannot serve (generate on an encoder, embed on a plain decoder). */
-export class CapabilityError extends Error {
-  override name = 'CapabilityError';
-}
+import { CapabilityError } from '../errors/capability-error.js';
+export { CapabilityError };
 
-export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<LoadedModel> {
+export async function loadLocal(
+  path: string,
+  options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'> = {},
+  onProgress?: (p: LoadPhaseProgress) => void,
+): Promise<LoadedModel> {
+  const report = onProgress ? loadReporter(onProgress) : null;
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('tensorloom: loadModel needs a model path');
   const t0 = performance.now();
   const backend = getBackend(options.backend);
@@ -57,7 +61,11 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
   let model: Transformer | null = null;
   try {
     if (resolveModel(src).config.seq2seq) return loadEncoderDecoder(path, src, backend, options, t0);
+    const sizes = { tensors: src.tensors.size, tensorBytes: src.tensorBytes() };
+    report?.({ step: 'open', layersBuilt: 0, layers: 0, ...sizes, fraction: 0.05 });
     const config = modelConfig(src);
+    const layers = config.nLayers;
+    report?.({ step: 'tensors', layersBuilt: 0, layers, ...sizes, fraction: 0.1 });
     const tok = openTokenizer(src, config.vocabSize);
     const pooling = config.encoder ? config.encoder.pooling : declaredPooling(src);
     const isEncoder = config.encoder !== undefined;
@@ -71,6 +79,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
         ...(options.kvCache !== undefined ? { kvCache: options.kvCache } : {}),
         ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
         ...(options.trimSlidingWindow !== undefined ? { trimSlidingWindow: options.trimSlidingWindow } : {}),
+        ...(report ? { onLayer: (built: number, total: number) => report({ step: 'layers', layersBuilt: built, layers: total, ...sizes, fraction: 0.1 + (0.85 * built) / total }) } : {}),
       });
       return new Engine(model, tok.tokenizer, tok.stopIds);
     };
@@ -93,6 +102,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
         : null,
       loadMs: performance.now() - t0,
     };
+    report?.({ step: 'ready', layersBuilt: layers, layers, ...sizes, fraction: 1 });
     const name = `${path}: '${config.architecture}'`;
     const getEngine = (): Engine => {
       if (isEncoder) throw new CapabilityError(`tensorloom: ${name} is an encoder; it embeds but cannot generate`);
@@ -134,7 +144,7 @@ export async function loadLocal(path: string, options: Omit<LoadModelOptions, 'w
 }
 
 /** An encoder-decoder (T5 family): its own forward pass and generation loop, the same Model API. */
-function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, options: Omit<LoadModelOptions, 'worker'>, t0: number): LoadedModel {
+function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'>, t0: number): LoadedModel {
   for (const key of ['kvCache', 'maxBatch'] as const) {
     if (options[key] !== undefined) throw new TypeError(`tensorloom: ${path}: the ${key} option is for decoder-only models; an encoder-decoder keeps an f32 decoder cache and encodes the whole source at once`);
   }
@@ -170,7 +180,7 @@ function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, opti
 }
 
 /** loadLocal for callers that need the decoder Engine itself (its Transformer): refuses encoder-decoders. */
-export async function loadLocalDecoder(path: string, options: Omit<LoadModelOptions, 'worker'> = {}): Promise<LoadedModel & { readonly engine: Engine }> {
+export async function loadLocalDecoder(path: string, options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'> = {}): Promise<LoadedModel & { readonly engine: Engine }> {
   const local = await loadLocal(path, options);
   const engine = local.info.encoderDecoder ? null : local.engine;
   if (!(engine instanceof Engine)) {

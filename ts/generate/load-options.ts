@@ -1,9 +1,16 @@
 import type { BackendName } from '../backend/index.js';
 import type { ModelSourceOptions } from '../hub/model-source.js';
 import type { KVDType } from '../layers/kv-cache.js';
+import type { ModelLoadProgress } from './load-progress.js';
 
-/** The model options, plus where it comes from (token, cacheDir, onProgress, … for hf: and URL models). */
-export interface LoadModelOptions extends ModelSourceOptions {
+/**
+ * The model options, plus where it comes from (token, cacheDir, … for hf: and URL models).
+ * `signal` cancels the download and the load (the worker is terminated; AbortError); once loaded,
+ * the model no longer listens to it.
+ */
+export interface LoadModelOptions extends Omit<ModelSourceOptions, 'onProgress'> {
+  /** Download progress (hf: and URL models not cached yet), then load progress: see ./load-progress.ts. */
+  onProgress?: (progress: ModelLoadProgress) => void;
   /** Tokenizer file (llama2.c tokenizer.bin, tokenizer.json, …); default: the one in or next to the model file. */
   tokenizer?: string;
   /** Threads for the native kernels. Default: physical cores. */

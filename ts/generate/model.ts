@@ -7,17 +7,20 @@
  * decoders generate, encoders and decoder embedders embed, rerankers rank; asking for the other
  * side is a clear error before anything is sent to the worker.
  */
+import '../dispose-symbols.js';
 import type { Worker } from 'node:worker_threads';
 import { resolveModelSource } from '../hub/model-source.js';
 import { chat, chatStream, type ChatOptions, type ChatResult, type ChatStream } from '../chat/chat.js';
 import type { ChatMessage, TemplatedText } from '../chat/types.js';
 import { EmbedError, type EmbedInput, type EmbedOptions, type EmbedResult } from '../embed/embedder.js';
+import { abortErrorFor, withAbortCause } from '../errors/abort-error.js';
 import { AbortError } from './engine.js';
 import type { ModelInfo } from './info.js';
 import { CapabilityError, loadLocal, type LoadedModel } from './load-local.js';
 import type { LoadModelOptions } from './load-options.js';
+import { downloadReporter, type LoadPhaseProgress } from './load-progress.js';
 import { validateGenerateOptions } from './options.js';
-import { ABORT_SLOT, CONTROL_INTS, type FromWorker, type ToWorker, type WireError } from './protocol.js';
+import { ABORT_SLOT, CONTROL_INTS, fromWire, type FromWorker, type ToWorker } from './protocol.js';
 import type { GenerateOptions, GenerateResult, Prompt } from './types.js';
 import { spawnWorker } from './worker-spawn.js';
 
@@ -61,12 +64,18 @@ export class Model implements AsyncDisposable {
 
   /** @internal use loadModel */
   static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const { worker = true, ...rest } = options;
+    const { worker = true, onProgress, signal, token: _t, endpoint: _e, cacheDir: _c, offline: _o, ...rest } = options;
+    if (signal?.aborted) throw abortErrorFor(signal, `tensorloom: loading ${path} was aborted`);
     if (!worker) {
-      const local = await loadLocal(path, rest);
+      // On this thread the load runs to its end; an abort meanwhile frees the model and rejects.
+      const local = await loadLocal(path, rest, onProgress);
+      if (signal?.aborted) {
+        local.close();
+        throw abortErrorFor(signal, `tensorloom: loading ${path} was aborted`);
+      }
       return new Model(local.info, inlineRunner(local));
     }
-    const { info, runner } = await startWorker(path, rest);
+    const { info, runner } = await startWorker(path, rest, onProgress, signal);
     return new Model(info, runner);
   }
 
@@ -230,23 +239,25 @@ export class Model implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return this.schedule(() => {
-      if (signal?.aborted) return Promise.reject(new AbortError(`tensorloom: ${what === 'embed' ? 'embedding' : 'ranking'} was aborted`));
-      return this.runner.embed(req, signal);
-    });
+    return this.schedule(signal, (s) => abortErrorFor(s, `tensorloom: the ${what === 'embed' ? 'embedding' : 'ranking'} was aborted`), () => this.runner.embed(req, signal));
   }
 
   private enqueue(prompt: Prompt, options: GenerateOptions, onText: ((s: string) => void) | null): Promise<GenerateResult> {
-    return this.schedule(() => {
-      if (options.signal?.aborted) return Promise.reject(new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }));
-      return this.runner.run(prompt, options, onText);
-    });
+    return this.schedule(options.signal, (s) => new AbortError('tensorloom: generation was aborted', { text: '', tokens: [] }, { cause: s.reason }), () => this.runner.run(prompt, options, onText));
   }
 
-  /** Requests run one at a time, in order (the worker computes one at a time anyway). */
-  private schedule<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Requests run one at a time, in order (the worker computes one at a time anyway). An aborted
+   * signal rejects at once, without waiting for the queue; errors keep signal.reason as their cause.
+   */
+  private schedule<T>(signal: AbortSignal | undefined, abortError: (s: AbortSignal) => Error, run: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('tensorloom: this model has been disposed'));
-    const p = this.queue.then(run, run);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const next = (): Promise<T> => {
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      return run().catch((err: unknown) => Promise.reject(withAbortCause(err, signal)));
+    };
+    const p = this.queue.then(next, next);
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -258,8 +269,12 @@ export class Model implements AsyncDisposable {
  * cache first, see resolveModelFile); or, with no path, the built-in stories260K toy model.
  */
 export async function loadModel(path?: string, options: LoadModelOptions = {}): Promise<Model> {
-  const source = await resolveModelSource(path, options);
-  return Model.load(source.path, source.options);
+  const { onProgress, signal } = options;
+  if (signal?.aborted) throw abortErrorFor(signal, 'tensorloom: loadModel was aborted');
+  const source = await resolveModelSource(path, { ...options, onProgress: onProgress ? downloadReporter(onProgress) : undefined }).catch((err: unknown) => {
+    throw signal?.aborted ? abortErrorFor(signal, 'tensorloom: the model download was aborted') : err;
+  });
+  return Model.load(source.path, { ...source.options, ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) });
 }
 
 /** Aborts when `user` does or `own` is aborted (AbortSignal.any needs Node ≥ 20.3). */
@@ -298,18 +313,15 @@ function inlineRunner(local: LoadedModel): Runner {
   };
 }
 
-function fromWire(e: WireError): Error {
-  if (e.name === 'AbortError') return new AbortError(e.message, e.partial);
-  const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : e.name === 'EmbedError' ? EmbedError : e.name === 'CapabilityError' ? CapabilityError : Error;
-  const err = new Ctor(e.message);
-  if (Ctor === Error && e.name !== 'Error') Object.defineProperty(err, 'name', { value: e.name });
-  return err;
-}
-
-async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker'>): Promise<{ info: ModelInfo; runner: Runner }> {
+async function startWorker(
+  path: string,
+  options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'>,
+  onProgress?: (p: LoadPhaseProgress) => void,
+  signal?: AbortSignal,
+): Promise<{ info: ModelInfo; runner: Runner }> {
   const control = new SharedArrayBuffer(CONTROL_INTS * 4);
   const ctrl = new Int32Array(control);
-  const worker: Worker = spawnWorker({ path, options, control });
+  const worker: Worker = spawnWorker({ path, options, control, ...(onProgress ? { progress: true } : {}) });
   type Pending = { resolve: (v: never) => void; reject: (e: Error) => void; onText: ((s: string) => void) | null };
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -320,7 +332,14 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
   // 'newListener' hooks that keep its message port referenced.
   const info = await new Promise<ModelInfo>((resolve, reject) => {
     const onMessage = (m: FromWorker): void => {
-      if (m.type === 'ready') done(() => resolve(m.info));
+      if (m.type === 'progress') {
+        try {
+          onProgress?.(m.progress);
+        } catch (err) {
+          done(() => reject(err as Error)); // a throwing callback fails the load, not the process
+          void worker.terminate();
+        }
+      } else if (m.type === 'ready') done(() => resolve(m.info));
       else if (m.type === 'load-error') {
         done(() => reject(fromWire(m.error)));
         void worker.terminate();
@@ -328,15 +347,25 @@ async function startWorker(path: string, options: Omit<LoadModelOptions, 'worker
     };
     const onError = (err: Error): void => done(() => reject(err));
     const onExit = (code: number): void => done(() => reject(new Error(`tensorloom: the model worker exited (code ${code}) while loading ${path}`)));
+    // Cancelling mid-load ends the worker: the load is synchronous there and reads no messages.
+    const onAbort = (): void => {
+      done(() => reject(abortErrorFor(signal!, `tensorloom: loading ${path} was aborted`)));
+      void worker.terminate();
+    };
+    let settled = false;
     const done = (settle: () => void): void => {
+      if (settled) return;
+      settled = true;
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
       settle();
     };
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
   const failAll = (err: Error): void => {

@@ -4,11 +4,13 @@
  * synchronous and never reads messages while it generates.
  */
 import type { TemplatedText } from '../chat/types.js';
+import type { WireError } from '../errors/registry.js';
 import type { EngineOptions } from './engine.js';
 import type { ModelInfo } from './info.js';
 import type { GenerateResult, Prompt } from './types.js';
 import type { LoadModelOptions } from './load-options.js';
 import type { EmbedInput, EmbedOptions } from '../embed/embedder.js';
+import type { LoadPhaseProgress } from './load-progress.js';
 
 /** control[ABORT_SLOT] = id of the generation to abort (0 = none). */
 export const ABORT_SLOT = 0;
@@ -16,8 +18,10 @@ export const CONTROL_INTS = 2;
 
 export interface WorkerInit {
   path: string;
-  options: Omit<LoadModelOptions, 'worker'>;
+  options: Omit<LoadModelOptions, 'worker' | 'onProgress' | 'signal'>;
   control: SharedArrayBuffer;
+  /** Post 'progress' messages while loading (the caller gave onProgress). */
+  progress?: boolean;
 }
 
 export type ToWorker =
@@ -27,13 +31,10 @@ export type ToWorker =
   | { type: 'rank'; id: number; groups: { query: string; documents: string[] }[]; truncate: boolean }
   | { type: 'dispose' };
 
-export interface WireError {
-  name: string;
-  message: string;
-  partial?: { text: string; tokens: number[] };
-}
+export type { WireError } from '../errors/registry.js';
 
 export type FromWorker =
+  | { type: 'progress'; progress: LoadPhaseProgress }
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-error'; error: WireError }
   | { type: 'text'; id: number; text: string }
@@ -44,10 +45,5 @@ export type FromWorker =
   | { type: 'error'; id: number; error: WireError }
   | { type: 'disposed' };
 
-export function toWire(err: unknown): WireError {
-  if (err instanceof Error) {
-    const partial = (err as { partial?: WireError['partial'] }).partial;
-    return { name: err.name, message: err.message, ...(partial ? { partial } : {}) };
-  }
-  return { name: 'Error', message: String(err) };
-}
+/** Errors keep their class across the worker (an AbortError its `partial`): see ts/errors/registry.ts. */
+export { errorToWire as toWire, errorFromWire as fromWire } from '../errors/registry.js';

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const post = (m: FromWorker): void => port.postMessage(m);
   let loaded: Awaited<ReturnType<typeof loadLocal>>;
   try {
-    loaded = await loadLocal(init.path, init.options);
+    loaded = await loadLocal(init.path, init.options, init.progress ? (progress) => post({ type: 'progress', progress }) : undefined);
   } catch (err) {
     post({ type: 'load-error', error: toWire(err) });
     return;
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       try {
         post({ type: 'error', id, error: toWire(err) });
       } catch {
-        post({ type: 'error', id, error: { name: 'Error', message: String(err) } });
+        post({ type: 'error', id, error: { kind: 'Error', name: 'Error', message: String(err) } });
       }
     }
   });

@@ -43,6 +43,8 @@ export interface TransformerOptions {
    * (default true; false keeps every position, as full-attention layers do).
    */
   trimSlidingWindow?: boolean;
+  /** Called after each block is built (load progress: the blocks are most of the loading work). */
+  onLayer?: (built: number, total: number) => void;
 }
 
 const FUSE_COPY_MAX_BYTES = 2 << 20;
@@ -197,7 +199,9 @@ export class Transformer {
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
-      return new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp, tail);
+      const block = new Block(backend, norm(l.attnNorm, at('attention norm')), attention, norm(l.mlpNorm, at('mlp norm')), mlp, postAttn, postMlp, tail);
+      options.onLayer?.(i + 1, weights.layers.length);
+      return block;
     });
     this.finalNorm = norm(weights.finalNorm, 'final norm');
     checkMatrix('LM head', weights.lmHead, c.vocabSize, c.dim);

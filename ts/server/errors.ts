@@ -40,13 +40,7 @@ export class UnavailableError extends Error {
 }
 
 /** The caller's AbortSignal fired; the sequence's KV-cache slot has been released. (ts/generate's AbortError extends it.) */
-export class AbortError extends Error {
-  override readonly name: string = 'AbortError';
-  readonly code = 'aborted';
-  constructor(message = 'tensorloom: the generation was aborted') {
-    super(message);
-  }
-}
+export { AbortError } from '../errors/abort-error.js';
 
 /** What crosses the worker boundary for an error (class instances don't survive postMessage). */
 export interface ErrorPayload {

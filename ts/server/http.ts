@@ -8,6 +8,7 @@
  * `createServer({ model })` returns the handler; pass it to `http.createServer`, or mount it in an
  * existing express / fastify / Koa app (it reads `req.body` when a body parser already ran).
  */
+import '../dispose-symbols.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveModelFile } from '../hub/resolve-model.js';
@@ -58,14 +59,14 @@ export interface ServeOptions extends Omit<Partial<SchedulerOptions>, 'model'> {
   cors?: string | string[];
 }
 
-export interface ServeHandler {
+export interface ServeHandler extends AsyncDisposable {
   (req: IncomingMessage, res: ServerResponse): void;
   readonly scheduler: Scheduler;
   /** Requests being answered now. */
   readonly inFlight: number;
   /** Answers new requests with 503 and resolves once every request in flight has finished. */
   drain(): Promise<void>;
-  /** drain(), then stop the scheduler if this handler loaded it. */
+  /** drain(), then stop the scheduler if this handler loaded it. `await using` calls it too. */
   close(): Promise<void>;
 }
 
@@ -316,6 +317,7 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
         if (owned) await scheduler.close();
       },
     },
+    [Symbol.asyncDispose]: { value: (): Promise<void> => handler.close() },
   });
   return handler;
 }

@@ -5,6 +5,7 @@
  * them with continuous batching (batch-loop.ts). An AbortSignal settles the call at once and
  * tells the worker to drop the sequence before its next step, freeing the KV-cache slot.
  */
+import '../dispose-symbols.js';
 import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
@@ -134,7 +135,7 @@ interface Call {
   detach: () => void;
 }
 
-export class Scheduler {
+export class Scheduler implements AsyncDisposable {
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
   private stats_: LoopStats;
@@ -283,7 +284,7 @@ export class Scheduler {
     }
     if (this.dead) return Promise.reject(this.dead);
     if (this.draining) return Promise.reject(new UnavailableError('tensorloom: the server is shutting down and takes no new requests'));
-    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted'));
+    if (opts.signal?.aborted) return Promise.reject(new AbortError('tensorloom: the generation was aborted', { cause: opts.signal.reason }));
     const capacity = this.info.slots + this.maxQueued;
     if (this.calls.size >= capacity) {
       const queued = Math.max(0, this.calls.size - this.info.slots);
@@ -303,7 +304,7 @@ export class Scheduler {
         if (!this.calls.has(id)) return;
         this.send({ type: 'cancel', id });
         this.settle(id);
-        reject(new AbortError('tensorloom: the generation was aborted'));
+        reject(new AbortError('tensorloom: the generation was aborted', { cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const n = request.n ?? 1;
@@ -352,6 +353,11 @@ export class Scheduler {
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** `await using scheduler = await Scheduler.load(…)`: close() (draining) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** One event to its call. A callback that throws (onText, onAccepted) fails that call only: nothing escapes the message listener. */
