@@ -11,6 +11,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRandomModel } from '../../scripts/make-random-model.js';
 import { ChatTemplateError } from '../../ts/chat/template.js';
+import { CapabilityError } from '../../ts/errors/capability-error.js';
 import { loadEmbeddingModel } from '../../ts/embed/index.js';
 import { EmbedError } from '../../ts/embed/embedder.js';
 import { AbortError } from '../../ts/errors/abort-error.js';
@@ -47,6 +48,7 @@ const SAMPLES: [string, () => Error, Record<string, unknown>][] = [
   ['ModelFetchError', () => new ModelFetchError('NOT_FOUND', 'hf:a/b: no such repo', { cause: new RangeError('404') }), { code: 'NOT_FOUND' }],
   ['HttpOptionError', () => new HttpOptionError('temperature must be ≥ 0', 'temperature'), { param: 'temperature' }],
   ['EmbedError', () => new EmbedError('not a reranker'), {}],
+  ['CapabilityError', () => new CapabilityError("model.gguf: 'bert' is an encoder; it embeds but cannot generate"), {}],
   ['RequestError', () => new RequestError('prompt too long', 'prompt'), { param: 'prompt', status: 400, code: 'invalid_request_error' }],
   ['QueueFullError', () => new QueueFullError(8, 8, 3), { queued: 8, maxQueued: 8, retryAfterSeconds: 3, status: 429, code: 'queue_full' }],
   ['UnavailableError', () => new UnavailableError('draining'), { status: 503, code: 'unavailable' }],

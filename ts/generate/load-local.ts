@@ -187,5 +187,13 @@ export async function loadLocalDecoder(path: string, options: Omit<LoadModelOpti
     local.close();
     throw new CapabilityError(`tensorloom: ${path} is an encoder-decoder; this needs a decoder-only model`);
   }
-  return Object.assign(Object.create(local) as LoadedModel, { engine }) as LoadedModel & { readonly engine: Engine };
+  return {
+    info: local.info,
+    engine,
+    get embedder() {
+      return local.embedder;
+    },
+    encode: (text, addBos) => local.encode(text, addBos),
+    close: () => local.close(),
+  };
 }
