@@ -385,7 +385,7 @@ float dot_q2_K(const void* w, const void* a, int64_t n) {
   const Q2_K* x = static_cast<const Q2_K*>(w);
   const Q8_K* y = static_cast<const Q8_K*>(a);
   int q[256], sc[16];
-  float sum = 0.0f;
+  float sum = 0.0f, min_sum = 0.0f;
   for (int64_t i = 0; i < n / QK_K; i++) {
     unpack_q2_K(x[i], q);
     int mins = 0;
@@ -393,10 +393,11 @@ float dot_q2_K(const void* w, const void* a, int64_t n) {
       sc[g] = x[i].scales[g] & 0xF;
       mins += y[i].bsums[g] * (x[i].scales[g] >> 4);
     }
-    const float dall = y[i].d * h2f(x[i].d), dmin = y[i].d * h2f(x[i].dmin);
-    sum += dall * (float)scaled_groups16(q, y[i].qs, sc) - dmin * (float)mins;
+    // llama.cpp's repacked x86 GEMV order: one fma per super-block for each term, subtracted at the end
+    sum = std::fma((float)scaled_groups16(q, y[i].qs, sc), h2f(x[i].d) * y[i].d, sum);
+    min_sum = std::fma((float)mins, h2f(x[i].dmin) * y[i].d, min_sum);
   }
-  return sum;
+  return sum - min_sum;
 }
 float dot_q3_K(const void* w, const void* a, int64_t n) {
   const Q3_K* x = static_cast<const Q3_K*>(w);

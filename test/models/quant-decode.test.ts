@@ -11,7 +11,10 @@
  * arithmetic moves logits by ≈ 0.2 on this (very sensitive) model, far more than any weight type's
  * float order, and it is the attention kernel's business, not the weight types'. Each row of PARITY
  * is the number of leading tokens measured equal to node-llama-cpp's (100 = full parity), asserted
- * as a floor, so a regression fails while a remaining gap stays visible.
+ * as a floor, so a regression fails while a remaining gap stays visible. The weight types' matmuls
+ * and SwiGLU equal llama.cpp's bit for bit; the rows below 100 come from RoPE angles, attention and
+ * (bf16) GEMM order that still differ by an ulp: logits stay identical for tens of steps, then one
+ * int8 activation rounds the other way.
  *
  * The JS backend decodes at ≈ 10 tokens/s on a loaded 2-core machine, so by default it runs three
  * types from BOS; TL_QUANT_DECODE_ALL=1 measures every type (printing the matching prefix).
@@ -35,7 +38,7 @@ const ALL = process.env.TL_QUANT_DECODE_ALL === '1';
 const PARITY: Record<string, [number, number]> = {
   f32: [100, 100], f16: [100, 100], bf16: [100, 54], q8_0: [100, 100], q6_k: [100, 100], q5_k_m: [100, 100], q5_1: [26, 100],
   q5_0: [82, 100], q4_k_m: [100, 56], q4_k_s: [100, 58], q4_1: [100, 100], q4_0: [100, 100], q3_k_m: [100, 100], q3_k_s: [100, 48],
-  q2_k: [100, 71], iq4_nl: [100, 89], iq4_xs: [100, 65],
+  q2_k: [100, 76], iq4_nl: [100, 89], iq4_xs: [100, 65],
 };
 /** llama.cpp's settings for the decoding comparison: f32 KV cache, plain attention (see above). */
 const LIKE_FOR_LIKE = { kvCacheType: 'F32', flashAttention: false } as const;
