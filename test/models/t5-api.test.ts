@@ -125,6 +125,29 @@ describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary
     await expect(loadModel(path, { worker: false, maxBatch: 8 })).rejects.toThrow(/maxBatch option is for decoder-only models/);
   });
 
+  it("a tied head stored as output.weight (the embedding's bytes) is still tied: same logits as without it", () => {
+    const tied = join(dir, 't5-tied.gguf');
+    makeRandomT5({ arch: 't5', size: 'tiny', seed: 12, gguf: tied });
+    const bytes = new Uint8Array(readFileSync(tied));
+    const g = readGGUF(bytes);
+    const meta: [string, GGUFWriteValue][] = [...g.metadata].map(([k, v]) => [k, (typeof v === 'number' || typeof v === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: v } : v) as GGUFWriteValue]);
+    const tensors = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
+    const emb = tensors.find((t) => t.name === 'token_embd.weight')!;
+    const withHead = join(dir, 't5-tied-output.gguf');
+    writeGGUF(withHead, { metadata: meta, tensors: [...tensors, { ...emb, name: 'output.weight' }] });
+    using a = openModelFile(tied);
+    using b = openModelFile(withHead);
+    const backend = getBackend('js');
+    const ma = buildEncoderDecoder(a, backend);
+    const mb = buildEncoderDecoder(b, backend);
+    expect(ma.spec.tiedHead).toBe(true);
+    expect(mb.spec.tiedHead).toBe(true);
+    const ids = Int32Array.of(100, 200, 300, 1);
+    const la = ma.decode(ma.start(ma.encode(ids)), Int32Array.of(0)).slice();
+    const lb = mb.decode(mb.start(mb.encode(ids)), Int32Array.of(0));
+    expect(Array.from(lb)).toEqual(Array.from(la));
+  });
+
   it('t5encoder (an encoder-only T5, as llama.cpp names it): the same encoder output as the full model; generate refuses it', async () => {
     const enc = join(dir, 't5encoder.gguf');
     withoutTensors(path, enc, (n) => n.startsWith('dec.') || n === 'output.weight', (k, v) => {

@@ -8,7 +8,8 @@
  * cross-attention to the encoder output, feed-forward. Feed-forward: ReLU (T5 v1.0, `wi`) or
  * gated-GELU (T5 v1.1 / Flan-T5, `wi_0` gate and `wi_1` up; tanh GELU as `gelu_new`), chosen, as
  * llama.cpp does, by whether the file has ffn_gate. The LM head is the shared embedding (scaled
- * by dim^-½ before it) or a separate `lm_head` / `output`.
+ * by dim^-½ before it; also when the file stores that tie as an output.weight equal to the
+ * embedding) or a separate `lm_head` / `output`.
  */
 import { FormatError } from '../formats/byte-source.js';
 import { metaNumber } from '../formats/gguf.js';
@@ -64,6 +65,18 @@ export interface T5Weights {
   } | null;
 }
 
+/**
+ * Whether the LM head is the shared embedding: no output.weight, or (a checkpoint that stored its
+ * tied lm_head, which the converter then writes) an output.weight with the embedding's very bytes.
+ */
+function headIsTied(mf: ModelFile): boolean {
+  if (!mf.has('output.weight')) return true;
+  const a = mf.weights('output.weight');
+  const b = mf.weights('token_embd.weight');
+  if (a.dtype !== b.dtype || a.rows !== b.rows || a.cols !== b.cols || a.data.byteLength !== b.data.byteLength) return false;
+  return Buffer.compare(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength)) === 0;
+}
+
 function t5Config(mf: ModelFile, family: ModelFamily): TransformerConfig {
   const { eos } = specialTokens(mf);
   const gated = mf.has('enc.blk.0.ffn_gate.weight');
@@ -101,7 +114,7 @@ function t5Config(mf: ModelFile, family: ModelFamily): TransformerConfig {
         maxDistance: MAX_DISTANCE,
         // llama.cpp falls back to BOS when the key is absent; T5 files have no BOS, so pad (0)
         decoderStartTokenId: start ?? specialTokens(mf).bos ?? 0,
-        tiedHead: !mf.has('output.weight'),
+        tiedHead: headIsTied(mf),
         encoderOnly: family === 't5encoder',
       },
     };
