@@ -6,10 +6,9 @@
  *
  * Built from the shared layer classes (Linear, RMSNorm, MLP, CrossAttention over the fused
  * attention kernel); T5's relative position bias is filled once per step from layer 0's table and
- * added to every layer's self-attention scores (ts/layers/biased-attention.ts).
+ * added to every layer's self-attention scores (the fused attention kernel's `positionBias` input).
  */
 import type { AttentionShape, Backend } from '../backend/types.js';
-import { BiasedAttention } from '../layers/biased-attention.js';
 import { CrossAttention, type CrossKV } from '../layers/cross-attention.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
@@ -81,7 +80,6 @@ export class EncoderDecoder {
   private readonly headScale: number;
   private readonly ws: Workspace;
   private readonly shape: AttentionShape;
-  private readonly biasedAttention: BiasedAttention;
   private readonly logits: Float32Array;
 
   constructor(
@@ -166,7 +164,6 @@ export class EncoderDecoder {
     this.headScale = s.tiedHead ? 1 / Math.sqrt(c.dim) : 1;
     this.shape = { T: 1, S: 1, H: c.nHeads, Hkv: c.nKvHeads, D: c.headDim, posOffset: 0, causal: false, scale: 1 };
     this.logits = new Float32Array(c.vocabSize);
-    this.biasedAttention = new BiasedAttention(backend);
   }
 
   /** Whether the file has a decoder (t5encoder files do not). */
@@ -285,7 +282,7 @@ export class EncoderDecoder {
       kProj.forward(k, h, T);
       vProj.forward(v, h, T);
     }
-    this.biasedAttention.forward(att, q, k, v, this.shape, bias);
+    this.backend.attention(att, q, k, v, { ...this.shape, positionBias: bias });
     l.attn.o.forward(y, att, T);
     this.backend.add(x, x, y);
   }
