@@ -3,13 +3,16 @@
  * Engine (./engine.ts) so that `Model`, its worker and the CLI run either: the prompt is the
  * *source* — encoded once (the encoder runs over all of it, its cross-attention K/V are kept) —
  * and the decoder starts from the model's decoder start token, then samples token by token with
- * the same Sampler, stop strings, grammar constraint, EOS handling and abort polling.
+ * the same Sampler, stop strings, grammar constraint, EOS handling and abort polling — or, with
+ * numBeams > 1, runs beam search over that one encoded source (./seq2seq-beams.ts).
  */
 import { isTemplatedText } from '../chat/types.js';
 import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { EncoderDecoder } from '../models/encoder-decoder.js';
+import { beamSearchSync } from './beam-search.js';
 import { AbortError, type EngineHooks, type EngineOptions } from './engine.js';
+import { Seq2SeqBeams } from './seq2seq-beams.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -89,6 +92,8 @@ export class Seq2SeqEngine {
     };
 
     if (aborted()) abort();
+    const numBeams = options.numBeams ?? 1;
+    if (numBeams > 1 && maxTokens > 0) return this.beamSearch(ids, numBeams, Math.min(maxTokens, model.maxTarget), eos, options, hooks, t0);
     // "prefill": the encoder over the source (cross K/V kept in `state`) and the first decoder step
     const tPrefill = performance.now();
     const state = model.start(model.encode(Int32Array.from(ids)));
@@ -137,6 +142,51 @@ export class Seq2SeqEngine {
         totalMs: tEnd - t0,
         prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
         decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
+      },
+    };
+  }
+
+  /**
+   * Beam search (the options were checked by validateGenerateOptions, which refuses sampling,
+   * penalties, stop strings and grammars with numBeams > 1): the source is encoded once and every
+   * beam attends to its cross K/V. `maxTokens` ≤ maxTarget: a beam's last token is never run.
+   */
+  private beamSearch(ids: number[], numBeams: number, maxTokens: number, eos: readonly number[], options: EngineOptions, hooks: EngineHooks, t0: number): GenerateResult {
+    const tPrefill = performance.now();
+    const source = this.model.encode(Int32Array.from(ids));
+    const prefillMs = performance.now() - tPrefill;
+    const tDecode = performance.now();
+    const beams = new Seq2SeqBeams(this.model, source, maxTokens);
+    const search = beamSearchSync(beams, {
+      numBeams,
+      maxTokens,
+      eosIds: eos,
+      lengthPenalty: options.lengthPenalty ?? 1,
+      earlyStopping: options.earlyStopping ?? false,
+      aborted: hooks.aborted ?? (() => false),
+    });
+    const best = search.hypotheses[0];
+    const tokens = best?.tokens ?? [];
+    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const text = tokens.map((id) => decoder.push(id)).join('') + decoder.flush();
+    if (text) hooks.onText?.(text); // one chunk: the best beam is known only at the end
+    // (an abort keeps the best beam so far as the partial result)
+    if (search.aborted) throw new AbortError('tensorloom: generation was aborted', { text, tokens: tokens.slice() });
+    const tEnd = performance.now();
+    const decodeMs = tEnd - tDecode;
+    return {
+      text,
+      tokens,
+      finishReason: best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length',
+      stopString: null,
+      usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: 0 },
+      timings: {
+        prefillMs,
+        decodeMs,
+        totalMs: tEnd - t0,
+        prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
+        // beams.forwards: decoder tokens run over all beams (the start token included)
+        decodeTokensPerSecond: decodeMs > 0 ? (beams.forwards * 1000) / decodeMs : 0,
       },
     };
   }
