@@ -81,8 +81,12 @@ describe.skipIf(!haveVocab)(`T5 beam search (${haveVocab ? 'bge vocabulary prese
   ] as const;
   for (const c of CONFIGS) {
     it(`${c.arch} numBeams=${c.numBeams} lengthPenalty=${c.lengthPenalty} earlyStopping=${String(c.earlyStopping)}${c.ignoreEos ? ' ignoreEos' : ''}: the wiring equals the from-scratch reference; every beam's score recomputed`, async () => {
-      const e = await engineOf(c.arch);
-      const source = e.encode(SOURCE);
+      const loaded = await engineOf(c.arch);
+      const source = loaded.encode(SOURCE);
+      // A random model seldom predicts </s>: so that hypotheses finish (and earlyStopping / the
+      // length penalty matter), a token the beams produce early on is made an extra stop id.
+      const probe = beamSearchSync(new Seq2SeqBeams(loaded.model, loaded.model.encode(Int32Array.from(source)), c.maxTokens), { numBeams: c.numBeams, maxTokens: c.maxTokens, eosIds: [] });
+      const e = c.ignoreEos ? loaded : new Seq2SeqEngine(loaded.model, loaded.tokenizer, [probe.hypotheses.at(-1)!.tokens[3]!]);
       const eosIds = c.ignoreEos ? [] : e.eosIds;
       const r = e.generate(SOURCE, { numBeams: c.numBeams, lengthPenalty: c.lengthPenalty, earlyStopping: c.earlyStopping, maxTokens: c.maxTokens, ignoreEos: c.ignoreEos });
       const opts = { numBeams: c.numBeams, lengthPenalty: c.lengthPenalty, earlyStopping: c.earlyStopping, maxTokens: c.maxTokens, eosIds };
@@ -100,6 +104,7 @@ describe.skipIf(!haveVocab)(`T5 beam search (${haveVocab ? 'bge vocabulary prese
       const wired = beamSearchSync(beams, opts);
       expect(wired.hypotheses.map((h) => [h.tokens, h.eos])).toEqual(ref.hypotheses.map((h) => [h.tokens, h.eos]));
       expect(wired.hypotheses.length).toBe(c.numBeams);
+      if (!c.ignoreEos) expect(wired.hypotheses.some((h) => h.eos !== null)).toBe(true);
       for (const [i, h] of wired.hypotheses.entries()) {
         const seq = h.eos === null ? h.tokens : [...h.tokens, h.eos];
         const lp = sequenceLogprob(e.model, source, seq);
