@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BGE_VOCAB } from '../../scripts/make-random-encoder.js';
 import { makeRandomT5, type T5Arch } from '../../scripts/make-random-t5.js';
 import { beamSearchSync, type BeamSearchModel } from '../../ts/generate/beam-search.js';
+import { AbortError } from '../../ts/generate/engine.js';
 import { loadLocal, type LoadedModel } from '../../ts/generate/load-local.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { Seq2SeqBeams } from '../../ts/generate/seq2seq-beams.js';
@@ -135,6 +136,23 @@ describe.skipIf(!haveVocab)(`T5 beam search (${haveVocab ? 'bge vocabulary prese
     expect(() => e.generate(SOURCE, { numBeams: 2, grammar: 'root ::= "a"' })).toThrow(/takes no grammars/);
     expect(() => e.generate(SOURCE, { numBeams: 0 })).toThrow(/numBeams must be an integer in \[1, 256\]/);
     expect(() => new Seq2SeqBeams(e.model, e.model.encode(Int32Array.of(5, 1)), e.model.maxTarget + 1)).toThrow(/beam capacity must be an integer/);
+  });
+
+  it('an abort during the search ends it with an AbortError holding the best beam so far', async () => {
+    const e = await engineOf('t5');
+    let polls = 0;
+    let err: unknown;
+    try {
+      e.generate(SOURCE, { numBeams: 3, maxTokens: 12, ignoreEos: true }, { aborted: () => ++polls > 4 });
+    } catch (x) {
+      err = x;
+    }
+    expect(err).toBeInstanceOf(AbortError);
+    const partial = (err as AbortError).partial!;
+    expect(partial.tokens.length).toBeGreaterThan(0);
+    expect(partial.tokens.length).toBeLessThan(12);
+    const dec = e.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    expect(partial.text).toBe(partial.tokens.map((t) => dec.push(t)).join('') + dec.flush());
   });
 
   describe('through loadModel (worker thread)', () => {
