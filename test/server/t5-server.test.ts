@@ -83,6 +83,21 @@ describe.skipIf(!haveVocab)(`serving an encoder-decoder (${haveVocab ? 'bge voca
     expect(r.json.choices[0].text).toBe(want.text);
   });
 
+  it('penalties see the decoder history (not the source), as model.generate', async () => {
+    const opts = { maxTokens: 40, temperature: 0, repetitionPenalty: 3, frequencyPenalty: 2, presencePenalty: 2, ignoreEos: true };
+    let changed = 0;
+    // Sources made of tokens the decoder likes to emit, so that penalising the source would change the output.
+    for (const s of SOURCES) {
+      const source = [...alone.get(s)!.tokens, 1];
+      const plain = await model.generate(source, { maxTokens: 40, temperature: 0, ignoreEos: true });
+      const want = await model.generate(source, opts);
+      if (want.text !== plain.text) changed++; // the penalties changed the output, so the comparison means something
+      const r = await complete(source, { max_tokens: 40, repetition_penalty: 3, frequency_penalty: 2, presence_penalty: 2 });
+      expect(r.json.choices[0].text).toBe(want.text);
+    }
+    expect(changed).toBeGreaterThan(0);
+  });
+
   it('streams the same text', async () => {
     const s = SOURCES[0]!;
     const r = await postStream(url, '/v1/completions', { prompt: s, max_tokens: 12, temperature: 0, ignore_eos: true, stream: true });
@@ -116,9 +131,9 @@ describe.skipIf(!haveVocab)(`serving an encoder-decoder (${haveVocab ? 'bge voca
     const r = await post(url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/encoder-decoder/);
-    const m = await (await fetch(`${url}/v1/models`)).json();
-    expect(m.data[0].endpoints).toEqual(['/v1/completions']);
-    expect(m.data[0].encoder_decoder).toEqual({ max_source_tokens: 512, max_target_tokens: 64 });
+    const m = (await (await fetch(`${url}/v1/models`)).json()) as { data: Record<string, unknown>[] };
+    expect(m.data[0]!.endpoints).toEqual(['/v1/completions']);
+    expect(m.data[0]!.encoder_decoder).toEqual({ max_source_tokens: 512, max_target_tokens: 64 });
   });
 
   it('bad input gets 400s and the server keeps serving', async () => {
