@@ -136,6 +136,12 @@ describe.skipIf(!haveVocab)(`serving an encoder-decoder (${haveVocab ? 'bge voca
     expect(m.data[0]!.encoder_decoder).toEqual({ max_source_tokens: 512, max_target_tokens: 64 });
   });
 
+  it('/tokenize gives the source ids the encoder sees', async () => {
+    const r = await post(url, '/tokenize', { content: SOURCES[0] });
+    expect(r.status).toBe(200);
+    expect(r.json.tokens).toEqual(await model.encode(SOURCES[0]!));
+  });
+
   it('bad input gets 400s and the server keeps serving', async () => {
     const bad = [
       { prompt: '' },

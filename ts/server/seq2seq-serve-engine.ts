@@ -14,6 +14,7 @@
 import { basename, extname } from 'node:path';
 import type { Backend } from '../backend/types.js';
 import { modelChatInfo } from '../chat/model-template.js';
+import { isTemplatedText } from '../chat/types.js';
 import type { ModelFile } from '../formats/model-file.js';
 import { Seq2SeqEngine } from '../generate/seq2seq-engine.js';
 import { resolveSampling, Sampler } from '../generate/sampler.js';
@@ -108,7 +109,8 @@ export async function loadSeq2SeqEngine(opts: EngineLoadOptions, src: ModelFile,
   const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x)));
   const tokenizer: ServeTokenizer = {
     // The source text → ids (T5 appends </s>, never a BOS); empty or over-long sources are refused here.
-    encode: (prompt) => single.encode(prompt),
+    // (/tokenize with parse_special hands a TemplatedText: its whole text is the source.)
+    encode: (prompt) => single.encode(isTemplatedText(prompt) ? prompt.text : prompt),
     createStreamDecoder: () => tok.tokenizer.createStreamDecoder({ skipSpecialTokens: true }),
     eosIds: single.eosIds,
     ...(tok.tokenizer.tokenTable ? { tokenTable: () => tok.tokenizer.tokenTable!() } : {}),
