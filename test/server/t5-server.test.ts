@@ -16,6 +16,7 @@ import { BGE_VOCAB } from '../../scripts/make-random-encoder.js';
 import { makeRandomT5 } from '../../scripts/make-random-t5.js';
 import { loadModel, type Model } from '../../ts/generate/model.js';
 import { createServer, type ServeHandler } from '../../ts/server/http.js';
+import { loadEngine } from '../../ts/server/model-engine.js';
 import { listen, post, postStream } from './helpers.js';
 
 const haveVocab = existsSync(BGE_VOCAB);
@@ -65,6 +66,43 @@ describe.skipIf(!haveVocab)(`serving an encoder-decoder (${haveVocab ? 'bge voca
     }
     // the outputs differ between sources (the encoder output reaches the decoder)
     expect(new Set([...alone.values()].map((a) => a.text)).size).toBeGreaterThan(1);
+  });
+
+  it('a fused decoder step over 3 slots gives each slot the logits it gets alone (within 1e-5 of the largest)', async () => {
+    const L = await loadEngine({ model: path, slots: 3, contextLength: 64, maxTokensPerStep: 64 });
+    try {
+      const V = L.engine.vocabSize;
+      const srcs = await Promise.all(SOURCES.slice(0, 3).map((s) => model.encode(s)));
+      // prompts (the last in two chunks), then 4 fused steps feeding fixed tokens
+      const first = L.engine.forward([
+        { slot: 0, pos: 0, tokens: Int32Array.from(srcs[0]!), wantLogits: true },
+        { slot: 1, pos: 0, tokens: Int32Array.from(srcs[1]!), wantLogits: true },
+        { slot: 2, pos: 0, tokens: Int32Array.from(srcs[2]!.slice(0, 4)), wantLogits: false },
+      ]).slice();
+      expect(first.length).toBe(2 * V);
+      L.engine.forward([{ slot: 2, pos: 4, tokens: Int32Array.from(srcs[2]!.slice(4)), wantLogits: true }]);
+      const fused: Float32Array[][] = [[], [], []];
+      for (let t = 0; t < 4; t++) {
+        const rows = [0, 1, 2].map((slot) => ({ slot, pos: srcs[slot]!.length + t, tokens: Int32Array.of(100 + 7 * t + slot), wantLogits: true }));
+        const out = L.engine.forward(rows);
+        for (let r = 0; r < 3; r++) fused[r]!.push(out.slice(r * V, (r + 1) * V));
+      }
+      for (let slot = 0; slot < 3; slot++) {
+        L.engine.forward([{ slot, pos: 0, tokens: Int32Array.from(srcs[slot]!), wantLogits: true }]);
+        for (let t = 0; t < 4; t++) {
+          const alone = L.engine.forward([{ slot, pos: srcs[slot]!.length + t, tokens: Int32Array.of(100 + 7 * t + slot), wantLogits: true }]);
+          let maxAbs = 0;
+          let maxDiff = 0;
+          for (let i = 0; i < V; i++) {
+            maxAbs = Math.max(maxAbs, Math.abs(alone[i]!));
+            maxDiff = Math.max(maxDiff, Math.abs(alone[i]! - fused[slot]![t]![i]!));
+          }
+          expect(maxDiff / maxAbs, `slot ${slot} step ${t}`).toBeLessThan(1e-5);
+        }
+      }
+    } finally {
+      L.engine.dispose();
+    }
   });
 
   it('concurrent requests (more than the slots) give the same outputs as alone', async () => {

@@ -64,7 +64,13 @@ export async function loadSeq2SeqEngine(opts: EngineLoadOptions, src: ModelFile,
   const out = new Float32Array(opts.slots * V);
   const startToken = Int32Array.of(spec.decoderStartTokenId);
 
+  const stepOut = new Float32Array(opts.slots * V);
   const forward = (rows: readonly BatchRow[]): Float32Array => {
+    // Prompt rows run here one by one (the encoder, then the start token); decode rows are gathered
+    // and run together as one decoder step (EncoderDecoder.decodeRows); logits stay in row order.
+    const stepStates: DecoderState[] = [];
+    const stepTokens: number[] = [];
+    const stepAt: number[] = [];
     let n = 0;
     for (const row of rows) {
       const s = slots[row.slot]!;
@@ -72,22 +78,28 @@ export async function loadSeq2SeqEngine(opts: EngineLoadOptions, src: ModelFile,
         s.source = [];
         s.state = null;
       }
-      let logits: Float32Array;
       if (s.state === null) {
         for (const t of row.tokens) s.source.push(t);
         if (!row.wantLogits) continue;
         if (s.source.length > model.maxSource) throw new RangeError(`tensorloom: the source has ${s.source.length} tokens, more than the encoder's context of ${model.maxSource}`);
         s.sourceLength = s.source.length;
         s.state = { source: model.encode(Int32Array.from(s.source)), pos: 0, k: s.k, v: s.v };
-        logits = model.decode(s.state, startToken);
-      } else {
-        const at = row.pos - s.sourceLength + 1;
-        if (at !== s.state.pos) throw new Error(`tensorloom: slot ${row.slot} holds ${s.state.pos} decoder positions but the row is for position ${at}`);
-        logits = model.decode(s.state, row.tokens);
+        out.set(model.decode(s.state, startToken), n * V);
+        n++;
+        continue;
       }
-      if (!row.wantLogits) continue;
-      out.set(logits, n * V);
-      n++;
+      const at = row.pos - s.sourceLength + 1;
+      if (at !== s.state.pos || row.tokens.length !== 1) {
+        throw new Error(`tensorloom: slot ${row.slot} holds ${s.state.pos} decoder positions but the row is ${row.tokens.length} token(s) at position ${at}`);
+      }
+      if (!row.wantLogits) throw new Error('tensorloom: a decoder row must want its logits');
+      stepStates.push(s.state);
+      stepTokens.push(row.tokens[0]!);
+      stepAt.push(n++);
+    }
+    if (stepStates.length > 0) {
+      model.decodeRows(stepStates, Int32Array.from(stepTokens), stepOut);
+      for (let r = 0; r < stepAt.length; r++) out.set(stepOut.subarray(r * V, (r + 1) * V), stepAt[r]! * V);
     }
     return out.subarray(0, n * V);
   };
