@@ -63,4 +63,23 @@ export class CrossAttention {
     this.backend.attention(att, q, kv.k, kv.v, this.shape);
     this.options.o.forward(out, att, T);
   }
+
+  /**
+   * out[R, dim] for R decoder rows of R different generations, row r attending to `kvs[r]`: the q
+   * and o projections run over all rows as one matrix, the attention per row against its own source.
+   */
+  forwardRows(out: Float32Array, x: Float32Array, kvs: readonly CrossKV[], ws: Workspace): void {
+    const R = kvs.length;
+    const width = this.options.heads * this.options.headDim;
+    const q = ws.rows('cross.q', R, width);
+    const att = ws.rows('cross.att', R, width);
+    this.options.q.forward(q, x, R);
+    this.shape.T = 1;
+    for (let r = 0; r < R; r++) {
+      const kv = kvs[r]!;
+      this.shape.S = kv.length;
+      this.backend.attention(att.subarray(r * width, (r + 1) * width), q.subarray(r * width, (r + 1) * width), kv.k, kv.v, this.shape);
+    }
+    this.options.o.forward(out, att, R);
+  }
 }

@@ -256,6 +256,66 @@ export class EncoderDecoder {
     return this.logits;
   }
 
+  /**
+   * One decoder step for R generations at once (one token each, `ids[r]` for `states[r]`): the
+   * token-parallel work (embedding, norms, projections, feed-forward, LM head) runs over the R rows
+   * as one matrix; self- and cross-attention run per row against that row's own cache and source.
+   * Writes the [R, vocab] logits into `out`; every state advances one position. (Serving's batch
+   * engine, ts/server/seq2seq-serve-engine.ts, drives it.)
+   */
+  decodeRows(states: readonly DecoderState[], ids: Int32Array, out: Float32Array): void {
+    const c = this.config;
+    const R = states.length;
+    if (!this.hasDecoder) throw new Error(`tensorloom: ${c.architecture} has no decoder`);
+    if (ids.length !== R) throw new RangeError(`tensorloom: decodeRows got ${ids.length} tokens for ${R} states`);
+    if (R < 1 || R > this.ws.maxRows) throw new RangeError(`tensorloom: decodeRows takes 1 to ${this.ws.maxRows} rows, got ${R}`);
+    if (out.length < R * c.vocabSize) throw new RangeError(`tensorloom: decodeRows needs ${R} × ${c.vocabSize} logits, got ${out.length}`);
+    for (const st of states) if (st.pos + 1 > this.maxTarget) throw new RangeError(`tensorloom: the decoder's context is full (${this.maxTarget} positions)`);
+    const ws = this.ws;
+    const inner = c.nHeads * c.headDim;
+    const kvInner = c.nKvHeads * c.headDim;
+    const x = ws.rows('ed.x', R, c.dim);
+    const h = ws.rows('ed.h', R, c.dim);
+    const y = ws.rows('ed.y', R, c.dim);
+    const q = ws.rows('ed.q', R, inner);
+    const att = ws.rows('ed.att', R, inner);
+    const kNew = ws.rows('ed.k', R, kvInner);
+    const vNew = ws.rows('ed.v', R, kvInner);
+    const sources = states.map((st) => st.source);
+    this.embedding.forward(x, ids);
+    for (const [i, l] of this.decoderLayers.entries()) {
+      l.attnNorm.forward(h, x, R);
+      l.attn.q.forward(q, h, R);
+      l.attn.k.forward(kNew, h, R);
+      l.attn.v.forward(vNew, h, R);
+      for (let r = 0; r < R; r++) {
+        const st = states[r]!;
+        const S = st.pos + 1;
+        st.k[i]!.set(kNew.subarray(r * kvInner, (r + 1) * kvInner), st.pos * kvInner);
+        st.v[i]!.set(vNew.subarray(r * kvInner, (r + 1) * kvInner), st.pos * kvInner);
+        const bias = this.decoderBias!.fill(1, S, st.pos);
+        this.backend.attention(att.subarray(r * inner, (r + 1) * inner), q.subarray(r * inner, (r + 1) * inner), st.k[i]!.subarray(0, S * kvInner), st.v[i]!.subarray(0, S * kvInner), {
+          ...this.shape,
+          T: 1,
+          S,
+          posOffset: st.pos,
+          causal: true,
+          positionBias: bias,
+        });
+      }
+      l.attn.o.forward(y, att, R);
+      this.backend.add(x, x, y);
+      l.crossNorm.forward(h, x, R);
+      l.cross.forwardRows(y, h, sources.map((src) => src.cross[i]!), ws);
+      this.backend.add(x, x, y);
+      this.feedForward(l, x, R);
+    }
+    for (const st of states) st.pos++;
+    this.decoderNorm!.forward(h, x, R);
+    if (this.headScale !== 1) for (let k = 0; k < R * c.dim; k++) h[k]! *= this.headScale;
+    this.lmHead!.forward(out.subarray(0, R * c.vocabSize), h, R);
+  }
+
   /** x += o(attention(norm(x))) with the position bias; `cache` (decoder) receives the new K/V rows. */
   private selfAttention(l: EncoderLayer, x: Float32Array, T: number, kProj: Linear, vProj: Linear, cache: { k: Float32Array; v: Float32Array; pos: number } | null, bias: Float32Array): void {
     const c = this.config;

@@ -140,13 +140,20 @@ export class BatchLoop {
         'max_tokens',
       );
     }
+    const encdec = engine.encoderDecoder;
+    if (encdec && ids.length > encdec.maxSource) {
+      return reject(id, `the source is ${ids.length} tokens but the encoder's context is ${encdec.maxSource}; shorten it`, 'prompt');
+    }
+    if (encdec && req.maxTokens !== null && req.maxTokens > encdec.maxTarget) {
+      return reject(id, `max_tokens ${req.maxTokens} exceeds the decoder's context of ${encdec.maxTarget} positions; ask for at most ${encdec.maxTarget}`, 'max_tokens');
+    }
     const n = req.n ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > engine.slots) return reject(id, `n is ${n}, but this server runs at most ${engine.slots} sequences at once (its parallel slots); ask for n in [1, ${engine.slots}]`, 'n');
     const top = req.topLogprobs;
     if (top !== undefined && !(Number.isInteger(top) && top >= 0 && top <= 20)) return reject(id, `top_logprobs must be an integer in [0, 20]; got ${top}`, 'top_logprobs');
     const texts: TextStream[] = [];
     try {
-      for (let i = 0; i < n; i++) texts.push(new TextStream(tokenizer, ids, req.stop));
+      for (let i = 0; i < n; i++) texts.push(new TextStream(tokenizer, encdec ? [] : ids, req.stop)); // a source is no prefix of the output
     } catch (err) {
       return reject(id, `the prompt could not be decoded: ${(err as Error).message.replace(/^tensorloom: /, '')}`, 'prompt');
     }
@@ -326,8 +333,11 @@ export class BatchLoop {
       token_(seq.text.stopped ? text : text + seq.text.flush());
       return finish('stop', '');
     }
+    const engine = this.loaded.engine;
     const full =
-      (seq.maxTokens !== null && seq.generated >= seq.maxTokens) || seq.prompt.length + seq.generated >= this.loaded.engine.contextLength;
+      (seq.maxTokens !== null && seq.generated >= seq.maxTokens) ||
+      seq.prompt.length + seq.generated >= engine.contextLength ||
+      (engine.encoderDecoder !== undefined && seq.generated >= engine.encoderDecoder.maxTarget);
     token_(full ? text + seq.text.flush() : text);
     return full ? finish('length', '') : false;
   }

@@ -40,6 +40,12 @@ export interface BatchEngine {
    * choice runs the prompt itself.
    */
   copySlot?(from: number, to: number, positions: number): void;
+  /**
+   * Set by an encoder-decoder engine (seq2seq-serve-engine.ts): a sequence's prompt is the source,
+   * at most `maxSource` tokens, and at most `maxTarget` tokens are generated; the loop checks both
+   * at submission (contextLength is then their sum) and does not prime the text stream with the source.
+   */
+  readonly encoderDecoder?: { maxSource: number; maxTarget: number };
   /** Frees native memory. */
   dispose(): void;
 }
@@ -85,6 +91,8 @@ export interface ModelInfo {
   controlTokens?: string[];
   /** Bytes of KV cache reserved for all slots. */
   kvCacheBytes: number;
+  /** Present for an encoder-decoder (T5): completions only, the prompt is the source. */
+  encoderDecoder?: { maxSourceTokens: number; maxTargetTokens: number };
 }
 
 /** Everything a loaded engine module hands to the loop. */

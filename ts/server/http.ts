@@ -165,6 +165,12 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
           const { grammar } = outputConstraints(body, false);
           return generate(req, res, 'completion', r.prompt, true, { ...r.options, ...(grammar !== null ? { grammar } : {}) }, r.stream, r.includeUsage);
         }
+        if (info.encoderDecoder) {
+          throw new RequestError(
+            `the model '${modelId}' is an encoder-decoder (${info.architecture}): it has no chat template and takes a source text, not messages; use /v1/completions with the source as the prompt`,
+            'messages',
+          );
+        }
         const r = validateChat(body, limits);
         const constraints = outputConstraints(body, true);
         if (!template) {
@@ -191,8 +197,9 @@ export async function createServer(opts: ServeOptions): Promise<ServeHandler> {
   }
 
   function modelCard(): Record<string, unknown> {
-    const endpoints = template ? ['/v1/completions', '/v1/chat/completions'] : ['/v1/completions'];
-    return { id: modelId, object: 'model', created, owned_by: 'tensorloom', context_length: info.contextLength, parallel: info.slots, endpoints };
+    const endpoints = template && !info.encoderDecoder ? ['/v1/completions', '/v1/chat/completions'] : ['/v1/completions'];
+    const encdec = info.encoderDecoder ? { encoder_decoder: { max_source_tokens: info.encoderDecoder.maxSourceTokens, max_target_tokens: info.encoderDecoder.maxTargetTokens } } : {};
+    return { id: modelId, object: 'model', created, owned_by: 'tensorloom', architecture: info.architecture, context_length: info.contextLength, parallel: info.slots, endpoints, ...encdec };
   }
 
   async function generate(

@@ -14,6 +14,7 @@ import { openTokenizer } from '../generate/tokenizer.js';
 import { describeModel } from '../models/registry.js';
 import { Transformer } from '../models/transformer.js';
 import { BatchedForward } from './batched-forward.js';
+import { isEncoderDecoder, loadSeq2SeqEngine } from './seq2seq-serve-engine.js';
 import type { EngineLoadOptions, LoadedEngine, ServeTokenizer } from './engine.js';
 
 /** KV cache for all slots when no budget is given. */
@@ -27,6 +28,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
   const src = openModelFile(opts.model, opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {});
   let model: Transformer | undefined;
   try {
+    if (isEncoderDecoder(src)) return await loadSeq2SeqEngine(opts, src, backend);
     const { config, weights } = describeModel(src);
     const tok = await openTokenizer(src, config.vocabSize);
     // The layers, with a one-position cache of their own that serving never uses.
