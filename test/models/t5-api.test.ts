@@ -87,6 +87,20 @@ describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary
     expect(cut.text).toBe(greedy.text.slice(0, greedy.text.indexOf(stop)));
   });
 
+  it('a grammar constrains the decoder: greedy and sampled outputs are words the grammar allows', async () => {
+    const grammar = 'root ::= word (" " word)*\nword ::= "the" | "house" | "is"';
+    for (const options of [{ temperature: 0 }, { temperature: 0.9, seed: 3 }, { temperature: 1, topK: 20, seed: 5 }]) {
+      const r = await model.generate(SOURCE, { ...options, grammar, maxTokens: 6 });
+      expect(r.tokens.length).toBeGreaterThan(0);
+      // every word the grammar's; cut at maxTokens, the last may be a word's beginning
+      const words = r.text.trim().split(' ');
+      const last = words.pop()!;
+      for (const w of words) expect(['the', 'house', 'is']).toContain(w);
+      if (r.finishReason === 'stop') expect(['the', 'house', 'is']).toContain(last);
+      else expect(['the', 'house', 'is'].some((w) => w.startsWith(last))).toBe(true);
+    }
+  });
+
   it('an AbortSignal stops it with the partial text', async () => {
     const ac = new AbortController();
     const s = model.stream(SOURCE, { temperature: 0, maxTokens: 400, ignoreEos: true, signal: ac.signal });

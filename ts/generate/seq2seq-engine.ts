@@ -11,6 +11,7 @@ import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { EncoderDecoder } from '../models/encoder-decoder.js';
 import { beamSearchSync } from './beam-search.js';
+import { ConstrainedSampler } from './constrained-sample.js';
 import { AbortError, type EngineHooks, type EngineOptions } from './engine.js';
 import { Seq2SeqBeams } from './seq2seq-beams.js';
 import { validateGenerateOptions } from './options.js';
@@ -20,9 +21,10 @@ import type { GenerateResult, GenerationTokenizer, Prompt } from './types.js';
 
 export class Seq2SeqEngine {
   private readonly sampler: Sampler;
+  /** Grammar-constrained sampling, shared with the decoder Engine (./constrained-sample.ts). */
+  private readonly constrained: ConstrainedSampler;
   /** The decoder's tokens (start token, then the generated ones): the penalties' history. */
   private readonly history: Int32Array;
-  private savedLogits: Float32Array | undefined;
   readonly eosIds: readonly number[];
 
   constructor(
@@ -39,6 +41,7 @@ export class Seq2SeqEngine {
     if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
     this.eosIds = [...eos];
     this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.constrained = new ConstrainedSampler(this.sampler, V);
     this.history = new Int32Array(model.maxTarget);
   }
 
@@ -109,7 +112,7 @@ export class Seq2SeqEngine {
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
-      const id = constraint ? this.sampleConstrained(constraint, logits, history, length) : this.sampler.sample(logits, history, length);
+      const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
@@ -198,16 +201,6 @@ export class Seq2SeqEngine {
     const table = this.tokenizer.tokenTable?.();
     if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
     return compileGrammar(gbnf, table).start(this.eosIds);
-  }
-
-  private sampleConstrained(constraint: GrammarConstraint, logits: Float32Array, history: Int32Array, length: number): number {
-    const saved = (this.savedLogits ??= new Float32Array(logits.length));
-    saved.set(logits);
-    const first = this.sampler.sample(logits, history, length);
-    if (constraint.allows(first)) return first;
-    logits.set(saved);
-    constraint.apply(logits);
-    return this.sampler.sample(logits, history, length);
   }
 
   /** Nothing is cached across calls (each source is encoded afresh). */
