@@ -4,12 +4,14 @@
  * End to end for encoder-decoders: encoder tokens/s (a 128-token source: the encoder stack and the
  * cross-attention K/V of every decoder layer) and decoder tokens/s (64 greedy steps after the
  * first, EOS ignored), tensorloom (native backend, in this process) next to llama.cpp's own
- * encoder-decoder path on the same GGUF (../shared/tools/llama-greedy.sh: llama_encode, then the
- * decoder; its timings come from its stderr). Models: random t5-small-shaped (60M, ReLU, tied head)
- * and flan-t5-base-shaped (250M, gated-GELU, untied head) f16 GGUFs written to the temp dir by
- * scripts/make-random-t5.ts when missing; `--quick` runs the tiny ones (checks the bench itself).
- * llama-greedy.sh runs llama.cpp with one thread, so its columns are empty at 2 threads.
- * Medians of `reps` runs, each on a different random source.
+ * encoder-decoder path on the same GGUF at the same thread count (bench/peers/llama-seq2seq.sh:
+ * llama_encode, then greedy decoding from the decoder start token; one JSON line of timings).
+ * LLAMA_LIB=prebuilt (node-llama-cpp's libllama, the default) or LLAMA_LIB=native (llama.cpp built
+ * for this CPU, /work/llama-native) chooses the library; the table title names the one that ran.
+ * Models: random t5-small-shaped (60M, ReLU, tied head) and flan-t5-base-shaped (250M, gated-GELU,
+ * untied head) f16 GGUFs written to the temp dir by scripts/make-random-t5.ts when missing;
+ * `--quick` runs the tiny ones (checks the bench itself). Medians of `reps` runs, each on a
+ * different random source.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -25,8 +27,7 @@ import { median, printTable, writeResults, type Row } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..');
-const shared = [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].find(existsSync) ?? '';
-const greedyTool = join(shared, 'tools', 'llama-greedy.sh');
+const peerTool = join(repoRoot, 'bench', 'peers', 'llama-seq2seq.sh');
 const SOURCE = 128;
 const GENERATE = 64;
 
@@ -87,23 +88,31 @@ function ours(path: string, threads: number, reps: number): Timing {
   return { encodeTps: median(enc), decodeTps: median(dec) };
 }
 
-async function peer(path: string, vocab: number, reps: number): Promise<Timing | string> {
-  if (!existsSync(greedyTool)) return `${greedyTool} not found`;
+interface PeerLine {
+  encodeMs: number;
+  encodeTokens: number;
+  decodeMs: number;
+  decodeTokens: number;
+}
+
+/** llama.cpp at `threads` threads through bench/peers/llama-seq2seq.sh; a string says why not. */
+async function peer(path: string, vocab: number, threads: number, reps: number): Promise<(Timing & { library: string }) | string> {
   const enc: number[] = [];
   const dec: number[] = [];
+  let library = '';
   for (let r = 0; r < reps; r++) {
     const ids = source(vocab, r + 1);
     try {
-      const { stderr } = await promisify(execFile)(greedyTool, [path, String(GENERATE), ids.join(',')], { cwd: repoRoot, maxBuffer: 64 << 20, env: { ...process.env, TMPDIR: join(tmpdir(), 'tl-bench-llama-greedy') } });
-      const m = /encode ([\d.]+) ms \((\d+) tokens\).*decode ([\d.]+) ms for (\d+) tokens/.exec(stderr);
-      if (!m) return `unexpected llama-greedy output: ${stderr.slice(-200)}`;
-      enc.push((Number(m[2]) * 1000) / Number(m[1]));
-      dec.push((Number(m[4]) * 1000) / Number(m[3]));
+      const { stdout, stderr } = await promisify(execFile)(peerTool, [path, String(GENERATE), ids.join(','), String(threads)], { cwd: repoRoot, maxBuffer: 64 << 20 });
+      library = /llama-seq2seq: library (\S+)/.exec(stderr)?.[1] ?? 'unknown';
+      const line = JSON.parse(stdout.trim().split('\n').pop() ?? '') as PeerLine;
+      enc.push((line.encodeTokens * 1000) / line.encodeMs);
+      dec.push((line.decodeTokens * 1000) / line.decodeMs);
     } catch (err) {
-      return `llama-greedy.sh failed: ${(err as Error).message.slice(0, 200)}`;
+      return `llama-seq2seq.sh failed: ${(err as Error).message.slice(0, 300)}`;
     }
   }
-  return { encodeTps: median(enc), decodeTps: median(dec) };
+  return { encodeTps: median(enc), decodeTps: median(dec), library };
 }
 
 export async function run(flags: string[]): Promise<void> {
@@ -112,17 +121,18 @@ export async function run(flags: string[]): Promise<void> {
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '1' : '3'));
   const names = opt('models', quick ? 't5-tiny,flan-t5-tiny' : 't5-small,flan-t5-base').split(',');
-  mkdirSync(join(tmpdir(), 'tl-bench-llama-greedy'), { recursive: true });
   const rows: Row[] = [];
+  const libraries = new Set<string>();
   for (const name of names) {
     const path = modelPath(name);
     using mf = openModelFile(path);
     const vocab = buildEncoderDecoder(mf, getBackend('native')).config.vocabSize;
-    const theirs = await peer(path, vocab, reps);
-    if (typeof theirs === 'string') console.log(`llama.cpp ${name}: ${theirs}`);
     for (const t of threads) {
+      const theirs = await peer(path, vocab, t, reps);
+      if (typeof theirs === 'string') console.log(`llama.cpp ${name} @${t}: ${theirs}`);
+      else libraries.add(theirs.library);
       const o = ours(path, t, reps);
-      const p = typeof theirs === 'string' || t !== 1 ? null : theirs;
+      const p = typeof theirs === 'string' ? null : theirs;
       rows.push({
         model: name,
         threads: t,
@@ -136,6 +146,7 @@ export async function run(flags: string[]): Promise<void> {
       console.log(JSON.stringify(rows[rows.length - 1]));
     }
   }
-  printTable(`e2e-t5: ${SOURCE}-token source, ${GENERATE} decoded, greedy (medians of ${reps}; llama.cpp at 1 thread only)`, rows);
-  writeResults('e2e-t5', { sourceTokens: SOURCE, generatedTokens: GENERATE, reps, rows });
+  const lib = [...libraries].join(', ') || 'did not run';
+  printTable(`e2e-t5: ${SOURCE}-token source, ${GENERATE} decoded, greedy (medians of ${reps}; llama.cpp library: ${lib})`, rows);
+  writeResults('e2e-t5', { sourceTokens: SOURCE, generatedTokens: GENERATE, reps, llamaLibrary: lib, rows });
 }
