@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -43,9 +44,28 @@ int physical_cores() {
 
 namespace {
 
+// This thread's CPU time in ms (what it actually ran, unlike the wall clock).
+double thread_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 // Spin this long after a job before sleeping: long enough to cover the gap between the kernels
 // of one decode step, short enough that an idle model costs nothing.
 constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Whether a worker spinning for its next job since `start` should go to sleep: after kSpin, or as
+// soon as it is clearly not getting a core to itself (it ran for under half the elapsed wall time).
+// The second case is a shared machine (or a CPU quota per process group, e.g. Linux's autogroup),
+// where the workers' CPU time comes out of the same budget as the calling thread's: spinning there
+// only slows the caller down, which made 2 threads slower than 1 on a loaded machine.
+bool spin_should_stop(std::chrono::steady_clock::time_point start, double cpu_start) {
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (elapsed > kSpin) return true;
+  const double wall_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  return wall_ms > 0.05 && thread_cpu_ms() - cpu_start < 0.5 * wall_ms;
+}
 
 class Pool {
  public:
@@ -117,7 +137,8 @@ class Pool {
 
   void worker_loop(int index, uint64_t seen) {
     for (;;) {
-      auto deadline = std::chrono::steady_clock::now() + kSpin;
+      const auto spin_start = std::chrono::steady_clock::now();
+      const double cpu_start = thread_cpu_ms();
       uint64_t gen;
       int spins = 0;
       while ((gen = generation_.load(std::memory_order_acquire)) == seen && !quit_.load(std::memory_order_relaxed)) {
@@ -125,7 +146,7 @@ class Pool {
         // Yield now and then: on a busy machine this worker may share a core with the thread
         // that will post the next job, and pure spinning would steal that thread's time.
         if (++spins % 64 == 0) std::this_thread::yield();
-        if (spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
+        if (spins % 256 == 0 && spin_should_stop(spin_start, cpu_start)) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           // A timed wait in a loop rather than wait(lock, pred): the latter needs GLIBCXX_3.4.30
           // (GCC 12's libstdc++), which would raise the prebuilt binary's floor for no gain.
