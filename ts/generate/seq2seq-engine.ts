@@ -3,7 +3,8 @@
  * Engine (./engine.ts) so that `Model`, its worker and the CLI run either: the prompt is the
  * *source* — encoded once (the encoder runs over all of it, its cross-attention K/V are kept) —
  * and the decoder starts from the model's decoder start token, then samples token by token with
- * the same Sampler, stop strings, grammar constraint, EOS handling and abort polling — or, with
+ * the same Sampler, stop strings, grammar constraint, EOS handling, per-token logprobs (the
+ * log-softmax of the decoder's raw logits, ./logprobs.ts) and abort polling — or, with
  * numBeams > 1, runs beam search over that one encoded source (./seq2seq-beams.ts).
  */
 import { isTemplatedText } from '../chat/types.js';
@@ -13,11 +14,12 @@ import type { EncoderDecoder } from '../models/encoder-decoder.js';
 import { beamSearchSync } from './beam-search.js';
 import { ConstrainedSampler } from './constrained-sample.js';
 import { AbortError, type EngineHooks, type EngineOptions } from './engine.js';
+import { LogprobCapture, TokenPieces, withPieces } from './logprobs.js';
 import { Seq2SeqBeams } from './seq2seq-beams.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import { StopMatcher } from './stop-matcher.js';
-import type { GenerateResult, GenerationTokenizer, Prompt } from './types.js';
+import type { GenerateResult, GenerationTokenizer, Prompt, TokenLogprob } from './types.js';
 
 export class Seq2SeqEngine {
   private readonly sampler: Sampler;
@@ -25,6 +27,9 @@ export class Seq2SeqEngine {
   private readonly constrained: ConstrainedSampler;
   /** The decoder's tokens (start token, then the generated ones): the penalties' history. */
   private readonly history: Int32Array;
+  /** Made on the first call that asks for logprobs (as the decoder Engine's). */
+  private logprobCapture: LogprobCapture | undefined;
+  private pieces: TokenPieces | undefined;
   readonly eosIds: readonly number[];
 
   constructor(
@@ -84,6 +89,11 @@ export class Seq2SeqEngine {
     const text = new StopMatcher(stop);
     const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
     const tokens: number[] = [];
+    const topLogprobs = options.topLogprobs ?? 0;
+    const logprobs: TokenLogprob[] | null = options.logprobs ? [] : null;
+    if (!logprobs && topLogprobs > 0) throw new TypeError('tensorloom: topLogprobs needs logprobs: true');
+    const capture = logprobs ? (this.logprobCapture ??= new LogprobCapture(model.config.vocabSize)) : null;
+    const pieces = logprobs ? (this.pieces ??= new TokenPieces({ ...(this.tokenizer.tokenTable ? { tokenTable: () => this.tokenizer.tokenTable!() } : {}), createStreamDecoder: () => this.tokenizer.createStreamDecoder({ skipSpecialTokens: false }) })) : null;
     let out = '';
     const emit = (s: string): void => {
       if (!s) return;
@@ -112,6 +122,7 @@ export class Seq2SeqEngine {
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
       if (aborted()) abort();
+      capture?.capture(logits, topLogprobs); // the model's distribution, before the sampler edits the row
       const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
@@ -119,6 +130,7 @@ export class Seq2SeqEngine {
       }
       constraint?.accept(id);
       tokens.push(id);
+      if (capture) logprobs!.push(withPieces(capture.entry(id), pieces!));
       emit(text.push(decoder.push(id)));
       if (text.stoppedBy !== null || constraint?.finished) {
         finishReason = 'stop';
@@ -146,6 +158,7 @@ export class Seq2SeqEngine {
         prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
         decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
       },
+      ...(logprobs ? { logprobs } : {}),
     };
   }
 
