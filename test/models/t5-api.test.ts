@@ -14,12 +14,14 @@ import { BGE_VOCAB } from '../../scripts/make-random-encoder.js';
 import { makeRandomT5 } from '../../scripts/make-random-t5.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
 import { writeGGUF, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
+import { CapabilityError } from '../../ts/errors/capability-error.js';
 import { AbortError } from '../../ts/generate/engine.js';
 import { loadModel, type Model } from '../../ts/generate/model.js';
 import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { buildEncoderDecoder } from '../../ts/models/registry.js';
 import { repoRoot, shared } from './helpers.js';
+import { t5EncoderOnly, withoutTensors } from './t5-helpers.js';
 import { oraclePath } from './llama-cpp-oracle.js';
 
 const haveVocab = existsSync(BGE_VOCAB);
@@ -27,19 +29,6 @@ const greedyTool = join(shared, 'tools', 'llama-greedy.sh');
 const dir = mkdtempSync(join(tmpdir(), 'tl-t5-api-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SOURCE = 'translate english to german: the house is wonderful.';
-
-/** A copy of `src` without the tensors `drop` names; `meta` renames (or drops: null) metadata entries. */
-function withoutTensors(src: string, out: string, drop: (name: string) => boolean, meta: (k: string, v: unknown) => [string, unknown] | null = (k, v) => [k, v]): void {
-  const bytes = new Uint8Array(readFileSync(src));
-  const g = readGGUF(bytes);
-  const entries: [string, GGUFWriteValue][] = [];
-  for (const [k, v] of g.metadata) {
-    const kv = meta(k, v);
-    if (!kv) continue;
-    entries.push([kv[0], (typeof kv[1] === 'number' || typeof kv[1] === 'bigint' ? { type: g.metadataTypes.get(k)!.type, value: kv[1] } : kv[1]) as GGUFWriteValue]);
-  }
-  writeGGUF(out, { metadata: entries, tensors: g.tensors.filter((t) => !drop(t.name)).map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) })) });
-}
 
 describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary present' : `bge vocabulary absent (${BGE_VOCAB}) → skipped`})`, () => {
   const path = join(dir, 'flan-t5.gguf');
@@ -162,13 +151,9 @@ describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary
     expect(Array.from(lb)).toEqual(Array.from(la));
   });
 
-  it('t5encoder (an encoder-only T5, as llama.cpp names it): the same encoder output as the full model; generate refuses it', async () => {
+  it('t5encoder (an encoder-only T5, as llama.cpp names it): the same encoder output as the full model; generate is a CapabilityError', async () => {
     const enc = join(dir, 't5encoder.gguf');
-    withoutTensors(path, enc, (n) => n.startsWith('dec.') || n === 'output.weight', (k, v) => {
-      if (k === 'general.architecture') return [k, 't5encoder'];
-      if (k === 't5.decoder_block_count' || k === 't5.decoder_start_token_id') return null;
-      return [k.replace(/^t5\./, 't5encoder.'), v];
-    });
+    t5EncoderOnly(path, enc);
     using full = openModelFile(path);
     using only = openModelFile(enc);
     const backend = getBackend('js');
@@ -179,6 +164,14 @@ describe.skipIf(!haveVocab)(`T5 through loadModel (${haveVocab ? 'bge vocabulary
     const ids = Int32Array.from(await model.encode(SOURCE));
     expect(Array.from(b.encodeHidden(ids))).toEqual(Array.from(a.encodeHidden(ids)));
     expect(() => b.encode(ids)).toThrow(/has no decoder/);
-    await expect(loadModel(enc, { worker: false })).rejects.toThrow(/encoder-only T5 \(no decoder\): it cannot generate text/);
+    // it loads to embed (t5-embed.test.ts); generate is a CapabilityError
+    const e = await loadModel(enc, { worker: false });
+    try {
+      expect(e.info.capabilities).toEqual({ generate: false, embed: true, rank: false });
+      await expect(e.generate(SOURCE)).rejects.toBeInstanceOf(CapabilityError);
+      await expect(e.generate(SOURCE)).rejects.toThrow(/cannot generate/);
+    } finally {
+      await e.dispose();
+    }
   });
 });

@@ -6,7 +6,7 @@
  */
 import { AbortError } from '../errors/abort-error.js';
 import type { Pooling } from '../models/config.js';
-import type { Encoder } from '../models/encoder.js';
+import type { TokenEncoder } from '../models/token-encoder.js';
 import type { Tokenizer } from '../tokenizers/types.js';
 
 export interface EmbedOptions {
@@ -49,7 +49,7 @@ export class Embedder {
   private readonly rerankTemplate: string | null;
 
   constructor(
-    readonly encoder: Encoder,
+    readonly encoder: TokenEncoder,
     readonly tokenizer: Tokenizer,
     options: EmbedderOptions = {},
   ) {
@@ -93,7 +93,7 @@ export class Embedder {
       if (!(POOLINGS as readonly string[]).includes(requested)) throw new EmbedError(`pooling must be one of ${POOLINGS.join(', ')}, got ${JSON.stringify(requested)}`);
       return requested;
     }
-    const p = this.encoder.spec.pooling;
+    const p = this.encoder.defaultPooling;
     if (p === null || p === 'none') {
       throw new EmbedError(`the model file does not say how to pool token vectors into one; pass { pooling: 'mean' | 'cls' | 'last' }`);
     }
@@ -155,7 +155,7 @@ export class Embedder {
    * every group goes through the same packed forward passes. All groups are checked before any runs.
    */
   rankGroups(groups: readonly { query: string; documents: readonly string[] }[], options: { truncate?: boolean } = {}, aborted?: () => boolean): { scores: number[]; tokens: number }[] {
-    if (this.encoder.spec.pooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.spec.pooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
+    if (this.encoder.defaultPooling !== 'rank') throw new EmbedError(`this model is not a reranker (its pooling is ${this.encoder.defaultPooling ?? 'not declared'}); rank() needs a cross-encoder with a classification head`);
     const perGroup = groups.map((g) => this.pairIds(g.query, g.documents, options.truncate === true));
     const out = this.run(perGroup.flat(), 'rank', aborted);
     let at = 0;

@@ -3,7 +3,8 @@
  * `loadModel(path, { worker: false })`. One loaded file serves every capability it has:
  * - generate: decoders (the Transformer + generation Engine);
  * - embed: encoders (BERT family) and decoders whose file declares a pooling (Qwen3-Embedding),
- *   through the packed Encoder forward pass (ts/models/encoder.ts, ts/embed/embedder.ts);
+ *   through the packed Encoder forward pass (ts/models/encoder.ts, ts/embed/embedder.ts), and
+ *   encoder-only T5s (t5encoder) through EncoderDecoder's encoder — both TokenEncoders;
  * - rank: models whose pooling is `rank` (cross-encoder rerankers).
  * The side a file is for is built at load time; a decoder embedder's generation side is built on
  * first use (it would otherwise allocate a KV cache nobody asked for).
@@ -150,7 +151,7 @@ function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, opti
   }
   const { config, file } = resolveModel(src);
   const s = config.seq2seq!;
-  if (s.encoderOnly) throw new Error(`tensorloom: ${path}: '${config.architecture}' is an encoder-only T5 (no decoder): it cannot generate text`);
+  if (s.encoderOnly) return loadT5Encoder(path, src, backend, t0);
   const model = new EncoderDecoder(backend, config, t5Weights(file, config), options.contextLength !== undefined ? { maxTarget: options.contextLength } : {});
   const tok = openTokenizer(src, config.vocabSize);
   const engine = new Seq2SeqEngine(model, tok.tokenizer, tok.stopIds);
@@ -175,6 +176,44 @@ function loadEncoderDecoder(path: string, src: ModelFile, backend: Backend, opti
       throw new CapabilityError(`tensorloom: ${path}: '${config.architecture}' is an encoder-decoder; it generates but cannot embed or rank`);
     },
     encode: (text, addBos) => engine.encode(text, addBos),
+    close: () => src.close(),
+  };
+}
+
+/**
+ * An encoder-only T5 (`t5encoder`): embeds through the Embedder like the other encoders, pooling as
+ * the file declares, else by the mean (sentence-T5's convention; llama.cpp writes no pooling key for
+ * t5encoder); it has no decoder, so it cannot generate.
+ */
+function loadT5Encoder(path: string, src: ModelFile, backend: Backend, t0: number): LoadedModel {
+  const { config, file } = resolveModel(src);
+  const pooling = declaredPooling(src) ?? 'mean';
+  const model = new EncoderDecoder(backend, config, t5Weights(file, config), { pooling });
+  const tok = openTokenizer(src, config.vocabSize);
+  const embedder = new Embedder(model, tok.tokenizer);
+  const info: ModelInfo = {
+    path,
+    format: src.format,
+    config,
+    contextLength: embedder.contextLength,
+    kvCache: null,
+    backend: backend.info(),
+    tokenizer: { path: tok.path, vocabSize: tok.tokenizer.vocabSize, bosId: null, eosIds: tok.stopIds },
+    chat: modelChatInfo(src, null, tok.tokenizer.specialIds.eos ?? config.eosTokenIds[0] ?? null, tok.controlTokens),
+    capabilities: { generate: false, embed: pooling !== 'rank', rank: false },
+    embedding: { dimensions: config.dim, contextLength: embedder.contextLength, pooling, reranker: false },
+    loadMs: performance.now() - t0,
+  };
+  return {
+    info,
+    get engine(): never {
+      throw new CapabilityError(`tensorloom: ${path}: '${config.architecture}' is an encoder-only T5 (no decoder); it embeds but cannot generate`);
+    },
+    embedder,
+    encode: (text) => {
+      if (typeof text !== 'string') throw new TypeError('tensorloom: an encoder-only T5 encodes plain text (no chat templates)');
+      return Array.from(tok.tokenizer.encode(text, { addSpecialTokens: true }));
+    },
     close: () => src.close(),
   };
 }

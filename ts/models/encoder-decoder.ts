@@ -16,8 +16,9 @@ import { MLP } from '../layers/mlp.js';
 import { RelativePositionBias } from '../layers/relative-position-bias.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { Workspace } from '../layers/workspace.js';
-import type { Seq2SeqSpec, TransformerConfig } from './config.js';
+import type { Pooling, Seq2SeqSpec, TransformerConfig } from './config.js';
 import type { T5AttentionWeights, T5FeedForwardWeights, T5Weights } from './t5.js';
+import { poolText, type TokenEncoder } from './token-encoder.js';
 import type { LinearWeights, NormWeights } from './weights.js';
 
 interface SelfAttention {
@@ -61,9 +62,14 @@ export interface DecoderState {
 export interface EncoderDecoderOptions {
   /** Most decoder positions one generation may hold (its KV cache size). Default: the context length. */
   maxTarget?: number;
+  /**
+   * The pooling of its embeddings when embed() is given none (`TokenEncoder`): the file's, else the
+   * sentence-T5 convention, mean (the default; llama.cpp writes no pooling key for t5encoder).
+   */
+  pooling?: Pooling;
 }
 
-export class EncoderDecoder {
+export class EncoderDecoder implements TokenEncoder {
   readonly config: TransformerConfig;
   readonly spec: Seq2SeqSpec;
   /** Longest source the encoder takes (the context length). */
@@ -81,6 +87,7 @@ export class EncoderDecoder {
   private readonly ws: Workspace;
   private readonly shape: AttentionShape;
   private readonly logits: Float32Array;
+  readonly defaultPooling: Pooling;
 
   constructor(
     readonly backend: Backend,
@@ -94,6 +101,7 @@ export class EncoderDecoder {
     const c = config;
     this.maxSource = c.contextLength;
     this.maxTarget = options.maxTarget ?? c.contextLength;
+    this.defaultPooling = options.pooling ?? 'mean';
     if (!Number.isInteger(this.maxTarget) || this.maxTarget < 1) throw new RangeError(`tensorloom: maxTarget must be an integer ≥ 1, got ${this.maxTarget}`);
     this.ws = new Workspace(Math.max(this.maxSource, 1));
     const inner = c.nHeads * c.headDim;
@@ -191,6 +199,30 @@ export class EncoderDecoder {
     }
     const out = new Float32Array(N * c.dim);
     this.encoderNorm.forward(out, x, N);
+    return out;
+  }
+
+  /** Most tokens of one `hidden` call (TokenEncoder): the encoder's context. */
+  get maxRows(): number {
+    return this.maxSource;
+  }
+
+  /**
+   * The encoder's output for texts packed back to back (TokenEncoder, for embeddings): each text
+   * runs through the encoder on its own (T5's position bias is per sequence), into one [N, dim].
+   */
+  hidden(tokens: Int32Array, bounds: Int32Array): Float32Array {
+    const dim = this.config.dim;
+    const out = new Float32Array(tokens.length * dim);
+    for (let i = 0; i + 1 < bounds.length; i++) out.set(this.encodeHidden(tokens.subarray(bounds[i]!, bounds[i + 1]!)), bounds[i]! * dim);
+    return out;
+  }
+
+  /** One vector per text of `hidden`'s output (mean, cls, last or none; T5 has no classification head for rank). */
+  pool(hidden: Float32Array, bounds: Int32Array, pooling: Pooling): Float32Array[] {
+    if (pooling === 'rank') throw new Error(`tensorloom: ${this.config.architecture} has no classification head: it cannot rank`);
+    const out: Float32Array[] = [];
+    for (let i = 0; i + 1 < bounds.length; i++) out.push(poolText(hidden, bounds[i]!, bounds[i + 1]!, this.config.dim, pooling));
     return out;
   }
 

@@ -18,6 +18,7 @@ import { RMSNorm } from '../layers/rmsnorm.js';
 import type { Norm } from '../layers/block.js';
 import { Workspace } from '../layers/workspace.js';
 import { validateConfig, type EncoderSpec, type Pooling, type TransformerConfig } from './config.js';
+import { poolText, type TokenEncoder } from './token-encoder.js';
 import type { EncoderWeights, LinearWeights, NormWeights } from './weights.js';
 
 interface EncoderLayer {
@@ -38,7 +39,7 @@ export interface EncoderOptions {
   maxRows?: number;
 }
 
-export class Encoder {
+export class Encoder implements TokenEncoder {
   readonly config: TransformerConfig;
   readonly spec: EncoderSpec;
   readonly maxRows: number;
@@ -129,6 +130,11 @@ export class Encoder {
     this.shape = { T: 1, S: 1, H: c.nHeads, Hkv: c.nKvHeads, D: c.headDim, posOffset: 0, causal: this.spec.causal, ...(c.rope ? { rope: c.rope } : {}) };
   }
 
+  /** The pooling the file declares (null: it does not say). */
+  get defaultPooling(): Pooling | null {
+    return this.spec.pooling;
+  }
+
   /** Width of one pooled vector: dim, or the classifier's outputs for `rank`. */
   outputWidth(pooling: Pooling): number {
     if (pooling !== 'rank') return this.config.dim;
@@ -200,18 +206,9 @@ export class Encoder {
     for (let i = 0; i + 1 < bounds.length; i++) {
       const a = bounds[i]!;
       const e = bounds[i + 1]!;
-      if (e <= a) throw new RangeError('tensorloom: cannot pool an empty text');
-      let vec: Float32Array;
-      if (pooling === 'mean') {
-        const acc = new Float64Array(dim);
-        for (let t = a; t < e; t++) for (let d = 0; d < dim; d++) acc[d]! += hidden[t * dim + d]!;
-        vec = Float32Array.from(acc, (s) => s / (e - a));
-      } else if (pooling === 'last') vec = hidden.slice((e - 1) * dim, e * dim);
-      else if (pooling === 'none') vec = hidden.slice(a * dim, e * dim);
-      else if (pooling === 'rank' && this.spec.decoderRank) vec = hidden.slice((e - 1) * dim, e * dim); // causal: the last token saw the pair
-      else vec = hidden.slice(a * dim, (a + 1) * dim); // cls, and rank's input
-      if (pooling === 'rank') vec = this.classify(vec);
-      out.push(vec);
+      // rank: the classification head reads the first token, or the last for causal decoder rerankers (it saw the pair)
+      if (pooling === 'rank') out.push(this.classify(poolText(hidden, a, e, dim, this.spec.decoderRank ? 'last' : 'cls')));
+      else out.push(poolText(hidden, a, e, dim, pooling));
     }
     return out;
   }
