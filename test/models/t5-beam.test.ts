@@ -118,6 +118,34 @@ describe.skipIf(!haveVocab)(`T5 beam search (${haveVocab ? 'bge vocabulary prese
     });
   }
 
+  it('a step runs all beams as one batched decoder step: each beam\'s logits equal its own from-scratch run', async () => {
+    const engine = await engineOf('flan-t5');
+    const model = engine.model;
+    const source = engine.encode(SOURCE);
+    const beams = new Seq2SeqBeams(model, model.encode(Int32Array.from(source)), 8);
+    const { state } = beams.start();
+    // three beams from one parent, then two steps with different tokens each (caches diverge)
+    const states = [state, beams.fork(state), beams.fork(state)];
+    const prefixes: number[][] = [[], [], []];
+    for (const step of [[5, 9, 17], [40, 5, 3]]) {
+      const rows = beams.step(states, step);
+      expect(rows).toHaveLength(3);
+      step.forEach((t, i) => prefixes[i]!.push(t));
+      rows.forEach((row, i) => {
+        const ref = scratchLogits(model, source, prefixes[i]!);
+        let diff = 0;
+        let range = 0;
+        for (let v = 0; v < ref.length; v++) {
+          diff = Math.max(diff, Math.abs(row[v]! - ref[v]!));
+          range = Math.max(range, Math.abs(ref[v]!));
+        }
+        expect(diff / range, `beam ${i} after ${JSON.stringify(prefixes[i])}`).toBeLessThan(1e-4);
+      });
+    }
+    expect(beams.forwards).toBe(1 + 2 * 3);
+    for (const s of states) beams.release(s);
+  });
+
   it('numBeams 1 is greedy search (temperature 0)', async () => {
     const e = await engineOf('t5');
     const source = e.encode(SOURCE);

@@ -5,6 +5,9 @@
  * Only the decoder's self-attention cache is per beam: a beam that splits gets a copy of its
  * parent's filled positions, in caches from a pool that dead beams return (so a search allocates
  * about 2·numBeams caches however long it runs), each sized for the search, not for maxTarget.
+ * Each step runs all live beams as the rows of one batched decoder step (EncoderDecoder.decodeRows,
+ * the mechanism serving uses to fuse the decode rows of several requests): the projections, feed-
+ * forwards and LM head read their weights once per step instead of once per beam.
  */
 import type { DecoderState, EncodedSource, EncoderDecoder } from '../models/encoder-decoder.js';
 import type { BeamSearchModel, BeamStart } from './beam-search.js';
@@ -17,6 +20,8 @@ interface Cache {
 export class Seq2SeqBeams implements BeamSearchModel<DecoderState> {
   private readonly pool: Cache[] = [];
   private readonly one = new Int32Array(1);
+  /** The [beams, vocab] logits of the last step (reused: the search reads them before the next step). */
+  private rows = new Float32Array(0);
   /** Floats per position per layer (K or V). */
   private readonly rowSize: number;
   /** Decoder tokens run (one per beam per step, the start token included). */
@@ -44,14 +49,19 @@ export class Seq2SeqBeams implements BeamSearchModel<DecoderState> {
   }
 
   step(states: DecoderState[], tokens: number[]): Float32Array[] {
-    return states.map((s, i) => {
-      if (s.pos >= this.capacity) throw new RangeError(`tensorloom: a beam ran past its ${this.capacity} decoder positions`);
-      this.one[0] = tokens[i]!;
-      // decode's logits are a view the next call overwrites: each beam keeps a copy.
-      const logits = this.model.decode(s, this.one).slice();
-      this.forwards++;
-      return logits;
-    });
+    for (const s of states) if (s.pos >= this.capacity) throw new RangeError(`tensorloom: a beam ran past its ${this.capacity} decoder positions`);
+    const V = this.model.config.vocabSize;
+    const R = states.length;
+    if (this.rows.length < R * V) this.rows = new Float32Array(R * V);
+    const ids = Int32Array.from(tokens);
+    // one batched decoder step per at most maxRows beams (the model's workspace height)
+    const chunk = this.model.maxRows;
+    for (let r = 0; r < R; r += chunk) {
+      const n = Math.min(chunk, R - r);
+      this.model.decodeRows(states.slice(r, r + n), ids.subarray(r, r + n), this.rows.subarray(r * V, (r + n) * V));
+    }
+    this.forwards += R;
+    return states.map((_, i) => this.rows.subarray(i * V, (i + 1) * V));
   }
 
   fork(s: DecoderState): DecoderState {
