@@ -12,12 +12,11 @@ import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { beamSearchSync } from './beam-search.js';
 import { DecoderBeams } from './decoder-beams.js';
-import { LogprobCapture, TokenPieces, withPieces } from './logprobs.js';
+import { GenerationOutput, LogprobTools } from './generation-output.js';
 import { ConstrainedSampler } from './constrained-sample.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
-import { StopMatcher } from './stop-matcher.js';
-import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt, TokenLogprob } from './types.js';
+import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt } from './types.js';
 
 /** Options the engine takes: the public ones minus what only makes sense across threads. */
 export type EngineOptions = Omit<GenerateOptions, 'signal' | 'onText'>;
@@ -48,8 +47,7 @@ export class Engine {
   private readonly one = new Int32Array(1);
   private savedLogits: Float32Array | undefined;
   /** Made on the first call that asks for logprobs. */
-  private logprobCapture: LogprobCapture | undefined;
-  private pieces: TokenPieces | undefined;
+  private logprobTools: LogprobTools | undefined;
   /** Grammar-constrained sampling: the plain sample first, a full mask only when needed (./constrained-sample.ts). */
   private readonly constrained: ConstrainedSampler;
   /** Tokens that end generation: the model file's EOS (and EOT) and the tokenizer's. */
@@ -107,7 +105,6 @@ export class Engine {
     // (or a direct caller) is checked again here, where it is used.
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
-    const stop = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
     const sampling = resolveSampling(options);
     const constraint = this.constraint(options);
     const ids = this.encode(prompt, options.addBos);
@@ -131,29 +128,14 @@ export class Engine {
 
     const aborted = hooks.aborted ?? (() => false);
     const eos = options.ignoreEos ? [] : this.eosIds;
-    const text = new StopMatcher(stop);
+    const numBeams = options.numBeams ?? 1;
+    const useBeams = numBeams > 1 && maxTokens > 0;
     // Primed with the prompt so that SentencePiece keeps the leading space of a continuation
     // (it only drops the space of the very first piece of a text); special tokens are skipped.
-    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-    for (const id of ids) decoder.push(id);
-    const tokens: number[] = [];
-    const topLogprobs = options.topLogprobs ?? 0;
-    const logprobs: TokenLogprob[] | null = options.logprobs ? [] : null;
-    if (!logprobs && topLogprobs > 0) throw new TypeError('tensorloom: topLogprobs needs logprobs: true');
-    const capture = logprobs ? (this.logprobCapture ??= new LogprobCapture(model.config.vocabSize)) : null;
-    const pieces = logprobs ? (this.pieces ??= new TokenPieces({ ...(this.tokenizer.tokenTable ? { tokenTable: () => this.tokenizer.tokenTable!() } : {}), createStreamDecoder: () => this.tokenizer.createStreamDecoder({ skipSpecialTokens: false }) })) : null;
-    let out = '';
-    const emit = (s: string): void => {
-      if (!s) return;
-      out += s;
-      hooks.onText?.(s);
-    };
-    const abort = (): never => {
-      throw new AbortError('tensorloom: generation was aborted', { text: out, tokens: tokens.slice() });
-    };
+    const tools = options.logprobs && !useBeams ? (this.logprobTools ??= new LogprobTools(this.tokenizer, model.config.vocabSize)) : null;
+    const out = new GenerationOutput(this.tokenizer, options, hooks, tools, ids);
 
-    if (aborted()) abort();
-    const numBeams = options.numBeams ?? 1;
+    if (aborted()) out.abort();
     if (numBeams > 1 && model.cache.recurrent) {
       throw new RangeError('tensorloom: numBeams > 1 (beam search) needs a KV cache it can copy per beam; this model has recurrent layers, use numBeams 1');
     }
@@ -161,7 +143,7 @@ export class Engine {
     let logits = model.forward(history.subarray(reuse, length), reuse);
     const prefillMs = performance.now() - tPrefill;
 
-    if (numBeams > 1 && maxTokens > 0) {
+    if (useBeams) {
       // Beam search from the prompt's logits (ts/generate/beam-search.ts). The beams write their
       // tokens after the prompt, in copies of the cache or in the cache itself, so afterwards only
       // the prompt's entries are kept for prefix reuse.
@@ -182,29 +164,12 @@ export class Engine {
         beams.dispose();
       }
       const best = search.hypotheses[0];
-      tokens.push(...(best?.tokens ?? []));
-      for (const id of tokens) emit(text.push(decoder.push(id)));
-      emit(text.finish(decoder.flush()));
+      for (const id of best?.tokens ?? []) out.push(id);
+      out.finish();
       // (an abort keeps the best beam so far as the partial result)
-      if (search.aborted) throw new AbortError('tensorloom: generation was aborted', { text: out, tokens: tokens.slice() });
-      const tEnd = performance.now();
-      const decodeMs = tEnd - tDecode;
-      const ran = ids.length - reuse;
-      return {
-        text: out,
-        tokens,
-        finishReason: best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length',
-        stopString: null,
-        usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: reuse },
-        timings: {
-          prefillMs,
-          decodeMs,
-          totalMs: tEnd - t0,
-          prefillTokensPerSecond: prefillMs > 0 ? (ran * 1000) / prefillMs : 0,
-          // one "step" advances every live beam by a token: beams.forwards counts the forward passes
-          decodeTokensPerSecond: decodeMs > 0 ? (beams.forwards * 1000) / decodeMs : 0,
-        },
-      };
+      if (search.aborted) out.abort();
+      // one "step" advances every live beam by a token: beams.forwards counts the forward passes
+      return out.result(best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length', { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens: beams.forwards });
     }
 
     this.sampler.reset(sampling);
@@ -212,19 +177,16 @@ export class Engine {
     let decodeSteps = 0;
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
-      if (aborted()) abort();
-      capture?.capture(logits, topLogprobs); // the model's distribution, before the sampler edits the row
+      if (aborted()) out.abort();
+      out.capture(logits); // the model's distribution, before the sampler edits the row
       const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
       }
       constraint?.accept(id);
-      tokens.push(id);
-      if (capture) logprobs!.push(withPieces(capture.entry(id), pieces!));
-      emit(text.push(decoder.push(id)));
-      if (text.stoppedBy !== null || constraint?.finished) {
-        finishReason = 'stop'; // a grammar that admits nothing more ends the text, as EOS would
+      if (out.push(id) || constraint?.finished) {
+        finishReason = 'stop'; // a stop string; or a grammar that admits nothing more ends the text, as EOS would
         break;
       }
       if (i + 1 === maxTokens || length >= ctx) break; // no room or no need to run this token
@@ -234,25 +196,8 @@ export class Engine {
       length++;
       decodeSteps++;
     }
-    emit(text.finish(decoder.flush()));
-    const tEnd = performance.now();
-    const decodeMs = tEnd - tDecode;
-    const ran = ids.length - reuse;
-    return {
-      text: out,
-      tokens,
-      finishReason,
-      stopString: text.stoppedBy,
-      usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: reuse },
-      timings: {
-        prefillMs,
-        decodeMs,
-        totalMs: tEnd - t0,
-        prefillTokensPerSecond: prefillMs > 0 ? (ran * 1000) / prefillMs : 0,
-        decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
-      },
-      ...(logprobs ? { logprobs } : {}),
-    };
+    out.finish();
+    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens: decodeSteps });
   }
 
   /** The grammar constraint the options ask for (grammar / jsonSchema / jsonObject), or null. */

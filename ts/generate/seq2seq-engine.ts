@@ -13,13 +13,12 @@ import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { EncoderDecoder } from '../models/encoder-decoder.js';
 import { beamSearchSync } from './beam-search.js';
 import { ConstrainedSampler } from './constrained-sample.js';
-import { AbortError, type EngineHooks, type EngineOptions } from './engine.js';
-import { LogprobCapture, TokenPieces, withPieces } from './logprobs.js';
+import type { EngineHooks, EngineOptions } from './engine.js';
+import { GenerationOutput, LogprobTools } from './generation-output.js';
 import { Seq2SeqBeams } from './seq2seq-beams.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
-import { StopMatcher } from './stop-matcher.js';
-import type { GenerateResult, GenerationTokenizer, Prompt, TokenLogprob } from './types.js';
+import type { GenerateResult, GenerationTokenizer, Prompt } from './types.js';
 
 export class Seq2SeqEngine {
   private readonly sampler: Sampler;
@@ -28,8 +27,7 @@ export class Seq2SeqEngine {
   /** The decoder's tokens (start token, then the generated ones): the penalties' history. */
   private readonly history: Int32Array;
   /** Made on the first call that asks for logprobs (as the decoder Engine's). */
-  private logprobCapture: LogprobCapture | undefined;
-  private pieces: TokenPieces | undefined;
+  private logprobTools: LogprobTools | undefined;
   readonly eosIds: readonly number[];
 
   constructor(
@@ -78,7 +76,6 @@ export class Seq2SeqEngine {
     const t0 = performance.now();
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
-    const stop = typeof options.stop === 'string' ? [options.stop] : (options.stop ?? []);
     const sampling = resolveSampling(options);
     const constraint = this.constraint(options);
     if (options.addBos !== undefined) throw new TypeError('tensorloom: addBos is a decoder-only option: an encoder-decoder source gets no BOS (T5 appends </s>)');
@@ -86,27 +83,13 @@ export class Seq2SeqEngine {
     const model = this.model;
     const aborted = hooks.aborted ?? (() => false);
     const eos = options.ignoreEos ? [] : this.eosIds;
-    const text = new StopMatcher(stop);
-    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-    const tokens: number[] = [];
-    const topLogprobs = options.topLogprobs ?? 0;
-    const logprobs: TokenLogprob[] | null = options.logprobs ? [] : null;
-    if (!logprobs && topLogprobs > 0) throw new TypeError('tensorloom: topLogprobs needs logprobs: true');
-    const capture = logprobs ? (this.logprobCapture ??= new LogprobCapture(model.config.vocabSize)) : null;
-    const pieces = logprobs ? (this.pieces ??= new TokenPieces({ ...(this.tokenizer.tokenTable ? { tokenTable: () => this.tokenizer.tokenTable!() } : {}), createStreamDecoder: () => this.tokenizer.createStreamDecoder({ skipSpecialTokens: false }) })) : null;
-    let out = '';
-    const emit = (s: string): void => {
-      if (!s) return;
-      out += s;
-      hooks.onText?.(s);
-    };
-    const abort = (): never => {
-      throw new AbortError('tensorloom: generation was aborted', { text: out, tokens: tokens.slice() });
-    };
-
-    if (aborted()) abort();
     const numBeams = options.numBeams ?? 1;
-    if (numBeams > 1 && maxTokens > 0) return this.beamSearch(ids, numBeams, Math.min(maxTokens, model.maxTarget), eos, options, hooks, t0);
+    const useBeams = numBeams > 1 && maxTokens > 0;
+    const tools = options.logprobs && !useBeams ? (this.logprobTools ??= new LogprobTools(this.tokenizer, model.config.vocabSize)) : null;
+    const out = new GenerationOutput(this.tokenizer, options, hooks, tools);
+
+    if (aborted()) out.abort();
+    if (useBeams) return this.beamSearch(ids, numBeams, Math.min(maxTokens, model.maxTarget), eos, options, hooks, out, t0);
     // "prefill": the encoder over the source (cross K/V kept in `state`) and the first decoder step
     const tPrefill = performance.now();
     const state = model.start(model.encode(Int32Array.from(ids)));
@@ -121,18 +104,15 @@ export class Seq2SeqEngine {
     let decodeSteps = 0;
     const tDecode = performance.now();
     for (let i = 0; i < maxTokens; i++) {
-      if (aborted()) abort();
-      capture?.capture(logits, topLogprobs); // the model's distribution, before the sampler edits the row
+      if (aborted()) out.abort();
+      out.capture(logits); // the model's distribution, before the sampler edits the row
       const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
       if (eos.includes(id)) {
         finishReason = 'stop';
         break;
       }
       constraint?.accept(id);
-      tokens.push(id);
-      if (capture) logprobs!.push(withPieces(capture.entry(id), pieces!));
-      emit(text.push(decoder.push(id)));
-      if (text.stoppedBy !== null || constraint?.finished) {
+      if (out.push(id) || constraint?.finished) {
         finishReason = 'stop';
         break;
       }
@@ -142,32 +122,17 @@ export class Seq2SeqEngine {
       length++;
       decodeSteps++;
     }
-    emit(text.finish(decoder.flush()));
-    const tEnd = performance.now();
-    const decodeMs = tEnd - tDecode;
-    return {
-      text: out,
-      tokens,
-      finishReason,
-      stopString: text.stoppedBy,
-      usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: 0 },
-      timings: {
-        prefillMs,
-        decodeMs,
-        totalMs: tEnd - t0,
-        prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
-        decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
-      },
-      ...(logprobs ? { logprobs } : {}),
-    };
+    out.finish();
+    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens: decodeSteps });
   }
 
   /**
    * Beam search (the options were checked by validateGenerateOptions, which refuses sampling,
    * penalties, stop strings and grammars with numBeams > 1): the source is encoded once and every
    * beam attends to its cross K/V. `maxTokens` ≤ maxTarget: a beam's last token is never run.
+   * The best beam's text is emitted at the end (it is known only then).
    */
-  private beamSearch(ids: number[], numBeams: number, maxTokens: number, eos: readonly number[], options: EngineOptions, hooks: EngineHooks, t0: number): GenerateResult {
+  private beamSearch(ids: number[], numBeams: number, maxTokens: number, eos: readonly number[], options: EngineOptions, hooks: EngineHooks, out: GenerationOutput, t0: number): GenerateResult {
     const tPrefill = performance.now();
     const source = this.model.encode(Int32Array.from(ids));
     const prefillMs = performance.now() - tPrefill;
@@ -182,29 +147,12 @@ export class Seq2SeqEngine {
       aborted: hooks.aborted ?? (() => false),
     });
     const best = search.hypotheses[0];
-    const tokens = best?.tokens ?? [];
-    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-    const text = tokens.map((id) => decoder.push(id)).join('') + decoder.flush();
-    if (text) hooks.onText?.(text); // one chunk: the best beam is known only at the end
+    for (const id of best?.tokens ?? []) out.push(id);
+    out.finish();
     // (an abort keeps the best beam so far as the partial result)
-    if (search.aborted) throw new AbortError('tensorloom: generation was aborted', { text, tokens: tokens.slice() });
-    const tEnd = performance.now();
-    const decodeMs = tEnd - tDecode;
-    return {
-      text,
-      tokens,
-      finishReason: best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length',
-      stopString: null,
-      usage: { promptTokens: ids.length, completionTokens: tokens.length, totalTokens: ids.length + tokens.length, cachedPromptTokens: 0 },
-      timings: {
-        prefillMs,
-        decodeMs,
-        totalMs: tEnd - t0,
-        prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
-        // beams.forwards: decoder tokens run over all beams (the start token included)
-        decodeTokensPerSecond: decodeMs > 0 ? (beams.forwards * 1000) / decodeMs : 0,
-      },
-    };
+    if (search.aborted) out.abort();
+    // beams.forwards: decoder tokens run over all beams (the start token included)
+    return out.result(best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length', { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens: beams.forwards });
   }
 
   /** The grammar constraint the options ask for, or null (as the decoder Engine). */
