@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BGE_VOCAB } from '../../scripts/make-random-encoder.js';
 import { makeRandomT5 } from '../../scripts/make-random-t5.js';
 import { getBackend } from '../../ts/backend/index.js';
+import { isEmbeddingModel } from '../../ts/cli/serve-embeddings.js';
 import { CapabilityError } from '../../ts/errors/capability-error.js';
 import { u32 } from '../../ts/formats/gguf-writer.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
@@ -71,6 +72,9 @@ for (const arch of ['t5', 'flan-t5'] as const) {
       await expect(model.generate('the house')).rejects.toBeInstanceOf(CapabilityError);
       await expect(model.stream('the house').result).rejects.toBeInstanceOf(CapabilityError);
       await expect(model.rank('a', ['b'])).rejects.toThrow(/not a reranker/);
+      // `tensorloom serve` takes the embeddings server for it (and the completions one for the full model)
+      expect(isEmbeddingModel(enc)).toBe(true);
+      expect(isEmbeddingModel(full)).toBe(false);
     });
 
     it('embed(): the normalized mean of the encoder output (the full model\'s encoder, JS backend); batches equal single texts', async () => {

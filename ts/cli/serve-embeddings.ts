@@ -8,13 +8,15 @@ import { declaredPooling, resolveModel } from '../models/registry.js';
 import { createEmbeddingServer } from '../server/embeddings.js';
 
 /**
- * Whether the model file is an embedding model: an encoder entry of the architecture table, or a
- * decoder whose file declares a pooling (Qwen3-Embedding, decoder rerankers).
+ * Whether the model file is an embedding model: an encoder entry of the architecture table, an
+ * encoder-only T5 (t5encoder), or a decoder whose file declares a pooling (Qwen3-Embedding, decoder
+ * rerankers).
  */
 export function isEmbeddingModel(path: string): boolean {
   try {
     using mf = openModelFile(path);
-    if (resolveModel(mf).config.encoder !== undefined) return true;
+    const { config } = resolveModel(mf);
+    if (config.encoder !== undefined || config.seq2seq?.encoderOnly) return true;
     const p = declaredPooling(mf);
     return p !== null && p !== 'none';
   } catch {
