@@ -18,10 +18,12 @@ import { getBackend } from '../../ts/backend/index.js';
 import type { Backend } from '../../ts/backend/types.js';
 import { f16ToF32, f32ToF16 } from '../../ts/formats/dtype-convert.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
+import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { convertModel } from '../../ts/models/convert.js';
 import { buildTransformer } from '../../ts/models/registry.js';
+import { Scheduler } from '../../ts/server/scheduler.js';
 import { maxAbsDiff, nativeAvailable } from './helpers.js';
 import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
 
@@ -220,9 +222,96 @@ describe.skipIf(!oraclePath)(`gemma4 variants llama.cpp runs ${oraclePath ? '' :
         const a = logitsOf(m.gguf);
         const b = logitsOf(m.hf);
         for (let i = 0; i < a.length; i++) expect(maxAbsDiff(a[i]!, b[i]!)).toBeLessThan(1e-4);
+        // our converter writes the folder under the GGUF's tensor names and shapes
+        const out = join(dir, `${what.replace(/\W+/g, '-')}-converted.gguf`);
+        const h = openModelFile(m.hf);
+        try {
+          convertModel(h, out, { type: 'f32' });
+        } finally {
+          h.close();
+        }
+        const shapes = (p: string) => new Map(readGGUF(p).tensors.map((t) => [t.name, t.dims.join('x')]));
+        expect(shapes(out)).toEqual(shapes(m.gguf));
       }
     });
   }
+});
+
+describe('gemma4 26B-A4B shape: the experts as the file declares them', () => {
+  const moe = make('moe-checks', { experts: 4, noPerLayerInputs: true }, false);
+  it.skipIf(!nativeAvailable())('JS and native backends agree (max |Δ| < 1e-4); a prompt in one chunk equals token-by-token', () => {
+    const f = openModelFile(moe.gguf);
+    try {
+      const ids = Int32Array.from(PROMPTS[1]!);
+      const mj = buildTransformer(f, getBackend('js'));
+      const mn = buildTransformer(f, getBackend('native'));
+      expect(mn.config.sideExperts).toEqual({ experts: 4, used: 2, hiddenDim: 32 });
+      const V = mj.config.vocabSize;
+      const lj = new Float32Array(ids.length * V);
+      const ln = new Float32Array(ids.length * V);
+      mj.forward(ids, 0, lj);
+      mn.forward(ids, 0, ln);
+      expect(maxAbsDiff(lj, ln)).toBeLessThan(1e-4);
+      mn.cache.length = 0;
+      let worst = 0;
+      for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxAbsDiff(mn.forward(ids.subarray(i, i + 1), i), ln.subarray(i * V, (i + 1) * V)));
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      f.close();
+    }
+  });
+
+  it('the batching server, 8 requests batched, gives what generate gives', async () => {
+    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i * 4 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
+    const s = await Scheduler.load({ model: moe.gguf, parallel: 8, prefillChunk: 8 });
+    const single = await loadModel(moe.gguf, { worker: false });
+    try {
+      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 16, ignoreEos: true })));
+      for (let i = 0; i < prompts.length; i++) {
+        expect(batched[i]!.tokens).toEqual((await single.generate(prompts[i]!, { temperature: 0, maxTokens: 16, ignoreEos: true })).tokens);
+      }
+    } finally {
+      await s.close();
+      await single.dispose();
+    }
+  });
+
+  /** The MoE GGUF rewritten with edited metadata and tensors. */
+  function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void): string {
+    const g = readGGUF(moe.gguf);
+    const bytes = readFileSync(moe.gguf);
+    const meta = new Map<string, GGUFWriteValue>();
+    for (const [k, v] of g.metadata) {
+      const t = g.metadataTypes.get(k)!;
+      meta.set(k, { type: t.type, value: v, ...(t.itemType !== undefined ? { itemType: t.itemType } : {}) });
+    }
+    const tensors: GGUFWriteTensor[] = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
+    edit(meta, tensors);
+    const p = join(dir, `moe-${name}.gguf`);
+    writeGGUF(p, { metadata: meta, tensors });
+    return p;
+  }
+  async function loadError(p: string): Promise<string> {
+    try {
+      const m = await loadModel(p, { backend: backendName, worker: false });
+      await m.dispose();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  }
+  it('an expert count that does not match the tensors names the router', async () => {
+    expect(await loadError(variant('count', (meta) => meta.set('gemma4.expert_count', u32(6))))).toMatch(/blk\.0\.ffn_gate_inp\.weight is \[4, 64\], expected \[6, 64\]/);
+  });
+  it('experts used beyond the expert count names the key', async () => {
+    expect(await loadError(variant('used', (meta) => meta.set('gemma4.expert_used_count', u32(5))))).toMatch(/gemma4\.expert_used_count \(5\)/);
+  });
+  it('a missing router scale names the tensor', async () => {
+    expect(await loadError(variant('no-scale', (_, t) => t.splice(t.findIndex((x) => x.name === 'blk.3.ffn_gate_inp.scale'), 1)))).toMatch(/blk\.3\.ffn_gate_inp\.scale/);
+  });
+  it('routed experts without expert_count name the key', async () => {
+    expect(await loadError(variant('no-count', (meta) => meta.delete('gemma4.expert_count')))).toMatch(/blk\.0\.ffn_gate_inp\.weight routes to experts.*expert_count/);
+  });
 });
 
 describe('gemma4 from a Hugging Face folder: bad input names the key or tensor', () => {
