@@ -232,6 +232,13 @@ describe.skipIf(!oraclePath)(`gemma4 variants llama.cpp runs ${oraclePath ? '' :
         }
         const shapes = (p: string) => new Map(readGGUF(p).tensors.map((t) => [t.name, t.dims.join('x')]));
         expect(shapes(out)).toEqual(shapes(m.gguf));
+        // …and with llama.cpp's gemma4.* keys (as make-random-model writes them after Gemma4Model.set_gguf_parameters)
+        const keys = (p: string) => {
+          const meta = readGGUF(p).metadata;
+          const norm = (v: unknown) => (typeof v === 'number' ? Math.fround(v) : ArrayBuffer.isView(v) || Array.isArray(v) ? Array.from(v as ArrayLike<unknown>, (x) => (typeof x === 'number' ? x : Boolean(x))) : v);
+          return new Map([...meta].filter(([k]) => k.startsWith('gemma4.')).map(([k, v]) => [k, norm(v)]));
+        };
+        expect(keys(out)).toEqual(keys(m.gguf));
       }
     });
   }
