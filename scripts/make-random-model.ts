@@ -655,6 +655,8 @@ export interface Gemma4Variant {
   fusedQkv?: boolean;
   /** The 26B-A4B's mixture of experts in every layer: this many experts (top-2, width GEMMA4_EXPERT_WIDTH) beside the dense MLP. */
   experts?: number;
+  /** With experts: ffn_gate_exps + ffn_up_exps instead of the converter's fused ffn_gate_up_exps (GGUF only). */
+  splitExperts?: boolean;
 }
 
 /** Width of a gemma4 random model's experts; each row uses 2. */
@@ -690,7 +692,7 @@ const GEMMA4_HF_FIXED: Record<string, string> = {
 
 function gemma4HfName(name: string): string | null {
   if (name === 'rope_freqs.weight') return null; // the converter derives it from rope_parameters
-  if (name.endsWith('.attn_qkv.weight')) return null; // GGUF only (writeGemma4 refuses --hf with it)
+  if (/\.(attn_qkv|ffn_gate_exps|ffn_up_exps)\.weight$/.test(name)) return null; // GGUF only (writeGemma4 refuses --hf with them)
   const m = /^blk\.(\d+)\.(.+)$/.exec(name);
   const hf = m ? (GEMMA4_HF_PARTS[m[2]!] && `layers.${m[1]}.${GEMMA4_HF_PARTS[m[2]!]}`) : GEMMA4_HF_FIXED[name];
   if (!hf) throw new Error(`make-random-model: no Hugging Face name for ${name}`);
@@ -751,7 +753,12 @@ function gemma4Tensors(seed: number, v: Gemma4Variant): Gemma4Tensor[] {
       // router weights large enough that each row's top-2 are far from ties
       add(`${p}.ffn_gate_inp.weight`, [E, dim], 4);
       add(`${p}.ffn_gate_inp.scale`, [dim], 0.1, 1);
-      add(`${p}.ffn_gate_up_exps.weight`, [E, 2 * F, dim], w(dim));
+      if (v.splitExperts) {
+        add(`${p}.ffn_gate_exps.weight`, [E, F, dim], w(dim));
+        add(`${p}.ffn_up_exps.weight`, [E, F, dim], w(dim));
+      } else {
+        add(`${p}.ffn_gate_up_exps.weight`, [E, 2 * F, dim], w(dim));
+      }
       add(`${p}.ffn_down_exps.weight`, [E, dim, F], w(F));
       add(`${p}.ffn_down_exps.scale`, [E], 0.2, 1);
       add(`${p}.pre_ffw_norm_2.weight`, [dim], 0.1, 1);
@@ -855,7 +862,7 @@ function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
   // --experts N: the 26B-A4B's mixture of experts
   const v: Gemma4Variant = { ...o.gemma4, ...(o.experts !== undefined ? { experts: o.experts } : {}) };
   if (v.experts !== undefined && (!Number.isInteger(v.experts) || v.experts < 2)) throw new Error(`--experts needs an integer ≥ 2, got ${v.experts}`);
-  if (o.hf && (type !== 'f32' || v.fusedQkv)) throw new Error('--arch gemma4 --hf: f32 and separate q/k/v only (the checkpoints have no fused attn_qkv)');
+  if (o.hf && (type !== 'f32' || v.fusedQkv || v.splitExperts)) throw new Error('--arch gemma4 --hf: f32, separate q/k/v and fused expert gate/up only (as the checkpoints store them)');
   const tensors = gemma4Tensors(seed, v);
   if (o.gguf) {
     // vectors stay f32 (as llama.cpp's converter keeps them)

@@ -1,13 +1,21 @@
 /**
- * gemma4 beyond the E2B-style GGUF of gemma4.test.ts, on GEMMA4_TINY's random weights:
+ * gemma4 beyond the E2B-style GGUF of gemma4.test.ts, on GEMMA4_TINY's random weights (seed 4):
  * - a Hugging Face folder (config.json with text_config, model.language_model.* names, as the
  *   Gemma 4 checkpoints publish them) written from the same weights as the GGUF: the same config
- *   and logits within 1e-4 of the GGUF's; our converter turns the folder into a GGUF that llama.cpp
- *   (node-llama-cpp) loads and runs like us (logits within 1e-3 of the range, the same greedy ids);
- * - the variants llama.cpp runs: no per-layer inputs (the 26B/31B shape), values = keys' projection
- *   on the global layers (no attn_v; HF attention_k_eq_v), q/k/v fused in attn_qkv: each against
- *   llama.cpp (logits within 1e-3 of the range over 24 teacher-forced steps, 24 greedy ids);
- * - bad input names the key or tensor; the mixture-of-experts layers (26B-A4B) are refused by name.
+ *   and logits within 1e-4 of the GGUF's (measured 0); our converter turns the folder into a GGUF
+ *   that llama.cpp (node-llama-cpp) runs like us (teacher-forced logits within 1e-3 of the range,
+ *   the same top-1, the same greedy ids through generate);
+ * - the variants llama.cpp runs: no per-layer inputs (the 26B/31B shape), values = the keys'
+ *   projection on the global layers (no attn_v; HF attention_k_eq_v), q/k/v fused in attn_qkv, the
+ *   26B-A4B's routed experts beside the dense MLP (fused or separate expert gate/up): each against
+ *   llama.cpp, teacher-forced (24 steps) and free-running (24 ids); the folder variants also equal
+ *   their GGUF and convert to its tensors and keys;
+ * - llama.cpp's CPU GELU reads an f16 table (input and output rounded to f16): it moves these
+ *   models' logits by 1–3.5e-3 of the range from our exact GELU and can flip near-tied tokens, so
+ *   the 1e-3 bound and the same-token checks run with that rounding emulated (withGgmlGelu; measured
+ *   1–6e-4), and the exact-GELU difference is bounded by 5e-3;
+ * - the experts: JS = native, chunked = token by token, the batching server = generate;
+ * - bad input names the key or tensor.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,7 +132,26 @@ async function teacherForced(ours: string, theirs: string, backend: Backend, sam
   }
 }
 
-/** Free-running greedy decoding: our ids equal llama.cpp's. */
+/** Free-running greedy decoding with ggml's GELU (no near-tie flips): the Transformer's ids equal llama.cpp's. */
+async function sameGreedyTokens(ours: string, theirs: string): Promise<void> {
+  const prompt = PROMPTS[0]!;
+  const ref = await oracleGreedy(theirs, prompt, STEPS, { contextSize: 256, ignoreEog: true, kvCacheType: 'F32' });
+  const f = openModelFile(ours);
+  try {
+    const m = buildTransformer(f, withGgmlGelu(getBackend(backendName)));
+    const got: number[] = [];
+    let l = m.forward(Int32Array.from(prompt), 0);
+    for (let i = 0; i < STEPS; i++) {
+      got.push(m.backend.argmax(l));
+      l = m.forward(Int32Array.of(got[i]!), prompt.length + i);
+    }
+    expect(got).toEqual(ref.tokens);
+  } finally {
+    f.close();
+  }
+}
+
+/** Free-running greedy decoding through generate (our own GELU, f16 KV cache on both sides): our ids equal llama.cpp's. */
 async function sameGreedy(ours: string, theirs: string): Promise<void> {
   const model = await loadModel(ours, { worker: false, backend: backendName, kvCache: 'f16' });
   try {
@@ -209,6 +236,7 @@ describe.skipIf(!oraclePath)(`gemma4 variants llama.cpp runs ${oraclePath ? '' :
     ['v = k on the global layers (no attn_v)', { kEqV: true }, true],
     ['fused attn_qkv', { fusedQkv: true }, false],
     ['26B-A4B shape: routed experts beside the dense MLP, no per-layer inputs, v = k', { experts: 4, noPerLayerInputs: true, kEqV: true }, true],
+    ['experts with separate ffn_gate_exps / ffn_up_exps', { experts: 3, splitExperts: true }, false],
   ];
   for (const [what, v, hf] of variants) {
     it(`${what}: logits within 1e-3 of the range, ${STEPS} greedy ids${hf ? '; the HF folder gives the GGUF\'s logits' : ''}`, async () => {
@@ -217,7 +245,7 @@ describe.skipIf(!oraclePath)(`gemma4 variants llama.cpp runs ${oraclePath ? '' :
       console.log(`gemma4 ${what}: ${worst.ggmlGelu.toExponential(2)} of the logit range vs llama.cpp (${worst.ownGelu.toExponential(2)} with our GELU)`);
       expect(worst.ggmlGelu).toBeLessThan(1e-3);
       expect(worst.ownGelu).toBeLessThan(5e-3);
-      await sameGreedy(m.gguf, m.gguf);
+      await sameGreedyTokens(m.gguf, m.gguf);
       if (hf) {
         const a = logitsOf(m.gguf);
         const b = logitsOf(m.hf);
