@@ -19,8 +19,10 @@
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48;
  * qwen3next: qwen35moe's shapes under Qwen3-Next's names (ssm_ba for β|α, no M-RoPE sections).
- * gemma4 (GGUF only, tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's
- * names with the llama model's random BPE vocabulary.
+ * gemma4 (tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's names with
+ * the llama model's random BPE vocabulary; --hf writes the same weights as a Gemma 4 checkpoint
+ * (config.json with text_config, model.language_model.* names, f32); --experts N adds the 26B-A4B's
+ * routed experts (top-2, width 32) beside the dense MLP in every layer.
  * --size 1b (llama only): Llama-3.2-1B's shape, for benches. --size 0.8b (qwen35 only): Qwen3.5-0.8B's
  * shape (dim 1024, 24 layers, 8 heads of 256 with 2 KV heads, 16 + 16 DeltaNet heads of 128, FFN
  * 3584) with a 32000-token vocabulary instead of 248320, for benches.
@@ -119,8 +121,10 @@ export interface MakeOptions {
   omit?: readonly string[];
   /** llama only: config.json rope_scaling of this kind (original context = contextLength / 4). */
   ropeScaling?: RopeScalingKind;
-  /** llama only: a Mixtral of this many experts (top-2). */
+  /** llama: a Mixtral of this many experts (top-2); gemma4: the 26B-A4B's experts beside the dense MLP. */
   experts?: number;
+  /** gemma4 only: a variant llama.cpp also runs (no per-layer inputs, v = k, fused q/k/v). */
+  gemma4?: Gemma4Variant;
   /** mistral3 only: config.json sliding_window (every layer). */
   slidingWindow?: number;
   onProgress?: (msg: string) => void;
@@ -641,65 +645,81 @@ export const GEMMA4_TINY = {
   window: 8, theta: 1000000, swaTheta: 10000, finalSoftcap: 15,
 };
 
-function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
-  if (o.size !== 'tiny') throw new Error('--arch gemma4: only --size tiny');
-  if (o.hf) throw new Error('--arch gemma4 writes GGUF only (no --hf)');
-  if (type === 'q8_0') throw new Error('--arch gemma4: --type f32 or f16');
+/** gemma4 variants llama.cpp also runs (for tests): see MakeOptions.gemma4. */
+export interface Gemma4Variant {
+  /** No per-layer inputs (embedding_length_per_layer_input = 0, as the 26B/31B models). */
+  noPerLayerInputs?: boolean;
+  /** Global layers without attn_v (HF attention_k_eq_v): their values are the keys' projection. */
+  kEqV?: boolean;
+  /** q, k, v in one attn_qkv tensor per layer (GGUF only). */
+  fusedQkv?: boolean;
+  /** The 26B-A4B's mixture of experts in every layer: this many experts (top-2, width GEMMA4_EXPERT_WIDTH) beside the dense MLP. */
+  experts?: number;
+  /** With experts: ffn_gate_exps + ffn_up_exps instead of the converter's fused ffn_gate_up_exps (GGUF only). */
+  splitExperts?: boolean;
+}
+
+/** Width of a gemma4 random model's experts; each row uses 2. */
+export const GEMMA4_EXPERT_WIDTH = 32;
+
+/** One gemma4 tensor under its GGUF name ([rows, cols] row-major), with its HF name and data. */
+interface Gemma4Tensor {
+  name: string;
+  hf: string | null;
+  shape: number[];
+  make: () => Float32Array;
+}
+
+/** GGUF blk.N.<part> → HF model.language_model.layers.N.<part> (llama.cpp's tensor_mapping, reversed). */
+const GEMMA4_HF_PARTS: Record<string, string> = {
+  'attn_norm.weight': 'input_layernorm.weight', 'attn_q.weight': 'self_attn.q_proj.weight', 'attn_k.weight': 'self_attn.k_proj.weight',
+  'attn_v.weight': 'self_attn.v_proj.weight', 'attn_output.weight': 'self_attn.o_proj.weight', 'attn_q_norm.weight': 'self_attn.q_norm.weight',
+  'attn_k_norm.weight': 'self_attn.k_norm.weight', 'post_attention_norm.weight': 'post_attention_layernorm.weight',
+  'ffn_norm.weight': 'pre_feedforward_layernorm.weight', 'ffn_gate.weight': 'mlp.gate_proj.weight', 'ffn_up.weight': 'mlp.up_proj.weight',
+  'ffn_down.weight': 'mlp.down_proj.weight', 'post_ffw_norm.weight': 'post_feedforward_layernorm.weight',
+  'inp_gate.weight': 'per_layer_input_gate.weight', 'proj.weight': 'per_layer_projection.weight', 'post_norm.weight': 'post_per_layer_input_norm.weight',
+  'layer_output_scale.weight': 'layer_scalar',
+  'ffn_gate_inp.weight': 'router.proj.weight', 'ffn_gate_inp.scale': 'router.scale', 'ffn_down_exps.scale': 'router.per_expert_scale',
+  'ffn_gate_up_exps.weight': 'experts.gate_up_proj', 'ffn_down_exps.weight': 'experts.down_proj',
+  'pre_ffw_norm_2.weight': 'pre_feedforward_layernorm_2.weight', 'post_ffw_norm_1.weight': 'post_feedforward_layernorm_1.weight',
+  'post_ffw_norm_2.weight': 'post_feedforward_layernorm_2.weight',
+};
+const GEMMA4_HF_FIXED: Record<string, string> = {
+  'token_embd.weight': 'embed_tokens.weight', 'per_layer_token_embd.weight': 'embed_tokens_per_layer.weight',
+  'per_layer_model_proj.weight': 'per_layer_model_projection.weight', 'per_layer_proj_norm.weight': 'per_layer_projection_norm.weight',
+  'output_norm.weight': 'norm.weight',
+};
+
+function gemma4HfName(name: string): string | null {
+  if (name === 'rope_freqs.weight') return null; // the converter derives it from rope_parameters
+  if (/\.(attn_qkv|ffn_gate_exps|ffn_up_exps)\.weight$/.test(name)) return null; // GGUF only (writeGemma4 refuses --hf with them)
+  const m = /^blk\.(\d+)\.(.+)$/.exec(name);
+  const hf = m ? (GEMMA4_HF_PARTS[m[2]!] && `layers.${m[1]}.${GEMMA4_HF_PARTS[m[2]!]}`) : GEMMA4_HF_FIXED[name];
+  if (!hf) throw new Error(`make-random-model: no Hugging Face name for ${name}`);
+  return `model.language_model.${hf}`;
+}
+
+function gemma4Tensors(seed: number, v: Gemma4Variant): Gemma4Tensor[] {
   const g = GEMMA4_TINY;
-  const { dim, nLayers: L, nHeads: H, vocabSize: V, perLayer: P } = g;
+  const { dim, nLayers: L, nHeads: H, vocabSize: V } = g;
+  const P = v.noPerLayerInputs ? 0 : g.perLayer;
   const kvStart = L - g.sharedKvLayers;
   const ffn = Array.from({ length: L }, (_, i) => (i < kvStart ? g.ffn : 2 * g.ffn));
   const headDim = (i: number) => (g.swa[i] ? g.swaHeadDim : g.headDim);
   const kvHeads = (i: number) => (g.swa[i] ? g.swaKvHeads : g.kvHeads);
-  const k = (x: string) => `gemma4.${x}`;
-  // the keys Gemma4Model.set_gguf_parameters writes (llama.cpp's converter)
-  const metadata: [string, GGUFWriteValue][] = [
-    ['general.architecture', 'gemma4'],
-    ['general.name', `random-gemma4-${o.size}-seed${seed}`],
-    [k('context_length'), u32(g.contextLength)],
-    [k('embedding_length'), u32(dim)],
-    [k('block_count'), u32(L)],
-    [k('feed_forward_length'), Int32Array.from(ffn)],
-    [k('attention.head_count'), u32(H)],
-    [k('attention.head_count_kv'), Int32Array.from({ length: L }, (_, i) => kvHeads(i))],
-    [k('rope.freq_base'), f32(g.theta)],
-    [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
-    [k('attention.key_length'), u32(g.headDim)],
-    [k('attention.value_length'), u32(g.headDim)],
-    [k('final_logit_softcapping'), f32(g.finalSoftcap)],
-    [k('attention.sliding_window'), u32(g.window)],
-    [k('attention.shared_kv_layers'), u32(g.sharedKvLayers)],
-    [k('embedding_length_per_layer_input'), u32(P)],
-    [k('attention.sliding_window_pattern'), [...g.swa]],
-    [k('attention.key_length_swa'), u32(g.swaHeadDim)],
-    [k('attention.value_length_swa'), u32(g.swaHeadDim)],
-    [k('rope.dimension_count'), u32(g.headDim)],
-    [k('rope.dimension_count_swa'), u32(g.swaHeadDim)],
-    [k('rope.freq_base_swa'), f32(g.swaTheta)],
-    ...randomTokenizerMeta(V, seed),
-  ];
-  const tensors: GGUFWriteTensor[] = [];
+  const tensors: Gemma4Tensor[] = [];
   let index = 0;
-  // shape: [rows, cols] row-major (GGUF dims are the reverse); vectors stay f32.
   const add = (name: string, shape: number[], std: number, mean = 0, data?: Float32Array) => {
     const i = index++;
-    const half = shape.length === 2 && type === 'f16';
-    tensors.push({
-      name,
-      type: half ? 'F16' : 'F32',
-      dims: [...shape].reverse(),
-      data: () => {
-        o.onProgress?.(`[${i + 1}] ${name}`);
-        const v = data ?? fill(shape.reduce((a, b) => a * b, 1), prng(seed, 0x4000 + i), std, mean);
-        return half ? f32ArrayToF16(v) : v;
-      },
-    });
+    tensors.push({ name, hf: gemma4HfName(name), shape, make: () => data ?? fill(shape.reduce((a, b) => a * b, 1), prng(seed, 0x4000 + i), std, mean) });
   };
   const w = (fanIn: number) => 1 / Math.sqrt(fanIn);
   add('token_embd.weight', [V, dim], 0.05);
-  add('per_layer_token_embd.weight', [V, L * P], 0.3);
-  add('per_layer_model_proj.weight', [L * P, dim], w(dim));
-  add('per_layer_proj_norm.weight', [P], 0.1, 1);
+  if (P > 0) {
+    add('per_layer_token_embd.weight', [V, L * P], 0.3);
+    add('per_layer_model_proj.weight', [L * P, dim], w(dim));
+    add('per_layer_proj_norm.weight', [P], 0.1, 1);
+  }
   const pairs = g.headDim / 2;
   const rotated = Math.round(pairs * g.rotatedFraction);
   add('rope_freqs.weight', [pairs], 0, 0, Float32Array.from({ length: pairs }, (_, i) => (i < rotated ? 1 : 1e30)));
@@ -707,13 +727,18 @@ function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
     const p = `blk.${l}`;
     const D = headDim(l);
     const kv = kvHeads(l) * D;
+    const hasV = !(v.kEqV && !g.swa[l]);
     add(`${p}.attn_norm.weight`, [dim], 0.1, 1);
-    add(`${p}.attn_q.weight`, [H * D, dim], w(dim));
-    if (l < kvStart) {
-      add(`${p}.attn_k.weight`, [kv, dim], w(dim));
-      add(`${p}.attn_v.weight`, [kv, dim], w(dim));
-      add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
+    if (v.fusedQkv) {
+      add(`${p}.attn_qkv.weight`, [H * D + 2 * kv, dim], w(dim));
+    } else {
+      add(`${p}.attn_q.weight`, [H * D, dim], w(dim));
+      if (l < kvStart) {
+        add(`${p}.attn_k.weight`, [kv, dim], w(dim));
+        if (hasV) add(`${p}.attn_v.weight`, [kv, dim], w(dim));
+      }
     }
+    if (l < kvStart) add(`${p}.attn_k_norm.weight`, [D], 0.1, 1);
     add(`${p}.attn_q_norm.weight`, [D], 0.1, 1);
     add(`${p}.attn_output.weight`, [dim, H * D], w(H * D));
     add(`${p}.post_attention_norm.weight`, [dim], 0.1, 1);
@@ -722,13 +747,150 @@ function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
     add(`${p}.ffn_up.weight`, [ffn[l]!, dim], w(dim));
     add(`${p}.ffn_down.weight`, [dim, ffn[l]!], w(ffn[l]!));
     add(`${p}.post_ffw_norm.weight`, [dim], 0.1, 1);
-    add(`${p}.inp_gate.weight`, [P, dim], w(dim));
-    add(`${p}.proj.weight`, [dim, P], w(P));
-    add(`${p}.post_norm.weight`, [dim], 0.1, 1);
+    const E = v.experts ?? 0;
+    if (E > 0) {
+      const F = GEMMA4_EXPERT_WIDTH;
+      // router weights large enough that each row's top-2 are far from ties
+      add(`${p}.ffn_gate_inp.weight`, [E, dim], 4);
+      add(`${p}.ffn_gate_inp.scale`, [dim], 0.1, 1);
+      if (v.splitExperts) {
+        add(`${p}.ffn_gate_exps.weight`, [E, F, dim], w(dim));
+        add(`${p}.ffn_up_exps.weight`, [E, F, dim], w(dim));
+      } else {
+        add(`${p}.ffn_gate_up_exps.weight`, [E, 2 * F, dim], w(dim));
+      }
+      add(`${p}.ffn_down_exps.weight`, [E, dim, F], w(F));
+      add(`${p}.ffn_down_exps.scale`, [E], 0.2, 1);
+      add(`${p}.pre_ffw_norm_2.weight`, [dim], 0.1, 1);
+      add(`${p}.post_ffw_norm_1.weight`, [dim], 0.1, 1);
+      add(`${p}.post_ffw_norm_2.weight`, [dim], 0.1, 1);
+    }
+    if (P > 0) {
+      add(`${p}.inp_gate.weight`, [P, dim], w(dim));
+      add(`${p}.proj.weight`, [dim, P], w(P));
+      add(`${p}.post_norm.weight`, [dim], 0.1, 1);
+    }
     add(`${p}.layer_output_scale.weight`, [1], 0.25, 1);
   }
   add('output_norm.weight', [dim], 0.1, 1);
-  writeGGUF(o.gguf!, { metadata, tensors });
+  return tensors;
+}
+
+/** The keys Gemma4Model.set_gguf_parameters (llama.cpp's converter) writes for GEMMA4_TINY. */
+function gemma4Metadata(o: MakeOptions, seed: number, v: Gemma4Variant): [string, GGUFWriteValue][] {
+  const g = GEMMA4_TINY;
+  const L = g.nLayers;
+  const kvStart = L - g.sharedKvLayers;
+  const k = (x: string) => `gemma4.${x}`;
+  return [
+    ['general.architecture', 'gemma4'],
+    ['general.name', `random-gemma4-${o.size}-seed${seed}`],
+    [k('context_length'), u32(g.contextLength)],
+    [k('embedding_length'), u32(g.dim)],
+    [k('block_count'), u32(L)],
+    [k('feed_forward_length'), Int32Array.from({ length: L }, (_, i) => (i < kvStart ? g.ffn : 2 * g.ffn))],
+    [k('attention.head_count'), u32(g.nHeads)],
+    [k('attention.head_count_kv'), Int32Array.from({ length: L }, (_, i) => (g.swa[i] ? g.swaKvHeads : g.kvHeads))],
+    [k('rope.freq_base'), f32(g.theta)],
+    [k('attention.layer_norm_rms_epsilon'), f32(1e-6)],
+    [k('attention.key_length'), u32(g.headDim)],
+    [k('attention.value_length'), u32(g.headDim)],
+    [k('final_logit_softcapping'), f32(g.finalSoftcap)],
+    [k('attention.sliding_window'), u32(g.window)],
+    [k('attention.shared_kv_layers'), u32(g.sharedKvLayers)],
+    [k('embedding_length_per_layer_input'), u32(v.noPerLayerInputs ? 0 : g.perLayer)],
+    [k('attention.sliding_window_pattern'), [...g.swa]],
+    [k('attention.key_length_swa'), u32(g.swaHeadDim)],
+    [k('attention.value_length_swa'), u32(g.swaHeadDim)],
+    [k('rope.dimension_count'), u32(g.headDim)],
+    [k('rope.dimension_count_swa'), u32(g.swaHeadDim)],
+    [k('rope.freq_base_swa'), f32(g.swaTheta)],
+    ...(v.experts ? [[k('expert_count'), u32(v.experts)], [k('expert_used_count'), u32(2)], [k('expert_feed_forward_length'), u32(GEMMA4_EXPERT_WIDTH)]] as [string, GGUFWriteValue][] : []),
+    ...randomTokenizerMeta(g.vocabSize, seed),
+  ];
+}
+
+/** config.json as the Gemma 4 checkpoints publish it: the text model under text_config. */
+function gemma4HfConfig(v: Gemma4Variant): Record<string, unknown> {
+  const g = GEMMA4_TINY;
+  const eos = g.vocabSize - 1; // the random BPE vocabulary's <|endoftext|>, as writeHF's configs
+  return {
+    architectures: ['Gemma4ForConditionalGeneration'],
+    model_type: 'gemma4',
+    bos_token_id: eos,
+    eos_token_id: eos,
+    tie_word_embeddings: true,
+    text_config: {
+      model_type: 'gemma4_text',
+      hidden_size: g.dim,
+      num_hidden_layers: g.nLayers,
+      num_attention_heads: g.nHeads,
+      num_key_value_heads: g.swaKvHeads,
+      num_global_key_value_heads: g.kvHeads,
+      head_dim: g.swaHeadDim,
+      global_head_dim: g.headDim,
+      intermediate_size: g.ffn,
+      use_double_wide_mlp: true,
+      num_kv_shared_layers: g.sharedKvLayers,
+      hidden_size_per_layer_input: v.noPerLayerInputs ? 0 : g.perLayer,
+      vocab_size: g.vocabSize,
+      vocab_size_per_layer_input: g.vocabSize,
+      layer_types: g.swa.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+      sliding_window: g.window,
+      max_position_embeddings: g.contextLength,
+      rope_parameters: {
+        full_attention: { rope_type: 'proportional', partial_rotary_factor: g.rotatedFraction, rope_theta: g.theta },
+        sliding_attention: { rope_type: 'default', rope_theta: g.swaTheta },
+      },
+      attention_k_eq_v: !!v.kEqV,
+      enable_moe_block: !!v.experts,
+      ...(v.experts ? { num_experts: v.experts, top_k_experts: 2, moe_intermediate_size: GEMMA4_EXPERT_WIDTH } : {}),
+      final_logit_softcapping: g.finalSoftcap,
+      rms_norm_eps: 1e-6,
+      hidden_activation: 'gelu_pytorch_tanh',
+      tie_word_embeddings: true,
+      torch_dtype: 'float32',
+    },
+    vision_config: null,
+    audio_config: null,
+  };
+}
+
+function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
+  if (o.size !== 'tiny') throw new Error('--arch gemma4: only --size tiny');
+  if (type === 'q8_0') throw new Error('--arch gemma4: --type f32 or f16');
+  // --experts N: the 26B-A4B's mixture of experts
+  const v: Gemma4Variant = { ...o.gemma4, ...(o.experts !== undefined ? { experts: o.experts } : {}) };
+  if (v.experts !== undefined && (!Number.isInteger(v.experts) || v.experts < 2)) throw new Error(`--experts needs an integer ≥ 2, got ${v.experts}`);
+  if (o.hf && (type !== 'f32' || v.fusedQkv || v.splitExperts)) throw new Error('--arch gemma4 --hf: f32, separate q/k/v and fused expert gate/up only (as the checkpoints store them)');
+  const tensors = gemma4Tensors(seed, v);
+  if (o.gguf) {
+    // vectors stay f32 (as llama.cpp's converter keeps them)
+    writeGGUF(o.gguf, {
+      metadata: gemma4Metadata(o, seed, v),
+      tensors: tensors.map((t, i): GGUFWriteTensor => {
+        const half = t.shape.length >= 2 && type === 'f16';
+        return {
+          name: t.name,
+          type: half ? 'F16' : 'F32',
+          dims: [...t.shape].reverse(),
+          data: () => {
+            o.onProgress?.(`[${i + 1}] ${t.name}`);
+            const x = t.make();
+            return half ? f32ArrayToF16(x) : x;
+          },
+        };
+      }),
+    });
+  }
+  if (o.hf) {
+    mkdirSync(o.hf, { recursive: true });
+    writeFileSync(join(o.hf, 'config.json'), JSON.stringify(gemma4HfConfig(v), null, 2));
+    const { tokens, merges } = randomBPE(GEMMA4_TINY.vocabSize, seed);
+    writeFileSync(join(o.hf, 'tokenizer.json'), tokenizerJson(tokens, merges));
+    const hf = tensors.filter((t) => t.hf !== null);
+    writeSafetensors(join(o.hf, 'model.safetensors'), hf.map((t) => ({ name: t.hf!, dtype: 'F32', shape: t.shape, data: t.make })), { format: 'pt' });
+  }
 }
 
 export function makeRandomModel(o: MakeOptions): void {
@@ -737,7 +899,7 @@ export function makeRandomModel(o: MakeOptions): void {
     return writeQwen35(o, o.seed ?? 1, o.type ?? 'f32');
   }
   if (o.arch === 'gemma4') {
-    if (!o.gguf) throw new Error('nothing to write: give --gguf FILE');
+    if (!o.gguf && !o.hf) throw new Error('nothing to write: give --gguf FILE and/or --hf DIR');
     return writeGemma4(o, o.seed ?? 1, o.type ?? 'f32');
   }
   const c = CONFIGS[o.arch]?.[o.size];

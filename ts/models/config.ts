@@ -68,6 +68,8 @@ export interface TransformerConfig {
   qkNorm?: boolean;
   /** Sparse mixture-of-experts FFN in every layer (expert_count, expert_used_count, expert width). */
   moe?: { experts: number; used: number; hiddenDim: number };
+  /** Gemma 4 26B-A4B: routed experts beside the dense MLP, run by the family's own feed-forward (not `moe`). */
+  sideExperts?: { experts: number; used: number; hiddenDim: number };
   /** Token embeddings are multiplied by this before the first block (Gemma: √dim). */
   embedScale?: number;
   /** Attention score scale; default 1/√headDim (Gemma 2/3: query_pre_attn_scalar^-½). */
