@@ -110,7 +110,116 @@ void linear_head(const Prims& P, float* out, const float* q, const float* k, con
 
 // ── the gated delta rule ─────────────────────────────────────────────────────────────────────
 
-// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk.
+// One value head h with a scalar gate (Qwen3.5, Qwen3-Next), chunked WY form with the bulk of the
+// work in register-blocked products (P.gemm): per chunk of n tokens, with Γ_r = exp(Σ_{r'≤r} g_r'),
+// K, Q, V the chunk's rows and S the carried state [Dk, Dv],
+//   A = −mask_{s<r}(β_r Γ_r/Γ_s · K Kᵀ),  B = scale · mask_{s≤r}(Γ_r/Γ_s · Q Kᵀ)     (n×n products)
+//   D = (I − A)⁻¹ · β∘(V − (Γ∘K)·S)        (blocked forward substitution: a product per block of
+//                                           kSub rows, then the rows of the block one by one)
+//   out = scale (Γ∘Q)·S + B·D;   S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D.
+// The pair decays Γ_r/Γ_s come from n exps when the chunk's log-decays span less than kFactorRange
+// (no f32 overflow or underflow), else from one exp per pair.
+void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const float* k, const float* v,
+                               const float* g, const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
+  constexpr int64_t kSub = 16;
+  constexpr float kFactorRange = 80.f;
+  const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  const int64_t ldk = Hk * Dk, ldv = Hv * Dv;  // row strides of q/k and of v/out
+  // Scratch: S [Dk, Dv], kd and qd [C, Dk], kT [Dk, C], dm [C, Dv], A and B [C, C], Gc, γ, 1/γ [C].
+  float* S = scratch((size_t)Dk * Dv + 3 * C * Dk + C * Dv + 2 * C * C + 3 * C);
+  float* kd = S + Dk * Dv;
+  float* qd = kd + C * Dk;
+  float* kT = qd + C * Dk;
+  float* dm = kT + C * Dk;
+  float* A = dm + C * Dv;  // A then B, each [n, n] for a chunk of n tokens
+  float* Gc = A + 2 * C * C;
+  float* gam = Gc + C;
+  float* igam = gam + C;
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) S[i * Dv + j] = M[j * Dk + i];
+
+  for (int64_t t0 = 0; t0 < T; t0 += C) {
+    const int64_t n = std::min(C, T - t0);
+    const float* K0 = k + (t0 * Hk + hk) * Dk;
+    const float* Q0 = q + (t0 * Hk + hk) * Dk;
+    const float* V0 = v + (t0 * Hv + h) * Dv;
+    float* O0 = out + (t0 * Hv + h) * Dv;
+    auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
+    float lo = 0.f, hi = 0.f;
+    for (int64_t r = 0; r < n; r++) {
+      Gc[r] = g[(t0 + r) * Hv + h] + (r ? Gc[r - 1] : 0.f);
+      lo = std::min(lo, Gc[r]);
+      hi = std::max(hi, Gc[r]);
+    }
+    const bool factor = hi - lo <= kFactorRange;
+    for (int64_t r = 0; r < n; r++) {
+      gam[r] = std::exp(Gc[r]);
+      igam[r] = factor ? 1.f / gam[r] : 0.f;
+      const float* kr = K0 + r * ldk;
+      const float* qr = Q0 + r * ldk;
+      const float gs = gam[r] * p.scale;
+      for (int64_t i = 0; i < Dk; i++) {
+        kd[r * Dk + i] = gam[r] * kr[i];
+        qd[r * Dk + i] = gs * qr[i];
+        kT[i * n + r] = kr[i];
+      }
+    }
+    // Pair products K Kᵀ and Q Kᵀ, only the blocks on or below the diagonal.
+    float* Bn = A + n * n;
+    std::memset(A, 0, (size_t)2 * n * n * sizeof(float));
+    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
+      const int64_t r1 = std::min(n, r0 + kSub);
+      P.gemm(A + r0 * n, n, K0 + r0 * ldk, ldk, kT, n, r1 - r0, Dk, r1);
+      P.gemm(Bn + r0 * n, n, Q0 + r0 * ldk, ldk, kT, n, r1 - r0, Dk, r1);
+    }
+    for (int64_t r = 0; r < n; r++) {
+      float* ar = A + r * n;
+      float* br = Bn + r * n;
+      const float nb = -bt(r);
+      for (int64_t s = 0; s <= r; s++) {
+        const float e = factor ? gam[r] * igam[s] : std::exp(Gc[r] - Gc[s]);
+        ar[s] = s < r ? nb * e * ar[s] : 0.f;
+        br[s] = p.scale * e * br[s];
+      }
+      for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
+    }
+    // Right-hand side β∘(V − (Γ∘K)·S), then the unit lower-triangular solve in place.
+    std::memset(dm, 0, (size_t)n * Dv * sizeof(float));
+    P.gemm(dm, Dv, kd, Dk, S, Dv, n, Dk, Dv);
+    for (int64_t r = 0; r < n; r++) {
+      const float b = bt(r);
+      const float* vr = V0 + r * ldv;
+      float* d = dm + r * Dv;
+      for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - d[j]);
+    }
+    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
+      const int64_t r1 = std::min(n, r0 + kSub);
+      if (r0 > 0) P.gemm(dm + r0 * Dv, Dv, A + r0 * n, n, dm, Dv, r1 - r0, r0, Dv);
+      for (int64_t r = r0 + 1; r < r1; r++)
+        for (int64_t s = r0; s < r; s++) P.axpy(dm + r * Dv, A[r * n + s], dm + s * Dv, Dv);
+    }
+    // Outputs, written in place: scale·(Γ∘Q)·S + B·D.
+    for (int64_t r = 0; r < n; r++) std::memset(O0 + r * ldv, 0, (size_t)Dv * sizeof(float));
+    P.gemm(O0, ldv, qd, Dk, S, Dv, n, Dk, Dv);
+    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
+      const int64_t r1 = std::min(n, r0 + kSub);
+      P.gemm(O0 + r0 * ldv, ldv, Bn + r0 * n, n, dm, Dv, r1 - r0, r1, Dv);
+    }
+    // Carry: S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D.
+    const float Gn = Gc[n - 1];
+    for (int64_t s = 0; s < n; s++) gam[s] = factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]);
+    for (int64_t i = 0; i < Dk; i++)
+      for (int64_t s = 0; s < n; s++) kT[i * n + s] *= gam[s];
+    P.scale(S, std::exp(Gn), Dk * Dv);
+    P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
+  }
+  for (int64_t j = 0; j < Dv; j++)
+    for (int64_t i = 0; i < Dk; i++) M[j * Dk + i] = S[i * Dv + j];
+}
+
+// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk. The
+// recurrence (chunk 1, decode) and the per-channel-gate chunked form.
 void delta_head(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
                 const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
@@ -237,7 +346,13 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
   if (p.T <= 0 || p.Hv <= 0) return;
   const Prims P = pick();
   parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = b; h < e; h++) delta_head(P, out, q, k, v, g, beta, state + h * p.Dv * p.Dk, h, p);
+    for (int64_t h = b; h < e; h++) {
+      float* st = state + h * p.Dv * p.Dk;
+      if (!p.channel_gate && std::min(p.chunk, p.T) > 1)
+        delta_head_scalar_chunked(P, out, q, k, v, g, beta, st, h, p);
+      else
+        delta_head(P, out, q, k, v, g, beta, st, h, p);
+    }
   });
 }
 

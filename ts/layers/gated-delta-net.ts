@@ -40,7 +40,7 @@ export interface GatedDeltaNetOptions {
   headVDim: number;
   /** RMS epsilon: of the gated norm and of the q/k L2 norms (llama.cpp uses the same). */
   eps: number;
-  /** Tokens per chunk of the delta rule's WY form in prefill (default 16). */
+  /** Tokens per chunk of the delta rule's WY form in prefill (default 64). */
   chunk?: number;
   /**
    * Which key head a value head reads when Hv > Hk: 'tiled' (Qwen3.5: h % Hk, the kernel's own
@@ -97,7 +97,7 @@ export class GatedDeltaNet {
     };
     if (o.keyHeads !== undefined && o.keyHeads !== 'tiled' && o.keyHeads !== 'grouped') throw new RangeError(`tensorloom: GatedDeltaNet keyHeads must be 'tiled' or 'grouped', got '${String(o.keyHeads)}'`);
     this.repeatKeys = o.keyHeads === 'grouped' && Hv !== Hk;
-    this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 16 };
+    this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 64 };
   }
 
   /** out[T, dim] for the next T tokens x[T, dim]; the layer-`layer` part of `state` is updated in place. */
