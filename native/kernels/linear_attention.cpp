@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/linear_attention_kernels.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/threadpool.h"
 
 namespace tl {
@@ -27,12 +30,76 @@ struct Prims {
                      float, float*);
 };
 
+// C[M, N] += A[M, K] · B[K, N] on the f32 GEMM micro-kernels of the matmul family
+// (matmul_kernels.h): A and B packed into its tile layout on the calling thread, then each MR×NR
+// tile accumulated in place (edge tiles through a scratch tile). The chunked forms' products are
+// small (tens to a few hundred rows), so one pass, no cache blocking.
+struct GemmTiles {
+  int mr, nr;
+  void (*pack_a)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*pack_b)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*micro)(int64_t, const float*, const float*, float*, int64_t, int);
+  void (*micro_edge)(int64_t, const float*, const float*, float*, int64_t, int, int);
+};
+
+#if defined(TL_HAVE_X86_VARIANTS)
+constexpr GemmTiles kTiles512{avx512::kMR, avx512::kNR, avx512::pack_a, avx512::pack_b, avx512::micro,
+                              avx512::micro_edge};
+constexpr GemmTiles kTiles2{avx2::kMR, avx2::kNR, avx2::pack_a, avx2::pack_b, avx2::micro, avx2::micro_edge};
+#endif
+
+// Packed panels, 64-byte aligned (the micro-kernels load B panels aligned), grown on demand and
+// kept per thread; separate from scratch(), which holds the chunk's operands.
+float* pack_space(size_t floats) {
+  struct Buf {
+    float* p = nullptr;
+    size_t cap = 0;
+    ~Buf() { std::free(p); }
+  };
+  static thread_local Buf buf;
+  if (floats > buf.cap) {
+    std::free(buf.p);
+    buf.p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    if (!buf.p) throw std::bad_alloc();
+    buf.cap = floats;
+  }
+  return buf.p;
+}
+
+template <const GemmTiles& U>
+void gemm_tiles(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M, int64_t K,
+                int64_t N) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  const int64_t mr = U.mr, nr = U.nr, mt = (M + mr - 1) / mr, nt = (N + nr - 1) / nr;
+  float* pb = pack_space((size_t)(nt * nr + mt * mr) * K);
+  float* pa = pb + nt * nr * K;
+  for (int64_t j = 0; j < nt; j++) U.pack_b(pb + j * nr * K, B + j * nr, ldb, std::min(nr, N - j * nr), K);
+  for (int64_t i = 0; i < mt; i++) U.pack_a(pa + i * mr * K, A + i * mr * lda, lda, std::min(mr, M - i * mr), K);
+  alignas(64) float edge[16 * 64];  // one MR×NR tile (MR ≤ 16, NR ≤ 64)
+  for (int64_t j = 0; j < nt; j++) {
+    const int64_t cols = std::min(nr, N - j * nr);
+    for (int64_t i = 0; i < mt; i++) {
+      const int64_t rows = std::min(mr, M - i * mr);
+      float* c = C + i * mr * ldc + j * nr;
+      if (cols == nr && rows == mr) {
+        U.micro(K, pa + i * mr * K, pb + j * nr * K, c, ldc, 1);
+      } else if (cols == nr) {
+        U.micro_edge(K, pa + i * mr * K, pb + j * nr * K, c, ldc, 1, (int)rows);
+      } else {
+        U.micro(K, pa + i * mr * K, pb + j * nr * K, edge, nr, 0);
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t x = 0; x < cols; x++) c[r * ldc + x] += edge[r * nr + x];
+      }
+    }
+  }
+}
+
 Prims pick() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
     case Isa::Avx512:
-      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, avx512::la_gemm, avx512::la_delta_rows};
-    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, avx2::la_gemm, avx2::la_delta_rows};
+      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, gemm_tiles<kTiles512>, avx512::la_delta_rows};
+    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, gemm_tiles<kTiles2>, avx2::la_delta_rows};
 #endif
     default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows};
   }
