@@ -177,6 +177,17 @@ void linear_head(const Prims& P, float* out, const float* q, const float* k, con
 
 // ── the gated delta rule ─────────────────────────────────────────────────────────────────────
 
+// dst[c][r] = src[r·ld + c] for r < rows, c < cols (dst is [cols, rows]); 8 rows at a time so the
+// writes go out in runs.
+void transpose_rows(float* __restrict dst, const float* __restrict src, int64_t ld, int64_t rows, int64_t cols) {
+  int64_t r0 = 0;
+  for (; r0 + 8 <= rows; r0 += 8)
+    for (int64_t c = 0; c < cols; c++)
+      for (int64_t r = 0; r < 8; r++) dst[c * rows + r0 + r] = src[(r0 + r) * ld + c];
+  for (; r0 < rows; r0++)
+    for (int64_t c = 0; c < cols; c++) dst[c * rows + r0] = src[r0 * ld + c];
+}
+
 // One value head h with a scalar gate (Qwen3.5, Qwen3-Next), chunked WY form with the bulk of the
 // work in register-blocked products (P.gemm): per chunk of n tokens, with Γ_r = exp(Σ_{r'≤r} g_r'),
 // K, Q, V the chunk's rows and S the carried state [Dk, Dv],
@@ -193,18 +204,18 @@ void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
   const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
   const int64_t ldk = Hk * Dk, ldv = Hv * Dv;  // row strides of q/k and of v/out
-  // Scratch: S [Dk, Dv], kd and qd [C, Dk], kT [Dk, C], dm [C, Dv], A and B [C, C], Gc, γ, 1/γ [C].
-  float* S = scratch((size_t)Dk * Dv + 3 * C * Dk + C * Dv + 2 * C * C + 3 * C);
-  float* kd = S + Dk * Dv;
-  float* qd = kd + C * Dk;
-  float* kT = qd + C * Dk;
-  float* dm = kT + C * Dk;
-  float* A = dm + C * Dv;  // A then B, each [n, n] for a chunk of n tokens
-  float* Gc = A + 2 * C * C;
+  // Scratch: S [Dk, Dv]; KQ [2C, Dk] (the chunk's keys then queries); kT [Dk, C]; DO [2C, Dv]
+  // (D then the outputs); AB [2C, C] (A then B); Gc, γ, 1/γ [C]. For a chunk of n tokens each
+  // stacked pair is two [n, ·] blocks back to back, so one product serves both.
+  float* S = scratch((size_t)Dk * Dv + 3 * C * Dk + 2 * C * Dv + 2 * C * C + 3 * C);
+  float* KQ = S + Dk * Dv;
+  float* kT = KQ + 2 * C * Dk;
+  float* DO = kT + C * Dk;
+  float* AB = DO + 2 * C * Dv;
+  float* Gc = AB + 2 * C * C;
   float* gam = Gc + C;
   float* igam = gam + C;
-  for (int64_t j = 0; j < Dv; j++)
-    for (int64_t i = 0; i < Dk; i++) S[i * Dv + j] = M[j * Dk + i];
+  transpose_rows(S, M, Dk, Dv, Dk);
 
   for (int64_t t0 = 0; t0 < T; t0 += C) {
     const int64_t n = std::min(C, T - t0);
@@ -212,6 +223,10 @@ void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const
     const float* Q0 = q + (t0 * Hk + hk) * Dk;
     const float* V0 = v + (t0 * Hv + h) * Dv;
     float* O0 = out + (t0 * Hv + h) * Dv;
+    float* A = AB;
+    float* B = AB + n * n;
+    float* dm = DO;
+    float* om = DO + n * Dv;
     auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
     float lo = 0.f, hi = 0.f;
     for (int64_t r = 0; r < n; r++) {
@@ -223,41 +238,47 @@ void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const
     for (int64_t r = 0; r < n; r++) {
       gam[r] = std::exp(Gc[r]);
       igam[r] = factor ? 1.f / gam[r] : 0.f;
-      const float* kr = K0 + r * ldk;
-      const float* qr = Q0 + r * ldk;
-      const float gs = gam[r] * p.scale;
-      for (int64_t i = 0; i < Dk; i++) {
-        kd[r * Dk + i] = gam[r] * kr[i];
-        qd[r * Dk + i] = gs * qr[i];
-        kT[i * n + r] = kr[i];
-      }
+      std::memcpy(KQ + r * Dk, K0 + r * ldk, (size_t)Dk * sizeof(float));
+      std::memcpy(KQ + (n + r) * Dk, Q0 + r * ldk, (size_t)Dk * sizeof(float));
     }
-    // Pair products K Kᵀ and Q Kᵀ, only the blocks on or below the diagonal.
-    float* Bn = A + n * n;
-    std::memset(A, 0, (size_t)2 * n * n * sizeof(float));
-    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
-      const int64_t r1 = std::min(n, r0 + kSub);
-      P.gemm(A + r0 * n, n, K0 + r0 * ldk, ldk, kT, n, r1 - r0, Dk, r1);
-      P.gemm(Bn + r0 * n, n, Q0 + r0 * ldk, ldk, kT, n, r1 - r0, Dk, r1);
-    }
+    transpose_rows(kT, KQ, Dk, n, Dk);
+    // Pair products [K; Q]·Kᵀ in one, then the decays and the masks:
+    // A[r][s] = −β_r Γ_r/Γ_s k_r·k_s (s < r), B[r][s] = scale Γ_r/Γ_s q_r·k_s (s ≤ r), else 0.
+    std::memset(AB, 0, (size_t)2 * n * n * sizeof(float));
+    P.gemm(AB, n, KQ, Dk, kT, n, 2 * n, Dk, n);
     for (int64_t r = 0; r < n; r++) {
-      float* ar = A + r * n;
-      float* br = Bn + r * n;
-      const float nb = -bt(r);
-      for (int64_t s = 0; s <= r; s++) {
-        const float e = factor ? gam[r] * igam[s] : std::exp(Gc[r] - Gc[s]);
-        ar[s] = s < r ? nb * e * ar[s] : 0.f;
-        br[s] = p.scale * e * br[s];
+      float* __restrict ar = A + r * n;
+      float* __restrict br = B + r * n;
+      const float nb = -bt(r), sc = p.scale;
+      if (factor) {
+        const float gr = gam[r];
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = gr * igam[s];
+          ar[s] *= nb * e;
+          br[s] *= sc * e;
+        }
+      } else {
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = std::exp(Gc[r] - Gc[s]);
+          ar[s] *= nb * e;
+          br[s] *= sc * e;
+        }
       }
+      ar[r] = 0.f;
       for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
     }
-    // Right-hand side β∘(V − (Γ∘K)·S), then the unit lower-triangular solve in place.
-    std::memset(dm, 0, (size_t)n * Dv * sizeof(float));
-    P.gemm(dm, Dv, kd, Dk, S, Dv, n, Dk, Dv);
+    // [Γ∘K; scale Γ∘Q]·S in one: the carried state's part of u (rows of D) and of the outputs.
+    for (int64_t r = 0; r < n; r++) {
+      P.scale(KQ + r * Dk, gam[r], Dk);
+      P.scale(KQ + (n + r) * Dk, gam[r] * p.scale, Dk);
+    }
+    std::memset(DO, 0, (size_t)2 * n * Dv * sizeof(float));
+    P.gemm(DO, Dv, KQ, Dk, S, Dv, 2 * n, Dk, Dv);
+    // D: right-hand side β∘(V − u), then the unit lower-triangular solve in place, by blocks.
     for (int64_t r = 0; r < n; r++) {
       const float b = bt(r);
-      const float* vr = V0 + r * ldv;
-      float* d = dm + r * Dv;
+      const float* __restrict vr = V0 + r * ldv;
+      float* __restrict d = dm + r * Dv;
       for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - d[j]);
     }
     for (int64_t r0 = 0; r0 < n; r0 += kSub) {
@@ -266,23 +287,16 @@ void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const
       for (int64_t r = r0 + 1; r < r1; r++)
         for (int64_t s = r0; s < r; s++) P.axpy(dm + r * Dv, A[r * n + s], dm + s * Dv, Dv);
     }
-    // Outputs, written in place: scale·(Γ∘Q)·S + B·D.
-    for (int64_t r = 0; r < n; r++) std::memset(O0 + r * ldv, 0, (size_t)Dv * sizeof(float));
-    P.gemm(O0, ldv, qd, Dk, S, Dv, n, Dk, Dv);
-    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
-      const int64_t r1 = std::min(n, r0 + kSub);
-      P.gemm(O0 + r0 * ldv, ldv, Bn + r0 * n, n, dm, Dv, r1 - r0, r1, Dv);
-    }
-    // Carry: S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D.
+    // Outputs: scale (Γ∘Q)·S + B·D.
+    P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
+    for (int64_t r = 0; r < n; r++) std::memcpy(O0 + r * ldv, om + r * Dv, (size_t)Dv * sizeof(float));
+    // Carry: S ← Γ_n S + Kᵀ·(Γ_n/Γ ∘ D) (D is not needed after this).
     const float Gn = Gc[n - 1];
-    for (int64_t s = 0; s < n; s++) gam[s] = factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]);
-    for (int64_t i = 0; i < Dk; i++)
-      for (int64_t s = 0; s < n; s++) kT[i * n + s] *= gam[s];
+    for (int64_t s = 0; s < n; s++) P.scale(dm + s * Dv, factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]), Dv);
     P.scale(S, std::exp(Gn), Dk * Dv);
     P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
   }
-  for (int64_t j = 0; j < Dv; j++)
-    for (int64_t i = 0; i < Dk; i++) M[j * Dk + i] = S[i * Dv + j];
+  transpose_rows(M, S, Dv, Dk, Dv);
 }
 
 // One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk. The
