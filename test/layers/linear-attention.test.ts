@@ -187,6 +187,28 @@ for (const [name, b] of [['js', getBackend('js')], ['native', native]] as const)
       expectNear(runPieces(makeLinear(be), x, [13, 1, 1, 15]), ref, 1e-5, 'prefill then decode');
     });
 
+    it('a snapshot point inside a pass (beginSnapshotAt) keeps the state after those rows, outputs unchanged', () => {
+      for (const make of [() => makeGdn(be, 8), () => makeLinear(be)]) {
+        for (const at of [17, 20]) { // inside the second piece, and at its end
+          const layer = make();
+          const ws = new Workspace(64);
+          const state = new RecurrentState([layer.stateSpec]);
+          const y = new Float32Array(T * dim);
+          state.beginSnapshotAt(at);
+          layer.forward(y.subarray(0, 12 * dim), x.subarray(0, 12 * dim), 12, 0, state, 0, ws);
+          layer.forward(y.subarray(12 * dim, 20 * dim), x.subarray(12 * dim, 20 * dim), 8, 12, state, 0, ws);
+          state.endSnapshot(true);
+          state.length = 20;
+          expectNear(y.subarray(0, 20 * dim), runPieces(make(), x, [20]).subarray(0, 20 * dim), 1e-5, 'outputs');
+          // what the kept snapshot holds: the state after `at` tokens, as a plain run leaves it
+          const plain = new RecurrentState([layer.stateSpec]);
+          layer.forward(new Float32Array(at * dim), x.subarray(0, at * dim), at, 0, plain, 0, ws);
+          expect(state.rewindTo(at)).toBe(at);
+          expectNear(state.layer(0, layer.stateSpec), plain.layer(0, layer.stateSpec), 1e-5, `kept state at ${at}`);
+        }
+      }
+    });
+
     it('a snapshot at the prefix end resumes exactly like the uninterrupted sequence', () => {
       const layer = makeGdn(be);
       const ws = new Workspace(64);
