@@ -17,8 +17,8 @@
  *   lanes (16 for AVX-512, 8 for AVX2) × 2 flops × GHz, the clock read from /proc/cpuinfo (the
  *   nominal clock on most VMs, below the boost clock; set TL_CPU_GHZ to the real sustained clock).
  *
- *   npx tsx bench/run.ts linear-attention [--quick] [--kinds=softmax,linear,delta]
- *     --quick: T, S ∈ {256, 1024}, 3 samples
+ *   npx tsx bench/run.ts linear-attention [--quick] [--kinds=softmax,linear,delta] [--prefill=T,…] [--decode=S,…]
+ *     --quick: T, S ∈ {256, 1024}, 3 samples; --prefill / --decode: other lengths
  */
 import { readFileSync } from 'node:fs';
 import { getBackend } from '../ts/index.js';
@@ -137,8 +137,9 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const kindsFlag = flags.find((f) => f.startsWith('--kinds='));
   const kinds = kindsFlag ? KINDS.filter((k) => kindsFlag.slice(8).split(',').includes(k)) : KINDS;
-  const PREFILL = quick ? [256, 1024] : [256, 1024, 4096, 16384];
-  const DECODE = quick ? [256, 1024] : [128, 1024, 4096, 16384];
+  const list = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1]?.split(',').map(Number);
+  const PREFILL = list('prefill') ?? (quick ? [256, 1024] : [256, 1024, 4096, 16384]);
+  const DECODE = list('decode') ?? (quick ? [256, 1024] : [128, 1024, 4096, 16384]);
   const samples = quick ? 3 : 5;
   const native = getBackend('native');
   const isa = String(native.info().isa);
