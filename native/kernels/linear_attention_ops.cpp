@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "kernels/threadpool.h"
 
 namespace tl {
@@ -52,8 +53,6 @@ void conv1d_causal(float* out, const float* x, float* state, const float* weight
             o[c] = s;
           }
         }
-        if (silu)
-          for (int64_t c = 0; c < nc; c++) o[c] = o[c] * sigmoid(o[c]);
       }
       // state ← the last W rows of in (rows T .. T+W-1); when T < W part of it is the old state,
       // so shift forward in increasing row order (row i + T ≥ i never overwritten before it is read).
@@ -63,6 +62,7 @@ void conv1d_causal(float* out, const float* x, float* state, const float* weight
       }
     }
   });
+  if (silu) tl::silu(out, out, T * C);  // the vectorized SiLU of the ops family, in place
 }
 
 void l2norm_rows(float* out, const float* x, int64_t rows, int64_t dim, float eps) {
@@ -79,14 +79,18 @@ void l2norm_rows(float* out, const float* x, int64_t rows, int64_t dim, float ep
 
 void rmsnorm_gated(float* out, const float* x, const float* z, const float* weight, int64_t rows, int64_t dim,
                    float eps) {
+  static thread_local std::vector<float> gate;  // silu(z), from the vectorized SiLU of the ops family
+  if (gate.size() < (size_t)(rows * dim)) gate.resize((size_t)(rows * dim));
+  float* sz = gate.data();
+  tl::silu(sz, z, rows * dim);
   parallel_for(rows, std::max<int64_t>(1, kMinElemsPerThread / dim), [&](int64_t b, int64_t e, int) {
     for (int64_t r = b; r < e; r++) {
       const float* xr = x + r * dim;
-      const float* zr = z + r * dim;
+      const float* gr = sz + r * dim;
       float s = 0.f;
       for (int64_t i = 0; i < dim; i++) s += xr[i] * xr[i];
       const float inv = 1.f / std::sqrt(s / (float)dim + eps);
-      for (int64_t i = 0; i < dim; i++) out[r * dim + i] = xr[i] * inv * weight[i] * (zr[i] * sigmoid(zr[i]));
+      for (int64_t i = 0; i < dim; i++) out[r * dim + i] = xr[i] * inv * weight[i] * gr[i];
     }
   });
 }
