@@ -137,7 +137,7 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const kindsFlag = flags.find((f) => f.startsWith('--kinds='));
   const kinds = kindsFlag ? KINDS.filter((k) => kindsFlag.slice(8).split(',').includes(k)) : KINDS;
-  const list = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1]?.split(',').map(Number);
+  const list = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1]?.split(',').map(Number).filter((n) => n > 0);
   const PREFILL = list('prefill') ?? (quick ? [256, 1024] : [256, 1024, 4096, 16384]);
   const DECODE = list('decode') ?? (quick ? [256, 1024] : [128, 1024, 4096, 16384]);
   const samples = quick ? 3 : 5;
@@ -160,6 +160,12 @@ export async function run(flags: string[]): Promise<void> {
           const ms = timeIt(call, { samples, warmup: 1, minSampleMs: phase === 'prefill' ? 1 : 20 }).ms;
           (time[`${phase}-${kind}`] ??= new Map()).set(n, ms);
           row[`${kind} ms`] = ms;
+          if (phase === 'decode') {
+            // CPU time per token too: on a loaded machine the wall clock also counts other processes
+            const cpu = cpuMsPerCall(() => { for (let i = 0; i < 20; i++) call(); }, 3) / 20;
+            row[`${kind} cpu ms`] = cpu;
+            (time[`decode-cpu-${kind}`] ??= new Map()).set(n, cpu);
+          }
           if (phase === 'prefill') {
             const gflops = prefillFlops(kind, n) / ms / 1e6;
             row[`${kind} GFLOP/s`] = gflops;
@@ -177,15 +183,25 @@ export async function run(flags: string[]): Promise<void> {
         rows.push(row);
       }
     }
-    for (const kind of kinds) {
+    for (const kind of DECODE.length ? kinds : []) {
       const dec = time[`decode-${kind}`]!;
+      const cpu = time[`decode-cpu-${kind}`]!;
       const lo = Math.min(...dec.keys()), hi = Math.max(...dec.keys());
-      flat.push({ threads, rule: kind, [`ms/token S=${lo}`]: dec.get(lo)!, [`ms/token S=${hi}`]: dec.get(hi)!, ratio: dec.get(hi)! / dec.get(lo)! });
+      flat.push({
+        threads,
+        rule: kind,
+        [`ms/token S=${lo}`]: dec.get(lo)!,
+        [`ms/token S=${hi}`]: dec.get(hi)!,
+        ratio: dec.get(hi)! / dec.get(lo)!,
+        [`cpu ms/token S=${lo}`]: cpu.get(lo)!,
+        [`cpu ms/token S=${hi}`]: cpu.get(hi)!,
+        'cpu ratio': cpu.get(hi)! / cpu.get(lo)!,
+      });
     }
     for (const phase of ['prefill', 'decode'] as const) {
       for (const kind of (['linear', 'delta'] as const).filter((k) => kinds.includes(k))) {
         const soft = time[`${phase}-softmax`];
-        if (!soft) continue;
+        if (!soft || !time[`${phase}-${kind}`]) continue;
         const mine = time[`${phase}-${kind}`]!;
         const first = [...mine.keys()].find((n) => mine.get(n)! < soft.get(n)!);
         crossover.push({
