@@ -1,6 +1,8 @@
 // Linear attention driver (linear_attention.h): the two update rules in chunked form, written on
 // the per-ISA primitives of linear_attention_kernels.h, threaded over heads on the shared pool.
 // A chunk of one token is exactly the recurrent step; decode (T = 1) takes the fused row kernel.
+// The chunked forms' matrix products run on the matmul family's packed f32 micro-kernels
+// (gemm_tiles below) on AVX2 / AVX-512, on la_gemm on the scalar path.
 #include "kernels/linear_attention.h"
 
 #include <algorithm>
