@@ -9,10 +9,18 @@
  *   totalling ≥ 256 MB, as the layers of a model do, so memory rather than the LLC is read;
  * - memory per sequence and layer: the KV cache (2·S·H·D·4 bytes) vs the state (H·(D²+D)·4 bytes
  *   for the paper's rule, H·D²·4 for the delta rule);
- * - the crossover: the first T (prefill) and S (decode) where each linear rule beats softmax.
+ * - the crossover: the first T (prefill) and S (decode) where each linear rule beats softmax;
+ * - flatness: decode time per token at the longest S over the shortest, per rule (a recurrent step
+ *   does the same work at any S, so this should stay within noise of 1);
+ * - % of FMA peak for prefill: GFLOP/s per busy core (flops over the CPU time the process got, all
+ *   threads summed, so a loaded machine does not count against the kernel) over 2 FMA ports ×
+ *   lanes (16 for AVX-512, 8 for AVX2) × 2 flops × GHz, the clock read from /proc/cpuinfo (the
+ *   nominal clock on most VMs, below the boost clock; set TL_CPU_GHZ to the real sustained clock).
  *
- *   npx tsx bench/run.ts linear-attention [--quick]     --quick: T, S ∈ {256, 1024}, 3 samples
+ *   npx tsx bench/run.ts linear-attention [--quick] [--kinds=softmax,linear,delta] [--prefill=T,…] [--decode=S,…]
+ *     --quick: T, S ∈ {256, 1024}, 3 samples; --prefill / --decode: other lengths
  */
+import { readFileSync } from 'node:fs';
 import { getBackend } from '../ts/index.js';
 import type { Backend } from '../ts/index.js';
 import { printTable, timeIt, writeResults } from './lib.js';
@@ -24,6 +32,39 @@ const THREADS = [1, 2];
 
 type Kind = 'softmax' | 'linear' | 'delta';
 const KINDS: Kind[] = ['softmax', 'linear', 'delta'];
+
+/** The CPU clock in GHz: TL_CPU_GHZ, else the first `cpu MHz` of /proc/cpuinfo, else null. */
+function cpuGHz(): number | null {
+  const env = Number(process.env.TL_CPU_GHZ);
+  if (env > 0) return env;
+  try {
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    return m ? Number(m[1]) / 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Least CPU milliseconds (all threads of the process) of `reps` calls of fn. */
+function cpuMsPerCall(fn: () => void, reps: number): number {
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    fn();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000);
+  }
+  return best;
+}
+
+const isaLanes = (isa: string) => (isa.startsWith('avx512') ? 16 : isa === 'avx2' ? 8 : 1);
+
+/** f32 FMA peak of one thread in GFLOP/s: 2 FMA ports × lanes × 2 flops × GHz (null if unknown). */
+function peakGflopsPerThread(isa: string): number | null {
+  const ghz = cpuGHz();
+  const lanes = isaLanes(isa);
+  return ghz === null ? null : 2 * lanes * 2 * ghz;
+}
 
 const rand = (n: number, lo = -1, hi = 1) => {
   const a = new Float32Array(n);
@@ -79,20 +120,31 @@ function makeCall(be: Backend, kind: Kind, T: number, S: number): () => void {
   };
 }
 
-/** Multiply-adds of a prefill of T tokens (what the kernels compute, not what they could skip). */
+/**
+ * Flops of a prefill of T tokens, the useful multiply-adds only (masked halves not counted):
+ * softmax QKᵀ and PV under the causal mask; the paper's rule per token Φq·S, Φkᵀv and the masked
+ * in-chunk terms (chunk 32); the delta rule per token (Γ∘K)·S, (Γ∘Q)·S, Kᵀ·D and the masked KKᵀ,
+ * QKᵀ, B·D and triangular solve (chunk 64: 4 · 32 · D).
+ */
 function prefillFlops(kind: Kind, T: number): number {
-  if (kind === 'softmax') return 2 * 2 * H * D * (T * (T + 1)) / 2; // QKᵀ and PV under the causal mask
-  return kind === 'linear' ? 2 * H * T * (2 * D * D + 64 * D) : 2 * H * T * (3 * D * D + 64 * 2 * D);
+  if (kind === 'softmax') return 2 * 2 * H * D * (T * (T + 1)) / 2;
+  return kind === 'linear' ? 2 * H * T * (2 * D * D + 32 * D) : 2 * H * T * (3 * D * D + 4 * 32 * D);
 }
 
 const fmtBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(0)} KiB`);
 
 export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
-  const PREFILL = quick ? [256, 1024] : [256, 1024, 4096, 16384];
-  const DECODE = quick ? [256, 1024] : [128, 1024, 4096, 16384];
+  const kindsFlag = flags.find((f) => f.startsWith('--kinds='));
+  const kinds = kindsFlag ? KINDS.filter((k) => kindsFlag.slice(8).split(',').includes(k)) : KINDS;
+  const list = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1]?.split(',').map(Number).filter((n) => n > 0);
+  const PREFILL = list('prefill') ?? (quick ? [256, 1024] : [256, 1024, 4096, 16384]);
+  const DECODE = list('decode') ?? (quick ? [256, 1024] : [128, 1024, 4096, 16384]);
   const samples = quick ? 3 : 5;
   const native = getBackend('native');
+  const isa = String(native.info().isa);
+  const peak1 = peakGflopsPerThread(isa);
+  const flat: Row[] = [];
 
   const rows: Row[] = [];
   const results: Record<string, unknown>[] = [];
@@ -103,21 +155,53 @@ export async function run(flags: string[]): Promise<void> {
     for (const phase of ['prefill', 'decode'] as const) {
       for (const n of phase === 'prefill' ? PREFILL : DECODE) {
         const row: Row = { case: `${phase} ${phase === 'prefill' ? 'T' : 'S'}=${n}`, threads };
-        for (const kind of KINDS) {
+        for (const kind of kinds) {
           const call = makeCall(native, kind, phase === 'prefill' ? n : 1, n);
           const ms = timeIt(call, { samples, warmup: 1, minSampleMs: phase === 'prefill' ? 1 : 20 }).ms;
           (time[`${phase}-${kind}`] ??= new Map()).set(n, ms);
           row[`${kind} ms`] = ms;
-          if (phase === 'prefill') row[`${kind} GFLOP/s`] = prefillFlops(kind, n) / ms / 1e6;
+          if (phase === 'decode') {
+            // CPU time per token too: on a loaded machine the wall clock also counts other processes
+            const cpu = cpuMsPerCall(() => { for (let i = 0; i < 20; i++) call(); }, 3) / 20;
+            row[`${kind} cpu ms`] = cpu;
+            (time[`decode-cpu-${kind}`] ??= new Map()).set(n, cpu);
+          }
+          if (phase === 'prefill') {
+            const gflops = prefillFlops(kind, n) / ms / 1e6;
+            row[`${kind} GFLOP/s`] = gflops;
+            if (kind !== 'softmax') {
+              // On a shared machine the wall clock counts time other processes had the cores; the
+              // CPU time this process got is what the kernel's own efficiency is measured on.
+              const cpu = cpuMsPerCall(call, 3);
+              row[`${kind} GFLOP/s per busy core`] = prefillFlops(kind, n) / cpu / 1e6;
+              row[`${kind} % peak`] = peak1 === null ? null : (100 * prefillFlops(kind, n)) / cpu / 1e6 / peak1;
+            }
+          }
           results.push({ phase, kind, n, threads, H, D, ms, bytesPerSequence: bytesPerSequence(kind, n) });
         }
         row['KV (softmax)'] = fmtBytes(bytesPerSequence('softmax', n));
         rows.push(row);
       }
     }
+    for (const kind of DECODE.length ? kinds : []) {
+      const dec = time[`decode-${kind}`]!;
+      const cpu = time[`decode-cpu-${kind}`]!;
+      const lo = Math.min(...dec.keys()), hi = Math.max(...dec.keys());
+      flat.push({
+        threads,
+        rule: kind,
+        [`ms/token S=${lo}`]: dec.get(lo)!,
+        [`ms/token S=${hi}`]: dec.get(hi)!,
+        ratio: dec.get(hi)! / dec.get(lo)!,
+        [`cpu ms/token S=${lo}`]: cpu.get(lo)!,
+        [`cpu ms/token S=${hi}`]: cpu.get(hi)!,
+        'cpu ratio': cpu.get(hi)! / cpu.get(lo)!,
+      });
+    }
     for (const phase of ['prefill', 'decode'] as const) {
-      for (const kind of ['linear', 'delta'] as const) {
-        const soft = time[`${phase}-softmax`]!;
+      for (const kind of (['linear', 'delta'] as const).filter((k) => kinds.includes(k))) {
+        const soft = time[`${phase}-softmax`];
+        if (!soft || !time[`${phase}-${kind}`]) continue;
         const mine = time[`${phase}-${kind}`]!;
         const first = [...mine.keys()].find((n) => mine.get(n)! < soft.get(n)!);
         crossover.push({
@@ -132,9 +216,15 @@ export async function run(flags: string[]): Promise<void> {
   native.setThreads(0);
   printTable(`linear vs softmax attention, H=${H}, D=${D}, f32, causal (median ms per call)`, rows);
   console.log(
+    peak1 === null
+      ? '\n% peak: the CPU clock is unknown (set TL_CPU_GHZ)'
+      : `\n% peak: of ${peak1.toFixed(1)} GFLOP/s per thread (${isa}: 2 FMA ports × ${isaLanes(isa)} lanes × 2 × ${cpuGHz()!.toFixed(2)} GHz${process.env.TL_CPU_GHZ ? ', TL_CPU_GHZ' : ', /proc/cpuinfo'})`,
+  );
+  printTable('decode flatness: time per token at the longest context over the shortest (1 = flat)', flat);
+  console.log(
     `\nmemory per sequence and layer: softmax KV 2·S·H·D·4 bytes (${fmtBytes(bytesPerSequence('softmax', 16384))} at S=16k); ` +
       `paper's rule ${fmtBytes(bytesPerSequence('linear', 0))}, gated delta ${fmtBytes(bytesPerSequence('delta', 0))} at any S`,
   );
   printTable('crossover: the first length (of those measured) where the linear rule is faster', crossover);
-  writeResults('linear-attention', { H, D, quick, results, crossover });
+  writeResults('linear-attention', { H, D, quick, isa, peakGflopsPerThread: peak1, results, crossover, flat });
 }

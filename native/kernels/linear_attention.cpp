@@ -1,15 +1,20 @@
 // Linear attention driver (linear_attention.h): the two update rules in chunked form, written on
 // the per-ISA primitives of linear_attention_kernels.h, threaded over heads on the shared pool.
 // A chunk of one token is exactly the recurrent step; decode (T = 1) takes the fused row kernel.
+// The chunked forms' matrix products run on the matmul family's packed f32 micro-kernels
+// (gemm_tiles below) on AVX2 / AVX-512, on la_gemm on the scalar path.
 #include "kernels/linear_attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/linear_attention_kernels.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/threadpool.h"
 
 namespace tl {
@@ -27,12 +32,76 @@ struct Prims {
                      float, float*);
 };
 
+// C[M, N] += A[M, K] · B[K, N] on the f32 GEMM micro-kernels of the matmul family
+// (matmul_kernels.h): A and B packed into its tile layout on the calling thread, then each MR×NR
+// tile accumulated in place (edge tiles through a scratch tile). The chunked forms' products are
+// small (tens to a few hundred rows), so one pass, no cache blocking.
+struct GemmTiles {
+  int mr, nr;
+  void (*pack_a)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*pack_b)(float*, const float*, int64_t, int64_t, int64_t);
+  void (*micro)(int64_t, const float*, const float*, float*, int64_t, int);
+  void (*micro_edge)(int64_t, const float*, const float*, float*, int64_t, int, int);
+};
+
+#if defined(TL_HAVE_X86_VARIANTS)
+constexpr GemmTiles kTiles512{avx512::kMR, avx512::kNR, avx512::pack_a, avx512::pack_b, avx512::micro,
+                              avx512::micro_edge};
+constexpr GemmTiles kTiles2{avx2::kMR, avx2::kNR, avx2::pack_a, avx2::pack_b, avx2::micro, avx2::micro_edge};
+#endif
+
+// Packed panels, 64-byte aligned (the micro-kernels load B panels aligned), grown on demand and
+// kept per thread; separate from scratch(), which holds the chunk's operands.
+float* pack_space(size_t floats) {
+  struct Buf {
+    float* p = nullptr;
+    size_t cap = 0;
+    ~Buf() { std::free(p); }
+  };
+  static thread_local Buf buf;
+  if (floats > buf.cap) {
+    std::free(buf.p);
+    buf.p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    if (!buf.p) throw std::bad_alloc();
+    buf.cap = floats;
+  }
+  return buf.p;
+}
+
+template <const GemmTiles& U>
+void gemm_tiles(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, int64_t M, int64_t K,
+                int64_t N) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  const int64_t mr = U.mr, nr = U.nr, mt = (M + mr - 1) / mr, nt = (N + nr - 1) / nr;
+  float* pb = pack_space((size_t)(nt * nr + mt * mr) * K);
+  float* pa = pb + nt * nr * K;
+  for (int64_t j = 0; j < nt; j++) U.pack_b(pb + j * nr * K, B + j * nr, ldb, std::min(nr, N - j * nr), K);
+  for (int64_t i = 0; i < mt; i++) U.pack_a(pa + i * mr * K, A + i * mr * lda, lda, std::min(mr, M - i * mr), K);
+  alignas(64) float edge[16 * 64];  // one MR×NR tile (MR ≤ 16, NR ≤ 64)
+  for (int64_t j = 0; j < nt; j++) {
+    const int64_t cols = std::min(nr, N - j * nr);
+    for (int64_t i = 0; i < mt; i++) {
+      const int64_t rows = std::min(mr, M - i * mr);
+      float* c = C + i * mr * ldc + j * nr;
+      if (cols == nr && rows == mr) {
+        U.micro(K, pa + i * mr * K, pb + j * nr * K, c, ldc, 1);
+      } else if (cols == nr) {
+        U.micro_edge(K, pa + i * mr * K, pb + j * nr * K, c, ldc, 1, (int)rows);
+      } else {
+        U.micro(K, pa + i * mr * K, pb + j * nr * K, edge, nr, 0);
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t x = 0; x < cols; x++) c[r * ldc + x] += edge[r * nr + x];
+      }
+    }
+  }
+}
+
 Prims pick() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
     case Isa::Avx512:
-      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, avx512::la_gemm, avx512::la_delta_rows};
-    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, avx2::la_gemm, avx2::la_delta_rows};
+      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, gemm_tiles<kTiles512>, avx512::la_delta_rows};
+    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, gemm_tiles<kTiles2>, avx2::la_delta_rows};
 #endif
     default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows};
   }
@@ -110,7 +179,130 @@ void linear_head(const Prims& P, float* out, const float* q, const float* k, con
 
 // ── the gated delta rule ─────────────────────────────────────────────────────────────────────
 
-// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk.
+// dst[c][r] = src[r·ld + c] for r < rows, c < cols (dst is [cols, rows]); 8 rows at a time so the
+// writes go out in runs.
+void transpose_rows(float* __restrict dst, const float* __restrict src, int64_t ld, int64_t rows, int64_t cols) {
+  int64_t r0 = 0;
+  for (; r0 + 8 <= rows; r0 += 8)
+    for (int64_t c = 0; c < cols; c++)
+      for (int64_t r = 0; r < 8; r++) dst[c * rows + r0 + r] = src[(r0 + r) * ld + c];
+  for (; r0 < rows; r0++)
+    for (int64_t c = 0; c < cols; c++) dst[c * rows + r0] = src[r0 * ld + c];
+}
+
+// One value head h with a scalar gate (Qwen3.5, Qwen3-Next), chunked WY form with the bulk of the
+// work in register-blocked products (P.gemm): per chunk of n tokens, with Γ_r = exp(Σ_{r'≤r} g_r'),
+// K, Q, V the chunk's rows and S the carried state [Dk, Dv],
+//   A = −mask_{s<r}(β_r Γ_r/Γ_s · K Kᵀ),  B = scale · mask_{s≤r}(Γ_r/Γ_s · Q Kᵀ)     (n×n products)
+//   D = (I − A)⁻¹ · β∘(V − (Γ∘K)·S)        (blocked forward substitution: a product per block of
+//                                           kSub rows, then the rows of the block one by one)
+//   out = scale (Γ∘Q)·S + B·D;   S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D.
+// The pair decays Γ_r/Γ_s come from n exps when the chunk's log-decays span less than kFactorRange
+// (no f32 overflow or underflow), else from one exp per pair.
+void delta_head_scalar_chunked(const Prims& P, float* out, const float* q, const float* k, const float* v,
+                               const float* g, const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
+  constexpr int64_t kSub = 16;
+  constexpr float kFactorRange = 80.f;
+  const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  const int64_t ldk = Hk * Dk, ldv = Hv * Dv;  // row strides of q/k and of v/out
+  // Scratch: S [Dk, Dv]; KQ [2C, Dk] (the chunk's keys then queries); kT [Dk, C]; DO [2C, Dv]
+  // (D then the outputs); AB [2C, C] (A then B); Gc, γ, 1/γ [C]. For a chunk of n tokens each
+  // stacked pair is two [n, ·] blocks back to back, so one product serves both.
+  float* S = scratch((size_t)Dk * Dv + 3 * C * Dk + 2 * C * Dv + 2 * C * C + 3 * C);
+  float* KQ = S + Dk * Dv;
+  float* kT = KQ + 2 * C * Dk;
+  float* DO = kT + C * Dk;
+  float* AB = DO + 2 * C * Dv;
+  float* Gc = AB + 2 * C * C;
+  float* gam = Gc + C;
+  float* igam = gam + C;
+  transpose_rows(S, M, Dk, Dv, Dk);
+
+  for (int64_t t0 = 0; t0 < T; t0 += C) {
+    const int64_t n = std::min(C, T - t0);
+    const float* K0 = k + (t0 * Hk + hk) * Dk;
+    const float* Q0 = q + (t0 * Hk + hk) * Dk;
+    const float* V0 = v + (t0 * Hv + h) * Dv;
+    float* O0 = out + (t0 * Hv + h) * Dv;
+    float* A = AB;
+    float* B = AB + n * n;
+    float* dm = DO;
+    float* om = DO + n * Dv;
+    auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
+    float lo = 0.f, hi = 0.f;
+    for (int64_t r = 0; r < n; r++) {
+      Gc[r] = g[(t0 + r) * Hv + h] + (r ? Gc[r - 1] : 0.f);
+      lo = std::min(lo, Gc[r]);
+      hi = std::max(hi, Gc[r]);
+    }
+    const bool factor = hi - lo <= kFactorRange;
+    for (int64_t r = 0; r < n; r++) {
+      gam[r] = std::exp(Gc[r]);
+      igam[r] = factor ? 1.f / gam[r] : 0.f;
+      std::memcpy(KQ + r * Dk, K0 + r * ldk, (size_t)Dk * sizeof(float));
+      std::memcpy(KQ + (n + r) * Dk, Q0 + r * ldk, (size_t)Dk * sizeof(float));
+    }
+    transpose_rows(kT, KQ, Dk, n, Dk);
+    // Pair products [K; Q]·Kᵀ in one, then the decays and the masks:
+    // A[r][s] = −β_r Γ_r/Γ_s k_r·k_s (s < r), B[r][s] = scale Γ_r/Γ_s q_r·k_s (s ≤ r), else 0.
+    std::memset(AB, 0, (size_t)2 * n * n * sizeof(float));
+    P.gemm(AB, n, KQ, Dk, kT, n, 2 * n, Dk, n);
+    for (int64_t r = 0; r < n; r++) {
+      float* __restrict ar = A + r * n;
+      float* __restrict br = B + r * n;
+      const float nb = -bt(r), sc = p.scale;
+      if (factor) {
+        const float gr = gam[r];
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = gr * igam[s];
+          ar[s] *= nb * e;
+          br[s] *= sc * e;
+        }
+      } else {
+        for (int64_t s = 0; s <= r; s++) {
+          const float e = std::exp(Gc[r] - Gc[s]);
+          ar[s] *= nb * e;
+          br[s] *= sc * e;
+        }
+      }
+      ar[r] = 0.f;
+      for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
+    }
+    // [Γ∘K; scale Γ∘Q]·S in one: the carried state's part of u (rows of D) and of the outputs.
+    for (int64_t r = 0; r < n; r++) {
+      P.scale(KQ + r * Dk, gam[r], Dk);
+      P.scale(KQ + (n + r) * Dk, gam[r] * p.scale, Dk);
+    }
+    std::memset(DO, 0, (size_t)2 * n * Dv * sizeof(float));
+    P.gemm(DO, Dv, KQ, Dk, S, Dv, 2 * n, Dk, Dv);
+    // D: right-hand side β∘(V − u), then the unit lower-triangular solve in place, by blocks.
+    for (int64_t r = 0; r < n; r++) {
+      const float b = bt(r);
+      const float* __restrict vr = V0 + r * ldv;
+      float* __restrict d = dm + r * Dv;
+      for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - d[j]);
+    }
+    for (int64_t r0 = 0; r0 < n; r0 += kSub) {
+      const int64_t r1 = std::min(n, r0 + kSub);
+      if (r0 > 0) P.gemm(dm + r0 * Dv, Dv, A + r0 * n, n, dm, Dv, r1 - r0, r0, Dv);
+      for (int64_t r = r0 + 1; r < r1; r++)
+        for (int64_t s = r0; s < r; s++) P.axpy(dm + r * Dv, A[r * n + s], dm + s * Dv, Dv);
+    }
+    // Outputs: scale (Γ∘Q)·S + B·D.
+    P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
+    for (int64_t r = 0; r < n; r++) std::memcpy(O0 + r * ldv, om + r * Dv, (size_t)Dv * sizeof(float));
+    // Carry: S ← Γ_n S + Kᵀ·(Γ_n/Γ ∘ D) (D is not needed after this).
+    const float Gn = Gc[n - 1];
+    for (int64_t s = 0; s < n; s++) P.scale(dm + s * Dv, factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]), Dv);
+    P.scale(S, std::exp(Gn), Dk * Dv);
+    P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
+  }
+  transpose_rows(M, S, Dv, Dk, Dv);
+}
+
+// One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk. The
+// recurrence (chunk 1, decode) and the per-channel-gate chunked form.
 void delta_head(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
                 const float* beta, float* M, int64_t h, const GatedDeltaParams& p) {
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
@@ -237,7 +429,13 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
   if (p.T <= 0 || p.Hv <= 0) return;
   const Prims P = pick();
   parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = b; h < e; h++) delta_head(P, out, q, k, v, g, beta, state + h * p.Dv * p.Dk, h, p);
+    for (int64_t h = b; h < e; h++) {
+      float* st = state + h * p.Dv * p.Dk;
+      if (!p.channel_gate && std::min(p.chunk, p.T) > 1)
+        delta_head_scalar_chunked(P, out, q, k, v, g, beta, st, h, p);
+      else
+        delta_head(P, out, q, k, v, g, beta, st, h, p);
+    }
   });
 }
 

@@ -41,7 +41,7 @@ struct GatedDeltaParams {
   int64_t T = 0, Hk = 0, Hv = 0, Dk = 0, Dv = 0;
   bool channel_gate = false;  // g holds Dk decays per (token, head) instead of one
   float scale = 0.f;
-  int64_t chunk = 16;  // tokens per chunk of the WY form; 1 = the plain recurrence
+  int64_t chunk = 64;  // tokens per chunk of the WY form; 1 = the plain recurrence
 };
 
 void gated_delta_rule(float* out, const float* q, const float* k, const float* v, const float* g,

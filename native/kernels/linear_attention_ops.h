@@ -1,6 +1,7 @@
 // The small ops around a Gated DeltaNet layer (Qwen3.5 / Qwen3-Next, as llama.cpp computes them).
 // Memory-bound and cheap next to the projections and the delta rule, so one generic C++ version
-// each (compiled for baseline x86-64, loops the compiler vectorizes with SSE2), threaded over rows.
+// each (compiled for baseline x86-64, loops the compiler vectorizes with SSE2), threaded over rows;
+// the SiLU of conv1d_causal and rmsnorm_gated goes through the ops family's vectorized tl::silu.
 //
 //   conv1d_causal: depthwise causal convolution of width K over time with a rolling state.
 //     x, out: [T, C]; weight: [C, K] (GGUF ssm_conv1d); state: [K-1, C], the K-1 inputs before x.

@@ -131,13 +131,15 @@ function linearInputs(s: LinearAttentionShape, seed: number) {
   return { q, k, v, state };
 }
 
-interface DeltaCase { name: string; shape: GatedDeltaShape; channel?: boolean }
+interface DeltaCase { name: string; shape: GatedDeltaShape; channel?: boolean; /** log-decay range (default −1.5 … −0.01) */ g?: [number, number] }
 const deltaCases: DeltaCase[] = [
   { name: 'scalar gate, 37 tokens over chunks of 8, grouped heads 2→4', shape: { T: 37, Hk: 2, Hv: 4, Dk: 16, Dv: 16, chunk: 8 } },
   { name: 'scalar gate, Dk ≠ Dv (24, 40), the default chunk', shape: { T: 21, Hk: 1, Hv: 3, Dk: 24, Dv: 40 } },
   { name: 'per-channel gate, chunks of 16, grouped 1→2', shape: { T: 40, Hk: 1, Hv: 2, Dk: 32, Dv: 32, chunk: 16 }, channel: true },
   { name: 'scalar gate, D = 128 (Qwen3.5 head), chunks of 64', shape: { T: 70, Hk: 2, Hv: 2, Dk: 128, Dv: 128, chunk: 64 } },
   { name: 'scalar gate, D = 128, the default chunk', shape: { T: 40, Hk: 1, Hv: 2, Dk: 128, Dv: 128 } },
+  // log-decays summing past −80 inside a chunk: the pair decays take one exp each instead of Γ_r/Γ_s
+  { name: 'scalar gate, strong decay (chunk sums < −80), chunks of 64', shape: { T: 100, Hk: 1, Hv: 2, Dk: 32, Dv: 24, chunk: 64 }, g: [-4, -1] },
   { name: 'per-channel gate, odd dims (17, 9)', shape: { T: 11, Hk: 1, Hv: 1, Dk: 17, Dv: 9, chunk: 4 }, channel: true },
   { name: 'decode: one token, D = 128, custom scale', shape: { T: 1, Hk: 2, Hv: 4, Dk: 128, Dv: 128, scale: 0.3 } },
 ];
@@ -157,7 +159,7 @@ function deltaInputs(c: DeltaCase, seed: number) {
   const q = l2normRows(randomArray(T * Hk * Dk, seed), Dk);
   const k = l2normRows(randomArray(T * Hk * Dk, seed + 1), Dk);
   const v = randomArray(T * Hv * Dv, seed + 2);
-  const g = randomArray(T * Hv * (c.channel ? Dk : 1), seed + 3, -1.5, -0.01); // log-decays < 0
+  const g = randomArray(T * Hv * (c.channel ? Dk : 1), seed + 3, ...(c.g ?? [-1.5, -0.01])); // log-decays < 0
   const beta = randomArray(T * Hv, seed + 4, 0.05, 1);
   const state = randomArray(Hv * Dv * Dk, seed + 5, -0.5, 0.5);
   return { q, k, v, g, beta, state };

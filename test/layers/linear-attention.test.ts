@@ -187,6 +187,28 @@ for (const [name, b] of [['js', getBackend('js')], ['native', native]] as const)
       expectNear(runPieces(makeLinear(be), x, [13, 1, 1, 15]), ref, 1e-5, 'prefill then decode');
     });
 
+    it('a snapshot point inside a pass (beginSnapshotAt) keeps the state after those rows, outputs unchanged', () => {
+      for (const make of [() => makeGdn(be, 8), () => makeLinear(be)]) {
+        for (const at of [17, 20]) { // inside the second piece, and at its end
+          const layer = make();
+          const ws = new Workspace(64);
+          const state = new RecurrentState([layer.stateSpec]);
+          const y = new Float32Array(T * dim);
+          state.beginSnapshotAt(at);
+          layer.forward(y.subarray(0, 12 * dim), x.subarray(0, 12 * dim), 12, 0, state, 0, ws);
+          layer.forward(y.subarray(12 * dim, 20 * dim), x.subarray(12 * dim, 20 * dim), 8, 12, state, 0, ws);
+          state.endSnapshot(true);
+          state.length = 20;
+          expectNear(y.subarray(0, 20 * dim), runPieces(make(), x, [20]).subarray(0, 20 * dim), 1e-5, 'outputs');
+          // what the kept snapshot holds: the state after `at` tokens, as a plain run leaves it
+          const plain = new RecurrentState([layer.stateSpec]);
+          layer.forward(new Float32Array(at * dim), x.subarray(0, at * dim), at, 0, plain, 0, ws);
+          expect(state.rewindTo(at)).toBe(at);
+          expectNear(state.layer(0, layer.stateSpec), plain.layer(0, layer.stateSpec), 1e-5, `kept state at ${at}`);
+        }
+      }
+    });
+
     it('a snapshot at the prefix end resumes exactly like the uninterrupted sequence', () => {
       const layer = makeGdn(be);
       const ws = new Workspace(64);
@@ -218,8 +240,9 @@ for (const [name, b] of [['js', getBackend('js')], ['native', native]] as const)
       expect(() => new GatedDeltaNet(be, { ...makeGdn(be).o, nKHeads: 3 })).toThrow(/value heads \(4\) must be a multiple of key heads \(3\)/);
     });
 
-    it('conv1dCausal: prefill equals token-by-token with the rolling state, and the definition', () => {
-      const [T2, C2, K2] = [9, 5, 4];
+    // [T, C, K]: one channel block; several blocks (native: 256 channels each) with fewer tokens than
+    // the state holds (the state shifts partly into itself); a wide kernel (K > 16).
+    it.each([[9, 5, 4], [2, 600, 4], [5, 40, 18]])('conv1dCausal T=%i C=%i K=%i: prefill equals token-by-token with the rolling state, and the definition', (T2, C2, K2) => {
       const xs = randn(T2 * C2);
       const w = randn(C2 * K2);
       const st0 = randn((K2 - 1) * C2);
@@ -236,12 +259,16 @@ for (const [name, b] of [['js', getBackend('js')], ['native', native]] as const)
       const out = new Float32Array(T2 * C2);
       be.conv1dCausal(out, xs, st, w, T2, C2, K2, true);
       expectNear(out, ref, 1e-6, 'prefill');
-      expect(Array.from(st)).toEqual(Array.from(xs.subarray((T2 - K2 + 1) * C2)));
+      const stRef = Array.from({ length: (K2 - 1) * C2 }, (_, i) => {
+        const row = T2 + Math.floor(i / C2); // row of in = state ++ x
+        return row < K2 - 1 ? st0[row * C2 + (i % C2)]! : xs[(row - (K2 - 1)) * C2 + (i % C2)]!;
+      });
+      expect(Array.from(st)).toEqual(stRef);
       const st2 = st0.slice();
       const steps = new Float32Array(T2 * C2);
       for (let t = 0; t < T2; t++) be.conv1dCausal(steps.subarray(t * C2, (t + 1) * C2), xs.slice(t * C2, (t + 1) * C2), st2, w, 1, C2, K2, true);
       expectNear(steps, ref, 1e-6, 'token by token');
-      expect(() => be.conv1dCausal(out, xs, new Float32Array(3), w, T2, C2, K2, true)).toThrow(/convState has 3 elements, expected 15/);
+      expect(() => be.conv1dCausal(out, xs, new Float32Array(3), w, T2, C2, K2, true)).toThrow(new RegExp(`convState has 3 elements, expected ${(K2 - 1) * C2}`));
     });
 
     it('l2norm, rmsnormGated, deltaGates, sigmoidMul match their definitions', () => {

@@ -144,7 +144,7 @@ export interface GatedDeltaShape {
   Dv: number;
   /** Default 1/√Dk. */
   scale?: number;
-  /** Tokens per chunk of the WY form (prefill); 1 = the plain recurrence. Default 16. */
+  /** Tokens per chunk of the WY form (prefill); 1 = the plain recurrence. Default 64. */
   chunk?: number;
 }
 

@@ -40,7 +40,7 @@ export interface GatedDeltaNetOptions {
   headVDim: number;
   /** RMS epsilon: of the gated norm and of the q/k L2 norms (llama.cpp uses the same). */
   eps: number;
-  /** Tokens per chunk of the delta rule's WY form in prefill (default 16). */
+  /** Tokens per chunk of the delta rule's WY form in prefill (default 64). */
   chunk?: number;
   /**
    * Which key head a value head reads when Hv > Hk: 'tiled' (Qwen3.5: h % Hk, the kernel's own
@@ -97,11 +97,11 @@ export class GatedDeltaNet {
     };
     if (o.keyHeads !== undefined && o.keyHeads !== 'tiled' && o.keyHeads !== 'grouped') throw new RangeError(`tensorloom: GatedDeltaNet keyHeads must be 'tiled' or 'grouped', got '${String(o.keyHeads)}'`);
     this.repeatKeys = o.keyHeads === 'grouped' && Hv !== Hk;
-    this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 16 };
+    this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 64 };
   }
 
   /** out[T, dim] for the next T tokens x[T, dim]; the layer-`layer` part of `state` is updated in place. */
-  forward(out: Float32Array, x: Float32Array, T: number, _pos: number, state: RecurrentState, layer: number, ws: Workspace): void {
+  forward(out: Float32Array, x: Float32Array, T: number, pos: number, state: RecurrentState, layer: number, ws: Workspace): void {
     const b = this.backend;
     const { nKHeads: Hk, nVHeads: Hv, headKDim: Dk, headVDim: Dv, convKernel: K, eps } = this.o;
     const C = this.convChannels;
@@ -122,7 +122,17 @@ export class GatedDeltaNet {
     this.o.gate.forward(z, x, T);
     this.o.beta.forward(beta, x, T);
     this.o.alpha.forward(g, x, T);
-    b.conv1dCausal(conv, mixed, convState, this.o.conv, T, C, K, true);
+    // A forward pass may want the state after `split` rows (a prompt's last token but one) kept:
+    // conv and delta rule then run in two parts, each part of the state copied out in between.
+    const split = state.snapshotRow(pos, T);
+    if (split > 0 && split < T) {
+      b.conv1dCausal(conv.subarray(0, split * C), mixed.subarray(0, split * C), convState, this.o.conv, split, C, K, true);
+      state.keepLayerPart(layer, 0, this.convSize);
+      b.conv1dCausal(conv.subarray(split * C, T * C), mixed.subarray(split * C, T * C), convState, this.o.conv, T - split, C, K, true);
+    } else {
+      b.conv1dCausal(conv, mixed, convState, this.o.conv, T, C, K, true);
+      if (split === T) state.keepLayerPart(layer, 0, this.convSize);
+    }
     // Split the conv output rows [q | k | v] into the kernel's contiguous [T, heads, D] arrays.
     const qk = Hk * Dk;
     for (let t = 0; t < T; t++) {
@@ -134,7 +144,8 @@ export class GatedDeltaNet {
     b.l2norm(q, q, T * Hk, Dk, eps);
     b.l2norm(k, k, T * Hk, Dk, eps);
     b.deltaGates(g, beta, g, beta, this.o.dtBias, this.o.a, T, Hv);
-    this.shape.T = T;
+    let qh = q;
+    let kh = k;
     if (this.repeatKeys) {
       // value head h reads key head ⌊h / r⌋: repeat each key head r times in a row
       const r = Hv / Hk;
@@ -148,9 +159,22 @@ export class GatedDeltaNet {
           kr.set(k.subarray(src, src + Dk), dst);
         }
       }
-      b.gatedDeltaRule(o, qr, kr, v, g, beta, deltaState, this.shape);
+      qh = qr;
+      kh = kr;
+    }
+    const HkK = this.shape.Hk * Dk;
+    const rule = (r0: number, r1: number): void => {
+      this.shape.T = r1 - r0;
+      const rows = (a: Float32Array, w: number) => (r0 === 0 && r1 === T ? a : a.subarray(r0 * w, r1 * w));
+      b.gatedDeltaRule(rows(o, Hv * Dv), rows(qh, HkK), rows(kh, HkK), rows(v, Hv * Dv), rows(g, Hv), rows(beta, Hv), deltaState, this.shape);
+    };
+    if (split > 0 && split < T) {
+      rule(0, split);
+      state.keepLayerPart(layer, this.convSize, this.stateSpec.size);
+      rule(split, T);
     } else {
-      b.gatedDeltaRule(o, q, k, v, g, beta, deltaState, this.shape);
+      rule(0, T);
+      if (split === T) state.keepLayerPart(layer, this.convSize, this.stateSpec.size);
     }
     b.rmsnormGated(o, o, z, this.o.norm, T * Hv, Dv, eps);
     this.o.out.forward(out, o, T);

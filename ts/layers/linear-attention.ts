@@ -73,10 +73,10 @@ export class LinearAttention {
 
   /**
    * out[T, dim] for the T rows of x, the next T tokens of the sequence whose layer-`layer` state
-   * `state` holds (updated in place). `pos` is accepted for the `Attention` interface; the state
-   * already knows what came before.
+   * `state` holds (updated in place). `pos` (the first row's position) only places the snapshot a
+   * forward pass may ask for; the state already knows what came before.
    */
-  forward(out: Float32Array, x: Float32Array, T: number, _pos: number, state: RecurrentState, layer: number, ws: Workspace): void {
+  forward(out: Float32Array, x: Float32Array, T: number, pos: number, state: RecurrentState, layer: number, ws: Workspace): void {
     const H = this.nHeads;
     const D = this.headDim;
     const kvDim = this.nKvHeads * D;
@@ -87,8 +87,19 @@ export class LinearAttention {
     this.q.forward(q, x, T);
     this.k.forward(k, x, T);
     this.v.forward(v, x, T);
-    this.shape.T = T;
-    this.backend.linearAttention(att, q, k, v, state.layer(layer, this.stateSpec), this.shape);
+    const st = state.layer(layer, this.stateSpec);
+    const split = state.snapshotRow(pos, T); // keep the state after `split` rows (a prompt's last token but one)
+    if (split > 0) {
+      const qd = H * D;
+      this.shape.T = split;
+      this.backend.linearAttention(att.subarray(0, split * qd), q.subarray(0, split * qd), k.subarray(0, split * kvDim), v.subarray(0, split * kvDim), st, this.shape);
+      state.keepLayerPart(layer, 0, st.length);
+    }
+    if (split < T) {
+      const qd = H * D;
+      this.shape.T = T - split;
+      this.backend.linearAttention(att.subarray(split * qd, T * qd), q.subarray(split * qd, T * qd), k.subarray(split * kvDim, T * kvDim), v.subarray(split * kvDim, T * kvDim), st, this.shape);
+    }
     this.o.forward(out, att, T);
   }
 }

@@ -72,6 +72,40 @@ export class RecurrentState {
   }
 
   /**
+   * The absolute position after which the forward pass under way keeps its snapshot (a prompt's
+   * last token), or null. Set by `beginSnapshotAt`; each recurrent layer copies its part of the
+   * state into the snapshot as it passes that point (`snapshotRow`, `keepLayerPart`), so the prompt
+   * runs in one pass instead of two (the second a one-row pass over every weight).
+   */
+  private snapshotAt: number | null = null;
+
+  beginSnapshotAt(position: number): void {
+    this.snapshotAt = position;
+    this.kept ??= new RecurrentState(this.layers);
+  }
+
+  /** Ends the pass: the kept snapshot now holds `snapshotAt` tokens, or is dropped when `ok` is false. */
+  endSnapshot(ok: boolean): void {
+    if (this.snapshotAt !== null && this.kept) {
+      if (ok) this.kept.length = this.snapshotAt;
+      else this.kept = null;
+    }
+    this.snapshotAt = null;
+  }
+
+  /** For a layer about to absorb T tokens from `pos`: after how many of them (1..T) to keep its state, else 0. */
+  snapshotRow(pos: number, T: number): number {
+    if (this.snapshotAt === null) return 0;
+    const r = this.snapshotAt - pos;
+    return r >= 1 && r <= T ? r : 0;
+  }
+
+  /** Copies floats [from, to) of layer `layer`'s state, as they are now, into the kept snapshot. */
+  keepLayerPart(layer: number, from: number, to: number): void {
+    this.kept!.data[layer]!.set(this.data[layer]!.subarray(from, to), from);
+  }
+
+  /**
    * Makes the state hold at most the first `pos` tokens, as a KV cache does by writing at `pos`:
    * stays if it holds exactly `pos`, else goes back to the kept snapshot if that holds no more
    * than `pos` tokens, else to the empty state. Returns the tokens it now holds (≤ pos); the

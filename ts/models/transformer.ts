@@ -258,9 +258,16 @@ export class Transformer {
     if (cache.recurrent && T > 1 && !allLogits) {
       // A recurrent state cannot be cut back: keep a snapshot before the prompt's last token, where
       // the next prompt sharing this one resumes (its last token always runs again, for its logits).
-      this.forwardRows(tokens.subarray(0, T - 1), pos, undefined, cache);
-      cache.recurrent.keepSnapshot();
-      return this.forwardRows(tokens.subarray(T - 1), pos + T - 1, undefined, cache);
+      // The recurrent layers take it on their way through the one pass (RecurrentState.snapshotRow).
+      cache.recurrent.beginSnapshotAt(pos + T - 1);
+      let ok = false;
+      try {
+        const logits = this.forwardRows(tokens, pos, undefined, cache);
+        ok = true;
+        return logits;
+      } finally {
+        cache.recurrent.endSnapshot(ok);
+      }
     }
     return this.forwardRows(tokens, pos, allLogits, cache);
   }

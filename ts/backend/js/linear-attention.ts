@@ -86,7 +86,7 @@ export function checkGatedDelta(
   const scale = shape.scale ?? 1 / Math.sqrt(Dk);
   if (typeof scale !== 'number') throw new TypeError('tensorloom: scale must be a number');
   if (!Number.isFinite(scale)) throw new RangeError('tensorloom: scale must be a finite number');
-  const chunk = expectDim('chunk', shape.chunk ?? 16, 1, 4096);
+  const chunk = expectDim('chunk', shape.chunk ?? 64, 1, 4096);
   const o = f32('out', out, T * Hv * Dv, `[T=${T}, Hv=${Hv}, Dv=${Dv}]`);
   const qq = f32('q', q, T * Hk * Dk, `[T=${T}, Hk=${Hk}, Dk=${Dk}]`);
   const kk = f32('k', k, T * Hk * Dk, `[T=${T}, Hk=${Hk}, Dk=${Dk}]`);

@@ -36,7 +36,7 @@ export function nativeLinearAttention(addon: NativeAddon): LinearAttentionOps {
     },
     gatedDeltaRule(out, q, k, v, g, beta, state, shape: GatedDeltaShape) {
       const { T, Hk, Hv, Dk, Dv } = shapeObject(shape, 'GatedDeltaShape');
-      addon.gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, shape.scale ?? 1 / Math.sqrt(Dk), shape.chunk ?? 16);
+      addon.gatedDeltaRule(out, q, k, v, g, beta, state, T, Hk, Hv, Dk, Dv, shape.scale ?? 1 / Math.sqrt(Dk), shape.chunk ?? 64);
     },
     conv1dCausal: (out, x, convState, weight, T, C, K, silu) => addon.conv1dCausal(out, x, convState, weight, T, C, K, silu),
     l2norm: (out, x, rows, dim, eps) => addon.l2norm(out, x, rows, dim, eps),
