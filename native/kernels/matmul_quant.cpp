@@ -36,8 +36,9 @@ int act_slot(int act) { return act == ggml::Q8_0 ? 0 : act == ggml::Q8_1 ? 1 : 2
 // Quantizes the M rows of a to `at` into buf (rows of row_bytes), threaded when large.
 void quantize_rows(uint8_t* buf, const float* a, int64_t M, int64_t K, const ActTypeInfo& at, int64_t row_bytes) {
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / K);
+  const QuantizeRowFn quantize = active_quantize(at);
   parallel_for(M, grain, [&](int64_t b, int64_t e, int) {
-    for (int64_t m = b; m < e; m++) at.quantize_row(buf + m * row_bytes, a + m * K, K);
+    for (int64_t m = b; m < e; m++) quantize(buf + m * row_bytes, a + m * K, K);
   });
 }
 

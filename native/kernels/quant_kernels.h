@@ -46,6 +46,12 @@ void quantize_act_q8_K(void* out, const float* x, int64_t n);
 TL_QDOT_LIST(TL_QDOT_DECL)
 }  // namespace tl::ref
 
-namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
-namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
-namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
+// The SIMD activation quantizers, byte for byte the reference's.
+#define TL_QACT_DECL                                          \
+  void quantize_act_q8_0(void* out, const float* x, int64_t n); \
+  void quantize_act_q8_1(void* out, const float* x, int64_t n); \
+  void quantize_act_q8_K(void* out, const float* x, int64_t n);
+
+namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
+namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
+namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }

@@ -51,10 +51,15 @@ const WeightTypeInfo kTypes[] = {
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
 
+#if defined(TL_HAVE_X86_VARIANTS)
+#define TL_SIMD_QACT(t) avx2::quantize_act_##t, avx512::quantize_act_##t
+#else
+#define TL_SIMD_QACT(t) nullptr, nullptr
+#endif
 const ActTypeInfo kActTypes[] = {
-    {ggml::Q8_0, "q8_0", 32, sizeof(qb::Q8_0), ref::quantize_act_q8_0},
-    {ggml::Q8_1, "q8_1", 32, sizeof(qb::Q8_1), ref::quantize_act_q8_1},
-    {ggml::Q8_K, "q8_K", 256, sizeof(qb::Q8_K), ref::quantize_act_q8_K},
+    {ggml::Q8_0, "q8_0", 32, sizeof(qb::Q8_0), ref::quantize_act_q8_0, TL_SIMD_QACT(q8_0)},
+    {ggml::Q8_1, "q8_1", 32, sizeof(qb::Q8_1), ref::quantize_act_q8_1, TL_SIMD_QACT(q8_1)},
+    {ggml::Q8_K, "q8_K", 256, sizeof(qb::Q8_K), ref::quantize_act_q8_K, TL_SIMD_QACT(q8_K)},
 };
 
 }  // namespace
@@ -120,6 +125,20 @@ VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
       return t.dotw4_avx2;
     default:
       return nullptr;
+  }
+}
+
+QuantizeRowFn active_quantize(const ActTypeInfo& t) {
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+    case Isa::Avx512:
+      if (t.quantize_row_avx512) return t.quantize_row_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      if (t.quantize_row_avx2) return t.quantize_row_avx2;
+      [[fallthrough]];
+    default:
+      return t.quantize_row;
   }
 }
 

@@ -55,7 +55,8 @@ struct ActTypeInfo {
   const char* name;
   int block;
   int block_bytes;
-  QuantizeRowFn quantize_row;  // bit-exact with ggml's x86 quantizer of that type
+  QuantizeRowFn quantize_row;  // bit-exact with ggml's x86 quantizer of that type (scalar)
+  QuantizeRowFn quantize_row_avx2, quantize_row_avx512;  // the same bytes, vectorized
 };
 
 // The row for a GGML type id, or null if we cannot compute with that type.
@@ -74,6 +75,8 @@ static inline bool is_float_type(const WeightTypeInfo& t) { return t.block == 1;
 VecDotFn active_dot(const WeightTypeInfo& t);
 VecDot4Fn active_dot4(const WeightTypeInfo& t);
 VecDotW4Fn active_dotw4(const WeightTypeInfo& t);
+// The activation quantizer for the active ISA (every level gives the same bytes).
+QuantizeRowFn active_quantize(const ActTypeInfo& t);
 
 // Dequantizes rows [0, rows) of a [rows, cols] tensor (threaded).
 void dequantize_rows(float* out, const void* x, const WeightTypeInfo& t, int64_t rows, int64_t cols);

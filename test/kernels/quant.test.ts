@@ -84,12 +84,21 @@ describe('activation quantizers', () => {
   x[608] = 127;
   x[768] = -127;
   for (let k = 0; k < 10; k++) x[609 + k] = x[769 + k] = k - 4.5;
+  // equal magnitudes of both signs: Q8_K takes the first as its signed extreme
+  x[1030] = -5;
+  x[1100] = 5;
+  x[1300] = 6;
+  x[1290] = -6;
   for (const kind of ['q8_0', 'q8_1', 'q8_k'] as const) {
-    it(`${kind}: bit-exact with ggml's x86 quantizer`, () => {
+    it(`${kind}: bit-exact with ggml's x86 quantizer on every ISA (scalar, AVX2, AVX-512)`, () => {
       const want = quantizeActs(kind, x).bytes;
-      const got = new Uint8Array(want.length);
-      addon.quantizeActivations(got, x, ACT_ID[kind]);
-      expect(got).toEqual(want);
+      for (const v of variants().filter((x) => !x.skip && x.threads === 1)) {
+        withVariant(v, () => {
+          const got = new Uint8Array(want.length);
+          addon.quantizeActivations(got, x, ACT_ID[kind]);
+          expect(got, v.isa).toEqual(want);
+        });
+      }
     });
   }
   it('q8_0: the same scales as the file quantizer (quantizeQ8_0) and quants within 1 (x·127/amax vs x/d)', () => {
