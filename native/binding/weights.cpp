@@ -55,7 +55,7 @@ Napi::Value QuantizeActivations(const Napi::CallbackInfo& info) {
   const int64_t blocks = (int64_t)x.length / at->block;
   const std::string shape = "[" + std::to_string(blocks) + " blocks of " + std::to_string(at->block_bytes) + " bytes]";
   auto out = typed_array<uint8_t>(info, 0, "out", napi_uint8_array, blocks * at->block_bytes, shape.c_str());
-  at->quantize_row(out.data, x.data, (int64_t)x.length);
+  active_quantize(*at)(out.data, x.data, (int64_t)x.length);
   return env.Undefined();
 }
 

@@ -4,7 +4,8 @@
 //
 // Regimes, all on the thread pool, split over blocks of weight rows (of all projections at once,
 // so Q/K/V or gate/up share one pool job):
-//   GEMV (M = 1): each thread streams its weight rows once.
+//   GEMV (M = 1): each thread streams its weight rows once, 4 rows per kernel call sharing the
+//     activation loads (each output computed exactly as by the 1-row kernel).
 //   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
 //     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it
 //     is dotted with those activation rows.
@@ -35,8 +36,9 @@ int act_slot(int act) { return act == ggml::Q8_0 ? 0 : act == ggml::Q8_1 ? 1 : 2
 // Quantizes the M rows of a to `at` into buf (rows of row_bytes), threaded when large.
 void quantize_rows(uint8_t* buf, const float* a, int64_t M, int64_t K, const ActTypeInfo& at, int64_t row_bytes) {
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / K);
+  const QuantizeRowFn quantize = active_quantize(at);
   parallel_for(M, grain, [&](int64_t b, int64_t e, int) {
-    for (int64_t m = b; m < e; m++) at.quantize_row(buf + m * row_bytes, a + m * K, K);
+    for (int64_t m = b; m < e; m++) quantize(buf + m * row_bytes, a + m * K, K);
   });
 }
 
@@ -45,6 +47,7 @@ struct Job {
   const WeightTypeInfo* type;
   VecDotFn dot;
   VecDot4Fn dot4;  // null on the scalar path
+  VecDotW4Fn dotw4;  // null on the scalar path
   const uint8_t* act;  // quantized a for this projection's activation type
   int64_t act_row_bytes;
   int64_t w_row_bytes;
@@ -70,7 +73,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantize_rows(buf.data(), a, M, K, at, arb);
       quantized[slot] = true;
     }
-    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), buf.data(), arb, type_row_bytes(t, K), blocks};
+    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t), buf.data(), arb, type_row_bytes(t, K), blocks};
     blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
   }
 
@@ -87,6 +90,10 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       const int64_t n1 = std::min(N, n0 + rows_per_block);
       const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
       float* out = job.p->out;
+      if (M == 1 && job.dotw4 && n1 - n0 == 4) {  // GEMV: 4 weight rows per pass over the activations
+        job.dotw4(w + n0 * job.w_row_bytes, job.w_row_bytes, job.act, K, out + n0);
+        continue;
+      }
       for (int64_t m0 = 0; m0 < M; m0 += kActRowsPerTile) {
         const int64_t m1 = std::min(M, m0 + kActRowsPerTile);
         for (int64_t n = n0; n < n1; n++) {

@@ -11,10 +11,12 @@
 #define TL_QDOT_SIMD_LIST(X) TL_QDOT_LIST(X)
 
 #define TL_QDOT_DECL(t) float dot_##t(const void* w, const void* a, int64_t n);
-// SIMD only: out[r] = dot(w, a + r·a_stride) for r < 4, each bit-identical to dot_<t> on that row.
+// SIMD only: out[r] = dot(w, a + r·a_stride) for r < 4 (dot4) and out[r] = dot(w + r·w_stride, a)
+// (dotw4: 4 weight rows, GEMV), each bit-identical to dot_<t> on that pair of rows.
 #define TL_QDOT4_DECL(t) \
   float dot_##t(const void* w, const void* a, int64_t n); \
-  void dot4_##t(const void* w, const void* a, int64_t a_stride, int64_t n, float* out);
+  void dot4_##t(const void* w, const void* a, int64_t a_stride, int64_t n, float* out); \
+  void dotw4_##t(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
 
 namespace tl::ref {
 // Dequantizers (ggml's dequantize_row_*): out[n] from blocks.
@@ -44,6 +46,12 @@ void quantize_act_q8_K(void* out, const float* x, int64_t n);
 TL_QDOT_LIST(TL_QDOT_DECL)
 }  // namespace tl::ref
 
-namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
-namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
-namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) }
+// The SIMD activation quantizers, byte for byte the reference's.
+#define TL_QACT_DECL                                          \
+  void quantize_act_q8_0(void* out, const float* x, int64_t n); \
+  void quantize_act_q8_1(void* out, const float* x, int64_t n); \
+  void quantize_act_q8_K(void* out, const float* x, int64_t n);
+
+namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
+namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
+namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }

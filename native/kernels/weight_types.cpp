@@ -14,39 +14,52 @@ namespace {
 
 #if defined(TL_HAVE_X86_VARIANTS)
 #define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
+#define TL_SIMD_DOTW4(t) avx2::dotw4_##t, avx512::dotw4_##t, avx512vnni::dotw4_##t
 #else
 #define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
+#define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #endif
+// GEMV takes 4 weight rows per kernel call (dotw4) where that measured faster than 4 one-row calls:
+// the types whose per-block total goes to one f32 lane per row (4 totals reduced at once), and
+// Q5_K. The 8-lane types stream 4 rows at a row's distance apart more slowly than one row (the
+// prefetcher), so their GEMV calls the one-row kernel per row.
 #define TL_QUANT_ROW(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t)}
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t)}
+#define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), nullptr, nullptr, nullptr}
 // A type whose dot product has only the scalar reference so far.
 #define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
 
 // One row per type, in GGML id order. Block bytes are the sizes of quant_blocks.h's structs.
 const WeightTypeInfo kTypes[] = {
-    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
-    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
     TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0),
-    TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
-    TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
-    TL_QUANT_ROW(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1),
-    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0),
+    TL_QUANT_ROW_GEMV1(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
+    TL_QUANT_ROW_GEMV1(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
+    TL_QUANT_ROW_GEMV1(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1),
+    TL_QUANT_ROW_GEMV1(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K),
+    TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K),
     TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
+    TL_QUANT_ROW_GEMV1(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0),
-    TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
-    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    TL_QUANT_ROW_GEMV1(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
+    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
 
+#if defined(TL_HAVE_X86_VARIANTS)
+#define TL_SIMD_QACT(t) avx2::quantize_act_##t, avx512::quantize_act_##t
+#else
+#define TL_SIMD_QACT(t) nullptr, nullptr
+#endif
 const ActTypeInfo kActTypes[] = {
-    {ggml::Q8_0, "q8_0", 32, sizeof(qb::Q8_0), ref::quantize_act_q8_0},
-    {ggml::Q8_1, "q8_1", 32, sizeof(qb::Q8_1), ref::quantize_act_q8_1},
-    {ggml::Q8_K, "q8_K", 256, sizeof(qb::Q8_K), ref::quantize_act_q8_K},
+    {ggml::Q8_0, "q8_0", 32, sizeof(qb::Q8_0), ref::quantize_act_q8_0, TL_SIMD_QACT(q8_0)},
+    {ggml::Q8_1, "q8_1", 32, sizeof(qb::Q8_1), ref::quantize_act_q8_1, TL_SIMD_QACT(q8_1)},
+    {ggml::Q8_K, "q8_K", 256, sizeof(qb::Q8_K), ref::quantize_act_q8_K, TL_SIMD_QACT(q8_K)},
 };
 
 }  // namespace
@@ -97,6 +110,35 @@ VecDot4Fn active_dot4(const WeightTypeInfo& t) {
       return t.dot4_avx2;
     default:
       return nullptr;
+  }
+}
+
+VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+      if (t.dotw4_vnni) return t.dotw4_vnni;
+      [[fallthrough]];
+    case Isa::Avx512:
+      if (t.dotw4_avx512) return t.dotw4_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      return t.dotw4_avx2;
+    default:
+      return nullptr;
+  }
+}
+
+QuantizeRowFn active_quantize(const ActTypeInfo& t) {
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+    case Isa::Avx512:
+      if (t.quantize_row_avx512) return t.quantize_row_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      if (t.quantize_row_avx2) return t.quantize_row_avx2;
+      [[fallthrough]];
+    default:
+      return t.quantize_row;
   }
 }
 

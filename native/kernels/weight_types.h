@@ -32,6 +32,8 @@ using QuantizeRowFn = void (*)(void* out, const float* x, int64_t n);
 using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
 // The same for 4 activation rows a, a + a_stride, …: out[r], each bit-identical to VecDotFn's.
 using VecDot4Fn = void (*)(const void* w, const void* a, int64_t a_stride, int64_t n, float* out);
+// 4 weight rows w, w + w_stride, … with one activation row a (GEMV): out[r], each bit-identical to VecDotFn's.
+using VecDotW4Fn = void (*)(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
 
 struct WeightTypeInfo {
   int id;               // GGML type id
@@ -45,6 +47,7 @@ struct WeightTypeInfo {
   VecDotFn dot_avx512;  // AVX-512BW
   VecDotFn dot_vnni;    // AVX-512 VNNI (vpdpbusd)
   VecDot4Fn dot4_avx2, dot4_avx512, dot4_vnni;  // 4 activation rows per weight row (small M, GEMM)
+  VecDotW4Fn dotw4_avx2, dotw4_avx512, dotw4_vnni;  // 4 weight rows per activation row (GEMV)
 };
 
 struct ActTypeInfo {
@@ -52,7 +55,8 @@ struct ActTypeInfo {
   const char* name;
   int block;
   int block_bytes;
-  QuantizeRowFn quantize_row;  // bit-exact with ggml's x86 quantizer of that type
+  QuantizeRowFn quantize_row;  // bit-exact with ggml's x86 quantizer of that type (scalar)
+  QuantizeRowFn quantize_row_avx2, quantize_row_avx512;  // the same bytes, vectorized
 };
 
 // The row for a GGML type id, or null if we cannot compute with that type.
@@ -66,10 +70,13 @@ const WeightTypeInfo* weight_types(int* count);
 static inline int64_t type_row_bytes(const WeightTypeInfo& t, int64_t K) { return K / t.block * t.block_bytes; }
 static inline bool is_float_type(const WeightTypeInfo& t) { return t.block == 1; }
 
-// The dot kernel for the active ISA (falls back to the scalar reference), and its 4-row form
+// The dot kernel for the active ISA (falls back to the scalar reference), and its 4-row forms
 // (null on the scalar path: call the 1-row kernel per row).
 VecDotFn active_dot(const WeightTypeInfo& t);
 VecDot4Fn active_dot4(const WeightTypeInfo& t);
+VecDotW4Fn active_dotw4(const WeightTypeInfo& t);
+// The activation quantizer for the active ISA (every level gives the same bytes).
+QuantizeRowFn active_quantize(const ActTypeInfo& t);
 
 // Dequantizes rows [0, rows) of a [rows, cols] tensor (threaded).
 void dequantize_rows(float* out, const void* x, const WeightTypeInfo& t, int64_t rows, int64_t cols);

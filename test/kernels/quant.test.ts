@@ -84,12 +84,21 @@ describe('activation quantizers', () => {
   x[608] = 127;
   x[768] = -127;
   for (let k = 0; k < 10; k++) x[609 + k] = x[769 + k] = k - 4.5;
+  // equal magnitudes of both signs: Q8_K takes the first as its signed extreme
+  x[1030] = -5;
+  x[1100] = 5;
+  x[1300] = 6;
+  x[1290] = -6;
   for (const kind of ['q8_0', 'q8_1', 'q8_k'] as const) {
-    it(`${kind}: bit-exact with ggml's x86 quantizer`, () => {
+    it(`${kind}: bit-exact with ggml's x86 quantizer on every ISA (scalar, AVX2, AVX-512)`, () => {
       const want = quantizeActs(kind, x).bytes;
-      const got = new Uint8Array(want.length);
-      addon.quantizeActivations(got, x, ACT_ID[kind]);
-      expect(got).toEqual(want);
+      for (const v of variants().filter((x) => !x.skip && x.threads === 1)) {
+        withVariant(v, () => {
+          const got = new Uint8Array(want.length);
+          addon.quantizeActivations(got, x, ACT_ID[kind]);
+          expect(got, v.isa).toEqual(want);
+        });
+      }
     });
   }
   it('q8_0: the same scales as the file quantizer (quantizeQ8_0) and quants within 1 (x·127/amax vs x/d)', () => {
@@ -169,6 +178,46 @@ for (const v of variants({ vnni: true })) {
     });
   });
 }
+
+// The GEMV path takes 4 weight rows per kernel call (and the small-M path 4 activation rows), the
+// tail rows one at a time; each output must be computed exactly as the one-row kernel computes it
+// (ggml's per-row arithmetic, which the greedy-parity tests rely on). Checked bit for bit against
+// row-by-row calls (N = 1, M = 1: the one-row kernel), and the SIMD ISAs against each other.
+describe('every output is the one-row kernel\'s, bit for bit', () => {
+  const gemvCase = (spec: QuantSpec) => {
+    const rand = rng(4242 + spec.id);
+    const M = 5, N = 11, K = 3 * 256; // N = 2 blocks of 4 rows + 3 tail rows; M = 4 rows + 1
+    return { M, N, K, a: randomActs(M * K, rand), w: randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1) };
+  };
+  const simd = variants({ vnni: true }).filter((v) => !v.skip && v.isa !== 'scalar');
+  for (const spec of QUANT_SPECS) {
+    it.skipIf(simd.length === 0)(`${spec.name}: GEMV and small M equal row-by-row one-row dots on every SIMD ISA, 1 and 2 threads`, () => {
+      const { M, N, K, a, w } = gemvCase(spec);
+      const rowBytes = (K / spec.block) * spec.bytes;
+      const byIsa = new Map<string, Uint32Array>();
+      for (const v of simd) {
+        withVariant(v, () => {
+          const gemv = new Float32Array(N).fill(NaN);
+          addon.matmulT(gemv, a.subarray(0, K), w, spec.id, N, K, 1);
+          const many = new Float32Array(M * N).fill(NaN);
+          addon.matmulT(many, a, w, spec.id, N, K, M);
+          const one = new Float32Array(1);
+          for (let m = 0; m < M; m++) {
+            for (let n = 0; n < N; n++) {
+              addon.matmulT(one, a.subarray(m * K, (m + 1) * K), w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
+              const bits = new Uint32Array(one.buffer)[0]!;
+              if (m === 0 && new Uint32Array(gemv.buffer)[n] !== bits) expect.fail(`${v.title} ${spec.name}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
+              if (new Uint32Array(many.buffer)[m * N + n] !== bits) expect.fail(`${v.title} ${spec.name}: M=${M} [${m},${n}] is ${many[m * N + n]}, one-row ${one[0]}`);
+            }
+          }
+          const prev = byIsa.get('any');
+          if (prev) expect(new Uint32Array(many.buffer), `${v.title} vs the first SIMD ISA`).toEqual(prev);
+          else byIsa.set('any', new Uint32Array(many.buffer.slice(0)));
+        });
+      }
+    });
+  }
+});
 
 describe('native (every ISA) against the JS backend', () => {
   const jsBackend = getBackend('js');
