@@ -83,7 +83,7 @@ describe('parseLlamaBenchJson', () => {
 
 describe('weightBytesPerToken', () => {
   const tensor = (name: string, dims: number[], byteLength: number): GGUFTensorInfo =>
-    ({ name, dims, type: 'F32', typeId: 0, offset: 0, relativeOffset: 0, byteLength }) as GGUFTensorInfo;
+    ({ name, dims, type: 'F32', typeId: 0, offset: 0, relativeOffset: 0, byteLength, elements: dims.reduce((a, b) => a * b, 1) }) as GGUFTensorInfo;
   const file = (tensors: GGUFTensorInfo[], meta: Record<string, number | string> = {}): GGUFFile =>
     ({ metadata: new Map<string, number | string>([['general.architecture', 'llama'], ...Object.entries(meta)]), tensors }) as unknown as GGUFFile;
 
