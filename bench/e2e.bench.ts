@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--types=q8_0,q4_k_m]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -22,6 +22,8 @@
  * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
  * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
+ * `--types=q4_k_m,q8_0` keeps only the models of those weight types, run in that order (the most
+ * wanted first, so a run stopped early has them).
  *
  * Third engine: llama.cpp compiled for this CPU (bench/peers/build-llama.sh; its directory in
  * $TL_LLAMA_NATIVE): `llama-bench -m FILE -p 128 -n 128 -t T -r reps -o json` on the same file (its
@@ -297,7 +299,11 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
-  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','));
+  const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
+  const typeRank = (name: string): number => (typeOrder ? typeOrder.findIndex((t) => name.split(/[\s(]/).includes(t)) : 0);
+  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(',')))
+    .filter((m) => typeRank(m.name) >= 0)
+    .sort((a, b) => typeRank(a.name) - typeRank(b.name));
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
   console.log(`tensorloom from ${source}`);
