@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--types=q8_0,q4_k_m]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -22,6 +22,16 @@
  * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
  * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
+ * `--types=q4_k_m,q8_0` keeps only the models of those weight types, run in that order (the most
+ * wanted first, so a run stopped early has them).
+ *
+ * Third engine: llama.cpp compiled for this CPU (bench/peers/build-llama.sh; its directory in
+ * $TL_LLAMA_NATIVE): `llama-bench -m FILE -p 128 -n 128 -t T -r reps -o json` on the same file (its
+ * mean tok/s of `reps` runs after its own warm-up). When it is not built its columns say so.
+ * Ratios: ours / llama-bench (×lb) and ours / node-llama-cpp (×nlc). Bandwidth bound: the streaming
+ * read bandwidth (bench/peers/membw.c, measured at each thread count at the start) ÷ the weight bytes
+ * one decode step reads (every tensor, one embedding row, the used experts: bench/llama-native.ts)
+ * is the decode tok/s memory allows; '% BW' is our decode tok/s as a share of it.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -30,6 +40,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { median, printTable, writeResults, type Row } from './lib.js';
+import { llamaNativeTool, runLlamaBench, weightBytesPerToken } from './llama-native.js';
+import { readBandwidth } from './membw.js';
+import { readGGUF } from '../ts/formats/gguf.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..');
@@ -177,7 +190,7 @@ async function runCase(engine: 'ours' | 'peer', path: string, threads: number, r
  * `src` quantized to `type` by llama.cpp's quantizer (llama-quantize.sh), cached next to it; when
  * the tool cannot run, by tensorloom's converter (byte-identical per type, see the tests).
  */
-async function quantized(src: string, type: string): Promise<{ path: string; by: string }> {
+export async function quantized(src: string, type: string): Promise<{ path: string; by: string }> {
   const llamaPath = src.replace(/-(f32|f16)\.gguf$/, `-${type}.gguf`);
   if (existsSync(llamaPath)) return { path: llamaPath, by: 'llama.cpp' };
   const tool = join(shared, 'tools', 'llama-quantize.sh');
@@ -201,7 +214,7 @@ async function quantized(src: string, type: string): Promise<{ path: string; by:
 }
 
 /** A random Llama of `size` written once to the temp dir. */
-async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f16' | 'q8_0'): Promise<string> {
+export async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f16' | 'q8_0'): Promise<string> {
   const dir = join(tmpdir(), 'tensorloom-bench');
   mkdirSync(dir, { recursive: true });
   const p = join(dir, `llama-${size}-${type}.gguf`);
@@ -286,40 +299,71 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
-  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','));
+  const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
+  const typeRank = (name: string): number => (typeOrder ? typeOrder.findIndex((t) => name.split(/[\s(]/).includes(t)) : 0);
+  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(',')))
+    .filter((m) => typeRank(m.name) >= 0)
+    .sort((a, b) => typeRank(a.name) - typeRank(b.name));
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
   console.log(`tensorloom from ${source}`);
-  if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): peer columns empty');
+  if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): nlc columns empty');
+  const llamaBench = llamaNativeTool('llama-bench');
+  const lbMissing = 'missing' in llamaBench ? 'not built' : null;
+  console.log('missing' in llamaBench ? `llama-bench columns: ${llamaBench.missing}` : `llama-bench: ${llamaBench.path}`);
+  const bw = readBandwidth(threads);
+  console.log(`read bandwidth (bench/peers/membw.c): ${[...bw].map(([t, v]) => `${v.toFixed(1)} GB/s at ${t} thread(s)`).join(', ') || 'not measured'}`);
+  console.log('columns: nlc = node-llama-cpp, lb = llama-bench (native llama.cpp), ×nlc / ×lb = ours ÷ theirs, % BW = our decode ÷ (read GB/s ÷ weight GB read per token)');
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
-  for (const m of models)
+  const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
+  for (const m of models) {
+    let bytesPerToken: number | null = null;
+    try {
+      bytesPerToken = weightBytesPerToken(readGGUF(m.path));
+    } catch (err) {
+      console.log(`${m.name}: weight bytes per token unknown (${(err as Error).message})`);
+    }
     for (const t of threads) {
       const ours = await runCase('ours', m.path, t, reps);
       const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
+      const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps }));
       const o = typeof ours === 'string' ? null : ours;
       const p = typeof peer === 'string' ? null : peer;
+      const l = typeof lb === 'string' ? null : lb;
       if (typeof ours === 'string') console.log(`tensorloom ${m.name} ×${t}: ${ours}`);
       if (typeof peer === 'string' && havePeer) console.log(`node-llama-cpp ${m.name} ×${t}: ${peer}`);
+      if (typeof lb === 'string' && !lbMissing) console.log(`llama-bench ${m.name} ×${t}: ${lb}`);
+      const lbCell = (v: number | undefined): number | string | null => (l ? v ?? null : lbMissing ?? 'failed');
+      const ratio = (a: number | undefined, b: number | undefined): number | null => (a !== undefined && b !== undefined ? a / b : null);
+      const boundTps = bytesPerToken && bw.get(t) ? (bw.get(t)! * 1e9) / bytesPerToken : null;
       rows.push({
         model: m.name,
-        threads: t,
-        'prefill tok/s': o?.prefillTps ?? null,
-        'peer prefill': p?.prefillTps ?? null,
-        'prefill ×': o && p ? o.prefillTps / p.prefillTps : null,
-        'decode tok/s': o?.decodeTps ?? null,
-        'peer decode': p?.decodeTps ?? null,
-        'decode ×': o && p ? o.decodeTps / p.decodeTps : null,
+        thr: t,
+        prefill: o?.prefillTps ?? null,
+        'nlc pp': p?.prefillTps ?? null,
+        'lb pp': lbCell(l?.prefillTps),
+        'pp ×nlc': ratio(o?.prefillTps, p?.prefillTps),
+        'pp ×lb': ratio(o?.prefillTps, l?.prefillTps),
+        decode: o?.decodeTps ?? null,
+        'nlc tg': p?.decodeTps ?? null,
+        'lb tg': lbCell(l?.decodeTps),
+        'tg ×nlc': ratio(o?.decodeTps, p?.decodeTps),
+        'tg ×lb': ratio(o?.decodeTps, l?.decodeTps),
+        'BW bound tg': boundTps,
+        '% BW': o && boundTps ? (100 * o.decodeTps) / boundTps : null,
+        'lb % BW': l && boundTps ? (100 * l.decodeTps) / boundTps : null,
         'load ms': o?.loadMs ?? null,
-        'peer load ms': p?.loadMs ?? null,
+        'nlc load ms': p?.loadMs ?? null,
         'RSS MB': o?.peakRssMB ?? null,
-        'peer RSS MB': p?.peakRssMB ?? null,
+        'nlc RSS MB': p?.peakRssMB ?? null,
       });
-      raw.push({ model: m.name, path: m.path, threads: t, tensorloom: ours, nodeLlamaCpp: peer });
+      raw.push({ model: m.name, path: m.path, threads: t, weightBytesPerToken: bytesPerToken, tensorloom: ours, nodeLlamaCpp: peer, llamaBench: lb });
       console.log(JSON.stringify(rows[rows.length - 1]));
       // written after every case, so an interrupted run keeps what it measured
-      writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, complete: false, rows, raw });
+      writeResults('e2e', { ...meta, complete: false, rows, raw });
     }
-  printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps})`, rows);
-  writeResults('e2e', { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, complete: true, rows, raw });
+  }
+  printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps}; llama-bench: means)`, rows);
+  writeResults('e2e', { ...meta, complete: true, rows, raw });
 }

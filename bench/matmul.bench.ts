@@ -21,17 +21,12 @@
  * Writes bench/results/matmul.json.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { getBackend } from '../ts/index.js';
 import type { DType, Weights } from '../ts/index.js';
 import { median, printTable, writeResults, type Row } from './lib.js';
+import { compilePeer as compile, readBandwidth } from './membw.js';
 import { WEIGHT_TYPES, dataLength, type WeightType } from '../ts/backend/weight-types.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const peersDir = join(here, 'peers');
-const buildDir = join(peersDir, 'build');
 
 const SHAPES: [number, number, number][] = [
   [1, 768, 768], [1, 4096, 4096], [1, 768, 32000], [8, 768, 768], [64, 768, 3072], [128, 768, 768], [512, 512, 512], [1024, 1024, 1024],
@@ -44,19 +39,6 @@ const JS_MAX_MACS = 512 ** 3;
 /** ...after one warm-up run on shapes up to this size. */
 const JS_WARMUP_MACS = 2 ** 24;
 
-/** Compiles a C harness from bench/peers into bench/peers/build; null (with the reason) when it cannot. */
-function compile(name: string, args: string[]): { path: string | null; why?: string } {
-  mkdirSync(buildDir, { recursive: true });
-  const out = join(buildDir, name);
-  try {
-    execFileSync('cc', ['-O2', '-o', out, join(peersDir, `${name}.c`), ...args], { stdio: 'pipe' });
-    return { path: out };
-  } catch (err) {
-    const msg = err instanceof Error && 'stderr' in err ? String((err as { stderr: Buffer }).stderr).split('\n')[0] : String(err);
-    return { path: null, why: msg };
-  }
-}
-
 function openblasAvailable(): boolean {
   return ['/usr/include/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/aarch64-linux-gnu/cblas.h', '/usr/include/openblas/cblas.h'].some(existsSync);
 }
@@ -68,15 +50,32 @@ interface Times {
   cpuMs: number;
 }
 
-/** Median wall and CPU ms per call of OpenBLAS sgemm for each shape at `threads`. */
-function openblasTimes(bin: string, threads: number, shapes: [number, number, number][]): Map<string, Times> {
-  const out = execFileSync(bin, [String(threads), ...shapes.map((s) => s.join('x'))], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) } });
+/**
+ * The environment for the OpenBLAS process: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (some
+ * machines set them, pinning OpenBLAS to an older kernel such as Haswell's AVX2), so the peer runs the
+ * kernel it picks for this CPU. Only the peer's process gets it; ours is unchanged.
+ */
+function openblasEnv(threads: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/** Median wall and CPU ms per call of OpenBLAS sgemm for each shape at `threads`, and the core it chose. */
+function openblasTimes(bin: string, threads: number, shapes: [number, number, number][]): { core: string; times: Map<string, Times> } {
+  const out = execFileSync(bin, [String(threads), ...shapes.map((s) => s.join('x'))], { encoding: 'utf8', env: openblasEnv(threads) });
   const times = new Map<string, Times>();
+  let core = 'unknown';
   for (const line of out.trim().split('\n')) {
+    if (line.startsWith('core ')) {
+      core = line.slice(5).trim();
+      continue;
+    }
     const [M, N, K, ms, cpuMs] = line.split(' ');
     times.set(`${M}x${N}x${K}`, { ms: Number(ms), cpuMs: Number(cpuMs) });
   }
-  return times;
+  return { core, times };
 }
 
 const cpuNow = () => {
@@ -135,11 +134,8 @@ export async function run(flags: string[]): Promise<void> {
   const startThreads = native.info().threads;
 
   // ── peers: memory bandwidth and OpenBLAS ──────────────────────────────────────────────────
-  const bw = new Map<number, number>();
-  const membw = compile('membw', ['-mavx2', '-lpthread']);
-  if (membw.path) for (const t of THREADS) bw.set(t, Number(execFileSync(membw.path, [String(t), quick ? '256' : '512'], { encoding: 'utf8' }).trim()));
-  else console.log(`memory bandwidth: skipped (${membw.why})`);
-  printTable('memory read bandwidth (bench/peers/membw.c, median of 9 passes over 512 MiB)', THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
+  const bw = readBandwidth(THREADS, quick ? 256 : 512);
+  printTable(`memory read bandwidth (bench/peers/membw.c, median of 9 passes over ${quick ? 256 : 512} MiB)`, THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
   if (flags.includes('--quant')) {
     const quant = runWeightTypes(flags, bw);
     native.setThreads(startThreads);
@@ -152,8 +148,14 @@ export async function run(flags: string[]): Promise<void> {
   if (openblasAvailable()) {
     const bin = compile('openblas_sgemm', ['-lopenblas']);
     if (bin.path) {
-      for (const t of THREADS) blas.set(t, openblasTimes(bin.path, t, shapes));
-      blasNote = 'OpenBLAS cblas_sgemm (NoTrans × Trans), same shapes, same thread count';
+      let core = 'unknown';
+      for (const t of THREADS) {
+        const r = openblasTimes(bin.path, t, shapes);
+        blas.set(t, r.times);
+        core = r.core;
+      }
+      const unset = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
+      blasNote = `OpenBLAS cblas_sgemm (NoTrans × Trans), same shapes, same thread count; core ${core} (its own choice${unset.length ? `: ${unset.join(', ')} unset for its process` : ''})`;
     } else blasNote = `OpenBLAS: harness did not compile (${bin.why})`;
   }
   console.log(`\n${blasNote}`);

@@ -12,16 +12,25 @@
  * stream — mid-stream disconnects, garbage requests, 500 connections at once — and afterwards
  * the server must still serve, with every accepted request complete.
  * --toy runs the harness against the test engine (no model files), to check the bench itself.
+ *
+ * `--models=llama-server` (with --peer-types=q8_0,q4_k_m, the default): tensorloom serve next to
+ * llama.cpp's llama-server compiled for this CPU (bench/peers/build-llama.sh, $TL_LLAMA_NATIVE) on the
+ * same 110M Llama file (q8_0 as bench/e2e writes it, the others quantized by llama.cpp's quantizer),
+ * the same thread count, 16 slots each (llama-server: --parallel 16 -cb, -c sized for 16 slots of
+ * the same context), 16 streaming clients for --compare-duration s, the same requests; the tok/s
+ * ratio is printed. When llama-server is not built, its column says so and ours still runs.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backendInfo } from '../ts/index.js';
 import { printTable, writeResults, type Row } from './lib.js';
+import { llamaNativeTool } from './llama-native.js';
+import { quantized, randomLlama } from './e2e.bench.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..');
@@ -77,6 +86,56 @@ async function startServer(opts: Record<string, unknown>, env: Record<string, st
       clearTimeout(t);
     },
   };
+}
+
+/** A free loopback port (bound, then released for the child to take). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * llama.cpp's llama-server on `file`: `slots` slots of `ctxPerSlot` positions with continuous
+ * batching, `threads` threads for decode and prompt; ready when GET /health answers 200.
+ */
+async function startLlamaServer(bin: string, file: string, threads: number, slots: number, ctxPerSlot: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const args = ['-m', file, '-t', String(threads), '-tb', String(threads), '--parallel', String(slots), '-cb', '-c', String(slots * ctxPerSlot), '--host', '127.0.0.1', '--port', String(port), '--no-webui'];
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => void (log = (log + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const healthy = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/health', method: 'GET', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  const stop = async (): Promise<void> => {
+    if (gone) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+  };
+  for (let i = 0; i < 600; i++) {
+    if (gone) throw new Error(`llama-server exited while starting: ${log.trim().split('\n').slice(-3).join(' ')}`);
+    if (await healthy()) return { port, stop };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop();
+  throw new Error('llama-server did not become healthy within 120 s');
 }
 
 // ── clients ───────────────────────────────────────────────────────────────────────────────────
@@ -427,6 +486,7 @@ export async function run(flags: string[]): Promise<void> {
     if (toy || existsSync(p)) models.push({ name: 'stories260K', path: p, parallel: 32, ctx: 512, maxTokens: 64 });
     else console.log(`skipping stories260K: ${p} not found`);
   }
+  const vsLlama = wanted.includes('llama-server');
   let big: string | null = null;
   if (wanted.includes('110m')) {
     big = toy ? 'toy' : ensure110m(flag(flags, '110m'));
@@ -531,5 +591,76 @@ export async function run(flags: string[]): Promise<void> {
     ]);
     console.log(`batched / one-at-a-time: ${ratio.toFixed(2)}× (goal ≥ 3×)`);
   }
-  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, threads, toy }, models: results, compare });
+  const vsLlamaServer = vsLlama && !toy ? await compareWithLlamaServer((flag(flags, 'peer-types') ?? 'q8_0,q4_k_m').split(','), threads, compareDuration, common) : null;
+  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, threads, toy }, models: results, compare, vsLlamaServer });
+}
+
+/**
+ * tensorloom serve vs llama-server, per weight type of the 110M Llama: 16 slots, 16 streaming
+ * clients, the same file, threads and requests (64 tokens each, sampled, EOS ignored).
+ */
+async function compareWithLlamaServer(types: string[], threads: number, seconds: number, common: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+  const SLOTS = 16, CTX = 256, MAX_TOKENS = 64;
+  const tool = llamaNativeTool('llama-server');
+  if ('missing' in tool) console.log(`llama-server column: ${tool.missing}`);
+  const out: Record<string, unknown>[] = [];
+  const rows: Row[] = [];
+  for (const type of types) {
+    let file: string;
+    if (type === 'q8_0' || type === 'f32' || type === 'f16') file = await randomLlama('110m', type);
+    else {
+      const q = await quantized(await randomLlama('110m', 'f32'), type);
+      if (q.by !== 'llama.cpp') console.log(`110M ${type}: written by ${q.by}`);
+      file = q.path;
+    }
+    console.log(`\n110M ${type}: tensorloom serve, ${SLOTS} slots, ${SLOTS} clients, ${seconds} s …`);
+    let ours: LoadResult | string;
+    try {
+      const server = await startServer({ ...common, model: file, parallel: SLOTS, contextLength: CTX });
+      try {
+        await loadPhase(server.port, 4, 2, 4); // warm-up
+        ours = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS);
+      } finally {
+        await server.stop();
+      }
+    } catch (err) {
+      ours = (err as Error).message;
+    }
+    let peer: LoadResult | string = 'missing' in tool ? 'not built' : '';
+    if (!('missing' in tool)) {
+      console.log(`110M ${type}: llama-server --parallel ${SLOTS} -cb -c ${SLOTS * CTX}, ${SLOTS} clients, ${seconds} s …`);
+      try {
+        const server = await startLlamaServer(tool.path, file, threads, SLOTS, CTX);
+        try {
+          await loadPhase(server.port, 4, 2, 4); // warm-up
+          peer = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS);
+        } finally {
+          await server.stop();
+        }
+      } catch (err) {
+        peer = (err as Error).message;
+      }
+    }
+    const o = typeof ours === 'string' ? null : ours;
+    const p = typeof peer === 'string' ? null : peer;
+    if (typeof ours === 'string') console.log(`tensorloom ${type}: ${ours}`);
+    if (typeof peer === 'string' && peer !== 'not built') console.log(`llama-server ${type}: ${peer}`);
+    const ratio = o && p && p.tokensPerSecond > 0 ? o.tokensPerSecond / p.tokensPerSecond : null;
+    rows.push({
+      model: `110M Llama ${type}`,
+      thr: threads,
+      'tok/s': o?.tokensPerSecond ?? null,
+      'llama-server tok/s': p ? p.tokensPerSecond : typeof peer === 'string' && peer === 'not built' ? 'not built' : null,
+      '×': ratio,
+      'TTFT p50': o?.ttftP50Ms ?? null,
+      'ls TTFT p50': p?.ttftP50Ms ?? null,
+      'ITL p50': o?.itlP50Ms ?? null,
+      'ls ITL p50': p?.itlP50Ms ?? null,
+      errors: o?.errors ?? null,
+      'ls errors': p?.errors ?? null,
+    });
+    out.push({ type, file, threads, slots: SLOTS, contextPerSlot: CTX, maxTokens: MAX_TOKENS, seconds, tensorloom: ours, llamaServer: peer, ratio });
+  }
+  printTable(`serve: tensorloom vs llama-server (110M, ${SLOTS} slots, ${SLOTS} streaming clients, ${threads} thread(s); ms columns: ls = llama-server)`, rows);
+  return out;
 }

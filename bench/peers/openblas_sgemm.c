@@ -5,7 +5,8 @@
  *   openblas_sgemm THREADS MxNxK [MxNxK ...]
  *
  * Computes C[M,N] = A[M,K] · Wᵀ with W [N,K] (our matmulT layout: cblas NoTrans × Trans) and
- * prints one line per shape: "M N K wall_ms cpu_ms", medians of 7 samples, each sample repeating
+ * prints first "core NAME" (the kernel OpenBLAS chose: openblas_get_corename), then one line per
+ * shape: "M N K wall_ms cpu_ms", medians of 7 samples, each sample repeating
  * the call until it lasts at least 20 ms (as bench/lib.ts's timeIt does). cpu_ms is process CPU
  * time per call: on a machine shared with other work it stays close to the quiet-machine time
  * at 1 thread, where wall time does not.
@@ -16,6 +17,7 @@
 #include <time.h>
 
 extern void openblas_set_num_threads(int);
+extern char* openblas_get_corename(void);
 
 static double now_ms(clockid_t clock) {
   struct timespec ts;
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   openblas_set_num_threads(atoi(argv[1]));
+  printf("core %s\n", openblas_get_corename());
   for (int s = 2; s < argc; s++) {
     long M, N, K;
     if (sscanf(argv[s], "%ldx%ldx%ld", &M, &N, &K) != 3) return 2;
