@@ -15,10 +15,14 @@
  * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
  * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
- * `families-tiny` / `families-110m`: one random model per family of the architecture table beyond
- * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, and the
- * hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in q8_0 (the hybrids in f16) (check the tiny ones' code path with --reps=1; the
- * 110M ones are long runs).
+ * `families-tiny` / `families-110m`: one random model per family of the architecture table (FAMILIES:
+ * llama, Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3,
+ * gemma4, phi3, gpt2, and the hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in
+ * q8_0 (gemma4 and the hybrids in f16). `ms/tok ÷ llama`: decode time per token relative to plain
+ * llama of the same size and thread count (≤ 1: not slower); `layers` says the depth (the tiny
+ * smollm3, gemma3 and gemma4 have 4, 6 and 6 layers where tiny llama has 2). `--families=a,b` runs
+ * only those (keep `llama` in the list for the comparison column); the 110M ones are long runs, so
+ * run them a few families at a time. Check the tiny ones' code path with --reps=1.
  * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
  * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
@@ -43,6 +47,8 @@ interface CaseResult {
   prefillTps: number;
   decodeTps: number;
   peakRssMB: number;
+  /** tensorloom only: the model's layer count (the tiny families differ in depth). */
+  layers?: number;
   prefillSamples: number[];
   decodeSamples: number[];
 }
@@ -90,8 +96,9 @@ async function oursCase(path: string, threads: number, reps: number): Promise<Ca
     prefill.push(res.timings.prefillTokensPerSecond);
     decode.push(res.timings.decodeTokensPerSecond);
   }
+  const layers = model.info.config.nLayers;
   await model.dispose();
-  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, prefillSamples: prefill, decodeSamples: decode };
+  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, layers, prefillSamples: prefill, decodeSamples: decode };
 }
 
 async function peerCase(path: string, threads: number, reps: number): Promise<CaseResult> {
@@ -213,10 +220,43 @@ async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f16' | '
   return p;
 }
 
+/**
+ * Every decoder family of the architecture table, as `families-tiny` / `families-110m` bench it:
+ * plain `llama` first (the baseline each family's decode time per token is compared with), then
+ * Llama 3 RoPE scaling, Mixtral and the other families.
+ */
+const FAMILIES = [
+  { name: 'llama', options: { arch: 'llama' } },
+  { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
+  { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
+  { name: 'qwen2', options: { arch: 'qwen2' } },
+  { name: 'qwen3', options: { arch: 'qwen3' } },
+  { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
+  { name: 'smollm3', options: { arch: 'smollm3' } },
+  { name: 'mistral3', options: { arch: 'mistral3' } },
+  { name: 'gemma2', options: { arch: 'gemma2' } },
+  { name: 'gemma3', options: { arch: 'gemma3' } },
+  { name: 'gemma4', options: { arch: 'gemma4' } },
+  { name: 'phi3', options: { arch: 'phi3' } },
+  { name: 'gpt2', options: { arch: 'gpt2' } },
+  { name: 'qwen35', options: { arch: 'qwen35' } },
+  { name: 'qwen3next', options: { arch: 'qwen3next' } },
+] as const;
+/** Families whose random writer takes f32 / f16 only (the 110M ones are benched in f16). */
+const F16_ONLY = new Set(['qwen35', 'qwen3next', 'gemma4']);
+
 const SIZE_LABEL = { tiny: 'tiny Llama', '110m': '110M Llama', '1b': '1B-shaped Llama' } as const;
 
-async function benchModels(which: string[]): Promise<Array<{ name: string; path: string }>> {
-  const out: Array<{ name: string; path: string }> = [];
+interface BenchModel {
+  name: string;
+  path: string;
+  /** families-tiny / families-110m: the family and size, for the comparison with llama. */
+  family?: string;
+  size?: string;
+}
+
+async function benchModels(which: string[], only: string[] | null): Promise<BenchModel[]> {
+  const out: BenchModel[] = [];
   if (which.includes('stories')) {
     const p = join(shared, 'models', 'stories260K', 'stories260K-f32.gguf');
     if (existsSync(p)) out.push({ name: 'stories260K f32', path: p });
@@ -256,26 +296,16 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
     mkdirSync(dir, { recursive: true });
     const { makeRandomModel } = await import('../scripts/make-random-model.js');
     const type = size === 'tiny' ? 'f32' : 'q8_0';
-    const families = [
-      { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
-      { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
-      { name: 'qwen2', options: { arch: 'qwen2' } },
-      { name: 'qwen3', options: { arch: 'qwen3' } },
-      { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
-      { name: 'smollm3', options: { arch: 'smollm3' } },
-      { name: 'mistral3', options: { arch: 'mistral3' } },
-      { name: 'qwen35', options: { arch: 'qwen35' } },
-      { name: 'qwen3next', options: { arch: 'qwen3next' } },
-    ] as const;
-    for (const f of families) {
-      // the hybrid (Gated DeltaNet) writers take f32 / f16 only
-      const t = type === 'q8_0' && (f.name === 'qwen35' || f.name === 'qwen3next') ? 'f16' : type;
+    for (const f of FAMILIES) {
+      if (only && !only.includes(f.name)) continue;
+      // the writers that go straight to GGUF (hybrids, gemma4) take f32 / f16 only
+      const t = type === 'q8_0' && F16_ONLY.has(f.name) ? 'f16' : type;
       const p = join(dir, `${f.name}-${size}-${t}.gguf`);
       if (!existsSync(p)) {
         console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
         makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
       }
-      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p });
+      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p, family: f.name, size });
     }
   }
   return out;
@@ -286,13 +316,16 @@ export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
-  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','));
+  const familyFilter = opt('families', '');
+  const models = await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','), familyFilter ? familyFilter.split(',') : null);
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
   console.log(`tensorloom from ${source}`);
   if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): peer columns empty');
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
+  /** decode tok/s of plain llama per `${size}/${threads}`, for the families' comparison column. */
+  const llamaDecode = new Map<string, number>();
   for (const m of models)
     for (const t of threads) {
       const ours = await runCase('ours', m.path, t, reps);
@@ -301,15 +334,21 @@ export async function run(flags: string[]): Promise<void> {
       const p = typeof peer === 'string' ? null : peer;
       if (typeof ours === 'string') console.log(`tensorloom ${m.name} ×${t}: ${ours}`);
       if (typeof peer === 'string' && havePeer) console.log(`node-llama-cpp ${m.name} ×${t}: ${peer}`);
+      const key = `${m.size}/${t}`;
+      if (m.family === 'llama' && o) llamaDecode.set(key, o.decodeTps);
+      const base = m.family ? llamaDecode.get(key) : undefined;
       rows.push({
         model: m.name,
         threads: t,
+        layers: o?.layers ?? null,
         'prefill tok/s': o?.prefillTps ?? null,
         'peer prefill': p?.prefillTps ?? null,
         'prefill ×': o && p ? o.prefillTps / p.prefillTps : null,
         'decode tok/s': o?.decodeTps ?? null,
         'peer decode': p?.decodeTps ?? null,
         'decode ×': o && p ? o.decodeTps / p.decodeTps : null,
+        // decode time per token relative to llama of the same size and threads (≤ 1: not slower)
+        'ms/tok ÷ llama': o && base ? base / o.decodeTps : null,
         'load ms': o?.loadMs ?? null,
         'peer load ms': p?.loadMs ?? null,
         'RSS MB': o?.peakRssMB ?? null,

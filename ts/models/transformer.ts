@@ -102,11 +102,13 @@ export class Transformer {
     if (weights.layers.length !== c.nLayers) throw new RangeError(`tensorloom: ${c.architecture}: found ${weights.layers.length} layers, config says ${c.nLayers}`);
 
     const norm = (w: NormWeights, what: string): Norm => {
-      if (w.weight.length !== c.dim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.dim}`);
+      if (w.weight.length !== c.dim) throw new RangeError(`tensorloom: ${named(what, w, 'weight')} has ${w.weight.length} elements, expected ${c.dim}`);
+      if (w.bias && w.bias.length !== c.dim) throw new RangeError(`tensorloom: ${named(what, w, 'bias')} has ${w.bias.length} elements, expected ${c.dim}`);
       return c.norm === 'rmsnorm' ? new RMSNorm(backend, w.weight, c.normEps) : new LayerNorm(backend, w.weight, w.bias, c.normEps);
     };
     const linear = (w: LinearWeights, what: string, rows: number, cols: number): Linear => {
-      checkMatrix(what, w.weight, rows, cols);
+      checkMatrix(named(what, w, 'weight'), w.weight, rows, cols);
+      if (w.bias && w.bias.length !== rows) throw new RangeError(`tensorloom: ${named(what, w, 'bias')} has ${w.bias.length} elements, expected ${rows}`);
       return new Linear(backend, w.weight, w.bias);
     };
     const qDim = c.nHeads * c.headDim;
@@ -129,7 +131,7 @@ export class Transformer {
     const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
       if (!c.qkNorm) return null;
       if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
-      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
+      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${named(what, w, 'weight')} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
       return new RMSNorm(backend, w.weight, c.normEps);
     };
     // Gemma 3's local layers: their own RoPE base, no RoPE scaling
@@ -356,6 +358,14 @@ export class Transformer {
     this.disposed = true;
     this.cache.dispose();
   }
+}
+
+/**
+ * `what` naming the file's tensor when the loader recorded it: "layer 0 attention q norm
+ * (attn_q_norm)" → "layer 0 attention q norm (blk.0.attn_q_norm.weight)".
+ */
+function named(what: string, w: { name?: string }, part: 'weight' | 'bias'): string {
+  return w.name ? `${what.replace(/ \([a-z_]+\)$/, '')} (${w.name}.${part})` : what;
 }
 
 function checkMatrix(what: string, w: Weights, rows: number, cols: number): void {
