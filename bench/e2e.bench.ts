@@ -83,8 +83,14 @@ function oursSource(): { url: string; label: string } {
 
 async function oursCase(path: string, threads: number, reps: number): Promise<CaseResult> {
   const { loadModel } = (await import(oursSource().url)) as typeof import('../ts/index.js');
+  // learned positions (GPT-2) cap the context: the tiny GPT-2 has 256, which 128 + 128 fits
+  const { openModelFile } = await import('../ts/formats/model-file.js');
+  const { modelConfig } = await import('../ts/models/registry.js');
+  const mf = openModelFile(path);
+  const contextLength = Math.min(PROMPT + GENERATE + 8, modelConfig(mf).contextLength);
+  mf.close();
   const t0 = performance.now();
-  const model = await loadModel(path, { threads, backend: 'native', contextLength: PROMPT + GENERATE + 8 });
+  const model = await loadModel(path, { threads, backend: 'native', contextLength });
   const loadMs = performance.now() - t0;
   const vocab = model.info.config.vocabSize;
   const prefill: number[] = [];

@@ -18,6 +18,7 @@ import { MoE } from '../layers/moe.js';
 import type { PerLayerInput } from '../layers/per-layer-input.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { RopeTable } from '../layers/rope-table.js';
+import { Softcap } from '../layers/softcap.js';
 import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
 import type { RecurrentLayerSpec } from '../layers/recurrent-state.js';
@@ -65,6 +66,8 @@ export class Transformer {
   private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
   private readonly logits: Float32Array;
+  /** Gemma's final logit soft-capping, or null. */
+  private readonly finalSoftcap: Softcap | null;
   /** The single-sequence step `forward` reuses (no allocation per token). */
   private readonly step: Step;
   private readonly positionViews = new Map<number, Int32Array>();
@@ -197,7 +200,8 @@ export class Transformer {
         mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
-        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down });
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
+        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
@@ -213,6 +217,7 @@ export class Transformer {
     this.trimSlidingWindow = options.trimSlidingWindow ?? true;
     this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
+    this.finalSoftcap = c.finalSoftcap ? new Softcap(backend, c.finalSoftcap, c.vocabSize) : null;
     this.positionBuffer = new Int32Array(maxBatch);
     this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
@@ -344,8 +349,7 @@ export class Transformer {
     const hn = ws.rows('head.norm', W, this.config.dim);
     this.finalNorm.forward(hn, h, W);
     this.lmHead.forward(out, hn, W);
-    const cap = this.config.finalSoftcap;
-    if (cap) for (let i = 0; i < W * this.config.vocabSize; i++) out[i] = cap * Math.tanh(out[i]! / cap);
+    this.finalSoftcap?.apply(out, W);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */
