@@ -19,7 +19,7 @@
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48;
  * qwen3next: qwen35moe's shapes under Qwen3-Next's names (ssm_ba for β|α, no M-RoPE sections).
- * gemma4 (GGUF only, tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's
+ * gemma4 (GGUF only, tiny or 110m, f32 or f16 matrices; see GEMMA4_TINY, GEMMA4_110M): written straight under llama.cpp's
  * names with the llama model's random BPE vocabulary.
  * --size 1b (llama only): Llama-3.2-1B's shape, for benches. --size 0.8b (qwen35 only): Qwen3.5-0.8B's
  * shape (dim 1024, 24 layers, 8 heads of 256 with 2 KV heads, 16 + 16 DeltaNet heads of 128, FFN
@@ -641,11 +641,23 @@ export const GEMMA4_TINY = {
   window: 8, theta: 1000000, swaTheta: 10000, finalSoftcap: 15,
 };
 
+/**
+ * gemma4 at the 110M bench size (for bench/e2e's families-110m): dim 768, 12 layers as
+ * [S, S, S, S, S, G] × 2 (window 128), the last 6 KV-shared, sliding heads of 64 (4 KV heads), global heads of
+ * 128 (2 KV heads), FFN 2048, 64 per-layer input values, vocabulary 32000.
+ */
+export const GEMMA4_110M: typeof GEMMA4_TINY = {
+  dim: 768, nLayers: 12, nHeads: 12, vocabSize: 32000, contextLength: 1024, ffn: 2048, perLayer: 64,
+  swa: [true, true, true, true, true, false, true, true, true, true, true, false], sharedKvLayers: 6,
+  swaHeadDim: 64, swaKvHeads: 4, headDim: 128, kvHeads: 2, rotatedFraction: 0.25,
+  window: 128, theta: 1000000, swaTheta: 10000, finalSoftcap: 30,
+};
+
 function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
-  if (o.size !== 'tiny') throw new Error('--arch gemma4: only --size tiny');
+  if (o.size !== 'tiny' && o.size !== '110m') throw new Error('--arch gemma4: --size tiny or 110m');
   if (o.hf) throw new Error('--arch gemma4 writes GGUF only (no --hf)');
   if (type === 'q8_0') throw new Error('--arch gemma4: --type f32 or f16');
-  const g = GEMMA4_TINY;
+  const g = o.size === '110m' ? GEMMA4_110M : GEMMA4_TINY;
   const { dim, nLayers: L, nHeads: H, vocabSize: V, perLayer: P } = g;
   const kvStart = L - g.sharedKvLayers;
   const ffn = Array.from({ length: L }, (_, i) => (i < kvStart ? g.ffn : 2 * g.ffn));
