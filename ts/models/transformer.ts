@@ -196,12 +196,14 @@ export class Transformer {
       const down = linear(l.down, at('mlp down'), c.dim, hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
+        const gate = linear(l.gate, at('mlp gate'), hiddenDim, c.dim); // checked first: its error names the tensor
         const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
-        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
+        mlp = new MLP(backend, { kind: 'swiglu', gate, up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
+        const gate = linear(l.gate, at('mlp gate'), hiddenDim, c.dim);
         const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
-        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
+        mlp = new MLP(backend, { kind: 'geglu', gate, up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
