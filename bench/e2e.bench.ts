@@ -15,10 +15,14 @@
  * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
  * bytes per type, see test/backend/quantize.test.ts) and the model name says so.
- * `families-tiny` / `families-110m`: one random model per family of the architecture table beyond
- * plain Llama (Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, and the
- * hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in q8_0 (the hybrids in f16) (check the tiny ones' code path with --reps=1; the
- * 110M ones are long runs).
+ * `families-tiny` / `families-110m`: one random model per family of the architecture table (FAMILIES:
+ * llama, Llama 3 RoPE scaling, Mixtral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3,
+ * gemma4, phi3, gpt2, and the hybrids qwen35 and qwen3next), tiny-shaped in f32 and 110M-shaped in
+ * q8_0 (gemma4 and the hybrids in f16). `ms/tok ÷ llama`: decode time per token relative to plain
+ * llama of the same size and thread count (≤ 1: not slower); `layers` says the depth (the tiny
+ * smollm3, gemma3 and gemma4 have 4, 6 and 6 layers where tiny llama has 2). `--families=a,b` runs
+ * only those (keep `llama` in the list for the comparison column); the 110M ones are long runs, so
+ * run them a few families at a time. Check the tiny ones' code path with --reps=1.
  * `qwen35-0.8b`: a random Qwen3.5-0.8B-shaped hybrid (scripts/make-random-model.ts --size 0.8b: 24 layers,
  * dim 1024, Gated DeltaNet in 3 of 4, vocabulary cut to 32000) written in f16, quantized to q8_0 and q4_k_m.
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
@@ -56,6 +60,8 @@ interface CaseResult {
   prefillTps: number;
   decodeTps: number;
   peakRssMB: number;
+  /** tensorloom only: the model's layer count (the tiny families differ in depth). */
+  layers?: number;
   prefillSamples: number[];
   decodeSamples: number[];
 }
@@ -90,8 +96,14 @@ function oursSource(): { url: string; label: string } {
 
 async function oursCase(path: string, threads: number, reps: number): Promise<CaseResult> {
   const { loadModel } = (await import(oursSource().url)) as typeof import('../ts/index.js');
+  // learned positions (GPT-2) cap the context: the tiny GPT-2 has 256, which 128 + 128 fits
+  const { openModelFile } = await import('../ts/formats/model-file.js');
+  const { modelConfig } = await import('../ts/models/registry.js');
+  const mf = openModelFile(path);
+  const contextLength = Math.min(PROMPT + GENERATE + 8, modelConfig(mf).contextLength);
+  mf.close();
   const t0 = performance.now();
-  const model = await loadModel(path, { threads, backend: 'native', contextLength: PROMPT + GENERATE + 8 });
+  const model = await loadModel(path, { threads, backend: 'native', contextLength });
   const loadMs = performance.now() - t0;
   const vocab = model.info.config.vocabSize;
   const prefill: number[] = [];
@@ -103,8 +115,9 @@ async function oursCase(path: string, threads: number, reps: number): Promise<Ca
     prefill.push(res.timings.prefillTokensPerSecond);
     decode.push(res.timings.decodeTokensPerSecond);
   }
+  const layers = model.info.config.nLayers;
   await model.dispose();
-  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, prefillSamples: prefill, decodeSamples: decode };
+  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, layers, prefillSamples: prefill, decodeSamples: decode };
 }
 
 async function peerCase(path: string, threads: number, reps: number): Promise<CaseResult> {
@@ -226,10 +239,43 @@ export async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f
   return p;
 }
 
+/**
+ * Every decoder family of the architecture table, as `families-tiny` / `families-110m` bench it:
+ * plain `llama` first (the baseline each family's decode time per token is compared with), then
+ * Llama 3 RoPE scaling, Mixtral and the other families.
+ */
+const FAMILIES = [
+  { name: 'llama', options: { arch: 'llama' } },
+  { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
+  { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
+  { name: 'qwen2', options: { arch: 'qwen2' } },
+  { name: 'qwen3', options: { arch: 'qwen3' } },
+  { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
+  { name: 'smollm3', options: { arch: 'smollm3' } },
+  { name: 'mistral3', options: { arch: 'mistral3' } },
+  { name: 'gemma2', options: { arch: 'gemma2' } },
+  { name: 'gemma3', options: { arch: 'gemma3' } },
+  { name: 'gemma4', options: { arch: 'gemma4' } },
+  { name: 'phi3', options: { arch: 'phi3' } },
+  { name: 'gpt2', options: { arch: 'gpt2' } },
+  { name: 'qwen35', options: { arch: 'qwen35' } },
+  { name: 'qwen3next', options: { arch: 'qwen3next' } },
+] as const;
+/** Families whose random writer takes f32 / f16 only (the 110M ones are benched in f16). */
+const F16_ONLY = new Set(['qwen35', 'qwen3next', 'gemma4']);
+
 const SIZE_LABEL = { tiny: 'tiny Llama', '110m': '110M Llama', '1b': '1B-shaped Llama' } as const;
 
-async function benchModels(which: string[]): Promise<Array<{ name: string; path: string }>> {
-  const out: Array<{ name: string; path: string }> = [];
+interface BenchModel {
+  name: string;
+  path: string;
+  /** families-tiny / families-110m: the family and size, for the comparison with llama. */
+  family?: string;
+  size?: string;
+}
+
+async function benchModels(which: string[], only: string[] | null): Promise<BenchModel[]> {
+  const out: BenchModel[] = [];
   if (which.includes('stories')) {
     const p = join(shared, 'models', 'stories260K', 'stories260K-f32.gguf');
     if (existsSync(p)) out.push({ name: 'stories260K f32', path: p });
@@ -269,26 +315,16 @@ async function benchModels(which: string[]): Promise<Array<{ name: string; path:
     mkdirSync(dir, { recursive: true });
     const { makeRandomModel } = await import('../scripts/make-random-model.js');
     const type = size === 'tiny' ? 'f32' : 'q8_0';
-    const families = [
-      { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
-      { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
-      { name: 'qwen2', options: { arch: 'qwen2' } },
-      { name: 'qwen3', options: { arch: 'qwen3' } },
-      { name: 'qwen3moe', options: { arch: 'qwen3moe' } },
-      { name: 'smollm3', options: { arch: 'smollm3' } },
-      { name: 'mistral3', options: { arch: 'mistral3' } },
-      { name: 'qwen35', options: { arch: 'qwen35' } },
-      { name: 'qwen3next', options: { arch: 'qwen3next' } },
-    ] as const;
-    for (const f of families) {
-      // the hybrid (Gated DeltaNet) writers take f32 / f16 only
-      const t = type === 'q8_0' && (f.name === 'qwen35' || f.name === 'qwen3next') ? 'f16' : type;
+    for (const f of FAMILIES) {
+      if (only && !only.includes(f.name)) continue;
+      // the writers that go straight to GGUF (hybrids, gemma4) take f32 / f16 only
+      const t = type === 'q8_0' && F16_ONLY.has(f.name) ? 'f16' : type;
       const p = join(dir, `${f.name}-${size}-${t}.gguf`);
       if (!existsSync(p)) {
         console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
         makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
       }
-      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p });
+      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p, family: f.name, size });
     }
   }
   return out;
@@ -301,7 +337,8 @@ export async function run(flags: string[]): Promise<void> {
   const reps = Number(opt('reps', quick ? '2' : '3'));
   const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
   const typeRank = (name: string): number => (typeOrder ? typeOrder.findIndex((t) => name.split(/[\s(]/).includes(t)) : 0);
-  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(',')))
+  const familyFilter = opt('families', '');
+  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','), familyFilter ? familyFilter.split(',') : null))
     .filter((m) => typeRank(m.name) >= 0)
     .sort((a, b) => typeRank(a.name) - typeRank(b.name));
   const havePeer = peersPath() !== null;
@@ -317,6 +354,8 @@ export async function run(flags: string[]): Promise<void> {
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
   const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
+  /** decode tok/s of plain llama per `${size}/${threads}`, for the families' comparison column. */
+  const llamaDecode = new Map<string, number>();
   for (const m of models) {
     let bytesPerToken: number | null = null;
     try {
@@ -337,9 +376,13 @@ export async function run(flags: string[]): Promise<void> {
       const lbCell = (v: number | undefined): number | string | null => (l ? v ?? null : lbMissing ?? 'failed');
       const ratio = (a: number | undefined, b: number | undefined): number | null => (a !== undefined && b !== undefined ? a / b : null);
       const boundTps = bytesPerToken && bw.get(t) ? (bw.get(t)! * 1e9) / bytesPerToken : null;
+      const key = `${m.size}/${t}`;
+      if (m.family === 'llama' && o) llamaDecode.set(key, o.decodeTps);
+      const base = m.family ? llamaDecode.get(key) : undefined;
       rows.push({
         model: m.name,
         thr: t,
+        layers: o?.layers ?? null,
         prefill: o?.prefillTps ?? null,
         'nlc pp': p?.prefillTps ?? null,
         'lb pp': lbCell(l?.prefillTps),
@@ -350,6 +393,8 @@ export async function run(flags: string[]): Promise<void> {
         'lb tg': lbCell(l?.decodeTps),
         'tg ×nlc': ratio(o?.decodeTps, p?.decodeTps),
         'tg ×lb': ratio(o?.decodeTps, l?.decodeTps),
+        // decode time per token relative to llama of the same size and threads (≤ 1: not slower)
+        'ms/tok ÷ llama': o && base ? base / o.decodeTps : null,
         'BW bound tg': boundTps,
         '% BW': o && boundTps ? (100 * o.decodeTps) / boundTps : null,
         'lb % BW': l && boundTps ? (100 * l.decodeTps) / boundTps : null,

@@ -19,7 +19,7 @@
  * every fourth, written straight under llama.cpp's names, with the llama model's random BPE vocabulary;
  * qwen35moe: the same with 4 routed experts of width 32 (top-2) and a gated shared expert of width 48;
  * qwen3next: qwen35moe's shapes under Qwen3-Next's names (ssm_ba for β|α, no M-RoPE sections).
- * gemma4 (tiny, f32 or f16 matrices; see GEMMA4_TINY): written straight under llama.cpp's names with
+ * gemma4 (tiny or 110m, f32 or f16 matrices; see GEMMA4_TINY, GEMMA4_110M): written straight under llama.cpp's names with
  * the llama model's random BPE vocabulary; --hf writes the same weights as a Gemma 4 checkpoint
  * (config.json with text_config, model.language_model.* names, f32); --experts N adds the 26B-A4B's
  * routed experts (top-2, width 32) beside the dense MLP in every layer.
@@ -645,6 +645,18 @@ export const GEMMA4_TINY = {
   window: 8, theta: 1000000, swaTheta: 10000, finalSoftcap: 15,
 };
 
+/**
+ * gemma4 at the 110M bench size (for bench/e2e's families-110m): dim 768, 12 layers as
+ * [S, S, S, S, S, G] × 2 (window 128), the last 6 KV-shared, sliding heads of 64 (4 KV heads), global heads of
+ * 128 (2 KV heads), FFN 2048, 64 per-layer input values, vocabulary 32000.
+ */
+export const GEMMA4_110M: typeof GEMMA4_TINY = {
+  dim: 768, nLayers: 12, nHeads: 12, vocabSize: 32000, contextLength: 1024, ffn: 2048, perLayer: 64,
+  swa: [true, true, true, true, true, false, true, true, true, true, true, false], sharedKvLayers: 6,
+  swaHeadDim: 64, swaKvHeads: 4, headDim: 128, kvHeads: 2, rotatedFraction: 0.25,
+  window: 128, theta: 1000000, swaTheta: 10000, finalSoftcap: 30,
+};
+
 /** gemma4 variants llama.cpp also runs (for tests): see MakeOptions.gemma4. */
 export interface Gemma4Variant {
   /** No per-layer inputs (embedding_length_per_layer_input = 0, as the 26B/31B models). */
@@ -699,8 +711,7 @@ function gemma4HfName(name: string): string | null {
   return `model.language_model.${hf}`;
 }
 
-function gemma4Tensors(seed: number, v: Gemma4Variant): Gemma4Tensor[] {
-  const g = GEMMA4_TINY;
+function gemma4Tensors(g: typeof GEMMA4_TINY, seed: number, v: Gemma4Variant): Gemma4Tensor[] {
   const { dim, nLayers: L, nHeads: H, vocabSize: V } = g;
   const P = v.noPerLayerInputs ? 0 : g.perLayer;
   const kvStart = L - g.sharedKvLayers;
@@ -776,9 +787,8 @@ function gemma4Tensors(seed: number, v: Gemma4Variant): Gemma4Tensor[] {
   return tensors;
 }
 
-/** The keys Gemma4Model.set_gguf_parameters (llama.cpp's converter) writes for GEMMA4_TINY. */
-function gemma4Metadata(o: MakeOptions, seed: number, v: Gemma4Variant): [string, GGUFWriteValue][] {
-  const g = GEMMA4_TINY;
+/** The keys Gemma4Model.set_gguf_parameters (llama.cpp's converter) writes for a gemma4 shape. */
+function gemma4Metadata(g: typeof GEMMA4_TINY, o: MakeOptions, seed: number, v: Gemma4Variant): [string, GGUFWriteValue][] {
   const L = g.nLayers;
   const kvStart = L - g.sharedKvLayers;
   const k = (x: string) => `gemma4.${x}`;
@@ -811,8 +821,7 @@ function gemma4Metadata(o: MakeOptions, seed: number, v: Gemma4Variant): [string
 }
 
 /** config.json as the Gemma 4 checkpoints publish it: the text model under text_config. */
-function gemma4HfConfig(v: Gemma4Variant): Record<string, unknown> {
-  const g = GEMMA4_TINY;
+function gemma4HfConfig(g: typeof GEMMA4_TINY, v: Gemma4Variant): Record<string, unknown> {
   const eos = g.vocabSize - 1; // the random BPE vocabulary's <|endoftext|>, as writeHF's configs
   return {
     architectures: ['Gemma4ForConditionalGeneration'],
@@ -857,17 +866,18 @@ function gemma4HfConfig(v: Gemma4Variant): Record<string, unknown> {
 }
 
 function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
-  if (o.size !== 'tiny') throw new Error('--arch gemma4: only --size tiny');
+  if (o.size !== 'tiny' && o.size !== '110m') throw new Error('--arch gemma4: --size tiny or 110m');
+  const g = o.size === '110m' ? GEMMA4_110M : GEMMA4_TINY;
   if (type === 'q8_0') throw new Error('--arch gemma4: --type f32 or f16');
   // --experts N: the 26B-A4B's mixture of experts
   const v: Gemma4Variant = { ...o.gemma4, ...(o.experts !== undefined ? { experts: o.experts } : {}) };
   if (v.experts !== undefined && (!Number.isInteger(v.experts) || v.experts < 2)) throw new Error(`--experts needs an integer ≥ 2, got ${v.experts}`);
   if (o.hf && (type !== 'f32' || v.fusedQkv || v.splitExperts)) throw new Error('--arch gemma4 --hf: f32, separate q/k/v and fused expert gate/up only (as the checkpoints store them)');
-  const tensors = gemma4Tensors(seed, v);
+  const tensors = gemma4Tensors(g, seed, v);
   if (o.gguf) {
     // vectors stay f32 (as llama.cpp's converter keeps them)
     writeGGUF(o.gguf, {
-      metadata: gemma4Metadata(o, seed, v),
+      metadata: gemma4Metadata(g, o, seed, v),
       tensors: tensors.map((t, i): GGUFWriteTensor => {
         const half = t.shape.length >= 2 && type === 'f16';
         return {
@@ -885,8 +895,8 @@ function writeGemma4(o: MakeOptions, seed: number, type: WeightType): void {
   }
   if (o.hf) {
     mkdirSync(o.hf, { recursive: true });
-    writeFileSync(join(o.hf, 'config.json'), JSON.stringify(gemma4HfConfig(v), null, 2));
-    const { tokens, merges } = randomBPE(GEMMA4_TINY.vocabSize, seed);
+    writeFileSync(join(o.hf, 'config.json'), JSON.stringify(gemma4HfConfig(g, v), null, 2));
+    const { tokens, merges } = randomBPE(g.vocabSize, seed);
     writeFileSync(join(o.hf, 'tokenizer.json'), tokenizerJson(tokens, merges));
     const hf = tensors.filter((t) => t.hf !== null);
     writeSafetensors(join(o.hf, 'model.safetensors'), hf.map((t) => ({ name: t.hf!, dtype: 'F32', shape: t.shape, data: t.make })), { format: 'pt' });

@@ -10,6 +10,7 @@ import { f32ArrayToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
 import { Attention, Block, Embedding, KVCache, LayerNorm, Linear, MLP, RMSNorm, sequenceStep, Workspace } from '../../ts/layers/index.js';
 import { Rng } from '../../ts/generate/rng.js';
 import { concatRows } from '../../ts/models/weights.js';
+import { Softcap } from '../../ts/layers/softcap.js';
 import { dense, refAttention, refGeluTanh, refLayernorm, refLinear, refRmsnorm, refRope, refSilu } from './reference.js';
 
 const rng = new Rng(2024);
@@ -90,8 +91,8 @@ for (const [name, backend] of backends()) {
       expect(maxDiff(o2, refLayernorm(x, 3, w, bias, 1e-5))).toBeLessThan(1e-5);
     });
 
-    for (const kind of ['swiglu', 'gelu'] as const) {
-      it(`MLP (${kind}) matches down(act(x))`, () => {
+    for (const kind of ['swiglu', 'geglu', 'gelu'] as const) {
+      it(`MLP (${kind}) matches down(act(x)), batched and one token through the fused gate/up matrix`, () => {
         const dim = 32;
         const hidden = 64;
         const up = weights(hidden, dim, 'f32');
@@ -99,17 +100,36 @@ for (const [name, backend] of backends()) {
         const down = weights(dim, hidden, 'f32');
         const x = randn(4 * dim);
         const ws = new Workspace(8);
-        const mlp =
-          kind === 'swiglu'
-            ? new MLP(b, { kind, gate: new Linear(b, gate), up: new Linear(b, up), down: new Linear(b, down) })
-            : new MLP(b, { kind, up: new Linear(b, up), down: new Linear(b, down) });
+        const gateUp = new Linear(b, concatRows([{ weight: gate, bias: null }, { weight: up, bias: null }]).weight);
+        const make = (fused: boolean): MLP =>
+          kind === 'gelu'
+            ? new MLP(b, { kind, up: new Linear(b, up), down: new Linear(b, down) })
+            : new MLP(b, { kind, gate: new Linear(b, gate), up: new Linear(b, up), down: new Linear(b, down), gateUp: fused ? gateUp : null });
         const out = new Float32Array(4 * dim);
-        mlp.forward(out, x, 4, ws);
+        make(true).forward(out, x, 4, ws);
         const u = refLinear(x, 4, up);
-        const act = kind === 'swiglu' ? refLinear(x, 4, gate).map((g, i) => refSilu(g) * u[i]!) : u.map(refGeluTanh);
-        expect(maxDiff(out, refLinear(act, 4, down))).toBeLessThan(1e-4);
+        const g = refLinear(x, 4, gate);
+        const act = kind === 'gelu' ? u.map(refGeluTanh) : g.map((v, i) => (kind === 'swiglu' ? refSilu(v) : refGeluTanh(v)) * u[i]!);
+        const want = refLinear(act, 4, down);
+        expect(maxDiff(out, want)).toBeLessThan(1e-4);
+        // a single token takes the fused [gate | up] matrix (one matmul) where the MLP has one
+        const one = new Float32Array(dim);
+        make(true).forward(one, x.subarray(dim, 2 * dim), 1, ws);
+        expect(maxDiff(one, want.subarray(dim, 2 * dim))).toBeLessThan(1e-4);
       });
     }
+
+    it('Softcap: cap · tanh(x / cap) row by row, to f32 rounding', () => {
+      const width = 37;
+      const x = randn(3 * width, 60);
+      const cap = 15;
+      const y = x.slice();
+      new Softcap(b, cap, width).apply(y, 3);
+      const want = Array.from(x, (v) => cap * Math.tanh(v / cap));
+      expect(maxDiff(y, want)).toBeLessThan(4e-6 * cap);
+      expect(Math.max(...Array.from(y, Math.abs))).toBeLessThanOrEqual(cap);
+      expect(() => new Softcap(b, 0, width)).toThrow(/softcap must be a finite number > 0, got 0/);
+    });
 
     for (const layout of ['interleaved', 'half'] as RopeLayout[])
       for (const kv of ['f32', 'f16'] as const)

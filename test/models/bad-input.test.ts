@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRandomModel } from '../../scripts/make-random-model.js';
+import { makeRandomModel, type MakeOptions } from '../../scripts/make-random-model.js';
+import { ARCHITECTURES, UnsupportedArchitectureError } from '../../ts/models/architectures.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
 import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { loadModel } from '../../ts/generate/model.js';
@@ -84,7 +85,7 @@ describe('bad input → clear errors', () => {
       k.dims = q.dims; // [64, 64] where [32, 64] is expected (2 of 4 KV heads)
       k.data = q.data;
     });
-    await expect(loadModel(p, { backend })).rejects.toThrow(/layer 0 attention k is \[64, 64\], expected \[32, 64\]/);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/layer 0 attention k \(blk\.0\.attn_k\.weight\) is \[64, 64\], expected \[32, 64\]/);
   });
 
   it('inconsistent hyperparameters (heads not a multiple of KV heads)', async () => {
@@ -143,7 +144,7 @@ describe('bad input of the newer families → errors naming the tensor or key', 
       t.dims = [8];
       t.data = (t.data as Uint8Array).subarray(0, 32);
     }, qwen3);
-    await expect(loadModel(p, { backend })).rejects.toThrow(/layer 0 attention q norm \(attn_q_norm\) has 8 elements, expected 16/);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/layer 0 attention q norm \(blk\.0\.attn_q_norm\.weight\) has 8 elements, expected 16/);
   });
 
   it('qwen3moe whose expert_count does not match the router and expert tensors', async () => {
@@ -195,5 +196,76 @@ describe('bad input of the newer families → errors naming the tensor or key', 
   it('an unknown architecture lists every family of the table', async () => {
     const p = variant('unknown-arch', (meta) => meta.set('general.architecture', 'rwkv9'), qwen3);
     await expect(loadModel(p, { backend })).rejects.toThrow(/unsupported architecture 'rwkv9'; supported: llama, mistral, qwen2, qwen3, qwen3moe, smollm3, mistral3, gemma2, gemma3, gemma4, phi3, gpt2, qwen35, qwen35moe, qwen3next, bert, .*nomic-bert.*LlamaForCausalLM/);
+  });
+});
+
+/**
+ * One row per decoder family of the architecture table: a tensor the family needs left out, and
+ * one of the wrong shape, each named in the error (the loader's check or the Transformer's, which
+ * says the file's tensor name and the expected shape). The family-specific checks (expert counts,
+ * LongRoPE factors, per-layer inputs …) are above, in gemma-phi.test.ts and in gemma4.test.ts.
+ */
+describe('every family of the table: a missing tensor and a wrong-shaped one are named', () => {
+  const half = (name: string) => (_m: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => {
+    const t = tensors.find((x) => x.name === name);
+    expect(t, name).toBeDefined();
+    const dims = [...t!.dims];
+    dims[dims.length - 1] = dims[dims.length - 1]! / 2; // half the rows (a vector: half its length)
+    t!.dims = dims;
+    t!.data = (t!.data as Uint8Array).subarray(0, (t!.data as Uint8Array).length / 2);
+  };
+  const dropTensor = (name: string) => (_m: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => {
+    const i = tensors.findIndex((t) => t.name === name);
+    expect(i, name).toBeGreaterThanOrEqual(0);
+    tensors.splice(i, 1);
+  };
+  const cases: { family: string; options: Omit<MakeOptions, 'size' | 'gguf'>; missing: string; shape: string; shapeError: RegExp }[] = [
+    { family: 'llama', options: { arch: 'llama' }, missing: 'blk.1.ffn_up.weight', shape: 'blk.0.attn_output.weight', shapeError: /layer 0 attention output \(blk\.0\.attn_output\.weight\) is \[32, 64\], expected \[64, 64\]/ },
+    { family: 'llama (Mixtral)', options: { arch: 'llama', experts: 4 }, missing: 'blk.1.ffn_gate_inp.weight', shape: 'blk.0.ffn_gate_inp.weight', shapeError: /blk\.0\.ffn_gate_inp\.weight routes to 2 experts, but llama\.expert_count is 4/ },
+    { family: 'qwen2', options: { arch: 'qwen2' }, missing: 'blk.0.attn_k.bias', shape: 'blk.1.attn_v.bias', shapeError: /layer 1 attention v \(blk\.1\.attn_v\.bias\) has 16 elements, expected 32/ },
+    { family: 'qwen3', options: { arch: 'qwen3' }, missing: 'blk.1.attn_k_norm.weight', shape: 'blk.1.attn_k_norm.weight', shapeError: /layer 1 attention k norm \(blk\.1\.attn_k_norm\.weight\) has 8 elements, expected 16/ },
+    { family: 'qwen3moe', options: { arch: 'qwen3moe' }, missing: 'blk.1.ffn_gate_inp.weight', shape: 'blk.0.ffn_down_exps.weight', shapeError: /blk\.0\.ffn_down_exps\.weight has shape \[4, 64, 64\], expected \[8, out, in\] \(qwen3moe\.expert_count = 8\)/ },
+    { family: 'smollm3', options: { arch: 'smollm3' }, missing: 'blk.3.attn_v.weight', shape: 'blk.3.attn_q.weight', shapeError: /layer 3 attention q \(blk\.3\.attn_q\.weight\) is \[32, 64\], expected \[64, 64\]/ },
+    { family: 'mistral3', options: { arch: 'mistral3' }, missing: 'blk.1.attn_output.weight', shape: 'blk.0.ffn_up.weight', shapeError: /layer 0 mlp up \(blk\.0\.ffn_up\.weight\) is \[80, 64\], expected \[160, 64\]/ },
+    { family: 'gemma2', options: { arch: 'gemma2' }, missing: 'blk.1.post_attention_norm.weight', shape: 'blk.1.ffn_gate.weight', shapeError: /layer 1 mlp gate \(blk\.1\.ffn_gate\.weight\) is \[80, 64\], expected \[160, 64\]/ },
+    { family: 'gemma3', options: { arch: 'gemma3' }, missing: 'blk.4.attn_k_norm.weight', shape: 'blk.5.post_ffw_norm.weight', shapeError: /layer 5 post-MLP norm \(blk\.5\.post_ffw_norm\.weight\) has 32 elements, expected 64/ },
+    { family: 'gemma4', options: { arch: 'gemma4' }, missing: 'blk.0.attn_k_norm.weight', shape: 'blk.2.attn_k.weight', shapeError: /blk\.2\.attn_k\.weight is \[16, 64\], expected \[32, 64\]/ },
+    { family: 'phi3', options: { arch: 'phi3' }, missing: 'blk.0.ffn_up.weight', shape: 'blk.0.ffn_up.weight', shapeError: /blk\.0\.ffn_up\.weight is \[160, 64\], expected \[320, 64\] \(gate and up fused\)/ },
+    { family: 'gpt2', options: { arch: 'gpt2' }, missing: 'position_embd.weight', shape: 'blk.0.attn_qkv.bias', shapeError: /blk\.0\.attn_qkv\.bias has 96 elements, expected 192/ },
+  ];
+
+  it('the rows cover every decoder family of the table (hybrids: qwen35-parity / qwen3next-parity tests)', () => {
+    const decoders = ARCHITECTURES.map((a) => a.family).filter((f) => !['bert', 'nomic-bert', 't5', 't5encoder', 'qwen35', 'qwen35moe', 'qwen3next'].includes(f));
+    expect(new Set(cases.map((c) => c.family.split(' ')[0]))).toEqual(new Set(decoders));
+  });
+
+  it.each(cases)('$family: $missing missing, $shape of the wrong shape', async ({ family, options, missing, shape, shapeError }) => {
+    const base = join(dir, `family-${family.replace(/\W+/g, '-')}.gguf`);
+    makeRandomModel({ ...options, size: 'tiny', seed: 3, gguf: base });
+    const name = family.replace(/\W+/g, '-');
+    const esc = missing.replace(/\./g, '\\.');
+    // in this thread (worker: false): the trip back from the worker is checked above
+    await expect(loadModel(variant(`${name}-missing`, dropTensor(missing), base), { backend, worker: false })).rejects.toThrow(new RegExp(`tensor '${esc}' is missing`));
+    await expect(loadModel(variant(`${name}-shape`, half(shape), base), { backend, worker: false })).rejects.toThrow(shapeError);
+  });
+
+  it('gemma3: a sliding window larger than the context', async () => {
+    const base = join(dir, 'family-gemma3.gguf');
+    makeRandomModel({ arch: 'gemma3', size: 'tiny', seed: 3, gguf: base });
+    const p = variant('gemma3-window', (meta) => meta.set('gemma3.attention.sliding_window', u32(100000)), base);
+    await expect(loadModel(p, { backend })).rejects.toThrow(/gemma3\.attention\.sliding_window \(100000\) is larger than the context length \(256\)/);
+  });
+
+  it('an unknown architecture: UnsupportedArchitectureError listing every name of the table', async () => {
+    const base = join(dir, 'family-llama.gguf');
+    makeRandomModel({ arch: 'llama', size: 'tiny', seed: 3, gguf: base });
+    const err = await loadModel(variant('arch-falcon9', (meta) => meta.set('general.architecture', 'falcon9'), base), { backend }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UnsupportedArchitectureError);
+    const message = (err as Error).message;
+    expect(message).toMatch(/unsupported architecture 'falcon9'; supported: /);
+    for (const a of ARCHITECTURES) for (const n of a.gguf) expect(message, n).toContain(n);
   });
 });

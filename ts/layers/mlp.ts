@@ -10,9 +10,9 @@ import type { Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
 export type MLPOptions =
-  /** `gateUp` (optional): gate and up as one matrix, rows [gate | up], used for single tokens. */
+  /** `gateUp` (optional, gated kinds): gate and up as one matrix, rows [gate | up], used for single tokens. */
   | { kind: 'swiglu'; gate: Linear; up: Linear; down: Linear; gateUp?: Linear | null }
-  | { kind: 'geglu'; gate: Linear; up: Linear; down: Linear }
+  | { kind: 'geglu'; gate: Linear; up: Linear; down: Linear; gateUp?: Linear | null }
   | { kind: 'gelu'; up: Linear; down: Linear; approximation?: GeluApproximation }
   | { kind: 'relu'; up: Linear; down: Linear };
 
@@ -31,7 +31,7 @@ export class MLP {
     if ((options.kind === 'swiglu' || options.kind === 'geglu') && (options.gate.outFeatures !== up.outFeatures || options.gate.inFeatures !== up.inFeatures)) {
       throw new RangeError(`tensorloom: MLP gate projection is [${options.gate.outFeatures}, ${options.gate.inFeatures}], expected [${up.outFeatures}, ${up.inFeatures}]`);
     }
-    const gu = options.kind === 'swiglu' ? options.gateUp : null;
+    const gu = options.kind === 'swiglu' || options.kind === 'geglu' ? options.gateUp : null;
     if (gu && (gu.outFeatures !== 2 * up.outFeatures || gu.inFeatures !== up.inFeatures)) {
       throw new RangeError(`tensorloom: MLP fused gate/up projection is [${gu.outFeatures}, ${gu.inFeatures}], expected [${2 * up.outFeatures}, ${up.inFeatures}]`);
     }
@@ -43,7 +43,7 @@ export class MLP {
   /** out[T, dim] = mlp(x[T, dim]). */
   forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
     const o = this.options;
-    if (T === 1 && o.kind === 'swiglu' && o.gateUp) {
+    if (T === 1 && (o.kind === 'swiglu' || o.kind === 'geglu') && o.gateUp) {
       const row = ws.rows('mlp.gateup', 1, 2 * this.hidden);
       o.gateUp.forward(row, x, 1);
       if (this.halvesOf !== row || !this.halves) {
@@ -51,7 +51,11 @@ export class MLP {
         this.halves = [row.subarray(0, this.hidden), row.subarray(this.hidden)];
       }
       const [g, u] = this.halves;
-      this.backend.swiglu(g, g, u);
+      if (o.kind === 'swiglu') this.backend.swiglu(g, g, u);
+      else {
+        this.backend.gelu(g, g, 'tanh');
+        this.backend.mul(g, g, u);
+      }
       o.down.forward(out, g, 1);
       return;
     }

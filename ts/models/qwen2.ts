@@ -3,7 +3,10 @@
  * carry biases; llama.cpp runs it with NEOX ("half") RoPE, so Q/K rows are never permuted.
  */
 import { configFromGGUF, configFromHF, llamaStyleHfName, standardGGUFMetadata, type Architecture, type Recipe } from './architecture.js';
+import { FormatError } from '../formats/byte-source.js';
+import type { ModelFile } from '../formats/model-file.js';
 import { decoderWeights } from './llama.js';
+import type { TransformerWeights } from './weights.js';
 
 const RECIPE: Recipe = { norm: 'rmsnorm', mlp: 'swiglu', positions: 'rope', ggufRopeLayout: 'half' };
 
@@ -15,6 +18,17 @@ export const qwen2: Architecture = {
   permuteQK: false,
   config: (mf) => (mf.gguf ? configFromGGUF(mf, 'qwen2', RECIPE) : configFromHF(mf, 'qwen2', RECIPE)),
   hfTensorName: (name) => llamaStyleHfName(name),
-  weights: (mf, c) => decoderWeights(mf, c),
+  weights: (mf, c) => withQkvBiases(mf, decoderWeights(mf, c)),
   ggufMetadata: (c) => standardGGUFMetadata('qwen2', c),
 };
+
+/** Qwen2 projects q, k and v with biases (llama.cpp requires all three): a missing one is named. */
+function withQkvBiases(mf: ModelFile, w: TransformerWeights): TransformerWeights {
+  w.layers.forEach((l, i) => {
+    if (!('q' in l)) return;
+    for (const [part, lw] of [['attn_q', l.q], ['attn_k', l.k], ['attn_v', l.v]] as const) {
+      if (!lw.bias) throw new FormatError(`${mf.path}: tensor 'blk.${i}.${part}.bias' is missing (qwen2 projects q, k and v with biases)`);
+    }
+  });
+  return w;
+}

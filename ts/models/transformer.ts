@@ -18,6 +18,7 @@ import { MoE } from '../layers/moe.js';
 import type { PerLayerInput } from '../layers/per-layer-input.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
 import { RopeTable } from '../layers/rope-table.js';
+import { Softcap } from '../layers/softcap.js';
 import type { Step } from '../layers/step.js';
 import { Workspace } from '../layers/workspace.js';
 import type { RecurrentLayerSpec } from '../layers/recurrent-state.js';
@@ -65,6 +66,8 @@ export class Transformer {
   private readonly recurrentSpecs: RecurrentLayerSpec[] | null;
   readonly workspace: Workspace;
   private readonly logits: Float32Array;
+  /** Gemma's final logit soft-capping, or null. */
+  private readonly finalSoftcap: Softcap | null;
   /** The single-sequence step `forward` reuses (no allocation per token). */
   private readonly step: Step;
   private readonly positionViews = new Map<number, Int32Array>();
@@ -102,11 +105,13 @@ export class Transformer {
     if (weights.layers.length !== c.nLayers) throw new RangeError(`tensorloom: ${c.architecture}: found ${weights.layers.length} layers, config says ${c.nLayers}`);
 
     const norm = (w: NormWeights, what: string): Norm => {
-      if (w.weight.length !== c.dim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.dim}`);
+      if (w.weight.length !== c.dim) throw new RangeError(`tensorloom: ${named(what, w, 'weight')} has ${w.weight.length} elements, expected ${c.dim}`);
+      if (w.bias && w.bias.length !== c.dim) throw new RangeError(`tensorloom: ${named(what, w, 'bias')} has ${w.bias.length} elements, expected ${c.dim}`);
       return c.norm === 'rmsnorm' ? new RMSNorm(backend, w.weight, c.normEps) : new LayerNorm(backend, w.weight, w.bias, c.normEps);
     };
     const linear = (w: LinearWeights, what: string, rows: number, cols: number): Linear => {
-      checkMatrix(what, w.weight, rows, cols);
+      checkMatrix(named(what, w, 'weight'), w.weight, rows, cols);
+      if (w.bias && w.bias.length !== rows) throw new RangeError(`tensorloom: ${named(what, w, 'bias')} has ${w.bias.length} elements, expected ${rows}`);
       return new Linear(backend, w.weight, w.bias);
     };
     const qDim = c.nHeads * c.headDim;
@@ -129,7 +134,7 @@ export class Transformer {
     const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
       if (!c.qkNorm) return null;
       if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);
-      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${what} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
+      if (w.weight.length !== c.headDim) throw new RangeError(`tensorloom: ${named(what, w, 'weight')} has ${w.weight.length} elements, expected ${c.headDim} (the head dimension)`);
       return new RMSNorm(backend, w.weight, c.normEps);
     };
     // Gemma 3's local layers: their own RoPE base, no RoPE scaling
@@ -191,11 +196,14 @@ export class Transformer {
       const down = linear(l.down, at('mlp down'), c.dim, hiddenDim);
       if (c.mlp === 'swiglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (SwiGLU needs it)`);
+        const gate = linear(l.gate, at('mlp gate'), hiddenDim, c.dim); // checked first: its error names the tensor
         const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
-        mlp = new MLP(backend, { kind: 'swiglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down, gateUp });
+        mlp = new MLP(backend, { kind: 'swiglu', gate, up, down, gateUp });
       } else if (c.mlp === 'geglu') {
         if (!l.gate) throw new Error(`tensorloom: ${at('mlp gate')} is missing (GeGLU needs it)`);
-        mlp = new MLP(backend, { kind: 'geglu', gate: linear(l.gate, at('mlp gate'), hiddenDim, c.dim), up, down });
+        const gate = linear(l.gate, at('mlp gate'), hiddenDim, c.dim);
+        const gateUp = fused(l.gateUp, [l.gate, l.up!], at('fused mlp gate/up'), 2 * hiddenDim);
+        mlp = new MLP(backend, { kind: 'geglu', gate, up, down, gateUp });
       } else {
         mlp = new MLP(backend, { kind: 'gelu', up, down, approximation: 'tanh' });
       }
@@ -212,6 +220,7 @@ export class Transformer {
     this.trimSlidingWindow = options.trimSlidingWindow ?? true;
     this.cache = this.createCache(ctx, options.kvCache ?? 'f32');
     this.logits = new Float32Array(c.vocabSize);
+    this.finalSoftcap = c.finalSoftcap ? new Softcap(backend, c.finalSoftcap, c.vocabSize) : null;
     this.positionBuffer = new Int32Array(maxBatch);
     this.step = { M: 0, N: 0, tokens: new Int32Array(0), positions: this.positionBuffer, sequences: [{ offset: 0, T: 0, pos: 0, cache: this.cache }] };
   }
@@ -350,8 +359,7 @@ export class Transformer {
     const hn = ws.rows('head.norm', W, this.config.dim);
     this.finalNorm.forward(hn, h, W);
     this.lmHead.forward(out, hn, W);
-    const cap = this.config.finalSoftcap;
-    if (cap) for (let i = 0; i < W * this.config.vocabSize; i++) out[i] = cap * Math.tanh(out[i]! / cap);
+    this.finalSoftcap?.apply(out, W);
   }
 
   /** Bytes of scratch and KV cache this instance allocated (weights not included). */
@@ -364,6 +372,14 @@ export class Transformer {
     this.disposed = true;
     this.cache.dispose();
   }
+}
+
+/**
+ * `what` naming the file's tensor when the loader recorded it: "layer 0 attention q norm
+ * (attn_q_norm)" → "layer 0 attention q norm (blk.0.attn_q_norm.weight)".
+ */
+function named(what: string, w: { name?: string }, part: 'weight' | 'bias'): string {
+  return w.name ? `${what.replace(/ \([a-z_]+\)$/, '')} (${w.name}.${part})` : what;
 }
 
 function checkMatrix(what: string, w: Weights, rows: number, cols: number): void {

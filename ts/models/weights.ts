@@ -11,11 +11,15 @@ import type { ModelFile } from '../formats/model-file.js';
 export interface NormWeights {
   weight: Float32Array;
   bias: Float32Array | null;
+  /** The file's name for it (`blk.0.attn_norm`), so shape errors can name the tensor. */
+  name?: string;
 }
 
 export interface LinearWeights {
   weight: Weights;
   bias: Float32Array | null;
+  /** The file's name for it (`blk.0.attn_q`), so shape errors can name the tensor. */
+  name?: string;
 }
 
 export interface LayerWeights {
@@ -91,11 +95,11 @@ export interface EncoderWeights {
 
 /** `<name>.weight` and, when the file has one, `<name>.bias`. */
 export function linear(mf: ModelFile, name: string): LinearWeights {
-  return { weight: mf.weights(`${name}.weight`), bias: mf.has(`${name}.bias`) ? mf.vector(`${name}.bias`) : null };
+  return { weight: mf.weights(`${name}.weight`), bias: mf.has(`${name}.bias`) ? mf.vector(`${name}.bias`) : null, name };
 }
 
 export function norm(mf: ModelFile, name: string): NormWeights {
-  return { weight: mf.vector(`${name}.weight`), bias: mf.has(`${name}.bias`) ? mf.vector(`${name}.bias`) : null };
+  return { weight: mf.vector(`${name}.weight`), bias: mf.has(`${name}.bias`) ? mf.vector(`${name}.bias`) : null, name };
 }
 
 /** Rows [r0, r1) of a weight matrix, without copying (rows are contiguous in every dtype). */
