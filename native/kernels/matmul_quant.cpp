@@ -92,13 +92,12 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       const int64_t n1 = std::min(N, n0 + rows_per_block);
       const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
       float* out = job.p->out;
+      if (job.tile) {  // all M activation rows: a tile kernel may repack its weight rows once for them
+        job.tile(w + n0 * job.w_row_bytes, job.w_row_bytes, n1 - n0, job.act, job.act_row_bytes, M, K, out + n0, N);
+        continue;
+      }
       for (int64_t m0 = 0; m0 < M; m0 += kActRowsPerTile) {
         const int64_t m1 = std::min(M, m0 + kActRowsPerTile);
-        if (job.tile) {
-          job.tile(w + n0 * job.w_row_bytes, job.w_row_bytes, n1 - n0, job.act + m0 * job.act_row_bytes, job.act_row_bytes,
-                   m1 - m0, K, out + m0 * N + n0, N);
-          continue;
-        }
         for (int64_t n = n0; n < n1; n++) {
           const uint8_t* wrow = w + n * job.w_row_bytes;
           int64_t m = m0;

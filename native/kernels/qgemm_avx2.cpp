@@ -2,7 +2,10 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/qgemm.h"
 #include "kernels/quant_blocks.h"
