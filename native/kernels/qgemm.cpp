@@ -1,12 +1,21 @@
 // Picks the active ISA's quantized GEMM tile kernel (qgemm.h) for a weight type.
 #include "kernels/qgemm.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/cpu.h"
 #include "kernels/weight_types.h"
 
 namespace tl {
 
 QgemmTileFn qgemm_tile(int type_id) {
+  // TENSORLOOM_QGEMM=0 keeps every M on the dot kernels (to measure what the tiles gain)
+  static const bool disabled = [] {
+    const char* v = std::getenv("TENSORLOOM_QGEMM");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  if (disabled) return nullptr;
 #if defined(TL_HAVE_X86_VARIANTS)
   const Isa isa = active_isa();
   const bool vnni = active_vnni();

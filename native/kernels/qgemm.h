@@ -1,6 +1,7 @@
 // Quantized GEMM tiles (prefill, M ≥ kQgemmMinRows): a tile of weight rows × quantized activation
 // rows computed with register-blocked integer micro-kernels (qgemm.inc, compiled per ISA in
 // qgemm_avx2.cpp / qgemm_avx512.cpp), instead of one dot-kernel call per output.
+// TENSORLOOM_QGEMM=0 (read once) turns them off, for benchmarks.
 //
 // Every output is bit-identical to the type's dot kernel (qdot.inc) on the same rows: the int32
 // block / group sums are exact in any order, and per output the f32 arithmetic (block scale × sum,
