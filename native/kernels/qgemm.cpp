@@ -17,18 +17,19 @@ QgemmTileFn qgemm_tile(int type_id) {
   }();
   if (disabled) return nullptr;
 #if defined(TL_HAVE_X86_VARIANTS)
-  const Isa isa = active_isa();
-  const bool vnni = active_vnni();
-#define TL_QGEMM_PICK(t)                                                                 \
-  if (type_id == weight_type_id_##t) {                                                    \
-    if (isa == Isa::Avx512) return vnni ? avx512vnni::qgemm_##t : avx512::qgemm_##t;       \
-    if (isa == Isa::Avx2) return avx2::qgemm_##t;                                         \
-    return nullptr;                                                                       \
-  }
-  constexpr int weight_type_id_q8_0 = ggml::Q8_0, weight_type_id_q4_0 = ggml::Q4_0, weight_type_id_q4_K = ggml::Q4_K,
-                weight_type_id_q6_K = ggml::Q6_K, weight_type_id_q5_K = ggml::Q5_K;
-  TL_QGEMM_LIST(TL_QGEMM_PICK)
+  if (active_isa() != Isa::Avx512 && active_isa() != Isa::Avx2) return nullptr;
+  const bool vnni = active_vnni(), avx512 = active_isa() == Isa::Avx512;
+  switch (type_id) {
+    case ggml::Q4_K: return vnni ? avx512vnni::qgemm_q4_K : nullptr;
+    case ggml::Q5_K: return vnni ? avx512vnni::qgemm_q5_K : nullptr;
+#define TL_QGEMM_PICK(ID, t) \
+  case ID: return vnni ? avx512vnni::qgemm_##t : avx512 ? avx512::qgemm_##t : avx2::qgemm_##t;
+    TL_QGEMM_PICK(ggml::Q8_0, q8_0)
+    TL_QGEMM_PICK(ggml::Q4_0, q4_0)
+    TL_QGEMM_PICK(ggml::Q6_K, q6_K)
 #undef TL_QGEMM_PICK
+    default: return nullptr;
+  }
 #else
   (void)type_id;
 #endif

@@ -27,12 +27,15 @@ QgemmTileFn qgemm_tile(int type_id);
 
 }  // namespace tl
 
-// Weight types with tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature.
+// Weight types with tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature: on
+// AVX-512 VNNI all of TL_QGEMM_LIST; on AVX2 / AVX-512BW the ones where the 2 × 4 tiles beat the
+// dot kernels' 4-row form (measured; for Q4_K / Q5_K their per-tile mins and sums cost more).
 #define TL_QGEMM_LIST(X) X(q8_0) X(q4_0) X(q4_K) X(q6_K) X(q5_K)
+#define TL_QGEMM_LIST_NO_VNNI(X) X(q8_0) X(q4_0) X(q6_K)
 
 #define TL_QGEMM_DECL(t)                                                                              \
   void qgemm_##t(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride, \
                  int64_t rows_a, int64_t K, float* out, int64_t ldo);
-namespace tl::avx2 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
-namespace tl::avx512 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
+namespace tl::avx2 { TL_QGEMM_LIST_NO_VNNI(TL_QGEMM_DECL) }
+namespace tl::avx512 { TL_QGEMM_LIST_NO_VNNI(TL_QGEMM_DECL) }
 namespace tl::avx512vnni { TL_QGEMM_LIST(TL_QGEMM_DECL) }

@@ -13,6 +13,9 @@
 #include "kernels/qgemm.h"
 #include "kernels/quant_blocks.h"
 
+// GCC 12 flags the undefined upper halves of its own 256→512-bit cast intrinsics
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #define TL_QGEMM_RN 2
 #define TL_QGEMM_RM 4
 
