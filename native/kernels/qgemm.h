@@ -18,9 +18,11 @@ namespace tl {
 using QgemmTileFn = void (*)(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride,
                              int64_t rows_a, int64_t K, float* out, int64_t ldo);
 
-// From this many activation rows on, matmul_quant.cpp uses the tile kernels (measured: below it the
-// dot kernels' 4-row form is as fast and the activation tile is too small to reuse the weights).
-constexpr int64_t kQgemmMinRows = 16;
+// From this many activation rows on, matmul_quant.cpp uses the tile kernels; up to 32 rows is the
+// small-M regime of the dot kernels' 4-row form (batched decode). Measured at 1 thread, 1024×2048
+// weights, VNNI, GFLOP/s per CPU-second, dot kernels → tiles: M = 32: q8_0 59 → 114, q4_0 38 → 218,
+// q4_K 68 → 214, q5_K 61 → 68, q6_K 85 → 105; M = 16: q5_K and q6_K were still slower as tiles.
+constexpr int64_t kQgemmMinRows = 33;
 
 // The active ISA's tile kernel for a GGML type id, or null (no kernel for that type / ISA).
 QgemmTileFn qgemm_tile(int type_id);

@@ -1,6 +1,6 @@
 /**
  * The quantized GEMM tile kernels (native/kernels/qgemm.inc, used by matmul_quant.cpp from
- * kQgemmMinRows = 16 activation rows on) against the dot kernels (qdot.inc), on every ISA path:
+ * kQgemmMinRows = 33 activation rows on) against the dot kernels (qdot.inc), on every ISA path:
  * each output of a GEMM must be BIT-IDENTICAL to the GEMV (M = 1, one dot-kernel call per output)
  * of that activation row, because greedy decoding must match llama.cpp token for token whether a
  * prompt row went through prefill or decode. Shapes cross the 16-weight-row and 64-activation-row
