@@ -9,11 +9,14 @@
 //   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
 //     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it
 //     is dotted with those activation rows.
+//   GEMM (M ≥ kQgemmMinRows, types with a tile kernel): the same tiles go to qgemm.h's register-
+//     blocked micro-kernels, whose outputs are bit-identical to the dot kernel's.
 #include "kernels/matmul_quant.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "kernels/qgemm.h"
 #include "kernels/threadpool.h"
 #include "kernels/weight_types.h"
 
@@ -48,6 +51,7 @@ struct Job {
   VecDotFn dot;
   VecDot4Fn dot4;  // null on the scalar path
   VecDotW4Fn dotw4;  // null on the scalar path
+  QgemmTileFn tile;  // GEMM tile kernel, or null (small M, scalar path, type without one)
   const uint8_t* act;  // quantized a for this projection's activation type
   int64_t act_row_bytes;
   int64_t w_row_bytes;
@@ -73,7 +77,8 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantize_rows(buf.data(), a, M, K, at, arb);
       quantized[slot] = true;
     }
-    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t), buf.data(), arb, type_row_bytes(t, K), blocks};
+    jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t),
+                   M >= kQgemmMinRows ? qgemm_tile(t.id) : nullptr, buf.data(), arb, type_row_bytes(t, K), blocks};
     blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
   }
 
@@ -92,6 +97,10 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       float* out = job.p->out;
       if (M == 1 && job.dotw4 && n1 - n0 == 4) {  // GEMV: 4 weight rows per pass over the activations
         job.dotw4(w + n0 * job.w_row_bytes, job.w_row_bytes, job.act, K, out + n0);
+        continue;
+      }
+      if (job.tile) {  // all M activation rows: a tile kernel may repack its weight rows once for them
+        job.tile(w + n0 * job.w_row_bytes, job.w_row_bytes, n1 - n0, job.act, job.act_row_bytes, M, K, out + n0, N);
         continue;
       }
       for (int64_t m0 = 0; m0 < M; m0 += kActRowsPerTile) {

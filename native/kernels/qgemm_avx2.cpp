@@ -1,0 +1,19 @@
+// AVX2 quantized GEMM tiles (body: qgemm.inc; maddubs/madd), 2 weight rows × 4 activation rows.
+#include <immintrin.h>
+
+#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/qgemm.h"
+#include "kernels/quant_blocks.h"
+
+#define TL_QGEMM_NS avx2
+#define TL_QGEMM_RN 2
+#define TL_QGEMM_RM 4
+#include "kernels/qgemm.inc"
+#undef TL_QGEMM_RM
+#undef TL_QGEMM_RN
+#undef TL_QGEMM_NS
