@@ -19,17 +19,22 @@
 // position bias, for calls of at most kGgmlMaxRows query rows, when the active ISA is AVX-512;
 // everything else runs the tiled online-softmax kernels (attention_tile.h).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace tl {
 
 constexpr int64_t kGgmlMaxRows = 64;
 
+// Floats of scratch attn_ggml_row needs: the scores of every key, then 64 lanes of D accumulators.
+static inline size_t attn_ggml_scratch_floats(int64_t nkeys, int D) { return (size_t)((nkeys + 15) / 16) * 16 + (size_t)64 * D; }
+
 namespace avx512 {
 // out[0..D) = attention of the rotated, unscaled query q over keys/values 0..nkeys-1 (row c at
 // k + c·kv_stride, v + c·kv_stride, f32). batch: the call has ≥ 2 query tokens (tinyBLAS's KQV order).
+// scratch: attn_ggml_scratch_floats(nkeys, D) floats.
 void attn_ggml_row(float* out, const float* q, const float* k, const float* v, int64_t kv_stride, int D, int64_t nkeys,
-                   float scale, bool batch);
+                   float scale, bool batch, float* scratch);
 }  // namespace avx512
 
 }  // namespace tl

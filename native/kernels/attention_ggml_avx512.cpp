@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/attention_ggml.h"
 #include "kernels/vmath_avx512.h"
@@ -42,14 +41,10 @@ static inline float ggml_dot(const float* x, const float* y, int n) {
 }
 
 void attn_ggml_row(float* out, const float* q, const float* k, const float* v, int64_t kv_stride, int D, int64_t nkeys,
-                   float scale, bool batch) {
+                   float scale, bool batch, float* scratch) {
   const int lanes = batch ? 16 : 64;
-  static thread_local std::vector<float> mem;
-  const size_t nk16 = (size_t)((nkeys + 15) / 16) * 16;
-  const size_t need = nk16 + (size_t)lanes * D + 16;
-  if (mem.size() < need) mem.resize(need);
-  float* p = mem.data();
-  float* acc = p + nk16;  // [lanes][D]
+  float* p = scratch;                                         // [nkeys rounded up to 16] scores
+  float* acc = p + (size_t)((nkeys + 15) / 16) * 16;          // [lanes][D]
 
   // KQ, scaled (soft_max_ext multiplies the raw dot by scale).
   float mx = -INFINITY;
