@@ -16,8 +16,12 @@
 //
 // Only an AVX-512 variant: it reproduces the AVX-512 builds of ggml (the library node-llama-cpp
 // loads on such CPUs). The driver (attention.cpp) uses it for f32 caches without soft-capping or
-// position bias, for calls of at most kGgmlMaxRows query rows, when the active ISA is AVX-512;
-// everything else runs the tiled online-softmax kernels (attention_tile.h).
+// position bias, for calls of at most kGgmlMaxRows query rows seeing at most kGgmlMaxKeys keys,
+// when the active ISA is AVX-512; everything else runs the tiled online-softmax kernels
+// (attention_tile.h). This order costs more than the tiled decode kernel (a 16-lane reduction per
+// key, 64 accumulator rows): measured ~1.6-2× the attention time at H=12, D=64, 64-256 keys, 1
+// thread, loaded machine (see the README); so it stops at 256 keys and
+// longer contexts keep the faster kernel (and leave llama.cpp's order by an ulp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +29,7 @@
 namespace tl {
 
 constexpr int64_t kGgmlMaxRows = 64;
+constexpr int64_t kGgmlMaxKeys = 256;
 
 // Floats of scratch attn_ggml_row needs: the scores of every key, then 64 lanes of D accumulators.
 static inline size_t attn_ggml_scratch_floats(int64_t nkeys, int D) { return (size_t)((nkeys + 15) / 16) * 16 + (size_t)64 * D; }
