@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/attention_ggml.h"
 #include "kernels/attention_tile.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
@@ -171,6 +172,15 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
   const int64_t grain = std::max<int64_t>(1, (int64_t)((double)items * 65536.0 / std::max(work, 1.0)));
 
   const size_t kv_elem = p.kv_f16 ? 2 : 4;
+  // Small calls on an f32 cache (decode and short prompts in the first 256 positions) take
+  // llama.cpp's order on AVX-512, so a model decodes exactly as llama.cpp does (attention_ggml.h);
+  // same cost at these sizes.
+#if defined(TL_HAVE_X86_VARIANTS)
+  const bool ggml_order = active_isa() >= Isa::Avx512 && !p.kv_f16 && p.softcap == 0.f && !p.position_bias &&
+                          !p.seq_bounds && T <= kGgmlMaxRows && (p.causal ? p.pos_offset + T : p.S) <= kGgmlMaxKeys;
+#else
+  const bool ggml_order = false;
+#endif
   parallel_for(items, grain, [&](int64_t ib, int64_t ie, int) {
     Arena arena(tile_scratch_floats((int)D) + tile_out_floats((int)D) + (size_t)kMaxTileRows * (D + 4) + 64);
     float* qpack = arena.take((size_t)kMaxTileRows * D);
@@ -206,7 +216,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
           float* dst = qpack + (size_t)R * D;
           std::memcpy(dst, q + (t * H + h) * D, D * sizeof(float));
           if (p.rope.enabled) rope_rotate_row(dst, table + (pos - table_pos0) * p.rope.dims, p.rope.dims, p.rope.layout);
-          for (int64_t d = 0; d < D; d++) dst[d] *= p.scale;
+          if (!ggml_order) for (int64_t d = 0; d < D; d++) dst[d] *= p.scale;
           last[R] = (int32_t)(p.causal ? pos : sq.nkeys - 1);
           if (p.position_bias) bias_rows[R] = p.position_bias + (size_t)((h * p.T + t) * p.S + sq.k0);
           kmax = std::max(kmax, last[R]);
@@ -216,9 +226,21 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
       tile.k = static_cast<const uint8_t*>(k) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
       tile.v = static_cast<const uint8_t*>(v) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
 
-      kern.begin(&tile);
-      for (int64_t j0 = 0; j0 <= kmax; j0 += kKeyBlock) kern.step(&tile, j0, std::min<int64_t>(j0 + kKeyBlock, (int64_t)kmax + 1));
-      kern.end(&tile);
+      if (ggml_order) {
+#if defined(TL_HAVE_X86_VARIANTS)
+        static thread_local std::vector<float> scratch;
+        const size_t need = attn_ggml_scratch_floats((int64_t)kmax + 1, (int)D);
+        if (scratch.size() < need) scratch.resize(need);
+        for (int r = 0; r < R; r++)
+          avx512::attn_ggml_row(tile.o + (size_t)r * D, qpack + (size_t)r * D, static_cast<const float*>(tile.k),
+                                static_cast<const float*>(tile.v), tile.kv_stride, (int)D, (int64_t)last[r] + 1, p.scale, T >= 2,
+                                scratch.data());
+#endif
+      } else {
+        kern.begin(&tile);
+        for (int64_t j0 = 0; j0 <= kmax; j0 += kKeyBlock) kern.step(&tile, j0, std::min<int64_t>(j0 + kKeyBlock, (int64_t)kmax + 1));
+        kern.end(&tile);
+      }
 
       for (int r = 0; r < R; r++) {
         const int64_t t = t0 + r / ngc, h = hk * G + g0 + r % ngc;

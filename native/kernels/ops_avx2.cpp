@@ -10,32 +10,11 @@
 
 namespace tl::avx2 {
 
-// Σ x² over a row with four accumulators (f32; relative error ~1e-7·log(dim)).
-static inline float sum_squares(const float* x, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-    const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
-    a0 = _mm256_fmadd_ps(x0, x0, a0);
-    a1 = _mm256_fmadd_ps(x1, x1, a1);
-    a2 = _mm256_fmadd_ps(x2, x2, a2);
-    a3 = _mm256_fmadd_ps(x3, x3, a3);
-  }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    a0 = _mm256_fmadd_ps(x0, x0, a0);
-  }
-  float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  for (; i < n; i++) s += x[i] * x[i];
-  return s;
-}
-
 void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps) {
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    const float inv = 1.f / std::sqrt(sum_squares(xr, dim) / (float)dim + eps);
+    const float inv = rms_scale_ggml(xr, dim, eps);
     const __m256 iv = _mm256_set1_ps(inv);
     int64_t i = 0;
     for (; i + 8 <= dim; i += 8)

@@ -14,31 +14,11 @@
 
 namespace tl::avx512 {
 
-static inline float sum_squares(const float* x, int64_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-    const __m512 x2 = _mm512_loadu_ps(x + i + 32), x3 = _mm512_loadu_ps(x + i + 48);
-    a0 = _mm512_fmadd_ps(x0, x0, a0);
-    a1 = _mm512_fmadd_ps(x1, x1, a1);
-    a2 = _mm512_fmadd_ps(x2, x2, a2);
-    a3 = _mm512_fmadd_ps(x3, x3, a3);
-  }
-  for (; i + 16 <= n; i += 16) {
-    const __m512 x0 = _mm512_loadu_ps(x + i);
-    a0 = _mm512_fmadd_ps(x0, x0, a0);
-  }
-  float s = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  for (; i < n; i++) s += x[i] * x[i];
-  return s;
-}
-
 void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps) {
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    const float inv = 1.f / std::sqrt(sum_squares(xr, dim) / (float)dim + eps);
+    const float inv = rms_scale_ggml(xr, dim, eps);
     const __m512 iv = _mm512_set1_ps(inv);
     int64_t i = 0;
     for (; i + 16 <= dim; i += 16)

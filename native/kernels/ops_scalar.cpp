@@ -10,9 +10,7 @@ void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int6
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    double ss = 0;
-    for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
-    const float inv = (float)(1.0 / std::sqrt(ss / dim + eps));
+    const float inv = rms_scale_ggml(xr, dim, eps);
     for (int64_t i = 0; i < dim; i++) yr[i] = xr[i] * inv * w[i];
   }
 }

@@ -3,23 +3,43 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu.h"
+#include "kernels/rope_kernels.h"
 #include "kernels/threadpool.h"
 
 namespace tl {
 
+namespace scalar {
+// The reference: std::fma is a libm call on baseline x86-64 (exact, slower).
+void rope_rotate_row(float* x, const float* cs, int dims, RopeLayout layout) { rope_rotate_row_body(x, cs, dims, layout); }
+}  // namespace scalar
+
+namespace {
+using RotateRow = void (*)(float*, const float*, int, RopeLayout);
+RotateRow pick_rotate_row() {
+#if defined(TL_HAVE_X86_VARIANTS)
+  if (active_isa() >= Isa::Avx512) return avx512::rope_rotate_row;
+  if (active_isa() == Isa::Avx2) return avx2::rope_rotate_row;
+#endif
+  return scalar::rope_rotate_row;
+}
+}  // namespace
+
+void rope_rotate_row(float* x, const float* cs, int dims, RopeLayout layout) { pick_rotate_row()(x, cs, dims, layout); }
+
 void rope_table(float* table, int64_t pos0, int64_t npos, const RopeParams& rope) {
   const int half = rope.dims / 2;
-  std::vector<double> inv_freq(half);
-  for (int i = 0; i < half; i++) inv_freq[i] = std::pow(rope.theta, -2.0 * i / rope.dims);
-  // ~40 ns per sincos pair: split long tables over the pool.
+  // ggml: theta_scale = powf(freq_base, -2.0f/n_dims), freq_base an f32 hyperparameter.
+  const float scale = ::powf((float)rope.theta, -2.0f / (float)rope.dims);
+  // ~20 ns per sincos pair: split long tables over the pool.
   parallel_for(npos, 64, [&](int64_t b, int64_t e, int) {
     for (int64_t p = b; p < e; p++) {
-      double pos = (double)(pos0 + p);
       float* row = table + p * rope.dims;
+      float angle = (float)(pos0 + p);  // ggml's theta_base = (float)pos, then theta *= theta_scale
       for (int i = 0; i < half; i++) {
-        double a = pos * inv_freq[i];
-        row[2 * i] = (float)std::cos(a);
-        row[2 * i + 1] = (float)std::sin(a);
+        row[2 * i] = ::cosf(angle);
+        row[2 * i + 1] = ::sinf(angle);
+        angle *= scale;
       }
     }
   });
@@ -29,10 +49,11 @@ void rope(float* x, int64_t T, int64_t n_heads, int64_t D, int64_t pos0, const R
   if (T <= 0 || n_heads <= 0) return;
   std::vector<float> table((size_t)T * r.dims);
   rope_table(table.data(), pos0, T, r);
+  const RotateRow rotate = pick_rotate_row();
   parallel_for(T * n_heads, 256, [&](int64_t b, int64_t e, int) {
     for (int64_t row = b; row < e; row++) {
       int64_t t = row / n_heads;
-      rope_rotate_row(x + row * D, table.data() + t * r.dims, r.dims, r.layout);
+      rotate(x + row * D, table.data() + t * r.dims, r.dims, r.layout);
     }
   });
 }

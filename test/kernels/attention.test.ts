@@ -13,16 +13,22 @@ import { expectClose, halfToNumber, js, native, numberToHalf, randomArray, varia
 
 // ── the reference ────────────────────────────────────────────────────────────────────────────
 
-/** Rotation of one head vector at position pos, straight from the RoPE definition. */
+/**
+ * Rotation of one head vector at position pos, in f64 from ggml's f32 angles (pos, then ×
+ * f32(θ^(-2/dims)) per pair, each step rounded to f32: the angles llama.cpp and our kernels use;
+ * rope-ggml.test.ts checks the kernels' bits and the distance to exact angles).
+ */
 function refRotate(x: number[], pos: number, rope: RopeOptions): number[] {
   const D = x.length;
   const dims = rope.dims ?? D;
   const y = x.slice();
+  const scale = Math.fround(Math.pow(Math.fround(rope.theta), Math.fround(-2 / dims)));
+  let angle = Math.fround(pos);
   for (let i = 0; i < dims / 2; i++) {
-    const angle = pos * Math.pow(rope.theta, (-2 * i) / dims);
     const [a, b] = rope.layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + dims / 2];
     y[a] = x[a]! * Math.cos(angle) - x[b]! * Math.sin(angle);
     y[b] = x[a]! * Math.sin(angle) + x[b]! * Math.cos(angle);
+    angle = Math.fround(angle * scale);
   }
   return y;
 }

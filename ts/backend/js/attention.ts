@@ -5,6 +5,7 @@
  * materializes the T×S score matrix either.
  */
 import { expectArray, expectDim, expectLength } from '../checks.js';
+import { fmaf } from './fmaf.js';
 import type { AttentionOps, AttentionShape, RopeOptions } from '../types.js';
 import { f16ToF32, f32ToF16 } from './f16bits.js';
 
@@ -32,23 +33,31 @@ export function checkRope(rope: RopeOptions, D: number): Rope {
   return { theta: rope.theta, layout: rope.layout, dims };
 }
 
-/** cos/sin of positions pos0 … pos0+n-1: table[(p·dims/2 + i)·2 + {0: cos, 1: sin}], angle = pos·θ^(-2i/dims). */
+/**
+ * cos/sin of positions pos0 … pos0+n-1: table[(p·dims/2 + i)·2 + {0: cos, 1: sin}], with ggml's f32
+ * angles (ggml_rope_cache_init): scale = powf(θ, -2/dims), angle_0 = pos, angle_{i+1} = angle_i·scale,
+ * each step rounded to f32. cos/sin are the correctly rounded f32 values of the f32 angle (the C
+ * library's cosf/sinf, which the native kernel calls as ggml does, are within 1 ulp of them).
+ */
 export function ropeTable(pos0: number, n: number, rope: Rope): Float32Array {
   const half = rope.dims / 2;
-  const invFreq = new Float64Array(half);
-  for (let i = 0; i < half; i++) invFreq[i] = Math.pow(rope.theta, (-2 * i) / rope.dims);
+  const scale = Math.fround(Math.pow(Math.fround(rope.theta), Math.fround(-2 / rope.dims)));
   const table = new Float32Array(n * rope.dims);
   for (let p = 0; p < n; p++) {
+    let angle = Math.fround(pos0 + p);
     for (let i = 0; i < half; i++) {
-      const a = (pos0 + p) * invFreq[i]!;
-      table[p * rope.dims + 2 * i] = Math.cos(a);
-      table[p * rope.dims + 2 * i + 1] = Math.sin(a);
+      table[p * rope.dims + 2 * i] = Math.cos(angle);
+      table[p * rope.dims + 2 * i + 1] = Math.sin(angle);
+      angle = Math.fround(angle * scale);
     }
   }
   return table;
 }
 
-/** Rotates x[off .. off+D) in place with the cos/sin row at table[cs ..]. */
+/**
+ * Rotates x[off .. off+D) in place with the cos/sin row at table[cs ..], as ggml's FMA builds do:
+ * x0' = fma(x0, c, -(x1·s)), x1' = fma(x0, s, x1·c) (native/kernels/rope.h).
+ */
 export function rotateRow(x: Float32Array, off: number, table: Float32Array, cs: number, rope: Rope): void {
   const half = rope.dims / 2;
   for (let i = 0; i < half; i++) {
@@ -58,8 +67,8 @@ export function rotateRow(x: Float32Array, off: number, table: Float32Array, cs:
     const i1 = rope.layout === 'interleaved' ? i0 + 1 : i0 + half;
     const x0 = x[i0]!;
     const x1 = x[i1]!;
-    x[i0] = x0 * c - x1 * s;
-    x[i1] = x0 * s + x1 * c;
+    x[i0] = fmaf(x0, c, -Math.fround(x1 * s));
+    x[i1] = fmaf(x0, s, Math.fround(x1 * c));
   }
 }
 

@@ -30,10 +30,13 @@ function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows:
   expectLength('weight', weight, dim, '[dim]');
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
+    // llama.cpp's arithmetic (as the native kernels): f32 squares summed in a double, f32 mean,
+    // 1/sqrtf(mean + eps), then (x·scale)·w in f32.
     let ss = 0;
-    for (let i = 0; i < dim; i++) ss += x[o + i]! * x[o + i]!;
-    const inv = Math.fround(1 / Math.sqrt(ss / dim + eps));
-    for (let i = 0; i < dim; i++) out[o + i] = x[o + i]! * inv * weight[i]!;
+    for (let i = 0; i < dim; i++) ss += Math.fround(x[o + i]! * x[o + i]!);
+    const f = Math.fround;
+    const inv = f(1 / f(Math.sqrt(f(f(ss / dim) + f(eps)))));
+    for (let i = 0; i < dim; i++) out[o + i] = f(x[o + i]! * inv) * weight[i]!;
   }
 }
 
