@@ -295,10 +295,11 @@ interface LoadResult {
 /**
  * `clients` loops, each streaming one request after another until the deadline; requests still
  * running then are cut (their tokens so far count; they are not errors), so a phase never runs
- * past its time however slow the server is.
+ * past its time however slow the server is. keepAlive false: a new connection per request
+ * (llama-server closes a streamed response's connection, so a reused socket would hang up).
  */
-async function loadPhase(port: number, clients: number, seconds: number, maxTokens: number): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+async function loadPhase(port: number, clients: number, seconds: number, maxTokens: number, keepAlive = true): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive, maxSockets: clients });
   const ttft: number[] = [];
   const gaps: number[] = [];
   const errs: string[] = [];
@@ -601,6 +602,7 @@ export async function run(flags: string[]): Promise<void> {
  */
 async function compareWithLlamaServer(types: string[], threads: number, seconds: number, common: Record<string, unknown>): Promise<Record<string, unknown>[]> {
   const SLOTS = 16, CTX = 256, MAX_TOKENS = 64;
+  // Both servers get a new connection per request (see loadPhase).
   const tool = llamaNativeTool('llama-server');
   if ('missing' in tool) console.log(`llama-server column: ${tool.missing}`);
   const out: Record<string, unknown>[] = [];
@@ -618,8 +620,8 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
     try {
       const server = await startServer({ ...common, model: file, parallel: SLOTS, contextLength: CTX });
       try {
-        await loadPhase(server.port, 4, 2, 4); // warm-up
-        ours = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS);
+        await loadPhase(server.port, 4, 2, 4, false); // warm-up
+        ours = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS, false);
       } finally {
         await server.stop();
       }
@@ -632,8 +634,8 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
       try {
         const server = await startLlamaServer(tool.path, file, threads, SLOTS, CTX);
         try {
-          await loadPhase(server.port, 4, 2, 4); // warm-up
-          peer = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS);
+          await loadPhase(server.port, 4, 2, 4, false); // warm-up
+          peer = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS, false);
         } finally {
           await server.stop();
         }
