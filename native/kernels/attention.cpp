@@ -229,9 +229,13 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
       if (ggml_order) {
 #if defined(TL_HAVE_X86_VARIANTS)
         static thread_local std::vector<float> scratch;
-        const size_t need = attn_ggml_scratch_floats((int64_t)kmax + 1, (int)D);
+        const size_t need = attn_ggml_rows_scratch_floats(R, (int64_t)kmax + 1, (int)D);
         if (scratch.size() < need) scratch.resize(need);
-        for (int r = 0; r < R; r++)
+        if (T == 1)  // decode: the rows of this tile share their keys (a KV head's query heads)
+          avx512::attn_ggml_rows_decode(tile.o, qpack, R, static_cast<const float*>(tile.k), static_cast<const float*>(tile.v),
+                                        tile.kv_stride, (int)D, (int64_t)kmax + 1, p.scale, scratch.data());
+        else
+          for (int r = 0; r < R; r++)
           avx512::attn_ggml_row(tile.o + (size_t)r * D, qpack + (size_t)r * D, static_cast<const float*>(tile.k),
                                 static_cast<const float*>(tile.v), tile.kv_stride, (int)D, (int64_t)last[r] + 1, p.scale, T >= 2,
                                 scratch.data());

@@ -21,9 +21,10 @@
 // runs the tiled online-softmax kernels (attention_tile.h).
 // Cost: scores 16 keys at a time (their 16 lane trees interleaved), and for D a multiple of 16
 // KQV lane by lane with the lane's accumulators in registers (no 64·D accumulator rows in
-// memory): decode about the tiled kernel's time (H=12, D=64, 64-2048 keys, 1 thread; 1.1-1.5x
-// with grouped heads or D=128, where the tiled kernel shares loads); batches ~2x the blocked
-// prefill kernel, hence their 256-key limit.
+// memory); in decode the query heads of a KV head take turns on each block of keys and each
+// lane's values while they are in L1 (attn_ggml_rows_decode). Decode costs about the tiled
+// kernel's time (H=12, D=64, 64-2048 keys, 1 thread; 1.1-1.3x with D=128 or 4 query heads per KV
+// head); batches ~2x the blocked prefill kernel, hence their 256-key limit.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,12 +37,21 @@ constexpr int64_t kGgmlMaxKeys = 256;  // batch calls only; one-token calls take
 // Floats of scratch attn_ggml_row needs: the scores of every key, then 64 lanes of D accumulators.
 static inline size_t attn_ggml_scratch_floats(int64_t nkeys, int D) { return (size_t)((nkeys + 15) / 16) * 16 + (size_t)64 * D; }
 
+static inline size_t attn_ggml_rows_scratch_floats(int nrows, int64_t nkeys, int D) {
+  return (size_t)nrows * ((size_t)((nkeys + 15) / 16) * 16 + (size_t)16 * D) + attn_ggml_scratch_floats(nkeys, D);
+}
+
 namespace avx512 {
 // out[0..D) = attention of the rotated, unscaled query q over keys/values 0..nkeys-1 (row c at
 // k + c·kv_stride, v + c·kv_stride, f32). batch: the call has ≥ 2 query tokens (tinyBLAS's KQV order).
 // scratch: attn_ggml_scratch_floats(nkeys, D) floats.
 void attn_ggml_row(float* out, const float* q, const float* k, const float* v, int64_t kv_stride, int D, int64_t nkeys,
                    float scale, bool batch, float* scratch);
+// attn_ggml_row (one token, batch = false) for nrows ≤ 64 query rows over the same keys and values
+// (the query heads of one KV head), rows at q + r·D and out + r·D; reads each key and value block
+// once for all rows while it is in L1. scratch: attn_ggml_rows_scratch_floats(nrows, nkeys, D).
+void attn_ggml_rows_decode(float* out, const float* q, int nrows, const float* k, const float* v, int64_t kv_stride, int D,
+                           int64_t nkeys, float scale, float* scratch);
 }  // namespace avx512
 
 }  // namespace tl

@@ -68,45 +68,49 @@ static inline __m512 lane_trees16(const __m512* s) {
   return _mm512_permutexvar_ps(idx, z);
 }
 
-// KQV for 16·NV outputs from d0, R accumulators of 16 lanes (R = 4: mul_mat's vec_dot, key c in
-// accumulator (c/16) mod 4; R = 1: tinyBLAS). Lane l's accumulators stay in registers while its
-// keys (l + 16i in each block of 16R keys) are added in key order, the same fmas as a loop over
-// keys into 16R accumulator rows, without storing those rows. t[l·D + d] = the accumulators of
-// lane l combined ((a0+a2)+(a1+a3) for R = 4).
+// KQV for 16·NV outputs from d0 and one lane l, R accumulators of 16 lanes (R = 4: mul_mat's
+// vec_dot, key c in accumulator (c/16) mod 4; R = 1: tinyBLAS). The lane's accumulators stay in
+// registers while its keys (l + 16i in each block of 16R keys) are added in key order: the same
+// fmas as a loop over keys into 16R accumulator rows, without storing those rows.
+// t[l·D + d] = the lane's accumulators combined ((a0+a2)+(a1+a3) for R = 4).
 template <int NV, int R>
-static inline void kqv_lanes(float* t, const float* v, int64_t kv_stride, int d0, int D, int64_t nkeys, const float* p) {
-  for (int l = 0; l < 16; l++) {
-    __m512 a[R][NV];
-    for (int i = 0; i < R; i++)
-      for (int j = 0; j < NV; j++) a[i][j] = _mm512_setzero_ps();
-    for (int64_t c0 = l; c0 < nkeys; c0 += 16 * R) {
-      for (int i = 0; i < R; i++) {
-        const int64_t c = c0 + 16 * i;
-        if (c >= nkeys) break;
-        const float* vr = v + c * kv_stride + d0;
-        const __m512 pc = _mm512_set1_ps(p[c]);
-        for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(_mm512_loadu_ps(vr + 16 * j), pc, a[i][j]);
-      }
+static inline void kqv_lane(float* t, const float* v, int64_t kv_stride, int d0, int D, int64_t nkeys, const float* p, int l) {
+  __m512 a[R][NV];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < NV; j++) a[i][j] = _mm512_setzero_ps();
+  for (int64_t c0 = l; c0 < nkeys; c0 += 16 * R) {
+    for (int i = 0; i < R; i++) {
+      const int64_t c = c0 + 16 * i;
+      if (c >= nkeys) break;
+      const float* vr = v + c * kv_stride + d0;
+      const __m512 pc = _mm512_set1_ps(p[c]);
+      for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(_mm512_loadu_ps(vr + 16 * j), pc, a[i][j]);
     }
-    for (int j = 0; j < NV; j++) {
-      __m512 s = a[0][j];
-      if constexpr (R == 4) s = _mm512_add_ps(_mm512_add_ps(a[0][j], a[2][j]), _mm512_add_ps(a[1][j], a[3][j]));
-      _mm512_storeu_ps(t + (size_t)l * D + d0 + 16 * j, s);
-    }
+  }
+  for (int j = 0; j < NV; j++) {
+    __m512 s = a[0][j];
+    if constexpr (R == 4) s = _mm512_add_ps(_mm512_add_ps(a[0][j], a[2][j]), _mm512_add_ps(a[1][j], a[3][j]));
+    _mm512_storeu_ps(t + (size_t)l * D + d0 + 16 * j, s);
   }
 }
 
-// kqv_lanes over all of D (a multiple of 16), 64 outputs at a time.
+// kqv_lane over every lane and all of D (a multiple of 16), 64 outputs at a time, for nrows rows
+// sharing the values: row r's probabilities at p + r·np, its lane sums at t + r·16·D. The rows
+// take turns on each lane, whose value rows are then in L1.
 template <int R>
-static void kqv_by_lane(float* t, const float* v, int64_t kv_stride, int D, int64_t nkeys, const float* p) {
-  int d0 = 0;
-  for (; D - d0 >= 64; d0 += 64) kqv_lanes<4, R>(t, v, kv_stride, d0, D, nkeys, p);
-  switch ((D - d0) / 16) {
-    case 3: kqv_lanes<3, R>(t, v, kv_stride, d0, D, nkeys, p); break;
-    case 2: kqv_lanes<2, R>(t, v, kv_stride, d0, D, nkeys, p); break;
-    case 1: kqv_lanes<1, R>(t, v, kv_stride, d0, D, nkeys, p); break;
-    default: break;
-  }
+static void kqv_by_lane(float* t, const float* v, int64_t kv_stride, int D, int64_t nkeys, const float* p, int nrows, size_t np) {
+  for (int d0 = 0; d0 < D; d0 += 64)
+    for (int l = 0; l < 16; l++)
+      for (int r = 0; r < nrows; r++) {
+        float* tr = t + (size_t)r * 16 * D;
+        const float* pr = p + (size_t)r * np;
+        switch (D - d0 >= 64 ? 4 : (D - d0) / 16) {
+          case 4: kqv_lane<4, R>(tr, v, kv_stride, d0, D, nkeys, pr, l); break;
+          case 3: kqv_lane<3, R>(tr, v, kv_stride, d0, D, nkeys, pr, l); break;
+          case 2: kqv_lane<2, R>(tr, v, kv_stride, d0, D, nkeys, pr, l); break;
+          default: kqv_lane<1, R>(tr, v, kv_stride, d0, D, nkeys, pr, l); break;
+        }
+      }
 }
 
 // out[d] = the 16-lane tree of t[0..16)[d] (l + l+8, l + l+4, l + l+2, 0 + 1); D a multiple of 16.
@@ -118,6 +122,23 @@ static void lane_tree_rows(float* out, float* t, int D) {
       for (int d = 0; d < D; d += 16) _mm512_storeu_ps(a + d, _mm512_add_ps(_mm512_loadu_ps(a + d), _mm512_loadu_ps(b + d)));
     }
   for (int d = 0; d < D; d += 16) _mm512_storeu_ps(out + d, _mm512_loadu_ps(t + d));
+}
+
+// soft_max_ext after the scores p[0..nkeys) (scaled, max mx): ggml's exp of p − mx in blocks of
+// 16 keys from key 0 (keys past the last masked: 0), block sums added in a double, p ×= 1/sum.
+static void softmax_ggml(float* p, int64_t nkeys, float mx) {
+  double sum = 0;
+  const __m512 vmx = _mm512_set1_ps(mx);
+  for (int64_t c = 0; c < nkeys; c += 16) {
+    const int n = nkeys - c < 16 ? (int)(nkeys - c) : 16;
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    const __m512 e = _mm512_maskz_mov_ps(m, exp512_ggml(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + c), vmx)));
+    _mm512_storeu_ps(p + c, e);
+    sum += (double)hsum512(e);
+  }
+  const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+  for (int64_t c = 0; c < nkeys; c += 16) _mm512_storeu_ps(p + c, _mm512_mul_ps(_mm512_loadu_ps(p + c), inv));
+
 }
 
 void attn_ggml_row(float* out, const float* q, const float* k, const float* v, int64_t kv_stride, int D, int64_t nkeys,
@@ -150,23 +171,12 @@ void attn_ggml_row(float* out, const float* q, const float* k, const float* v, i
       mx = p[c] > mx ? p[c] : mx;
     }
   }
-  // exp in blocks of 16 keys from key 0 (keys past the last are masked: 0), block sums in a double.
-  double sum = 0;
-  const __m512 vmx = _mm512_set1_ps(mx);
-  for (int64_t c = 0; c < nkeys; c += 16) {
-    const int n = nkeys - c < 16 ? (int)(nkeys - c) : 16;
-    const __mmask16 m = (__mmask16)((1u << n) - 1u);
-    const __m512 e = _mm512_maskz_mov_ps(m, exp512_ggml(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + c), vmx)));
-    _mm512_storeu_ps(p + c, e);
-    sum += (double)hsum512(e);
-  }
-  const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
-  for (int64_t c = 0; c < nkeys; c += 16) _mm512_storeu_ps(p + c, _mm512_mul_ps(_mm512_loadu_ps(p + c), inv));
+  softmax_ggml(p, nkeys, mx);
 
   // KQV: lane (c mod lanes) of each output accumulates v_cd·p_c by fma, in key order.
   if (D % 16 == 0) {
-    if (batch) kqv_by_lane<1>(acc, v, kv_stride, D, nkeys, p);
-    else kqv_by_lane<4>(acc, v, kv_stride, D, nkeys, p);
+    if (batch) kqv_by_lane<1>(acc, v, kv_stride, D, nkeys, p, 1, 0);
+    else kqv_by_lane<4>(acc, v, kv_stride, D, nkeys, p, 1, 0);
     lane_tree_rows(out, acc, D);
     return;
   }
@@ -197,6 +207,36 @@ void attn_ggml_row(float* out, const float* q, const float* k, const float* v, i
       for (int d = 0; d < D; d++) a[d] += b[d];
     }
   for (int d = 0; d < D; d++) out[d] = acc[d];
+}
+
+void attn_ggml_rows_decode(float* out, const float* q, int nrows, const float* k, const float* v, int64_t kv_stride, int D,
+                           int64_t nkeys, float scale, float* scratch) {
+  if (D % 64 != 0 || nrows > 64) {
+    for (int r = 0; r < nrows; r++) attn_ggml_row(out + (size_t)r * D, q + (size_t)r * D, k, v, kv_stride, D, nkeys, scale, false, scratch);
+    return;
+  }
+  const size_t np = (size_t)((nkeys + 15) / 16) * 16;
+  float* p = scratch;                  // [nrows][np] scores
+  float* t = p + (size_t)nrows * np;   // [nrows][16][D] lane sums
+  // KQ as attn_ggml_row, the rows taking turns on each block of 16 keys (then in L1).
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 vmax[64];
+  for (int r = 0; r < nrows; r++) vmax[r] = _mm512_set1_ps(-INFINITY);
+  for (int64_t c0 = 0; c0 < nkeys; c0 += 16) {
+    const int n = nkeys - c0 < 16 ? (int)(nkeys - c0) : 16;
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    for (int r = 0; r < nrows; r++) {
+      __m512 s[16];
+      for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_ps();
+      for (int j = 0; j < n; j++) s[j] = ggml_dot_lanes(k + (c0 + j) * kv_stride, q + (size_t)r * D, D);
+      const __m512 sc = _mm512_mul_ps(lane_trees16(s), vscale);
+      _mm512_mask_storeu_ps(p + (size_t)r * np + c0, m, sc);
+      vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], sc);
+    }
+  }
+  for (int r = 0; r < nrows; r++) softmax_ggml(p + (size_t)r * np, nkeys, hmax512(vmax[r]));
+  kqv_by_lane<4>(t, v, kv_stride, D, nkeys, p, nrows, np);
+  for (int r = 0; r < nrows; r++) lane_tree_rows(out + (size_t)r * D, t + (size_t)r * 16 * D, D);
 }
 
 }  // namespace tl::avx512
