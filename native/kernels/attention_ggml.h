@@ -23,7 +23,7 @@
 // KQV lane by lane with the lane's accumulators in registers (no 64·D accumulator rows in
 // memory); in decode the query heads of a KV head take turns on each block of keys and each
 // lane's values while they are in L1 (attn_ggml_rows_decode). Decode costs about the tiled
-// kernel's time (H=12, D=64, 64-2048 keys, 1 thread; 1.1-1.3x with D=128 or 4 query heads per KV
+// kernel's time (H=12, D=64, 64-2048 keys, 1 thread; 1.2-1.6x with D=128 or 4 query heads per KV
 // head); batches ~2x the blocked prefill kernel, hence their 256-key limit.
 #pragma once
 #include <cstddef>
