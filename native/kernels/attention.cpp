@@ -172,12 +172,12 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
   const int64_t grain = std::max<int64_t>(1, (int64_t)((double)items * 65536.0 / std::max(work, 1.0)));
 
   const size_t kv_elem = p.kv_f16 ? 2 : 4;
-  // Small calls on an f32 cache (decode and short prompts in the first 256 positions) take
-  // llama.cpp's order on AVX-512, so a model decodes exactly as llama.cpp does (attention_ggml.h);
-  // same cost at these sizes.
+  // Decode (one query token, any context) and short prompts in the first 256 positions on an f32
+  // cache take llama.cpp's order on AVX-512, so a model decodes exactly as llama.cpp does
+  // (attention_ggml.h); decode costs about the tiled kernel's time, batches about 2x.
 #if defined(TL_HAVE_X86_VARIANTS)
   const bool ggml_order = active_isa() >= Isa::Avx512 && !p.kv_f16 && p.softcap == 0.f && !p.position_bias &&
-                          !p.seq_bounds && T <= kGgmlMaxRows && (p.causal ? p.pos_offset + T : p.S) <= kGgmlMaxKeys;
+                          !p.seq_bounds && T <= kGgmlMaxRows && (T == 1 || (p.causal ? p.pos_offset + T : p.S) <= kGgmlMaxKeys);
 #else
   const bool ggml_order = false;
 #endif
@@ -229,9 +229,13 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
       if (ggml_order) {
 #if defined(TL_HAVE_X86_VARIANTS)
         static thread_local std::vector<float> scratch;
-        const size_t need = attn_ggml_scratch_floats((int64_t)kmax + 1, (int)D);
+        const size_t need = attn_ggml_rows_scratch_floats(R, (int64_t)kmax + 1, (int)D);
         if (scratch.size() < need) scratch.resize(need);
-        for (int r = 0; r < R; r++)
+        if (T == 1)  // decode: the rows of this tile share their keys (a KV head's query heads)
+          avx512::attn_ggml_rows_decode(tile.o, qpack, R, static_cast<const float*>(tile.k), static_cast<const float*>(tile.v),
+                                        tile.kv_stride, (int)D, (int64_t)kmax + 1, p.scale, scratch.data());
+        else
+          for (int r = 0; r < R; r++)
           avx512::attn_ggml_row(tile.o + (size_t)r * D, qpack + (size_t)r * D, static_cast<const float*>(tile.k),
                                 static_cast<const float*>(tile.v), tile.kv_stride, (int)D, (int64_t)last[r] + 1, p.scale, T >= 2,
                                 scratch.data());

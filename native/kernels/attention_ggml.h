@@ -16,12 +16,15 @@
 //
 // Only an AVX-512 variant: it reproduces the AVX-512 builds of ggml (the library node-llama-cpp
 // loads on such CPUs). The driver (attention.cpp) uses it for f32 caches without soft-capping or
-// position bias, for calls of at most kGgmlMaxRows query rows seeing at most kGgmlMaxKeys keys,
-// when the active ISA is AVX-512; everything else runs the tiled online-softmax kernels
-// (attention_tile.h). This order costs more than the tiled decode kernel (a 16-lane reduction per
-// key, 64 accumulator rows): measured ~1.6-2× the attention time at H=12, D=64, 64-256 keys, 1
-// thread, loaded machine (see the README); so it stops at 256 keys and
-// longer contexts keep the faster kernel (and leave llama.cpp's order by an ulp).
+// position bias when the active ISA is AVX-512: one-token calls (decode) at any context, and
+// calls of at most kGgmlMaxRows query rows seeing at most kGgmlMaxKeys keys; everything else
+// runs the tiled online-softmax kernels (attention_tile.h).
+// Cost: scores 16 keys at a time (their 16 lane trees interleaved), and for D a multiple of 16
+// KQV lane by lane with the lane's accumulators in registers (no 64·D accumulator rows in
+// memory); in decode the query heads of a KV head take turns on each block of keys and each
+// lane's values while they are in L1 (attn_ggml_rows_decode). Decode costs about the tiled
+// kernel's time (H=12, D=64, 64-2048 keys, 1 thread; 1.2-1.6x with D=128 or 4 query heads per KV
+// head); batches ~2x the blocked prefill kernel, hence their 256-key limit.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +32,14 @@
 namespace tl {
 
 constexpr int64_t kGgmlMaxRows = 64;
-constexpr int64_t kGgmlMaxKeys = 256;
+constexpr int64_t kGgmlMaxKeys = 256;  // batch calls only; one-token calls take any number of keys
 
 // Floats of scratch attn_ggml_row needs: the scores of every key, then 64 lanes of D accumulators.
 static inline size_t attn_ggml_scratch_floats(int64_t nkeys, int D) { return (size_t)((nkeys + 15) / 16) * 16 + (size_t)64 * D; }
+
+static inline size_t attn_ggml_rows_scratch_floats(int nrows, int64_t nkeys, int D) {
+  return (size_t)nrows * ((size_t)((nkeys + 15) / 16) * 16 + (size_t)16 * D) + attn_ggml_scratch_floats(nkeys, D);
+}
 
 namespace avx512 {
 // out[0..D) = attention of the rotated, unscaled query q over keys/values 0..nkeys-1 (row c at
@@ -40,6 +47,11 @@ namespace avx512 {
 // scratch: attn_ggml_scratch_floats(nkeys, D) floats.
 void attn_ggml_row(float* out, const float* q, const float* k, const float* v, int64_t kv_stride, int D, int64_t nkeys,
                    float scale, bool batch, float* scratch);
+// attn_ggml_row (one token, batch = false) for nrows ≤ 64 query rows over the same keys and values
+// (the query heads of one KV head), rows at q + r·D and out + r·D; reads each key and value block
+// once for all rows while it is in L1. scratch: attn_ggml_rows_scratch_floats(nrows, nkeys, D).
+void attn_ggml_rows_decode(float* out, const float* q, int nrows, const float* k, const float* v, int64_t kv_stride, int D,
+                           int64_t nkeys, float scale, float* scratch);
 }  // namespace avx512
 
 }  // namespace tl

@@ -110,6 +110,11 @@ const CASES: { name: string; shape: AttentionShape }[] = [
   { name: 'decode, D = 12 (8-block + scalar fma tail)', shape: { T: 1, S: 20, H: 2, Hkv: 1, D: 12, posOffset: 19 } },
   { name: 'decode, D = 80 (64-block + 16-block tail), 66 keys', shape: { T: 1, S: 66, H: 2, Hkv: 1, D: 80, posOffset: 65 } },
   { name: 'batch of 5 (prompt), D = 64, causal from position 30', shape: { T: 5, S: 35, H: 2, Hkv: 2, D: 64, posOffset: 30 } },
+  { name: 'decode, D = 64, 300 keys (last 16-key block partial)', shape: { T: 1, S: 300, H: 4, Hkv: 2, D: 64, posOffset: 299 } },
+  { name: 'decode, D = 128 (two 64-output passes), 130 keys', shape: { T: 1, S: 130, H: 2, Hkv: 1, D: 128, posOffset: 129 } },
+  { name: 'decode, 4 query heads per KV head, D = 64, 40 keys', shape: { T: 1, S: 40, H: 8, Hkv: 2, D: 64, posOffset: 39 } },
+  { name: 'decode, D = 96 (64 + 32 outputs), 77 keys', shape: { T: 1, S: 77, H: 2, Hkv: 2, D: 96, posOffset: 76 } },
+  { name: 'batch of 3 (prompt), D = 128, causal from position 40', shape: { T: 3, S: 43, H: 2, Hkv: 1, D: 128, posOffset: 40 } },
 ];
 
 for (const variant of variants().filter((v) => v.isa === 'avx512')) {
