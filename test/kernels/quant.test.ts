@@ -101,6 +101,33 @@ describe('activation quantizers', () => {
       }
     });
   }
+  // Products x·(127/amax) that round (in f32) to exactly k + ½ while the exact product does not:
+  // a kernel whose multiply gets fused with the rounding step (one rounding) differs here.
+  const near = new Float32Array(256 * 64);
+  const bits = new Uint32Array(near.buffer);
+  const r2 = rng(78);
+  for (let b = 0; b < 64; b++) {
+    const amax = Math.fround(0.5 + 3 * r2());
+    const id = Math.fround(127 / amax);
+    near[b * 256] = amax;
+    for (let j = 1; j < 256; j++) {
+      const k = Math.floor(r2() * 250) - 125;
+      near[b * 256 + j] = Math.fround((k + 0.5) / id);
+      bits[b * 256 + j]! += Math.floor(r2() * 3) - 1; // ±1 ulp
+    }
+  }
+  for (const kind of ['q8_0', 'q8_1', 'q8_k'] as const) {
+    it(`${kind}: bit-exact on near-ties (f32 product exactly k + ½) on every ISA`, () => {
+      const want = quantizeActs(kind, near).bytes;
+      for (const v of variants().filter((x) => !x.skip && x.threads === 1)) {
+        withVariant(v, () => {
+          const got = new Uint8Array(want.length);
+          addon.quantizeActivations(got, near, ACT_ID[kind]);
+          expect(got, v.isa).toEqual(want);
+        });
+      }
+    });
+  }
   it('q8_0: the same scales as the file quantizer (quantizeQ8_0) and quants within 1 (x·127/amax vs x/d)', () => {
     const act = new Uint8Array((x.length / 32) * 34);
     const file = new Uint8Array(act.length);
