@@ -7,7 +7,7 @@
  * encoder-decoder path on the same GGUF at the same thread count (bench/peers/llama-seq2seq.sh:
  * llama_encode, then greedy decoding from the decoder start token; one JSON line of timings).
  * LLAMA_LIB=prebuilt (node-llama-cpp's libllama, the default) or LLAMA_LIB=native (llama.cpp built
- * for this CPU, /work/llama-native) chooses the library; the table title names the one that ran.
+ * for this CPU by bench/peers/build-llama.sh, in $TL_LLAMA_NATIVE) chooses the library; the table title names the one that ran.
  * Models: random t5-small-shaped (60M, ReLU, tied head) and flan-t5-base-shaped (250M, gated-GELU,
  * untied head) f16 GGUFs written to the temp dir by scripts/make-random-t5.ts when missing;
  * `--quick` runs the tiny ones (checks the bench itself). Medians of `reps` runs, each on a

@@ -3,12 +3,13 @@
 # Builds (once, cached) and runs llama-seq2seq.c: llama.cpp's encoder-decoder path at THREADS threads,
 # one JSON line on stdout (see the .c file). Which libllama it links, LLAMA_LIB chooses:
 #   prebuilt (default)  node-llama-cpp's linux-x64 prebuilt in bench/peers (headers from its bundled source)
-#   native              the llama.cpp built for this CPU in /work/llama-native/src/build (LLAMA_NATIVE_DIR overrides)
+#   native              the llama.cpp built for this CPU by bench/peers/build-llama.sh: $TL_LLAMA_NATIVE/src/build
+#                       (default bench/peers/llama-native, as that script)
 #   /some/dir           a folder holding libllama.so (headers: LLAMA_INCLUDE_DIR, default ../include, ../ggml/include)
 # stderr names the library that ran ("llama-seq2seq: library PATH"). The binary is cached under
 # $TMPDIR keyed on the library's path, size and mtime and on the harness source, so a stale one never loads.
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n 2,9p "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n 2,10p "$0"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 choice=${LLAMA_LIB:-prebuilt}
@@ -23,7 +24,7 @@ case "$choice" in
     backend_dir=$libdir
     ;;
   native|/*)
-    if [ "$choice" = native ]; then src=${LLAMA_NATIVE_DIR:-/work/llama-native/src}; libdir=$src/build/bin; inc=$src/include; ginc=$src/ggml/include
+    if [ "$choice" = native ]; then src=${TL_LLAMA_NATIVE:-$root/bench/peers/llama-native}/src; libdir=$src/build/bin; inc=$src/include; ginc=$src/ggml/include
     else libdir=$choice; inc=${LLAMA_INCLUDE_DIR:-$libdir/../include}; ginc=${LLAMA_INCLUDE_DIR:+$LLAMA_INCLUDE_DIR/../ggml/include}; ginc=${ginc:-$libdir/../ggml/include}; fi
     [ -f "$libdir/libllama.so" ] || { echo "llama-seq2seq: no libllama.so in $libdir" >&2; exit 1; }
     [ -f "$inc/llama.h" ] || { echo "llama-seq2seq: no llama.h in $inc" >&2; exit 1; }
