@@ -30,6 +30,10 @@ constexpr int64_t kNC = 512;  // a multiple of every NR (16, 32)
 // (and transposing) all of w costs more than it saves when each weight is used by few rows.
 constexpr int64_t kSkinnyMaxM = 32;
 
+// Largest A (floats) packed once and shared by the threads (16 MiB): above it, each thread packs
+// the A blocks it needs, which costs little next to the arithmetic of so large a product.
+constexpr int64_t kMaxSharedA = 4 << 20;
+
 // Below this much work (multiply-adds) per thread, extra threads cost more than they save.
 constexpr int64_t kMinMacsPerThread = 1 << 16;
 
@@ -86,6 +90,8 @@ struct PackBuffers {
   }
 };
 thread_local PackBuffers t_pack;
+// The caller's copy of all of A packed (see pack_all_a), shared by the threads of one GEMM.
+thread_local PackBuffers t_shared;
 
 // What B is: wᵀ in some weight type (matmul_t) or a plain f32 [K, N] matrix (matmul).
 struct BSource {
@@ -94,12 +100,35 @@ struct BSource {
   const float* b;  // matmul's b, or null
 };
 
+// Rows of A rounded up to whole MR tiles: the height of a fully packed A.
+int64_t padded_rows(const GemmIsa& isa, int64_t M) { return (M + isa.mr - 1) / isa.mr * isa.mr; }
+
+// All of A packed once, in the layout gemm_block reads: the K block starting at pc holds every
+// MR-row tile of it (MR × kc floats each, zero-padded rows) at packed + pc × padded_rows + row × kc.
+// Threads that split the columns then share it instead of each repacking A for its own columns
+// (with the pool's chunks that was 8 packings of A at 2 threads against 1 at 1 thread).
+float* pack_all_a(const GemmIsa& isa, const float* a, int64_t M, int64_t K) {
+  const int64_t mp = padded_rows(isa, M), tiles = mp / isa.mr;
+  float* packed = PackBuffers::grow(t_shared.a, t_shared.a_cap, (size_t)(mp * K));
+  parallel_for(tiles, std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, isa.mr * K)), [&](int64_t b, int64_t e, int) {
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      for (int64_t t = b; t < e; t++) {
+        const int64_t row = t * isa.mr;
+        isa.pack_a(packed + pc * mp + row * kc, a + row * K + pc, K, std::min<int64_t>(isa.mr, M - row), kc);
+      }
+    }
+  });
+  return packed;
+}
+
 // out[m0..m1, n0..n1) of the product, with packing and cache blocking, on the calling thread.
+// `packed_a` (from pack_all_a, or null to pack A block by block here) needs m0 = 0.
 void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& src, int64_t M, int64_t N, int64_t K,
-                int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  (void)M;
+                int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float* packed_a = nullptr) {
   const int mr = isa.mr, nr = isa.nr;
-  float* pa = PackBuffers::grow(t_pack.a, t_pack.a_cap, (size_t)(kMC * kKC));
+  const int64_t mp = padded_rows(isa, M);
+  float* own_a = packed_a ? nullptr : PackBuffers::grow(t_pack.a, t_pack.a_cap, (size_t)(kMC * kKC));
   float* pb = PackBuffers::grow(t_pack.b, t_pack.b_cap, (size_t)(kNC * kKC));
   alignas(64) float edge[16 * 64];  // MR×NR scratch for partial tiles (MR ≤ 16, NR ≤ 64)
   for (int64_t jc = n0; jc < n1; jc += kNC) {
@@ -109,8 +138,10 @@ void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& s
       const int accumulate = pc > 0;
       for (int64_t ic = m0; ic < m1; ic += kMC) {
         const int64_t mc = std::min(kMC, m1 - ic);
-        for (int64_t ir = 0; ir < mc; ir += mr)
-          isa.pack_a(pa + ir * kc, a + (ic + ir) * K + pc, K, std::min<int64_t>(mr, mc - ir), kc);
+        const float* pa = packed_a ? packed_a + pc * mp + ic * kc : own_a;
+        if (!packed_a)
+          for (int64_t ir = 0; ir < mc; ir += mr)
+            isa.pack_a(own_a + ir * kc, a + (ic + ir) * K + pc, K, std::min<int64_t>(mr, mc - ir), kc);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
           if (ic == m0) {  // pack each B micro-panel just before its first use: the weight reads
@@ -146,8 +177,10 @@ void gemm(const GemmIsa& isa, float* out, const float* a, const BSource& src, in
   const int64_t row_tiles = (M + isa.mr - 1) / isa.mr;
   if (col_panels >= 2 * pool_threads() || col_panels >= row_tiles) {
     const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_col * isa.nr));
+    const bool share_a = padded_rows(isa, M) * K <= kMaxSharedA && (pool_threads() > 1 || N > kNC);
+    const float* packed_a = share_a ? pack_all_a(isa, a, M, K) : nullptr;
     parallel_for(col_panels, grain, [&](int64_t b, int64_t e, int) {
-      gemm_block(isa, out, a, src, M, N, K, 0, M, b * isa.nr, std::min(N, e * isa.nr));
+      gemm_block(isa, out, a, src, M, N, K, 0, M, b * isa.nr, std::min(N, e * isa.nr), packed_a);
     });
   } else {
     const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_row * isa.mr));
