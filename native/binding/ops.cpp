@@ -2,7 +2,7 @@
 //
 //   rmsnorm(out, x, weight, rows, dim, eps)          layernorm(out, x, weight, bias|null, rows, dim, eps)
 //   softmax(out, x, rows, cols, temperature)         gelu(out, x, 'tanh'|'erf')
-//   silu(out, x)  swiglu(out, gate, up)  add(out, a, b)  mul(out, a, b)
+//   silu(out, x)  relu(out, x)  swiglu(out, gate, up)  add(out, a, b)  mul(out, a, b)
 //   embedding(out, table, type: GGML id, rows, cols, ids)   argmax(x) -> number
 #include <cmath>
 #include <string>
@@ -116,6 +116,12 @@ Napi::Value Silu(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Relu(const Napi::CallbackInfo& info) {
+  Unary u = unary(info, "x");
+  relu(u.out, u.x, u.n);
+  return info.Env().Undefined();
+}
+
 Napi::Value SwiGlu(const Napi::CallbackInfo& info) {
   Binary b = binary(info, "gate", "up");
   swiglu(b.out, b.a, b.b, b.n);
@@ -171,6 +177,7 @@ void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
   exports.Set("silu", Napi::Function::New(env, Silu, "silu"));
+  exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
   exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
   exports.Set("add", Napi::Function::New(env, Add, "add"));
   exports.Set("mul", Napi::Function::New(env, Mul, "mul"));

@@ -69,6 +69,11 @@ void silu(float* out, const float* x, int64_t n) {
   for_elems(n, [&](int64_t i, int64_t len) { fn(out + i, x + i, len); });
 }
 
+void relu(float* out, const float* x, int64_t n) {
+  auto fn = TL_PICK(relu);
+  for_elems(n, [&](int64_t i, int64_t len) { fn(out + i, x + i, len); });
+}
+
 void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   auto fn = TL_PICK(swiglu);
   for_elems(n, [&](int64_t i, int64_t len) { fn(out + i, gate + i, up + i, len); });

@@ -17,6 +17,8 @@ void softmax(float* out, const float* x, int64_t rows, int64_t cols, float tempe
 enum class GeluKind : int { Tanh = 0, Erf = 1 };
 void gelu(float* out, const float* x, int64_t n, GeluKind kind);
 void silu(float* out, const float* x, int64_t n);
+// x > 0 ? x : 0 (ggml's relu: NaN and −0 give +0).
+void relu(float* out, const float* x, int64_t n);
 void swiglu(float* out, const float* gate, const float* up, int64_t n);
 void add(float* out, const float* a, const float* b, int64_t n);
 void mul(float* out, const float* a, const float* b, int64_t n);

@@ -130,6 +130,14 @@ void silu(float* out, const float* x, int64_t n) {
   for (; i < n; i++) out[i] = silu1(x[i]);
 }
 
+// max with the zero second: NaN → 0 and −0 → +0, as ggml's `x > 0 ? x : 0` (see the AVX-512 file).
+void relu(float* out, const float* x, int64_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_max_ps(_mm256_loadu_ps(x + i), zero));
+  for (; i < n; i++) out[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
 void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));

@@ -134,6 +134,15 @@ void silu(float* out, const float* x, int64_t n) {
   for (; i < n; i++) out[i] = silu1(x[i]);
 }
 
+// max(x, 0) with the zero second: maxps returns its second operand when either is NaN and when
+// both are zeros, so NaN and −0 give +0, as ggml's `x > 0 ? x : 0` does.
+void relu(float* out, const float* x, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_max_ps(_mm512_loadu_ps(x + i), zero));
+  for (; i < n; i++) out[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
 void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(silu16(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));

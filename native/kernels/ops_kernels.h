@@ -31,6 +31,7 @@ static inline float rms_scale_ggml(const float* x, int64_t n, float eps) {
   void gelu_tanh(float* out, const float* x, int64_t n);                                                     \
   void gelu_erf(float* out, const float* x, int64_t n);                                                      \
   void silu(float* out, const float* x, int64_t n);                                                          \
+  void relu(float* out, const float* x, int64_t n);                                                          \
   void swiglu(float* out, const float* gate, const float* up, int64_t n);                                    \
   void add(float* out, const float* a, const float* b, int64_t n);                                           \
   void mul(float* out, const float* a, const float* b, int64_t n);                                           \

@@ -66,6 +66,10 @@ void silu(float* out, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = (float)(x[i] / (1.0 + std::exp(-(double)x[i])));
 }
 
+void relu(float* out, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
 void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const double g = gate[i];

@@ -3,7 +3,7 @@
  * random inputs of awkward sizes, the activations against formulas written here with Math, and
  * bad calls.
  *
- * Tolerances (f32): add, mul, embedding exact; norms, softmax, silu, swiglu 1e-6 absolute +
+ * Tolerances (f32): add, mul, relu, embedding exact; norms, softmax, silu, swiglu 1e-6 absolute +
  * 1e-5 relative; gelu 1e-6 absolute + 1e-5 relative (vectorized exp/erfc of ≤ 5e-7 relative
  * error, see native/kernels/vmath_avx2.h).
  */
@@ -88,7 +88,7 @@ for (const variant of variants()) {
       }
     });
 
-    it.each(SIZES)('gelu (tanh, erf), silu, swiglu, add, mul, n %i', (n) => {
+    it.each(SIZES)('gelu (tanh, erf), silu, relu, swiglu, add, mul, n %i', (n) => {
       const x = randomArray(n, n, -8, 8);
       const y = randomArray(n, n + 1, -8, 8);
       const un = (f: (be: Backend, o: Float32Array) => void) =>
@@ -103,6 +103,8 @@ for (const variant of variants()) {
       expectClose(a, b, TOL.abs, TOL.rel, 'gelu erf');
       [a, b] = un((be, o) => be.silu(o, x));
       expectClose(a, b, TOL.abs, TOL.rel, 'silu');
+      [a, b] = un((be, o) => be.relu(o, x));
+      expect(a).toEqual(b);
       [a, b] = un((be, o) => be.swiglu(o, x, y));
       expectClose(a, b, TOL.abs, TOL.rel, 'swiglu');
       [a, b] = un((be, o) => be.add(o, x, y));
@@ -129,6 +131,18 @@ for (const variant of variants()) {
       });
     });
 
+    it("relu is ggml's x > 0 ? x : 0 bit for bit: NaN, −0 and −Inf give +0, +Inf and subnormals stay", () => {
+      const special = [NaN, -NaN, -0, 0, -Infinity, Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.5, -0.5];
+      // 37 values: every lane position of the vector body and the scalar tail sees a special value
+      const xs = Float32Array.from({ length: 37 }, (_, i) => special[(i * 5) % special.length]!);
+      withVariant(variant, () => {
+        const o = new Float32Array(xs.length).fill(7);
+        native.relu(o, xs);
+        const want = Float32Array.from(xs, (v) => (v > 0 ? v : 0));
+        expect(new Uint32Array(o.buffer)).toEqual(new Uint32Array(want.buffer)); // +0, not −0 or NaN
+      });
+    });
+
     it('ops that may alias write the same result in place', () => {
       const n = 131;
       const x = randomArray(n, 9, -4, 4);
@@ -147,6 +161,7 @@ for (const variant of variants()) {
         check((o, a) => native.softmax(o, a, 1, n, 0.9));
         check((o, a) => native.gelu(o, a, 'erf'));
         check((o, a) => native.silu(o, a));
+        check((o, a) => native.relu(o, a));
         check((o, a) => native.swiglu(o, a, y));
         check((o, a) => native.add(o, y, a));
         check((o, a) => native.mul(o, a, y));

@@ -248,6 +248,8 @@ export interface Backend {
   gelu(out: Float32Array, x: Float32Array, approximation?: GeluApproximation): void;
   /** x * sigmoid(x). out may alias x. */
   silu(out: Float32Array, x: Float32Array): void;
+  /** x > 0 ? x : 0 (ggml's ReLU: NaN and −0 give +0). out may alias x. */
+  relu(out: Float32Array, x: Float32Array): void;
   /** silu(gate) * up. out may alias gate or up. */
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
   /** out = a + b (same length). out may alias a or b. */
@@ -279,6 +281,6 @@ export type LinearAttentionOps = Pick<
 >;
 export type ElementwiseOps = Pick<
   Backend,
-  'rmsnorm' | 'layernorm' | 'softmax' | 'gelu' | 'silu' | 'swiglu' | 'add' | 'mul' | 'embedding' | 'argmax'
+  'rmsnorm' | 'layernorm' | 'softmax' | 'gelu' | 'silu' | 'relu' | 'swiglu' | 'add' | 'mul' | 'embedding' | 'argmax'
 >;
 export type ConversionOps = Pick<Backend, 'f32ToF16' | 'f16ToF32' | 'f32ToBf16' | 'bf16ToF32' | 'quantizeQ8_0' | 'dequantizeQ8_0'>;

@@ -73,7 +73,7 @@ export class MLP {
       this.backend.mul(g, g, u);
       o.down.forward(out, g, T);
     } else if (o.kind === 'relu') {
-      for (let i = 0; i < u.length; i++) if (!(u[i]! > 0)) u[i] = 0; // no backend op: one pass over T × hidden
+      this.backend.relu(u, u);
       o.down.forward(out, u, T);
     } else {
       this.backend.gelu(u, u, o.approximation ?? 'tanh');

@@ -143,6 +143,14 @@ function silu(out: Float32Array, x: Float32Array): void {
   for (let i = 0; i < x.length; i++) out[i] = x[i]! / (1 + Math.exp(-x[i]!));
 }
 
+function relu(out: Float32Array, x: Float32Array): void {
+  unaryArgs(out, x);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    out[i] = v > 0 ? v : 0;
+  }
+}
+
 function swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void {
   binaryArgs(out, gate, up, 'gate', 'up');
   for (let i = 0; i < gate.length; i++) {
@@ -202,4 +210,4 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-export const jsElementwise: ElementwiseOps = { rmsnorm, layernorm, softmax, gelu, silu, swiglu, add, mul, embedding, argmax };
+export const jsElementwise: ElementwiseOps = { rmsnorm, layernorm, softmax, gelu, silu, relu, swiglu, add, mul, embedding, argmax };

@@ -13,6 +13,7 @@ declare module '../../native/addon-types.js' {
     softmax(out: Float32Array, x: Float32Array, rows: number, cols: number, temperature: number): void;
     gelu(out: Float32Array, x: Float32Array, approximation: GeluApproximation): void;
     silu(out: Float32Array, x: Float32Array): void;
+    relu(out: Float32Array, x: Float32Array): void;
     swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
     add(out: Float32Array, a: Float32Array, b: Float32Array): void;
     mul(out: Float32Array, a: Float32Array, b: Float32Array): void;
@@ -28,6 +29,7 @@ export function nativeElementwise(addon: NativeAddon): ElementwiseOps {
     softmax: (out, x, rows, cols, temperature = 1) => addon.softmax(out, x, rows, cols, temperature),
     gelu: (out, x, approximation = 'tanh') => addon.gelu(out, x, approximation),
     silu: (out, x) => addon.silu(out, x),
+    relu: (out, x) => addon.relu(out, x),
     swiglu: (out, gate, up) => addon.swiglu(out, gate, up),
     add: (out, a, b) => addon.add(out, a, b),
     mul: (out, a, b) => addon.mul(out, a, b),
