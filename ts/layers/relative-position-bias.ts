@@ -36,6 +36,7 @@ export class RelativePositionBias {
   readonly heads: number;
   readonly buckets: number;
   private bias = new Float32Array(0);
+  private lines = new Float32Array(0); // [heads, distances] of the last fill
 
   /** `table`: [buckets, heads] row-major (GGUF `*.attn_rel_b.weight`, HF `relative_attention_bias.weight`). */
   constructor(
@@ -60,11 +61,20 @@ export class RelativePositionBias {
     const n = H * T * S;
     if (this.bias.length < n) this.bias = new Float32Array(Math.max(n, this.bias.length * 2));
     const out = this.bias.subarray(0, n);
+    // The bias depends only on the distance key − query, from dMin = −(qPos0 + T − 1) to S − 1 − qPos0:
+    // look each distance up once per head, then every row (h, t) is a window of that line.
+    const dMin = -(qPos0 + T - 1);
+    const span = S + T - 1;
+    if (this.lines.length < H * span) this.lines = new Float32Array(H * span);
     const tab = this.table;
-    for (let t = 0; t < T; t++) {
-      for (let s = 0; s < S; s++) {
-        const b = relativePositionBucket(s, qPos0 + t, this.buckets, this.bidirectional, this.maxDistance) * H;
-        for (let h = 0; h < H; h++) out[(h * T + t) * S + s] = tab[b + h]!;
+    for (let i = 0; i < span; i++) {
+      const b = relativePositionBucket(dMin + i, 0, this.buckets, this.bidirectional, this.maxDistance) * H;
+      for (let h = 0; h < H; h++) this.lines[h * span + i] = tab[b + h]!;
+    }
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const from = h * span + (T - 1 - t); // distance −(qPos0 + t) at key 0
+        out.set(this.lines.subarray(from, from + S), (h * T + t) * S);
       }
     }
     return out;
