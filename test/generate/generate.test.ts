@@ -128,34 +128,51 @@ describe.skipIf(!haveStories)(`generation on stories260K (${backend} backend, wo
     await expect(model.generate([1, 99999])).rejects.toThrow(/outside the vocabulary/);
   });
 
-  // Generation on the main thread would fail every attempt (the interval could not tick at all);
-  // the retries only absorb a noisy neighbour on a loaded 2-core CI machine.
-  it('keeps the event loop responsive: a 10 ms interval ticks on time while the worker generates (lag p99 < 20 ms)', { retry: 2 }, async () => {
-    const lags: number[] = [];
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      lags.push(now - last - 10);
-      last = now;
-    }, 10);
-    const t0 = performance.now();
-    let tokens = 0;
-    try {
-      while (performance.now() - t0 < 1500) {
+  // Generation on the main thread would stop the interval outright (no tick for the whole run).
+  // The interval's tick rate while the worker generates is compared with its rate over an idle
+  // window just before, measured in the same conditions: a loaded CI machine slows both alike,
+  // so the check holds on any machine without a wall-clock threshold.
+  it('keeps the event loop responsive: a 10 ms interval ticks as often while the worker generates as when idle', async () => {
+    const ticksOver = async (ms: number, work: (until: number) => Promise<number>): Promise<{ rate: number; maxGap: number; tokens: number }> => {
+      let ticks = 0;
+      let maxGap = 0;
+      let last = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+        ticks++;
+      }, 10);
+      const t0 = performance.now();
+      let tokens = 0;
+      try {
+        tokens = await work(t0 + ms);
+      } finally {
+        clearInterval(timer);
+      }
+      return { rate: ticks / (performance.now() - t0), maxGap, tokens };
+    };
+    const idle = await ticksOver(750, async (until) => {
+      while (performance.now() < until) await new Promise((r) => setTimeout(r, 25));
+      return 0;
+    });
+    const busy = await ticksOver(1500, async (until) => {
+      let tokens = 0;
+      while (performance.now() < until) {
         const s = model.stream('', { temperature: 0.9, seed: tokens, maxTokens: 500, ignoreEos: true });
         for await (const _ of s) {
           /* drain */
         }
         tokens += (await s.result).usage.completionTokens;
       }
-    } finally {
-      clearInterval(timer);
-    }
-    lags.sort((a, b) => a - b);
-    const p99 = lags[Math.floor(lags.length * 0.99)]!;
-    expect(tokens).toBeGreaterThan(0);
-    expect(lags.length).toBeGreaterThan(50);
-    expect(p99).toBeLessThan(20);
+      return tokens;
+    });
+    expect(busy.tokens).toBeGreaterThan(0);
+    expect(idle.rate).toBeGreaterThan(0);
+    // ≥ half the idle rate (generation on this thread gives 0: checked with worker: false); no gap
+    // as long as the whole busy window
+    expect(busy.rate).toBeGreaterThan(0.5 * idle.rate);
+    expect(busy.maxGap).toBeLessThan(750);
   });
 });
 
