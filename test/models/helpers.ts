@@ -5,6 +5,8 @@ import { expect } from 'vitest';
 import { getBackend } from '../../ts/backend/index.js';
 import { loadModel } from '../../ts/generate/model.js';
 import type { LoadModelOptions } from '../../ts/generate/load-options.js';
+import type { ModelFile } from '../../ts/formats/model-file.js';
+import { buildTransformer } from '../../ts/models/registry.js';
 import type { Transformer } from '../../ts/models/transformer.js';
 import { Scheduler } from '../../ts/server/scheduler.js';
 import { storiesDir } from '../formats/helpers.js';
@@ -57,6 +59,20 @@ export function allLogits(m: Transformer, ids: Int32Array): Float32Array {
   const out = new Float32Array(ids.length * m.config.vocabSize);
   m.forward(ids, 0, out);
   return out;
+}
+
+/** The largest |Δlogit| between the JS and native backends' models of `f` over every position of `ids` (one forward pass each). */
+export function jsNativeDiff(f: ModelFile, ids: Int32Array): number {
+  return maxAbsDiff(allLogits(buildTransformer(f, getBackend('js')), ids), allLogits(buildTransformer(f, getBackend('native')), ids));
+}
+
+/** The largest |Δlogit| between `ids` fed to `m` token by token from position 0 (its cache emptied first) and `all`, their logits from one pass. */
+export function tokenByTokenDiff(m: Transformer, ids: Int32Array, all: Float32Array): number {
+  const V = m.config.vocabSize;
+  m.cache.length = 0;
+  let worst = 0;
+  for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxAbsDiff(m.forward(ids.subarray(i, i + 1), i), all.subarray(i * V, (i + 1) * V)));
+  return worst;
 }
 
 /** The message loadModel rejects with (the file loaded and disposed: 'no error'). */
