@@ -6,14 +6,12 @@
  */
 import { encodeTemplated } from '../chat/encode.js';
 import { isTemplatedText } from '../chat/types.js';
-import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
-import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { beamSearchSync } from './beam-search.js';
 import { DecoderBeams } from './decoder-beams.js';
 import { GenerationOutput, LogprobTools } from './generation-output.js';
-import { ConstrainedSampler } from './constrained-sample.js';
+import { ConstrainedSampler, grammarConstraint } from './constrained-sample.js';
 import { decodeLoop } from './decode-loop.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
@@ -107,7 +105,7 @@ export class Engine {
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
     const sampling = resolveSampling(options);
-    const constraint = this.constraint(options);
+    const constraint = grammarConstraint(options, this.tokenizer, this.eosIds);
     const ids = this.encode(prompt, options.addBos);
     const model = this.model;
     const ctx = model.contextLength;
@@ -182,15 +180,6 @@ export class Engine {
       },
     });
     return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens });
-  }
-
-  /** The grammar constraint the options ask for (grammar / jsonSchema / jsonObject), or null. */
-  private constraint(options: EngineOptions): GrammarConstraint | null {
-    const gbnf = grammarFromOptions(options);
-    if (gbnf === null) return null;
-    const table = this.tokenizer.tokenTable?.();
-    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
-    return compileGrammar(gbnf, table).start(this.eosIds);
   }
 
   /** Forgets the cached prefix (the next call runs its whole prompt). */

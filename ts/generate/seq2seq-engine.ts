@@ -8,11 +8,9 @@
  * numBeams > 1, runs beam search over that one encoded source (./seq2seq-beams.ts).
  */
 import { isTemplatedText } from '../chat/types.js';
-import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
-import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { EncoderDecoder } from '../models/encoder-decoder.js';
 import { beamSearchSync } from './beam-search.js';
-import { ConstrainedSampler } from './constrained-sample.js';
+import { ConstrainedSampler, grammarConstraint } from './constrained-sample.js';
 import { decodeLoop } from './decode-loop.js';
 import type { EngineHooks, EngineOptions } from './engine.js';
 import { GenerationOutput, LogprobTools } from './generation-output.js';
@@ -78,7 +76,7 @@ export class Seq2SeqEngine {
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
     const sampling = resolveSampling(options);
-    const constraint = this.constraint(options);
+    const constraint = grammarConstraint(options, this.tokenizer, this.eosIds);
     if (options.addBos !== undefined) throw new TypeError('tensorloom: addBos is a decoder-only option: an encoder-decoder source gets no BOS (T5 appends </s>)');
     const ids = this.encode(prompt);
     const model = this.model;
@@ -134,15 +132,6 @@ export class Seq2SeqEngine {
     if (search.aborted) out.abort();
     // beams.forwards: decoder tokens run over all beams (the start token included)
     return out.result(best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length', { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens: beams.forwards });
-  }
-
-  /** The grammar constraint the options ask for, or null (as the decoder Engine). */
-  private constraint(options: EngineOptions): GrammarConstraint | null {
-    const gbnf = grammarFromOptions(options);
-    if (gbnf === null) return null;
-    const table = this.tokenizer.tokenTable?.();
-    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
-    return compileGrammar(gbnf, table).start(this.eosIds);
   }
 
   /** Nothing is cached across calls (each source is encoded afresh). */
