@@ -11,20 +11,22 @@
 
 namespace tl::avx512 {
 
+// ggml_dot's 64-wide part (n a multiple of 64) before its lane tree: (a0+a2)+(a1+a3).
+static inline __m512 ggml_dot_lanes(const float* x, const float* y, int n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int i = 0; i < n; i += 64) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
+  }
+  return _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+}
+
 // ggml_vec_dot_f32 as its AVX-512 build computes it (see attention_ggml.h for the order).
 static inline float ggml_dot(const float* x, const float* y, int n) {
   const int np = n & ~63;
-  float sum = 0.f;
-  if (np > 0) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < np; i += 64) {
-      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
-      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
-      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
-      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
-    }
-    sum = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
-  }
+  float sum = np > 0 ? hsum512(ggml_dot_lanes(x, y, np)) : 0.f;
   int i = np;
   alignas(64) float prod[16];
   for (; n - i >= 16; i += 16) {  // the tail, as GCC vectorized `sumf += x[i]*y[i]`: products, then in order
@@ -38,18 +40,6 @@ static inline float ggml_dot(const float* x, const float* y, int n) {
   }
   for (; i < n; i++) sum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x[i]), _mm_set_ss(y[i]), _mm_set_ss(sum)));
   return sum;
-}
-
-// ggml_dot's 64-wide part (n a multiple of 64) before its lane tree: (a0+a2)+(a1+a3).
-static inline __m512 ggml_dot_lanes(const float* x, const float* y, int n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int i = 0; i < n; i += 64) {
-    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
-    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
-    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
-    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
-  }
-  return _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
 }
 
 // hsum512 of s[0..16) at once: lane j of the result = hsum512(s[j]), by the same additions
@@ -66,6 +56,15 @@ static inline __m512 lane_trees16(const __m512* s) {
   const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
   const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_permutexvar_ps(idx, z);
+}
+
+// ggml_dot of q with n ≤ 16 keys k + j·kv_stride (D a multiple of 64) in lane j, the lanes past
+// n 0: each key's four accumulators as ggml_dot, then the 16 lane trees done together.
+static inline __m512 dots16(const float* k, int64_t kv_stride, int n, const float* q, int D) {
+  __m512 s[16];
+  for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_ps();
+  for (int j = 0; j < n; j++) s[j] = ggml_dot_lanes(k + j * kv_stride, q, D);
+  return lane_trees16(s);
 }
 
 // KQV for 16·NV outputs from d0 and one lane l, R accumulators of 16 lanes (R = 4: mul_mat's
@@ -157,10 +156,7 @@ void attn_ggml_row(float* out, const float* q, const float* k, const float* v, i
     for (int64_t c0 = 0; c0 < nkeys; c0 += 16) {
       const int n = nkeys - c0 < 16 ? (int)(nkeys - c0) : 16;
       const __mmask16 m = (__mmask16)((1u << n) - 1u);
-      __m512 s[16];
-      for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_ps();
-      for (int j = 0; j < n; j++) s[j] = ggml_dot_lanes(k + (c0 + j) * kv_stride, q, D);
-      const __m512 sc = _mm512_mul_ps(lane_trees16(s), vscale);
+      const __m512 sc = _mm512_mul_ps(dots16(k + c0 * kv_stride, kv_stride, n, q, D), vscale);
       _mm512_mask_storeu_ps(p + c0, m, sc);
       vmax = _mm512_mask_max_ps(vmax, m, vmax, sc);
     }
@@ -226,10 +222,7 @@ void attn_ggml_rows_decode(float* out, const float* q, int nrows, const float* k
     const int n = nkeys - c0 < 16 ? (int)(nkeys - c0) : 16;
     const __mmask16 m = (__mmask16)((1u << n) - 1u);
     for (int r = 0; r < nrows; r++) {
-      __m512 s[16];
-      for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_ps();
-      for (int j = 0; j < n; j++) s[j] = ggml_dot_lanes(k + (c0 + j) * kv_stride, q + (size_t)r * D, D);
-      const __m512 sc = _mm512_mul_ps(lane_trees16(s), vscale);
+      const __m512 sc = _mm512_mul_ps(dots16(k + c0 * kv_stride, kv_stride, n, q + (size_t)r * D, D), vscale);
       _mm512_mask_storeu_ps(p + (size_t)r * np + c0, m, sc);
       vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], sc);
     }

@@ -1,7 +1,9 @@
 /** Shared paths and small utilities for the format tests. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readGGUF } from '../../ts/formats/gguf.js';
+import { writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** ../shared from the main checkout (/work/main); worktrees under /work/wt/<name> look one level up. */
@@ -40,4 +42,22 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** An edit of a GGUF file's metadata (keyed by name, typed as the file had them) and tensors, in place. */
+export type GGUFEdit = (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void;
+
+/** Writes `out`: the GGUF file `src` with its metadata and tensors as `edit` leaves them; returns `out`. */
+export function rewriteGGUF(src: string, out: string, edit: GGUFEdit): string {
+  const g = readGGUF(src);
+  const bytes = readFileSync(src);
+  const meta = new Map<string, GGUFWriteValue>();
+  for (const [k, v] of g.metadata) {
+    const t = g.metadataTypes.get(k)!;
+    meta.set(k, { type: t.type, value: v, ...(t.itemType !== undefined ? { itemType: t.itemType } : {}) });
+  }
+  const tensors: GGUFWriteTensor[] = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
+  edit(meta, tensors);
+  writeGGUF(out, { metadata: meta, tensors });
+  return out;
 }

@@ -3,7 +3,7 @@
  * scripts/make-default-model.mjs writes with our convert, llama.cpp reads it and decodes it as we
  * do (default-model-oracle.test.ts), and loadModel() / `tensorloom generate` use it when no model is named.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/generate/model.js';
 import { defaultModelPath } from '../../ts/hub/default-model.js';
 import { haveStories, repoRoot, STORIES_OPENING, storiesMissing } from '../models/helpers.js';
+import { startServe } from '../server/helpers.js';
 
 const run = promisify(execFile);
 const committed = join(repoRoot, 'models', 'stories260K.gguf');
@@ -57,26 +58,16 @@ describe('the built-in default model', () => {
   });
 
   it('`tensorloom serve` without --model serves it (one stderr notice) over the OpenAI API', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'ts', 'cli.ts'), 'serve', '--port', '0', '--parallel', '1'], { cwd: repoRoot });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const cli = startServe(['--port', '0', '--parallel', '1']);
     try {
-      const base = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-      });
+      const base = await cli.base;
       const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: Array<{ id: string }> };
       expect(models.data.map((m) => m.id)).toEqual(['stories260K']);
       const r = (await (await fetch(`${base}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 10, temperature: 0 }) })).json()) as { choices: Array<{ text: string }> };
       expect(r.choices[0]!.text).toBe(', there was a little girl named Lily');
-      expect(stderr.split('\n').filter((l) => l.startsWith('tensorloom: no --model given: using the built-in stories260K'))).toHaveLength(1);
+      expect(cli.stderr().split('\n').filter((l) => l.startsWith('tensorloom: no --model given: using the built-in stories260K'))).toHaveLength(1);
     } finally {
-      child.kill('SIGTERM');
+      cli.child.kill('SIGTERM');
     }
   });
 });

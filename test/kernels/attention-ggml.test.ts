@@ -9,58 +9,15 @@
  * llama.cpp's source and the disassembly of the AVX-512 libggml-cpu node-llama-cpp loads here
  * (zen4 build: the vec_dot tail is products then sequential adds in blocks of 16 and 8, scalar fma
  * for the last < 8). The reference below is that order in JS: Math.fround after every f32 step,
- * an fma from exact BigInt arithmetic, and ggml's AVX-512 exp (as in silu-ggml.test.ts). The
+ * an fma from exact BigInt arithmetic, and ggml's AVX-512 exp (both from ggml-arith.ts). The
  * greedy-decoding test (test/models/quant-decode.test.ts) checks the same against llama.cpp itself.
  */
 import { describe, expect, it } from 'vitest';
 import type { AttentionShape } from '../../ts/index.js';
+import { exactFmaf as fmaf, exp512 } from './ggml-arith.js';
 import { js, native, randomArray, variants, withVariant } from './variants.js';
 
 const f = Math.fround;
-
-// ── exact f32 fma (BigInt) ───────────────────────────────────────────────────────────────────
-const view = new DataView(new ArrayBuffer(8));
-function toFixed(x: number): bigint {
-  if (x === 0) return 0n;
-  view.setFloat64(0, x);
-  const bits = view.getBigUint64(0);
-  const exp = Number((bits >> 52n) & 0x7ffn);
-  let m = bits & ((1n << 52n) - 1n);
-  if (exp !== 0) m |= 1n << 52n;
-  const n = m << BigInt((exp === 0 ? 1 : exp) - 1075 + 600);
-  return x < 0 ? -n : n;
-}
-function fmaf(a: number, b: number, c: number): number {
-  const n = toFixed(a) * toFixed(b) + (toFixed(c) << 600n);
-  if (n === 0n) return 0;
-  const neg = n < 0n;
-  const v = neg ? -n : n;
-  let shift = BigInt(v.toString(2).length) - 24n;
-  if (shift < 1200n - 149n) shift = 1200n - 149n;
-  let q = shift > 0n ? v >> shift : v << -shift;
-  if (shift > 0n) {
-    const rem = v - (q << shift);
-    const half = 1n << (shift - 1n);
-    if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
-  }
-  const r = Number(q) * 2 ** Number(shift - 1200n);
-  return f(neg ? -r : r);
-}
-
-// ── ggml's AVX-512 exp (the Arm optimized-routines expf, scalef build) ─────────────────────────
-const hexf = (frac: string, exp: number): number => (parseInt(`1${frac}`, 16) / 16 ** frac.length) * 2 ** exp;
-const SHIFT = hexf('8', 23);
-const C = [f(hexf('ffffec', -1)), f(hexf('fffdb6', -2)), f(hexf('555e66', -3)), f(hexf('573e2e', -5)), f(hexf('0e4020', -7))];
-function exp512(x: number): number {
-  const z = fmaf(x, f(hexf('715476', 0)), SHIFT);
-  const n = f(z - SHIFT);
-  const b = fmaf(-n, f(hexf('7f7d1c', -20)), fmaf(-n, f(hexf('62e4', -1)), x));
-  const u = f(b * b);
-  const hi = fmaf(fmaf(C[4]!, b, C[3]!), u, fmaf(C[2]!, b, C[1]!));
-  const j = fmaf(hi, u, fmaf(C[0]!, b, 1));
-  if (Math.abs(n) > 192) return n <= 0 ? 0 : Infinity;
-  return f(j * 2 ** n);
-}
 
 // ── llama.cpp's attention of one query row ────────────────────────────────────────────────────
 /** 16 lanes summed as GCC's _mm512_reduce_add_ps (and ggml's hsum): l+8, l+4, l+2, then 0+1. */

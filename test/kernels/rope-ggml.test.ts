@@ -8,7 +8,7 @@
  * x0' = fma(x0, c, -(x1·s)), x1' = fma(x0, s, x1·c). One ulp of a rotated key is enough to move a
  * later int8 activation across a rounding boundary, so greedy decodes drift from llama.cpp's; the
  * kernels therefore compute exactly this. The reference below is that formula in JS: Math.fround
- * at each f32 step, and an fma from exact BigInt arithmetic (independent of the baseline's TwoSum one).
+ * at each f32 step, and an fma from exact BigInt arithmetic (ggml-arith.ts: independent of the baseline's TwoSum one).
  *
  * cos/sin: the reference takes the correctly rounded f32 value of the f32 angle (what the JS
  * baseline stores). The native kernel calls the C library's cosf/sinf as ggml does (same library,
@@ -19,43 +19,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RopeOptions } from '../../ts/index.js';
 import { fmaf } from '../../ts/backend/js/fmaf.js';
+import { bitsOf, exactFmaf } from './ggml-arith.js';
 import { js, native, randomArray, rng, variants, withVariant } from './variants.js';
 
 const f = Math.fround;
-
-// ── exact f32 fma from BigInt arithmetic ─────────────────────────────────────────────────────
-const SCALE = 600n; // every value below is an integer multiple of 2^-600
-const view = new DataView(new ArrayBuffer(8));
-/** x (a finite double) as an integer N with x = N · 2^-600. */
-function toFixed(x: number): bigint {
-  if (x === 0) return 0n;
-  view.setFloat64(0, x);
-  const bits = view.getBigUint64(0);
-  const exp = Number((bits >> 52n) & 0x7ffn);
-  let m = bits & ((1n << 52n) - 1n);
-  if (exp !== 0) m |= 1n << 52n;
-  const shift = BigInt((exp === 0 ? 1 : exp) - 1075) + SCALE;
-  const n = m << shift;
-  return x < 0 ? -n : n;
-}
-/** N · 2^-1200 (a product of two toFixed values) rounded to nearest-even f32. */
-function roundToF32(n: bigint, scale: bigint): number {
-  if (n === 0n) return 0;
-  const neg = n < 0n;
-  const a = neg ? -n : n;
-  const len = BigInt(a.toString(2).length);
-  let shift = len - 24n; // keep 24 significant bits…
-  if (shift < scale - 149n) shift = scale - 149n; // …but no finer than f32's smallest subnormal
-  let q = shift > 0n ? a >> shift : a << -shift;
-  if (shift > 0n) {
-    const rem = a - (q << shift);
-    const half = 1n << (shift - 1n);
-    if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
-  }
-  const r = Number(q) * 2 ** Number(shift - scale);
-  return f(neg ? -r : r);
-}
-const exactFmaf = (a: number, b: number, c: number): number => roundToF32(toFixed(a) * toFixed(b) + (toFixed(c) << SCALE), 2n * SCALE);
 
 // ── ggml's RoPE, step by step ────────────────────────────────────────────────────────────────
 /** ggml's f32 angles for one position: angle_i, i < dims/2. */
@@ -87,15 +54,11 @@ function rotateWith(x: Float32Array, T: number, heads: number, D: number, dims: 
   return y;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
 /** Distance in f32 ulps (same-sign values; 0 and -0 equal). */
 const ulps = (a: number, b: number): number => {
   if (a === b) return 0;
-  f32[0] = a;
-  const ia = u32[0]!;
-  f32[0] = b;
-  const ib = u32[0]!;
+  const ia = bitsOf(a);
+  const ib = bitsOf(b);
   return (ia >>> 31) !== (ib >>> 31) ? Infinity : Math.abs(ia - ib);
 };
 const firstDiff = (a: Float32Array, b: Float32Array): number => a.findIndex((v, i) => !Object.is(v, b[i]) && !(v === 0 && b[i] === 0));

@@ -9,32 +9,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRandomModel, type MakeOptions } from '../../scripts/make-random-model.js';
 import { ARCHITECTURES, UnsupportedArchitectureError } from '../../ts/models/architectures.js';
-import { readGGUF } from '../../ts/formats/gguf.js';
-import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
+import { u32, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { writeSafetensors } from '../../ts/formats/safetensors-writer.js';
-import { haveStories, nativeAvailable, shared, stories } from './helpers.js';
+import { haveStories, nativeAvailable, rewriteGGUF, shared, stories, type GGUFEdit } from './helpers.js';
 
 const backend = nativeAvailable() ? 'native' : 'js';
 const dir = mkdtempSync(join(tmpdir(), 'tl-bad-input-'));
 const good = join(dir, 'good.gguf');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Rewrites `good` (or `base`) with edited metadata and tensors. */
-function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void, base = good): string {
-  const g = readGGUF(base);
-  const bytes = readFileSync(base);
-  const meta = new Map<string, GGUFWriteValue>();
-  for (const [k, v] of g.metadata) {
-    const t = g.metadataTypes.get(k)!;
-    meta.set(k, { type: t.type, value: v, ...(t.itemType !== undefined ? { itemType: t.itemType } : {}) });
-  }
-  const tensors: GGUFWriteTensor[] = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
-  edit(meta, tensors);
-  const p = join(dir, `${name}.gguf`);
-  writeGGUF(p, { metadata: meta, tensors });
-  return p;
-}
+/** `good` (or `base`) rewritten with edited metadata and tensors. */
+const variant = (name: string, edit: GGUFEdit, base = good): string => rewriteGGUF(base, join(dir, `${name}.gguf`), edit);
 
 describe('bad input → clear errors', () => {
   beforeAll(() => {

@@ -26,14 +26,13 @@ import { getBackend } from '../../ts/backend/index.js';
 import type { Backend } from '../../ts/backend/types.js';
 import { f16ToF32, f32ToF16 } from '../../ts/formats/dtype-convert.js';
 import { readGGUF } from '../../ts/formats/gguf.js';
-import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
+import { u32 } from '../../ts/formats/gguf-writer.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { convertModel } from '../../ts/models/convert.js';
 import { buildTransformer } from '../../ts/models/registry.js';
-import { Scheduler } from '../../ts/server/scheduler.js';
-import { maxAbsDiff, nativeAvailable } from './helpers.js';
-import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
+import { allLogits, expectBatchingEqualsGenerate, jsNativeDiff, loadError, maxAbsDiff, nativeAvailable, rewriteGGUF, tokenByTokenDiff, type GGUFEdit } from './helpers.js';
+import { oracleGreedy, oracleMissing, oraclePath, teacherForced } from './llama-cpp-oracle.js';
 
 const SEED = 4; // gemma4.test.ts's weights
 const STEPS = 24;
@@ -42,6 +41,7 @@ const PROMPTS: number[][] = [
   Array.from({ length: 30 }, (_, i) => (i * 41 + 3) % 511), // several windows long
 ];
 const backendName = nativeAvailable() ? 'native' : 'js';
+const inProcess = { backend: backendName, worker: false } as const;
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-gemma4hf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,27 +52,14 @@ function make(name: string, v: Gemma4Variant, hf: boolean): { gguf: string; hf: 
   return out;
 }
 
-function range(l: Float32Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of l) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  return hi - lo;
-}
-
 /** Every position's logits of each prompt, in one forward pass per prompt. */
 function logitsOf(path: string): Float32Array[] {
   const f = openModelFile(path);
   try {
     const m = buildTransformer(f, getBackend(backendName));
-    const V = m.config.vocabSize;
     return PROMPTS.map((p) => {
       m.cache.length = 0;
-      const all = new Float32Array(p.length * V);
-      m.forward(Int32Array.from(p), 0, all);
-      return all;
+      return allLogits(m, Int32Array.from(p));
     });
   } finally {
     f.close();
@@ -103,33 +90,18 @@ function withGgmlGelu(b: Backend): Backend {
 
 /** Teacher-forced on llama.cpp's greedy tokens: the worst |Δlogit| / range, with and without ggml's GELU; asserts the same top-1 (with it). */
 async function againstLlamaCpp(ours: string, theirs: string): Promise<{ ggmlGelu: number; ownGelu: number }> {
-  const own = await teacherForced(ours, theirs, getBackend(backendName), false);
-  const ggml = await teacherForced(ours, theirs, withGgmlGelu(getBackend(backendName)), true);
-  return { ggmlGelu: ggml, ownGelu: own };
-}
-
-async function teacherForced(ours: string, theirs: string, backend: Backend, sameTop1: boolean): Promise<number> {
-  const f = openModelFile(ours);
-  try {
-    const m = buildTransformer(f, backend);
-    const V = m.config.vocabSize;
-    let worst = 0;
-    for (const prompt of PROMPTS) {
-      const ref = await oracleGreedy(theirs, prompt, STEPS, { logits: true, vocab: V, contextSize: 256, ignoreEog: true, kvCacheType: 'F32' });
-      expect(ref.tokens).toHaveLength(STEPS);
-      m.cache.length = 0;
-      let l = m.forward(Int32Array.from(prompt), 0);
-      for (let i = 0; i < STEPS; i++) {
-        worst = Math.max(worst, maxAbsDiff(l, ref.logits[i]!) / range(ref.logits[i]!));
-        if (sameTop1) expect(m.backend.argmax(l), `prompt of ${prompt.length}, step ${i}`).toBe(ref.tokens[i]);
-        if (i + 1 < STEPS) l = m.forward(Int32Array.of(ref.tokens[i]!), prompt.length + i);
-      }
+  const worst = async (backend: Backend, sameTop1: boolean): Promise<number> => {
+    const f = openModelFile(ours);
+    try {
+      const m = buildTransformer(f, backend);
+      const { worst } = await teacherForced(m, theirs, PROMPTS, STEPS, sameTop1);
+      m.dispose();
+      return worst;
+    } finally {
+      f.close();
     }
-    m.dispose();
-    return worst;
-  } finally {
-    f.close();
-  }
+  };
+  return { ownGelu: await worst(getBackend(backendName), false), ggmlGelu: await worst(withGgmlGelu(getBackend(backendName)), true) };
 }
 
 /** Free-running greedy decoding with ggml's GELU (no near-tie flips): the Transformer's ids equal llama.cpp's. */
@@ -278,74 +250,32 @@ describe('gemma4 26B-A4B shape: the experts as the file declares them', () => {
     const f = openModelFile(moe.gguf);
     try {
       const ids = Int32Array.from(PROMPTS[1]!);
-      const mj = buildTransformer(f, getBackend('js'));
       const mn = buildTransformer(f, getBackend('native'));
       expect(mn.config.sideExperts).toEqual({ experts: 4, used: 2, hiddenDim: 32 });
-      const V = mj.config.vocabSize;
-      const lj = new Float32Array(ids.length * V);
-      const ln = new Float32Array(ids.length * V);
-      mj.forward(ids, 0, lj);
-      mn.forward(ids, 0, ln);
-      expect(maxAbsDiff(lj, ln)).toBeLessThan(1e-4);
-      mn.cache.length = 0;
-      let worst = 0;
-      for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxAbsDiff(mn.forward(ids.subarray(i, i + 1), i), ln.subarray(i * V, (i + 1) * V)));
-      expect(worst).toBeLessThan(1e-4);
+      expect(jsNativeDiff(f, ids)).toBeLessThan(1e-4);
+      expect(tokenByTokenDiff(mn, ids, allLogits(mn, ids))).toBeLessThan(1e-4);
     } finally {
       f.close();
     }
   });
 
   it('the batching server, 8 requests batched, gives what generate gives', async () => {
-    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i * 4 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
-    const s = await Scheduler.load({ model: moe.gguf, parallel: 8, prefillChunk: 8 });
-    const single = await loadModel(moe.gguf, { worker: false });
-    try {
-      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 16, ignoreEos: true })));
-      for (let i = 0; i < prompts.length; i++) {
-        expect(batched[i]!.tokens).toEqual((await single.generate(prompts[i]!, { temperature: 0, maxTokens: 16, ignoreEos: true })).tokens);
-      }
-    } finally {
-      await s.close();
-      await single.dispose();
-    }
+    await expectBatchingEqualsGenerate(moe.gguf, { requests: 8, maxTokens: 16, alone: false });
   });
 
   /** The MoE GGUF rewritten with edited metadata and tensors. */
-  function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void): string {
-    const g = readGGUF(moe.gguf);
-    const bytes = readFileSync(moe.gguf);
-    const meta = new Map<string, GGUFWriteValue>();
-    for (const [k, v] of g.metadata) {
-      const t = g.metadataTypes.get(k)!;
-      meta.set(k, { type: t.type, value: v, ...(t.itemType !== undefined ? { itemType: t.itemType } : {}) });
-    }
-    const tensors: GGUFWriteTensor[] = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
-    edit(meta, tensors);
-    const p = join(dir, `moe-${name}.gguf`);
-    writeGGUF(p, { metadata: meta, tensors });
-    return p;
-  }
-  async function loadError(p: string): Promise<string> {
-    try {
-      const m = await loadModel(p, { backend: backendName, worker: false });
-      await m.dispose();
-    } catch (e) {
-      return (e as Error).message;
-    }
-    return 'no error';
-  }
+  const variant = (name: string, edit: GGUFEdit): string => rewriteGGUF(moe.gguf, join(dir, `moe-${name}.gguf`), edit);
   it('an expert count that does not match the tensors names the router', async () => {
-    expect(await loadError(variant('count', (meta) => meta.set('gemma4.expert_count', u32(6))))).toMatch(/blk\.0\.ffn_gate_inp\.weight is \[4, 64\], expected \[6, 64\]/);
+    expect(await loadError(variant('count', (meta) => meta.set('gemma4.expert_count', u32(6))), inProcess)).toMatch(/blk\.0\.ffn_gate_inp\.weight is \[4, 64\], expected \[6, 64\]/);
   });
   it('experts used beyond the expert count names the key', async () => {
-    expect(await loadError(variant('used', (meta) => meta.set('gemma4.expert_used_count', u32(5))))).toMatch(/gemma4\.expert_used_count \(5\)/);
+    expect(await loadError(variant('used', (meta) => meta.set('gemma4.expert_used_count', u32(5))), inProcess)).toMatch(/gemma4\.expert_used_count \(5\)/);
   });
   it('a missing router scale names the tensor', async () => {
-    expect(await loadError(variant('no-scale', (_, t) => t.splice(t.findIndex((x) => x.name === 'blk.3.ffn_gate_inp.scale'), 1)))).toMatch(/blk\.3\.ffn_gate_inp\.scale/);
+    expect(await loadError(variant('no-scale', (_, t) => t.splice(t.findIndex((x) => x.name === 'blk.3.ffn_gate_inp.scale'), 1)), inProcess)).toMatch(/blk\.3\.ffn_gate_inp\.scale/);
   });
   it('routed experts without expert_count name the key', async () => {
-    expect(await loadError(variant('no-count', (meta) => meta.delete('gemma4.expert_count')))).toMatch(/blk\.0\.ffn_gate_inp\.weight routes to experts.*expert_count/);
+    expect(await loadError(variant('no-count', (meta) => meta.delete('gemma4.expert_count')), inProcess)).toMatch(/blk\.0\.ffn_gate_inp\.weight routes to experts.*expert_count/);
   });
 });
 
@@ -359,25 +289,16 @@ describe('gemma4 from a Hugging Face folder: bad input names the key or tensor',
     writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
     return d;
   }
-  async function loadError(p: string): Promise<string> {
-    try {
-      const m = await loadModel(p, { backend: backendName, worker: false });
-      await m.dispose();
-    } catch (e) {
-      return (e as Error).message;
-    }
-    return 'no error';
-  }
   it('no global_head_dim', async () => {
-    expect(await loadError(edited('no-global-head', (t) => delete t.global_head_dim))).toMatch(/text_config.*global_head_dim is missing/);
+    expect(await loadError(edited('no-global-head', (t) => delete t.global_head_dim), inProcess)).toMatch(/text_config.*global_head_dim is missing/);
   });
   it('layer_types of the wrong length', async () => {
-    expect(await loadError(edited('short-types', (t) => (t.layer_types = (t.layer_types as string[]).slice(1))))).toMatch(/layer_types must list 6/);
+    expect(await loadError(edited('short-types', (t) => (t.layer_types = (t.layer_types as string[]).slice(1))), inProcess)).toMatch(/layer_types must list 6/);
   });
   it('num_kv_shared_layers that leave no sliding and global layer to share from', async () => {
-    expect(await loadError(edited('bad-shared', (t) => (t.num_kv_shared_layers = 2)))).toMatch(/num_kv_shared_layers = 2/);
+    expect(await loadError(edited('bad-shared', (t) => (t.num_kv_shared_layers = 2)), inProcess)).toMatch(/num_kv_shared_layers = 2/);
   });
   it('an unknown RoPE type on the global layers', async () => {
-    expect(await loadError(edited('bad-rope', (t) => ((t.rope_parameters as { full_attention: { rope_type: string } }).full_attention.rope_type = 'yarn')))).toMatch(/rope_parameters\.full_attention\.rope_type 'yarn'/);
+    expect(await loadError(edited('bad-rope', (t) => ((t.rope_parameters as { full_attention: { rope_type: string } }).full_attention.rope_type = 'yarn')), inProcess)).toMatch(/rope_parameters\.full_attention\.rope_type 'yarn'/);
   });
 });

@@ -12,20 +12,18 @@
  * - the batching server gives what generate gives, alone and batched with 15 others;
  * - bad input names the tensor or key.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GEMMA4_TINY, makeRandomModel } from '../../scripts/make-random-model.js';
 import { getBackend } from '../../ts/backend/index.js';
-import { readGGUF } from '../../ts/formats/gguf.js';
-import { u32, writeGGUF, type GGUFWriteTensor, type GGUFWriteValue } from '../../ts/formats/gguf-writer.js';
+import { u32 } from '../../ts/formats/gguf-writer.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { loadModel } from '../../ts/generate/model.js';
 import { buildTransformer } from '../../ts/models/registry.js';
-import { Scheduler } from '../../ts/server/scheduler.js';
-import { maxAbsDiff, nativeAvailable } from './helpers.js';
-import { oracleGreedy, oracleMissing, oraclePath } from './llama-cpp-oracle.js';
+import { allLogits, expectBatchingEqualsGenerate, jsNativeDiff, loadError, nativeAvailable, rewriteGGUF, tokenByTokenDiff, type GGUFEdit } from './helpers.js';
+import { oracleGreedy, oracleMissing, oraclePath, teacherForced } from './llama-cpp-oracle.js';
 
 const STEPS = 32;
 const SEED = 4;
@@ -41,41 +39,16 @@ const path = join(dir, 'gemma4.gguf');
 makeRandomModel({ arch: 'gemma4', size: 'tiny', type: 'f32', seed: SEED, gguf: path });
 const backendName = nativeAvailable() ? 'native' : 'js';
 
-function range(l: Float32Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of l) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  return hi - lo;
-}
-
 describe.skipIf(!oraclePath)(`gemma4 random model vs node-llama-cpp ${oraclePath ? '' : oracleMissing}`, () => {
   it(`${PROMPTS.length} prompts × ${STEPS} steps: llama.cpp's top-1 tokens, logits within 1e-3 of the range`, async () => {
     const f = openModelFile(path);
     try {
       const m = buildTransformer(f, getBackend(backendName));
       expect(m.config.family).toBe('gemma4');
-      const V = m.config.vocabSize;
-      let worst = 0;
-      const distinct = new Set<number>();
-      for (const prompt of PROMPTS) {
-        const theirs = await oracleGreedy(path, prompt, STEPS, { logits: true, vocab: V, contextSize: 256, ignoreEog: true, kvCacheType: 'F32' });
-        expect(theirs.tokens).toHaveLength(STEPS);
-        m.cache.length = 0;
-        let l = m.forward(Int32Array.from(prompt), 0);
-        for (let i = 0; i < STEPS; i++) {
-          const t = theirs.logits[i]!;
-          worst = Math.max(worst, maxAbsDiff(l, t) / range(t));
-          expect(m.backend.argmax(l), `prompt of ${prompt.length}, step ${i}`).toBe(theirs.tokens[i]);
-          distinct.add(theirs.tokens[i]!);
-          if (i + 1 < STEPS) l = m.forward(Int32Array.of(theirs.tokens[i]!), prompt.length + i);
-        }
-      }
-      console.log(`gemma4: max |Δlogit| vs llama.cpp = ${worst.toExponential(2)} of the logit range; ${distinct.size} distinct tokens`);
+      const { worst, distinct } = await teacherForced(m, path, PROMPTS, STEPS, true);
+      console.log(`gemma4: max |Δlogit| vs llama.cpp = ${worst.toExponential(2)} of the logit range; ${distinct} distinct tokens`);
       expect(worst).toBeLessThan(1e-3);
-      expect(distinct.size).toBeGreaterThan(8); // the model does not just repeat one token
+      expect(distinct).toBeGreaterThan(8); // the model does not just repeat one token
       m.dispose();
     } finally {
       f.close();
@@ -119,15 +92,7 @@ describe('gemma4: the model as the file declares it', () => {
   it.skipIf(!nativeAvailable())('JS and native backends agree (40 tokens, max |Δ| < 1e-4)', () => {
     const f = openModelFile(path);
     try {
-      const ids = Int32Array.from(PROMPTS[1]!);
-      const mj = buildTransformer(f, getBackend('js'));
-      const mn = buildTransformer(f, getBackend('native'));
-      const V = mj.config.vocabSize;
-      const lj = new Float32Array(ids.length * V);
-      const ln = new Float32Array(ids.length * V);
-      mj.forward(ids, 0, lj);
-      mn.forward(ids, 0, ln);
-      expect(maxAbsDiff(lj, ln)).toBeLessThan(1e-4);
+      expect(jsNativeDiff(f, Int32Array.from(PROMPTS[1]!))).toBeLessThan(1e-4);
     } finally {
       f.close();
     }
@@ -138,13 +103,7 @@ describe('gemma4: the model as the file declares it', () => {
     try {
       const m = buildTransformer(f, getBackend(backendName));
       const ids = Int32Array.from(PROMPTS[1]!);
-      const V = m.config.vocabSize;
-      const all = new Float32Array(ids.length * V);
-      m.forward(ids, 0, all);
-      m.cache.length = 0;
-      let worst = 0;
-      for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxAbsDiff(m.forward(ids.subarray(i, i + 1), i), all.subarray(i * V, (i + 1) * V)));
-      expect(worst).toBeLessThan(1e-4);
+      expect(tokenByTokenDiff(m, ids, allLogits(m, ids))).toBeLessThan(1e-4);
     } finally {
       f.close();
     }
@@ -153,54 +112,17 @@ describe('gemma4: the model as the file declares it', () => {
 
 describe('gemma4: the batching server equals generate', () => {
   it('16 requests alone, batched with the 15 others, and through generate agree', async () => {
-    const prompts = Array.from({ length: 16 }, (_, i) => Array.from({ length: 3 + i * 5 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
-    const s = await Scheduler.load({ model: path, parallel: 16, prefillChunk: 8 });
-    const single = await loadModel(path, { worker: false });
-    try {
-      const alone: number[][] = [];
-      for (const p of prompts) alone.push((await s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
-      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })));
-      for (let i = 0; i < prompts.length; i++) {
-        expect(batched[i]!.tokens).toEqual(alone[i]);
-        expect(alone[i]).toEqual((await single.generate(prompts[i]!, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
-      }
-    } finally {
-      await s.close();
-      await single.dispose();
-    }
+    await expectBatchingEqualsGenerate(path, { requests: 16, maxTokens: 24, alone: true });
   });
 });
 
-/** Rewrites the GGUF with edited metadata and tensors. */
-function variant(name: string, edit: (meta: Map<string, GGUFWriteValue>, tensors: GGUFWriteTensor[]) => void): string {
-  const g = readGGUF(path);
-  const bytes = readFileSync(path);
-  const meta = new Map<string, GGUFWriteValue>();
-  for (const [k, v] of g.metadata) {
-    const t = g.metadataTypes.get(k)!;
-    meta.set(k, { type: t.type, value: v, ...(t.itemType !== undefined ? { itemType: t.itemType } : {}) });
-  }
-  const tensors: GGUFWriteTensor[] = g.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: bytes.subarray(t.offset, t.offset + t.byteLength) }));
-  edit(meta, tensors);
-  const p = join(dir, `gemma4-${name}.gguf`);
-  writeGGUF(p, { metadata: meta, tensors });
-  return p;
-}
-
-async function loadError(p: string): Promise<string> {
-  try {
-    const m = await loadModel(p, { backend: backendName });
-    await m.dispose();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return 'no error';
-}
+/** The GGUF rewritten with edited metadata and tensors. */
+const variant = (name: string, edit: GGUFEdit): string => rewriteGGUF(path, join(dir, `gemma4-${name}.gguf`), edit);
 
 describe('gemma4: bad input names the tensor or key', () => {
   it('a missing per-layer input gate', async () => {
     const p = variant('no-inp-gate', (_, t) => t.splice(t.findIndex((x) => x.name === 'blk.2.inp_gate.weight'), 1));
-    expect(await loadError(p)).toMatch(/blk\.2\.inp_gate\.weight/);
+    expect(await loadError(p, { backend: backendName })).toMatch(/blk\.2\.inp_gate\.weight/);
   });
   it('a per-layer token table of the wrong width', async () => {
     const p = variant('short-ple', (_, t) => {
@@ -208,7 +130,7 @@ describe('gemma4: bad input names the tensor or key', () => {
       x.dims = [40, 512];
       x.data = (x.data as Uint8Array).subarray(0, 40 * 512 * 4);
     });
-    expect(await loadError(p)).toMatch(/per_layer_token_embd\.weight is \[512, 40\], expected \[512, 48\]/);
+    expect(await loadError(p, { backend: backendName })).toMatch(/per_layer_token_embd\.weight is \[512, 40\], expected \[512, 48\]/);
   });
   it('a global query projection sized for the sliding head', async () => {
     const p = variant('short-q', (_, t) => {
@@ -216,14 +138,14 @@ describe('gemma4: bad input names the tensor or key', () => {
       x.dims = [64, 64];
       x.data = (x.data as Uint8Array).subarray(0, 64 * 64 * 4);
     });
-    expect(await loadError(p)).toMatch(/blk\.2\.attn_q\.weight is \[64, 64\], expected \[128, 64\]/);
+    expect(await loadError(p, { backend: backendName })).toMatch(/blk\.2\.attn_q\.weight is \[64, 64\], expected \[128, 64\]/);
   });
   it('shared_kv_layers that leave no sliding and global layer to share from', async () => {
     const p = variant('bad-shared', (meta) => meta.set('gemma4.attention.shared_kv_layers', u32(2)));
-    expect(await loadError(p)).toMatch(/gemma4\.attention\.shared_kv_layers = 2/);
+    expect(await loadError(p, { backend: backendName })).toMatch(/gemma4\.attention\.shared_kv_layers = 2/);
   });
   it('a sliding window larger than the context', async () => {
     const p = variant('big-window', (meta) => meta.set('gemma4.attention.sliding_window', u32(100000)));
-    expect(await loadError(p)).toMatch(/gemma4\.attention\.sliding_window.*100000.*context/);
+    expect(await loadError(p, { backend: backendName })).toMatch(/gemma4\.attention\.sliding_window.*100000.*context/);
   });
 });

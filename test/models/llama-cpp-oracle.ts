@@ -4,7 +4,10 @@
  * node-llama-cpp is not installed (bench/peers, see test/formats/helpers.ts).
  */
 import { pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
+import type { Transformer } from '../../ts/models/transformer.js';
 import { peersModulePath } from '../formats/helpers.js';
+import { logitRange, maxAbsDiff } from './helpers.js';
 
 export interface OracleRun {
   /** Greedy tokens; stops early after an end-of-generation token (not included) unless ignoreEog. */
@@ -100,4 +103,30 @@ export async function oracleGreedy(
   } finally {
     await ctx.dispose();
   }
+}
+
+/**
+ * Our model teacher-forced on llama.cpp's greedy ids: after each prompt, llama.cpp's `steps` greedy
+ * tokens with their logits (KV cache in f32, plain attention, context 256, end-of-generation
+ * ignored), and `m` fed the same tokens. Returns the worst |Δlogit| relative to the row's logit
+ * range and how many distinct tokens llama.cpp chose; with `sameTop1` it asserts that our argmax is
+ * llama.cpp's token at every step.
+ */
+export async function teacherForced(m: Transformer, oracleFile: string, prompts: readonly (readonly number[])[], steps: number, sameTop1: boolean): Promise<{ worst: number; distinct: number }> {
+  let worst = 0;
+  const distinct = new Set<number>();
+  for (const prompt of prompts) {
+    const theirs = await oracleGreedy(oracleFile, prompt, steps, { logits: true, vocab: m.config.vocabSize, contextSize: 256, ignoreEog: true, kvCacheType: 'F32' });
+    expect(theirs.tokens).toHaveLength(steps);
+    m.cache.length = 0;
+    let l = m.forward(Int32Array.from(prompt), 0);
+    for (let i = 0; i < steps; i++) {
+      const t = theirs.logits[i]!;
+      worst = Math.max(worst, maxAbsDiff(l, t) / logitRange(t));
+      if (sameTop1) expect(m.backend.argmax(l), `prompt of ${prompt.length}, step ${i}`).toBe(theirs.tokens[i]);
+      distinct.add(theirs.tokens[i]!);
+      if (i + 1 < steps) l = m.forward(Int32Array.of(theirs.tokens[i]!), prompt.length + i);
+    }
+  }
+  return { worst, distinct: distinct.size };
 }

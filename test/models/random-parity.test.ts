@@ -18,7 +18,7 @@ import { ARCHS, makeRandomModel, type Arch, type RopeScalingKind, type WeightTyp
 import { getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { buildTransformer, modelConfig } from '../../ts/models/registry.js';
-import { maxAbsDiff, nativeAvailable } from './helpers.js';
+import { logitRange, maxAbsDiff, nativeAvailable } from './helpers.js';
 import { oracleGreedy, oracleMissing, oracleModel, oraclePath } from './llama-cpp-oracle.js';
 import { loadModel } from '../../ts/generate/model.js';
 
@@ -100,16 +100,6 @@ function ourRun(path: string, prompt: number[], forced: number[]): { tokens: num
   }
 }
 
-function range(l: Float32Array): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of l) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  return hi - lo;
-}
-
 function topTwoMargin(l: Float32Array): number {
   let a = -Infinity;
   let b = -Infinity;
@@ -145,7 +135,7 @@ describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePat
         for (let i = 0; i < n; i++) {
           const d = maxAbsDiff(ours.logits[i]!, theirs.logits[i]!);
           worst = Math.max(worst, d);
-          worstRelative = Math.max(worstRelative, d / range(theirs.logits[i]!));
+          worstRelative = Math.max(worstRelative, d / logitRange(theirs.logits[i]!));
           if (ours.tokens[i] !== theirs.tokens[i]) {
             const margin = topTwoMargin(theirs.logits[i]!);
             expect(type, `step ${i}: top-1 ${ours.tokens[i]} vs llama.cpp's ${theirs.tokens[i]} (their margin ${margin})`).toBe('q8_0');

@@ -9,20 +9,16 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRandomModel, type MakeOptions } from '../../scripts/make-random-model.js';
 import { loadModel, type Model } from '../../ts/generate/index.js';
 import { loadEngine } from '../../ts/server/model-engine.js';
 import { Scheduler } from '../../ts/server/scheduler.js';
 import { ARCHITECTURES } from '../../ts/models/architectures.js';
-
-import { storiesDir } from '../formats/helpers.js';
+import { expectBatchingEqualsGenerate, repoRoot, STORIES_OPENING, storiesDir } from '../models/helpers.js';
 
 const stories = join(storiesDir, 'stories260K.bin');
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LLAMA2C_REFERENCE = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 
 const PROMPTS = [
   'Once upon a time',
@@ -61,7 +57,7 @@ describe.skipIf(!existsSync(stories))('continuous batching on stories260K (skipp
 
   it('greedy from BOS reproduces llama2.c for 200 tokens, as the single-sequence path does', async () => {
     const r = await s.generate('', { temperature: 0, maxTokens: 200 });
-    expect(r.text.startsWith(LLAMA2C_REFERENCE)).toBe(true);
+    expect(r.text.startsWith(STORIES_OPENING)).toBe(true);
     expect(r.tokens).toEqual((await single.generate('', { temperature: 0, maxTokens: 200 })).tokens);
   });
 
@@ -151,20 +147,6 @@ describe('continuous batching on random models of every family', () => {
     const path = join(dir, `${name.replace(/\W+/g, '-')}.gguf`);
     makeRandomModel({ ...options, size: 'tiny', seed: 3, gguf: path });
     // prompts of 3…78 tokens: longer ones span several prefill chunks and pass the original context of the scaled-RoPE models
-    const prompts = Array.from({ length: 16 }, (_, i) => Array.from({ length: 3 + i * 5 }, (_, j) => 10 + ((i * 31 + j * 7) % 400)));
-    const s = await Scheduler.load({ model: path, parallel: 16, prefillChunk: 8 });
-    const single = await loadModel(path, { worker: false });
-    try {
-      const alone: number[][] = [];
-      for (const p of prompts) alone.push((await s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
-      const batched = await Promise.all(prompts.map((p) => s.generate(p, { temperature: 0, maxTokens: 24, ignoreEos: true })));
-      for (let i = 0; i < prompts.length; i++) {
-        expect(batched[i]!.tokens).toEqual(alone[i]);
-        expect(alone[i]).toEqual((await single.generate(prompts[i]!, { temperature: 0, maxTokens: 24, ignoreEos: true })).tokens);
-      }
-    } finally {
-      await s.close();
-      await single.dispose();
-    }
+    await expectBatchingEqualsGenerate(path, { requests: 16, maxTokens: 24, alone: true });
   });
 });

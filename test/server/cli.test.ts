@@ -2,39 +2,13 @@
  * `tensorloom serve` as a child process (toy engine, loopback): it serves, and on SIGTERM it stops
  * taking requests, finishes the one in flight, and exits 0.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { post } from './helpers.js';
+import { post, startServe } from './helpers.js';
 import { encode, expected } from './toy-engine.js';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; base: Promise<string>; stderr: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'ts/cli.ts'), 'serve', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-  });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const base = new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited early (${code}): ${err}`)));
-  });
-  base.catch(() => {}); // tests that expect an early exit never await it
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, base, stderr: () => err, exit };
-}
 
 describe('tensorloom serve (CLI)', () => {
   it('drains the request in flight on SIGTERM, refuses new ones, then exits 0', async () => {
-    const cli = startCli(['--model', 'toy', '--engine', 'test/server/toy-engine.ts', '--port', '0', '--parallel', '2'], { TOY_STEP_MS: '10' });
+    const cli = startServe(['--model', 'toy', '--engine', 'test/server/toy-engine.ts', '--port', '0', '--parallel', '2'], { TOY_STEP_MS: '10' });
     try {
       const base = await cli.base;
       expect((await fetch(`${base}/health`)).status).toBe(200);
@@ -69,13 +43,13 @@ describe('tensorloom serve (CLI)', () => {
   });
 
   it('bad flags and a model that cannot load give clear errors and a non-zero exit', async () => {
-    const a = startCli(['--model', 'toy', '--port', 'eighty']);
+    const a = startServe(['--model', 'toy', '--port', 'eighty']);
     expect(await a.exit).toBe(1);
     expect(a.stderr()).toMatch(/--port must be an integer in \[0, 65535\], got 'eighty'/);
-    const b = startCli(['--nope']);
+    const b = startServe(['--nope']);
     expect(await b.exit).toBe(2);
     expect(b.stderr()).toMatch(/Unknown option '--nope'/);
-    const c = startCli(['--model', '/nonexistent/model.gguf', '--port', '0']);
+    const c = startServe(['--model', '/nonexistent/model.gguf', '--port', '0']);
     expect(await c.exit).toBe(1);
   });
 });

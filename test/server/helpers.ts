@@ -1,7 +1,10 @@
-/** Loopback HTTP helpers for the server tests. */
+/** Loopback HTTP helpers for the server tests, and `tensorloom serve` as a child process. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ServeHandler } from '../../ts/server/http.js';
+import { repoRoot } from '../formats/helpers.js';
 
 export const toyEngine = new URL('./toy-engine.ts', import.meta.url).href;
 
@@ -51,4 +54,29 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000)
     if (Date.now() - t0 > ms) throw new Error('timed out waiting for a condition');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * `tensorloom serve ARGS` as a child process (environment: ours with `env` over it): `base` resolves
+ * to the URL it prints once listening and rejects, with its stderr, if it exits first.
+ */
+export function startServe(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; base: Promise<string>; stderr: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'ts/cli.ts'), 'serve', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const base = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited early (${code}): ${err}`)));
+  });
+  base.catch(() => {}); // tests that expect an early exit never await it
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, base, stderr: () => err, exit };
 }

@@ -2,37 +2,17 @@
  * `tensorloom serve --api-key / TENSORLOOM_API_KEY / --cors` as a child process (toy engine,
  * loopback), and the handler that answers while the model loads.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadingHandler } from '../../ts/server/loading.js';
-import { listen } from './helpers.js';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+import { listen, startServe } from './helpers.js';
 
 async function withServe(args: string[], env: Record<string, string>, body: (base: string) => Promise<void>): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'ts/cli.ts'), 'serve', '--model', 'toy', '--engine', 'test/server/toy-engine.ts', '--port', '0', '--parallel', '1', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, TENSORLOOM_API_KEY: '', ...env },
-  });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const cli = startServe(['--model', 'toy', '--engine', 'test/server/toy-engine.ts', '--port', '0', '--parallel', '1', ...args], { TENSORLOOM_API_KEY: '', ...env });
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited early (${code}): ${err}`)));
-    });
-    await body(base);
+    await body(await cli.base);
   } finally {
-    child.kill('SIGTERM');
-    expect(await exit).toBe(0);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exit).toBe(0);
   }
 }
 

@@ -14,8 +14,19 @@
  * Each shortcut gives the same distribution as masking first; when it cannot decide within its
  * budget (few tokens allowed, as right after '{'), the full mask runs, and it is memoised per state.
  */
+import { compileGrammar, grammarFromOptions, type GrammarOptions } from '../grammar/compile.js';
 import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { ResolvedSampling, Sampler } from './sampler.js';
+import type { GenerationTokenizer } from './types.js';
+
+/** The grammar constraint the options ask for (grammar / jsonSchema / jsonObject), ended by `eosIds`, or null. */
+export function grammarConstraint(options: GrammarOptions, tokenizer: GenerationTokenizer, eosIds: readonly number[]): GrammarConstraint | null {
+  const gbnf = grammarFromOptions(options);
+  if (gbnf === null) return null;
+  const table = tokenizer.tokenTable?.();
+  if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
+  return compileGrammar(gbnf, table).start(eosIds);
+}
 
 /** Candidates examined, best first, before falling back to the full mask. */
 const SCAN = 64;

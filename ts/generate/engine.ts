@@ -6,14 +6,13 @@
  */
 import { encodeTemplated } from '../chat/encode.js';
 import { isTemplatedText } from '../chat/types.js';
-import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
-import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { Transformer } from '../models/transformer.js';
 import { AbortError as BaseAbortError } from '../server/errors.js';
 import { beamSearchSync } from './beam-search.js';
 import { DecoderBeams } from './decoder-beams.js';
 import { GenerationOutput, LogprobTools } from './generation-output.js';
-import { ConstrainedSampler } from './constrained-sample.js';
+import { ConstrainedSampler, grammarConstraint } from './constrained-sample.js';
+import { decodeLoop } from './decode-loop.js';
 import { validateGenerateOptions } from './options.js';
 import { resolveSampling, Sampler } from './sampler.js';
 import type { GenerateOptions, GenerateResult, GenerationTokenizer, Prompt } from './types.js';
@@ -106,7 +105,7 @@ export class Engine {
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
     const sampling = resolveSampling(options);
-    const constraint = this.constraint(options);
+    const constraint = grammarConstraint(options, this.tokenizer, this.eosIds);
     const ids = this.encode(prompt, options.addBos);
     const model = this.model;
     const ctx = model.contextLength;
@@ -124,7 +123,7 @@ export class Engine {
     // A recurrent state (hybrid models) cannot be cut back like the KV cache: resume from its kept snapshot.
     if (model.cache.recurrent) reuse = model.cache.recurrent.rewindTo(reuse);
     for (let i = reuse; i < ids.length; i++) history[i] = ids[i]!;
-    let length = ids.length;
+    const length = ids.length;
 
     const aborted = hooks.aborted ?? (() => false);
     const eos = options.ignoreEos ? [] : this.eosIds;
@@ -140,7 +139,7 @@ export class Engine {
       throw new RangeError('tensorloom: numBeams > 1 (beam search) needs a KV cache it can copy per beam; this model has recurrent layers, use numBeams 1');
     }
     const tPrefill = performance.now();
-    let logits = model.forward(history.subarray(reuse, length), reuse);
+    const logits = model.forward(history.subarray(reuse, length), reuse);
     const prefillMs = performance.now() - tPrefill;
 
     if (useBeams) {
@@ -172,41 +171,15 @@ export class Engine {
       return out.result(best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length', { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens: beams.forwards });
     }
 
-    this.sampler.reset(sampling);
-    let finishReason: GenerateResult['finishReason'] = 'length';
-    let decodeSteps = 0;
-    const tDecode = performance.now();
-    for (let i = 0; i < maxTokens; i++) {
-      if (aborted()) out.abort();
-      out.capture(logits); // the model's distribution, before the sampler edits the row
-      const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
-      if (eos.includes(id)) {
-        finishReason = 'stop';
-        break;
-      }
-      constraint?.accept(id);
-      if (out.push(id) || constraint?.finished) {
-        finishReason = 'stop'; // a stop string; or a grammar that admits nothing more ends the text, as EOS would
-        break;
-      }
-      if (i + 1 === maxTokens || length >= ctx) break; // no room or no need to run this token
-      history[length] = id;
-      this.one[0] = id;
-      logits = model.forward(this.one, length);
-      length++;
-      decodeSteps++;
-    }
-    out.finish();
-    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens: decodeSteps });
-  }
-
-  /** The grammar constraint the options ask for (grammar / jsonSchema / jsonObject), or null. */
-  private constraint(options: EngineOptions): GrammarConstraint | null {
-    const gbnf = grammarFromOptions(options);
-    if (gbnf === null) return null;
-    const table = this.tokenizer.tokenTable?.();
-    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
-    return compileGrammar(gbnf, table).start(this.eosIds);
+    const { finishReason, tDecode, decodeTokens } = decodeLoop({
+      sampler: this.sampler, constrained: this.constrained, sampling, constraint, out, aborted, eos, maxTokens,
+      history, length, limit: ctx, logits,
+      step: (at) => {
+        this.one[0] = history[at]!;
+        return model.forward(this.one, at);
+      },
+    });
+    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: reuse }, { t0, prefillMs, prefillTokens: ids.length - reuse, tDecode, decodeTokens });
   }
 
   /** Forgets the cached prefix (the next call runs its whole prompt). */

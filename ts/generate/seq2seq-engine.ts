@@ -8,11 +8,10 @@
  * numBeams > 1, runs beam search over that one encoded source (./seq2seq-beams.ts).
  */
 import { isTemplatedText } from '../chat/types.js';
-import { compileGrammar, grammarFromOptions } from '../grammar/compile.js';
-import type { GrammarConstraint } from '../grammar/token-mask.js';
 import type { EncoderDecoder } from '../models/encoder-decoder.js';
 import { beamSearchSync } from './beam-search.js';
-import { ConstrainedSampler } from './constrained-sample.js';
+import { ConstrainedSampler, grammarConstraint } from './constrained-sample.js';
+import { decodeLoop } from './decode-loop.js';
 import type { EngineHooks, EngineOptions } from './engine.js';
 import { GenerationOutput, LogprobTools } from './generation-output.js';
 import { Seq2SeqBeams } from './seq2seq-beams.js';
@@ -77,7 +76,7 @@ export class Seq2SeqEngine {
     validateGenerateOptions(options, 'engine');
     const maxTokens = options.maxTokens ?? 256;
     const sampling = resolveSampling(options);
-    const constraint = this.constraint(options);
+    const constraint = grammarConstraint(options, this.tokenizer, this.eosIds);
     if (options.addBos !== undefined) throw new TypeError('tensorloom: addBos is a decoder-only option: an encoder-decoder source gets no BOS (T5 appends </s>)');
     const ids = this.encode(prompt);
     const model = this.model;
@@ -95,35 +94,15 @@ export class Seq2SeqEngine {
     const state = model.start(model.encode(Int32Array.from(ids)));
     const history = this.history;
     history[0] = model.spec.decoderStartTokenId;
-    let length = 1;
-    let logits = model.decode(state, history.subarray(0, 1));
+    const logits = model.decode(state, history.subarray(0, 1));
     const prefillMs = performance.now() - tPrefill;
 
-    this.sampler.reset(sampling);
-    let finishReason: GenerateResult['finishReason'] = 'length';
-    let decodeSteps = 0;
-    const tDecode = performance.now();
-    for (let i = 0; i < maxTokens; i++) {
-      if (aborted()) out.abort();
-      out.capture(logits); // the model's distribution, before the sampler edits the row
-      const id = constraint ? this.constrained.sample(constraint, sampling, logits, history, length) : this.sampler.sample(logits, history, length);
-      if (eos.includes(id)) {
-        finishReason = 'stop';
-        break;
-      }
-      constraint?.accept(id);
-      if (out.push(id) || constraint?.finished) {
-        finishReason = 'stop';
-        break;
-      }
-      if (i + 1 === maxTokens || length >= model.maxTarget) break;
-      history[length] = id;
-      logits = model.decode(state, history.subarray(length, length + 1));
-      length++;
-      decodeSteps++;
-    }
-    out.finish();
-    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens: decodeSteps });
+    const { finishReason, tDecode, decodeTokens } = decodeLoop({
+      sampler: this.sampler, constrained: this.constrained, sampling, constraint, out, aborted, eos, maxTokens,
+      history, length: 1, limit: model.maxTarget, logits,
+      step: (at) => model.decode(state, history.subarray(at, at + 1)),
+    });
+    return out.result(finishReason, { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens });
   }
 
   /**
@@ -153,15 +132,6 @@ export class Seq2SeqEngine {
     if (search.aborted) out.abort();
     // beams.forwards: decoder tokens run over all beams (the start token included)
     return out.result(best?.eos !== null && best?.eos !== undefined ? 'stop' : 'length', { promptTokens: ids.length, cachedPromptTokens: 0 }, { t0, prefillMs, prefillTokens: ids.length, tDecode, decodeTokens: beams.forwards });
-  }
-
-  /** The grammar constraint the options ask for, or null (as the decoder Engine). */
-  private constraint(options: EngineOptions): GrammarConstraint | null {
-    const gbnf = grammarFromOptions(options);
-    if (gbnf === null) return null;
-    const table = this.tokenizer.tokenTable?.();
-    if (!table) throw new TypeError('tensorloom: this tokenizer cannot be used for grammar-constrained sampling');
-    return compileGrammar(gbnf, table).start(this.eosIds);
   }
 
   /** Nothing is cached across calls (each source is encoded afresh). */
