@@ -244,7 +244,7 @@ export async function randomLlama(size: 'tiny' | '110m' | '1b', type: 'f32' | 'f
  * plain `llama` first (the baseline each family's decode time per token is compared with), then
  * Llama 3 RoPE scaling, Mixtral and the other families.
  */
-const FAMILIES = [
+export const FAMILIES = [
   { name: 'llama', options: { arch: 'llama' } },
   { name: 'llama3-rope', options: { arch: 'llama', ropeScaling: 'llama3' } },
   { name: 'mixtral-4x', options: { arch: 'llama', experts: 4 } },
@@ -266,7 +266,7 @@ const F16_ONLY = new Set(['qwen35', 'qwen3next', 'gemma4']);
 
 const SIZE_LABEL = { tiny: 'tiny Llama', '110m': '110M Llama', '1b': '1B-shaped Llama' } as const;
 
-interface BenchModel {
+export interface BenchModel {
   name: string;
   path: string;
   /** families-tiny / families-110m: the family and size, for the comparison with llama. */
@@ -310,22 +310,31 @@ async function benchModels(which: string[], only: string[] | null): Promise<Benc
     }
   }
   for (const size of ['tiny', '110m'] as const) {
-    if (!which.includes(`families-${size}`)) continue;
-    const dir = join(tmpdir(), 'tensorloom-bench');
-    mkdirSync(dir, { recursive: true });
-    const { makeRandomModel } = await import('../scripts/make-random-model.js');
-    const type = size === 'tiny' ? 'f32' : 'q8_0';
-    for (const f of FAMILIES) {
-      if (only && !only.includes(f.name)) continue;
-      // the writers that go straight to GGUF (hybrids, gemma4) take f32 / f16 only
-      const t = type === 'q8_0' && F16_ONLY.has(f.name) ? 'f16' : type;
-      const p = join(dir, `${f.name}-${size}-${t}.gguf`);
-      if (!existsSync(p)) {
-        console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
-        makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
-      }
-      out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p, family: f.name, size });
+    if (which.includes(`families-${size}`)) out.push(...(await familyModels(size, only)));
+  }
+  return out;
+}
+
+/**
+ * The random model of each family (all of FAMILIES, or those in `only`) at `size`: tiny in f32,
+ * 110M in q8_0 (f16 for the writers that go straight to GGUF), written once to the temp dir.
+ */
+export async function familyModels(size: 'tiny' | '110m', only: readonly string[] | null): Promise<Array<BenchModel & { family: string; size: string }>> {
+  const out: Array<BenchModel & { family: string; size: string }> = [];
+  const dir = join(tmpdir(), 'tensorloom-bench');
+  mkdirSync(dir, { recursive: true });
+  const { makeRandomModel } = await import('../scripts/make-random-model.js');
+  const type = size === 'tiny' ? 'f32' : 'q8_0';
+  for (const f of FAMILIES) {
+    if (only && !only.includes(f.name)) continue;
+    // the writers that go straight to GGUF (hybrids, gemma4) take f32 / f16 only
+    const t = type === 'q8_0' && F16_ONLY.has(f.name) ? 'f16' : type;
+    const p = join(dir, `${f.name}-${size}-${t}.gguf`);
+    if (!existsSync(p)) {
+      console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
+      makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
     }
+    out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p, family: f.name, size });
   }
   return out;
 }

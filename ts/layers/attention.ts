@@ -7,7 +7,7 @@
  * rotates q on the fly and the new keys in place. With an f16 cache q and k are rotated first (in
  * f32, as llama.cpp does) and k/v converted to f16 before they are stored.
  */
-import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
+import type { AttentionShape, Backend, RopeOptions, Weights } from '../backend/types.js';
 import type { KVCache, KVRing } from './kv-cache.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { RopeTable } from './rope-table.js';
@@ -158,9 +158,12 @@ export class Attention {
       q = ws.rows('attn.q', M, qDim);
       k = ws.rows('attn.k', M, kvDim);
       v = ws.rows('attn.v', M, kvDim);
-      this.q.forward(q, x, M);
-      this.k!.forward(k, x, M);
-      this.v!.forward(v, x, M);
+      if (M === 1) this.projectOne(q, k, v, x);
+      else {
+        this.q.forward(q, x, M);
+        this.k!.forward(k, x, M);
+        this.v!.forward(v, x, M);
+      }
     }
     if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
     if (this.kNorm && !this.sharedKv) this.kNorm.forward(k, k, M * this.nKvHeads);
@@ -368,6 +371,24 @@ export class Attention {
         kc.subarray(base * kvDim, (base + len) * kvDim), vc.subarray(base * kvDim, (base + len) * kvDim) as typeof kc, shape,
       );
     }
+  }
+
+  private qkvOuts: [Float32Array, Float32Array, Float32Array] | null = null;
+  private qkvWeights: readonly [Weights, Weights, Weights] | null = null;
+
+  /**
+   * One token's q, k, v from the separate matrices as one matmulTMany (x quantized once, one pool
+   * job; the same bits as three matmulT), then their biases.
+   */
+  private projectOne(q: Float32Array, k: Float32Array, v: Float32Array, x: Float32Array): void {
+    const outs = this.qkvOuts;
+    if (!outs || outs[0] !== q || outs[1] !== k || outs[2] !== v) this.qkvOuts = [q, k, v];
+    this.qkvWeights ??= [this.q.weight, this.k!.weight, this.v!.weight];
+    this.backend.matmulTMany(this.qkvOuts!, x, this.qkvWeights, 1);
+    const b = this.backend;
+    if (this.q.bias) b.add(q, q, this.q.bias);
+    if (this.k!.bias) b.add(k, k, this.k!.bias);
+    if (this.v!.bias) b.add(v, v, this.v!.bias);
   }
 
   private splitOf: Float32Array | null = null;
