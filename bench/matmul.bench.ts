@@ -17,7 +17,14 @@
  * on 1×4096×4096 and 1×2048×8192 as a share of the measured read bandwidth, small-M (M = 8) and
  * GEMM (M = 128) GFLOP/s. Quantized types multiply int8-quantized activations (matmul.h).
  * Flags: --quick (fewer shapes and samples), --quant (only the per-type section),
- * --types=q4_k,q8_0 (only those types in it).
+ * --types=q4_k,q8_0 (only those types in it), --blas (only f32 against OpenBLAS, below).
+ *
+ * --blas: f32 GEMM against OpenBLAS on prefill shapes (M = 64, 128, 512 × 768×768, 768→2048,
+ * 2048→768, 4096×4096, and 1024³) at 1 and 2 threads. For each shape and thread count the two
+ * alternate for BLAS_ROUNDS rounds (OpenBLAS, ours, OpenBLAS, ours, …), each round a median of 7
+ * samples, so load from other processes hits both alike; the table gives the medians over rounds
+ * and the median of the per-round ratios. 1 thread: CPU-time GFLOP/s (the fair figure on a shared
+ * machine); 2 threads: wall-time GFLOP/s.
  * Writes bench/results/matmul.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -32,6 +39,12 @@ const SHAPES: [number, number, number][] = [
   [1, 768, 768], [1, 4096, 4096], [1, 768, 32000], [8, 768, 768], [64, 768, 3072], [128, 768, 768], [512, 512, 512], [1024, 1024, 1024],
 ];
 const DTYPES: DType[] = ['f32', 'f16', 'q8_0'];
+/** --blas: M ≥ 64 prefill shapes (M × N × K; N×K = out×in features of the weight). */
+const BLAS_SHAPES: [number, number, number][] = [
+  ...[64, 128, 512].flatMap((M): [number, number, number][] => [[M, 768, 768], [M, 2048, 768], [M, 768, 2048], [M, 4096, 4096]]),
+  [1024, 1024, 1024],
+];
+const BLAS_ROUNDS = 3;
 const THREADS = [1, 2];
 const BYTES_PER_WEIGHT = (t: DType): number => WEIGHT_TYPES[t].blockBytes / WEIGHT_TYPES[t].blockSize;
 /** The JS baseline runs once per shape, and only up to this many multiply-adds (512³)... */
@@ -136,6 +149,11 @@ export async function run(flags: string[]): Promise<void> {
   // ── peers: memory bandwidth and OpenBLAS ──────────────────────────────────────────────────
   const bw = readBandwidth(THREADS, quick ? 256 : 512);
   printTable(`memory read bandwidth (bench/peers/membw.c, median of 9 passes over ${quick ? 256 : 512} MiB)`, THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
+  if (flags.includes('--blas')) {
+    runBlas(quick);
+    native.setThreads(startThreads);
+    return;
+  }
   if (flags.includes('--quant')) {
     const quant = runWeightTypes(flags, bw);
     native.setThreads(startThreads);
@@ -221,6 +239,56 @@ export async function run(flags: string[]): Promise<void> {
     openblas: blasNote,
     results,
   });
+}
+
+// ── f32 against OpenBLAS, alternating (--blas) ─────────────────────────────────────────────────
+
+function runBlas(quick: boolean): void {
+  const native = getBackend('native');
+  if (!openblasAvailable()) {
+    console.log('OpenBLAS: not installed (Debian: apt-get install libopenblas-dev)');
+    return;
+  }
+  const bin = compile('openblas_sgemm', ['-lopenblas']);
+  if (!bin.path) {
+    console.log(`OpenBLAS: harness did not compile (${bin.why})`);
+    return;
+  }
+  const timing = { samples: 7, minSampleMs: quick ? 10 : 20 };
+  const rounds = quick ? 1 : BLAS_ROUNDS;
+  const rows: Row[] = [];
+  const results: Record<string, unknown>[] = [];
+  let core = 'unknown';
+  for (const [M, N, K] of BLAS_SHAPES) {
+    const a = new Float32Array(M * K).map(() => Math.random() * 2 - 1);
+    const w = randomWeights('f32', N, K);
+    const out = new Float32Array(M * N);
+    for (const t of THREADS) {
+      native.setThreads(t);
+      const one = t === 1;
+      const ours: number[] = [], theirs: number[] = [], ratios: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const b = openblasTimes(bin.path, t, [[M, N, K]]);
+        core = b.core;
+        const bt = b.times.get(`${M}x${N}x${K}`)!;
+        const o = timeBoth(() => native.matmulT(out, a, w, M), timing);
+        const bMs = one ? bt.cpuMs : bt.ms, oMs = one ? o.cpuMs : o.ms;
+        ours.push(oMs);
+        theirs.push(bMs);
+        ratios.push(bMs / oMs);
+      }
+      const oMs = median(ours), bMs = median(theirs);
+      rows.push({
+        shape: `${M}×${N}×${K}`, thr: t, time: one ? 'cpu' : 'wall', 'ours GFLOP/s': gflops(M, N, K, oMs),
+        'BLAS GFLOP/s': gflops(M, N, K, bMs), '×BLAS': median(ratios),
+      });
+      results.push({ M, N, K, threads: t, time: one ? 'cpu' : 'wall', oursMs: oMs, openblasMs: bMs, ratio: median(ratios), rounds });
+    }
+  }
+  const unset = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
+  const note = `OpenBLAS cblas_sgemm core ${core} (its own choice${unset.length ? `: ${unset.join(', ')} unset for its process` : ''})`;
+  printTable(`f32 matmulT (isa ${native.info().isa}) vs ${note}; medians of ${rounds} alternating rounds; 1 thread CPU time, 2 threads wall`, rows);
+  writeResults('matmul-blas', { note, rounds, results });
 }
 
 // ── every weight type of the table ─────────────────────────────────────────────────────────────

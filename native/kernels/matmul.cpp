@@ -20,8 +20,13 @@ namespace {
 
 // Cache blocking of the packed GEMM (BLIS loop order jc → pc → ic → jr → ir): the KC×NC B block
 // (1 MiB) is packed once and reused by every A block; the MC×KC A block (96 KiB) stays in L2
-// while the KC×NR B micro-panels (32 KiB each) stream past it. Tuned on Zen 4 (32 KiB L1d, 1 MiB
+// while the KC×NR B micro-panels (32 / 64 KiB) stream past it. Tuned on Zen 4 (32 KiB L1d, 1 MiB
 // L2) against OpenBLAS with paired CPU-time runs; KC 256..768 and MC 48..144 were within a few %.
+// Re-checked on Zen 5 (48 KiB L1d, 1 MiB L2, AVX-512): KC 256..512 × MC 48..144 × NC 512..1024
+// within the noise of a loaded machine (±3 %); NC = 4096 (one A packing per K block) was 5 % slower
+// on 512×4096×4096. What did count there: A packed with 8×8 transposes instead of scalar loads
+// (A is packed once per NC columns), the next B panel's weights prefetched while the first A block
+// runs over the current one, and the out tile prefetched at the start of each micro-kernel.
 constexpr int64_t kKC = 512;  // a multiple of 32, so a Q8_0 block never straddles two K blocks
 constexpr int64_t kMC = 48;   // a multiple of every MR (6)
 constexpr int64_t kNC = 512;  // a multiple of every NR (16, 32)
@@ -121,6 +126,34 @@ float* pack_all_a(const GemmIsa& isa, const float* a, int64_t M, int64_t K) {
   });
   return packed;
 }
+// The cache lines a B panel is packed from (nr columns of B, kc steps of k from k0): for matmul_t
+// nr weight rows of kc weights, for matmul kc rows of b of nr floats. prefetch(n, k0, l0, l1)
+// touches lines [l0, l1) of `lines` for the panel whose first column is n (none past column N).
+struct PanelSource {
+  const float* b;    // matmul's b, or null
+  const char* w;     // matmul_t's weights
+  int64_t N, ld;     // columns of B; bytes per source row (a weight row, or a row of b)
+  int64_t elt;       // bytes per element
+  int64_t rows, lpr; // source rows per panel, lines touched per row (+1: rows need not start on a line)
+  int64_t lines;
+  PanelSource(const BSource& src, int64_t N_, int64_t K, int64_t kc, int64_t nr)
+      : b(src.b), w((const char*)src.w), N(N_) {
+    elt = b ? 4 : type_row_bytes(*weight_type(src.wt), 1);
+    ld = b ? N * 4 : type_row_bytes(*weight_type(src.wt), K);
+    rows = b ? kc : nr;
+    lpr = ((b ? nr : kc) * elt + 63) / 64 + 1;
+    lines = rows * lpr;
+  }
+  void prefetch(int64_t n, int64_t k0, int64_t l0, int64_t l1) const {
+    if (n >= N) return;
+    for (int64_t l = l0; l < l1; l++) {
+      const int64_t r = l / lpr, off = (l % lpr) * 64;
+      const char* p = b ? (const char*)(b + (k0 + r) * N + n) + off : w + (n + r) * ld + k0 * elt + off;
+      if (!b && n + r >= N) return;
+      __builtin_prefetch(p, 0, 2);
+    }
+  }
+};
 
 // out[m0..m1, n0..n1) of the product, with packing and cache blocking, on the calling thread.
 // `packed_a` (from pack_all_a, or null to pack A block by block here) needs m0 = 0.
@@ -135,6 +168,7 @@ void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& s
     const int64_t nc = std::min(kNC, n1 - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
+      const PanelSource next(src, N, K, kc, nr);
       const int accumulate = pc > 0;
       for (int64_t ic = m0; ic < m1; ic += kMC) {
         const int64_t mc = std::min(kMC, m1 - ic);
@@ -151,8 +185,16 @@ void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& s
             else
               isa.pack_bt(pb + jr * kc, src.w, src.wt, K, jc + jr, nrr, pc, kc);
           }
+          // While the first A block runs over this panel, bring the next panel's source into the
+          // caches a slice per micro-tile, so its packing does not wait on memory.
+          const int64_t next_lines = ic == m0 && jr + nr < nc ? next.lines : 0;
+          const int64_t tiles = (mc + mr - 1) / mr;
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+            if (next_lines) {
+              const int64_t t = ir / mr;
+              next.prefetch(jc + jr + nr, pc, next_lines * t / tiles, next_lines * (t + 1) / tiles);
+            }
             float* c = out + (ic + ir) * N + jc + jr;
             if (mrr == mr && nrr == nr) {
               isa.micro(kc, pa + ir * kc, pb + jr * kc, c, N, accumulate);

@@ -329,8 +329,21 @@ void gemv(float* out, const float* a, const float* b, int64_t K, int64_t N, int6
   }
 }
 
+// 8 k steps at a time: the MR rows (zeros past mr, MR ≤ 8) as an 8×8 block, transposed, each
+// column's first MR floats stored in k order (masked stores: nothing past the panel is written).
 void pack_a(float* pa, const float* a, int64_t lda, int64_t mr, int64_t kc) {
-  for (int64_t k = 0; k < kc; k++)
+  static_assert(kMR == 6, "pack_a's store mask has 6 lanes");
+  int64_t k = 0;
+  if (mr == kMR) {
+    const __m256i mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    for (; k + 8 <= kc; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) r[i] = i < kMR ? _mm256_loadu_ps(a + i * lda + k) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int t = 0; t < 8; t++) _mm256_maskstore_ps(pa + (k + t) * kMR, mask, r[t]);
+    }
+  }
+  for (; k < kc; k++)
     for (int i = 0; i < kMR; i++) pa[k * kMR + i] = i < mr ? a[i * lda + k] : 0.0f;
 }
 
@@ -359,6 +372,9 @@ void pack_b(float* pb, const float* b, int64_t ldb, int64_t nr, int64_t kc) {
 
 // The 6×16 register tile: 12 accumulators, 2 B loads and 6 broadcasts per k step.
 void micro(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate) {
+  // The tile of out is read and written only after the k loop: fetch its lines now, so the loop
+  // hides their latency (out can be far larger than the caches).
+  for (int i = 0; i < kMR; i++) __builtin_prefetch(c + i * ldc, 1, 3);
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
