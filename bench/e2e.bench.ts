@@ -10,7 +10,7 @@
  * Models: stories260K f32 (../shared); the 110M-parameter random Llama in f32 / f16 / q8_0
  * (written to the temp dir by scripts/make-random-model.ts when missing); `110m-quant`: that model
  * quantized by llama.cpp's own quantizer (../shared/tools/llama-quantize.sh) to q6_k, q5_k_m,
- * q4_k_m and q4_0; `1b`: a random Llama-3.2-1B-shaped model (dim 2048, 16 layers, 32 heads,
+ * q4_k_m, q4_0 and q8_0; `1b`: a random Llama-3.2-1B-shaped model (dim 2048, 16 layers, 32 heads,
  * 8 KV heads, FFN 8192, vocab 128256; written as f16, ≈ 2.5 GB) quantized to q4_k_m and q8_0
  * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
@@ -286,7 +286,7 @@ async function benchModels(which: string[], only: string[] | null): Promise<Benc
   }
   const quant: Array<['tiny' | '110m' | '1b', 'f32' | 'f16', string[]]> = [];
   if (which.includes('tiny-quant')) quant.push(['tiny', 'f32', ['q6_k', 'q4_k_m']]);
-  if (which.includes('110m-quant')) quant.push(['110m', 'f32', ['q6_k', 'q5_k_m', 'q4_k_m', 'q4_0']]);
+  if (which.includes('110m-quant')) quant.push(['110m', 'f32', ['q6_k', 'q5_k_m', 'q4_k_m', 'q4_0', 'q8_0']]);
   if (which.includes('1b')) quant.push(['1b', 'f16', ['q4_k_m', 'q8_0']]);
   for (const [size, base, types] of quant) {
     const src = await randomLlama(size, base);
