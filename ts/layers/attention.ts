@@ -7,12 +7,12 @@
  * rotates q on the fly and the new keys in place. With an f16 cache q and k are rotated first (in
  * f32, as llama.cpp does) and k/v converted to f16 before they are stored.
  */
-import type { AttentionShape, Backend, RopeOptions, Weights } from '../backend/types.js';
+import type { AttentionShape, Backend, RopeOptions } from '../backend/types.js';
 import type { KVCache, KVRing } from './kv-cache.js';
 import type { RMSNorm } from './rmsnorm.js';
 import type { RopeTable } from './rope-table.js';
 import type { Step } from './step.js';
-import type { Linear } from './linear.js';
+import { SharedProjections, type Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
 export interface AttentionOptions {
@@ -158,7 +158,7 @@ export class Attention {
       q = ws.rows('attn.q', M, qDim);
       k = ws.rows('attn.k', M, kvDim);
       v = ws.rows('attn.v', M, kvDim);
-      if (M === 1) this.projectOne(q, k, v, x);
+      if (M === 1) (this.qkvShared ??= new SharedProjections([this.q, this.k!, this.v!])).forward([q, k, v], x, 1);
       else {
         this.q.forward(q, x, M);
         this.k!.forward(k, x, M);
@@ -373,23 +373,8 @@ export class Attention {
     }
   }
 
-  private qkvOuts: [Float32Array, Float32Array, Float32Array] | null = null;
-  private qkvWeights: readonly [Weights, Weights, Weights] | null = null;
-
-  /**
-   * One token's q, k, v from the separate matrices as one matmulTMany (x quantized once, one pool
-   * job; the same bits as three matmulT), then their biases.
-   */
-  private projectOne(q: Float32Array, k: Float32Array, v: Float32Array, x: Float32Array): void {
-    const outs = this.qkvOuts;
-    if (!outs || outs[0] !== q || outs[1] !== k || outs[2] !== v) this.qkvOuts = [q, k, v];
-    this.qkvWeights ??= [this.q.weight, this.k!.weight, this.v!.weight];
-    this.backend.matmulTMany(this.qkvOuts!, x, this.qkvWeights, 1);
-    const b = this.backend;
-    if (this.q.bias) b.add(q, q, this.q.bias);
-    if (this.k!.bias) b.add(k, k, this.k!.bias);
-    if (this.v!.bias) b.add(v, v, this.v!.bias);
-  }
+  /** One token's q, k, v from the separate matrices as one backend call (x quantized once, one pool job). */
+  private qkvShared: SharedProjections | null = null;
 
   private splitOf: Float32Array | null = null;
   private splitViews: [Float32Array, Float32Array, Float32Array] | null = null;

@@ -11,7 +11,7 @@
  * matrix per value head, in a `RecurrentState`; constant in the sequence length.
  */
 import type { Backend, GatedDeltaShape } from '../backend/types.js';
-import { forwardShared, type Linear } from './linear.js';
+import { SharedProjections, type Linear } from './linear.js';
 import type { RecurrentLayerSpec, RecurrentState } from './recurrent-state.js';
 import type { Workspace } from './workspace.js';
 
@@ -60,7 +60,7 @@ export class GatedDeltaNet {
   /** Grouped key heads repeated to one per value head before the kernel (Qwen3-Next with Hv > Hk). */
   private readonly repeatKeys: boolean;
   /** qkv, gate, β, α: the projections of the layer input. */
-  private readonly inputs: readonly Linear[];
+  private readonly inputs: SharedProjections;
 
   constructor(
     private readonly backend: Backend,
@@ -99,7 +99,7 @@ export class GatedDeltaNet {
     };
     if (o.keyHeads !== undefined && o.keyHeads !== 'tiled' && o.keyHeads !== 'grouped') throw new RangeError(`tensorloom: GatedDeltaNet keyHeads must be 'tiled' or 'grouped', got '${String(o.keyHeads)}'`);
     this.repeatKeys = o.keyHeads === 'grouped' && Hv !== Hk;
-    this.inputs = [o.qkv, o.gate, o.beta, o.alpha];
+    this.inputs = new SharedProjections([o.qkv, o.gate, o.beta, o.alpha]);
     this.shape = { T: 1, Hk: this.repeatKeys ? Hv : Hk, Hv, Dk, Dv, chunk: o.chunk ?? 64 };
   }
 
@@ -122,7 +122,7 @@ export class GatedDeltaNet {
     const v = ws.rows('gdn.v', T, Hv * Dv);
     const o = ws.rows('gdn.o', T, Hv * Dv);
     // the four input projections read x: one matmul call (x quantized once, one thread-pool job)
-    forwardShared([mixed, z, beta, g], x, T, this.inputs);
+    this.inputs.forward([mixed, z, beta, g], x, T);
     // A forward pass may want the state after `split` rows (a prompt's last token but one) kept:
     // conv and delta rule then run in two parts, each part of the state copied out in between.
     const split = state.snapshotRow(pos, T);

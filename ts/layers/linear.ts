@@ -40,20 +40,35 @@ export class Linear {
 }
 
 /**
- * outs[i][M, out_i] = x[M, in] · W_iᵀ (+ b_i) for projections that read the same input: one backend
- * call (matmulTMany: x quantized once per activation type, every projection's rows in one thread-pool
- * job), each output bit-identical to its own `forward`. Biases are added afterwards.
+ * Projections that read the same input, run as one backend call: outs[i][M, out_i] = x · W_iᵀ (+ b_i)
+ * through matmulTMany (x quantized once per activation type, every projection's rows in one
+ * thread-pool job), each output bit-identical to its own `forward`; biases are added afterwards.
+ * The weights list is built once and the outputs list kept while the buffers stay the same, so a
+ * layer calling this every token allocates nothing and the backend can reuse its checked call.
  */
-export function forwardShared(outs: readonly Float32Array[], x: Float32Array, M: number, linears: readonly Linear[]): void {
-  if (linears.length === 0 || outs.length !== linears.length) throw new RangeError(`tensorloom: forwardShared needs one output per projection (${outs.length} for ${linears.length})`);
-  const b = linears[0]!.backend;
-  for (const l of linears) {
-    if (l.inFeatures !== linears[0]!.inFeatures || l.backend !== b) throw new RangeError('tensorloom: forwardShared projections must share the input width and backend');
+export class SharedProjections {
+  private readonly weights: readonly Weights[];
+  private outs: Float32Array[] = [];
+
+  constructor(readonly linears: readonly Linear[]) {
+    const first = linears[0];
+    if (!first) throw new RangeError('tensorloom: SharedProjections needs at least one projection');
+    for (const l of linears) {
+      if (l.inFeatures !== first.inFeatures || l.backend !== first.backend) throw new RangeError('tensorloom: shared projections must have the same input width and backend');
+    }
+    this.weights = linears.map((l) => l.weight);
   }
-  if (linears.length === 1) {
-    linears[0]!.forward(outs[0]!, x, M);
-    return;
+
+  /** outs[i] = projection i of x [M, in]; `outs` in the order of the constructor's projections. */
+  forward(outs: readonly Float32Array[], x: Float32Array, M: number): void {
+    const n = this.linears.length;
+    if (outs.length !== n) throw new RangeError(`tensorloom: ${n} shared projections need ${n} outputs, got ${outs.length}`);
+    if (n === 1) {
+      this.linears[0]!.forward(outs[0]!, x, M);
+      return;
+    }
+    if (this.outs.length !== n || outs.some((o, i) => o !== this.outs[i])) this.outs = [...outs];
+    this.linears[0]!.backend.matmulTMany(this.outs, x, this.weights, M);
+    this.linears.forEach((l, i) => l.addBias(this.outs[i]!, M));
   }
-  b.matmulTMany(outs, x, linears.map((l) => l.weight), M);
-  linears.forEach((l, i) => l.addBias(outs[i]!, M));
 }

@@ -5,8 +5,8 @@
  * - GELU (GPT-2):   down(gelu(up(x)))
  * - ReLU (T5 v1.0):  down(relu(up(x)))
  */
-import type { Backend, GeluApproximation, Weights } from '../backend/types.js';
-import type { Linear } from './linear.js';
+import type { Backend, GeluApproximation } from '../backend/types.js';
+import { SharedProjections, type Linear } from './linear.js';
 import type { Workspace } from './workspace.js';
 
 export type MLPOptions =
@@ -39,9 +39,8 @@ export class MLP {
 
   private halvesOf: Float32Array | null = null;
   private halves: [Float32Array, Float32Array] | null = null;
-  /** Single-token gate/up as one matmulTMany (separate matrices): the outs and weights it passes, kept. */
-  private pairOuts: [Float32Array, Float32Array] | null = null;
-  private pairWeights: readonly [Weights, Weights] | null = null;
+  /** Single-token gate and up from the separate matrices as one backend call. */
+  private gateUpShared: SharedProjections | null = null;
 
   /** out[T, dim] = mlp(x[T, dim]). */
   forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
@@ -63,12 +62,10 @@ export class MLP {
       return;
     }
     const u = ws.rows('mlp.up', T, this.hidden);
-    if (T === 1 && (o.kind === 'swiglu' || o.kind === 'geglu') && !o.gate.bias && !o.up.bias) {
+    if (T === 1 && (o.kind === 'swiglu' || o.kind === 'geglu')) {
       // one call for both (the input quantized once, one pool job): what gateUp does, without a copy
       const g = ws.rows('mlp.gate', 1, this.hidden);
-      if (!this.pairOuts || this.pairOuts[0] !== g || this.pairOuts[1] !== u) this.pairOuts = [g, u];
-      this.pairWeights ??= [o.gate.weight, o.up.weight];
-      this.backend.matmulTMany(this.pairOuts, x, this.pairWeights, 1);
+      (this.gateUpShared ??= new SharedProjections([o.gate, o.up])).forward([g, u], x, 1);
       if (o.kind === 'swiglu') this.backend.swiglu(g, g, u);
       else {
         this.backend.gelu(g, g, 'tanh');

@@ -9,7 +9,7 @@ import { Attention } from './attention.js';
 import type { GatedDeltaNet } from './gated-delta-net.js';
 import type { KVCache } from './kv-cache.js';
 import type { LinearAttention } from './linear-attention.js';
-import { forwardShared, type Linear } from './linear.js';
+import { SharedProjections, type Linear } from './linear.js';
 import type { RecurrentLayerSpec, RecurrentState } from './recurrent-state.js';
 import type { Step } from './step.js';
 import type { Workspace } from './workspace.js';
@@ -118,7 +118,7 @@ export interface GatedAttentionOptions {
  */
 export class GatedAttention implements TokenMixer {
   private readonly inner: Attention;
-  private readonly inputs: readonly Linear[];
+  private readonly inputs: SharedProjections;
   constructor(
     private readonly backend: Backend,
     readonly o: GatedAttentionOptions,
@@ -130,7 +130,7 @@ export class GatedAttention implements TokenMixer {
     for (const [name, w] of [['qNorm', o.qNorm], ['kNorm', o.kNorm]] as const) {
       if (w.length !== o.headDim) throw new RangeError(`tensorloom: GatedAttention ${name} has ${w.length} elements, expected ${o.headDim} (the head dimension)`);
     }
-    this.inputs = [o.q, o.gate, o.k, o.v];
+    this.inputs = new SharedProjections([o.q, o.gate, o.k, o.v]);
     this.inner = new Attention(backend, { q: o.q, k: o.k, v: o.v, o: o.o, nHeads: o.nHeads, nKvHeads: o.nKvHeads, headDim: o.headDim, rope: o.rope });
   }
 
@@ -143,7 +143,7 @@ export class GatedAttention implements TokenMixer {
     const k = ws.rows('gattn.k', M, Hkv * D);
     const v = ws.rows('gattn.v', M, Hkv * D);
     const att = ws.rows('gattn.out', M, H * D);
-    forwardShared([q, g, k, v], x, M, this.inputs); // one matmul call for the four projections of x
+    this.inputs.forward([q, g, k, v], x, M); // one matmul call for the four projections of x
     b.rmsnorm(q, q, this.o.qNorm, M * H, D, eps);
     b.rmsnorm(k, k, this.o.kNorm, M * Hkv, D, eps);
     for (const s of step.sequences) {
