@@ -8,7 +8,8 @@
  * attention kernel, which then runs without RoPE.
  */
 import { fmaf } from '../backend/js/fmaf.js';
-import type { RopeLayout } from '../backend/types.js';
+import { jsScaledRope } from '../backend/js/rope-scaled.js';
+import type { RopeLayout, ScaledRopeOps, ScaledRopeTableParams } from '../backend/types.js';
 
 export interface RopeScaling {
   /** 'llama3': per-pair divisors (`freqFactors`); 'linear': positions ÷ factor; 'yarn': YaRN. */
@@ -46,6 +47,8 @@ export interface ScaledRopeOptions {
   /** Rotated dimensions per head. */
   dims: number;
   scaling: RopeScaling;
+  /** Fills the cos/sin table (the model's backend: the C library's cosf/sinf natively); default the JS recipe. */
+  backend?: ScaledRopeOps;
 }
 
 const f = Math.fround;
@@ -54,13 +57,9 @@ const logf = (x: number): number => f(Math.log(f(x)));
 
 export class RopeTable {
   private readonly half: number;
-  /** ggml's float angle step between pairs, base^(-2/dims), and the per-pair divisors. */
-  private readonly thetaScale: number;
-  private readonly freqFactors: Float32Array | null;
-  /** YaRN's ramp mix per pair (float); null when the schedule has no ramp (ext_factor 0). */
-  private readonly ramp: Float32Array | null;
-  private readonly freqScale: number;
-  private readonly mscale: number;
+  /** The f32 recipe's inputs: YaRN's ramp per pair (null without YaRN) and the magnitude. */
+  private readonly params: ScaledRopeTableParams;
+  private readonly fill: ScaledRopeOps;
   /** cos/sin interleaved per position: [positions, half, 2]. */
   private table = new Float32Array(0);
   private positions = 0;
@@ -78,33 +77,32 @@ export class RopeTable {
     if (!(s.factor > 0)) throw new RangeError(`tensorloom: RoPE scaling factor must be > 0, got ${s.factor}`);
     const ff = s.freqFactors;
     if (ff && ff.length !== half) throw new RangeError(`tensorloom: rope_freqs has ${ff.length} factors, expected ${half} (one per rotated pair)`);
-    this.freqFactors = ff ?? null;
     const base = f(o.theta);
-    this.thetaScale = f(Math.pow(base, f(-2 / o.dims)));
-    this.freqScale = s.type === 'llama3' ? 1 : f(1 / f(s.factor));
+    const freqScale = s.type === 'llama3' ? 1 : f(1 / f(s.factor));
     const attnFactor = f(s.attnFactor ?? 1);
     let mscale = s.type === 'longrope' ? attnFactor : 1; // LongRoPE: factors as divisors, factor 1, a magnitude
-    this.ramp = null;
+    let ramp: Float32Array | null = null;
     if (s.type === 'yarn') {
       const nCtx = s.originalContext ?? 0;
       if (!(nCtx > 0)) throw new RangeError('tensorloom: YaRN needs the original context length (rope.scaling.original_context_length)');
       const corr = (rotations: number) => f(f(o.dims * logf(f(nCtx / f(f(f(rotations) * 2) * f(Math.PI))))) / f(2 * logf(base)));
       const low = Math.max(0, Math.floor(corr(s.betaFast ?? 32)));
       const high = Math.min(o.dims - 1, Math.ceil(corr(s.betaSlow ?? 1)));
-      const ramp = (this.ramp = new Float32Array(half));
+      ramp = new Float32Array(half);
       for (let i = 0; i < half; i++) {
         const y = f(f(i - low) / Math.max(0.001, f(high - low)));
         ramp[i] = 1 - Math.min(1, Math.max(0, y));
       }
       // llama.cpp's yarn_attn_factor: its magnitude over YaRN's own 1 + 0.1 ln(factor), which ggml multiplies back
-      const factor = f(1 / this.freqScale);
-      const get = (m: number) => (factor <= 1 ? 1 : f(f(f(0.1 * m) * logf(factor)) + 1));
+      const factor = f(1 / freqScale);
+      const get = (m: number) => (factor <= 1 ? 1 : f(f(f(f(0.1) * m) * logf(factor)) + 1));
       const own = f(1 + f(f(0.1) * logf(factor)));
       let a = s.logMul ? f(get(1) / get(f(s.logMul))) : get(1);
       a = f(f(a * f(1 / own)) * attnFactor);
       mscale = f(a * own);
     }
-    this.mscale = mscale;
+    this.params = { dims: o.dims, theta: base, freqScale, freqFactors: ff ?? null, ramp, mscale };
+    this.fill = o.backend ?? jsScaledRope;
   }
 
   /** Makes sure positions [0, n) are in the table. */
@@ -113,22 +111,7 @@ export class RopeTable {
     const cap = Math.max(n, this.positions * 2, 64);
     const t = new Float32Array(cap * this.half * 2);
     t.set(this.table.subarray(0, this.positions * this.half * 2));
-    const { thetaScale, freqFactors: ff, ramp, freqScale, mscale } = this;
-    for (let p = this.positions; p < cap; p++) {
-      let theta = f(p);
-      for (let i = 0; i < this.half; i++) {
-        const extrap = ff ? f(theta / ff[i]!) : theta;
-        const interp = f(freqScale * extrap);
-        let a = interp;
-        if (ramp) {
-          const r = ramp[i]!;
-          a = f(f(interp * f(1 - r)) + f(extrap * r));
-        }
-        t[(p * this.half + i) * 2] = f(f(Math.cos(a)) * mscale);
-        t[(p * this.half + i) * 2 + 1] = f(f(Math.sin(a)) * mscale);
-        theta = f(theta * thetaScale);
-      }
-    }
+    this.fill.ropeScaledTable(t.subarray(this.positions * this.half * 2), this.positions, cap - this.positions, this.params);
     this.table = t;
     this.positions = cap;
   }
