@@ -16,6 +16,7 @@ void init_weights(Napi::Env env, Napi::Object exports);    // binding/weights.cp
 void init_cuda(Napi::Env env, Napi::Object exports);       // binding/cuda.cpp (stubs without CUDA)
 void init_linear_attention(Napi::Env env, Napi::Object exports);  // binding/linear_attention.cpp
 void init_moe(Napi::Env env, Napi::Object exports);        // binding/moe.cpp
+void init_rope_scaled(Napi::Env env, Napi::Object exports);  // binding/rope_scaled.cpp
 }  // namespace tl::binding
 
 // Node unloads an addon when the worker thread that first loaded it exits, but the kernels'
@@ -42,6 +43,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::binding::init_cuda(env, exports);
   tl::binding::init_linear_attention(env, exports);
   tl::binding::init_moe(env, exports);
+  tl::binding::init_rope_scaled(env, exports);
   return exports;
 }
 

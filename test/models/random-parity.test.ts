@@ -112,6 +112,44 @@ function topTwoMargin(l: Float32Array): number {
   return a - b;
 }
 
+/**
+ * Scaled RoPE (RopeTable: YaRN with mscale_all_dim and the query temperature, YaRN, Llama 3,
+ * linear) against llama.cpp with its KV cache in f32 (plain attention), so that what is left is
+ * RoPE and the kernels' own roundings: free-running greedy ids identical for 32 steps past the
+ * original context, every step's logits within 1e-4 of the range (measured ≈ 1e-6; the goal is
+ * 1e-3).
+ */
+describe.skipIf(!oraclePath)(`scaled RoPE vs node-llama-cpp with an f32 KV cache ${oraclePath ? '' : oracleMissing}`, () => {
+  const SCALED: ModelSpec[] = [{ arch: 'mistral3' }, { arch: 'llama', ropeScaling: 'yarn' }, { arch: 'llama', ropeScaling: 'llama3' }, { arch: 'llama', ropeScaling: 'linear' }];
+  for (const v of SCALED) {
+    it(`${v.arch}${v.ropeScaling ? ` ${v.ropeScaling}` : ''}: 32 free-running greedy ids equal llama.cpp's, logits within 1e-4 of the range`, async () => {
+      const path = model(v, 'f32');
+      const prompt = Array.from({ length: 80 }, (_, i) => (i * 37 + 5) % 511);
+      const probe = openModelFile(path);
+      const vocab = modelConfig(probe).vocabSize;
+      probe.close();
+      const theirs = await oracleGreedy(path, prompt, 32, { logits: true, vocab, contextSize: 256, ignoreEog: true, kvCacheType: 'F32' });
+      const f = openModelFile(path);
+      try {
+        const m = buildTransformer(f, backend());
+        const ids: number[] = [];
+        let worst = 0;
+        let l = m.forward(Int32Array.from(prompt), 0);
+        for (let i = 0; i < 32; i++) {
+          worst = Math.max(worst, maxAbsDiff(l, theirs.logits[i]!) / range(theirs.logits[i]!));
+          ids.push(m.backend.argmax(l));
+          if (i < 31) l = m.forward(Int32Array.of(ids[i]!), prompt.length + i);
+        }
+        console.log(`${v.arch} ${v.ropeScaling ?? ''} (f32 KV): max |Δlogit| = ${worst.toExponential(2)} of the range`);
+        expect(ids).toEqual(theirs.tokens);
+        expect(worst).toBeLessThan(1e-4);
+      } finally {
+        f.close();
+      }
+    });
+  }
+});
+
 describe.skipIf(!oraclePath)(`random-weight models vs node-llama-cpp ${oraclePath ? '' : oracleMissing}`, () => {
   for (const v of VARIANTS) {
       const { arch, type } = v;

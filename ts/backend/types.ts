@@ -54,6 +54,27 @@ export interface RopeOptions {
   dims?: number;
 }
 
+/**
+ * Scaled RoPE's per-position cos/sin (ggml_rope_cache_init / rope_yarn), every quantity an f32:
+ * the angle of pair i at position p is θ_i = p · powf(theta, -2/dims)^i accumulated by f32
+ * multiplication, extrap = θ_i / freqFactors[i], interp = freqScale · extrap, YaRN's angle
+ * interp · (1 - ramp[i]) + extrap · ramp[i], and cos/sin of it times mscale.
+ */
+export interface ScaledRopeTableParams {
+  /** Rotated dimensions per head (even). */
+  dims: number;
+  /** Base of the frequencies (rope.freq_base). */
+  theta: number;
+  /** Position interpolation: 1 / factor (1: none). */
+  freqScale: number;
+  /** One divisor per rotated pair (Llama 3's rope_freqs, LongRoPE's factors), or null. */
+  freqFactors: Float32Array | null;
+  /** YaRN's ramp mix per rotated pair, or null (no YaRN blend). */
+  ramp: Float32Array | null;
+  /** Magnitude of cos/sin. */
+  mscale: number;
+}
+
 export interface AttentionShape {
   /** Query positions in this call. */
   T: number;
@@ -238,6 +259,11 @@ export interface Backend {
   // ── elementwise and row ops ─────────────────────────────────────────────────────────────
   /** In place: x is [T, nHeads, D]; row t is rotated at position posOffset + t. */
   rope(x: Float32Array, T: number, nHeads: number, D: number, posOffset: number, rope: RopeOptions): void;
+  /**
+   * Scaled RoPE's cos/sin for positions pos0 … pos0+npos-1 into table[(p·dims/2 + i)·2 + {0: cos,
+   * 1: sin}] (table: npos · dims floats), as ggml computes them (the C library's cosf/sinf natively).
+   */
+  ropeScaledTable(table: Float32Array, pos0: number, npos: number, p: ScaledRopeTableParams): void;
   /** out[r] = x[r] / rms(x[r]) * weight, rows of length dim. out may alias x. */
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, dim: number, eps: number): void;
   /** out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias (bias may be null). out may alias x. */
@@ -275,6 +301,7 @@ export interface Backend {
 export type MatmulOps = Pick<Backend, 'matmulT' | 'matmulTMany' | 'matmul'>;
 export type MoEOps = Pick<Backend, 'moeFfn'>;
 export type AttentionOps = Pick<Backend, 'attention' | 'rope'>;
+export type ScaledRopeOps = Pick<Backend, 'ropeScaledTable'>;
 export type LinearAttentionOps = Pick<
   Backend,
   'linearAttention' | 'gatedDeltaRule' | 'conv1dCausal' | 'l2norm' | 'rmsnormGated' | 'deltaGates' | 'sigmoidMul'

@@ -7,7 +7,9 @@
  * positions are reached), so a decode step only multiplies. q and k are rotated here, before the
  * attention kernel, which then runs without RoPE.
  */
-import type { RopeLayout } from '../backend/types.js';
+import { fmaf } from '../backend/js/fmaf.js';
+import { jsScaledRope } from '../backend/js/rope-scaled.js';
+import type { RopeLayout, ScaledRopeOps, ScaledRopeTableParams } from '../backend/types.js';
 
 export interface RopeScaling {
   /** 'llama3': per-pair divisors (`freqFactors`); 'linear': positions ÷ factor; 'yarn': YaRN. */
@@ -45,19 +47,29 @@ export interface ScaledRopeOptions {
   /** Rotated dimensions per head. */
   dims: number;
   scaling: RopeScaling;
+  /** Fills the cos/sin table (the model's backend: the C library's cosf/sinf natively); default the JS recipe. */
+  backend?: ScaledRopeOps;
 }
+
+const f = Math.fround;
+/** C's logf on a float (the float nearest the exact logarithm). */
+const logf = (x: number): number => f(Math.log(f(x)));
 
 export class RopeTable {
   private readonly half: number;
-  /** Angle of each pair at position 1 before interpolation (θ_extrap / p), and the YaRN ramp. */
-  private readonly base: Float64Array;
-  private readonly ramp: Float64Array;
-  private readonly freqScale: number;
-  private readonly mscale: number;
+  /** The f32 recipe's inputs: YaRN's ramp per pair (null without YaRN) and the magnitude. */
+  private readonly params: ScaledRopeTableParams;
+  private readonly fill: ScaledRopeOps;
   /** cos/sin interleaved per position: [positions, half, 2]. */
   private table = new Float32Array(0);
   private positions = 0;
 
+  /**
+   * Every quantity is rounded to float where ggml's CPU RoPE (ggml_rope_cache_init, rope_yarn,
+   * ggml_rope_yarn_corr_dims) and llama.cpp's context setup (yarn_attn_factor) keep a float, in
+   * their order: the angle of pair i at position p is p · scale^i accumulated by repeated float
+   * multiplication, not p · base^(-2i/dims) at once.
+   */
   constructor(readonly o: ScaledRopeOptions) {
     const s = o.scaling;
     const half = (this.half = o.dims / 2);
@@ -65,26 +77,32 @@ export class RopeTable {
     if (!(s.factor > 0)) throw new RangeError(`tensorloom: RoPE scaling factor must be > 0, got ${s.factor}`);
     const ff = s.freqFactors;
     if (ff && ff.length !== half) throw new RangeError(`tensorloom: rope_freqs has ${ff.length} factors, expected ${half} (one per rotated pair)`);
-    this.base = new Float64Array(half);
-    this.ramp = new Float64Array(half);
-    for (let i = 0; i < half; i++) this.base[i] = Math.pow(o.theta, (-2 * i) / o.dims) / (ff ? ff[i]! : 1);
-    this.freqScale = s.type === 'llama3' ? 1 : 1 / s.factor;
-    let mscale = s.type === 'longrope' ? (s.attnFactor ?? 1) : 1; // LongRoPE: factors as divisors, factor 1, a magnitude
+    const base = f(o.theta);
+    const freqScale = s.type === 'llama3' ? 1 : f(1 / f(s.factor));
+    const attnFactor = f(s.attnFactor ?? 1);
+    let mscale = s.type === 'longrope' ? attnFactor : 1; // LongRoPE: factors as divisors, factor 1, a magnitude
+    let ramp: Float32Array | null = null;
     if (s.type === 'yarn') {
       const nCtx = s.originalContext ?? 0;
       if (!(nCtx > 0)) throw new RangeError('tensorloom: YaRN needs the original context length (rope.scaling.original_context_length)');
-      const corr = (rotations: number) => (o.dims * Math.log(nCtx / (rotations * 2 * Math.PI))) / (2 * Math.log(o.theta));
+      const corr = (rotations: number) => f(f(o.dims * logf(f(nCtx / f(f(f(rotations) * 2) * f(Math.PI))))) / f(2 * logf(base)));
       const low = Math.max(0, Math.floor(corr(s.betaFast ?? 32)));
       const high = Math.min(o.dims - 1, Math.ceil(corr(s.betaSlow ?? 1)));
+      ramp = new Float32Array(half);
       for (let i = 0; i < half; i++) {
-        const y = (i - low) / Math.max(0.001, high - low);
-        this.ramp[i] = 1 - Math.min(1, Math.max(0, y));
+        const y = f(f(i - low) / Math.max(0.001, f(high - low)));
+        ramp[i] = 1 - Math.min(1, Math.max(0, y));
       }
-      const f = 1 / this.freqScale;
-      const get = (m: number) => (f <= 1 ? 1 : 0.1 * m * Math.log(f) + 1);
-      mscale = (s.attnFactor ?? 1) * (s.logMul ? get(1) / get(s.logMul) : 1 + 0.1 * Math.log(f));
+      // llama.cpp's yarn_attn_factor: its magnitude over YaRN's own 1 + 0.1 ln(factor), which ggml multiplies back
+      const factor = f(1 / freqScale);
+      const get = (m: number) => (factor <= 1 ? 1 : f(f(f(f(0.1) * m) * logf(factor)) + 1));
+      const own = f(1 + f(f(0.1) * logf(factor)));
+      let a = s.logMul ? f(get(1) / get(f(s.logMul))) : get(1);
+      a = f(f(a * f(1 / own)) * attnFactor);
+      mscale = f(a * own);
     }
-    this.mscale = mscale;
+    this.params = { dims: o.dims, theta: base, freqScale, freqFactors: ff ?? null, ramp, mscale };
+    this.fill = o.backend ?? jsScaledRope;
   }
 
   /** Makes sure positions [0, n) are in the table. */
@@ -93,21 +111,15 @@ export class RopeTable {
     const cap = Math.max(n, this.positions * 2, 64);
     const t = new Float32Array(cap * this.half * 2);
     t.set(this.table.subarray(0, this.positions * this.half * 2));
-    for (let p = this.positions; p < cap; p++) {
-      for (let i = 0; i < this.half; i++) {
-        const extrap = p * this.base[i]!;
-        const interp = extrap * this.freqScale;
-        const r = this.ramp[i]!;
-        const a = interp * (1 - r) + extrap * r;
-        t[(p * this.half + i) * 2] = Math.cos(a) * this.mscale;
-        t[(p * this.half + i) * 2 + 1] = Math.sin(a) * this.mscale;
-      }
-    }
+    this.fill.ropeScaledTable(t.subarray(this.positions * this.half * 2), this.positions, cap - this.positions, this.params);
     this.table = t;
     this.positions = cap;
   }
 
-  /** Rotates x[T, heads, D] in place, row t at position pos + t. */
+  /**
+   * Rotates x[T, heads, D] in place, row t at position pos + t, as ggml's FMA builds do (and the
+   * backends' plain RoPE): x0' = fma(x0, c, -(x1·s)), x1' = fma(x0, s, x1·c).
+   */
   apply(x: Float32Array, T: number, heads: number, D: number, pos: number): void {
     this.ensure(pos + T);
     const half = this.half;
@@ -124,8 +136,8 @@ export class RopeTable {
           const s = tab[c0 + 2 * i + 1]!;
           const x0 = x[i0]!;
           const x1 = x[i1]!;
-          x[i0] = x0 * c - x1 * s;
-          x[i1] = x0 * s + x1 * c;
+          x[i0] = fmaf(x0, c, -f(x1 * s));
+          x[i1] = fmaf(x0, s, f(x1 * c));
         }
       }
     }

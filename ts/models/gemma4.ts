@@ -345,7 +345,7 @@ function gemma4Weights(mf: ModelFile, c: TransformerConfig): TransformerWeights 
       mixer: (backend) => {
         const lin = (w: LinearWeights | null) => (w ? new Linear(backend, w.weight, w.bias) : null);
         const scaling = c.ropeScaling;
-        if (!slides && scaling && !table) table = new RopeTable({ theta: c.rope!.theta, layout: 'half', dims: ropeDims, scaling });
+        if (!slides && scaling && !table) table = new RopeTable({ theta: c.rope!.theta, layout: 'half', dims: ropeDims, scaling, backend });
         return new Attention(backend, {
           q: lin(q)!, k: lin(k), v: lin(v), o: lin(o)!,
           nHeads: c.nHeads, nKvHeads: kvHeads, headDim: D,

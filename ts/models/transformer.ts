@@ -130,7 +130,7 @@ export class Transformer {
     // context of their own, so the trained one decides here.
     const lr = c.longRope;
     const scaling = lr ? { type: 'longrope' as const, factor: 1, freqFactors: c.contextLength > lr.originalContext ? lr.long : lr.short, attnFactor: lr.attnFactor } : c.ropeScaling;
-    const ropeTable = c.rope && scaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling }) : null;
+    const ropeTable = c.rope && scaling ? new RopeTable({ theta: c.rope.theta, layout: c.rope.layout, dims: c.rope.dims ?? c.headDim, scaling, backend }) : null;
     const headNorm = (w: NormWeights | null | undefined, what: string): RMSNorm | null => {
       if (!c.qkNorm) return null;
       if (!w) throw new Error(`tensorloom: ${what} is missing (this family normalizes q and k per head)`);

@@ -5,6 +5,7 @@ import { jsElementwise } from './elementwise.js';
 import { jsLinearAttention } from './linear-attention.js';
 import { jsMatmul } from './matmul.js';
 import { jsMoE } from './moe.js';
+import { jsScaledRope } from './rope-scaled.js';
 
 /**
  * The pure-TypeScript backend: plain loops, single-threaded. It is the baseline the native
@@ -24,6 +25,7 @@ export function createJsBackend(fallbackReason?: string): Backend {
     setThreads: () => 1,
     ...jsMatmul,
     ...jsAttention,
+    ...jsScaledRope,
     ...jsElementwise,
     ...jsLinearAttention,
     ...jsConversions,

@@ -6,6 +6,7 @@ import { nativeElementwise } from './elementwise.js';
 import { nativeLinearAttention } from './linear-attention.js';
 import { nativeMatmul } from './matmul.js';
 import { nativeMoE } from './moe.js';
+import { nativeScaledRope } from './rope-scaled.js';
 
 /** The native backend: thin wrappers over the addon's exports, one file per kernel family. */
 export function createNativeBackend(addon: NativeAddon, addonPath: string): Backend {
@@ -25,6 +26,7 @@ export function createNativeBackend(addon: NativeAddon, addonPath: string): Back
     setThreads: (n: number) => addon.setThreads(n),
     ...nativeMatmul(addon),
     ...nativeAttention(addon),
+    ...nativeScaledRope(addon),
     ...nativeElementwise(addon),
     ...nativeLinearAttention(addon),
     ...nativeMoE(addon),
