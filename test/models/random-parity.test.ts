@@ -136,7 +136,7 @@ describe.skipIf(!oraclePath)(`scaled RoPE vs node-llama-cpp with an f32 KV cache
         let worst = 0;
         let l = m.forward(Int32Array.from(prompt), 0);
         for (let i = 0; i < 32; i++) {
-          worst = Math.max(worst, maxAbsDiff(l, theirs.logits[i]!) / range(theirs.logits[i]!));
+          worst = Math.max(worst, maxAbsDiff(l, theirs.logits[i]!) / logitRange(theirs.logits[i]!));
           ids.push(m.backend.argmax(l));
           if (i < 31) l = m.forward(Int32Array.of(ids[i]!), prompt.length + i);
         }
