@@ -10,7 +10,7 @@
  * Models: stories260K f32 (../shared); the 110M-parameter random Llama in f32 / f16 / q8_0
  * (written to the temp dir by scripts/make-random-model.ts when missing); `110m-quant`: that model
  * quantized by llama.cpp's own quantizer (../shared/tools/llama-quantize.sh) to q6_k, q5_k_m,
- * q4_k_m, q4_0 and q8_0; `1b`: a random Llama-3.2-1B-shaped model (dim 2048, 16 layers, 32 heads,
+ * q4_k_m, q4_0 and q8_0 (q8_0 only when `110m`, which has its own, does not run), or to the --types given; `1b`: a random Llama-3.2-1B-shaped model (dim 2048, 16 layers, 32 heads,
  * 8 KV heads, FFN 8192, vocab 128256; written as f16, ≈ 2.5 GB) quantized to q4_k_m and q8_0
  * (`tiny-quant`: the same path on a tiny model, to check the bench itself in seconds).
  * When llama-quantize.sh cannot run, the quantized files come from `tensorloom convert` (same
@@ -274,7 +274,10 @@ export interface BenchModel {
   size?: string;
 }
 
-async function benchModels(which: string[], only: string[] | null): Promise<BenchModel[]> {
+/** The 110M model's quantized types: q6_k, q5_k_m, q4_k_m, q4_0, or the --types given (any type llama-quantize writes). */
+const QUANT_110M = ['q6_k', 'q5_k_m', 'q4_k_m', 'q4_0', 'q8_0'];
+
+async function benchModels(which: string[], only: string[] | null, types: string[] | null = null): Promise<BenchModel[]> {
   const out: BenchModel[] = [];
   if (which.includes('stories')) {
     const p = join(shared, 'models', 'stories260K', 'stories260K-f32.gguf');
@@ -286,7 +289,11 @@ async function benchModels(which: string[], only: string[] | null): Promise<Benc
   }
   const quant: Array<['tiny' | '110m' | '1b', 'f32' | 'f16', string[]]> = [];
   if (which.includes('tiny-quant')) quant.push(['tiny', 'f32', ['q6_k', 'q4_k_m']]);
-  if (which.includes('110m-quant')) quant.push(['110m', 'f32', ['q6_k', 'q5_k_m', 'q4_k_m', 'q4_0', 'q8_0']]);
+  if (which.includes('110m-quant')) {
+    // with --types, the 110M model in those types (the float ones and, when 110m runs too, q8_0 are its own)
+    const own = new Set(['f32', 'f16', 'bf16', ...(which.includes('110m') ? ['q8_0'] : [])]);
+    quant.push(['110m', 'f32', (types ?? QUANT_110M).filter((t) => !own.has(t))]);
+  }
   if (which.includes('1b')) quant.push(['1b', 'f16', ['q4_k_m', 'q8_0']]);
   for (const [size, base, types] of quant) {
     const src = await randomLlama(size, base);
@@ -347,7 +354,7 @@ export async function run(flags: string[]): Promise<void> {
   const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
   const typeRank = (name: string): number => (typeOrder ? typeOrder.findIndex((t) => name.split(/[\s(]/).includes(t)) : 0);
   const familyFilter = opt('families', '');
-  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','), familyFilter ? familyFilter.split(',') : null))
+  const models = (await benchModels(opt('models', quick ? 'stories' : 'stories,110m,110m-quant,1b').split(','), familyFilter ? familyFilter.split(',') : null, typeOrder))
     .filter((m) => typeRank(m.name) >= 0)
     .sort((a, b) => typeRank(a.name) - typeRank(b.name));
   const havePeer = peersPath() !== null;

@@ -78,7 +78,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantized[slot] = true;
     }
     jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t),
-                   M >= kQgemmMinRows ? qgemm_tile(t.id) : nullptr, buf.data(), arb, type_row_bytes(t, K), blocks};
+                   M >= kQgemmMinRows ? active_gemm(t) : nullptr, buf.data(), arb, type_row_bytes(t, K), blocks};
     blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
   }
 

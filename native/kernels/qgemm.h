@@ -6,17 +6,13 @@
 // Every output is bit-identical to the type's dot kernel (qdot.inc) on the same rows: the int32
 // block / group sums are exact in any order, and per output the f32 arithmetic (block scale × sum,
 // the fma across blocks in sequence, K-quant mins apart, the final horizontal sum) is done in the
-// dot kernel's order. matmul_quant.cpp calls these; types without a tile kernel keep the dot path.
+// dot kernel's order. matmul_quant.cpp calls them through the weight-type table (active_gemm).
 #pragma once
 #include <cstdint>
 
-namespace tl {
+#include "kernels/weight_types.h"
 
-// out[m·ldo + n] = dot(weight row n, activation row m) for n < rows_w, m < rows_a. w: rows_w packed
-// weight rows (w_stride bytes apart); a: rows_a quantized activation rows (a_stride bytes apart);
-// K values per row.
-using QgemmTileFn = void (*)(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride,
-                             int64_t rows_a, int64_t K, float* out, int64_t ldo);
+namespace tl {
 
 // From this many activation rows on, matmul_quant.cpp uses the tile kernels; up to 32 rows is the
 // small-M regime of the dot kernels' 4-row form (batched decode). Measured at 1 thread, 1024×2048
@@ -24,20 +20,18 @@ using QgemmTileFn = void (*)(const uint8_t* w, int64_t w_stride, int64_t rows_w,
 // q4_K 68 → 214, q5_K 61 → 68, q6_K 85 → 105; M = 16: q5_K and q6_K were still slower as tiles.
 constexpr int64_t kQgemmMinRows = 33;
 
-// The active ISA's tile kernel for a GGML type id, or null (no kernel for that type / ISA).
-QgemmTileFn qgemm_tile(int type_id);
-
 }  // namespace tl
 
-// Weight types with tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature: on
-// AVX-512 VNNI all of TL_QGEMM_LIST; on AVX2 / AVX-512BW the ones where the 2 × 4 tiles beat the
-// dot kernels' 4-row form (measured; for Q4_K / Q5_K their per-tile mins and sums cost more).
-#define TL_QGEMM_LIST(X) X(q8_0) X(q4_0) X(q4_K) X(q6_K) X(q5_K)
-#define TL_QGEMM_LIST_NO_VNNI(X) X(q8_0) X(q4_0) X(q6_K)
+// Every quantized weight type has tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's
+// signature, in all three ISA namespaces (256-bit tiles on AVX2 / AVX-512BW; pairs / 16-row kernels
+// on VNNI). Which of them a type uses on which ISA is its row of the weight-type table
+// (weight_types.cpp, gemm_avx2 / gemm_avx512 / gemm_vnni): where a tile measured slower than the dot
+// kernels' 4-row form, that entry is null and the type keeps the dot path there.
+#define TL_QGEMM_LIST(X) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs)
 
 #define TL_QGEMM_DECL(t)                                                                              \
   void qgemm_##t(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride, \
                  int64_t rows_a, int64_t K, float* out, int64_t ldo);
-namespace tl::avx2 { TL_QGEMM_LIST_NO_VNNI(TL_QGEMM_DECL) }
-namespace tl::avx512 { TL_QGEMM_LIST_NO_VNNI(TL_QGEMM_DECL) }
+namespace tl::avx2 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
+namespace tl::avx512 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
 namespace tl::avx512vnni { TL_QGEMM_LIST(TL_QGEMM_DECL) }

@@ -15,6 +15,7 @@
 
 // GCC 12 flags the undefined upper halves of its own 256→512-bit cast intrinsics
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #define TL_QGEMM_RN 2
 #define TL_QGEMM_RM 4

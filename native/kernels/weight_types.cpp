@@ -2,8 +2,11 @@
 #include "kernels/weight_types.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cpu.h"
+#include "kernels/qgemm.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/threadpool.h"
@@ -13,9 +16,17 @@ namespace tl {
 namespace {
 
 #if defined(TL_HAVE_X86_VARIANTS)
+// GEMM tiles (qgemm.h) per ISA: on every level, or only on VNNI, where below it the dot kernels'
+// 4-row form measured as fast or faster (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs
+// dot, AVX2 / AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90
+// vs 70–96, iq4_nl 44–65 vs 54–56; q4_1 50–64 vs 47–57, q5_1 45–56 vs 43–52).
+#define TL_GEMM_ALL(t) avx2::qgemm_##t, avx512::qgemm_##t, avx512vnni::qgemm_##t
+#define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t
 #define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
 #define TL_SIMD_DOTW4(t) avx2::dotw4_##t, avx512::dotw4_##t, avx512vnni::dotw4_##t
 #else
+#define TL_GEMM_ALL(t) nullptr, nullptr, nullptr
+#define TL_GEMM_VNNI(t) nullptr, nullptr, nullptr
 #define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #endif
@@ -25,31 +36,31 @@ namespace {
 // Q8_0; 4 rows run 4 chains side by side: q8_0 GEMV on L2-sized matrices ~27 → ~35 GB/s, q6_K
 // ~+5 %, both as fast as before on matrices streamed from memory, since each row is prefetched
 // ahead (RowPrefetch)). The other 8-lane types call the one-row kernel per row (not measured again).
-#define TL_QUANT_ROW(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t)}
-#define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), nullptr, nullptr, nullptr}
+#define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
+#define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), nullptr, nullptr, nullptr, gemm(t)}
 // A type whose dot product has only the scalar reference so far.
 #define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
 
 // One row per type, in GGML id order. Block bytes are the sizes of quant_blocks.h's structs.
 const WeightTypeInfo kTypes[] = {
-    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
-    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
-    TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0),
-    TL_QUANT_ROW_GEMV1(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1),
-    TL_QUANT_ROW_GEMV1(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0),
-    TL_QUANT_ROW_GEMV1(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1),
-    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0),
-    TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K),
-    TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K),
-    TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0),
-    TL_QUANT_ROW_GEMV1(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K),
-    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW_GEMV1(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
+    TL_QUANT_ROW_GEMV1(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW_GEMV1(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0, TL_GEMM_VNNI),
+    TL_QUANT_ROW_GEMV1(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_VNNI),
+    {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
 
@@ -125,6 +136,26 @@ VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
       [[fallthrough]];
     case Isa::Avx2:
       return t.dotw4_avx2;
+    default:
+      return nullptr;
+  }
+}
+
+QgemmTileFn active_gemm(const WeightTypeInfo& t) {
+  static const bool disabled = [] {
+    const char* v = std::getenv("TENSORLOOM_QGEMM");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  if (disabled) return nullptr;
+  switch (active_isa_level()) {
+    case Isa::Avx512Vnni:
+      if (t.gemm_vnni) return t.gemm_vnni;
+      [[fallthrough]];
+    case Isa::Avx512:
+      if (t.gemm_avx512) return t.gemm_avx512;
+      [[fallthrough]];
+    case Isa::Avx2:
+      return t.gemm_avx2;
     default:
       return nullptr;
   }

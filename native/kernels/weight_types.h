@@ -11,7 +11,8 @@
 // and accumulates int8×int8 products in int32 per block, scaled to f32 per (sub-)block.
 //
 // Adding a type: one row in weight_types.cpp, its dequantizer and scalar dot in quant_ref.cpp,
-// its SIMD dot in qdot.inc (optional: a missing SIMD dot falls back to the scalar one).
+// its SIMD dot in qdot.inc (optional: a missing SIMD dot falls back to the scalar one), its GEMM
+// tiles in qgemm.inc (optional: without them GEMM calls the dot kernels).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,11 @@ using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
 using VecDot4Fn = void (*)(const void* w, const void* a, int64_t a_stride, int64_t n, float* out);
 // 4 weight rows w, w + w_stride, … with one activation row a (GEMV): out[r], each bit-identical to VecDotFn's.
 using VecDotW4Fn = void (*)(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
+// GEMM tile (qgemm.h): out[m·ldo + n] = dot(weight row n, activation row m) for n < rows_w, m < rows_a,
+// each bit-identical to VecDotFn's. w: rows_w weight rows (w_stride bytes apart); a: rows_a
+// quantized activation rows (a_stride bytes apart); K values per row.
+using QgemmTileFn = void (*)(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride,
+                             int64_t rows_a, int64_t K, float* out, int64_t ldo);
 
 struct WeightTypeInfo {
   int id;               // GGML type id
@@ -48,6 +54,7 @@ struct WeightTypeInfo {
   VecDotFn dot_vnni;    // AVX-512 VNNI (vpdpbusd)
   VecDot4Fn dot4_avx2, dot4_avx512, dot4_vnni;  // 4 activation rows per weight row (small M, GEMM)
   VecDotW4Fn dotw4_avx2, dotw4_avx512, dotw4_vnni;  // 4 weight rows per activation row (GEMV)
+  QgemmTileFn gemm_avx2, gemm_avx512, gemm_vnni;    // GEMM tiles (M ≥ kQgemmMinRows); null = dot path
 };
 
 struct ActTypeInfo {
@@ -75,6 +82,9 @@ static inline bool is_float_type(const WeightTypeInfo& t) { return t.block == 1;
 VecDotFn active_dot(const WeightTypeInfo& t);
 VecDot4Fn active_dot4(const WeightTypeInfo& t);
 VecDotW4Fn active_dotw4(const WeightTypeInfo& t);
+// The GEMM tile kernel for the active ISA, or null (none there, scalar path, or TENSORLOOM_QGEMM=0,
+// read once, which keeps every M on the dot kernels to measure what the tiles gain).
+QgemmTileFn active_gemm(const WeightTypeInfo& t);
 // The activation quantizer for the active ISA (every level gives the same bytes).
 QuantizeRowFn active_quantize(const ActTypeInfo& t);
 
