@@ -31,11 +31,12 @@ namespace {
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #endif
 // GEMV takes 4 weight rows per kernel call (dotw4) where that measured faster than 4 one-row calls:
-// the types whose per-block total goes to one f32 lane per row (4 totals reduced at once), Q5_K,
-// Q6_K and Q8_0 (one row's f32 accumulator is a chain of dependent fmas, one per 32 values for
-// Q8_0; 4 rows run 4 chains side by side: q8_0 GEMV on L2-sized matrices ~27 → ~35 GB/s, q6_K
-// ~+5 %, both as fast as before on matrices streamed from memory, since each row is prefetched
-// ahead (RowPrefetch)). The other 8-lane types call the one-row kernel per row (not measured again).
+// the types whose per-block total goes to one f32 lane per row (4 totals reduced at once), Q5_K
+// and Q6_K (4 rows side by side: q6_K ~+5 % on L2-sized matrices, as fast as one row when streamed
+// from memory). Q8_0 has a 4-row kernel too (4 chains of dependent fmas side by side: ~27 → ~35 GB/s
+// on L2-sized matrices) but decoding the 110M q8_0 model from memory it was ~17 % slower than one row
+// at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call, as
+// the other 8-lane types do (not measured again).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
 #define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
@@ -52,7 +53,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW_GEMV1(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW_GEMV1(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW_GEMV1(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
-    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW_GEMV1(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_VNNI),
