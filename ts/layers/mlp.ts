@@ -45,53 +45,45 @@ export class MLP {
   /** out[T, dim] = mlp(x[T, dim]). */
   forward(out: Float32Array, x: Float32Array, T: number, ws: Workspace): void {
     const o = this.options;
-    if (T === 1 && (o.kind === 'swiglu' || o.kind === 'geglu') && o.gateUp) {
+    if (o.kind === 'swiglu' || o.kind === 'geglu') {
+      const [g, u] = this.gateAndUp(o, x, T, ws);
+      if (o.kind === 'swiglu') this.backend.swiglu(g, g, u);
+      else {
+        this.backend.gelu(g, g, 'tanh');
+        this.backend.mul(g, g, u);
+      }
+      o.down.forward(out, g, T);
+      return;
+    }
+    const u = ws.rows('mlp.up', T, this.hidden);
+    o.up.forward(u, x, T);
+    if (o.kind === 'relu') this.backend.relu(u, u);
+    else this.backend.gelu(u, u, o.approximation ?? 'tanh');
+    o.down.forward(out, u, T);
+  }
+
+  /**
+   * gate(x) and up(x) of the gated kinds: a single token through the fused [gate | up] matrix when
+   * the model has one, else through both matrices in one backend call (the input quantized once,
+   * one pool job); more tokens through each matrix in turn.
+   */
+  private gateAndUp(o: Extract<MLPOptions, { kind: 'swiglu' | 'geglu' }>, x: Float32Array, T: number, ws: Workspace): [Float32Array, Float32Array] {
+    if (T === 1 && o.gateUp) {
       const row = ws.rows('mlp.gateup', 1, 2 * this.hidden);
       o.gateUp.forward(row, x, 1);
       if (this.halvesOf !== row || !this.halves) {
         this.halvesOf = row;
         this.halves = [row.subarray(0, this.hidden), row.subarray(this.hidden)];
       }
-      const [g, u] = this.halves;
-      if (o.kind === 'swiglu') this.backend.swiglu(g, g, u);
-      else {
-        this.backend.gelu(g, g, 'tanh');
-        this.backend.mul(g, g, u);
-      }
-      o.down.forward(out, g, 1);
-      return;
+      return this.halves;
     }
+    const g = ws.rows('mlp.gate', T, this.hidden);
     const u = ws.rows('mlp.up', T, this.hidden);
-    if (T === 1 && (o.kind === 'swiglu' || o.kind === 'geglu')) {
-      // one call for both (the input quantized once, one pool job): what gateUp does, without a copy
-      const g = ws.rows('mlp.gate', 1, this.hidden);
-      (this.gateUpShared ??= new SharedProjections([o.gate, o.up])).forward([g, u], x, 1);
-      if (o.kind === 'swiglu') this.backend.swiglu(g, g, u);
-      else {
-        this.backend.gelu(g, g, 'tanh');
-        this.backend.mul(g, g, u);
-      }
-      o.down.forward(out, g, 1);
-      return;
-    }
-    o.up.forward(u, x, T);
-    if (o.kind === 'swiglu') {
-      const g = ws.rows('mlp.gate', T, this.hidden);
+    if (T === 1) (this.gateUpShared ??= new SharedProjections([o.gate, o.up])).forward([g, u], x, 1);
+    else {
       o.gate.forward(g, x, T);
-      this.backend.swiglu(g, g, u);
-      o.down.forward(out, g, T);
-    } else if (o.kind === 'geglu') {
-      const g = ws.rows('mlp.gate', T, this.hidden);
-      o.gate.forward(g, x, T);
-      this.backend.gelu(g, g, 'tanh');
-      this.backend.mul(g, g, u);
-      o.down.forward(out, g, T);
-    } else if (o.kind === 'relu') {
-      this.backend.relu(u, u);
-      o.down.forward(out, u, T);
-    } else {
-      this.backend.gelu(u, u, o.approximation ?? 'tanh');
-      o.down.forward(out, u, T);
+      o.up.forward(u, x, T);
     }
+    return [g, u];
   }
 }
