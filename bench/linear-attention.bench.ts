@@ -13,16 +13,16 @@
  * - flatness: decode time per token at the longest S over the shortest, per rule (a recurrent step
  *   does the same work at any S, so this should stay within noise of 1);
  * - % of FMA peak for prefill: GFLOP/s per busy core (flops over the CPU time the process got, all
- *   threads summed, so a loaded machine does not count against the kernel) over 2 FMA ports ×
- *   lanes (16 for AVX-512, 8 for AVX2) × 2 flops × GHz, the clock read from /proc/cpuinfo (the
- *   nominal clock on most VMs, below the boost clock; set TL_CPU_GHZ to the real sustained clock).
+ *   threads summed, so a loaded machine does not count against the kernel) over the f32 FMA peak
+ *   of one thread measured by bench/fmapeak.ts at the active ISA's width (TL_FMA_PEAK=GFLOP/s
+ *   overrides it; the clock in /proc/cpuinfo is the VM's nominal one, far below the real clock).
  *
  *   npx tsx bench/run.ts linear-attention [--quick] [--kinds=softmax,linear,delta] [--prefill=T,…] [--decode=S,…]
  *     --quick: T, S ∈ {256, 1024}, 3 samples; --prefill / --decode: other lengths
  */
-import { readFileSync } from 'node:fs';
 import { getBackend } from '../ts/index.js';
 import type { Backend } from '../ts/index.js';
+import { measuredFmaPeak } from './fmapeak.js';
 import { printTable, timeIt, writeResults } from './lib.js';
 import type { Row } from './lib.js';
 
@@ -32,18 +32,6 @@ const THREADS = [1, 2];
 
 type Kind = 'softmax' | 'linear' | 'delta';
 const KINDS: Kind[] = ['softmax', 'linear', 'delta'];
-
-/** The CPU clock in GHz: TL_CPU_GHZ, else the first `cpu MHz` of /proc/cpuinfo, else null. */
-function cpuGHz(): number | null {
-  const env = Number(process.env.TL_CPU_GHZ);
-  if (env > 0) return env;
-  try {
-    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? Number(m[1]) / 1000 : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Least CPU milliseconds (all threads of the process) of `reps` calls of fn. */
 function cpuMsPerCall(fn: () => void, reps: number): number {
@@ -57,13 +45,10 @@ function cpuMsPerCall(fn: () => void, reps: number): number {
   return best;
 }
 
-const isaLanes = (isa: string) => (isa.startsWith('avx512') ? 16 : isa === 'avx2' ? 8 : 1);
-
-/** f32 FMA peak of one thread in GFLOP/s: 2 FMA ports × lanes × 2 flops × GHz (null if unknown). */
+/** f32 FMA peak of one thread in GFLOP/s: TL_FMA_PEAK, else measured (null if neither). */
 function peakGflopsPerThread(isa: string): number | null {
-  const ghz = cpuGHz();
-  const lanes = isaLanes(isa);
-  return ghz === null ? null : 2 * lanes * 2 * ghz;
+  const env = Number(process.env.TL_FMA_PEAK);
+  return env > 0 ? env : measuredFmaPeak(isa);
 }
 
 const rand = (n: number, lo = -1, hi = 1) => {
@@ -217,8 +202,8 @@ export async function run(flags: string[]): Promise<void> {
   printTable(`linear vs softmax attention, H=${H}, D=${D}, f32, causal (median ms per call)`, rows);
   console.log(
     peak1 === null
-      ? '\n% peak: the CPU clock is unknown (set TL_CPU_GHZ)'
-      : `\n% peak: of ${peak1.toFixed(1)} GFLOP/s per thread (${isa}: 2 FMA ports × ${isaLanes(isa)} lanes × 2 × ${cpuGHz()!.toFixed(2)} GHz${process.env.TL_CPU_GHZ ? ', TL_CPU_GHZ' : ', /proc/cpuinfo'})`,
+      ? '\n% peak: the FMA peak is unknown (set TL_FMA_PEAK=GFLOP/s)'
+      : `\n% peak: of ${peak1.toFixed(1)} GFLOP/s per thread (${isa}, ${process.env.TL_FMA_PEAK ? 'TL_FMA_PEAK' : 'measured by bench/peers/fmapeak.c'})`,
   );
   printTable('decode flatness: time per token at the longest context over the shortest (1 = flat)', flat);
   console.log(
