@@ -2,6 +2,9 @@
 //   tl::avx512      AVX-512BW: maddubs/madd
 //   tl::avx512vnni  AVX-512 VNNI: vpdpbusd, enabled for that copy only (the table picks it only
 //                   when the CPU reports avx512vnni and the ISA cap allows it)
+// GCC 12 warns falsely about the undefined-vector idiom inside its own AVX-512 headers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cmath>

@@ -37,6 +37,8 @@ namespace {
 // on L2-sized matrices) but decoding the 110M q8_0 model from memory it was ~17 % slower than one row
 // at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call, as
 // the other 8-lane types do (not measured again).
+// In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
+// ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
 #define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
