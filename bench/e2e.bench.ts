@@ -75,7 +75,8 @@ function prompt(vocab: number, seed: number): number[] {
   });
 }
 
-function peersPath(): string | null {
+/** node-llama-cpp's entry in bench/peers (this worktree's or main's), or null when not installed. */
+export function peersPath(): string | null {
   for (const root of [join(repoRoot, 'bench', 'peers'), join(repoRoot, '..', 'main', 'bench', 'peers'), join(repoRoot, '..', '..', 'main', 'bench', 'peers')]) {
     const p = join(root, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
     if (existsSync(p)) return p;
