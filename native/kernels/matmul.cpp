@@ -5,6 +5,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -108,24 +109,48 @@ struct BSource {
 // Rows of A rounded up to whole MR tiles: the height of a fully packed A.
 int64_t padded_rows(const GemmIsa& isa, int64_t M) { return (M + isa.mr - 1) / isa.mr * isa.mr; }
 
+// A row rounded to f16 / bf16 and back (ggml's vec_dot_type for those weights: see matmul_t_float).
+void round_row(float* out, const float* a, int64_t K, int wt, uint16_t* half) {
+  if (wt == ggml::F16) {
+    f32_to_f16_array(half, a, K);
+    f16_to_f32_array(out, half, K);
+  } else {
+    f32_to_bf16_array(half, a, K);
+    bf16_to_f32_array(out, half, K);
+  }
+}
+thread_local std::vector<float> t_round_rows;
+thread_local std::vector<uint16_t> t_round_half;
+
 // All of A packed once, in the layout gemm_block reads: the K block starting at pc holds every
 // MR-row tile of it (MR × kc floats each, zero-padded rows) at packed + pc × padded_rows + row × kc.
 // Threads that split the columns then share it instead of each repacking A for its own columns
 // (with the pool's chunks that was 8 packings of A at 2 threads against 1 at 1 thread).
-float* pack_all_a(const GemmIsa& isa, const float* a, int64_t M, int64_t K) {
+// `round_wt` (F16 / BF16, or 0): each tile's rows are rounded to that type first, here on the
+// threads that pack them (a separate pass on the calling thread was serial work in every
+// f16-weight product: ~3 % of a 2-thread T5 encode).
+float* pack_all_a(const GemmIsa& isa, const float* a, int64_t M, int64_t K, int round_wt = 0) {
   const int64_t mp = padded_rows(isa, M), tiles = mp / isa.mr;
   float* packed = PackBuffers::grow(t_shared.a, t_shared.a_cap, (size_t)(mp * K));
   parallel_for(tiles, std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, isa.mr * K)), [&](int64_t b, int64_t e, int) {
-    for (int64_t pc = 0; pc < K; pc += kKC) {
-      const int64_t kc = std::min(kKC, K - pc);
-      for (int64_t t = b; t < e; t++) {
-        const int64_t row = t * isa.mr;
-        isa.pack_a(packed + pc * mp + row * kc, a + row * K + pc, K, std::min<int64_t>(isa.mr, M - row), kc);
+    for (int64_t t = b; t < e; t++) {
+      const int64_t row = t * isa.mr, rows = std::min<int64_t>(isa.mr, M - row);
+      const float* src = a + row * K;
+      if (round_wt) {
+        if (t_round_rows.size() < (size_t)(isa.mr * K)) t_round_rows.resize((size_t)(isa.mr * K));
+        if (t_round_half.size() < (size_t)K) t_round_half.resize((size_t)K);
+        for (int64_t i = 0; i < rows; i++) round_row(t_round_rows.data() + i * K, src + i * K, K, round_wt, t_round_half.data());
+        src = t_round_rows.data();
+      }
+      for (int64_t pc = 0; pc < K; pc += kKC) {
+        const int64_t kc = std::min(kKC, K - pc);
+        isa.pack_a(packed + pc * mp + row * kc, src + pc, K, rows, kc);
       }
     }
   });
   return packed;
 }
+
 // The cache lines a B panel is packed from (nr columns of B, kc steps of k from k0): for matmul_t
 // nr weight rows of kc weights, for matmul kc rows of b of nr floats. prefetch(n, k0, l0, l1)
 // touches lines [l0, l1) of `lines` for the panel whose first column is n (none past column N).
@@ -212,18 +237,68 @@ void gemm_block(const GemmIsa& isa, float* out, const float* a, const BSource& s
   }
 }
 
+// One product of a multi-projection GEMM: out = A · wᵀ, N columns.
+struct GemmPart {
+  float* out;
+  BSource src;
+  int64_t N;
+};
+
+// Column panels of all `parts` (sharing A, packed once) over the threads, handed out in chunks of a
+// few panels from an atomic counter rather than one fixed range per thread: on a busy machine a
+// thread that loses its core for a while no longer holds up the whole product (the other one takes
+// the chunks it has not reached), and several projections of the same input (T5's q, k, v) run as
+// one job: one packing of A, one wake-up and one join instead of one each.
+void gemm_columns(const GemmIsa& isa, const float* a, const GemmPart* parts, int count, int64_t M, int64_t K,
+                  int round_wt) {
+  int64_t panels = 0;
+  for (int i = 0; i < count; i++) panels += (parts[i].N + isa.nr - 1) / isa.nr;
+  const int threads = pool_threads();
+  const bool share_a = padded_rows(isa, M) * K <= kMaxSharedA && (threads > 1 || count > 1 || parts[0].N > kNC);
+  const float* packed_a = share_a ? pack_all_a(isa, a, M, K, round_wt) : nullptr;
+  if (!packed_a && round_wt) {  // A too large to share: rounded here, each thread packs its own
+    const size_t n = (size_t)(M * K);
+    if (t_round_rows.size() < n) t_round_rows.resize(n);
+    if (t_round_half.size() < (size_t)K) t_round_half.resize((size_t)K);
+    for (int64_t m = 0; m < M; m++) round_row(t_round_rows.data() + m * K, a + m * K, K, round_wt, t_round_half.data());
+    a = t_round_rows.data();
+  }
+  // About 4 chunks per thread, of 2..8 panels: fewer would leave the balancing coarse, smaller
+  // ones would cut the prefetch of the next panel's weights (only within a chunk) too often. One
+  // thread: one chunk per projection, as before.
+  // Without a shared A each chunk packs A again for every A block: then chunks of NC columns at
+  // least, as the fixed per-thread ranges were (one A packing per NC columns of arithmetic).
+  int64_t per_chunk = threads == 1 ? panels : std::min<int64_t>(8, std::max<int64_t>(2, panels / (4 * threads)));
+  if (!packed_a) per_chunk = std::max<int64_t>(per_chunk, kNC / isa.nr);
+  struct Chunk {
+    int part;
+    int64_t n0, n1;
+  };
+  std::vector<Chunk> chunks;
+  for (int i = 0; i < count; i++)
+    for (int64_t n = 0; n < parts[i].N; n += per_chunk * isa.nr)
+      chunks.push_back({i, n, std::min(parts[i].N, n + per_chunk * isa.nr)});
+  const int64_t macs = M * K * panels * isa.nr;
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, macs / kMinMacsPerThread));
+  std::atomic<int64_t> next{0};
+  parallel_for(workers, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t w = b; w < e; w++)
+      for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < (int64_t)chunks.size();) {
+        const Chunk& ch = chunks[(size_t)c];
+        const GemmPart& p = parts[ch.part];
+        gemm_block(isa, p.out, a, p.src, M, p.N, K, 0, M, ch.n0, ch.n1, packed_a);
+      }
+  });
+}
+
 // Splits the output over threads: by column panels when there are enough, else by row tiles.
 void gemm(const GemmIsa& isa, float* out, const float* a, const BSource& src, int64_t M, int64_t N, int64_t K) {
-  const int64_t macs_per_row = N * K, macs_per_col = M * K;
+  const int64_t macs_per_row = N * K;
   const int64_t col_panels = (N + isa.nr - 1) / isa.nr;
   const int64_t row_tiles = (M + isa.mr - 1) / isa.mr;
   if (col_panels >= 2 * pool_threads() || col_panels >= row_tiles) {
-    const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_col * isa.nr));
-    const bool share_a = padded_rows(isa, M) * K <= kMaxSharedA && (pool_threads() > 1 || N > kNC);
-    const float* packed_a = share_a ? pack_all_a(isa, a, M, K) : nullptr;
-    parallel_for(col_panels, grain, [&](int64_t b, int64_t e, int) {
-      gemm_block(isa, out, a, src, M, N, K, 0, M, b * isa.nr, std::min(N, e * isa.nr), packed_a);
-    });
+    const GemmPart part{out, src, N};
+    gemm_columns(isa, a, &part, 1, M, K, 0);
   } else {
     const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_row * isa.mr));
     parallel_for(row_tiles, grain, [&](int64_t b, int64_t e, int) {
@@ -244,8 +319,21 @@ int64_t grain_rows(int64_t macs_per_item) {
 thread_local std::vector<float> t_rounded_a;
 thread_local std::vector<uint16_t> t_half_a;
 
+// Whether a product with this many output columns goes to gemm_columns (see gemm).
+bool columns_path(const GemmIsa& isa, int64_t M, int64_t N) {
+  const int64_t col_panels = (N + isa.nr - 1) / isa.nr, row_tiles = (M + isa.mr - 1) / isa.mr;
+  return col_panels >= 2 * pool_threads() || col_panels >= row_tiles;
+}
+
 static void matmul_t_float(float* out, const float* a, const void* w, int wt, int64_t M, int64_t N, int64_t K) {
-  if (wt == ggml::F16 || wt == ggml::BF16) {
+  const GemmIsa* isa = simd_isa();
+  const int round_wt = wt == ggml::F16 || wt == ggml::BF16 ? wt : 0;
+  if (isa && M > kSkinnyMaxM && columns_path(*isa, M, N)) {  // rounds A itself, on the packing threads
+    const GemmPart part{out, BSource{w, wt, nullptr}, N};
+    gemm_columns(*isa, a, &part, 1, M, K, round_wt);
+    return;
+  }
+  if (round_wt) {
     const size_t n = (size_t)(M * K);
     if (t_rounded_a.size() < n) t_rounded_a.resize(n);
     if (t_half_a.size() < n) t_half_a.resize(n);
@@ -258,7 +346,6 @@ static void matmul_t_float(float* out, const float* a, const void* w, int wt, in
     }
     a = t_rounded_a.data();
   }
-  const GemmIsa* isa = simd_isa();
   if (!isa) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) { ref::matmul_t(out, a, w, wt, M, N, K, b, e); });
   } else if (M == 1) {
@@ -290,15 +377,27 @@ void matmul_t(float* out, const float* a, const void* w, int wtype, int64_t M, i
 
 void matmul_t_many(const float* a, int64_t M, int64_t K, const Projection* p, int count) {
   if (M <= 0) return;
-  // Quantized projections share one quantized copy of a per activation type; float ones run alone.
+  // Quantized projections share one quantized copy of a per activation type.
   Projection quant[16];
   int nq = 0;
+  // Float projections of one weight type at GEMM sizes run as one job (gemm_columns: A rounded
+  // and packed once, one wake-up and one join); the rest one by one.
+  const GemmIsa* isa = simd_isa();
+  GemmPart parts[16];
+  int np = 0, part_type = -1;
   for (int i = 0; i < count; i++) {
-    if (K == 0 || is_float_type(*weight_type(p[i].type)) || nq == 16)
+    const bool is_float = is_float_type(*weight_type(p[i].type));
+    if (K > 0 && is_float && isa && M > kSkinnyMaxM && np < 16 && p[i].N > 0 && columns_path(*isa, M, p[i].N) &&
+        (np == 0 || p[i].type == part_type)) {
+      parts[np++] = GemmPart{p[i].out, BSource{p[i].w, p[i].type, nullptr}, p[i].N};
+      part_type = p[i].type;
+    } else if (K == 0 || is_float || nq == 16) {
       matmul_t(p[i].out, a, p[i].w, p[i].type, M, p[i].N, K);
-    else
+    } else {
       quant[nq++] = p[i];
+    }
   }
+  if (np) gemm_columns(*isa, a, parts, np, M, K, part_type == ggml::F16 || part_type == ggml::BF16 ? part_type : 0);
   if (nq) matmul_t_quant(a, M, K, quant, nq);
 }
 

@@ -125,6 +125,41 @@ for (const { isa, runnable, why } of isaPaths()) {
         });
       }
 
+      // Float projections at GEMM sizes run as one job (A rounded and packed once, column chunks
+      // of every projection handed out to the threads): each output must be exactly what its own
+      // matmulT gives, also with a quantized projection and a second float type in the list (those
+      // run on their own) and with K past one K block and A too large to share (K = 21000: its rounding
+      // then happens before the threads start, checked against the JS baseline too).
+      it(`matmulTMany with float weights equals separate matmulT calls (${threads} thread${threads > 1 ? 's' : ''})`, () => {
+        native.setThreads(threads);
+        const rand = rng(4321);
+        withIsa(isa, () => {
+          for (const [M, K, dts] of [
+            [128, 96, ['f16', 'f16', 'f16']],
+            [33, 70, ['bf16', 'bf16']],
+            [65, 608, ['f16', 'f32', 'q8_0', 'f16']],
+            [40, 128, ['f32', 'f32']],
+            [200, 21000, ['f16', 'bf16', 'f16']],
+          ] as [number, number, DType[]][]) {
+            const a = randomF32(M * K, rand);
+            const ws = dts.map((dt, i) => randomWeights(dt, (K > 20000 ? [7, 5, 7] : [70, 33, 130, 7])[i]!, K, rand));
+            const outs = ws.map((w) => new Float32Array(M * w.rows).fill(NaN));
+            native.matmulTMany(outs, a, ws, M);
+            ws.forEach((w, i) => {
+              const want = new Float32Array(M * w.rows);
+              native.matmulT(want, a, w, M);
+              expect(outs[i], `${isa} M=${M} K=${K} projection ${i} (${w.dtype})`).toEqual(want);
+            });
+            if (K > 20000) {
+              const w = ws[2]!, want = new Float32Array(M * w.rows), bound = new Float32Array(M * w.rows);
+              js.matmulT(want, roundActivations(w.dtype, a), w, M);
+              js.matmulT(bound, a.map(Math.abs), absWeights(w), M);
+              expectClose(outs[2]!, want, bound, `${isa} matmulTMany M=${M} K=${K}`);
+            }
+          }
+        });
+      });
+
       it(`matmul (a · b, f32) matches the JS baseline (${threads} thread${threads > 1 ? 's' : ''})`, () => {
         native.setThreads(threads);
         const rand = rng(99);

@@ -11,7 +11,7 @@
 import type { AttentionShape, Backend } from '../backend/types.js';
 import { CrossAttention, type CrossKV } from '../layers/cross-attention.js';
 import { Embedding } from '../layers/embedding.js';
-import { Linear } from '../layers/linear.js';
+import { Linear, SharedProjections } from '../layers/linear.js';
 import { MLP } from '../layers/mlp.js';
 import { RelativePositionBias } from '../layers/relative-position-bias.js';
 import { RMSNorm } from '../layers/rmsnorm.js';
@@ -26,6 +26,8 @@ interface SelfAttention {
   k: Linear;
   v: Linear;
   o: Linear;
+  /** q, k and v of the same input as one backend call (the encoder's, over the whole source). */
+  qkv: SharedProjections;
 }
 
 interface EncoderLayer {
@@ -82,6 +84,12 @@ export class EncoderDecoder implements TokenEncoder {
   private readonly decoderLayers: DecoderLayer[];
   private readonly decoderNorm: RMSNorm | null;
   private readonly decoderBias: RelativePositionBias | null;
+  /**
+   * Every decoder layer's cross-attention k and v projections, [k0, v0, k1, v1, …], in groups of at
+   * most 16 run as one backend call each (encode: the same encoder output goes into all of them;
+   * the native backend then packs it once and spreads all their columns over the threads).
+   */
+  private readonly crossKV: SharedProjections[];
   private readonly lmHead: Linear | null;
   private readonly headScale: number;
   private readonly ws: Workspace;
@@ -114,12 +122,12 @@ export class EncoderDecoder implements TokenEncoder {
       if (w.weight.rows !== rows || w.weight.cols !== cols) throw new RangeError(`tensorloom: ${what} is [${w.weight.rows}, ${w.weight.cols}], expected [${rows}, ${cols}]`);
       return new Linear(backend, w.weight, w.bias);
     };
-    const attention = (w: T5AttentionWeights, what: string): SelfAttention => ({
-      q: linear(w.q, `${what} q`, inner, c.dim),
-      k: linear(w.k, `${what} k`, kvInner, c.dim),
-      v: linear(w.v, `${what} v`, kvInner, c.dim),
-      o: linear(w.o, `${what} o`, c.dim, inner),
-    });
+    const attention = (w: T5AttentionWeights, what: string): SelfAttention => {
+      const q = linear(w.q, `${what} q`, inner, c.dim);
+      const k = linear(w.k, `${what} k`, kvInner, c.dim);
+      const v = linear(w.v, `${what} v`, kvInner, c.dim);
+      return { q, k, v, o: linear(w.o, `${what} o`, c.dim, inner), qkv: new SharedProjections([q, k, v]) };
+    };
     const ffn = (w: T5FeedForwardWeights, what: string): MLP => {
       const up = linear(w.up, `${what} ffn up`, c.hiddenDim, c.dim);
       const down = linear(w.down, `${what} ffn down`, c.dim, c.hiddenDim);
@@ -146,10 +154,12 @@ export class EncoderDecoder implements TokenEncoder {
     this.encoderNorm = norm(weights.encoderNorm, 'encoder final norm');
     this.encoderBias = new RelativePositionBias(table(weights.encoderBias, 'encoder'), c.nHeads, true, s.maxDistance);
     const d = weights.decoder;
+    const crossKV: Linear[] = [];
     if (d) {
       if (d.layers.length !== s.decoderLayers) throw new RangeError(`tensorloom: found ${d.layers.length} decoder layers, config says ${s.decoderLayers}`);
       this.decoderLayers = d.layers.map((l, i) => {
         const x = attention(l.cross, `decoder layer ${i} cross-attention`);
+        crossKV.push(x.k, x.v);
         return {
           attnNorm: norm(l.attnNorm, `decoder layer ${i} attention norm`),
           attn: attention(l.attn, `decoder layer ${i} attention`),
@@ -169,6 +179,8 @@ export class EncoderDecoder implements TokenEncoder {
       this.decoderBias = null;
       this.lmHead = null;
     }
+    this.crossKV = [];
+    for (let i = 0; i < crossKV.length; i += 16) this.crossKV.push(new SharedProjections(crossKV.slice(i, i + 16)));
     this.headScale = s.tiedHead ? 1 / Math.sqrt(c.dim) : 1;
     this.shape = { T: 1, S: 1, H: c.nHeads, Hkv: c.nKvHeads, D: c.headDim, posOffset: 0, causal: false, scale: 1 };
     this.logits = new Float32Array(c.vocabSize);
@@ -229,9 +241,13 @@ export class EncoderDecoder implements TokenEncoder {
   /** Runs the encoder once and projects its output to every decoder layer's cross-attention K/V. */
   encode(ids: Int32Array): EncodedSource {
     if (!this.hasDecoder) throw new Error(`tensorloom: ${this.config.architecture} has no decoder (an encoder-only T5): use its encoder output for embeddings`);
+    const N = ids.length;
     const hidden = this.encodeHidden(ids);
-    const cross = this.decoderLayers.map((l) => l.cross.project(hidden, ids.length));
-    return { length: ids.length, hidden, cross };
+    const width = this.config.nKvHeads * this.config.headDim;
+    const cross: CrossKV[] = this.decoderLayers.map(() => ({ k: new Float32Array(N * width), v: new Float32Array(N * width), length: N }));
+    const outs = cross.flatMap((kv) => [kv.k, kv.v]);
+    this.crossKV.forEach((p, g) => p.forward(outs.slice(g * 16, g * 16 + 16), hidden, N));
+    return { length: N, hidden, cross };
   }
 
   /** A fresh decoder (empty KV cache) attending to `source`. */
@@ -359,10 +375,10 @@ export class EncoderDecoder implements TokenEncoder {
     const att = ws.rows('ed.att', T, inner);
     const y = ws.rows('ed.y', T, c.dim);
     l.attnNorm.forward(h, x, T);
-    l.attn.q.forward(q, h, T);
     let k: Float32Array;
     let v: Float32Array;
     if (cache) {
+      l.attn.q.forward(q, h, T);
       const at = cache.pos * kvInner;
       kProj.forward(cache.k.subarray(at, at + T * kvInner), h, T);
       vProj.forward(cache.v.subarray(at, at + T * kvInner), h, T);
@@ -371,8 +387,13 @@ export class EncoderDecoder implements TokenEncoder {
     } else {
       k = ws.rows('ed.k', T, kvInner);
       v = ws.rows('ed.v', T, kvInner);
-      kProj.forward(k, h, T);
-      vProj.forward(v, h, T);
+      if (kProj === l.attn.k && vProj === l.attn.v) {
+        l.attn.qkv.forward([q, k, v], h, T);
+      } else {
+        l.attn.q.forward(q, h, T);
+        kProj.forward(k, h, T);
+        vProj.forward(v, h, T);
+      }
     }
     this.backend.attention(att, q, k, v, { ...this.shape, positionBias: bias });
     l.attn.o.forward(y, att, T);
