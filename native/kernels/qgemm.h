@@ -34,7 +34,10 @@ constexpr int64_t kQgemmMinRows = 33;
 // {AVX2, AVX-512BW, VNNI} (0 = no tile there); GEMV (M = 1) always takes the dot kernels. Where the
 // tiles win is mostly a question of how often a weight row is unpacked: the dot kernels' 4-row form
 // unpacks it once per 4 activation rows, the tiles once per 16-row tile (16-row kernels) or 4-row
-// pack for all rows; the 16-row repacking of Q4_K and Q2_K pays off from ~12 rows. Measured
+// pack for all rows; the 16-row repacking of Q2_K pays off from ~12 rows, Q4_K's (a transpose in
+// registers) from ~6: Q4_K, dot → tiles, M = 4 120→124 / 142→127 (768×2048), M = 6 97→156 /
+// 110→149, M = 8 129→194 / 142→178, M = 16 150→253 / 150→239 (the rest below is before that
+// repacking). Measured
 // 2026-12-02 (1 thread, 2048×768 and 4096×4096 weights, GFLOP/s per CPU-second, dot → tiles, A/B of
 // two builds, medians of 3 alternating runs; bench: see matmul.bench.ts --quant):
 //   VNNI  M = 2     4     8     16    (2048×768)
@@ -52,7 +55,7 @@ constexpr int64_t kQgemmMinRows = 33;
 #define TL_QGEMM_MIN_ROWS_q5_1 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q2_K {0, 0, 12}
 #define TL_QGEMM_MIN_ROWS_q3_K {0, 0, 2}
-#define TL_QGEMM_MIN_ROWS_q4_K {0, 0, 12}
+#define TL_QGEMM_MIN_ROWS_q4_K {0, 0, 6}
 #define TL_QGEMM_MIN_ROWS_q5_K {0, 0, 3}
 #define TL_QGEMM_MIN_ROWS_q6_K {0, 0, 12}
 #define TL_QGEMM_MIN_ROWS_iq4_nl {0, 0, 2}
