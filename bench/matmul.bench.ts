@@ -14,7 +14,8 @@
  * near the quiet-machine figure where wall time does not. (At 2 threads CPU time adds both threads
  * and the pool's spinning, so only wall time is quoted there.)
  * Then every weight type of the table (ts/backend/weight-types.ts), native only: GEMV weight GB/s
- * on 1×4096×4096 and 1×2048×8192 as a share of the measured read bandwidth, small-M (M = 8) and
+ * on 1×4096×4096 and 1×2048×8192 as a share of the measured read bandwidth, small-M (M = 8, and 16:
+ * batched decode of 16 slots) and
  * GEMM (M = 128) GFLOP/s. Quantized types multiply int8-quantized activations (matmul.h).
  * Flags: --quick (fewer shapes and samples), --quant (only the per-type section),
  * --types=q4_k,q8_0 (only those types in it), --blas (only f32 against OpenBLAS, below).
@@ -323,8 +324,8 @@ function runWeightTypes(flags: string[], bw: Map<number, number>): Record<string
   const native = getBackend('native');
   const types = Object.values(WEIGHT_TYPES).filter((t) => !only || only.includes(t.name));
   const shapes: [number, number, number][] = quick
-    ? [[1, 4096, 4096], [1, 2048, 8192], [8, 2048, 2048], [128, 1024, 2048]]
-    : [[1, 4096, 4096], [1, 2048, 8192], [8, 4096, 4096], [128, 2048, 4096]];
+    ? [[1, 4096, 4096], [1, 2048, 8192], [8, 2048, 2048], [16, 2048, 2048], [128, 1024, 2048]]
+    : [[1, 4096, 4096], [1, 2048, 8192], [8, 4096, 4096], [16, 4096, 4096], [128, 2048, 4096]];
   const timing = quick ? { samples: 3, minSampleMs: 10 } : { samples: 5, minSampleMs: 25 };
   const rows: Row[] = [];
   const results: Record<string, unknown>[] = [];

@@ -1,7 +1,7 @@
 /**
  * The server side of bench/serve.bench.ts, in its own process (forked with IPC) so that its
  * event-loop lag and RSS are the server's alone. argv[2]: JSON ServeOptions. Messages:
- * 'stats' → { rss, lagP99Ms, lagMaxMs, scheduler stats }, 'reset' (lag histogram), 'stop'.
+ * 'stats' → { rss, lagP99Ms, lagMaxMs, cpuMs (process CPU time), scheduler stats }, 'reset' (lag histogram), 'stop'.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,8 @@ send({ type: 'ready', port: (server.address() as AddressInfo).port, info: handle
 
 process.on('message', (m: { type: string }) => {
   if (m.type === 'stats') {
-    send({ type: 'stats', rss: process.memoryUsage().rss, lagP99Ms: lag.percentile(99) / 1e6, lagMaxMs: lag.max / 1e6, scheduler: handler.scheduler.stats() });
+    const cpu = process.cpuUsage();
+    send({ type: 'stats', rss: process.memoryUsage().rss, lagP99Ms: lag.percentile(99) / 1e6, lagMaxMs: lag.max / 1e6, cpuMs: (cpu.user + cpu.system) / 1e3, scheduler: handler.scheduler.stats() });
   } else if (m.type === 'reset') {
     lag.reset();
   } else if (m.type === 'stop') {

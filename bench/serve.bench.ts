@@ -18,13 +18,16 @@
  * same 110M Llama file (q8_0 as bench/e2e writes it, the others quantized by llama.cpp's quantizer),
  * the same thread count, 16 slots each (llama-server: --parallel 16 -cb, -c sized for 16 slots of
  * the same context), 16 streaming clients for --compare-duration s, the same requests; the tok/s
- * ratio is printed. When llama-server is not built, its column says so and ours still runs.
+ * ratio is printed, and beside it tokens per CPU-second of each server process (all its threads, from
+ * process.cpuUsage / /proc), steadier than wall time on a shared machine. When llama-server is not
+ * built, its column says so and ours still runs. TL_SERVE_NODE_ARGS (e.g. '--cpu-prof
+ * --cpu-prof-dir=DIR') adds Node flags to our server process, to profile it.
  * Known: this llama-server drops each Node client's second request with "socket hang up" about
  * 17 ms after it is sent (the third works; curl does not see it); those count as its errors and
  * cost its clients well under 1 % of the phase, so the tok/s stay comparable.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +49,8 @@ interface ServerStats {
   rss: number;
   lagP99Ms: number;
   lagMaxMs: number;
+  /** CPU time of the whole server process so far (all its threads), ms. */
+  cpuMs: number;
   scheduler: { slots: number; slotsBusy: number; waiting: number; outstanding: number };
 }
 
@@ -58,7 +63,8 @@ interface ServerHandle {
 
 async function startServer(opts: Record<string, unknown>, env: Record<string, string> = {}): Promise<ServerHandle> {
   const child: ChildProcess = fork(join(here, 'serve-server.ts'), [JSON.stringify(opts)], {
-    execArgv: ['--import', 'tsx'],
+    // TL_SERVE_NODE_ARGS (space-separated, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof') profiles the server process
+    execArgv: [...(process.env.TL_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -107,7 +113,7 @@ function freePort(): Promise<number> {
  * llama.cpp's llama-server on `file`: `slots` slots of `ctxPerSlot` positions with continuous
  * batching, `threads` threads for decode and prompt; ready when GET /health answers 200.
  */
-async function startLlamaServer(bin: string, file: string, threads: number, slots: number, ctxPerSlot: number): Promise<{ port: number; stop(): Promise<void> }> {
+async function startLlamaServer(bin: string, file: string, threads: number, slots: number, ctxPerSlot: number): Promise<{ port: number; cpuMs(): number | null; stop(): Promise<void> }> {
   const port = await freePort();
   const args = ['-m', file, '-t', String(threads), '-tb', String(threads), '--parallel', String(slots), '-cb', '-c', String(slots * ctxPerSlot), '--host', '127.0.0.1', '--port', String(port), '--no-webui'];
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -134,11 +140,35 @@ async function startLlamaServer(bin: string, file: string, threads: number, slot
   };
   for (let i = 0; i < 600; i++) {
     if (gone) throw new Error(`llama-server exited while starting: ${log.trim().split('\n').slice(-3).join(' ')}`);
-    if (await healthy()) return { port, stop };
+    if (await healthy()) return { port, cpuMs: () => procCpuMs(child.pid), stop };
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop();
   throw new Error('llama-server did not become healthy within 120 s');
+}
+
+/** User + system CPU time of a live process (all its threads) from /proc, ms; null where there is no /proc. */
+function procCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // fields after the parenthesized command name: state is field 3, utime 14, stime 15 (clock ticks)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks();
+  } catch {
+    return null;
+  }
+}
+let ticks: number | undefined;
+function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
 }
 
 // ── clients ───────────────────────────────────────────────────────────────────────────────────
@@ -293,6 +323,8 @@ interface LoadResult {
   itlP99Ms: number | null;
   errors: number;
   firstErrors: string[];
+  /** CPU seconds the server process used during the phase (where measured). */
+  serverCpuS?: number;
 }
 
 /**
@@ -624,7 +656,9 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
       const server = await startServer({ ...common, model: file, parallel: SLOTS, contextLength: CTX });
       try {
         await loadPhase(server.port, 4, 2, 4, false); // warm-up
+        const c0 = (await server.stats()).cpuMs;
         ours = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS, false);
+        ours.serverCpuS = ((await server.stats()).cpuMs - c0) / 1000;
       } finally {
         await server.stop();
       }
@@ -638,7 +672,10 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
         const server = await startLlamaServer(tool.path, file, threads, SLOTS, CTX);
         try {
           await loadPhase(server.port, 4, 2, 4, false); // warm-up
+          const c0 = server.cpuMs();
           peer = await loadPhase(server.port, SLOTS, seconds, MAX_TOKENS, false);
+          const c1 = server.cpuMs();
+          if (c0 !== null && c1 !== null) peer.serverCpuS = (c1 - c0) / 1000;
         } finally {
           await server.stop();
         }
@@ -651,12 +688,18 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
     if (typeof ours === 'string') console.log(`tensorloom ${type}: ${ours}`);
     if (typeof peer === 'string' && peer !== 'not built') console.log(`llama-server ${type}: ${peer}`);
     const ratio = o && p && p.tokensPerSecond > 0 ? o.tokensPerSecond / p.tokensPerSecond : null;
+    // tokens per CPU-second of each server process: what a shared, loaded machine disturbs least
+    const perCpu = (r: LoadResult | null): number | null => (r?.serverCpuS ? r.tokens / r.serverCpuS : null);
+    const cpuRatio = perCpu(o) !== null && perCpu(p) ? perCpu(o)! / perCpu(p)! : null;
     rows.push({
       model: `110M Llama ${type}`,
       thr: threads,
       'tok/s': o?.tokensPerSecond ?? null,
       'llama-server tok/s': p ? p.tokensPerSecond : typeof peer === 'string' && peer === 'not built' ? 'not built' : null,
       '×': ratio,
+      'tok/CPU-s': perCpu(o),
+      'ls tok/CPU-s': perCpu(p),
+      '× CPU': cpuRatio,
       'TTFT p50': o?.ttftP50Ms ?? null,
       'ls TTFT p50': p?.ttftP50Ms ?? null,
       'ITL p50': o?.itlP50Ms ?? null,
@@ -664,7 +707,7 @@ async function compareWithLlamaServer(types: string[], threads: number, seconds:
       errors: o?.errors ?? null,
       'ls errors': p?.errors ?? null,
     });
-    out.push({ type, file, threads, slots: SLOTS, contextPerSlot: CTX, maxTokens: MAX_TOKENS, seconds, tensorloom: ours, llamaServer: peer, ratio });
+    out.push({ type, file, threads, slots: SLOTS, contextPerSlot: CTX, maxTokens: MAX_TOKENS, seconds, tensorloom: ours, llamaServer: peer, ratio, cpuRatio });
   }
   printTable(`serve: tensorloom vs llama-server (110M, ${SLOTS} slots, ${SLOTS} streaming clients, ${threads} thread(s); ms columns: ls = llama-server)`, rows);
   return out;

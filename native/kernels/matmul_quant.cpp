@@ -9,8 +9,9 @@
 //   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
 //     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it
 //     is dotted with those activation rows.
-//   GEMM (M ≥ kQgemmMinRows, types with a tile kernel): the same tiles go to qgemm.h's register-
-//     blocked micro-kernels, whose outputs are bit-identical to the dot kernel's.
+//   from the type's gemm_min_rows on (weight-type table, qgemm.h: 2..16 rows on VNNI, so batched
+//   decode too), types with a tile kernel: the same tiles go to qgemm.h's register-blocked
+//   micro-kernels, whose outputs are bit-identical to the dot kernel's.
 #include "kernels/matmul_quant.h"
 
 #include <algorithm>
@@ -51,7 +52,7 @@ struct Job {
   VecDotFn dot;
   VecDot4Fn dot4;  // null on the scalar path
   VecDotW4Fn dotw4;  // null on the scalar path
-  QgemmTileFn tile;  // GEMM tile kernel, or null (small M, scalar path, type without one)
+  QgemmTileFn tile;  // GEMM tile kernel, or null (M below its threshold, scalar path, type without one)
   const uint8_t* act;  // quantized a for this projection's activation type
   int64_t act_row_bytes;
   int64_t w_row_bytes;
@@ -78,7 +79,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantized[slot] = true;
     }
     jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t),
-                   M >= kQgemmMinRows ? active_gemm(t) : nullptr, buf.data(), arb, type_row_bytes(t, K), blocks};
+                   active_gemm(t, M), buf.data(), arb, type_row_bytes(t, K), blocks};
     blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
   }
 

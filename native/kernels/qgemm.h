@@ -1,6 +1,6 @@
-// Quantized GEMM tiles (prefill, M ≥ kQgemmMinRows): a tile of weight rows × quantized activation
-// rows computed with register-blocked integer micro-kernels (qgemm.inc, compiled per ISA in
-// qgemm_avx2.cpp / qgemm_avx512.cpp), instead of one dot-kernel call per output.
+// Quantized GEMM tiles (prefill, and batched decode from a few rows on): a tile of weight rows ×
+// quantized activation rows computed with register-blocked integer micro-kernels (qgemm.inc,
+// compiled per ISA in qgemm_avx2.cpp / qgemm_avx512.cpp), instead of one dot-kernel call per output.
 // TENSORLOOM_QGEMM=0 (read once) turns them off, for benchmarks.
 //
 // Every output is bit-identical to the type's dot kernel (qdot.inc) on the same rows: the int32
@@ -14,24 +14,56 @@
 
 namespace tl {
 
-// From this many activation rows on, matmul_quant.cpp uses the tile kernels; up to 32 rows is the
-// small-M regime of the dot kernels' 4-row form (batched decode). Measured at 1 thread, 1024×2048
-// weights, VNNI, GFLOP/s per CPU-second, dot kernels → tiles: M = 32: q8_0 59 → 114, q4_0 38 → 218,
-// q4_K 68 → 214, q5_K 61 → 68, q6_K 85 → 105; M = 16: q5_K and q6_K were still slower as tiles.
+// Default threshold for a table row that gives none (gemm_min_rows 0): from this many activation
+// rows on the tiles, below it the dot kernels' 4-row form.
 constexpr int64_t kQgemmMinRows = 33;
 
 }  // namespace tl
 
-// Every quantized weight type has tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's
-// signature, in all three ISA namespaces (256-bit tiles on AVX2 / AVX-512BW; pairs / 16-row kernels
-// on VNNI). Which of them a type uses on which ISA is its row of the weight-type table
-// (weight_types.cpp, gemm_avx2 / gemm_avx512 / gemm_vnni): where a tile measured slower than the dot
-// kernels' 4-row form, that entry is null and the type keeps the dot path there.
-#define TL_QGEMM_LIST(X) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs)
+// The tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature: on VNNI for every
+// quantized type (pairs / packed pairs / 16-row kernels), on AVX2 and AVX-512BW (256-bit tiles) for
+// the legacy types only, the others' 256-bit tiles having measured slower than the dot kernels'
+// 4-row form there (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs dot, AVX2 /
+// AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90 vs 70–96,
+// iq4_nl 44–65 vs 54–56). Which a type uses on which ISA is its row of the weight-type table
+// (weight_types.cpp, gemm_avx2 / gemm_avx512 / gemm_vnni; null = the dot path).
+#define TL_QGEMM_TILE_LIST(X) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0)
+#define TL_QGEMM_LIST(X) TL_QGEMM_TILE_LIST(X) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs)
+
+// With each tile, the fewest activation rows from which matmul_quant.cpp uses it, per ISA
+// {AVX2, AVX-512BW, VNNI} (0 = no tile there); GEMV (M = 1) always takes the dot kernels. Where the
+// tiles win is mostly a question of how often a weight row is unpacked: the dot kernels' 4-row form
+// unpacks it once per 4 activation rows, the tiles once per 16-row tile (16-row kernels) or 4-row
+// pack for all rows; the 16-row repacking of Q2_K pays off from ~12 rows, Q4_K's (a transpose in
+// registers) from ~6: Q4_K, dot → tiles, M = 4 120→124 / 142→127 (768×2048), M = 6 97→156 /
+// 110→149, M = 8 129→194 / 142→178, M = 16 150→253 / 150→239 (the rest below is before that
+// repacking). Measured
+// 2026-12-02 (1 thread, 2048×768 and 4096×4096 weights, GFLOP/s per CPU-second, dot → tiles, A/B of
+// two builds, medians of 3 alternating runs; bench: see matmul.bench.ts --quant):
+//   VNNI  M = 2     4     8     16    (2048×768)
+//   q8_0    52→51 77→116 78→120 74→120   q4_K 64→32 117→59 117→114 120→164 (M = 12: 121→145)
+//   q4_0    19→26 60→87  59→141 58→207   q6_K 57→59 110→103 114→134 116→186 (M = 12: 109→159;
+//   q2_K    36→26 103→60 113→103 110→159          4096×4096: M = 8 95→86, M = 16 78→119)
+//   q3_K 33→48, q5_K 51→49 (M = 3: 53→64), iq4_nl 28→45, iq4_xs 45→60, q4_1 33→61, q5_0 32→56,
+//   q5_1 31→50 at M = 2, and more from there. q2_K M = 12: 77→126.
+//   AVX2 / AVX-512BW at M = 4: q8_0 64→71 / 56→72, q4_0 49→48 / 51→63 (M = 8: 50→57), q4_1
+//   51→60 / 53→66, q5_0 50→56 / 38→54, q5_1 45→54 / 47→58.
+#define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
+#define TL_QGEMM_MIN_ROWS_q4_0 {8, 4, 2}
+#define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
+#define TL_QGEMM_MIN_ROWS_q5_0 {4, 4, 2}
+#define TL_QGEMM_MIN_ROWS_q5_1 {4, 4, 2}
+#define TL_QGEMM_MIN_ROWS_q2_K {0, 0, 12}
+#define TL_QGEMM_MIN_ROWS_q3_K {0, 0, 2}
+#define TL_QGEMM_MIN_ROWS_q4_K {0, 0, 6}
+#define TL_QGEMM_MIN_ROWS_q5_K {0, 0, 3}
+#define TL_QGEMM_MIN_ROWS_q6_K {0, 0, 12}
+#define TL_QGEMM_MIN_ROWS_iq4_nl {0, 0, 2}
+#define TL_QGEMM_MIN_ROWS_iq4_xs {0, 0, 2}
 
 #define TL_QGEMM_DECL(t)                                                                              \
   void qgemm_##t(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride, \
                  int64_t rows_a, int64_t K, float* out, int64_t ldo);
-namespace tl::avx2 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
-namespace tl::avx512 { TL_QGEMM_LIST(TL_QGEMM_DECL) }
+namespace tl::avx2 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) }
+namespace tl::avx512 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) }
 namespace tl::avx512vnni { TL_QGEMM_LIST(TL_QGEMM_DECL) }

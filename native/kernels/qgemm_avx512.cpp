@@ -12,6 +12,7 @@
 
 #include "kernels/qgemm.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/quant_kernels.h"  // the dot kernels, for the packed-pair tiles' edge rows
 
 // GCC 12 flags the undefined upper halves of its own 256→512-bit cast intrinsics
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

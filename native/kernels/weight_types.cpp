@@ -20,8 +20,9 @@ namespace {
 // 4-row form measured as fast or faster (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs
 // dot, AVX2 / AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90
 // vs 70–96, iq4_nl 44–65 vs 54–56; q4_1 50–64 vs 47–57, q5_1 45–56 vs 43–52).
-#define TL_GEMM_ALL(t) avx2::qgemm_##t, avx512::qgemm_##t, avx512vnni::qgemm_##t
-#define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t
+// With each, the fewest activation rows from which it is used (qgemm.h's TL_QGEMM_MIN_ROWS_<type>).
+#define TL_GEMM_ALL(t) avx2::qgemm_##t, avx512::qgemm_##t, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
+#define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
 #define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
 #define TL_SIMD_DOTW4(t) avx2::dotw4_##t, avx512::dotw4_##t, avx512vnni::dotw4_##t
 #else
@@ -144,24 +145,36 @@ VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
   }
 }
 
-QgemmTileFn active_gemm(const WeightTypeInfo& t) {
+QgemmTileFn active_gemm(const WeightTypeInfo& t, int64_t M) {
   static const bool disabled = [] {
     const char* v = std::getenv("TENSORLOOM_QGEMM");
     return v && std::strcmp(v, "0") == 0;
   }();
   if (disabled) return nullptr;
+  // the tile of the highest level (at most the active one) that has one, with that level's threshold
+  QgemmTileFn tile = nullptr;
+  int min_rows = 0;
   switch (active_isa_level()) {
     case Isa::Avx512Vnni:
-      if (t.gemm_vnni) return t.gemm_vnni;
+      if (t.gemm_vnni) {
+        tile = t.gemm_vnni, min_rows = t.gemm_min_rows[2];
+        break;
+      }
       [[fallthrough]];
     case Isa::Avx512:
-      if (t.gemm_avx512) return t.gemm_avx512;
+      if (t.gemm_avx512) {
+        tile = t.gemm_avx512, min_rows = t.gemm_min_rows[1];
+        break;
+      }
       [[fallthrough]];
     case Isa::Avx2:
-      return t.gemm_avx2;
+      tile = t.gemm_avx2, min_rows = t.gemm_min_rows[0];
+      break;
     default:
       return nullptr;
   }
+  // GEMV (M = 1) always takes the dot kernels; a row without a threshold the GEMM default
+  return M >= std::max<int64_t>(2, min_rows > 0 ? min_rows : kQgemmMinRows) ? tile : nullptr;
 }
 
 QuantizeRowFn active_quantize(const ActTypeInfo& t) {

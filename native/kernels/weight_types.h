@@ -54,7 +54,8 @@ struct WeightTypeInfo {
   VecDotFn dot_vnni;    // AVX-512 VNNI (vpdpbusd)
   VecDot4Fn dot4_avx2, dot4_avx512, dot4_vnni;  // 4 activation rows per weight row (small M, GEMM)
   VecDotW4Fn dotw4_avx2, dotw4_avx512, dotw4_vnni;  // 4 weight rows per activation row (GEMV)
-  QgemmTileFn gemm_avx2, gemm_avx512, gemm_vnni;    // GEMM tiles (M ≥ kQgemmMinRows); null = dot path
+  QgemmTileFn gemm_avx2, gemm_avx512, gemm_vnni;    // GEMM tiles (qgemm.h); null = dot path
+  int gemm_min_rows[3] = {};  // fewest activation rows for which that tile is used (AVX2, AVX-512BW, VNNI)
 };
 
 struct ActTypeInfo {
@@ -82,9 +83,10 @@ static inline bool is_float_type(const WeightTypeInfo& t) { return t.block == 1;
 VecDotFn active_dot(const WeightTypeInfo& t);
 VecDot4Fn active_dot4(const WeightTypeInfo& t);
 VecDotW4Fn active_dotw4(const WeightTypeInfo& t);
-// The GEMM tile kernel for the active ISA, or null (none there, scalar path, or TENSORLOOM_QGEMM=0,
-// read once, which keeps every M on the dot kernels to measure what the tiles gain).
-QgemmTileFn active_gemm(const WeightTypeInfo& t);
+// The GEMM tile kernel for the active ISA and M activation rows, or null (none there, M below its
+// gemm_min_rows, scalar path, or TENSORLOOM_QGEMM=0, read once, which keeps every M on the dot
+// kernels to measure what the tiles gain).
+QgemmTileFn active_gemm(const WeightTypeInfo& t, int64_t M);
 // The activation quantizer for the active ISA (every level gives the same bytes).
 QuantizeRowFn active_quantize(const ActTypeInfo& t);
 

@@ -1,10 +1,12 @@
 /**
  * The quantized GEMM tile kernels (native/kernels/qgemm.inc, used by matmul_quant.cpp from
- * kQgemmMinRows = 33 activation rows on) against the dot kernels (qdot.inc), on every ISA path:
- * each output of a GEMM must be BIT-IDENTICAL to the GEMV (M = 1, one dot-kernel call per output)
- * of that activation row, because greedy decoding must match llama.cpp token for token whether a
- * prompt row went through prefill or decode. Shapes cross the 16-weight-row and 64-activation-row
- * tiles and the micro-kernels' 2 × 4 register tiles (odd N, M = 64 + 6).
+ * each type's minimum number of activation rows on, per ISA: from 2 to 16, the table's
+ * gemm_min_rows) against the dot kernels (qdot.inc), on every ISA path: each output of a GEMM
+ * (prefill) or small-M matmul (batched decode) must be BIT-IDENTICAL to the GEMV (M = 1, one
+ * dot-kernel call per output) of that activation row, because greedy decoding must match llama.cpp
+ * token for token whether a row went through prefill, batched or single decode. Shapes cross the
+ * 16-weight-row and 64-activation-row tiles, the micro-kernels' 2 × 4 register tiles and 4-row
+ * packs (odd N), and every M around the per-type thresholds (2..17, 32, 70 = 64 + 6).
  *
  * Against the independent scalar reference (f64 dot of dequantized values): quant.test.ts's GEMM
  * shape (70 × 33) now runs through these kernels on every ISA; this file checks it too for K of 3
@@ -34,32 +36,36 @@ function firstBitDifference(x: Float32Array, y: Float32Array): number {
   return -1;
 }
 
-const M = 70, N = 37, K = 768;
+const N = 37, K = 768;
+/** Small M (batched decode: tiles from each type's gemm_min_rows on, the dot kernels below it) and GEMM. */
+const MS = [2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 32, 70];
 
 for (const v of variants({ vnni: true })) {
   describe.skipIf(!!v.skip)(`quantized GEMM tiles on ${v.title}`, () => {
     for (const spec of QUANT_SPECS) {
       it(`${spec.name}: every GEMM output is bit-identical to the dot kernel's GEMV on its row, and close to the reference`, () => {
         const rand = rng(7000 + spec.id);
-        const a = randomActs(M * K, rand);
+        const a = randomActs(MS.at(-1)! * K, rand);
         const w = randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
         withVariant(v, () => {
-          const gemm = new Float32Array(M * N).fill(NaN);
-          addon.matmulT(gemm, a, w, spec.id, N, K, M);
-          for (let m = 0; m < M; m++) {
-            const row = new Float32Array(N).fill(NaN);
-            addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, N, K, 1);
-            const got = gemm.subarray(m * N, (m + 1) * N);
-            const i = firstBitDifference(got, row);
-            if (i >= 0) expect.fail(`${v.isa} ${spec.name}: GEMM out[${m}, ${i}] = ${got[i]}, GEMV on row ${m} gives ${row[i]}`);
-          }
-          if (v.threads === 1) {
-            const acts = Array.from({ length: M }, (_, m) => quantizeActs(spec.act, a.subarray(m * K, (m + 1) * K)));
-            const mins = spec.act === 'q8_1' ? blockMins(spec, w, (N * K) / 32) : undefined;
-            const { want, bound } = referenceMatmul(spec, dequantize(spec, w, N, K), acts, mins, M, N, K);
-            for (let i = 0; i < want.length; i++) {
-              const err = Math.abs(gemm[i]! - want[i]!);
-              if (!(err <= 1e-5 * bound[i]! + 1e-30)) expect.fail(`${v.isa} ${spec.name}: out[${i}] = ${gemm[i]}, reference ${want[i]}`);
+          for (const M of MS) {
+            const gemm = new Float32Array(M * N).fill(NaN);
+            addon.matmulT(gemm, a.subarray(0, M * K), w, spec.id, N, K, M);
+            for (let m = 0; m < M; m++) {
+              const row = new Float32Array(N).fill(NaN);
+              addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, N, K, 1);
+              const got = gemm.subarray(m * N, (m + 1) * N);
+              const i = firstBitDifference(got, row);
+              if (i >= 0) expect.fail(`${v.isa} ${spec.name}: M = ${M}: out[${m}, ${i}] = ${got[i]}, GEMV on row ${m} gives ${row[i]}`);
+            }
+            if (v.threads === 1 && M === MS.at(-1)) {
+              const acts = Array.from({ length: M }, (_, m) => quantizeActs(spec.act, a.subarray(m * K, (m + 1) * K)));
+              const mins = spec.act === 'q8_1' ? blockMins(spec, w, (N * K) / 32) : undefined;
+              const { want, bound } = referenceMatmul(spec, dequantize(spec, w, N, K), acts, mins, M, N, K);
+              for (let i = 0; i < want.length; i++) {
+                const err = Math.abs(gemm[i]! - want[i]!);
+                if (!(err <= 1e-5 * bound[i]! + 1e-30)) expect.fail(`${v.isa} ${spec.name}: out[${i}] = ${gemm[i]}, reference ${want[i]}`);
+              }
             }
           }
         });
