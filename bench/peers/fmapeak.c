@@ -23,40 +23,28 @@ static double cpu_seconds(void) {
 
 #define CHAINS 12
 
-__attribute__((target("avx512f"))) static double pass512(long iters) {
-  __m512 acc[CHAINS];
-  for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(1.0f + c * 1e-3f);
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-  const double t0 = cpu_seconds();
-  for (long i = 0; i < iters; i++) {
-#pragma GCC unroll 12
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+// One timing pass at one vector width: CHAINS accumulators, each acc = acc * x + y, iters times.
+#define FMA_PASS(NAME, TARGET, VEC, LANES, SET1, FMADD, STOREU)                       \
+  __attribute__((target(TARGET))) static double NAME(long iters) {                    \
+    VEC acc[CHAINS];                                                                  \
+    for (int c = 0; c < CHAINS; c++) acc[c] = SET1(1.0f + c * 1e-3f);                 \
+    const VEC x = SET1(0.999999f), y = SET1(1e-7f);                                   \
+    const double t0 = cpu_seconds();                                                  \
+    for (long i = 0; i < iters; i++) {                                                \
+      _Pragma("GCC unroll 12") for (int c = 0; c < CHAINS; c++) acc[c] = FMADD(acc[c], x, y); \
+    }                                                                                 \
+    const double dt = cpu_seconds() - t0;                                             \
+    float lanes[LANES], sink = 0;                                                     \
+    for (int c = 0; c < CHAINS; c++) {                                                \
+      STOREU(lanes, acc[c]);                                                          \
+      for (int l = 0; l < LANES; l++) sink += lanes[l];                               \
+    }                                                                                 \
+    if (sink == 12345.0f) puts(""); /* keeps the chains alive */                      \
+    return (double)iters * CHAINS * LANES * 2 / dt / 1e9;                             \
   }
-  const double dt = cpu_seconds() - t0;
-  float sink = 0;
-  for (int c = 0; c < CHAINS; c++) sink += _mm512_reduce_add_ps(acc[c]);
-  if (sink == 12345.0f) puts("");  // keeps the chains alive
-  return (double)iters * CHAINS * 16 * 2 / dt / 1e9;
-}
 
-__attribute__((target("avx2,fma"))) static double pass256(long iters) {
-  __m256 acc[CHAINS];
-  for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps(1.0f + c * 1e-3f);
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  const double t0 = cpu_seconds();
-  for (long i = 0; i < iters; i++) {
-#pragma GCC unroll 12
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], x, y);
-  }
-  const double dt = cpu_seconds() - t0;
-  float lanes[8], sink = 0;
-  for (int c = 0; c < CHAINS; c++) {
-    _mm256_storeu_ps(lanes, acc[c]);
-    for (int l = 0; l < 8; l++) sink += lanes[l];
-  }
-  if (sink == 12345.0f) puts("");
-  return (double)iters * CHAINS * 8 * 2 / dt / 1e9;
-}
+FMA_PASS(pass512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps)
+FMA_PASS(pass256, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps)
 
 int main(int argc, char** argv) {
   const int wide = argc > 1 && strcmp(argv[1], "avx512") == 0;
