@@ -17,12 +17,22 @@
  * prompt (llama.cpp's prompt GEMM for bf16 is llamafile's tinyBLAS with AVX512-BF16 vdpbf16ps, not
  * reproduced), and f32 (GEMV order: logits differ by ~1e-6, same tokens here).
  *
+ * These floors hold where the arithmetic is the oracle's: llama.cpp's CPU backend loads its AVX-512 variant
+ * (this CPU has AVX-512) and our kernels run their AVX-512 paths (the JS backend follows the same order).
+ * Elsewhere the sums are grouped differently and near-ties on this sensitive model go the other way
+ * after a while; measured 2026-12-02 on a Zen 5: our AVX2 and scalar paths against llama.cpp's AVX-512
+ * variant, and our AVX2, scalar and JS paths against its AVX2 (haswell) variant alone (the AVX2-only
+ * machine's case), the shortest prefixes were 24–100 tokens (q8_0 prompt 24, q5_1 / q5_k_m BOS 26,
+ * q3_k_m 45, q6_k 50). There each type must keep OTHER_ORDER_FLOOR tokens and the measured prefix is
+ * printed; the first-step logits stay within 2e-5 on every path.
+ *
  * The JS backend decodes at ≈ 10 tokens/s on a loaded 2-core machine, so by default it runs three
  * types from BOS; TL_QUANT_DECODE_ALL=1 measures every type (printing the matching prefix).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLocal } from '../../ts/generate/load-local.js';
-import { getBackend } from '../../ts/backend/index.js';
+import { readFileSync } from 'node:fs';
+import { backendInfo, getBackend } from '../../ts/backend/index.js';
 import { openModelFile } from '../../ts/formats/model-file.js';
 import { resolveModel } from '../../ts/models/architectures.js';
 import { buildTransformer } from '../../ts/models/registry.js';
@@ -41,6 +51,11 @@ const PARITY: Record<string, [number, number]> = {
   q5_0: [100, 100], q4_k_m: [100, 100], q4_k_s: [100, 100], q4_1: [100, 100], q4_0: [100, 100], q3_k_m: [100, 100], q3_k_s: [100, 100],
   q2_k: [100, 100], iq4_nl: [100, 100], iq4_xs: [100, 100],
 };
+/** llama.cpp's CPU backend loads its AVX-512 variant where the CPU has the AVX-512 subsets it needs. */
+const cpuFlags = (() => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
+const oracleAvx512 = ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => new RegExp(`\\b${f}\\b`).test(cpuFlags));
+/** Tokens every type keeps where our arithmetic order is not the oracle's (see above). */
+const OTHER_ORDER_FLOOR = 20;
 /** llama.cpp's settings for the decoding comparison: f32 KV cache, plain attention (see above). */
 const LIKE_FOR_LIKE = { kvCacheType: 'F32', flashAttention: false } as const;
 const SHARED = ['f32', 'f16', 'q8_0', 'q6_k', 'q5_k_m', 'q5_1', 'q5_0', 'q4_k_m', 'q4_1', 'q4_0', 'q3_k_m', 'q2_k', 'iq4_nl'];
@@ -69,6 +84,9 @@ async function decode(path: string, backend: 'native' | 'js', prompt: string): P
   return { ids, tokens: r.tokens };
 }
 
+const nativeSameOrder = oracleAvx512 && nativeAvailable() && backendInfo('native').isa.startsWith('avx512');
+const floorFor = (t: string, sameOrder: boolean): [number, number] => sameOrder ? PARITY[t]! : [OTHER_ORDER_FLOOR, OTHER_ORDER_FLOOR];
+
 const skip = !haveWide ? wideMissing : !oraclePath ? oracleMissing : null;
 
 describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K-wide, every type${skip ? ` (${skip})` : ''}`, () => {
@@ -94,7 +112,8 @@ describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K
       }
     }, 60_000);
 
-    it.skipIf(!nativeAvailable())(`native ${t}: ≥ ${PARITY[t]![0]} (BOS) / ${PARITY[t]![1]} (prompt) of ${STEPS} tokens equal llama.cpp's`, async () => {
+    const floor = floorFor(t, nativeSameOrder);
+    it.skipIf(!nativeAvailable())(`native ${t}: ≥ ${floor[0]} (BOS) / ${floor[1]} (prompt) of ${STEPS} tokens equal llama.cpp's${nativeSameOrder ? '' : ' (arithmetic order not the oracle\'s)'}`, async () => {
       const path = files.get(t)!;
       const bos = await decode(path, 'native', '');
       const theirsBos = (await oracleGreedy(path, [BOS], STEPS, { ignoreEog: true, ...LIKE_FOR_LIKE })).tokens;
@@ -104,13 +123,14 @@ describe.skipIf(skip !== null)(`greedy decoding vs node-llama-cpp on stories260K
       const got: [number, number] = [prefix(bos.tokens, theirsBos), prefix(pr.tokens, theirsPrompt)];
       console.log(`quant-decode native ${t}: BOS ${got[0]}/${STEPS}, prompt ${got[1]}/${STEPS}`);
       expect(bos.tokens).toHaveLength(STEPS);
-      expect(got[0]).toBeGreaterThanOrEqual(PARITY[t]![0]);
-      expect(got[1]).toBeGreaterThanOrEqual(PARITY[t]![1]);
+      expect(got[0]).toBeGreaterThanOrEqual(floor[0]);
+      expect(got[1]).toBeGreaterThanOrEqual(floor[1]);
     }, 60_000);
   }
 
   for (const t of types) {
-    const floor = JS_PARITY[t];
+    const measured = JS_PARITY[t];
+    const floor = measured === undefined ? undefined : oracleAvx512 ? measured : OTHER_ORDER_FLOOR;
     it.skipIf(!(ALL || floor !== undefined))(`js ${t}: ${floor !== undefined ? `≥ ${floor} of ${STEPS} tokens from BOS equal llama.cpp's` : 'tokens equal to llama.cpp\'s from BOS, measured and printed (no floor yet)'}`, async () => {
       const path = files.get(t)!;
       const bos = await decode(path, 'js', '');
