@@ -7,7 +7,7 @@
  * for both backends. Tied heads: T5 scales the decoder output by dim^-½ before the shared
  * embedding and llama.cpp does not, so its logits are compared with ours × √dim.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,13 +63,28 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-function llamaGreedy(path: string, ids: readonly number[]): { ids: number[]; logits: number[] } {
+/** ggml's CPU variants built for AVX-512, whose sums are grouped as ours are (see `nearTieAllowed`). */
+const AVX512_VARIANTS = new Set(['skylakex', 'cannonlake', 'cascadelake', 'icelake', 'cooperlake', 'sapphirerapids', 'zen4']);
+
+/** llama.cpp's ids and first-step logits, and the CPU variant ggml loaded (from its "loaded CPU backend" line). */
+function llamaGreedy(path: string, ids: readonly number[]): { ids: number[]; logits: number[]; variant: string } {
   mkdirSync(toolTmp, { recursive: true });
-  const out = execFileSync(greedyTool, [path, String(STEPS), ids.join(',')], {
-    cwd: repoRoot, env: { ...process.env, LOGITS: '1', TMPDIR: toolTmp }, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20,
-  }).toString().trim().split('\n');
-  return { logits: JSON.parse(out[0]!) as number[], ids: out[1]!.split(',').map(Number) };
+  const r = spawnSync(greedyTool, [path, String(STEPS), ids.join(',')], {
+    cwd: repoRoot, env: { ...process.env, LOGITS: '1', TMPDIR: toolTmp }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`llama-greedy.sh failed (${r.status ?? r.signal}): ${r.stderr.toString().slice(-2000)}`);
+  const out = r.stdout.toString().trim().split('\n');
+  const variant = /libggml-cpu-([\w-]+)\.so/.exec(r.stderr.toString())?.[1] ?? 'unknown';
+  return { logits: JSON.parse(out[0]!) as number[], ids: out[1]!.split(',').map(Number), variant };
 }
+
+/**
+ * Where our greedy choice may differ from llama.cpp's at a near tie: past 128 source tokens (its f16
+ * cross-attention), and where ggml runs a variant other than its AVX-512 ones (an AVX2-only CPU), whose
+ * f16 matmuls group sums differently: measured 2026-12-02 with the haswell variant alone, flan-t5 went
+ * another way at step 27 of one source on both our backends, which equal the AVX-512 variant's 40 ids.
+ */
+const nearTieAllowed = (sourceTokens: number, variant: string): boolean => sourceTokens > 128 || !AVX512_VARIANTS.has(variant);
 
 describe('relative position buckets', () => {
   it("match T5's definition at small, logarithmic and clamped distances", () => {
@@ -161,9 +176,9 @@ describe.skipIf(!haveVocab || !haveTool || !oraclePath)(
                 expect(diff / range, `${arch} ${JSON.stringify(text.slice(0, 30))}: max |Δlogit| / range`).toBeLessThan(tolerance(ids.length));
               }
               const best = argmax(logits);
-              if (best !== theirs.ids[i] && ids.length > 128) {
-                // past 128 source tokens llama.cpp's f16 cross-attention may flip a near tie: allowed
-                // only where our own margin between the two choices is within that error bound
+              if (best !== theirs.ids[i] && nearTieAllowed(ids.length, theirs.variant)) {
+                // a near tie llama.cpp's arithmetic may flip (see nearTieAllowed): allowed only where
+                // our own margin between the two choices is within the logits' error bound
                 const margin = (logits[best]! - logits[theirs.ids[i]!]!) * scale;
                 expect(margin / range, `${arch} step ${i}: ours ${best}, llama.cpp ${theirs.ids[i]}`).toBeLessThan(2 * tolerance(ids.length));
                 expect(i, 'at least 8 identical steps before a near tie').toBeGreaterThanOrEqual(8);
@@ -173,7 +188,8 @@ describe.skipIf(!haveVocab || !haveTool || !oraclePath)(
               token = best;
             }
             expect(ours, `${arch} ${JSON.stringify(text.slice(0, 30))} (${ids.length} source tokens)`).toEqual(theirs.ids.slice(0, ours.length));
-            if (ids.length <= 128) expect(ours).toHaveLength(STEPS);
+            if (!nearTieAllowed(ids.length, theirs.variant)) expect(ours).toHaveLength(STEPS);
+            else if (ours.length < STEPS) console.log(`t5-parity ${arch} ${backend}: near tie at step ${ours.length} against llama.cpp's ${theirs.variant} variant (${ids.length} source tokens)`);
           }
         }, 120_000);
       }
