@@ -16,6 +16,7 @@
 #include "kernels/linear_attention_kernels.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/threadpool.h"
+#include "kernels/weight_types.h"
 
 namespace tl {
 
@@ -30,6 +31,8 @@ struct Prims {
   void (*gemm)(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
   void (*delta_rows)(float*, int64_t, int64_t, const float*, const float*, float, const float*, const float*, float,
                      float, float*);
+  void (*solve_lower)(float*, int64_t, int64_t, int64_t, const float*, int64_t);
+  void (*pack_at)(float*, const float*, int64_t, int64_t, int64_t, const float*, int);
 };
 
 // C[M, N] += A[M, K] · B[K, N] on the f32 GEMM micro-kernels of the matmul family
@@ -42,30 +45,40 @@ struct GemmTiles {
   void (*pack_b)(float*, const float*, int64_t, int64_t, int64_t);
   void (*micro)(int64_t, const float*, const float*, float*, int64_t, int);
   void (*micro_edge)(int64_t, const float*, const float*, float*, int64_t, int, int);
+  void (*pack_bt)(float*, const void*, int, int64_t, int64_t, int64_t, int64_t, int64_t);
 };
 
 #if defined(TL_HAVE_X86_VARIANTS)
 constexpr GemmTiles kTiles512{avx512::kMR, avx512::kNR, avx512::pack_a, avx512::pack_b, avx512::micro,
-                              avx512::micro_edge};
-constexpr GemmTiles kTiles2{avx2::kMR, avx2::kNR, avx2::pack_a, avx2::pack_b, avx2::micro, avx2::micro_edge};
+                              avx512::micro_edge, avx512::pack_bt};
+constexpr GemmTiles kTiles2{avx2::kMR, avx2::kNR, avx2::pack_a, avx2::pack_b, avx2::micro, avx2::micro_edge,
+                            avx2::pack_bt};
 #endif
 
-// Packed panels, 64-byte aligned (the micro-kernels load B panels aligned), grown on demand and
-// kept per thread; separate from scratch(), which holds the chunk's operands.
-float* pack_space(size_t floats) {
-  struct Buf {
-    float* p = nullptr;
-    size_t cap = 0;
-    ~Buf() { std::free(p); }
-  };
-  static thread_local Buf buf;
-  if (floats > buf.cap) {
-    std::free(buf.p);
-    buf.p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
-    if (!buf.p) throw std::bad_alloc();
-    buf.cap = floats;
+// A 64-byte aligned float buffer (the micro-kernels load B panels aligned), grown on demand; its
+// contents are not kept when it grows.
+struct AlignedBuf {
+  float* p = nullptr;
+  size_t cap = 0;
+  ~AlignedBuf() { std::free(p); }
+  float* get(size_t floats) {
+    if (floats > cap) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+      if (!p) {
+        cap = 0;
+        throw std::bad_alloc();
+      }
+      cap = floats;
+    }
+    return p;
   }
-  return buf.p;
+};
+
+// Packed panels of gemm_tiles, kept per thread; separate from scratch(), which holds the chunk's operands.
+float* pack_space(size_t floats) {
+  static thread_local AlignedBuf buf;
+  return buf.get(floats);
 }
 
 template <const GemmTiles& U>
@@ -100,10 +113,10 @@ Prims pick() {
   switch (active_isa()) {
 #if defined(TL_HAVE_X86_VARIANTS)
     case Isa::Avx512:
-      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, gemm_tiles<kTiles512>, avx512::la_delta_rows};
-    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, gemm_tiles<kTiles2>, avx2::la_delta_rows};
+      return {avx512::la_dot, avx512::la_axpy, avx512::la_scale, avx512::la_dot_rows, avx512::la_feature, gemm_tiles<kTiles512>, avx512::la_delta_rows, avx512::la_solve_lower, avx512::la_pack_at};
+    case Isa::Avx2: return {avx2::la_dot, avx2::la_axpy, avx2::la_scale, avx2::la_dot_rows, avx2::la_feature, gemm_tiles<kTiles2>, avx2::la_delta_rows, avx2::la_solve_lower, avx2::la_pack_at};
 #endif
-    default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows};
+    default: return {scalar::la_dot, scalar::la_axpy, scalar::la_scale, scalar::la_dot_rows, scalar::la_feature, scalar::la_gemm, scalar::la_delta_rows, scalar::la_solve_lower, scalar::la_pack_at};
   }
 }
 
@@ -279,8 +292,7 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
   for (int64_t r0 = 0; r0 < n; r0 += kSub) {
     const int64_t r1 = std::min(n, r0 + kSub);
     if (r0 > 0) P.gemm(dm + r0 * Dv, Dv, A + r0 * n, n, dm, Dv, r1 - r0, r0, Dv);
-    for (int64_t r = r0 + 1; r < r1; r++)
-      for (int64_t s = r0; s < r; s++) P.axpy(dm + r * Dv, A[r * n + s], dm + s * Dv, Dv);
+    P.solve_lower(dm + r0 * Dv, Dv, r1 - r0, Dv, A + r0 * n + r0, n);
   }
   // Outputs: scale (Γ∘Q)·S + B·D.
   P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
@@ -292,12 +304,212 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
   P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
 }
 
-// The states of all value heads as S [Dk, Dv] each (the chunked form's layout), kept by the
-// calling thread between chunks.
+#if defined(TL_HAVE_X86_VARIANTS)
+// C (+)= A·B over packed operands: row tile i of A at pa + i·pa_step (U.mr rows), column panel j
+// of B at pb + j·pb_step (U.nr columns), C's tile (i, j) at C + i·mr·ldc + j·cstep (cstep = nr for
+// a row-major C; a C kept in B-panel layout has ldc = nr, cstep = nr·rows). Panel by panel of B, so
+// one B panel stays in L1 while the A panels pass over it.
+//   lower: skip the tiles wholly above the diagonal (every column past every row of the tile);
+//   tri_k: A is lower triangular, so row tile i runs only its first min(kc, its last row + 1) steps.
+// Columns past N (N not a multiple of nr) go through a scratch tile.
+template <const GemmTiles& U>
+void tile_product(float* C, int64_t ldc, int64_t cstep, const float* pa, int64_t pa_step, const float* pb,
+                  int64_t pb_step, int64_t M, int64_t N, int64_t kc, int accumulate, bool lower, bool tri_k) {
+  const int64_t mr = U.mr, nr = U.nr, mt = (M + mr - 1) / mr, nt = (N + nr - 1) / nr;
+  alignas(64) float edge[16 * 64];  // one MR×NR tile (MR ≤ 16, NR ≤ 64)
+  for (int64_t j = 0; j < nt; j++) {
+    const int64_t cols = std::min(nr, N - j * nr);
+    const float* b = pb + j * pb_step;
+    for (int64_t i = 0; i < mt; i++) {
+      const int64_t rows = std::min(mr, M - i * mr), end = i * mr + rows;
+      if (lower && j * nr >= end) continue;
+      const int64_t k = tri_k ? std::min(kc, end) : kc;
+      const float* a = pa + i * pa_step;
+      float* c = C + i * mr * ldc + j * cstep;
+      if (cols == nr) {
+        if (rows == mr)
+          U.micro(k, a, b, c, ldc, accumulate);
+        else
+          U.micro_edge(k, a, b, c, ldc, accumulate, (int)rows);
+      } else {
+        U.micro(k, a, b, edge, nr, 0);
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t x = 0; x < cols; x++) c[r * ldc + x] = (accumulate ? c[r * ldc + x] : 0.f) + edge[r * nr + x];
+      }
+    }
+  }
+}
+
+// delta_chunk_scalar_gate on the packed micro-kernels with each operand packed once per chunk and
+// the carried state kept packed: Sp holds S [Dk, Dv] as the B panels of the products that read it
+// (panel j: columns j·nr … j·nr+nr−1, zeros past Dv, as Dk rows of nr), and the state update
+// writes its tiles there in place (ldc = nr), so S is never packed or unpacked between chunks.
+// The chunk's keys and queries are packed once as A panels (for K·Kᵀ, Q·Kᵀ, K·S, Q·S), Kᵀ once
+// as B panels, and D once, block by block as the solve finishes it, as B panels (for the solve's
+// own products, B·D and the state update); Kᵀ for the update is packed from K's rows with the
+// per-token decays Γ_n/Γ_s folded in. The pair products skip the tiles above the diagonal and
+// B·D the steps past it. The outputs are written in place in out.
+template <const GemmTiles& U>
+void delta_chunk_packed(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
+                        const float* beta, float* Sp, int64_t h, int64_t t0, const GatedDeltaParams& p) {
+  constexpr int64_t kSub = 16;
+  constexpr float kFactorRange = 80.f;
+  const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  const int64_t mr = U.mr, nr = U.nr;
+  const int64_t ldk = Hk * Dk, ldv = Hv * Dv;
+  const int64_t n = std::min(C, T - t0);
+  const int64_t mtn = (n + mr - 1) / mr, ntn = (n + nr - 1) / nr, mtk = (Dk + mr - 1) / mr, ntv = (Dv + nr - 1) / nr;
+  // Panels (each a multiple of 16 floats, so each stays 64-byte aligned): K and Q as A panels,
+  // Kᵀ and D as B panels, the rows of L = A or B as A panels, the decayed Kᵀ as A panels; then
+  // A and B [n, n], D [n, Dv], and Γ's pieces [n] each.
+  auto up16 = [](int64_t x) { return (x + 15) / 16 * 16; };
+  const int64_t sK = up16(mtn * mr * Dk), sKt = up16(ntn * nr * Dk), sD = up16(ntv * nr * n), sL = up16(mtn * mr * n),
+                sKs = up16(mtk * mr * n);
+  static thread_local AlignedBuf buf;
+  float* pK = buf.get((size_t)(2 * sK + sKt + sD + sL + sKs + 2 * n * n + n * Dv + 4 * n));
+  float* pQ = pK + sK;
+  float* pKt = pQ + sK;
+  float* pD = pKt + sKt;
+  float* pL = pD + sD;
+  float* pKs = pL + sL;
+  float* A = pKs + sKs;
+  float* B = A + n * n;
+  float* dm = B + n * n;
+  float* Gc = dm + n * Dv;
+  float* gam = Gc + n;
+  float* igam = gam + n;
+  float* es = igam + n;
+  const float* K0 = k + (t0 * Hk + hk) * Dk;
+  const float* Q0 = q + (t0 * Hk + hk) * Dk;
+  const float* V0 = v + (t0 * Hv + h) * Dv;
+  float* O0 = out + (t0 * Hv + h) * Dv;
+  auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
+  float lo = 0.f, hi = 0.f;
+  for (int64_t r = 0; r < n; r++) {
+    Gc[r] = g[(t0 + r) * Hv + h] + (r ? Gc[r - 1] : 0.f);
+    lo = std::min(lo, Gc[r]);
+    hi = std::max(hi, Gc[r]);
+  }
+  const bool factor = hi - lo <= kFactorRange;
+  for (int64_t r = 0; r < n; r++) {
+    gam[r] = std::exp(Gc[r]);
+    igam[r] = factor ? 1.f / gam[r] : 0.f;
+  }
+  for (int64_t i = 0; i < mtn; i++) {
+    const int64_t rows = std::min(mr, n - i * mr);
+    U.pack_a(pK + i * mr * Dk, K0 + i * mr * ldk, ldk, rows, Dk);
+    U.pack_a(pQ + i * mr * Dk, Q0 + i * mr * ldk, ldk, rows, Dk);
+  }
+  for (int64_t j = 0; j < ntn; j++) U.pack_bt(pKt + j * nr * Dk, K0, ggml::F32, ldk, j * nr, std::min(nr, n - j * nr), 0, Dk);
+  // Pair products (lower tiles only), then the decays and the masks:
+  // A[r][s] = −β_r Γ_r/Γ_s k_r·k_s (s < r), B[r][s] = scale Γ_r/Γ_s q_r·k_s (s ≤ r), else 0.
+  tile_product<U>(A, n, nr, pK, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false);
+  tile_product<U>(B, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false);
+  for (int64_t r = 0; r < n; r++) {
+    float* __restrict ar = A + r * n;
+    float* __restrict br = B + r * n;
+    const float nb = -bt(r), sc = p.scale;
+    if (factor) {
+      const float gr = gam[r];
+      for (int64_t s = 0; s <= r; s++) {
+        const float e = gr * igam[s];
+        ar[s] *= nb * e;
+        br[s] *= sc * e;
+      }
+    } else {
+      for (int64_t s = 0; s <= r; s++) {
+        const float e = std::exp(Gc[r] - Gc[s]);
+        ar[s] *= nb * e;
+        br[s] *= sc * e;
+      }
+    }
+    ar[r] = 0.f;
+    for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
+  }
+  // K·S into D's rows and Q·S into the output rows, scaled per row below by Γ_r (and the
+  // attention scale for the outputs).
+  tile_product<U>(dm, Dv, nr, pK, mr * Dk, Sp, nr * Dk, n, Dv, Dk, 0, false, false);
+  tile_product<U>(O0, ldv, nr, pQ, mr * Dk, Sp, nr * Dk, n, Dv, Dk, 0, false, false);
+  for (int64_t r = 0; r < n; r++) {
+    const float b = bt(r), gr = gam[r];
+    const float* __restrict vr = V0 + r * ldv;
+    float* __restrict d = dm + r * Dv;
+    for (int64_t j = 0; j < Dv; j++) d[j] = b * (vr[j] - gr * d[j]);
+    P.scale(O0 + r * ldv, gr * p.scale, Dv);
+  }
+  // D: the unit lower-triangular solve in place, by blocks of kSub rows (a product with the rows
+  // already packed, then the block's own rows), each finished block packed into D's B panels.
+  for (int64_t r0 = 0; r0 < n; r0 += kSub) {
+    const int64_t r1 = std::min(n, r0 + kSub), m = r1 - r0;
+    if (r0 > 0) {
+      for (int64_t i = 0; i * mr < m; i++) U.pack_a(pL + i * mr * r0, A + (r0 + i * mr) * n, n, std::min(mr, m - i * mr), r0);
+      tile_product<U>(dm + r0 * Dv, Dv, nr, pL, mr * r0, pD, nr * n, m, Dv, r0, 1, false, false);
+    }
+    P.solve_lower(dm + r0 * Dv, Dv, m, Dv, A + r0 * n + r0, n);
+    for (int64_t j = 0; j < ntv; j++) U.pack_b(pD + j * nr * n + r0 * nr, dm + r0 * Dv + j * nr, Dv, std::min(nr, Dv - j * nr), m);
+  }
+  // Outputs += B·D (B lower triangular: row tile i needs D's rows up to its own last).
+  for (int64_t i = 0; i < mtn; i++) {
+    const int64_t rows = std::min(mr, n - i * mr);
+    U.pack_a(pL + i * mr * n, B + i * mr * n, n, rows, i * mr + rows);
+  }
+  tile_product<U>(O0, ldv, nr, pL, mr * n, pD, nr * n, n, Dv, n, 1, false, true);
+  // Carry: S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D, the update's tiles written into the packed state.
+  const float Gn = Gc[n - 1];
+  for (int64_t s = 0; s < n; s++) es[s] = factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]);
+  P.scale(Sp, std::exp(Gn), Dk * ntv * nr);
+  P.pack_at(pKs, K0, ldk, n, Dk, es, (int)mr);
+  tile_product<U>(Sp, nr, nr * Dk, pKs, mr * n, pD, nr * n, Dk, ntv * nr, n, 1, false, false);
+}
+#endif
+
+// The chunk kernel of the active ISA and the panel width of its state layout (the scalar path
+// keeps S row-major, one panel of Dv columns).
+struct DeltaChunk {
+  int64_t nr;
+  void (*fn)(const Prims&, float*, const float*, const float*, const float*, const float*, const float*, float*, int64_t,
+             int64_t, const GatedDeltaParams&);
+};
+
+DeltaChunk pick_delta_chunk(int64_t Dv) {
+  switch (active_isa()) {
+#if defined(TL_HAVE_X86_VARIANTS)
+    case Isa::Avx512: return {kTiles512.nr, delta_chunk_packed<kTiles512>};
+    case Isa::Avx2: return {kTiles2.nr, delta_chunk_packed<kTiles2>};
+#endif
+    default: return {Dv, delta_chunk_scalar_gate};
+  }
+}
+
+// The states of all value heads in the chunked form's layout (B panels of nr columns), kept by
+// the calling thread between calls.
 float* chunk_states(size_t floats) {
-  static thread_local std::vector<float> mem;
-  if (mem.size() < floats) mem.resize(floats);
-  return mem.data();
+  static thread_local AlignedBuf buf;
+  return buf.get(floats);
+}
+
+// state (llama.cpp's [Dv, Dk]: row j = column j of S) to S as B panels of nr columns: row by row
+// of state (contiguous reads), each panel's writes within its Dk·nr floats.
+void state_to_panels(float* __restrict Sp, const float* __restrict M, int64_t Dk, int64_t Dv, int64_t nr) {
+  const int64_t ntv = (Dv + nr - 1) / nr;
+  for (int64_t jp = 0; jp < ntv; jp++) {
+    float* panel = Sp + jp * nr * Dk;
+    for (int64_t x = 0; x < nr; x++) {
+      const int64_t j = jp * nr + x;
+      if (j < Dv)
+        for (int64_t i = 0; i < Dk; i++) panel[i * nr + x] = M[j * Dk + i];
+      else
+        for (int64_t i = 0; i < Dk; i++) panel[i * nr + x] = 0.f;
+    }
+  }
+}
+
+void panels_to_state(float* __restrict M, const float* __restrict Sp, int64_t Dk, int64_t Dv, int64_t nr) {
+  for (int64_t j = 0; j < Dv; j++) {
+    const float* col = Sp + (j / nr) * nr * Dk + j % nr;
+    for (int64_t i = 0; i < Dk; i++) M[j * Dk + i] = col[i * nr];
+  }
 }
 
 // One value head h: state rows M [Dv, Dk] (row j = column j of S), key head h % Hk. The
@@ -434,21 +646,19 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
     });
     return;
   }
-  // Chunk by chunk, all heads of a chunk together: a token's rows of q/k/v/out for all heads are
-  // one contiguous run, so a chunk reads runs the hardware prefetchers follow. Head by head over
-  // the whole sequence read 512-byte rows an [H, D] slice apart (a page apart for H = 16, D = 128)
-  // and paid a cache and TLB miss per row: ~20 % of a T = 4096 prefill.
-  float* S = chunk_states((size_t)p.Hv * Dk * Dv);
+  // Each thread takes a range of heads and walks the chunks in order, all its heads within a
+  // chunk: a token's rows of q/k/v/out for those heads are one contiguous run, so a chunk reads
+  // runs the hardware prefetchers follow (head by head over the whole sequence read 512-byte rows
+  // an [H, D] slice apart, a page apart for H = 16, D = 128, and paid a cache and TLB miss per
+  // row: ~20 % of a T = 4096 prefill). The heads never meet, so there is no barrier per chunk.
+  const DeltaChunk dc = pick_delta_chunk(Dv);
+  const int64_t per_head = Dk * ((Dv + dc.nr - 1) / dc.nr) * dc.nr;
+  float* S = chunk_states((size_t)(p.Hv * per_head));
   parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = b; h < e; h++) transpose_rows(S + h * Dk * Dv, state + h * Dv * Dk, Dk, Dv, Dk);
-  });
-  for (int64_t t0 = 0; t0 < p.T; t0 += C) {
-    parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t h = b; h < e; h++) delta_chunk_scalar_gate(P, out, q, k, v, g, beta, S + h * Dk * Dv, h, t0, p);
-    });
-  }
-  parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t h = b; h < e; h++) transpose_rows(state + h * Dv * Dk, S + h * Dk * Dv, Dv, Dk, Dv);
+    for (int64_t h = b; h < e; h++) state_to_panels(S + h * per_head, state + h * Dv * Dk, Dk, Dv, dc.nr);
+    for (int64_t t0 = 0; t0 < p.T; t0 += C)
+      for (int64_t h = b; h < e; h++) dc.fn(P, out, q, k, v, g, beta, S + h * per_head, h, t0, p);
+    for (int64_t h = b; h < e; h++) panels_to_state(state + h * Dv * Dk, S + h * per_head, Dk, Dv, dc.nr);
   });
 }
 
