@@ -192,6 +192,25 @@ void linear_head(const Prims& P, float* out, const float* q, const float* k, con
 
 // ── the gated delta rule ─────────────────────────────────────────────────────────────────────
 
+// Rows of q, k or v fetched a few lines at a time (step() per micro-kernel call) while a chunk
+// computes: a token's rows lie an [H, D] slice apart (8 KiB for H = 16, D = 128), a stride the
+// hardware prefetchers do not follow (a page apart), so each row read cold began with a miss to
+// memory. Streams are taken row by row, all streams of a row before the next row.
+struct RowPrefetch {
+  const char* base[2] = {};
+  int64_t stride = 0, lines = 0, rows = 0, streams = 0;
+  int64_t r = 0, s = 0, l = 0;
+  void step(int count) {
+    for (; count > 0 && r < rows; count--) {
+      __builtin_prefetch(base[s] + r * stride + 64 * l, 0, 3);
+      if (++l == lines) {
+        l = 0;
+        if (++s == streams) s = 0, r++;
+      }
+    }
+  }
+};
+
 // dst[c][r] = src[r·ld + c] for r < rows, c < cols (dst is [cols, rows]); 8 rows at a time so the
 // writes go out in runs.
 void transpose_rows(float* __restrict dst, const float* __restrict src, int64_t ld, int64_t rows, int64_t cols) {
@@ -214,7 +233,7 @@ void transpose_rows(float* __restrict dst, const float* __restrict src, int64_t 
 // (no f32 overflow or underflow), else from one exp per pair.
 void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const float* k, const float* v,
                              const float* g, const float* beta, float* S, int64_t h, int64_t t0,
-                             const GatedDeltaParams& p) {
+                             const GatedDeltaParams& p, RowPrefetch&) {
   constexpr int64_t kSub = 16;
   constexpr float kFactorRange = 80.f;
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
@@ -314,7 +333,8 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
 // Columns past N (N not a multiple of nr) go through a scratch tile.
 template <const GemmTiles& U>
 void tile_product(float* C, int64_t ldc, int64_t cstep, const float* pa, int64_t pa_step, const float* pb,
-                  int64_t pb_step, int64_t M, int64_t N, int64_t kc, int accumulate, bool lower, bool tri_k) {
+                  int64_t pb_step, int64_t M, int64_t N, int64_t kc, int accumulate, bool lower, bool tri_k,
+                  RowPrefetch* pf = nullptr, int pf_lines = 0) {
   const int64_t mr = U.mr, nr = U.nr, mt = (M + mr - 1) / mr, nt = (N + nr - 1) / nr;
   alignas(64) float edge[16 * 64];  // one MR×NR tile (MR ≤ 16, NR ≤ 64)
   for (int64_t j = 0; j < nt; j++) {
@@ -326,6 +346,7 @@ void tile_product(float* C, int64_t ldc, int64_t cstep, const float* pa, int64_t
       const int64_t k = tri_k ? std::min(kc, end) : kc;
       const float* a = pa + i * pa_step;
       float* c = C + i * mr * ldc + j * cstep;
+      if (pf) pf->step(pf_lines);
       if (cols == nr) {
         if (rows == mr)
           U.micro(k, a, b, c, ldc, accumulate);
@@ -351,7 +372,8 @@ void tile_product(float* C, int64_t ldc, int64_t cstep, const float* pa, int64_t
 // B·D the steps past it. The outputs are written in place in out.
 template <const GemmTiles& U>
 void delta_chunk_packed(const Prims& P, float* out, const float* q, const float* k, const float* v, const float* g,
-                        const float* beta, float* Sp, int64_t h, int64_t t0, const GatedDeltaParams& p) {
+                        const float* beta, float* Sp, int64_t h, int64_t t0, const GatedDeltaParams& p,
+                        RowPrefetch& next) {
   constexpr int64_t kSub = 16;
   constexpr float kFactorRange = 80.f;
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
@@ -404,8 +426,14 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   for (int64_t j = 0; j < ntn; j++) U.pack_bt(pKt + j * nr * Dk, K0, ggml::F32, ldk, j * nr, std::min(nr, n - j * nr), 0, Dk);
   // Pair products (lower tiles only), then the decays and the masks:
   // A[r][s] = −β_r Γ_r/Γ_s k_r·k_s (s < r), B[r][s] = scale Γ_r/Γ_s q_r·k_s (s ≤ r), else 0.
-  tile_product<U>(A, n, nr, pK, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false);
-  tile_product<U>(B, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false);
+  // This chunk's value rows come in during the pair products, before the right-hand side reads them.
+  RowPrefetch pv;
+  pv.base[0] = (const char*)V0;
+  pv.stride = ldv * 4, pv.lines = (Dv * 4 + 63) / 64, pv.rows = n, pv.streams = 1;
+  const int pv_lines = (int)((pv.lines * n + ntn * mtn - 1) / (ntn * mtn));
+  tile_product<U>(A, n, nr, pK, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
+  tile_product<U>(B, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
+  pv.step(1 << 30);
   for (int64_t r = 0; r < n; r++) {
     float* __restrict ar = A + r * n;
     float* __restrict br = B + r * n;
@@ -460,7 +488,9 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   for (int64_t s = 0; s < n; s++) es[s] = factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]);
   P.scale(Sp, std::exp(Gn), Dk * ntv * nr);
   P.pack_at(pKs, K0, ldk, n, Dk, es, (int)mr);
-  tile_product<U>(Sp, nr, nr * Dk, pKs, mr * n, pD, nr * n, Dk, ntv * nr, n, 1, false, false);
+  // The next chunk's key and query rows come in during the state update.
+  const int nx_lines = (int)((next.lines * next.rows * next.streams + mtk * ntv - 1) / (mtk * ntv));
+  tile_product<U>(Sp, nr, nr * Dk, pKs, mr * n, pD, nr * n, Dk, ntv * nr, n, 1, false, false, &next, nx_lines);
 }
 #endif
 
@@ -469,7 +499,7 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
 struct DeltaChunk {
   int64_t nr;
   void (*fn)(const Prims&, float*, const float*, const float*, const float*, const float*, const float*, float*, int64_t,
-             int64_t, const GatedDeltaParams&);
+             int64_t, const GatedDeltaParams&, RowPrefetch&);
 };
 
 DeltaChunk pick_delta_chunk(int64_t Dv) {
@@ -656,8 +686,24 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
   float* S = chunk_states((size_t)(p.Hv * per_head));
   parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
     for (int64_t h = b; h < e; h++) state_to_panels(S + h * per_head, state + h * Dv * Dk, Dk, Dv, dc.nr);
+    // While head h's chunk computes, the key and query rows of this thread's next (head, chunk) come in.
+    auto next_rows = [&](int64_t h, int64_t t0) {
+      RowPrefetch pf;
+      if (h + 1 == e) h = b, t0 += C;
+      else h++;
+      if (t0 >= p.T) return pf;
+      const int64_t hk = h % p.Hk;
+      pf.base[0] = (const char*)(k + (t0 * p.Hk + hk) * Dk);
+      pf.base[1] = (const char*)(q + (t0 * p.Hk + hk) * Dk);
+      pf.stride = p.Hk * Dk * 4, pf.lines = (Dk * 4 + 63) / 64, pf.streams = 2;
+      pf.rows = std::min(C, p.T - t0);
+      return pf;
+    };
     for (int64_t t0 = 0; t0 < p.T; t0 += C)
-      for (int64_t h = b; h < e; h++) dc.fn(P, out, q, k, v, g, beta, S + h * per_head, h, t0, p);
+      for (int64_t h = b; h < e; h++) {
+        RowPrefetch pf = next_rows(h, t0);
+        dc.fn(P, out, q, k, v, g, beta, S + h * per_head, h, t0, p, pf);
+      }
     for (int64_t h = b; h < e; h++) panels_to_state(state + h * Dv * Dk, S + h * per_head, Dk, Dv, dc.nr);
   });
 }
