@@ -676,15 +676,18 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
     });
     return;
   }
-  // Each thread takes a range of heads and walks the chunks in order, all its heads within a
-  // chunk: a token's rows of q/k/v/out for those heads are one contiguous run, so a chunk reads
-  // runs the hardware prefetchers follow (head by head over the whole sequence read 512-byte rows
-  // an [H, D] slice apart, a page apart for H = 16, D = 128, and paid a cache and TLB miss per
-  // row: ~20 % of a T = 4096 prefill). The heads never meet, so there is no barrier per chunk.
+  // Each thread takes one contiguous range of heads (one range per thread: the pool would cut
+  // 16 heads into 8 pieces of 2 for 2 threads) and walks the chunks in order, all its heads within
+  // a chunk: a token's rows of q/k/v/out for those heads are one contiguous run sharing its pages.
+  // Head by head over the whole sequence read 512-byte rows an [H, D] slice apart, a page apart for
+  // H = 16, D = 128, and paid a cache and TLB miss per row (~20 % of a T = 4096 prefill); pieces of
+  // 2 heads paid a TLB miss per 2 rows. The heads never meet, so there is no barrier per chunk.
   const DeltaChunk dc = pick_delta_chunk(Dv);
   const int64_t per_head = Dk * ((Dv + dc.nr - 1) / dc.nr) * dc.nr;
   float* S = chunk_states((size_t)(p.Hv * per_head));
-  parallel_for(p.Hv, 1, [&](int64_t b, int64_t e, int) {
+  const int64_t groups = std::min<int64_t>(p.Hv, pool_threads());
+  parallel_for(groups, 1, [&](int64_t gb, int64_t ge, int) {
+    const int64_t b = p.Hv * gb / groups, e = p.Hv * ge / groups;
     for (int64_t h = b; h < e; h++) state_to_panels(S + h * per_head, state + h * Dv * Dk, Dk, Dv, dc.nr);
     // While head h's chunk computes, the key and query rows of this thread's next (head, chunk) come in.
     auto next_rows = [&](int64_t h, int64_t t0) {
