@@ -197,12 +197,12 @@ void linear_head(const Prims& P, float* out, const float* q, const float* k, con
 // hardware prefetchers do not follow (a page apart), so each row read cold began with a miss to
 // memory. Streams are taken row by row, all streams of a row before the next row.
 struct RowPrefetch {
-  const char* base[2] = {};
-  int64_t stride = 0, lines = 0, rows = 0, streams = 0;
+  const char* base[3] = {};
+  int64_t stride[3] = {}, lines = 0, rows = 0, streams = 0;
   int64_t r = 0, s = 0, l = 0;
   void step(int count) {
     for (; count > 0 && r < rows; count--) {
-      __builtin_prefetch(base[s] + r * stride + 64 * l, 0, 3);
+      __builtin_prefetch(base[s] + r * stride[s] + 64 * l, 0, 3);
       if (++l == lines) {
         l = 0;
         if (++s == streams) s = 0, r++;
@@ -429,7 +429,7 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   // This chunk's value rows come in during the pair products, before the right-hand side reads them.
   RowPrefetch pv;
   pv.base[0] = (const char*)V0;
-  pv.stride = ldv * 4, pv.lines = (Dv * 4 + 63) / 64, pv.rows = n, pv.streams = 1;
+  pv.stride[0] = ldv * 4, pv.lines = (Dv * 4 + 63) / 64, pv.rows = n, pv.streams = 1;
   const int pv_lines = (int)((pv.lines * n + ntn * mtn - 1) / (ntn * mtn));
   tile_product<U>(A, n, nr, pK, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
   tile_product<U>(B, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
@@ -491,6 +491,75 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   // The next chunk's key and query rows come in during the state update.
   const int nx_lines = (int)((next.lines * next.rows * next.streams + mtk * ntv - 1) / (mtk * ntv));
   tile_product<U>(Sp, nr, nr * Dk, pKs, mr * n, pD, nr * n, Dk, ntv * nr, n, 1, false, false, &next, nx_lines);
+}
+
+// One chunk (the n tokens from t0) of KV head hk of the paper's rule, causal, on the packed
+// micro-kernels, the state S kept as B panels (as delta_chunk_packed's) and z [Dk] beside it:
+// the feature rows Φk, Φq are computed once, then packed once each (Φq as A panels, Φkᵀ as B and
+// as A panels, V as B panels) for all the chunk's products; the outputs are written in place.
+//   num = Φq·S + mask(Φq Φkᵀ)·V,  den = Φq·z + rowsum(mask(Φq Φkᵀ)) + eps,  out = num / den;
+//   then S += Φkᵀ·V, z += Σ Φk.
+template <const GemmTiles& U>
+void linear_chunk_packed(const Prims& P, float* out, const float* q, const float* k, const float* v, float* Sp,
+                         float* z, int64_t hk, int64_t t0, const LinearAttentionParams& p, RowPrefetch& next) {
+  const int64_t T = p.T, H = p.H, Hkv = p.Hkv, Dk = p.Dk, Dv = p.Dv, G = H / Hkv;
+  const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
+  const int64_t mr = U.mr, nr = U.nr;
+  const int64_t ldq = H * Dk, ldk = Hkv * Dk, ldv = Hkv * Dv, ldo = H * Dv;
+  const int64_t n = std::min(C, T - t0);
+  const int64_t mtn = (n + mr - 1) / mr, ntn = (n + nr - 1) / nr, mtk = (Dk + mr - 1) / mr, ntv = (Dv + nr - 1) / nr;
+  auto up16 = [](int64_t x) { return (x + 15) / 16 * 16; };
+  const int64_t sQ = up16(mtn * mr * Dk), sKt = up16(ntn * nr * Dk), sV = up16(ntv * nr * n), sL = up16(mtn * mr * n),
+                sKs = up16(mtk * mr * n);
+  static thread_local AlignedBuf buf;
+  float* pQ = buf.get((size_t)(sQ + sKt + sV + sL + sKs + 2 * n * Dk + n * n + 2 * n));
+  float* pKt = pQ + sQ;
+  float* pV = pKt + sKt;
+  float* pL = pV + sV;
+  float* pKs = pL + sL;
+  float* fk = pKs + sKs;
+  float* fq = fk + n * Dk;
+  float* A = fq + n * Dk;
+  float* den = A + n * n;
+  float* ones = den + n;
+  const float* K0 = k + (t0 * Hkv + hk) * Dk;
+  const float* V0 = v + (t0 * Hkv + hk) * Dv;
+  for (int64_t r = 0; r < n; r++) {
+    P.feature(fk + r * Dk, K0 + r * ldk, Dk, (int)p.phi);
+    ones[r] = 1.f;
+  }
+  for (int64_t j = 0; j < ntn; j++) U.pack_bt(pKt + j * nr * Dk, fk, ggml::F32, Dk, j * nr, std::min(nr, n - j * nr), 0, Dk);
+  for (int64_t j = 0; j < ntv; j++) U.pack_b(pV + j * nr * n, V0 + j * nr, ldv, std::min(nr, Dv - j * nr), n);
+  for (int64_t g = 0; g < G; g++) {
+    const int64_t h = hk * G + g;
+    const float* Q0 = q + (t0 * H + h) * Dk;
+    float* O0 = out + (t0 * H + h) * Dv;
+    for (int64_t r = 0; r < n; r++) P.feature(fq + r * Dk, Q0 + r * ldq, Dk, (int)p.phi);
+    for (int64_t i = 0; i < mtn; i++) U.pack_a(pQ + i * mr * Dk, fq + i * mr * Dk, Dk, std::min(mr, n - i * mr), Dk);
+    // A = mask(Φq Φkᵀ) (lower tiles, then the mask), den = Φq·z + rowsum(A) + eps.
+    tile_product<U>(A, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false);
+    for (int64_t r = 0; r < n; r++) {
+      float* ar = A + r * n;
+      float d = P.dot(fq + r * Dk, z, Dk) + p.eps;
+      for (int64_t s2 = 0; s2 <= r; s2++) d += ar[s2];
+      for (int64_t s2 = r + 1; s2 < n; s2++) ar[s2] = 0.f;
+      den[r] = d;
+    }
+    // num = Φq·S + A·V in the output rows (A lower triangular: row tile i stops at its last row).
+    tile_product<U>(O0, ldo, nr, pQ, mr * Dk, Sp, nr * Dk, n, Dv, Dk, 0, false, false);
+    for (int64_t i = 0; i < mtn; i++) {
+      const int64_t rows = std::min(mr, n - i * mr);
+      U.pack_a(pL + i * mr * n, A + i * mr * n, n, rows, i * mr + rows);
+    }
+    tile_product<U>(O0, ldo, nr, pL, mr * n, pV, nr * n, n, Dv, n, 1, false, true);
+    for (int64_t r = 0; r < n; r++) P.scale(O0 + r * ldo, 1.f / den[r], Dv);
+  }
+  // S += Φkᵀ·V, z += Σ Φk.
+  // (the next chunk's key, query and value rows come in meanwhile)
+  P.pack_at(pKs, fk, Dk, n, Dk, ones, (int)mr);
+  const int nx_lines = (int)((next.lines * next.rows * next.streams + mtk * ntv - 1) / (mtk * ntv));
+  tile_product<U>(Sp, nr, nr * Dk, pKs, mr * n, pV, nr * n, Dk, ntv * nr, n, 1, false, false, &next, nx_lines);
+  for (int64_t r = 0; r < n; r++) P.axpy(z, 1.f, fk + r * Dk, Dk);
 }
 #endif
 
@@ -660,6 +729,55 @@ void linear_attention(float* out, const float* q, const float* k, const float* v
   if (p.T <= 0 || p.Hkv <= 0) return;
   const Prims P = pick();
   const int64_t per_head = p.Dk * p.Dv + p.Dk;
+#if defined(TL_HAVE_X86_VARIANTS)
+  const Isa isa = active_isa();
+  if (p.causal && p.chunk > 1 && (isa == Isa::Avx512 || isa == Isa::Avx2)) {
+    // As gated_delta_rule: one contiguous range of KV heads per thread, chunk by chunk over its
+    // heads, each head's S kept as B panels of nr columns (and z beside it) between chunks.
+    const int64_t Dk = p.Dk, Dv = p.Dv, C = std::min(p.chunk, p.T);
+    const int64_t nr = isa == Isa::Avx512 ? kTiles512.nr : kTiles2.nr;
+    auto chunk = isa == Isa::Avx512 ? linear_chunk_packed<kTiles512> : linear_chunk_packed<kTiles2>;
+    const int64_t ntv = (Dv + nr - 1) / nr, sp_head = (Dk * ntv * nr + Dk + 15) / 16 * 16;
+    float* S = chunk_states((size_t)(p.Hkv * sp_head));
+    const int64_t groups = std::min<int64_t>(p.Hkv, pool_threads());
+    parallel_for(groups, 1, [&](int64_t gb, int64_t ge, int) {
+      const int64_t b = p.Hkv * gb / groups, e = p.Hkv * ge / groups;
+      for (int64_t hk = b; hk < e; hk++) {  // row-major S → panels; z after them
+        const float* st = state + hk * per_head;
+        float* sp = S + hk * sp_head;
+        for (int64_t jp = 0; jp < ntv; jp++)
+          for (int64_t i = 0; i < Dk; i++)
+            for (int64_t x = 0; x < nr; x++) {
+              const int64_t j = jp * nr + x;
+              sp[jp * nr * Dk + i * nr + x] = j < Dv ? st[i * Dv + j] : 0.f;
+            }
+        std::memcpy(sp + Dk * ntv * nr, st + Dk * Dv, (size_t)Dk * sizeof(float));
+      }
+      for (int64_t t0 = 0; t0 < p.T; t0 += C)
+        for (int64_t hk = b; hk < e; hk++) {
+          float* sp = S + hk * sp_head;
+          RowPrefetch pf;  // the key/query/value rows of this thread's next (head, chunk)
+          const int64_t nh = hk + 1 == e ? b : hk + 1, nt = hk + 1 == e ? t0 + C : t0;
+          if (nt < p.T) {  // (of its query heads, the first; lines: as many as the shorter row has)
+            pf.base[0] = (const char*)(k + (nt * p.Hkv + nh) * Dk);
+            pf.base[1] = (const char*)(q + (nt * p.H + nh * (p.H / p.Hkv)) * Dk);
+            pf.base[2] = (const char*)(v + (nt * p.Hkv + nh) * Dv);
+            pf.stride[0] = p.Hkv * Dk * 4, pf.stride[1] = p.H * Dk * 4, pf.stride[2] = p.Hkv * Dv * 4;
+            pf.lines = (std::min(Dk, Dv) * 4 + 63) / 64, pf.streams = 3, pf.rows = std::min(C, p.T - nt);
+          }
+          chunk(P, out, q, k, v, sp, sp + Dk * ntv * nr, hk, t0, p, pf);
+        }
+      for (int64_t hk = b; hk < e; hk++) {
+        float* st = state + hk * per_head;
+        const float* sp = S + hk * sp_head;
+        for (int64_t i = 0; i < Dk; i++)
+          for (int64_t j = 0; j < Dv; j++) st[i * Dv + j] = sp[(j / nr) * nr * Dk + i * nr + j % nr];
+        std::memcpy(st + Dk * Dv, sp + Dk * ntv * nr, (size_t)Dk * sizeof(float));
+      }
+    });
+    return;
+  }
+#endif
   parallel_for(p.Hkv, 1, [&](int64_t b, int64_t e, int) {
     for (int64_t hk = b; hk < e; hk++) linear_head(P, out, q, k, v, state + hk * per_head, hk, p);
   });
@@ -698,7 +816,7 @@ void gated_delta_rule(float* out, const float* q, const float* k, const float* v
       const int64_t hk = h % p.Hk;
       pf.base[0] = (const char*)(k + (t0 * p.Hk + hk) * Dk);
       pf.base[1] = (const char*)(q + (t0 * p.Hk + hk) * Dk);
-      pf.stride = p.Hk * Dk * 4, pf.lines = (Dk * 4 + 63) / 64, pf.streams = 2;
+      pf.stride[0] = pf.stride[1] = p.Hk * Dk * 4, pf.lines = (Dk * 4 + 63) / 64, pf.streams = 2;
       pf.rows = std::min(C, p.T - t0);
       return pf;
     };
