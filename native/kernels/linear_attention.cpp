@@ -731,9 +731,10 @@ void linear_attention(float* out, const float* q, const float* k, const float* v
   const int64_t per_head = p.Dk * p.Dv + p.Dk;
 #if defined(TL_HAVE_X86_VARIANTS)
   const Isa isa = active_isa();
-  if (p.causal && p.chunk > 1 && (isa == Isa::Avx512 || isa == Isa::Avx2)) {
+  if (p.causal && p.chunk > 1 && p.T > 1 && (isa == Isa::Avx512 || isa == Isa::Avx2)) {
     // As gated_delta_rule: one contiguous range of KV heads per thread, chunk by chunk over its
     // heads, each head's S kept as B panels of nr columns (and z beside it) between chunks.
+    // (Decode, T = 1, stays on linear_head: converting S to panels and back would be most of it.)
     const int64_t Dk = p.Dk, Dv = p.Dv, C = std::min(p.chunk, p.T);
     const int64_t nr = isa == Isa::Avx512 ? kTiles512.nr : kTiles2.nr;
     auto chunk = isa == Isa::Avx512 ? linear_chunk_packed<kTiles512> : linear_chunk_packed<kTiles2>;
