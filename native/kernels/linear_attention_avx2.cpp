@@ -194,8 +194,8 @@ void la_solve_lower(float* D, int64_t ldd, int64_t m, int64_t n, const float* L,
 }
 
 // Row by row of a (one pass over its lines); the pieces of 6 go out as 4 + 2 floats (a masked
-// store is slow on AMD's AVX2 cores), the last panel (whose 8-float load could pass the end of
-// the row) one float at a time.
+// store is slow on AMD's AVX2 cores), loaded 8 at a time while those 8 lie inside the row, the
+// rest one float at a time.
 void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols, const float* scale, int mr) {
   const int64_t np = (cols + mr - 1) / mr;
   for (int64_t k = 0; k < kc; k++) {
@@ -205,7 +205,7 @@ void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols
     int64_t p = 0;
     if (mr == 6) {
       const __m256 s = _mm256_set1_ps(sk);
-      for (; p + 1 < np; p++, dst += mr * kc) {
+      for (; p * mr + 8 <= cols; p++, dst += mr * kc) {
         const __m256 x = _mm256_mul_ps(s, _mm256_loadu_ps(row + p * mr));
         _mm_storeu_ps(dst, _mm256_castps256_ps128(x));
         _mm_storel_pi((__m64*)(dst + 4), _mm256_extractf128_ps(x, 1));
