@@ -1,8 +1,12 @@
 // Linear attention driver (linear_attention.h): the two update rules in chunked form, written on
 // the per-ISA primitives of linear_attention_kernels.h, threaded over heads on the shared pool.
 // A chunk of one token is exactly the recurrent step; decode (T = 1) takes the fused row kernel.
-// The chunked forms' matrix products run on the matmul family's packed f32 micro-kernels
-// (gemm_tiles below) on AVX2 / AVX-512, on la_gemm on the scalar path.
+// The chunked forms' matrix products run on the matmul family's packed f32 micro-kernels on
+// AVX2 / AVX-512, on la_gemm on the scalar path. The causal chunked prefills (scalar-gate delta
+// rule, paper's rule) have their own chunk kernels there (delta_chunk_packed, linear_chunk_packed):
+// the carried state stays packed as the products' B panels between chunks, each chunk operand is
+// packed once, and each thread walks the chunks over one contiguous range of heads; the other
+// cases (per-channel gate, non-causal) go through gemm_tiles, which packs both operands per product.
 #include "kernels/linear_attention.h"
 
 #include <algorithm>
