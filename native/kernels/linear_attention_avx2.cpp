@@ -171,4 +171,49 @@ void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const flo
   }
 }
 
+// 32 columns (4 vectors) at a time: row r's accumulators stay in registers over its r steps, each
+// step a broadcast of L and one load of the earlier row per vector (L1 hits); scalar tail columns.
+void la_solve_lower(float* D, int64_t ldd, int64_t m, int64_t n, const float* L, int64_t ldl) {
+  constexpr int V = 4;
+  int64_t c0 = 0;
+  for (; c0 + 8 * V <= n; c0 += 8 * V)
+    for (int64_t r = 1; r < m; r++) {
+      float* dr = D + r * ldd + c0;
+      __m256 acc[V];
+      for (int v = 0; v < V; v++) acc[v] = _mm256_loadu_ps(dr + 8 * v);
+      for (int64_t s = 0; s < r; s++) {
+        const __m256 a = _mm256_set1_ps(L[r * ldl + s]);
+        const float* ds = D + s * ldd + c0;
+        for (int v = 0; v < V; v++) acc[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(ds + 8 * v), acc[v]);
+      }
+      for (int v = 0; v < V; v++) _mm256_storeu_ps(dr + 8 * v, acc[v]);
+    }
+  if (c0 < n)
+    for (int64_t r = 1; r < m; r++)
+      for (int64_t s = 0; s < r; s++) la_axpy(D + r * ldd + c0, L[r * ldl + s], D + s * ldd + c0, n - c0);
+}
+
+// Row by row of a (one pass over its lines); the pieces of 6 go out as 4 + 2 floats (a masked
+// store is slow on AMD's AVX2 cores), loaded 8 at a time while those 8 lie inside the row, the
+// rest one float at a time.
+void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols, const float* scale, int mr) {
+  const int64_t np = (cols + mr - 1) / mr;
+  for (int64_t k = 0; k < kc; k++) {
+    const float sk = scale[k];
+    const float* row = a + k * lda;
+    float* dst = pa + k * mr;
+    int64_t p = 0;
+    if (mr == 6) {
+      const __m256 s = _mm256_set1_ps(sk);
+      for (; p * mr + 8 <= cols; p++, dst += mr * kc) {
+        const __m256 x = _mm256_mul_ps(s, _mm256_loadu_ps(row + p * mr));
+        _mm_storeu_ps(dst, _mm256_castps256_ps128(x));
+        _mm_storel_pi((__m64*)(dst + 4), _mm256_extractf128_ps(x, 1));
+      }
+    }
+    for (; p < np; p++, dst += mr * kc)
+      for (int i = 0; i < mr; i++) dst[i] = p * mr + i < cols ? sk * row[p * mr + i] : 0.f;
+  }
+}
+
 }  // namespace tl::avx2

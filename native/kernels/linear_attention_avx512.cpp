@@ -176,4 +176,44 @@ void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const flo
   }
 }
 
+// 128 columns (8 vectors) at a time: row r's accumulators stay in registers over its r steps, each
+// step a broadcast of L and one load of the earlier row per vector (L1 hits).
+void la_solve_lower(float* D, int64_t ldd, int64_t m, int64_t n, const float* L, int64_t ldl) {
+  constexpr int V = 8;
+  for (int64_t c0 = 0; c0 < n; c0 += 16 * V) {
+    __mmask16 mask[V];
+    for (int v = 0; v < V; v++) {
+      const int64_t left = n - c0 - 16 * v;
+      mask[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? tail_mask(left) : (__mmask16)0;
+    }
+    for (int64_t r = 1; r < m; r++) {
+      float* dr = D + r * ldd + c0;
+      __m512 acc[V];
+      for (int v = 0; v < V; v++) acc[v] = _mm512_maskz_loadu_ps(mask[v], dr + 16 * v);
+      for (int64_t s = 0; s < r; s++) {
+        const __m512 a = _mm512_set1_ps(L[r * ldl + s]);
+        const float* ds = D + s * ldd + c0;
+        for (int v = 0; v < V; v++) acc[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mask[v], ds + 16 * v), acc[v]);
+      }
+      for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(dr + 16 * v, mask[v], acc[v]);
+    }
+  }
+}
+
+// Row by row of a (one pass over its lines), each row's mr-wide pieces scaled and stored with a
+// masked store into their panels.
+void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols, const float* scale, int mr) {
+  const int64_t np = (cols + mr - 1) / mr;
+  const __mmask8 full = (__mmask8)((1u << mr) - 1u);
+  const int64_t last = cols - (np - 1) * mr;
+  const __mmask8 lastm = (__mmask8)((1u << last) - 1u);
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 s = _mm256_set1_ps(scale[k]);
+    const float* row = a + k * lda;
+    float* dst = pa + k * mr;
+    for (int64_t p = 0; p < np; p++, dst += mr * kc)
+      _mm256_mask_storeu_ps(dst, full, _mm256_mul_ps(s, _mm256_maskz_loadu_ps(p == np - 1 ? lastm : full, row + p * mr)));
+  }
+}
+
 }  // namespace tl::avx512

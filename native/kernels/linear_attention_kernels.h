@@ -26,7 +26,15 @@ namespace tl {
      d = beta·(v[j] − M[j]·k);  M[j] += d·k;  out[j] = scale · M[j]·q. */                          \
   void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const float* q,           \
                      float decay, const float* decay_vec, const float* v, float beta, float scale,  \
-                     float* out);
+                     float* out);                                                                 \
+  /* Forward substitution in place over m rows of D (row stride ldd, n columns each), with L's   \
+     rows holding the negated coefficients: D[r] += Σ_{s<r} L[r·ldl + s]·D[s] for r = 1 … m−1,  \
+     s ascending (each step one fused multiply-add, as la_axpy's y += a·x). */                 \
+  void la_solve_lower(float* D, int64_t ldd, int64_t m, int64_t n, const float* L, int64_t ldl);  \
+  /* The matmul family's A panels (matmul_kernels.h) of aᵀ with row k of a scaled by scale[k]:   \
+     a is [kc, cols] (row stride lda); panel p holds columns p·mr … p·mr+mr−1 of a as           \
+     pa[p·mr·kc + k·mr + i] = scale[k]·a[k·lda + p·mr + i], zeros past cols (mr ≤ 8). */        \
+  void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols, const float* scale, int mr);
 
 namespace scalar { TL_LINATTN_KERNEL_API }
 namespace avx2 { TL_LINATTN_KERNEL_API }

@@ -54,4 +54,19 @@ void la_delta_rows(float* M, int64_t rows, int64_t Dk, const float* k, const flo
   }
 }
 
+void la_solve_lower(float* D, int64_t ldd, int64_t m, int64_t n, const float* L, int64_t ldl) {
+  for (int64_t r = 1; r < m; r++)
+    for (int64_t s = 0; s < r; s++) la_axpy(D + r * ldd, L[r * ldl + s], D + s * ldd, n);
+}
+
+void la_pack_at(float* pa, const float* a, int64_t lda, int64_t kc, int64_t cols, const float* scale, int mr) {
+  const int64_t np = (cols + mr - 1) / mr;
+  for (int64_t p = 0; p < np; p++)
+    for (int64_t k = 0; k < kc; k++)
+      for (int i = 0; i < mr; i++) {
+        const int64_t c = p * mr + i;
+        pa[(p * mr) * kc + k * mr + i] = c < cols ? scale[k] * a[k * lda + c] : 0.f;
+      }
+}
+
 }  // namespace tl::scalar

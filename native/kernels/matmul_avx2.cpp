@@ -334,11 +334,11 @@ void gemv(float* out, const float* a, const float* b, int64_t K, int64_t N, int6
 void pack_a(float* pa, const float* a, int64_t lda, int64_t mr, int64_t kc) {
   static_assert(kMR == 6, "pack_a's store mask has 6 lanes");
   int64_t k = 0;
-  if (mr == kMR) {
+  {  // rows past mr (the bottom edge) load as zeros
     const __m256i mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     for (; k + 8 <= kc; k += 8) {
       __m256 r[8];
-      for (int i = 0; i < 8; i++) r[i] = i < kMR ? _mm256_loadu_ps(a + i * lda + k) : _mm256_setzero_ps();
+      for (int i = 0; i < 8; i++) r[i] = i < mr ? _mm256_loadu_ps(a + i * lda + k) : _mm256_setzero_ps();
       transpose8(r);
       for (int t = 0; t < 8; t++) _mm256_maskstore_ps(pa + (k + t) * kMR, mask, r[t]);
     }
