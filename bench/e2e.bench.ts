@@ -30,8 +30,10 @@
  * wanted first, so a run stopped early has them).
  *
  * Third engine: llama.cpp compiled for this CPU (bench/peers/build-llama.sh; its directory in
- * $TL_LLAMA_NATIVE): `llama-bench -m FILE -p 128 -n 128 -t T -r reps -o json` on the same file (its
- * mean tok/s of `reps` runs after its own warm-up). When it is not built its columns say so.
+ * $TL_LLAMA_NATIVE): `llama-bench -m FILE -p 128 -n 0 -t T -r reps -o json` and `-p 0 -n 128 -d 128`
+ * on the same file (its mean tok/s of `reps` runs after its own warm-up; the generation at depth 128,
+ * after as many cached tokens as ours decode after: llama-bench's plain tg128 starts from an empty
+ * cache, which at 1 thread on the 110M q8_0 model made it ~5-10 % faster than at our depth). When it is not built its columns say so.
  * Ratios: ours / llama-bench (×lb) and ours / node-llama-cpp (×nlc). Bandwidth bound: the streaming
  * read bandwidth (bench/peers/membw.c, measured at each thread count at the start) ÷ the weight bytes
  * one decode step reads (every tensor, one embedding row, the used experts: bench/llama-native.ts)
@@ -383,7 +385,7 @@ export async function run(flags: string[]): Promise<void> {
     for (const t of threads) {
       const ours = await runCase('ours', m.path, t, reps);
       const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
-      const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps }));
+      const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps, decodeDepth: PROMPT }));
       const o = typeof ours === 'string' ? null : ours;
       const p = typeof peer === 'string' ? null : peer;
       const l = typeof lb === 'string' ? null : lb;

@@ -37,7 +37,13 @@ namespace {
 // from memory). Q8_0 has a 4-row kernel too (4 chains of dependent fmas side by side: ~27 → ~35 GB/s
 // on L2-sized matrices) but decoding the 110M q8_0 model from memory it was ~17 % slower than one row
 // at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call, as
-// the other 8-lane types do (not measured again).
+// the other 8-lane types do (not measured again). Measured again for Q8_0 (110M q8_0 decode, 1
+// thread, tokens per CPU-second, loaded machine): 4 rows ~0.8x one row, and ~0.45x with dotw4's
+// software prefetch removed: 4 rows read in step are 4 interleaved streams in the same pages, which
+// the hardware prefetcher follows badly, where one row at a time is one in-order stream. A kernel
+// that kept one row at a time in memory order but ran row r's fma chain beside row r+1's integer
+// dots (software-pipelined over a whole range of rows, bit-identical) was neutral (1.00x, A/B in one
+// process): the one-row GEMV is bound by memory there, not by its fma chain's latency.
 // In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
 // ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \

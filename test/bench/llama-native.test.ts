@@ -52,6 +52,8 @@ describe('parseLlamaBenchJson', () => {
     expect(r.threads).toBe(2);
     expect(r.modelBytes).toBe(115000000);
     expect(r.buildCommit).toBe('de3ff81');
+    expect(r.decodeDepth).toBe(0);
+    expect(parseLlamaBenchJson(SAMPLE.replace('"n_gen": 128,\n    "n_depth": 0,', '"n_gen": 128,\n    "n_depth": 128,')).decodeDepth).toBe(128);
   });
 
   it('does not depend on the order of the tests', () => {
@@ -78,6 +80,12 @@ describe('parseLlamaBenchJson', () => {
     expect(r.prefillTps).toBeGreaterThan(0);
     expect(r.decodeTps).toBeGreaterThan(0);
     expect(r.decodeSamples).toHaveLength(1);
+    expect(r.decodeDepth).toBe(0);
+    const deep = await runLlamaBench(stories, { prompt: 16, generate: 8, threads: 1, reps: 1, decodeDepth: 16, timeoutMs: 60_000 });
+    if (typeof deep === 'string') throw new Error(deep);
+    expect(deep.decodeDepth).toBe(16);
+    expect(deep.prefillTps).toBeGreaterThan(0);
+    expect(deep.decodeTps).toBeGreaterThan(0);
   });
 });
 
