@@ -2,8 +2,12 @@
  * Picks the next token from a row of logits: penalties over the recent tokens, then either
  * greedy (temperature 0) or temperature → top-k → min-p → top-p → a draw from our seeded PRNG
  * (the order Hugging Face's logits warpers use). Every buffer is allocated once per vocabulary
- * size, so sampling a token allocates nothing.
+ * size, so sampling a token allocates nothing. Over the whole vocabulary (no top-k) the weights and
+ * the draw run on the backend's sampling helpers (`sampleWeights`, `sampleDraw`): natively a 32k
+ * row costs tens of microseconds where Math.exp over it cost most of a millisecond, per token.
  */
+import { jsSampling } from '../backend/js/sampling.js';
+import type { SamplingOps } from '../backend/types.js';
 import { checkOption } from './options.js';
 import { Rng, randomSeed } from './rng.js';
 
@@ -74,8 +78,15 @@ export class Sampler {
   private readonly rng = new Rng(0);
   private opts: ResolvedSampling = resolveSampling({ seed: 0 });
 
-  /** `argmax` is the backend's (native when available); it must return the first maximum. */
-  constructor(vocabSize: number, private readonly argmax: (x: Float32Array) => number) {
+  /**
+   * `argmax` is the backend's (native when available); it must return the first maximum.
+   * `kernels`: the backend's sampling helpers (default: the plain-TS reference, ts/backend/js/sampling.ts).
+   */
+  constructor(
+    vocabSize: number,
+    private readonly argmax: (x: Float32Array) => number,
+    private readonly kernels: SamplingOps = jsSampling,
+  ) {
     this.vocabSize = vocabSize;
     this.counts = new Int32Array(vocabSize);
     this.idx = new Int32Array(vocabSize);
@@ -125,23 +136,31 @@ export class Sampler {
     const V = this.vocabSize;
     const idx = this.idx;
     const prob = this.prob;
-    // 1. candidates: the top k (a min-heap) or everything
-    let n: number;
-    if (o.topK > 0 && o.topK < V) n = this.topK(logits, o.topK);
-    else {
-      for (let i = 0; i < V; i++) idx[i] = i;
-      n = V;
-    }
-    // 2. softmax over the candidates at this temperature
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) max = Math.max(max, logits[idx[j]!]!);
-    if (!Number.isFinite(max)) throw new Error('tensorloom: the logits have no finite value to sample from');
     const invT = 1 / o.temperature;
+    // A subnormal temperature: 1/T overflows, and the limit T → 0 is greedy.
+    if (!Number.isFinite(invT)) return this.argmax(logits);
+    const noFinite = 'tensorloom: the logits have no finite value to sample from';
+    let n: number;
     let sum = 0;
-    for (let j = 0; j < n; j++) {
-      const p = Math.exp((logits[idx[j]!]! - max) * invT);
-      prob[j] = p;
-      sum += p;
+    if (o.topK > 0 && o.topK < V) {
+      // 1. candidates: the top k (a min-heap); 2. softmax over them at this temperature
+      n = this.topK(logits, o.topK);
+      let max = -Infinity;
+      for (let j = 0; j < n; j++) max = Math.max(max, logits[idx[j]!]!);
+      if (!Number.isFinite(max)) throw new Error(noFinite);
+      for (let j = 0; j < n; j++) {
+        const p = Math.exp((logits[idx[j]!]! - max) * invT);
+        prob[j] = p;
+        sum += p;
+      }
+    } else {
+      // 1. every token is a candidate (idx is the identity); 2. the softmax weights on the backend
+      n = V;
+      sum = this.kernels.sampleWeights(prob, logits, invT);
+      if (Number.isNaN(sum)) throw new Error(noFinite);
+      // no truncation: the draw over prob is the token itself
+      if (!(o.minP > 0) && !(o.topP < 1)) return this.kernels.sampleDraw(prob, V, this.rng.next() * sum);
+      for (let i = 0; i < V; i++) idx[i] = i;
     }
     // 3. min-p: relative to the top probability (which is exp(0) = 1 before normalization)
     if (o.minP > 0) {
