@@ -73,6 +73,9 @@ export class Sampler {
   private readonly keys: Float64Array;
   private readonly idxCopy: Int32Array;
   private readonly probCopy: Float32Array;
+  /** prob's f32 bits (its binade is bits >>> 23) and the mass per binade, for top-p. */
+  private readonly probBits: Uint32Array;
+  private readonly binadeMass = new Float64Array(256);
   private readonly f32 = new Float32Array(1);
   private readonly u32 = new Uint32Array(this.f32.buffer);
   private readonly rng = new Rng(0);
@@ -94,6 +97,7 @@ export class Sampler {
     this.keys = new Float64Array(vocabSize);
     this.idxCopy = new Int32Array(vocabSize);
     this.probCopy = new Float32Array(vocabSize);
+    this.probBits = new Uint32Array(this.prob.buffer);
   }
 
   /** Starts a generation: new options, PRNG reseeded. */
@@ -178,8 +182,9 @@ export class Sampler {
     }
     // 4. top-p: sort descending, keep the prefix whose mass reaches p
     if (o.topP < 1 && n > 1) {
-      this.sortDescending(n);
       const target = o.topP * sum;
+      n = this.nucleusCandidates(n, target);
+      this.sortDescending(n);
       let acc = 0;
       let m = 0;
       while (m < n) {
@@ -225,6 +230,41 @@ export class Sampler {
       }
     }
     return k;
+  }
+
+  /**
+   * Keeps (in order) only the candidates that can be in the top-p nucleus, so that sorting them
+   * alone gives exactly the prefix a sort of all n would: the largest f32 binade b such that the
+   * candidates with p ≥ 2^b already hold the target mass (with a margin far above the rounding of
+   * the sum, so the sorted prefix sum reaches the target among them too). Every candidate ≥ 2^b
+   * sorts before every one below it, so the prefix, its order and its sum are unchanged. A 32k
+   * vocabulary with top-p alone sorted all 32k tokens (~3.7 ms a token); now two passes.
+   */
+  private nucleusCandidates(n: number, target: number): number {
+    const bits = this.probBits;
+    const mass = this.binadeMass;
+    mass.fill(0);
+    const prob = this.prob;
+    for (let j = 0; j < n; j++) mass[bits[j]! >>> 23]! += prob[j]!; // p ≥ 0: the sign bit is clear
+    const need = target * (1 + 1e-9);
+    let acc = 0;
+    let b = 255;
+    while (b > 0) {
+      acc += mass[b]!;
+      if (acc >= need) break;
+      b--;
+    }
+    if (b === 0) return n; // the nucleus reaches the subnormals (or rounding): keep everything
+    const idx = this.idx;
+    let m = 0;
+    for (let j = 0; j < n; j++) {
+      if (bits[j]! >>> 23 >= b) {
+        idx[m] = idx[j]!;
+        prob[m] = prob[j]!;
+        m++;
+      }
+    }
+    return m;
   }
 
   /**
