@@ -234,11 +234,12 @@ export class Sampler {
 
   /**
    * Keeps (in order) only the candidates that can be in the top-p nucleus, so that sorting them
-   * alone gives exactly the prefix a sort of all n would: the largest f32 binade b such that the
-   * candidates with p ≥ 2^b already hold the target mass (with a margin far above the rounding of
-   * the sum, so the sorted prefix sum reaches the target among them too). Every candidate ≥ 2^b
-   * sorts before every one below it, so the prefix, its order and its sum are unchanged. A 32k
-   * vocabulary with top-p alone sorted all 32k tokens (~3.7 ms a token); now two passes.
+   * alone gives exactly the prefix a sort of all n would: those in the f32 binades from the top
+   * down to the first where the cumulative mass reaches the target (with a 1e-9 margin, far above
+   * the rounding of a sum, so the sorted prefix sum reaches the target among them too). Every kept
+   * candidate sorts before every dropped one, so the prefix, its order and its sum are unchanged.
+   * With top-p alone a 32k vocabulary was sorted whole (~3.7 ms a token); now two passes and a
+   * sort of the kept binades (~0.5 ms on a broad synthetic row, less on a peaked one).
    */
   private nucleusCandidates(n: number, target: number): number {
     const bits = this.probBits;
