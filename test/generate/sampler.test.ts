@@ -135,6 +135,13 @@ describe('Sampler', () => {
     }
   });
 
+  it('top-k keeps the lowest ids among tied logits', () => {
+    const s = sampler(6, { temperature: 5, topK: 2 });
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) seen.add(s.sample(new Float32Array([0, 1, 1, 1, 1, -2]), new Int32Array(0), 0));
+    expect([...seen].sort()).toEqual([1, 2]);
+  });
+
   it('same seed → same sequence; different seed → different sequence', () => {
     const run = (seed: number) => {
       const s = sampler(logits.length, { temperature: 1, seed });

@@ -223,10 +223,14 @@ export class Sampler {
     };
     for (let i = 0; i < k; i++) h[i] = i;
     for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i);
+    // less(h[0], t) without the call: every id in the heap is below t, so a tie never favours t
+    // and the test is logits[t] > the root's logit (false for NaNs either way, as in less).
+    let root = logits[h[0]!]!;
     for (let t = k; t < this.vocabSize; t++) {
-      if (less(h[0]!, t)) {
+      if (logits[t]! > root) {
         h[0] = t;
         siftDown(0);
+        root = logits[h[0]!]!;
       }
     }
     return k;
