@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/run.ts serve [--duration=60] [--compare-duration=30] [--fault-duration=10]
  *       [--clients=32] [--models=stories,110m] [--stories=PATH] [--110m=PATH] [--threads=1] [--toy]
+ *       [--peer-sampling=defaults|full|truncated]
  *
  * Per model: `clients` concurrent streaming clients for `duration` s → aggregate tokens/s,
  * p50/p99 time to first token and inter-token latency, errors, server RSS at start and end,
@@ -22,6 +23,10 @@
  * process.cpuUsage / /proc), steadier than wall time on a shared machine. When llama-server is not
  * built, its column says so and ours still runs. TL_SERVE_NODE_ARGS (e.g. '--cpu-prof
  * --cpu-prof-dir=DIR') adds Node flags to our server process, to profile it.
+ * Sampling: every request sends temperature 0.8 and a seed; `--peer-sampling=defaults|full|truncated`
+ * (see PEER_SAMPLING) says what else. With the default each server applies its own defaults, which
+ * differ: llama-server truncates to top-k 40 / top-p 0.95 / min-p 0.05, tensorloom keeps the whole
+ * vocabulary; `full` gives both the same distribution.
  * Known: this llama-server drops each Node client's second request with "socket hang up" about
  * 17 ms after it is sent (the third works; curl does not see it); those count as its errors and
  * cost its clients well under 1 % of the phase, so the tok/s stay comparable.
@@ -300,8 +305,23 @@ const PROMPTS = [
   'Mom said it was time for bed',
 ];
 
+/**
+ * Sampling fields sent with every request besides temperature 0.8 (--peer-sampling). 'defaults'
+ * (the default) sends none, so each server applies its own defaults: llama-server then truncates
+ * (top-k 40, top-p 0.95, min-p 0.05, before the temperature) while tensorloom samples the whole
+ * vocabulary — different distributions and different per-token work. 'full' sends top_k 0,
+ * top_p 1, min_p 0 (both: the whole vocabulary at T 0.8); 'truncated' sends llama.cpp's defaults
+ * explicitly to both (tensorloom applies them after the temperature, Hugging Face's order).
+ */
+const PEER_SAMPLING: Record<string, Record<string, number>> = {
+  defaults: {},
+  full: { top_k: 0, top_p: 1, min_p: 0 },
+  truncated: { top_k: 40, top_p: 0.95, min_p: 0.05 },
+};
+let samplingFields: Record<string, number> = {};
+
 function completionBody(i: number, maxTokens: number): Record<string, unknown> {
-  return { prompt: PROMPTS[i % PROMPTS.length], max_tokens: maxTokens, temperature: 0.8, seed: i, ignore_eos: true, stream: true, stream_options: { include_usage: true } };
+  return { prompt: PROMPTS[i % PROMPTS.length], max_tokens: maxTokens, temperature: 0.8, ...samplingFields, seed: i, ignore_eos: true, stream: true, stream_options: { include_usage: true } };
 }
 
 function pct(xs: number[], p: number): number | null {
@@ -508,6 +528,9 @@ export async function run(flags: string[]): Promise<void> {
   // One native thread by default: on 2 busy cores the pool's wake-ups cost more than they give.
   const threads = Number(flag(flags, 'threads') ?? 1);
   const toy = flag(flags, 'toy') !== undefined;
+  const peerSampling = flag(flags, 'peer-sampling') ?? 'defaults';
+  if (!(peerSampling in PEER_SAMPLING)) throw new RangeError(`serve bench: --peer-sampling must be one of ${Object.keys(PEER_SAMPLING).join(', ')}, got '${peerSampling}'`);
+  samplingFields = PEER_SAMPLING[peerSampling]!;
   const wanted = (flag(flags, 'models') ?? 'stories,110m').split(',');
   for (const [k, v] of Object.entries({ duration, compareDuration, faultDuration, clients, threads })) {
     if (!Number.isFinite(v) || v <= 0 || v > 3600) throw new RangeError(`serve bench: --${k} must be in (0, 3600], got ${v}`);
@@ -628,7 +651,7 @@ export async function run(flags: string[]): Promise<void> {
     console.log(`batched / one-at-a-time: ${ratio.toFixed(2)}× (goal ≥ 3×)`);
   }
   const vsLlamaServer = vsLlama && !toy ? await compareWithLlamaServer((flag(flags, 'peer-types') ?? 'q8_0,q4_k_m').split(','), threads, compareDuration, common) : null;
-  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, threads, toy }, models: results, compare, vsLlamaServer });
+  writeResults(toy ? 'serve-toy' : 'serve', { flags: { duration, compareDuration, faultDuration, clients, threads, toy, peerSampling }, models: results, compare, vsLlamaServer });
 }
 
 /**

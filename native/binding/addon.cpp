@@ -17,6 +17,7 @@ void init_cuda(Napi::Env env, Napi::Object exports);       // binding/cuda.cpp (
 void init_linear_attention(Napi::Env env, Napi::Object exports);  // binding/linear_attention.cpp
 void init_moe(Napi::Env env, Napi::Object exports);        // binding/moe.cpp
 void init_rope_scaled(Napi::Env env, Napi::Object exports);  // binding/rope_scaled.cpp
+void init_sample(Napi::Env env, Napi::Object exports);      // binding/sample.cpp
 }  // namespace tl::binding
 
 // Node unloads an addon when the worker thread that first loaded it exits, but the kernels'
@@ -44,6 +45,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tl::binding::init_linear_attention(env, exports);
   tl::binding::init_moe(env, exports);
   tl::binding::init_rope_scaled(env, exports);
+  tl::binding::init_sample(env, exports);
   return exports;
 }
 

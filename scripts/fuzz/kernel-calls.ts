@@ -36,6 +36,8 @@ export const KERNEL_CALLS: readonly KernelCall[] = [
   { op: 'mul', args: () => [new Float32Array(8), f32(8), f32(8, 2)], arrays: [a(0, 'out'), a(1, 'a'), a(2, 'b')] },
   { op: 'embedding', args: () => [new Float32Array(2 * 4), weights(5, 4), Int32Array.from([1, 4])], arrays: [a(0, 'out'), { at: [1, 'data'], name: /table/ }, a(2, 'ids')] },
   { op: 'argmax', args: () => [f32(9)], arrays: [a(0, 'x')] },
+  { op: 'sampleWeights', args: () => [new Float32Array(9), f32(9), 1.25], arrays: [a(0, 'prob'), a(1, 'logits')] },
+  { op: 'sampleDraw', args: () => [Float32Array.from({ length: 9 }, (_, i) => 1 / (i + 1)), 9, 1.5], arrays: [a(0, 'prob')] },
   { op: 'f32ToF16', args: () => [new Uint16Array(8), f32(8)], arrays: [a(0, 'out'), a(1, 'x')] },
   { op: 'f16ToF32', args: () => [new Float32Array(8), Uint16Array.from({ length: 8 }, (_, i) => 0x3c00 + i)], arrays: [a(0, 'out'), a(1, 'x')] },
   { op: 'f32ToBf16', args: () => [new Uint16Array(8), f32(8)], arrays: [a(0, 'out'), a(1, 'x')] },

@@ -97,6 +97,51 @@ describe('Sampler', () => {
     }
   });
 
+  it('top-p draws exactly what sorting the whole vocabulary gives (the candidates it skips sorting cannot be in the nucleus)', () => {
+    // the old path, written out: all weights, one full sort (p desc, id asc), the prefix reaching p·sum, a serial draw
+    const oldTopP = (l: Float32Array, T: number, topP: number, u: number): number => {
+      let max = -Infinity;
+      for (const x of l) max = Math.max(max, x);
+      const prob = new Float32Array(l.length);
+      let sum = 0;
+      for (let i = 0; i < l.length; i++) {
+        const w = Math.exp((l[i]! - max) * (1 / T));
+        prob[i] = w;
+        sum += w;
+      }
+      const order = [...prob.keys()].sort((a, b) => prob[b]! - prob[a]! || a - b);
+      let acc = 0;
+      let m = 0;
+      while (m < order.length) {
+        acc += prob[order[m]!]!;
+        m++;
+        if (acc >= topP * sum) break;
+      }
+      let r = u * acc;
+      for (let j = 0; j < m; j++) {
+        r -= prob[order[j]!]!;
+        if (r < 0) return order[j]!;
+      }
+      return order[m - 1]!;
+    };
+    const V = 32000;
+    for (const [T, topP, spread] of [[0.8, 0.95, 8], [1, 0.5, 3], [0.7, 0.99, 20], [1.3, 0.9, 1]] as const) {
+      const s = sampler(V, { temperature: T, topP, seed: 99 });
+      const u = new Rng(99);
+      for (let step = 0; step < 8; step++) {
+        const l = Float32Array.from({ length: V }, (_, i) => Math.sin(i * 0.37 + step) * spread + Math.cos(i * 0.011) * 2);
+        expect(s.sample(l.slice(), new Int32Array(0), 0), `T ${T}, top-p ${topP}, step ${step}`).toBe(oldTopP(l, T, topP, u.next()));
+      }
+    }
+  });
+
+  it('top-k keeps the lowest ids among tied logits', () => {
+    const s = sampler(6, { temperature: 5, topK: 2 });
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) seen.add(s.sample(new Float32Array([0, 1, 1, 1, 1, -2]), new Int32Array(0), 0));
+    expect([...seen].sort()).toEqual([1, 2]);
+  });
+
   it('same seed → same sequence; different seed → different sequence', () => {
     const run = (seed: number) => {
       const s = sampler(logits.length, { temperature: 1, seed });

@@ -287,6 +287,19 @@ export interface Backend {
   /** Index of the largest element (first one on ties). */
   argmax(x: Float32Array): number;
 
+  // ── sampling (one row of logits per call; the Sampler's hot loops) ──────────────────────
+  /**
+   * prob[i] = exp((logits[i] − max)·invTemperature), evaluated in double and stored as f32;
+   * returns the double sum of the weights, or NaN (prob unspecified) when a logit is NaN or the
+   * maximum is not finite. prob.length === logits.length ≥ 1; invTemperature finite and > 0.
+   */
+  sampleWeights(prob: Float32Array, logits: Float32Array, invTemperature: number): number;
+  /**
+   * The first j < n with r − prob[0] − … − prob[j] < 0, subtracted one by one in double; n − 1
+   * when rounding leaves r ≥ 0. 1 ≤ n ≤ prob.length, r finite and ≥ 0.
+   */
+  sampleDraw(prob: Float32Array, n: number, r: number): number;
+
   // ── conversions ─────────────────────────────────────────────────────────────────────────
   f32ToF16(out: Uint16Array, x: Float32Array): void;
   f16ToF32(out: Float32Array, x: Uint16Array): void;
@@ -310,4 +323,5 @@ export type ElementwiseOps = Pick<
   Backend,
   'rmsnorm' | 'layernorm' | 'softmax' | 'gelu' | 'silu' | 'relu' | 'swiglu' | 'add' | 'mul' | 'embedding' | 'argmax'
 >;
+export type SamplingOps = Pick<Backend, 'sampleWeights' | 'sampleDraw'>;
 export type ConversionOps = Pick<Backend, 'f32ToF16' | 'f16ToF32' | 'f32ToBf16' | 'bf16ToF32' | 'quantizeQ8_0' | 'dequantizeQ8_0'>;

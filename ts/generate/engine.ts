@@ -65,7 +65,7 @@ export class Engine {
     if (tokenizer.vocabSize !== V) {
       throw new RangeError(`tensorloom: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${V}; they do not belong together`);
     }
-    this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.sampler = new Sampler(V, (x) => model.backend.argmax(x), model.backend);
     this.constrained = new ConstrainedSampler(this.sampler, V);
     this.history = new Int32Array(model.contextLength);
   }

@@ -42,7 +42,7 @@ export class Seq2SeqEngine {
     const eos = new Set([...model.config.eosTokenIds, ...stopIds]);
     if (tokenizer.specialIds.eos !== undefined) eos.add(tokenizer.specialIds.eos);
     this.eosIds = [...eos];
-    this.sampler = new Sampler(V, (x) => model.backend.argmax(x));
+    this.sampler = new Sampler(V, (x) => model.backend.argmax(x), model.backend);
     this.constrained = new ConstrainedSampler(this.sampler, V);
     this.history = new Int32Array(model.maxTarget);
   }

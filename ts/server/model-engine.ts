@@ -52,7 +52,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
     const batched = new BatchedForward(model, { slots: opts.slots, contextLength: ctx, maxTokensPerStep: opts.maxTokensPerStep, padSingleRow });
 
     const V = config.vocabSize;
-    const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x)));
+    const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x), backend));
     const tokenizer: ServeTokenizer = {
       encode: (prompt, addBos) => single.encode(prompt, addBos),
       createStreamDecoder: () => tok.tokenizer.createStreamDecoder({ skipSpecialTokens: true }),

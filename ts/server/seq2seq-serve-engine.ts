@@ -118,7 +118,7 @@ export async function loadSeq2SeqEngine(opts: EngineLoadOptions, src: ModelFile,
     b.state = { source: a.state.source, pos: a.state.pos, k: b.k, v: b.v };
   };
 
-  const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x)));
+  const samplers = Array.from({ length: opts.slots }, () => new Sampler(V, (x) => backend.argmax(x), backend));
   const tokenizer: ServeTokenizer = {
     // The source text → ids (T5 appends </s>, never a BOS); empty or over-long sources are refused here.
     // (/tokenize with parse_special hands a TemplatedText: its whole text is the source.)

@@ -6,6 +6,7 @@ import { jsLinearAttention } from './linear-attention.js';
 import { jsMatmul } from './matmul.js';
 import { jsMoE } from './moe.js';
 import { jsScaledRope } from './rope-scaled.js';
+import { jsSampling } from './sampling.js';
 
 /**
  * The pure-TypeScript backend: plain loops, single-threaded. It is the baseline the native
@@ -29,6 +30,7 @@ export function createJsBackend(fallbackReason?: string): Backend {
     ...jsElementwise,
     ...jsLinearAttention,
     ...jsConversions,
+    ...jsSampling,
   };
   return { ...base, ...jsMoE(base) };
 }

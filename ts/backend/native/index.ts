@@ -7,6 +7,7 @@ import { nativeLinearAttention } from './linear-attention.js';
 import { nativeMatmul } from './matmul.js';
 import { nativeMoE } from './moe.js';
 import { nativeScaledRope } from './rope-scaled.js';
+import { nativeSampling } from './sampling.js';
 
 /** The native backend: thin wrappers over the addon's exports, one file per kernel family. */
 export function createNativeBackend(addon: NativeAddon, addonPath: string): Backend {
@@ -31,5 +32,6 @@ export function createNativeBackend(addon: NativeAddon, addonPath: string): Back
     ...nativeLinearAttention(addon),
     ...nativeMoE(addon),
     ...nativeConversions(addon),
+    ...nativeSampling(addon),
   };
 }
