@@ -4,9 +4,11 @@
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
  * to node-llama-cpp (llama.cpp) on the same GGUF file with the same thread count, in the same run.
- * Every (engine, model, threads) case runs in its own child process, so peak RSS is that case's.
+ * Every (engine, model, threads) case runs in its own child process (bench/e2e-child.mjs: plain
+ * node importing only that engine), so peak RSS is that case's: VmHWM, the same for both engines.
  * tensorloom is loaded from dist/esm when that build is current (run `npm run build:ts` first),
- * else from the TS sources (then the worker compiles TS on start, inflating the load time).
+ * else from the TS sources under tsx (then the worker compiles TS on start, inflating the load
+ * time, and tsx in both threads adds ~70 MB to the RSS column).
  * Models: stories260K f32 (../shared); the 110M-parameter random Llama in f32 / f16 / q8_0
  * (written to the temp dir by scripts/make-random-model.ts when missing); `110m-quant`: that model
  * quantized by llama.cpp's own quantizer (../shared/tools/llama-quantize.sh) to q6_k, q5_k_m,
@@ -45,7 +47,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { median, printTable, writeResults, type Row } from './lib.js';
+import { printTable, writeResults, type Row } from './lib.js';
 import { llamaNativeTool, runLlamaBench, weightBytesPerToken } from './llama-native.js';
 import { readBandwidth } from './membw.js';
 import { readGGUF } from '../ts/formats/gguf.js';
@@ -55,7 +57,6 @@ const repoRoot = join(here, '..');
 const shared = [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].find(existsSync) ?? '';
 const PROMPT = 128;
 const GENERATE = 128;
-const CHILD_FLAG = '--e2e-child';
 
 interface CaseResult {
   loadMs: number;
@@ -66,15 +67,6 @@ interface CaseResult {
   layers?: number;
   prefillSamples: number[];
   decodeSamples: number[];
-}
-
-/** Random prompt ids in [3, vocab) from a small LCG (ids 0–2 are UNK/BOS/EOS in Llama vocabularies). */
-function prompt(vocab: number, seed: number): number[] {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  return Array.from({ length: PROMPT }, () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return 3 + (x % (vocab - 3));
-  });
 }
 
 /** node-llama-cpp's entry in bench/peers (this worktree's or main's), or null when not installed. */
@@ -94,105 +86,46 @@ function oursSource(): { url: string; label: string } {
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
   if (existsSync(dist) && statSync(dist).mtimeMs >= newest(join(repoRoot, 'ts'))) return { url: pathToFileURL(dist).href, label: 'dist/esm' };
-  return { url: pathToFileURL(join(repoRoot, 'ts', 'index.ts')).href, label: 'ts sources (tsx; slower worker start)' };
-}
-
-async function oursCase(path: string, threads: number, reps: number): Promise<CaseResult> {
-  const { loadModel } = (await import(oursSource().url)) as typeof import('../ts/index.js');
-  // learned positions (GPT-2) cap the context: the tiny GPT-2 has 256, which 128 + 128 fits
-  const { openModelFile } = await import('../ts/formats/model-file.js');
-  const { modelConfig } = await import('../ts/models/registry.js');
-  const mf = openModelFile(path);
-  const contextLength = Math.min(PROMPT + GENERATE + 8, modelConfig(mf).contextLength);
-  mf.close();
-  const t0 = performance.now();
-  const model = await loadModel(path, { threads, backend: 'native', contextLength });
-  const loadMs = performance.now() - t0;
-  const vocab = model.info.config.vocabSize;
-  const prefill: number[] = [];
-  const decode: number[] = [];
-  await model.generate(prompt(vocab, 999), { temperature: 0, maxTokens: 16, ignoreEos: true }); // warm-up
-  for (let r = 0; r < reps; r++) {
-    const res = await model.generate(prompt(vocab, r + 1), { temperature: 0, maxTokens: GENERATE, ignoreEos: true });
-    if (res.usage.cachedPromptTokens !== 0 || res.tokens.length !== GENERATE) throw new Error('bench: unexpected cache reuse or early stop');
-    prefill.push(res.timings.prefillTokensPerSecond);
-    decode.push(res.timings.decodeTokensPerSecond);
-  }
-  const layers = model.info.config.nLayers;
-  await model.dispose();
-  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, layers, prefillSamples: prefill, decodeSamples: decode };
-}
-
-async function peerCase(path: string, threads: number, reps: number): Promise<CaseResult> {
-  const mod = peersPath();
-  if (!mod) throw new Error('node-llama-cpp is not installed');
-  type Seq = {
-    clearHistory(): Promise<void>;
-    evaluateWithoutGeneratingNewTokens(t: number[]): Promise<void>;
-    evaluate(t: number[], o: object): AsyncGenerator<number>;
-  };
-  const { getLlama, LlamaLogLevel } = (await import(pathToFileURL(mod).href)) as {
-    getLlama(o: object): Promise<{ loadModel(o: object): Promise<{ tokens: { bos: number | null }; createContext(o: object): Promise<{ getSequence(): Seq }>; fileInsights: { tokens?: unknown } }> }>;
-    LlamaLogLevel: Record<string, unknown>;
-  };
-  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error });
-  const t0 = performance.now();
-  const model = await llama.loadModel({ modelPath: path });
-  const ctx = await model.createContext({ contextSize: 512, threads, batchSize: 512 });
-  const loadMs = performance.now() - t0;
-  const seq = ctx.getSequence();
-  const { openModelFile } = await import('../ts/formats/model-file.js');
-  const { modelConfig } = await import('../ts/models/registry.js');
-  const mf = openModelFile(path);
-  const vocab = modelConfig(mf).vocabSize;
-  mf.close();
-  const prefill: number[] = [];
-  const decode: number[] = [];
-  const once = async (ids: number[], n: number): Promise<[number, number]> => {
-    await seq.clearHistory();
-    const a = performance.now();
-    await seq.evaluateWithoutGeneratingNewTokens(ids);
-    const b = performance.now();
-    let k = 0;
-    for await (const _ of seq.evaluate([ids[0]!], { temperature: 0, yieldEogToken: true })) if (++k >= n) break;
-    const c = performance.now();
-    if (k < n) throw new Error(`node-llama-cpp stopped after ${k} of ${n} tokens`);
-    return [(ids.length * 1000) / (b - a), (k * 1000) / (c - b)];
-  };
-  await once(prompt(vocab, 999), 16); // warm-up
-  for (let r = 0; r < reps; r++) {
-    const [p, d] = await once(prompt(vocab, r + 1), GENERATE);
-    prefill.push(p);
-    decode.push(d);
-  }
-  return { loadMs, prefillTps: median(prefill), decodeTps: median(decode), peakRssMB: process.resourceUsage().maxRSS / 1024, prefillSamples: prefill, decodeSamples: decode };
-}
-
-if (process.argv.includes(CHILD_FLAG)) {
-  const [engine, path, threads, reps] = process.argv.slice(process.argv.indexOf(CHILD_FLAG) + 1);
-  const fn = engine === 'ours' ? oursCase : peerCase;
-  fn(path!, Number(threads), Number(reps)).then(
-    (r) => {
-      process.stdout.write(`\n@@${JSON.stringify(r)}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  return { url: pathToFileURL(join(repoRoot, 'ts', 'index.ts')).href, label: 'ts sources (tsx; slower worker start, RSS +~70 MB)' };
 }
 
 // ── the parent: models, cases, table ────────────────────────────────────────────────────────────
 
+/**
+ * One case in its own process (bench/e2e-child.mjs), so that its peak RSS is that engine's alone:
+ * plain node importing only the engine, no tsx and no bench helpers (tsx alone holds 33 MB more at
+ * start, 75 vs 42 MB, and the helpers imported tensorloom's sources: all of it was in each engine's
+ * figure). Only tensorloom from its TS sources (dist not built or stale) needs tsx.
+ */
 async function runCase(engine: 'ours' | 'peer', path: string, threads: number, reps: number): Promise<CaseResult | string> {
-  const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const child = join(here, 'e2e-child.mjs');
+  let url: string;
+  let runner: string[] = [];
+  if (engine === 'ours') {
+    const src = oursSource();
+    url = src.url;
+    if (!url.endsWith('.js')) runner = [join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs')];
+  } else {
+    const mod = peersPath();
+    if (!mod) return 'node-llama-cpp is not installed';
+    url = pathToFileURL(mod).href;
+  }
+  let vocab: number;
+  let contextLength: number;
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [tsx, fileURLToPath(import.meta.url), CHILD_FLAG, engine, path, String(threads), String(reps)], {
-      cwd: repoRoot,
-      timeout: 600_000,
-      maxBuffer: 16 << 20,
-    });
+    const { openModelFile } = await import('../ts/formats/model-file.js');
+    const { modelConfig } = await import('../ts/models/registry.js');
+    using mf = openModelFile(path);
+    const config = modelConfig(mf);
+    vocab = config.vocabSize;
+    // learned positions (GPT-2) cap the context: the tiny GPT-2 has 256, which 128 + 128 fits
+    contextLength = Math.min(PROMPT + GENERATE + 8, config.contextLength);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  try {
+    const args = [...runner, child, engine, url, path, threads, reps, vocab, contextLength, PROMPT, GENERATE].map(String);
+    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: repoRoot, timeout: 600_000, maxBuffer: 16 << 20 });
     const line = stdout.split('\n').find((l) => l.startsWith('@@'));
     if (!line) return 'no result';
     return JSON.parse(line.slice(2)) as CaseResult;

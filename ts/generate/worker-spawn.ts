@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { createWorker } from './worker-exec-argv.js';
+import { createWorker, MODEL_WORKER_LIMITS } from './worker-exec-argv.js';
 
 export function spawnWorker(workerData: unknown): Worker {
   const here = import.meta.url;
@@ -20,8 +20,8 @@ export function spawnWorker(workerData: unknown): Worker {
     const boot =
       "const { workerData } = require('node:worker_threads');" +
       'import(workerData.__tsx).then((m) => { m.register(); return import(workerData.__entry); });';
-    return createWorker(boot, { eval: true, workerData: { ...(workerData as object), __tsx: tsx, __entry: entryUrl } });
+    return createWorker(boot, { eval: true, workerData: { ...(workerData as object), __tsx: tsx, __entry: entryUrl }, resourceLimits: MODEL_WORKER_LIMITS });
   }
   const file = here.endsWith('.cjs') ? './generate-worker.cjs' : './worker.js';
-  return createWorker(new URL(file, here), { workerData });
+  return createWorker(new URL(file, here), { workerData, resourceLimits: MODEL_WORKER_LIMITS });
 }

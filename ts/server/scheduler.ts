@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
 import { validateGenerateOptions } from '../generate/options.js';
-import { createWorker } from '../generate/worker-exec-argv.js';
+import { createWorker, MODEL_WORKER_LIMITS } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
@@ -513,7 +513,7 @@ function startWorker(init: WorkerInit): Worker {
   if (here.endsWith('.ts')) {
     const entry = JSON.stringify(new URL('./worker.ts', here).href);
     const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
-    return createWorker(boot, { eval: true, workerData: init });
+    return createWorker(boot, { eval: true, workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
   }
-  return createWorker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init });
+  return createWorker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
 }
