@@ -226,6 +226,64 @@ void transpose_rows(float* __restrict dst, const float* __restrict src, int64_t 
     for (int64_t c = 0; c < cols; c++) dst[c * rows + r0] = src[r0 * ld + c];
 }
 
+// The decays of a scalar-gate chunk (n tokens): Gc[r] = Σ_{r'≤r} g_r' (log Γ_r), gam[r] = Γ_r and,
+// when factor, igam[r] = 1/Γ_r. factor: the chunk's log-decays span at most kFactorRange, so no Γ_r
+// or 1/Γ_s overflows or underflows f32 and a pair decay Γ_r/Γ_s is gam[r]·igam[s] (n exps in all);
+// otherwise it is exp(Gc[r] − Gc[s]), one exp per pair.
+constexpr float kFactorRange = 80.f;
+
+struct ChunkDecays {
+  const float* Gc;
+  const float* gam;
+  const float* igam;
+  bool factor;
+  float pair(int64_t r, int64_t s) const { return factor ? gam[r] * igam[s] : std::exp(Gc[r] - Gc[s]); }
+};
+
+// Fills Gc, gam, igam [n] from the chunk's gates g[r·ldg] (r < n).
+ChunkDecays chunk_decays(float* Gc, float* gam, float* igam, const float* g, int64_t ldg, int64_t n) {
+  float lo = 0.f, hi = 0.f;
+  for (int64_t r = 0; r < n; r++) {
+    Gc[r] = g[r * ldg] + (r ? Gc[r - 1] : 0.f);
+    lo = std::min(lo, Gc[r]);
+    hi = std::max(hi, Gc[r]);
+  }
+  const bool factor = hi - lo <= kFactorRange;
+  for (int64_t r = 0; r < n; r++) {
+    gam[r] = std::exp(Gc[r]);
+    igam[r] = factor ? 1.f / gam[r] : 0.f;
+  }
+  return {Gc, gam, igam, factor};
+}
+
+// The decays and causal masks of the pair products A = K·Kᵀ and B = Q·Kᵀ ([n, n], row-major), in
+// place: A[r][s] ·= −β_r Γ_r/Γ_s (s < r), B[r][s] ·= scale Γ_r/Γ_s (s ≤ r), every other entry 0;
+// β_r is beta[r·ldb]. The factor test is hoisted out of the row loops.
+void decay_mask_pairs(float* A, float* B, int64_t n, const float* beta, int64_t ldb, float scale,
+                      const ChunkDecays& dec) {
+  for (int64_t r = 0; r < n; r++) {
+    float* __restrict ar = A + r * n;
+    float* __restrict br = B + r * n;
+    const float nb = -beta[r * ldb];
+    if (dec.factor) {
+      const float gr = dec.gam[r];
+      for (int64_t s = 0; s <= r; s++) {
+        const float e = gr * dec.igam[s];
+        ar[s] *= nb * e;
+        br[s] *= scale * e;
+      }
+    } else {
+      for (int64_t s = 0; s <= r; s++) {
+        const float e = std::exp(dec.Gc[r] - dec.Gc[s]);
+        ar[s] *= nb * e;
+        br[s] *= scale * e;
+      }
+    }
+    ar[r] = 0.f;
+    for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
+  }
+}
+
 // One chunk (the n tokens from t0) of value head h with a scalar gate (Qwen3.5, Qwen3-Next), WY form with the bulk of the
 // work in register-blocked products (P.gemm): per chunk of n tokens, with Γ_r = exp(Σ_{r'≤r} g_r'),
 // K, Q, V the chunk's rows and S the carried state [Dk, Dv],
@@ -239,7 +297,6 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
                              const float* g, const float* beta, float* S, int64_t h, int64_t t0,
                              const GatedDeltaParams& p, RowPrefetch&) {
   constexpr int64_t kSub = 16;
-  constexpr float kFactorRange = 80.f;
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
   const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
   const int64_t ldk = Hk * Dk, ldv = Hv * Dv;  // row strides of q/k and of v/out
@@ -261,44 +318,14 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
   float* dm = DO;
   float* om = DO + n * Dv;
   auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
-  float lo = 0.f, hi = 0.f;
-  for (int64_t r = 0; r < n; r++) {
-    Gc[r] = g[(t0 + r) * Hv + h] + (r ? Gc[r - 1] : 0.f);
-    lo = std::min(lo, Gc[r]);
-    hi = std::max(hi, Gc[r]);
-  }
-  const bool factor = hi - lo <= kFactorRange;
-  for (int64_t r = 0; r < n; r++) {
-    gam[r] = std::exp(Gc[r]);
-    igam[r] = factor ? 1.f / gam[r] : 0.f;
-  }
+  const ChunkDecays dec = chunk_decays(Gc, gam, igam, g + t0 * Hv + h, Hv, n);
   transpose_rows(kT, K0, ldk, n, Dk);
   // Pair products K·Kᵀ and Q·Kᵀ, then the decays and the masks:
   // A[r][s] = −β_r Γ_r/Γ_s k_r·k_s (s < r), B[r][s] = scale Γ_r/Γ_s q_r·k_s (s ≤ r), else 0.
   std::memset(AB, 0, (size_t)2 * n * n * sizeof(float));
   P.gemm(A, n, K0, ldk, kT, n, n, Dk, n);
   P.gemm(B, n, Q0, ldk, kT, n, n, Dk, n);
-  for (int64_t r = 0; r < n; r++) {
-    float* __restrict ar = A + r * n;
-    float* __restrict br = B + r * n;
-    const float nb = -bt(r), sc = p.scale;
-    if (factor) {
-      const float gr = gam[r];
-      for (int64_t s = 0; s <= r; s++) {
-        const float e = gr * igam[s];
-        ar[s] *= nb * e;
-        br[s] *= sc * e;
-      }
-    } else {
-      for (int64_t s = 0; s <= r; s++) {
-        const float e = std::exp(Gc[r] - Gc[s]);
-        ar[s] *= nb * e;
-        br[s] *= sc * e;
-      }
-    }
-    ar[r] = 0.f;
-    for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
-  }
+  decay_mask_pairs(A, B, n, beta + t0 * Hv + h, Hv, p.scale, dec);
   // K·S and Q·S: the carried state's part of u (rows of D) and of the outputs, scaled per row
   // below by Γ_r (and the attention scale for the outputs).
   std::memset(DO, 0, (size_t)2 * n * Dv * sizeof(float));
@@ -321,9 +348,8 @@ void delta_chunk_scalar_gate(const Prims& P, float* out, const float* q, const f
   P.gemm(om, Dv, B, n, dm, Dv, n, n, Dv);
   for (int64_t r = 0; r < n; r++) std::memcpy(O0 + r * ldv, om + r * Dv, (size_t)Dv * sizeof(float));
   // Carry: S ← Γ_n S + Kᵀ·(Γ_n/Γ ∘ D) (D is not needed after this).
-  const float Gn = Gc[n - 1];
-  for (int64_t s = 0; s < n; s++) P.scale(dm + s * Dv, factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]), Dv);
-  P.scale(S, std::exp(Gn), Dk * Dv);
+  for (int64_t s = 0; s < n; s++) P.scale(dm + s * Dv, dec.pair(n - 1, s), Dv);
+  P.scale(S, std::exp(Gc[n - 1]), Dk * Dv);
   P.gemm(S, Dv, kT, n, dm, Dv, Dk, n, Dv);
 }
 
@@ -379,7 +405,6 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
                         const float* beta, float* Sp, int64_t h, int64_t t0, const GatedDeltaParams& p,
                         RowPrefetch& next) {
   constexpr int64_t kSub = 16;
-  constexpr float kFactorRange = 80.f;
   const int64_t T = p.T, Hk = p.Hk, Hv = p.Hv, Dk = p.Dk, Dv = p.Dv, hk = h % Hk;
   const int64_t C = std::max<int64_t>(1, std::min(p.chunk, T));
   const int64_t mr = U.mr, nr = U.nr;
@@ -411,17 +436,7 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   const float* V0 = v + (t0 * Hv + h) * Dv;
   float* O0 = out + (t0 * Hv + h) * Dv;
   auto bt = [&](int64_t r) { return beta[(t0 + r) * Hv + h]; };
-  float lo = 0.f, hi = 0.f;
-  for (int64_t r = 0; r < n; r++) {
-    Gc[r] = g[(t0 + r) * Hv + h] + (r ? Gc[r - 1] : 0.f);
-    lo = std::min(lo, Gc[r]);
-    hi = std::max(hi, Gc[r]);
-  }
-  const bool factor = hi - lo <= kFactorRange;
-  for (int64_t r = 0; r < n; r++) {
-    gam[r] = std::exp(Gc[r]);
-    igam[r] = factor ? 1.f / gam[r] : 0.f;
-  }
+  const ChunkDecays dec = chunk_decays(Gc, gam, igam, g + t0 * Hv + h, Hv, n);
   for (int64_t i = 0; i < mtn; i++) {
     const int64_t rows = std::min(mr, n - i * mr);
     U.pack_a(pK + i * mr * Dk, K0 + i * mr * ldk, ldk, rows, Dk);
@@ -438,27 +453,7 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   tile_product<U>(A, n, nr, pK, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
   tile_product<U>(B, n, nr, pQ, mr * Dk, pKt, nr * Dk, n, n, Dk, 0, true, false, &pv, pv_lines);
   pv.step(1 << 30);
-  for (int64_t r = 0; r < n; r++) {
-    float* __restrict ar = A + r * n;
-    float* __restrict br = B + r * n;
-    const float nb = -bt(r), sc = p.scale;
-    if (factor) {
-      const float gr = gam[r];
-      for (int64_t s = 0; s <= r; s++) {
-        const float e = gr * igam[s];
-        ar[s] *= nb * e;
-        br[s] *= sc * e;
-      }
-    } else {
-      for (int64_t s = 0; s <= r; s++) {
-        const float e = std::exp(Gc[r] - Gc[s]);
-        ar[s] *= nb * e;
-        br[s] *= sc * e;
-      }
-    }
-    ar[r] = 0.f;
-    for (int64_t s = r + 1; s < n; s++) ar[s] = br[s] = 0.f;
-  }
+  decay_mask_pairs(A, B, n, beta + t0 * Hv + h, Hv, p.scale, dec);
   // K·S into D's rows and Q·S into the output rows, scaled per row below by Γ_r (and the
   // attention scale for the outputs).
   tile_product<U>(dm, Dv, nr, pK, mr * Dk, Sp, nr * Dk, n, Dv, Dk, 0, false, false);
@@ -488,9 +483,8 @@ void delta_chunk_packed(const Prims& P, float* out, const float* q, const float*
   }
   tile_product<U>(O0, ldv, nr, pL, mr * n, pD, nr * n, n, Dv, n, 1, false, true);
   // Carry: S ← Γ_n S + (Γ_n/Γ ∘ K)ᵀ·D, the update's tiles written into the packed state.
-  const float Gn = Gc[n - 1];
-  for (int64_t s = 0; s < n; s++) es[s] = factor ? gam[n - 1] * igam[s] : std::exp(Gn - Gc[s]);
-  P.scale(Sp, std::exp(Gn), Dk * ntv * nr);
+  for (int64_t s = 0; s < n; s++) es[s] = dec.pair(n - 1, s);
+  P.scale(Sp, std::exp(Gc[n - 1]), Dk * ntv * nr);
   P.pack_at(pKs, K0, ldk, n, Dk, es, (int)mr);
   // The next chunk's key and query rows come in during the state update.
   const int nx_lines = (int)((next.lines * next.rows * next.streams + mtk * ntv - 1) / (mtk * ntv));
