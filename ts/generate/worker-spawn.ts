@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { esmBundleRoot } from '../bundle-root.js';
+import { bundledEntry, esmBundled } from '../bundle-root.js';
 import { createWorker, MODEL_WORKER_LIMITS } from './worker-exec-argv.js';
 
 export function spawnWorker(workerData: unknown): Worker {
@@ -23,6 +23,6 @@ export function spawnWorker(workerData: unknown): Worker {
       'import(workerData.__tsx).then((m) => { m.register(); return import(workerData.__entry); });';
     return createWorker(boot, { eval: true, workerData: { ...(workerData as object), __tsx: tsx, __entry: entryUrl }, resourceLimits: MODEL_WORKER_LIMITS });
   }
-  const file = here.endsWith('.cjs') ? './generate-worker.cjs' : esmBundleRoot !== undefined ? `${esmBundleRoot}generate/worker.js` : './worker.js';
-  return createWorker(new URL(file, here), { workerData, resourceLimits: MODEL_WORKER_LIMITS });
+  const file = esmBundled ? bundledEntry('generate/worker.js') : new URL(here.endsWith('.cjs') ? './generate-worker.cjs' : './worker.js', here);
+  return createWorker(file, { workerData, resourceLimits: MODEL_WORKER_LIMITS });
 }

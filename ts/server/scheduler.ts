@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
 import { validateGenerateOptions } from '../generate/options.js';
-import { esmBundleRoot } from '../bundle-root.js';
+import { bundledEntry, esmBundled } from '../bundle-root.js';
 import { createWorker, MODEL_WORKER_LIMITS } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
@@ -517,6 +517,6 @@ function startWorker(init: WorkerInit): Worker {
     const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
     return createWorker(boot, { eval: true, workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
   }
-  const file = here.endsWith('.cjs') ? './server-worker.cjs' : esmBundleRoot !== undefined ? `${esmBundleRoot}server/worker.js` : './worker.js';
-  return createWorker(new URL(file, here), { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
+  const file = esmBundled ? bundledEntry('server/worker.js') : new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here);
+  return createWorker(file, { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
 }
