@@ -10,6 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
 import { validateGenerateOptions } from '../generate/options.js';
+import { bundledEntry, esmBundled } from '../bundle-root.js';
 import { createWorker, MODEL_WORKER_LIMITS } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
@@ -504,7 +505,8 @@ function biasPairs(bias: Record<number, number>): [number, number][] {
 }
 
 /**
- * Starts the worker file next to this one: worker.js (ESM build), server-worker.cjs (CJS bundle),
+ * Starts the worker file next to this one: worker.js (ESM build; server/worker.js from the
+ * dist/esm/index.js bundle), server-worker.cjs (CJS bundle),
  * or worker.ts when running from source (tests, tsx), through tsx's loader registered inside the
  * worker (loader flags in execArgv don't reach worker threads on Node 20).
  */
@@ -515,5 +517,6 @@ function startWorker(init: WorkerInit): Worker {
     const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
     return createWorker(boot, { eval: true, workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
   }
-  return createWorker(new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here), { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
+  const file = esmBundled ? bundledEntry('server/worker.js') : new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here);
+  return createWorker(file, { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
 }

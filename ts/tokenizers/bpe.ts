@@ -47,7 +47,12 @@ export class ByteLevelBPE implements TokenModel {
   private readonly ranks = new Int32Array(SCAN_LIMIT);
   private readonly slots = new Int32Array(SCAN_LIMIT);
   private readonly heap = new MergeHeap();
-  private readonly mergeList: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Left and right token ids of each merge in rank order (for `merges`): the strings are the
+   * vocabulary's own (`id()` names the lowest id of a string), and one [l, r] array per merge held
+   * ~2 MB of a 32k-merge tokenizer's heap for the life of the model, in every model worker.
+   */
+  private readonly mergeIds: Int32Array;
 
   constructor(vocab: Vocab, options: ByteLevelBPEOptions) {
     this.vocab = vocab;
@@ -61,7 +66,7 @@ export class ByteLevelBPE implements TokenModel {
 
     const merges = options.merges;
     this.pairs = new PairTable(merges.length);
-    const list: Array<readonly [string, string]> = [];
+    const ids = new Int32Array(merges.length * 2);
     for (let rank = 0; rank < merges.length; rank++) {
       const m = merges[rank]!;
       let l: string, r: string;
@@ -82,14 +87,19 @@ export class ByteLevelBPE implements TokenModel {
         throw new TokenizerError(`merge ${rank} (${JSON.stringify(l)} ${JSON.stringify(r)}) makes ${JSON.stringify(l + r)}, which is not in the vocabulary`);
       }
       this.pairs.add(li, ri, rank, mi); // a repeated pair keeps its first (lowest) rank
-      list.push([l, r]);
+      ids[2 * rank] = li;
+      ids[2 * rank + 1] = ri;
     }
-    this.mergeList = list;
+    this.mergeIds = ids;
   }
 
-  /** The merges in rank order (for saving as tokenizer.json). */
+  /** The merges in rank order (for saving as tokenizer.json), built on each call. */
   get merges(): ReadonlyArray<readonly [string, string]> {
-    return this.mergeList;
+    const tokens = this.vocab.tokens;
+    const ids = this.mergeIds;
+    const list: Array<readonly [string, string]> = new Array(ids.length / 2);
+    for (let k = 0; k < list.length; k++) list[k] = [tokens[ids[2 * k]!]!, tokens[ids[2 * k + 1]!]!];
+    return list;
   }
 
   encodeFragment(text: string, out: IdBuffer): void {

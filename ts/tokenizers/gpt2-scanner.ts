@@ -11,25 +11,35 @@ const LETTER = 1;
 const NUMBER = 2;
 const SPACE = 4;
 
-/** Class bits for every BMP code point; astral code points are looked up on demand. */
+/**
+ * Class bits for every BMP code point, built on the first scan (not at import: most models never
+ * use this scanner, and every thread that imports the tokenizers would pay for it); astral code
+ * points are looked up on demand.
+ */
 const bmp = new Uint8Array(0x10000);
+let built = false;
 const astral = new Map<number, number>();
 const reL = /\p{L}/u;
 const reN = /\p{N}/u;
 const reWS = new RegExp(`[${WHITE_SPACE_CLASS}]`, 'u');
 
-(function buildTable() {
-  let all = '';
-  for (let c = 0; c < 0x10000; c++) all += c >= 0xd800 && c <= 0xdfff ? ' ' : String.fromCharCode(c);
+function buildTable(table: Uint8Array): void {
+  // the BMP as one string, lone surrogates as spaces, made from 4096-unit chunks: appending 65536
+  // one-character strings built a rope of 65536 cons cells (~10 MB of peak RSS) before flattening
+  const units = new Uint16Array(0x10000);
+  for (let c = 0; c < 0x10000; c++) units[c] = c >= 0xd800 && c <= 0xdfff ? 0x20 : c;
+  const parts: string[] = [];
+  for (let c = 0; c < 0x10000; c += 4096) parts.push(String.fromCharCode(...units.subarray(c, c + 4096)));
+  const all = parts.join('');
   for (const [re, bit] of [
     [/\p{L}+/gu, LETTER],
     [/\p{N}+/gu, NUMBER],
     [new RegExp(`[${WHITE_SPACE_CLASS}]+`, 'gu'), SPACE],
   ] as const) {
-    for (const m of all.matchAll(re)) for (let i = m.index; i < m.index + m[0].length; i++) bmp[i] |= bit;
+    for (let m = re.exec(all); m !== null; m = re.exec(all)) for (let i = m.index; i < re.lastIndex; i++) table[i]! |= bit;
   }
-  for (let c = 0xd800; c <= 0xdfff; c++) bmp[c] = 0; // lone surrogates are "other"
-})();
+  for (let c = 0xd800; c <= 0xdfff; c++) table[c] = 0; // lone surrogates are "other"
+}
 
 function astralClass(cp: number): number {
   let k = astral.get(cp);
@@ -70,6 +80,10 @@ function runEnd(text: string, i: number, n: number, bit: number): number {
 
 /** Emits GPT-2's pre-tokenizer pieces of text[from, to). Classes are disjoint: letter, number, space, other. */
 export function scanGpt2(text: string, emit: (piece: string) => void, from = 0, to = text.length): void {
+  if (!built) {
+    buildTable(bmp);
+    built = true;
+  }
   let i = from;
   const n = to;
   while (i < n) {
