@@ -26,6 +26,13 @@ namespace tl {
 namespace {
 
 constexpr int64_t kRowsPerTile = 16;      // weight rows per work item when M > 1
+// With a tile kernel and from this many activation rows on, work items of up to kGemmRowsPerItem
+// weight rows: a tile call prepares its activation rows once (Q8_0 on VNNI: biases and scales)
+// and packs its weight rows once, so larger items amortise the first over more weight rows (the
+// tile drivers loop over 16-row or smaller groups inside, so the work per row is the same); halved
+// while the projection would give fewer than 4 items per thread.
+constexpr int64_t kGemmRowsPerItem = 64;
+constexpr int64_t kGemmBigItemMinRows = 32;
 constexpr int64_t kActRowsPerTile = 64;   // quantized activation rows per pass over a tile
 constexpr int64_t kMinMacsPerThread = 1 << 16;
 
@@ -57,6 +64,7 @@ struct Job {
   int64_t act_row_bytes;
   int64_t w_row_bytes;
   int64_t first_block;  // index of this projection's first block of rows in the flat item list
+  int64_t rows_per_block;  // weight rows per work item
 };
 
 }  // namespace
@@ -78,9 +86,15 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       quantize_rows(buf.data(), a, M, K, at, arb);
       quantized[slot] = true;
     }
+    const QgemmTileFn tile = active_gemm(t, M);
+    int64_t rpb = rows_per_block;
+    if (tile && M >= kGemmBigItemMinRows) {
+      rpb = kGemmRowsPerItem;
+      while (rpb > kRowsPerTile && p[i].N < 4 * pool_threads() * rpb) rpb /= 2;
+    }
     jobs[i] = Job{&p[i], &t, active_dot(t), active_dot4(t), active_dotw4(t),
-                   active_gemm(t, M), buf.data(), arb, type_row_bytes(t, K), blocks};
-    blocks += (p[i].N + rows_per_block - 1) / rows_per_block;
+                  tile, buf.data(), arb, type_row_bytes(t, K), blocks, rpb};
+    blocks += (p[i].N + rpb - 1) / rpb;
   }
 
   // 2. all projections' blocks of weight rows as one flat list of work items
@@ -92,8 +106,8 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       while (j + 1 < count && jobs[j + 1].first_block <= blk) j++;
       const Job& job = jobs[j];
       const int64_t N = job.p->N;
-      const int64_t n0 = (blk - job.first_block) * rows_per_block;
-      const int64_t n1 = std::min(N, n0 + rows_per_block);
+      const int64_t n0 = (blk - job.first_block) * job.rows_per_block;
+      const int64_t n1 = std::min(N, n0 + job.rows_per_block);
       const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
       float* out = job.p->out;
       if (M == 1 && job.dotw4 && n1 - n0 == 4) {  // GEMV: 4 weight rows per pass over the activations

@@ -73,3 +73,34 @@ for (const v of variants({ vnni: true })) {
     }
   });
 }
+
+// Wide projections: from 32 activation rows on, matmul_quant.cpp hands a tile call up to 64 weight
+// rows (fewer when that would leave under 4 items per thread), which the Q8_0 VNNI driver packs in
+// groups of 8 and meets 16 rows at a time; N = 300 gives 64-, 32- and 16-row items (by thread
+// count) and 4 edge rows, the Ms every activation-row remainder of its 4-row tiles.
+for (const v of variants({ vnni: true })) {
+  describe.skipIf(!!v.skip)(`wide quantized GEMM (64-row work items) on ${v.title}`, () => {
+    for (const name of ['q8_0', 'q4_0', 'q4_k']) {
+      const spec = QUANT_SPECS.find((s) => s.name === name)!;
+      it(`${name}: N = 300, every output bit-identical to the dot kernel's GEMV on its row`, () => {
+        const Nw = 300;
+        const rand = rng(9100 + spec.id);
+        const Ms = [32, 33, 34, 35, 64];
+        const a = randomActs(Ms.at(-1)! * K, rand);
+        const w = randomBlocks(spec, (Nw * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
+        withVariant(v, () => {
+          for (const M of Ms) {
+            const gemm = new Float32Array(M * Nw).fill(NaN);
+            addon.matmulT(gemm, a.subarray(0, M * K), w, spec.id, Nw, K, M);
+            for (let m = 0; m < M; m++) {
+              const row = new Float32Array(Nw).fill(NaN);
+              addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, Nw, K, 1);
+              const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
+              if (i >= 0) expect.fail(`${v.isa} ${name}: M = ${M}: out[${m}, ${i}] differs from the GEMV on row ${m}`);
+            }
+          }
+        });
+      });
+    }
+  });
+}
