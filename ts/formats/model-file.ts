@@ -26,7 +26,7 @@ import type { Weights } from '../backend/types.js';
 import { FormatError } from './byte-source.js';
 import { metaString, readGGUF, type GGUFFile } from './gguf.js';
 import { readLlama2c, type Llama2cConfig } from './llama2c.js';
-import { openFileBytes, type FileBytes } from './mapped-file.js';
+import { openFileBytes, type FileBytes, type FileIoMode } from './mapped-file.js';
 import { readSafetensors, readSafetensorsIndex } from './safetensors.js';
 import { tensorF32, tensorWeights, type TensorEntry } from './tensor-data.js';
 
@@ -87,8 +87,8 @@ export interface TensorRename {
 export interface OpenModelOptions {
   /** A tokenizer file to use instead of the one found with the model. */
   tokenizer?: string;
-  /** 'read' forces fs reads instead of mmap (see ./mapped-file.ts). */
-  io?: 'auto' | 'read' | 'mmap';
+  /** How the file's bytes are held: 'read' forces fs reads instead of mmap, 'huge' an anonymous huge-page copy (see ./mapped-file.ts). Default: defaultIoMode() (TENSORLOOM_IO). */
+  io?: FileIoMode;
   /** Called as files are opened (for progress on stderr in the CLI). */
   onProgress?: (message: string) => void;
 }
@@ -225,7 +225,7 @@ function openGGUF(path: string, options: OpenModelOptions): ModelFile {
   if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
   else if (tokModel && Array.isArray(tokens)) tokenizer = { kind: 'gguf', model: tokModel, vocabSize: tokens.length, gguf: g };
   options.onProgress?.(`mapping ${g.tensors.length} tensors (${(g.fileSize / 1e6).toFixed(1)} MB)`);
-  const files = [openFileBytes(path, { mode: options.io ?? 'auto' })];
+  const files = [openFileBytes(path, { mode: options.io })];
   return assemble({ format: 'gguf', path, architecture: arch, entries, files, tokenizer, gguf: g });
 }
 
@@ -254,7 +254,7 @@ function openLlama2c(path: string, options: OpenModelOptions): ModelFile {
     if (found) tokenizer = { kind: 'llama2c', path: found };
   }
   options.onProgress?.(`mapping ${m.tensors.length} tensors (${(m.fileSize / 1e6).toFixed(1)} MB)`);
-  const files = [openFileBytes(path, { mode: options.io ?? 'auto' })];
+  const files = [openFileBytes(path, { mode: options.io })];
   return assemble({ format: 'llama2c', path, architecture: 'llama2.c', entries: m.tensors, files, tokenizer, llama2c: c });
 }
 
@@ -320,7 +320,7 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
         if (!t.type || !['F32', 'F16', 'BF16'].includes(t.type)) unreadable.set(t.name, `has dtype ${t.dtype}; weights must be F32, F16 or BF16`);
         else entries.push({ name: t.name, type: t.type, shape: [...t.shape], offset: t.offset, byteLength: t.byteLength, file: fileIndex });
       }
-      files.push(openFileBytes(p, { mode: options.io ?? 'auto' }));
+      files.push(openFileBytes(p, { mode: options.io }));
     });
     for (const name of shardOf?.keys() ?? []) {
       if (!stored.has(name)) throw new FormatError(`${indexPath}: tensor '${name}' is not in its shard '${shardOf!.get(name)}'`);
