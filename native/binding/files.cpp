@@ -2,8 +2,8 @@
 // point straight into the page cache (no copy at all).
 //
 //   mmapFile(path) → ArrayBuffer   the whole file, PROT_READ, MAP_PRIVATE, 2 MiB-aligned, MADV_HUGEPAGE
-//   readFileHuge(path) → ArrayBuffer the whole file read into anonymous 2 MiB-aligned memory
-//                                  advised MADV_HUGEPAGE (a private copy: see "Page size" below)
+//   hugePages(buffer, off, len)    the whole 2 MiB pages of [off, off + len) of a mapping moved to
+//                                  anonymous huge pages (a private copy: see "Page size" below)
 //   munmapFile(buffer) → boolean   detaches the buffer (every view becomes length 0) and unmaps
 //                                  now; false if it was not one of ours or already closed
 //   residentBytes(buffer) → number bytes of the mapping currently in RAM (mincore)
@@ -13,19 +13,20 @@
 // The registry (data pointer → Mapping) lets munmapFile find the mapping from the buffer alone;
 // it is shared by all worker threads, hence the mutex.
 //
-// Page size. Decode streams every weight once per token, so with 4 KiB pages a 1.6 GB file is
-// ~390 K TLB misses per token, and on this kind of machine (AMD Zen 5 VM) the page walks cost a
-// third of the time: 1B-shaped Llama q8_0, 1 thread, A/B in one process (bench/ab/decode-ab.mjs),
-// CPU ms per token over the page cache's 4 KiB pages ~85-95, over the same bytes in 2 MiB pages
-// (a page cache read in with MADV_HUGEPAGE, or an anonymous huge-page copy) ~60-65; llama-bench
+// Page size. Decode streams every weight once per token: a 1.6 GB file is ~390 K 4 KiB pages, each
+// a TLB miss per token, with page-table entries (~3 MB) that the streamed weights keep evicting.
+// Measured on an AMD Zen 5 VM (no PMU there to count the misses themselves): 1B-shaped Llama q8_0,
+// 1 thread, A/B in one process (bench/ab/decode-ab.mjs), CPU ms per token over the page cache's
+// 4 KiB pages ~70-95, over the same bytes in 2 MiB pages (a page cache read in through a
+// MADV_HUGEPAGE mapping, or an anonymous huge-page copy) ~56-65; llama-bench
 // shows the same (mmap 10.5-10.9 tok/s, --load-mode none 14.8-16). So:
 //   - mmapFile aligns the mapping to 2 MiB and advises MADV_HUGEPAGE: pages the file brings into
 //     the page cache through this mapping come in as 2 MiB folios (on file systems with large
 //     folios, e.g. ext4 from Linux 6.16) and are mapped by PMD, at no cost in memory or load
 //     time. Pages already cached in small folios stay small: the hint cannot help those.
-//   - readFileHuge is for that case: a private copy in anonymous huge pages, fast to stream
-//     whatever the page cache holds, at the cost of a copy at load (and of memory the page cache
-//     could otherwise share between processes). The TS side chooses (mapped-file.ts).
+//   - hugePages is for that case: a private copy of a range in anonymous huge pages, fast to
+//     stream whatever the page cache holds, at the cost of a copy at load (and of memory the page
+//     cache could otherwise share between processes). The TS side chooses (mapped-file.ts).
 // Both hints are best effort: where THP is off the memory simply stays in 4 KiB pages.
 #include "binding/check.h"
 
@@ -54,8 +55,9 @@ namespace {
 struct Mapping {
   void* ptr;
   size_t len;      // bytes of the file (the ArrayBuffer's length)
-  size_t map_len;  // bytes mapped at ptr (the file mapping, or the anonymous region rounded up)
+  size_t map_len;  // bytes mapped at ptr
   bool closed;
+  std::string path;  // the file's, for hugePages
 };
 
 constexpr size_t kHugePage = size_t(2) << 20;
@@ -159,43 +161,60 @@ static Napi::Value MmapFile(const Napi::CallbackInfo& info) {
   close(fd);  // the mapping keeps the file alive
   if (ptr == MAP_FAILED) throw Napi::Error::New(env, "cannot mmap '" + path + "': " + errno_text(e));
   if (len >= kHugePage) advise_huge(ptr, len);
-  return wrap(env, new Mapping{ptr, len, len, false});
+  return wrap(env, new Mapping{ptr, len, len, false, path});
 }
 
-static Napi::Value ReadFileHuge(const Napi::CallbackInfo& info) {
+// hugePages(buffer, offset, length) → bytes: the whole 2 MiB pages of a mmapFile mapping inside
+// [offset, offset + length) replaced by anonymous huge pages holding the same bytes (read from the
+// file again), read-only like the rest; the edges and everything else stay mapped from the file.
+// For the weights decode streams whole (see "Page size"), leaving sparse ones (a token embedding
+// read a row per token) to the page cache. Same addresses, so every view stays valid.
+static Napi::Value HugePages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "path must be a string");
-  std::string path = info[0].As<Napi::String>();
-  const int fd = open_regular(env, path);
-  struct stat st;
-  fstat(fd, &st);
-  const size_t len = (size_t)st.st_size;
-  const size_t map_len = (len + kHugePage - 1) / kHugePage * kHugePage;
-  void* want = reserve_aligned(map_len);
-  void* ptr = want ? mmap(want, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) : MAP_FAILED;
-  if (ptr == MAP_FAILED) {
-    int e = errno;
-    if (want) munmap(want, map_len);
-    close(fd);
-    throw Napi::Error::New(env, "cannot allocate " + std::to_string(len) + " bytes for '" + path + "': " + errno_text(e));
-  }
-  advise_huge(ptr, map_len);  // before the first touch, so the faults allocate huge pages
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t r = pread(fd, static_cast<char*>(ptr) + done, std::min<size_t>(len - done, size_t(64) << 20), (off_t)done);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      int e = r < 0 ? errno : EIO;
-      munmap(ptr, map_len);
-      close(fd);
-      throw Napi::Error::New(env, "cannot read '" + path + "': " + (r < 0 ? errno_text(e) : std::string("unexpected end of file")));
+  if (info.Length() < 3 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw_type(env, "hugePages(buffer, offset, length): an ArrayBuffer from mmapFile and two numbers");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  const double off_d = info[1].As<Napi::Number>().DoubleValue(), len_d = info[2].As<Napi::Number>().DoubleValue();
+  if (ab.IsDetached()) return Napi::Number::New(env, 0);
+  if (!(off_d >= 0) || !(len_d >= 0) || off_d + len_d > (double)ab.ByteLength())
+    throw_range(env, "hugePages: the range lies outside the buffer");
+#ifndef __linux__
+  return Napi::Number::New(env, 0);  // mremap (and THP) are Linux's
+#else
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto it = registry().find(ab.Data());
+  if (it == registry().end() || it->second->len != ab.ByteLength()) throw_type(env, "hugePages: buffer must be an ArrayBuffer from mmapFile");
+  Mapping* m = it->second;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(m->ptr);
+  const uintptr_t a = (base + (uintptr_t)off_d + kHugePage - 1) & ~(uintptr_t)(kHugePage - 1);
+  const uintptr_t b = (base + (uintptr_t)(off_d + len_d)) & ~(uintptr_t)(kHugePage - 1);
+  if (b <= a) return Napi::Number::New(env, 0);
+  const int fd = open(m->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Napi::Number::New(env, 0);  // best effort: the file mapping stays as it is
+  const size_t n = b - a;
+  // Read into a fresh region first, then move it over the mapping's pages with mremap: the
+  // mapping is never without its bytes, and a failure leaves it as it was.
+  void* fresh = reserve_aligned(n);
+  bool ok = fresh && mmap(fresh, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+  if (ok) {
+    advise_huge(fresh, n);
+    size_t done = 0;
+    while (ok && done < n) {
+      const ssize_t r = pread(fd, static_cast<char*>(fresh) + done, std::min<size_t>(n - done, size_t(64) << 20), (off_t)(a - base + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) ok = false;
+      else done += (size_t)r;
     }
-    done += (size_t)r;
   }
   close(fd);
-  // read-only from here, as a mapping is: a stray write through a view faults the same way
-  mprotect(ptr, map_len, PROT_READ);
-  return wrap(env, new Mapping{ptr, len, map_len, false});
+  ok = ok && mprotect(fresh, n, PROT_READ) == 0 &&
+       mremap(fresh, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(a)) != MAP_FAILED;
+  if (!ok) {
+    if (fresh) munmap(fresh, n);
+    return Napi::Number::New(env, 0);
+  }
+  return Napi::Number::New(env, (double)n);
+#endif
 }
 
 static Napi::Value MunmapFile(const Napi::CallbackInfo& info) {
@@ -251,7 +270,7 @@ static Napi::Value ResidentBytes(const Napi::CallbackInfo& info) {
 void init_files(Napi::Env env, Napi::Object exports) {
 #ifdef TL_HAVE_MMAP
   exports.Set("mmapFile", Napi::Function::New(env, MmapFile, "mmapFile"));
-  exports.Set("readFileHuge", Napi::Function::New(env, ReadFileHuge, "readFileHuge"));
+  exports.Set("hugePages", Napi::Function::New(env, HugePages, "hugePages"));
   exports.Set("munmapFile", Napi::Function::New(env, MunmapFile, "munmapFile"));
   exports.Set("residentBytes", Napi::Function::New(env, ResidentBytes, "residentBytes"));
 #else

@@ -76,33 +76,40 @@ describe.skipIf(!haveMmap)(`native mmapFile (addon ${haveMmap ? 'loaded' : `abse
   });
 });
 
-const haveHuge = typeof addon?.readFileHuge === 'function';
-describe.skipIf(!haveHuge)('native readFileHuge (mode huge)', () => {
-  it('copies the exact bytes of small and multi-huge-page files, read-only, and close() detaches', () => {
+const haveHuge = typeof addon?.hugePages === 'function';
+describe.skipIf(!haveHuge)('native hugePages (mode huge)', () => {
+  it('keeps the exact bytes of small and multi-huge-page files, and close() detaches', () => {
     for (const n of [1, 4095, 100_000, 5 * 2 ** 20 + 123]) {
       const data = new Uint8Array(n).map((_, i) => (i * 131 + (i >> 12)) & 0xff);
       const p = fileWith(`h${n}.bin`, data);
       const f = openFileBytes(p, { mode: 'huge' });
-      expect(f.mapped).toBe(false); // a private copy, not the page cache's pages
       expect(f.bytes.length).toBe(n);
       expect(Buffer.compare(f.bytes, data)).toBe(0);
-      expect(f.residentBytes()).toBe(n);
+      expect(f.residentBytes()).toBeGreaterThan(0);
       const view = new Uint8Array(f.bytes.buffer, 0, 1);
       f.close();
       expect(view.length).toBe(0);
       expect(f.residentBytes()).toBe(0);
+      expect(f.hugePages(0, 1)).toBe(0);
       f.close();
     }
   });
 
-  it('errors clearly for a missing, an empty, or a non-regular file, and munmapFile frees a copy once', () => {
-    expect(() => openFileBytes(join(dir, 'nope.bin'), { mode: 'huge' })).toThrow(/cannot open .*nope\.bin/);
-    expect(() => openFileBytes(fileWith('empty-h.bin', new Uint8Array(0)), { mode: 'huge' })).toThrow(/is empty/);
-    expect(() => openFileBytes(dir, { mode: 'huge' })).toThrow(/not a regular file/);
-    expect(() => (addon!.readFileHuge as (p: unknown) => unknown)(42)).toThrow(TypeError);
-    const buf = addon!.readFileHuge!(fileWith('hf.bin', new Uint8Array(3 * 2 ** 20).fill(9)));
-    expect(addon!.munmapFile!(buf)).toBe(true);
-    expect(addon!.munmapFile!(buf)).toBe(false);
+  it('moves only whole 2 MiB pages inside the range, same bytes at the same addresses; rejects bad arguments', () => {
+    const n = 7 * 2 ** 20 + 1000;
+    const data = new Uint8Array(n).map((_, i) => (i * 7 + (i >> 16)) & 0xff);
+    const f = openFileBytes(fileWith('range.bin', data), { mode: 'mmap' });
+    const view = f.bytes.subarray(3 * 2 ** 20, 3 * 2 ** 20 + 10); // made before: must stay valid
+    expect(f.hugePages(2 ** 20, 2 ** 20)).toBe(0); // no whole page inside
+    expect(f.hugePages(2 ** 20 + 5, 5 * 2 ** 20)).toBe(2 * 2 ** 21); // the pages at 2 and 4 MiB
+    expect(f.hugePages(0, n)).toBeGreaterThan(0);
+    expect(Buffer.compare(f.bytes, data)).toBe(0);
+    expect(Array.from(view)).toEqual(Array.from(data.subarray(3 * 2 ** 20, 3 * 2 ** 20 + 10)));
+    const hp = addon!.hugePages as (...a: unknown[]) => unknown;
+    expect(() => hp(f.bytes.buffer, 0, n + 1)).toThrow(/outside the buffer/);
+    expect(() => hp(new ArrayBuffer(8), 0, 8)).toThrow(/from mmapFile/);
+    expect(() => hp(f.bytes.buffer, 'x', 1)).toThrow(TypeError);
+    f.close();
   });
 
   it('maps files of 2 MiB and more at 2 MiB-aligned addresses (/proc/self/maps)', () => {

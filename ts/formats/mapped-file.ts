@@ -9,10 +9,11 @@
  * native/binding/files.cpp, "Page size"). The native mapping is 2 MiB-aligned and advised
  * MADV_HUGEPAGE, which helps whenever the file's pages come into the page cache through it; pages
  * already cached in 4 KiB folios (a file just written or read by another program) stay small.
- * Mode 'huge' reads the file into anonymous huge-page memory instead: a private copy (the load
- * reads the whole file at once, and processes no longer share the page cache's copy) that streams
- * at the 2 MiB-page rate however the page cache holds the file. Not the default: it trades load
- * time and sharing for decode speed, and the mapping is as fast when its pages are huge.
+ * Mode 'huge' moves the mapping's whole 2 MiB pages to anonymous huge pages holding the same bytes
+ * (`hugePages(offset, length)` does it for a range: model-file.ts leaves out the tensors decode
+ * reads sparsely): a private copy (read at load, and no longer shared between processes) that
+ * streams at the 2 MiB-page rate however the page cache holds the file. Not the default: it trades
+ * load time and sharing for decode speed, and the mapping is as fast when its pages are huge.
  *
  * A mapped file is read-only: writing through a view of it crashes the process (PROT_READ); so is
  * a 'huge' copy once read.
@@ -26,7 +27,7 @@ import { FormatError } from './byte-source.js';
 declare module '../native/addon-types.js' {
   interface NativeAddon {
     mmapFile?(path: string): ArrayBuffer;
-    readFileHuge?(path: string): ArrayBuffer;
+    hugePages?(buffer: ArrayBuffer, offset: number, length: number): number;
     munmapFile?(buffer: ArrayBuffer): boolean;
     residentBytes?(buffer: ArrayBuffer): number;
   }
@@ -40,6 +41,11 @@ export interface FileBytes {
   readonly mapped: boolean;
   /** Bytes of the file in RAM: the mapped pages present (mincore), or the whole size when read. */
   residentBytes(): number;
+  /**
+   * Moves the whole 2 MiB pages of [offset, offset + length) to private anonymous huge pages (same
+   * addresses, same bytes); returns the bytes moved (0 where unsupported: not mapped, not Linux).
+   */
+  hugePages(offset: number, length: number): number;
   /** Unmaps (or drops) the bytes now; views into them become empty. Idempotent. */
   close(): void;
 }
@@ -60,8 +66,7 @@ export function defaultIoMode(): FileIoMode {
 export interface OpenOptions {
   /**
    * 'auto' (default): mmap when the addon has it; 'read': always fs.readSync; 'mmap': fail if
-   * unavailable; 'huge': a copy in anonymous 2 MiB pages (see above), mmap's fallbacks where the
-   * addon has no such read. Default from TENSORLOOM_IO=auto|read|mmap|huge (TENSORLOOM_NO_MMAP=1: 'read').
+   * unavailable; 'huge': 'auto', then the whole file moved to anonymous 2 MiB pages (see above). Default from TENSORLOOM_IO=auto|read|mmap|huge (TENSORLOOM_NO_MMAP=1: 'read').
    */
   mode?: FileIoMode;
 }
@@ -71,10 +76,9 @@ export function openFileBytes(path: string, options: OpenOptions = {}): FileByte
   const addon = mode === 'read' ? null : loadAddon().addon;
   if (addon?.mmapFile && addon.munmapFile && addon.residentBytes) {
     const { mmapFile, munmapFile, residentBytes } = addon as Required<Pick<typeof addon, 'mmapFile' | 'munmapFile' | 'residentBytes'>>;
-    const copy = mode === 'huge' ? addon.readFileHuge : undefined;
     let buffer: ArrayBuffer;
     try {
-      buffer = copy ? copy(path) : mmapFile(path);
+      buffer = mmapFile(path);
     } catch (err) {
       // 'auto': a runtime that refuses external buffers (or an mmap failure) still gets the file
       // read; a missing or empty file fails there with the same clear message.
@@ -82,10 +86,13 @@ export function openFileBytes(path: string, options: OpenOptions = {}): FileByte
       throw new FormatError((err as Error).message);
     }
     let closed = false;
+    const hugePages = (offset: number, length: number) => (!closed && addon.hugePages ? addon.hugePages(buffer, offset, length) : 0);
+    if (mode === 'huge') hugePages(0, buffer.byteLength);
     return {
       path,
       bytes: new Uint8Array(buffer),
-      mapped: !copy,
+      mapped: true,
+      hugePages,
       residentBytes: () => (closed ? 0 : residentBytes(buffer)),
       close() {
         if (!closed) {
@@ -125,6 +132,7 @@ function readWhole(path: string): FileBytes {
         return bytes;
       },
       mapped: false,
+      hugePages: () => 0,
       residentBytes: () => (bytes ? size : 0),
       close() {
         bytes = null;
