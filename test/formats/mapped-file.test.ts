@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAddon } from '../../ts/native/addon.js';
-import { openFileBytes } from '../../ts/formats/mapped-file.js';
+import { defaultIoMode, openFileBytes } from '../../ts/formats/mapped-file.js';
 import { tensorF32, tensorWeights, type TensorEntry } from '../../ts/formats/tensor-data.js';
 import { f32ToF16, quantizeQ8_0 } from '../../ts/formats/dtype-convert.js';
 
@@ -73,6 +73,76 @@ describe.skipIf(!haveMmap)(`native mmapFile (addon ${haveMmap ? 'loaded' : `abse
       await new Promise((r) => setImmediate(r)); // Node runs external-buffer finalizers on the loop
     }
     expect(mapsOf()).toBe(before);
+  });
+});
+
+const haveHuge = typeof addon?.hugePages === 'function';
+describe.skipIf(!haveHuge)('native hugePages (mode huge)', () => {
+  it('keeps the exact bytes of small and multi-huge-page files, and close() detaches', () => {
+    for (const n of [1, 4095, 100_000, 5 * 2 ** 20 + 123]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 131 + (i >> 12)) & 0xff);
+      const p = fileWith(`h${n}.bin`, data);
+      const f = openFileBytes(p, { mode: 'huge' });
+      expect(f.bytes.length).toBe(n);
+      expect(Buffer.compare(f.bytes, data)).toBe(0);
+      expect(f.residentBytes()).toBeGreaterThan(0);
+      const view = new Uint8Array(f.bytes.buffer, 0, 1);
+      f.close();
+      expect(view.length).toBe(0);
+      expect(f.residentBytes()).toBe(0);
+      expect(f.hugePages(0, 1)).toBe(0);
+      f.close();
+    }
+  });
+
+  it('moves only whole 2 MiB pages inside the range, same bytes at the same addresses; rejects bad arguments', () => {
+    const n = 7 * 2 ** 20 + 1000;
+    const data = new Uint8Array(n).map((_, i) => (i * 7 + (i >> 16)) & 0xff);
+    const f = openFileBytes(fileWith('range.bin', data), { mode: 'mmap' });
+    const view = f.bytes.subarray(3 * 2 ** 20, 3 * 2 ** 20 + 10); // made before: must stay valid
+    expect(f.hugePages(2 ** 20, 2 ** 20)).toBe(0); // no whole page inside
+    expect(f.hugePages(2 ** 20 + 5, 5 * 2 ** 20)).toBe(2 * 2 ** 21); // the pages at 2 and 4 MiB
+    expect(f.hugePages(0, n)).toBeGreaterThan(0);
+    expect(Buffer.compare(f.bytes, data)).toBe(0);
+    expect(Array.from(view)).toEqual(Array.from(data.subarray(3 * 2 ** 20, 3 * 2 ** 20 + 10)));
+    const hp = addon!.hugePages as (...a: unknown[]) => unknown;
+    expect(() => hp(f.bytes.buffer, 0, n + 1)).toThrow(/outside the buffer/);
+    expect(() => hp(new ArrayBuffer(8), 0, 8)).toThrow(/from mmapFile/);
+    expect(() => hp(f.bytes.buffer, 'x', 1)).toThrow(TypeError);
+    f.close();
+  });
+
+  it('maps files of 2 MiB and more at 2 MiB-aligned addresses (/proc/self/maps)', () => {
+    if (!existsSync('/proc/self/maps')) return;
+    const p = fileWith('big.bin', new Uint8Array(4 * 2 ** 20 + 5).fill(1));
+    const f = openFileBytes(p, { mode: 'mmap' });
+    const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.endsWith(p));
+    expect(line).toBeDefined();
+    expect(BigInt('0x' + line!.split('-')[0]!) % BigInt(2 ** 21)).toBe(0n);
+    expect(f.bytes[4 * 2 ** 20 + 4]).toBe(1);
+    f.close();
+  });
+});
+
+describe('io mode from the environment', () => {
+  it('TENSORLOOM_IO picks the mode, TENSORLOOM_NO_MMAP means read, anything else is rejected', () => {
+    const saved = { io: process.env.TENSORLOOM_IO, no: process.env.TENSORLOOM_NO_MMAP };
+    try {
+      delete process.env.TENSORLOOM_IO;
+      delete process.env.TENSORLOOM_NO_MMAP;
+      expect(defaultIoMode()).toBe('auto');
+      process.env.TENSORLOOM_NO_MMAP = '1';
+      expect(defaultIoMode()).toBe('read');
+      process.env.TENSORLOOM_IO = 'huge';
+      expect(defaultIoMode()).toBe('huge');
+      process.env.TENSORLOOM_IO = 'fast';
+      expect(() => defaultIoMode()).toThrow(/TENSORLOOM_IO must be one of auto \| read \| mmap \| huge, got 'fast'/);
+    } finally {
+      for (const [k, v] of [['TENSORLOOM_IO', saved.io], ['TENSORLOOM_NO_MMAP', saved.no]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
 

@@ -80,6 +80,18 @@ describe.skipIf(!haveStories)(`generation on stories260K (${backend} backend, wo
     }
   });
 
+  it("io: 'huge' (weights copied into anonymous huge pages) generates the same tokens; a bad io is a RangeError", async () => {
+    const ref = await model.generate('Once upon a time', { temperature: 0, maxTokens: 20 });
+    const huge = await loadModel(stories.bin, { backend, threads: 1, worker: false, io: 'huge' });
+    try {
+      const r = await huge.generate('Once upon a time', { temperature: 0, maxTokens: 20 });
+      expect(r.tokens).toEqual(ref.tokens);
+    } finally {
+      await huge.dispose();
+    }
+    await expect(loadModel(stories.bin, { backend, worker: false, io: 'fast' as 'auto' })).rejects.toThrow(/io must be one of auto \| read \| mmap \| huge, got 'fast'/);
+  });
+
   it('a prompt longer than the context is a clear RangeError', async () => {
     const small = await loadModel(stories.bin, { backend, contextLength: 8 });
     try {

@@ -26,7 +26,7 @@ import type { Weights } from '../backend/types.js';
 import { FormatError } from './byte-source.js';
 import { metaString, readGGUF, type GGUFFile } from './gguf.js';
 import { readLlama2c, type Llama2cConfig } from './llama2c.js';
-import { openFileBytes, type FileBytes } from './mapped-file.js';
+import { defaultIoMode, openFileBytes, type FileBytes, type FileIoMode } from './mapped-file.js';
 import { readSafetensors, readSafetensorsIndex } from './safetensors.js';
 import { tensorF32, tensorWeights, type TensorEntry } from './tensor-data.js';
 
@@ -87,8 +87,8 @@ export interface TensorRename {
 export interface OpenModelOptions {
   /** A tokenizer file to use instead of the one found with the model. */
   tokenizer?: string;
-  /** 'read' forces fs reads instead of mmap (see ./mapped-file.ts). */
-  io?: 'auto' | 'read' | 'mmap';
+  /** How the file's bytes are held: 'read' forces fs reads instead of mmap, 'huge' an anonymous huge-page copy (see ./mapped-file.ts). Default: defaultIoMode() (TENSORLOOM_IO). */
+  io?: FileIoMode;
   /** Called as files are opened (for progress on stderr in the CLI). */
   onProgress?: (message: string) => void;
 }
@@ -225,7 +225,8 @@ function openGGUF(path: string, options: OpenModelOptions): ModelFile {
   if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
   else if (tokModel && Array.isArray(tokens)) tokenizer = { kind: 'gguf', model: tokModel, vocabSize: tokens.length, gguf: g };
   options.onProgress?.(`mapping ${g.tensors.length} tensors (${(g.fileSize / 1e6).toFixed(1)} MB)`);
-  const files = [openFileBytes(path, { mode: options.io ?? 'auto' })];
+  const files = [openFileBytes(path, { mode: fileMode(options.io) })];
+  hugeDense(entries, files, options.io);
   return assemble({ format: 'gguf', path, architecture: arch, entries, files, tokenizer, gguf: g });
 }
 
@@ -242,6 +243,42 @@ function tokenizerFromPath(path: string): TokenizerSource {
   return { kind: 'llama2c', path };
 }
 
+// ── io: 'huge' ─────────────────────────────────────────────────────────────────────────────────
+
+/** The mode files are opened in: 'huge' opens them as 'auto' and hugeDense moves their dense parts. */
+function fileMode(io: FileIoMode | undefined): FileIoMode {
+  const mode = io ?? defaultIoMode();
+  return mode === 'huge' ? 'auto' : mode;
+}
+
+/** Token embeddings: read one row per token, so left in the page cache when something else is the LM head. */
+const EMBEDDING = /(^|\.)(token_embd|per_layer_token_embd|embed_tokens|embed_tokens_per_layer|tok_embeddings|wte|word_embeddings)\.weight$/;
+const LM_HEAD = /(^|\.)(output|lm_head)\.weight$/;
+
+/**
+ * io 'huge': every tensor decode streams whole (all but an untied token embedding) moved to
+ * anonymous 2 MiB pages (FileBytes.hugePages; see ./mapped-file.ts for why), runs of tensors
+ * merged so the padding between them does not split a page.
+ */
+function hugeDense(entries: readonly TensorEntry[], files: readonly FileBytes[], io: FileIoMode | undefined): void {
+  if ((io ?? defaultIoMode()) !== 'huge') return;
+  const untied = entries.some((e) => LM_HEAD.test(e.name));
+  files.forEach((f, i) => {
+    const dense = entries.filter((e) => e.file === i && e.byteLength > 0 && !(EMBEDDING.test(e.name) && (untied || e.name.includes('per_layer'))));
+    dense.sort((a, b) => a.offset - b.offset);
+    let start = -1, end = -1;
+    for (const e of dense) {
+      if (start >= 0 && e.offset <= end + 4096) end = Math.max(end, e.offset + e.byteLength);
+      else {
+        if (start >= 0) f.hugePages(start, end - start);
+        start = e.offset;
+        end = e.offset + e.byteLength;
+      }
+    }
+    if (start >= 0) f.hugePages(start, end - start);
+  });
+}
+
 // ── llama2.c ────────────────────────────────────────────────────────────────────────────────────
 
 function openLlama2c(path: string, options: OpenModelOptions): ModelFile {
@@ -254,7 +291,8 @@ function openLlama2c(path: string, options: OpenModelOptions): ModelFile {
     if (found) tokenizer = { kind: 'llama2c', path: found };
   }
   options.onProgress?.(`mapping ${m.tensors.length} tensors (${(m.fileSize / 1e6).toFixed(1)} MB)`);
-  const files = [openFileBytes(path, { mode: options.io ?? 'auto' })];
+  const files = [openFileBytes(path, { mode: fileMode(options.io) })];
+  hugeDense(m.tensors, files, options.io);
   return assemble({ format: 'llama2c', path, architecture: 'llama2.c', entries: m.tensors, files, tokenizer, llama2c: c });
 }
 
@@ -320,7 +358,7 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
         if (!t.type || !['F32', 'F16', 'BF16'].includes(t.type)) unreadable.set(t.name, `has dtype ${t.dtype}; weights must be F32, F16 or BF16`);
         else entries.push({ name: t.name, type: t.type, shape: [...t.shape], offset: t.offset, byteLength: t.byteLength, file: fileIndex });
       }
-      files.push(openFileBytes(p, { mode: options.io ?? 'auto' }));
+      files.push(openFileBytes(p, { mode: fileMode(options.io) }));
     });
     for (const name of shardOf?.keys() ?? []) {
       if (!stored.has(name)) throw new FormatError(`${indexPath}: tensor '${name}' is not in its shard '${shardOf!.get(name)}'`);
@@ -333,5 +371,6 @@ function openHF(dir: string, options: OpenModelOptions): ModelFile {
   let tokenizer: TokenizerSource = { kind: 'none' };
   if (options.tokenizer) tokenizer = tokenizerFromPath(options.tokenizer);
   else if (existsSync(join(dir, 'tokenizer.json'))) tokenizer = { kind: 'hf', path: join(dir, 'tokenizer.json') };
+  hugeDense(entries, files, options.io);
   return assemble({ format: 'safetensors', path: dir, architecture: arch, entries, files, tokenizer, hfConfig: cfg, unreadable });
 }

@@ -58,7 +58,13 @@ export async function loadLocal(
   if (options.maxBatchTokens !== undefined && (!Number.isInteger(options.maxBatchTokens) || options.maxBatchTokens < 1)) {
     throw new RangeError(`tensorloom: maxBatchTokens must be a positive integer, got ${options.maxBatchTokens}`);
   }
-  const src = openModelFile(path, options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {});
+  if (options.io !== undefined && !['auto', 'read', 'mmap', 'huge'].includes(options.io)) {
+    throw new RangeError(`tensorloom: io must be one of auto | read | mmap | huge, got '${String(options.io)}'`);
+  }
+  const src = openModelFile(path, {
+    ...(options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {}),
+    ...(options.io !== undefined ? { io: options.io } : {}),
+  });
   let model: Transformer | null = null;
   try {
     if (resolveModel(src).config.seq2seq) return loadEncoderDecoder(path, src, backend, options, t0);
