@@ -21,7 +21,8 @@
  * the same context), 16 streaming clients for --compare-duration s, the same requests; the tok/s
  * ratio is printed, and beside it tokens per CPU-second of each server process (all its threads, from
  * process.cpuUsage / /proc), steadier than wall time on a shared machine. When llama-server is not
- * built, its column says so and ours still runs. TL_SERVE_NODE_ARGS (e.g. '--cpu-prof
+ * built, its column says so and ours still runs. TL_LLAMA_SERVER_ARGS adds flags to llama-server's
+ * command line (to try its other settings). TL_SERVE_NODE_ARGS (e.g. '--cpu-prof
  * --cpu-prof-dir=DIR') adds Node flags to our server process, to profile it.
  * Sampling: every request sends temperature 0.8 and a seed; `--peer-sampling=defaults|full|truncated`
  * (see PEER_SAMPLING) says what else. With the default each server applies its own defaults, which
@@ -121,6 +122,8 @@ function freePort(): Promise<number> {
 async function startLlamaServer(bin: string, file: string, threads: number, slots: number, ctxPerSlot: number): Promise<{ port: number; cpuMs(): number | null; stop(): Promise<void> }> {
   const port = await freePort();
   const args = ['-m', file, '-t', String(threads), '-tb', String(threads), '--parallel', String(slots), '-cb', '-c', String(slots * ctxPerSlot), '--host', '127.0.0.1', '--port', String(port), '--no-webui'];
+  // TL_LLAMA_SERVER_ARGS (space-separated, e.g. '-fa off --no-mmap'): more flags, to check that its settings are its best
+  args.push(...(process.env.TL_LLAMA_SERVER_ARGS?.split(' ').filter(Boolean) ?? []));
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => void (log = (log + d.toString()).slice(-4000)));
