@@ -261,13 +261,16 @@ async function benchModels(which: string[], only: string[] | null, types: string
 /**
  * The random model of each family (all of FAMILIES, or those in `only`) at `size`: tiny in f32,
  * 110M in q8_0 (f16 for the writers that go straight to GGUF), written once to the temp dir.
+ * `quant` (110M only): instead, each family written in f16 and quantized to that type by
+ * llama.cpp's quantizer (`quantized`), e.g. q4_k_m with llama.cpp's per-tensor mix.
  */
-export async function familyModels(size: 'tiny' | '110m', only: readonly string[] | null): Promise<Array<BenchModel & { family: string; size: string }>> {
+export async function familyModels(size: 'tiny' | '110m', only: readonly string[] | null, quant?: string): Promise<Array<BenchModel & { family: string; size: string }>> {
   const out: Array<BenchModel & { family: string; size: string }> = [];
   const dir = join(tmpdir(), 'tensorloom-bench');
   mkdirSync(dir, { recursive: true });
   const { makeRandomModel } = await import('../scripts/make-random-model.js');
-  const type = size === 'tiny' ? 'f32' : 'q8_0';
+  if (quant && size !== '110m') throw new Error('familyModels: a quantized type is for the 110M size');
+  const type = size === 'tiny' ? 'f32' : quant ? 'f16' : 'q8_0';
   for (const f of FAMILIES) {
     if (only && !only.includes(f.name)) continue;
     // the writers that go straight to GGUF (hybrids, gemma4) take f32 / f16 only
@@ -276,6 +279,11 @@ export async function familyModels(size: 'tiny' | '110m', only: readonly string[
     if (!existsSync(p)) {
       console.log(`writing ${p} (scripts/make-random-model.ts, seed 1) …`);
       makeRandomModel({ ...f.options, size, type: t, seed: 1, gguf: p });
+    }
+    if (quant) {
+      const q = await quantized(p, quant);
+      out.push({ name: `110M ${f.name} ${quant}${q.by === 'llama.cpp' ? '' : ` (${q.by})`}`, path: q.path, family: f.name, size });
+      continue;
     }
     out.push({ name: `${size === 'tiny' ? 'tiny' : '110M'} ${f.name} ${t}`, path: p, family: f.name, size });
   }
