@@ -54,7 +54,9 @@ function prompt(seed) {
 async function ours() {
   const { loadModel } = await import(moduleUrl);
   const t0 = performance.now();
-  const model = await loadModel(path, { threads, backend: 'native', contextLength });
+  // TL_BENCH_KV_CACHE=f16: the KV cache in f16, as llama.cpp keeps it by default (bench --kv-cache)
+  const kvCache = process.env.TL_BENCH_KV_CACHE || undefined;
+  const model = await loadModel(path, { threads, backend: 'native', contextLength, ...(kvCache ? { kvCache } : {}) });
   const loadMs = performance.now() - t0;
   const prefill = [];
   const decode = [];

@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--types=q8_0,q4_k_m]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--kv-cache=f16] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--types=q8_0,q4_k_m]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -293,6 +293,10 @@ export async function familyModels(size: 'tiny' | '110m', only: readonly string[
 export async function run(flags: string[]): Promise<void> {
   const opt = (name: string, def: string): string => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1] ?? def;
   const quick = flags.includes('--quick');
+  // our KV cache type (default f32; llama.cpp's peers keep theirs in f16): passed to each case's child
+  const kvCache = opt('kv-cache', '');
+  if (kvCache && kvCache !== 'f16' && kvCache !== 'f32') throw new Error(`e2e: --kv-cache=${kvCache}: expected f16 or f32`);
+  if (kvCache) process.env.TL_BENCH_KV_CACHE = kvCache;
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
   const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
@@ -313,7 +317,7 @@ export async function run(flags: string[]): Promise<void> {
   console.log('columns: nlc = node-llama-cpp, lb = llama-bench (native llama.cpp), ×nlc / ×lb = ours ÷ theirs, % BW = our decode ÷ (read GB/s ÷ weight GB read per token)');
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
-  const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
+  const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, kvCache: kvCache || 'f32', tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
   /** decode tok/s of plain llama per `${size}/${threads}`, for the families' comparison column. */
   const llamaDecode = new Map<string, number>();
   for (const m of models) {

@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts families-cpu [--size=110m|tiny] [--families=llama,qwen3,mistral3,phi3|all] [--reps=5] [--threads=1] [--type=q4_k_m] [--no-nlc]
+ * npx tsx bench/run.ts families-cpu [--size=110m|tiny] [--families=llama,qwen3,mistral3,phi3|all] [--reps=5] [--threads=1] [--type=q4_k_m] [--kv-cache=f16] [--no-nlc]
  *
  * Decode cost per token of each family's random model (bench/e2e.bench.ts `familyModels`: 110M in
  * q8_0, tiny in f32) relative to plain llama, all in one process with the families taking turns
@@ -23,6 +23,7 @@
  * in wall time. `--families=all`: every family e2e's families-110m benches at q8_0 (gemma4 and
  * the hybrids, written in f16 there, left out). `--type=T` (110M): each family written in f16 and
  * quantized to T by llama.cpp's quantizer (e.g. q4_k_m, the mix most downloads use) instead of q8_0.
+ * `--kv-cache=f16`: our KV cache in f16, as llama.cpp keeps its own (default: f32).
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -66,10 +67,12 @@ export async function run(flags: string[]): Promise<void> {
   setThreads(threads);
   const { backend, calls } = counting(getBackend('native'));
   const quant = opt('type', '') || undefined;
+  const kvCache = opt('kv-cache', 'f32');
+  if (kvCache !== 'f16' && kvCache !== 'f32') throw new Error(`families-cpu: --kv-cache=${kvCache}: expected f16 or f32`);
   if (quant && size !== '110m') throw new Error('families-cpu: --type is for --size=110m');
   const models = (await familyModels(size, families, quant)).map((m) => {
     const file = openModelFile(m.path);
-    return { ...m, file, model: buildTransformer(file, backend, { contextLength: PROMPT + GENERATE + 8 }) };
+    return { ...m, file, model: buildTransformer(file, backend, { contextLength: PROMPT + GENERATE + 8, kvCache }) };
   });
   const peers = flags.includes('--no-nlc') ? null : peersPath();
   if (!peers && !flags.includes('--no-nlc')) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): nlc columns empty');
@@ -170,7 +173,7 @@ export async function run(flags: string[]): Promise<void> {
   }
   await nlc?.dispose();
   printTable(`families-cpu: ${size}, ${threads} thread(s), ${PROMPT}-token prompt then ${GENERATE} greedy tokens (medians of ${reps}, families alternating)`, rows);
-  writeResults('families-cpu', { size, type: quant ?? (size === '110m' ? 'q8_0' : 'f32'), threads, reps, chunk: CHUNK, rows, samples: { cpu: Object.fromEntries(cpu), wall: Object.fromEntries(wall), nlcCpu: Object.fromEntries(nlcCpu), nlcWall: Object.fromEntries(nlcWall), ratio: Object.fromEntries(ratio), ratioWall: Object.fromEntries(ratioWall) } });
+  writeResults('families-cpu', { size, type: quant ?? (size === '110m' ? 'q8_0' : 'f32'), kvCache, threads, reps, chunk: CHUNK, rows, samples: { cpu: Object.fromEntries(cpu), wall: Object.fromEntries(wall), nlcCpu: Object.fromEntries(nlcCpu), nlcWall: Object.fromEntries(nlcWall), ratio: Object.fromEntries(ratio), ratioWall: Object.fromEntries(ratioWall) } });
 }
 
 interface NlcGeneration {
