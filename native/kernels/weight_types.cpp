@@ -36,16 +36,21 @@ namespace {
 // and Q6_K (4 rows side by side: q6_K ~+5 % on L2-sized matrices, as fast as one row when streamed
 // from memory). Q8_0 has a 4-row kernel too (4 chains of dependent fmas side by side: ~27 → ~35 GB/s
 // on L2-sized matrices) but decoding the 110M q8_0 model from memory it was ~17 % slower than one row
-// at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call, as
-// the other 8-lane types do (not measured again). Measured again for Q8_0 (110M q8_0 decode, 1
+// at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call.
+// Measured again for Q8_0 (110M q8_0 decode, 1
 // thread, tokens per CPU-second, loaded machine): 4 rows ~0.8x one row, and ~0.45x with dotw4's
 // software prefetch removed: 4 rows read in step are 4 interleaved streams in the same pages, which
 // the hardware prefetcher follows badly, where one row at a time is one in-order stream. A kernel
 // that kept one row at a time in memory order but ran row r's fma chain beside row r+1's integer
 // dots (software-pipelined over a whole range of rows, bit-identical) was neutral (1.00x, A/B in one
 // process): the one-row GEMV is bound by memory there, not by its fma chain's latency.
+// Q4_1, Q5_0 and Q5_1 (also 8-lane) measured the other way: 4 rows per call, 110M Llama quantized
+// by llama.cpp to each, decode 1 thread, tokens per CPU-second, A/B in one process
+// (bench/ab/decode-addon-ab.mjs, loaded machine): 1.19× / 1.12× / 1.10×; decode-shaped GEMV
+// (bench/ab/gemv-ab.cjs) streamed 1.30× / 1.09× / 1.14× on VNNI, Q4_1 1.17× AVX2, 1.22× AVX-512BW.
 // In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
-// ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical).
+// ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical), and
+// so are Q4_0's and IQ4_NL's (two blocks per vector: ~1.65× in L2, ~1.45× streamed).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
 #define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
@@ -59,9 +64,9 @@ const WeightTypeInfo kTypes[] = {
     {ggml::F32, "f32", 1, 4, ggml::F32, ref::dequantize_f32, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
     {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
     TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0, TL_GEMM_ALL),
-    TL_QUANT_ROW_GEMV1(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
-    TL_QUANT_ROW_GEMV1(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
-    TL_QUANT_ROW_GEMV1(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW_GEMV1(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
