@@ -129,11 +129,36 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
   }
 }
 
-// F16 GEMV one weight row at a time, in memory order (one sequential stream per thread; see the
-// AVX-512 file's for why and the measurements): four independent 8-lane accumulators over 32
-// weights per step, in ggml's order (its AVX ggml_vec_dot_f16, bit for bit). On Zen 5 with
-// TENSORLOOM_ISA=avx2, 1 thread, from memory: 12-24 -> 17-33 GB/s.
+// F16 GEMV (M = 1), as the AVX-512 file's (which says why): the thread's rows in 4 segments, row i
+// of each in step, each row one 8-lane FMA chain over K then hsum: llama.cpp's tinyBLAS order for
+// K % 8 == 0. On Zen 5 with TENSORLOOM_ISA=avx2, 1 thread, from memory, GB/s: old 4 rows in step
+// 22-25, segments S = 1 / 2 / 4: 14-23 / 23-33 / 32-43.
+template <int S>
+TL_INLINE void gemv_t_f16_seg(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t len) {
+  for (int64_t i = 0; i < len; i++) {
+    const uint16_t* row[S];
+    __m256 acc[S];
+    for (int j = 0; j < S; j++) {
+      row[j] = w + (n0 + j * len + i) * K;
+      acc[j] = _mm256_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k += 8) {
+      const __m256 x = _mm256_loadu_ps(a + k);
+      for (int j = 0; j < S; j++)
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(row[j] + k))), x, acc[j]);
+    }
+    for (int j = 0; j < S; j++) out[n0 + j * len + i] = hsum(acc[j]);
+  }
+}
+
 TL_INLINE void gemv_t_f16_rows(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t n1) {
+  if (K % 8 == 0) {
+    const int64_t len = (n1 - n0) / 4;
+    gemv_t_f16_seg<4>(out, a, w, K, n0, len);
+    gemv_t_f16_seg<1>(out, a, w, K, n0 + 4 * len, n1 - n0 - 4 * len);
+    return;
+  }
+  // K % 8 != 0 (ggml's vec_dot path): one row at a time in memory order, four accumulators.
   for (int64_t n = n0; n < n1; n++) {
     const uint16_t* row = w + n * K;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
