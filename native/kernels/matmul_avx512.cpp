@@ -148,6 +148,64 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
   }
 }
 
+// F16 GEMV (M = 1). The thread's rows [n0, n1) are cut into 4 equal segments and row i of each is
+// computed in step: 4 long sequential streams (the prefetcher follows them as it follows 4
+// threads) and 4 independent FMA chains. The old kernel's 4 adjacent rows in step were 4 short
+// interleaved streams (24 lines each at K = 768, see weight_types.cpp). Each row's sum is what
+// llama.cpp computes for an f16 matmul here (its tinyBLAS path, taken when K % 16 == 0: one 16-lane
+// FMA chain over K, then _mm512_reduce_add_ps), so greedy tokens follow node-llama-cpp's
+// (test/models/stories260k.test.ts, qwen35-parity.test.ts). Measured on Zen 5, 1 thread, f16
+// weights from memory (64 MiB of matrices, variants alternated in one process, GB/s): old 4 rows
+// in step 22-27; one row at a time in memory order (4 accumulators) 35-41; segments S = 1 / 2 / 4:
+// 32-36 / 36-45 / 42-46. Software prefetch 512..2048 bytes ahead within one stream: slower.
+template <int S>
+TL_INLINE void gemv_t_f16_seg(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t len) {
+  for (int64_t i = 0; i < len; i++) {
+    const uint16_t* row[S];
+    __m512 acc[S];
+    for (int j = 0; j < S; j++) {
+      row[j] = w + (n0 + j * len + i) * K;
+      acc[j] = _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k += 16) {
+      const __m512 x = _mm512_loadu_ps(a + k);
+      for (int j = 0; j < S; j++)
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(row[j] + k))), x, acc[j]);
+    }
+    for (int j = 0; j < S; j++) out[n0 + j * len + i] = _mm512_reduce_add_ps(acc[j]);
+  }
+}
+
+TL_INLINE void gemv_t_f16_rows(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t n1) {
+  if (K % 16 == 0) {
+    const int64_t len = (n1 - n0) / 4;
+    gemv_t_f16_seg<4>(out, a, w, K, n0, len);
+    gemv_t_f16_seg<1>(out, a, w, K, n0 + 4 * len, n1 - n0 - 4 * len);
+    return;
+  }
+  // K % 16 != 0 (ggml's vec_dot path: its AVX ggml_vec_dot_f16's order, four 8-lane accumulators
+  // over 32 weights per step; acc01 holds its accumulators 0 | 1, acc23 its 2 | 3): one row at a
+  // time, in memory order.
+  for (int64_t n = n0; n < n1; n++) {
+    const uint16_t* row = w + n * K;
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      acc01 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(row + k))), _mm512_loadu_ps(a + k), acc01);
+      acc23 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(row + k + 16))), _mm512_loadu_ps(a + k + 16), acc23);
+    }
+    // ggml's reduction: (0 + 2) + (1 + 3), the two 128-bit halves added, two horizontal adds; the
+    // tail past the last 32 added in double.
+    const __m512 x = _mm512_add_ps(acc01, acc23);
+    const __m256 v = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    t = _mm_hadd_ps(t, t);
+    double s = _mm_cvtss_f32(_mm_hadd_ps(t, t));
+    for (; k < K; k++) s += (double)(a[k] * f16_to_f32(row[k]));
+    out[n] = (float)s;
+  }
+}
+
 TL_INLINE void gemv_t_typed(float* out, const float* a, const uint8_t* w, int wt, int64_t K, int64_t n0, int64_t n1) {
   int64_t n = n0;
   for (; n + 4 <= n1; n += 4) gemv_t_rows(out, a, w, wt, K, n, 4);
@@ -352,7 +410,7 @@ void gemv_t(float* out, const float* a, const void* w, int wt, int64_t K, int64_
   const uint8_t* wb = (const uint8_t*)w;
   switch (wt) {  // one specialized copy per weight type
     case kF32: gemv_t_typed(out, a, wb, kF32, K, n0, n1); break;
-    case kF16: gemv_t_typed(out, a, wb, kF16, K, n0, n1); break;
+    case kF16: gemv_t_f16_rows(out, a, (const uint16_t*)w, K, n0, n1); break;
     case kBF16: gemv_t_typed(out, a, wb, kBF16, K, n0, n1); break;
     default: gemv_t_typed(out, a, wb, kQ8, K, n0, n1); break;
   }
