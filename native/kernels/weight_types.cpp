@@ -44,6 +44,8 @@ namespace {
 // that kept one row at a time in memory order but ran row r's fma chain beside row r+1's integer
 // dots (software-pipelined over a whole range of rows, bit-identical) was neutral (1.00x, A/B in one
 // process): the one-row GEMV is bound by memory there, not by its fma chain's latency.
+// Q8_0's GEMV now takes 4 rows per call from 4 far-apart segments of the thread's rows
+// (matmul_quant.cpp; qdot.inc's seg_prefetch): 4 long sequential streams and 4 chains.
 // Q4_1, Q5_0 and Q5_1 (also 8-lane) measured the other way: 4 rows per call, 110M Llama quantized
 // by llama.cpp to each, decode 1 thread, tokens per CPU-second, A/B in one process
 // (bench/ab/decode-addon-ab.mjs, loaded machine): 1.19× / 1.12× / 1.10×; decode-shaped GEMV
@@ -67,7 +69,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
-    TL_QUANT_ROW_GEMV1(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_VNNI),
