@@ -4,9 +4,9 @@
 //
 // Regimes, all on the thread pool, split over blocks of weight rows (of all projections at once,
 // so Q/K/V or gate/up share one pool job):
-//   GEMV (M = 1): each thread streams its weight rows once, 4 rows per kernel call sharing the
-//     activation loads (each output computed exactly as by the 1-row kernel); Q8_0 takes them from
-//     4 segments of the thread's rows, the others 4 adjacent rows.
+//   GEMV (M = 1): each thread streams its weight rows once; types with a 4-row kernel (dotw4) take
+//     row i of 4 segments of the thread's rows per call, sharing the activation loads (each output
+//     computed exactly as by the 1-row kernel).
 //   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
 //     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it
 //     is dotted with those activation rows.
@@ -111,11 +111,14 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       const int64_t n1 = std::min(N, n0 + job.rows_per_block);
       const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
       float* out = job.p->out;
-      if (M == 1 && job.dotw4 && job.type->id == ggml::Q8_0) {
-        // GEMV of Q8_0: this thread's rows of this projection (its run of blocks) cut into 4 equal
+      if (M == 1 && job.dotw4) {
+        // GEMV: this thread's rows of this projection (its run of blocks) cut into 4 equal
         // segments, row i of each in one kernel call: 4 long sequential streams the hardware
-        // prefetcher follows (4 adjacent rows per call were 4 short interleaved ones, slower than
-        // one row at a time) and 4 independent fma chains; each output exactly the 1-row kernel's.
+        // prefetcher follows and 4 independent chains; each output exactly the 1-row kernel's.
+        // 4 adjacent rows per call were 4 short interleaved streams: 110M Llama decode, 1 thread,
+        // A/B in one process (bench/ab/decode-addon-ab.mjs), segments vs adjacent rows: q4_0 1.19×,
+        // q4_k_m 1.22×, q5_k_m 1.07×, q6_k 1.30×, iq4_nl 1.12×, q4_1 / q5_0 / q5_1 1.06–1.11×;
+        // q8_0 1.36× over one row per call; 2 threads 1.06–1.14×.
         const int64_t bend = std::min(b1, j + 1 < count ? jobs[j + 1].first_block : b1);
         const int64_t r1 = std::min(N, (bend - job.first_block) * job.rows_per_block);
         const int64_t L = (r1 - n0) / 4;
@@ -127,10 +130,6 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
         }
         for (int64_t n = n0 + 4 * L; n < r1; n++) out[n] = job.dot(w + n * rb, job.act, K);
         blk = bend - 1;
-        continue;
-      }
-      if (M == 1 && job.dotw4 && n1 - n0 == 4) {  // GEMV: 4 weight rows per pass over the activations
-        job.dotw4(w + n0 * job.w_row_bytes, job.w_row_bytes, job.act, K, out + n0);
         continue;
       }
       if (job.tile) {  // all M activation rows: a tile kernel may repack its weight rows once for them

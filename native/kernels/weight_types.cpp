@@ -31,25 +31,15 @@ namespace {
 #define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #endif
-// GEMV takes 4 weight rows per kernel call (dotw4) where that measured faster than 4 one-row calls:
-// the types whose per-block total goes to one f32 lane per row (4 totals reduced at once), Q5_K
-// and Q6_K (4 rows side by side: q6_K ~+5 % on L2-sized matrices, as fast as one row when streamed
-// from memory). Q8_0 has a 4-row kernel too (4 chains of dependent fmas side by side: ~27 → ~35 GB/s
-// on L2-sized matrices) but decoding the 110M q8_0 model from memory it was ~17 % slower than one row
-// at a time (quiet machine, 1 thread: 126 vs 152 tok/s), so Q8_0's GEMV stays one row per call.
-// Measured again for Q8_0 (110M q8_0 decode, 1
-// thread, tokens per CPU-second, loaded machine): 4 rows ~0.8x one row, and ~0.45x with dotw4's
-// software prefetch removed: 4 rows read in step are 4 interleaved streams in the same pages, which
-// the hardware prefetcher follows badly, where one row at a time is one in-order stream. A kernel
-// that kept one row at a time in memory order but ran row r's fma chain beside row r+1's integer
-// dots (software-pipelined over a whole range of rows, bit-identical) was neutral (1.00x, A/B in one
-// process): the one-row GEMV is bound by memory there, not by its fma chain's latency.
-// Q8_0's GEMV now takes 4 rows per call from 4 far-apart segments of the thread's rows
-// (matmul_quant.cpp; qdot.inc's seg_prefetch): 4 long sequential streams and 4 chains.
-// Q4_1, Q5_0 and Q5_1 (also 8-lane) measured the other way: 4 rows per call, 110M Llama quantized
-// by llama.cpp to each, decode 1 thread, tokens per CPU-second, A/B in one process
-// (bench/ab/decode-addon-ab.mjs, loaded machine): 1.19× / 1.12× / 1.10×; decode-shaped GEMV
-// (bench/ab/gemv-ab.cjs) streamed 1.30× / 1.09× / 1.14× on VNNI, Q4_1 1.17× AVX2, 1.22× AVX-512BW.
+// GEMV takes 4 weight rows per kernel call (dotw4), row i of each of 4 segments of a thread's rows
+// (matmul_quant.cpp), wherever that measured faster than one row per call; a type's row says which
+// (TL_QUANT_ROW: 4 rows, TL_QUANT_ROW_GEMV1: one). 110M Llama quantized by llama.cpp, decode at
+// 1 thread, tokens per CPU-second, A/B in one process (bench/ab/decode-addon-ab.mjs):
+//   Q8_0: 4 segments 1.36x one row per call (4 adjacent rows had been ~0.8x one row: 4 short
+//     interleaved streams in the same pages, which the hardware prefetcher follows badly).
+//   IQ4_XS: 4 segments 1.09x one row. Q2_K: one row 0.95x 4 segments. Q3_K (q3_k_m model):
+//     4 segments 0.95x one row, so Q3_K stays one row per call.
+//   The others (4 adjacent rows before): 4 segments 1.06-1.30x, see matmul_quant.cpp.
 // In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
 // ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical), and
 // so are Q4_0's and IQ4_NL's (two blocks per vector: ~1.65× in L2, ~1.45× streamed).
@@ -76,7 +66,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0, TL_GEMM_VNNI),
-    TL_QUANT_ROW_GEMV1(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_VNNI),
     {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));

@@ -246,30 +246,31 @@ describe('every output is the one-row kernel\'s, bit for bit', () => {
   }
 });
 
-// Q8_0's GEMV cuts each thread's rows into 4 segments and computes row i of each in one call; with
-// enough rows for 2 threads (and a row count not a multiple of 4 or of the thread split) every
-// output must still be the one-row kernel's, bit for bit.
-describe('Q8_0 GEMV in 4 segments per thread', () => {
-  const spec = QUANT_SPECS.find((s) => s.name === 'q8_0')!;
+// GEMV cuts each thread's rows into 4 segments and computes row i of each in one call (types with a
+// 4-row kernel; the others one row per call); with enough rows for 2 threads (and a row count not a
+// multiple of 4 or of the thread split) every output must still be the one-row kernel's, bit for bit.
+describe('GEMV in 4 segments per thread', () => {
   const simd = variants({ vnni: true }).filter((v) => !v.skip && v.isa !== 'scalar');
-  it.skipIf(simd.length === 0)('every output equals the one-row dot on every SIMD ISA, 1 and 2 threads', () => {
-    const rand = rng(777);
-    const N = 1003, K = 768; // 2 threads' worth of rows, tails of 3 rows
-    const a = randomActs(K, rand);
-    const w = randomBlocks(spec, (N * K) / spec.block, rand, 0.1);
-    const rowBytes = (K / spec.block) * spec.bytes;
-    for (const v of simd) {
-      withVariant(v, () => {
-        const gemv = new Float32Array(N).fill(NaN);
-        addon.matmulT(gemv, a, w, spec.id, N, K, 1);
-        const one = new Float32Array(1);
-        for (let n = 0; n < N; n++) {
-          addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
-          if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
-        }
-      });
-    }
-  });
+  for (const spec of QUANT_SPECS) {
+    it.skipIf(simd.length === 0)(`${spec.name}: every output equals the one-row dot on every SIMD ISA, 1 and 2 threads`, () => {
+      const rand = rng(777 + spec.id);
+      const N = 1003, K = 768; // 2 threads' worth of rows, tails of 3 rows
+      const a = randomActs(K, rand);
+      const w = randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
+      const rowBytes = (K / spec.block) * spec.bytes;
+      for (const v of simd) {
+        withVariant(v, () => {
+          const gemv = new Float32Array(N).fill(NaN);
+          addon.matmulT(gemv, a, w, spec.id, N, K, 1);
+          const one = new Float32Array(1);
+          for (let n = 0; n < N; n++) {
+            addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
+            if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title} ${spec.name}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
+          }
+        });
+      }
+    });
+  }
 });
 
 describe('native (every ISA) against the JS backend', () => {
