@@ -226,8 +226,9 @@ async function benchModels(which: string[], only: string[] | null, types: string
   const quant: Array<['tiny' | '110m' | '1b', 'f32' | 'f16', string[]]> = [];
   if (which.includes('tiny-quant')) quant.push(['tiny', 'f32', ['q6_k', 'q4_k_m']]);
   if (which.includes('110m-quant')) {
-    // with --types, the 110M model in those types (the float ones and, when 110m runs too, q8_0 are its own)
-    const own = new Set(['f32', 'f16', 'bf16', ...(which.includes('110m') ? ['q8_0'] : [])]);
+    // with --types, the 110M model in those types (f32, f16 and, when 110m runs too, q8_0 are its own;
+    // bf16 is written by llama.cpp's quantizer like the quantized types)
+    const own = new Set(['f32', 'f16', ...(which.includes('110m') ? ['q8_0'] : [])]);
     quant.push(['110m', 'f32', (types ?? QUANT_110M).filter((t) => !own.has(t))]);
   }
   if (which.includes('1b')) quant.push(['1b', 'f16', ['q4_k_m', 'q8_0']]);
