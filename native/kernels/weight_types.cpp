@@ -37,8 +37,9 @@ namespace {
 // 1 thread, tokens per CPU-second, A/B in one process (bench/ab/decode-addon-ab.mjs):
 //   Q8_0: 4 segments 1.36x one row per call (4 adjacent rows had been ~0.8x one row: 4 short
 //     interleaved streams in the same pages, which the hardware prefetcher follows badly).
-//   IQ4_XS: 4 segments 1.09x one row. Q2_K: one row 0.95x 4 segments. Q3_K (q3_k_m model):
-//     4 segments 0.95x one row, so Q3_K stays one row per call.
+//   IQ4_XS: 4 segments 1.09x one row. Q2_K: one row 0.95x 4 segments. Q3_K: with the 256-bit
+//     4-row kernel 0.95x one row (q3_k_m model); with the 512-bit one (qdot.inc's k_q3_K_w512)
+//     decode-shaped GEMV 2.27x, q3_k_m decode 1.55x (1 thread) / 1.49x (2), q2_k 1.27x.
 //   The others (4 adjacent rows before): 4 segments 1.06-1.30x, see matmul_quant.cpp.
 // In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
 // ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical), and
@@ -64,7 +65,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
-    TL_QUANT_ROW_GEMV1(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
