@@ -46,7 +46,8 @@ namespace {
 // so are Q4_0's and IQ4_NL's (two blocks per vector: ~1.65× in L2, ~1.45× streamed) and Q5_0's,
 // Q4_1's, Q5_1's and Q8_0's (two rows per vector, qdot.inc's k_legacy_w512: 110M decode, 1 thread,
 // A/B in one process, 1.31× / 1.20× / 1.32× / 0.99×; decode-shaped GEMV streamed 1.37× / 1.28× /
-// 1.21× / 1.06×), IQ4_XS's (two groups per vector: GEMV 1.54×, iq4_xs decode 1.20×) and Q3_K's.
+// 1.21× / 1.06×), IQ4_XS's (two groups per vector: GEMV 1.54×, iq4_xs decode 1.20×), Q3_K's and Q2_K's (two parts
+// per vector: GEMV 2.27× / 1.74×, q2_k decode 1.27× / 1.18×).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
 #define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
