@@ -32,26 +32,21 @@ namespace {
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #endif
 // GEMV takes 4 weight rows per kernel call (dotw4), row i of each of 4 segments of a thread's rows
-// (matmul_quant.cpp), wherever that measured faster than one row per call; a type's row says which
-// (TL_QUANT_ROW: 4 rows, TL_QUANT_ROW_GEMV1: one). 110M Llama quantized by llama.cpp, decode at
-// 1 thread, tokens per CPU-second, A/B in one process (bench/ab/decode-addon-ab.mjs):
-//   Q8_0: 4 segments 1.36x one row per call (4 adjacent rows had been ~0.8x one row: 4 short
-//     interleaved streams in the same pages, which the hardware prefetcher follows badly).
-//   IQ4_XS: 4 segments 1.09x one row. Q2_K: one row 0.95x 4 segments. Q3_K: with the 256-bit
-//     4-row kernel 0.95x one row (q3_k_m model); with the 512-bit one (qdot.inc's k_q3_K_w512)
-//     decode-shaped GEMV 2.27x, q3_k_m decode 1.55x (1 thread) / 1.49x (2), q2_k 1.27x.
-//   The others (4 adjacent rows before): 4 segments 1.06-1.30x, see matmul_quant.cpp.
-// In the AVX-512 builds the 4-row Q4_K, Q5_K and Q6_K kernels are 512-bit ones (qdot.inc: ~1.2× /
-// ~1.45× / ~1.45× the 256-bit 4-row kernels' GB/s on cached matrices, outputs bit-identical), and
-// so are Q4_0's and IQ4_NL's (two blocks per vector: ~1.65× in L2, ~1.45× streamed) and Q5_0's,
-// Q4_1's, Q5_1's and Q8_0's (two rows per vector, qdot.inc's k_legacy_w512: 110M decode, 1 thread,
-// A/B in one process, 1.31× / 1.20× / 1.32× / 0.99×; decode-shaped GEMV streamed 1.37× / 1.28× /
-// 1.21× / 1.06×), IQ4_XS's (two groups per vector: GEMV 1.54×, iq4_xs decode 1.20×), Q3_K's and Q2_K's (two parts
-// per vector: GEMV 2.27× / 1.74×, q2_k decode 1.27× / 1.18×).
+// (matmul_quant.cpp); a row with null dotw4 entries would take one row per call. 4 segments beat
+// one row per call (110M Llama quantized by llama.cpp, decode, 1 thread, tokens per CPU-second,
+// A/B in one process, bench/ab/decode-addon-ab.mjs): Q8_0 1.36×, IQ4_XS 1.09×, Q2_K 1.05×; 4
+// adjacent rows per call had been slower than one row for Q8_0 (~0.8×: 4 short interleaved streams
+// in the same pages, which the hardware prefetcher follows badly) and 1.06–1.30× slower than
+// 4 segments for the others (see matmul_quant.cpp).
+// In the AVX-512 builds every 4-row kernel is a 512-bit one (qdot.inc, outputs bit-identical to the
+// one-row kernel's). Against the 256-bit 4-row kernels: Q4_K, Q5_K, Q6_K ~1.2× / ~1.45× / ~1.45×
+// GB/s on cached matrices; Q4_0, IQ4_NL (two blocks per vector) ~1.65× in L2, ~1.45× streamed;
+// Q5_0, Q4_1, Q5_1, Q8_0 (two rows per vector, k_legacy_w512) decode-shaped GEMV streamed 1.37× /
+// 1.28× / 1.21× / 1.06×, 110M decode 1.31× / 1.20× / 1.32× / 0.99×; IQ4_XS (two groups per vector)
+// GEMV 1.54×, decode 1.20×; Q3_K and Q2_K (two parts per vector) GEMV 2.27× / 1.74×, q3_k_m decode
+// 1.55× (1 thread) / 1.49× (2), q2_k 1.27× (its Q3_K tensors) then 1.18× (its Q2_K ones).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
-#define TL_QUANT_ROW_GEMV1(ID, t, block, bytes, act, gemm) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), nullptr, nullptr, nullptr, gemm(t)}
 // A type whose dot product has only the scalar reference so far.
 #define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
