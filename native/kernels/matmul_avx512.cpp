@@ -149,41 +149,20 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
   }
 }
 
-// F16 GEMV (M = 1). The thread's rows [n0, n1) are cut into 4 equal segments and row i of each is
-// computed in step: 4 long sequential streams (the prefetcher follows them as it follows 4
-// threads) and 4 independent FMA chains. The old kernel's 4 adjacent rows in step were 4 short
-// interleaved streams (24 lines each at K = 768, see weight_types.cpp). Each row's sum is what
-// llama.cpp computes for an f16 matmul here (its tinyBLAS path, taken when K % 16 == 0: one 16-lane
-// FMA chain over K, then _mm512_reduce_add_ps), so greedy tokens follow node-llama-cpp's
-// (test/models/stories260k.test.ts, qwen35-parity.test.ts). Measured on Zen 5, 1 thread, f16
-// weights from memory (64 MiB of matrices, variants alternated in one process, GB/s): old 4 rows
-// in step 22-27; one row at a time in memory order (4 accumulators) 35-41; segments S = 1 / 2 / 4:
-// 32-36 / 36-45 / 42-46. Software prefetch 512..2048 bytes ahead within one stream: slower.
-template <int S>
-TL_INLINE void gemv_t_f16_seg(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t len) {
-  for (int64_t i = 0; i < len; i++) {
-    const uint16_t* row[S];
-    __m512 acc[S];
-    for (int j = 0; j < S; j++) {
-      row[j] = w + (n0 + j * len + i) * K;
-      acc[j] = _mm512_setzero_ps();
-    }
-    for (int64_t k = 0; k < K; k += 16) {
-      const __m512 x = _mm512_loadu_ps(a + k);
-      for (int j = 0; j < S; j++)
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(row[j] + k))), x, acc[j]);
-    }
-    for (int j = 0; j < S; j++) out[n0 + j * len + i] = _mm512_reduce_add_ps(acc[j]);
-  }
-}
+// The vector helpers of gemv_float.inc.
+struct FVec {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  TL_INLINE V zero() { return _mm512_setzero_ps(); }
+  TL_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
+  TL_INLINE V load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+  TL_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  TL_INLINE float reduce(V v) { return hsum(v); }
+};
+#include "kernels/gemv_float.inc"
 
 TL_INLINE void gemv_t_f16_rows(float* out, const float* a, const uint16_t* w, int64_t K, int64_t n0, int64_t n1) {
-  if (K % 16 == 0) {
-    const int64_t len = (n1 - n0) / 4;
-    gemv_t_f16_seg<4>(out, a, w, K, n0, len);
-    gemv_t_f16_seg<1>(out, a, w, K, n0 + 4 * len, n1 - n0 - 4 * len);
-    return;
-  }
+  if (gemv_t_f16_segments(out, a, w, K, n0, n1)) return;
   // K % 16 != 0 (ggml's vec_dot path: its AVX ggml_vec_dot_f16's order, four 8-lane accumulators
   // over 32 weights per step; acc01 holds its accumulators 0 | 1, acc23 its 2 | 3): one row at a
   // time, in memory order.
@@ -205,15 +184,6 @@ TL_INLINE void gemv_t_f16_rows(float* out, const float* a, const uint16_t* w, in
     for (; k < K; k++) s += (double)(a[k] * f16_to_f32(row[k]));
     out[n] = (float)s;
   }
-}
-
-// The thread's rows [n0, n1) in 4 equal segments, row i of each in one call (as F16's GEMV below /
-// above): 4 long sequential streams instead of 4 short interleaved ones; each row's sum is the
-// same as before (bit-identical), only the order of rows changes.
-TL_INLINE void gemv_t_typed(float* out, const float* a, const uint8_t* w, int wt, int64_t K, int64_t n0, int64_t n1) {
-  const int64_t len = (n1 - n0) / 4;
-  for (int64_t i = 0; i < len; i++) gemv_t_rows(out, a, w, wt, K, n0 + i, 4, len);
-  for (int64_t n = n0 + 4 * len; n < n1; n++) gemv_t_rows(out, a, w, wt, K, n, 1);
 }
 
 // 8×8 transpose of r[0..7] in place (256-bit, as in the AVX2 file).
