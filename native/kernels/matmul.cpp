@@ -61,6 +61,10 @@ const GemmIsa kAvx2 = {avx2::kMR,    avx2::kNR,     avx2::gemv_t, avx2::skinny_t
                        avx2::pack_a, avx2::pack_bt, avx2::pack_b, avx2::micro, avx2::micro_edge};
 const GemmIsa kAvx512 = {avx512::kMR,    avx512::kNR,     avx512::gemv_t, avx512::skinny_t, avx512::gemv,
                          avx512::pack_a, avx512::pack_bt, avx512::pack_b, avx512::micro, avx512::micro_edge};
+// bf16 weights on AVX-512 BF16: the AVX-512 blocks with vdpbf16ps micro-kernels (gemm_columns_bf16).
+const GemmIsa kAvx512Bf16 = {avx512::kMR,    avx512::kNR,     avx512::gemv_t, avx512::skinny_t, avx512::gemv,
+                             avx512::pack_a, avx512::pack_bt, avx512::pack_b, avx512::micro_bf16,
+                             avx512::micro_edge_bf16};
 #endif
 
 // The SIMD building blocks for the active ISA, or null for the scalar reference path.
@@ -309,6 +313,35 @@ void gemm_columns(const GemmIsa& isa, const float* a, const GemmPart* parts, int
   });
 }
 
+// Whether bf16 weights' GEMM can take vdpbf16ps (gemm_columns_bf16): the CPU has it, the cap allows
+// it, and K pairs up.
+bool bf16_pairs_gemm(int64_t K) {
+#if defined(TL_HAVE_X86_VARIANTS)
+  return active_bf16_dot() && K % 2 == 0;
+#else
+  (void)K;
+  return false;
+#endif
+}
+
+// gemm_columns for bf16 weights on AVX-512 BF16. A is rounded to bf16 as ggml does for these weights
+// (its vec_dot_type; the other paths round it the same way), and then each (k, k + 1) pair of A and
+// of a weight row is one 32-bit word, so the f32 driver runs unchanged over K/2 word columns (A,
+// and the weights read as f32 rows of K/2 words) with the vdpbf16ps micro-kernels: each word step
+// is two multiply-adds, the products exact in f32 and summed in f32 as before.
+thread_local std::vector<uint16_t> t_bf16_a;
+void gemm_columns_bf16(const float* a, const GemmPart* parts, int count, int64_t M, int64_t K) {
+#if defined(TL_HAVE_X86_VARIANTS)
+  if (t_bf16_a.size() < (size_t)(M * K)) t_bf16_a.resize((size_t)(M * K));
+  f32_to_bf16_array(t_bf16_a.data(), a, M * K);  // threaded
+  GemmPart words[16];
+  for (int i = 0; i < count; i++) words[i] = GemmPart{parts[i].out, BSource{parts[i].src.w, ggml::F32, nullptr}, parts[i].N};
+  gemm_columns(kAvx512Bf16, reinterpret_cast<const float*>(t_bf16_a.data()), words, count, M, K / 2, 0);
+#else
+  (void)a, (void)parts, (void)count, (void)M, (void)K;
+#endif
+}
+
 // Splits the output over threads: by column panels when there are enough, else by row tiles.
 void gemm(const GemmIsa& isa, float* out, const float* a, const BSource& src, int64_t M, int64_t N, int64_t K) {
   const int64_t macs_per_row = N * K;
@@ -348,7 +381,10 @@ static void matmul_t_float(float* out, const float* a, const void* w, int wt, in
   const int round_wt = wt == ggml::F16 || wt == ggml::BF16 ? wt : 0;
   if (isa && M > kSkinnyMaxM && columns_path(*isa, M, N)) {  // rounds A itself, on the packing threads
     const GemmPart part{out, BSource{w, wt, nullptr}, N};
-    gemm_columns(*isa, a, &part, 1, M, K, round_wt);
+    if (wt == ggml::BF16 && bf16_pairs_gemm(K))
+      gemm_columns_bf16(a, &part, 1, M, K);
+    else
+      gemm_columns(*isa, a, &part, 1, M, K, round_wt);
     return;
   }
   if (round_wt) {
@@ -415,7 +451,10 @@ void matmul_t_many(const float* a, int64_t M, int64_t K, const Projection* p, in
       quant[nq++] = p[i];
     }
   }
-  if (np) gemm_columns(*isa, a, parts, np, M, K, part_type == ggml::F16 || part_type == ggml::BF16 ? part_type : 0);
+  if (np && part_type == ggml::BF16 && bf16_pairs_gemm(K))
+    gemm_columns_bf16(a, parts, np, M, K);
+  else if (np)
+    gemm_columns(*isa, a, parts, np, M, K, part_type == ggml::F16 || part_type == ggml::BF16 ? part_type : 0);
   if (nq) matmul_t_quant(a, M, K, quant, nq);
 }
 

@@ -42,3 +42,11 @@
 TL_MATMUL_ISA_DECLS(avx2, 6, 16)    // matmul_avx2.cpp:   6×16 tile, 8-lane vectors
 TL_MATMUL_ISA_DECLS(avx512, 6, 32)  // matmul_avx512.cpp: 6×32 tile, 16-lane vectors
 #undef TL_MATMUL_ISA_DECLS
+
+// AVX-512 BF16 (vdpbf16ps) micro-kernels for bf16 weights, run only where active_bf16_dot(): the same
+// 6×32 tile over panels whose 32-bit words are bf16 pairs (k = 2p, 2p + 1) of A and of the weights,
+// packed by avx512::pack_a / pack_bt as f32 words, kc counting pairs. In matmul_avx512.cpp.
+namespace tl::avx512 {
+void micro_bf16(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate);
+void micro_edge_bf16(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int rows);
+}  // namespace tl::avx512

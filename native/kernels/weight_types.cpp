@@ -104,6 +104,7 @@ const WeightTypeInfo* weight_types(int* count) {
 VecDotFn active_dot(const WeightTypeInfo& t) {
   // Each level falls back to the one below when a type has no kernel of its own there.
   switch (active_isa_level()) {
+    case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
       if (t.dot_vnni) return t.dot_vnni;
       [[fallthrough]];
@@ -120,6 +121,7 @@ VecDotFn active_dot(const WeightTypeInfo& t) {
 
 VecDot4Fn active_dot4(const WeightTypeInfo& t) {
   switch (active_isa_level()) {
+    case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
       if (t.dot4_vnni) return t.dot4_vnni;
       [[fallthrough]];
@@ -135,6 +137,7 @@ VecDot4Fn active_dot4(const WeightTypeInfo& t) {
 
 VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
   switch (active_isa_level()) {
+    case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
       if (t.dotw4_vnni) return t.dotw4_vnni;
       [[fallthrough]];
@@ -158,6 +161,7 @@ QgemmTileFn active_gemm(const WeightTypeInfo& t, int64_t M) {
   QgemmTileFn tile = nullptr;
   int min_rows = 0;
   switch (active_isa_level()) {
+    case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
       if (t.gemm_vnni) {
         tile = t.gemm_vnni, min_rows = t.gemm_min_rows[2];
@@ -182,6 +186,7 @@ QgemmTileFn active_gemm(const WeightTypeInfo& t, int64_t M) {
 
 QuantizeRowFn active_quantize(const ActTypeInfo& t) {
   switch (active_isa_level()) {
+    case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
     case Isa::Avx512:
       if (t.quantize_row_avx512) return t.quantize_row_avx512;

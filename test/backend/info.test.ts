@@ -5,7 +5,7 @@ describe('backend selection', () => {
   it('loads the native addon and reports its ISA and thread count', () => {
     const info = backendInfo('native');
     expect(info.backend).toBe('native');
-    expect(['scalar', 'avx2', 'avx512', 'avx512vnni', 'neon']).toContain(info.isa);
+    expect(['scalar', 'avx2', 'avx512', 'avx512vnni', 'avx512bf16', 'neon']).toContain(info.isa);
     expect(info.threads).toBeGreaterThanOrEqual(1);
   });
 

@@ -22,15 +22,19 @@ export function randomF32(n: number, rand: () => number, scale = 1): Float32Arra
 }
 
 const ORDER: IsaName[] = ['scalar', 'avx2', 'avx512'];
-// Ranking includes the VNNI level (only the quantized dot products use it).
-const RANK: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni'];
+// Ranking includes the VNNI level (only the quantized dot products use it) and the BF16 level above
+// it (only the GEMM of bf16 weights: vdpbf16ps).
+const RANK: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni', 'avx512bf16'];
 
-/** Every x86 ISA path with whether this CPU can run it (and why not, when it cannot). */
-export function isaPaths(): { isa: IsaName; runnable: boolean; why: string }[] {
+/**
+ * Every x86 ISA path with whether this CPU can run it (and why not, when it cannot); `bf16` adds
+ * the AVX-512 BF16 level (for the float matmul tests).
+ */
+export function isaPaths(opts: { bf16?: boolean } = {}): { isa: IsaName; runnable: boolean; why: string }[] {
   const detected = backendInfo('native').detectedIsa as IsaName;
   const rank = RANK.indexOf(detected);
-  return ORDER.map((isa) => {
-    const runnable = ORDER.indexOf(isa) <= rank;
+  return (opts.bf16 ? [...ORDER, 'avx512bf16' as const] : ORDER).map((isa) => {
+    const runnable = RANK.indexOf(isa) <= rank;
     return { isa, runnable, why: runnable ? '' : ` — skipped: this CPU's best path is ${detected}` };
   });
 }

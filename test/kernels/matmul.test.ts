@@ -1,5 +1,6 @@
 /**
- * matmul family: the native kernels on every ISA path (scalar reference, AVX2, AVX-512) against the
+ * matmul family: the native kernels on every ISA path (scalar reference, AVX2, AVX-512, AVX-512 BF16:
+ * vdpbf16ps for bf16 weights' GEMM, where the CPU has it) against the
  * pure-JS baseline, on awkward sizes (1, 3, 17, 63, 65, 127, 1000 and sizes crossing every regime
  * and block: GEMV M = 1, dot-product kernel M ≤ 32, packed GEMM M ≥ 33 with KC = 512, MC = 48,
  * NC = 512 and the MR×NR tiles 6×16 / 6×32), the float weight dtypes (f32, f16, bf16; quantized
@@ -109,7 +110,7 @@ const DTYPES: DType[] = ['f32', 'f16', 'bf16'];
 const startThreads = native.info().threads;
 afterAll(() => native.setThreads(startThreads));
 
-for (const { isa, runnable, why } of isaPaths()) {
+for (const { isa, runnable, why } of isaPaths({ bf16: true })) {
   describe.skipIf(!runnable)(`native matmul on the ${isa} path${why}`, () => {
     for (const threads of [1, 2]) {
       for (const dtype of DTYPES) {

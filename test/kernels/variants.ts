@@ -99,8 +99,8 @@ export interface Variant {
  * `vnni` adds the AVX-512 VNNI level, which only the quantized dot products use.
  */
 export function variants(opts: { vnni?: boolean } = {}): Variant[] {
-  const levels: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni'];
-  const order = opts.vnni ? levels : levels.slice(0, 3);
+  const levels: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni', 'avx512bf16'];
+  const order = opts.vnni ? levels.slice(0, 4) : levels.slice(0, 3);
   const rank = (i: IsaName) => levels.indexOf(i);
   const out: Variant[] = [];
   for (const isa of order) {

@@ -10,7 +10,7 @@ describe.skipIf(!cap)(`ISA cap from the environment (TENSORLOOM_ISA=${cap ?? 'un
     const info = backendInfo('native');
     // The cap lowers the ceiling (order as in native/kernels/cpu.h); a CPU that lacks the capped
     // ISA keeps its own best path.
-    const order = ['scalar', 'neon', 'avx2', 'avx512', 'avx512vnni'];
+    const order = ['scalar', 'neon', 'avx2', 'avx512', 'avx512vnni', 'avx512bf16'];
     const detected = String(info.detectedIsa);
     const expected = order.indexOf(cap!) <= order.indexOf(detected) ? cap : detected;
     expect(info.isa).toBe(expected);

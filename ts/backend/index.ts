@@ -46,9 +46,9 @@ export function backendInfo(name?: BackendName): BackendInfo {
 }
 
 /**
- * Caps the SIMD path of the native kernels ('scalar' | 'avx2' | 'avx512' | 'avx512vnni' | 'neon'), as the
- * TENSORLOOM_ISA environment variable does at load. Returns the path now in use and whether the
- * CPU supports the requested one.
+ * Caps the SIMD path of the native kernels ('scalar' | 'avx2' | 'avx512' | 'avx512vnni' | 'avx512bf16' |
+ * 'neon'), as the TENSORLOOM_ISA environment variable does at load. Returns the path now in use and
+ * whether the CPU supports the requested one.
  */
 export function setIsa(isa: IsaName): { isa: IsaName; supported: boolean } {
   const { addon, error } = loadAddon();

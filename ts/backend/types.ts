@@ -171,8 +171,11 @@ export interface GatedDeltaShape {
 
 export type GeluApproximation = 'tanh' | 'erf';
 
-/** SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only. */
-export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512' | 'avx512vnni';
+/**
+ * SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only,
+ * 'avx512bf16' (above it) adds vdpbf16ps to the GEMM of bf16 weights only.
+ */
+export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512' | 'avx512vnni' | 'avx512bf16';
 
 export interface BackendInfo {
   backend: 'native' | 'js';
