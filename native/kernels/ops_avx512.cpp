@@ -14,11 +14,40 @@
 
 namespace tl::avx512 {
 
+// rms_scale_ggml of 8 rows at once: lane r of a double vector sums row r's squares in index order,
+// so each scale is rms_scale_ggml's to the bit, 8 dependency chains side by side instead of one
+// (serial, the sums were ~3 % of a 128-token prefill at 1 thread).
+static void rms_scales8_ggml(float* inv, const float* x, int64_t dim, float eps) {
+  __m512d s = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    __m128 a0 = _mm_loadu_ps(x + i), a1 = _mm_loadu_ps(x + dim + i), a2 = _mm_loadu_ps(x + 2 * dim + i),
+           a3 = _mm_loadu_ps(x + 3 * dim + i);
+    __m128 b0 = _mm_loadu_ps(x + 4 * dim + i), b1 = _mm_loadu_ps(x + 5 * dim + i), b2 = _mm_loadu_ps(x + 6 * dim + i),
+           b3 = _mm_loadu_ps(x + 7 * dim + i);
+    _MM_TRANSPOSE4_PS(a0, a1, a2, a3);  // a_t: element i + t of rows 0..3
+    _MM_TRANSPOSE4_PS(b0, b1, b2, b3);  // b_t: of rows 4..7
+    const __m256 v[4] = {_mm256_set_m128(b0, a0), _mm256_set_m128(b1, a1), _mm256_set_m128(b2, a2), _mm256_set_m128(b3, a3)};
+    for (int t = 0; t < 4; t++) s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_mul_ps(v[t], v[t])));
+  }
+  for (; i < dim; i++) {
+    alignas(32) float e[8];
+    for (int r = 0; r < 8; r++) e[r] = x[r * dim + i];
+    const __m256 v = _mm256_load_ps(e);
+    s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_mul_ps(v, v)));
+  }
+  alignas(64) double sum[8];
+  _mm512_store_pd(sum, s);
+  for (int r = 0; r < 8; r++) inv[r] = rms_scale_from_sum(sum[r], dim, eps);
+}
+
 void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps) {
+  float inv8[8];
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    const float inv = rms_scale_ggml(xr, dim, eps);
+    if (r % 8 == 0 && r + 8 <= rows) rms_scales8_ggml(inv8, xr, dim, eps);
+    const float inv = r / 8 * 8 + 8 <= rows ? inv8[r % 8] : rms_scale_ggml(xr, dim, eps);
     const __m512 iv = _mm512_set1_ps(inv);
     int64_t i = 0;
     for (; i + 16 <= dim; i += 16)

@@ -15,12 +15,16 @@ namespace tl {
 // each square rounded to f32, summed in order in a double, the mean rounded to f32, then
 // 1/sqrtf(mean + eps). Every variant uses it, so normalized rows equal llama.cpp's bit for bit
 // (an ulp in the final norm moves every logit; a float SIMD sum was up to ~8 ulps off the scale).
-// Serial by nature (~4 cycles per element): ~1 µs for a 4096-wide row, negligible beside a matmul.
+// Serial by nature (~4 cycles per element): ~1 µs for a 4096-wide row, negligible beside a matmul;
+// the SIMD variants run several rows' sums side by side (one row per double lane, each in order).
+static inline float rms_scale_from_sum(double sum_sq, int64_t n, float eps) {
+  const float mean = (float)(sum_sq / (double)n);
+  return 1.0f / std::sqrt(mean + eps);
+}
 static inline float rms_scale_ggml(const float* x, int64_t n, float eps) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += (double)(x[i] * x[i]);
-  const float mean = (float)(s / (double)n);
-  return 1.0f / std::sqrt(mean + eps);
+  return rms_scale_from_sum(s, n, eps);
 }
 
 #define TL_OPS_KERNEL_API                                                                                    \

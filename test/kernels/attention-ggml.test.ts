@@ -98,11 +98,12 @@ for (const variant of variants().filter((v) => v.isa === 'avx512')) {
   });
 }
 
-describe('RMSNorm equals llama.cpp\'s (f32 squares summed in a double, f32 mean, 1/sqrtf)', () => {
-  const rows = 3;
-  const dim = 256;
+// Rows in groups (the SIMD variants sum 4 or 8 rows side by side, one per double lane) and alone, a
+// dim with a tail, and magnitudes spread over 2^-24..2^12.
+describe.each([[3, 256], [19, 250]])('RMSNorm equals llama.cpp\'s (f32 squares summed in a double, f32 mean, 1/sqrtf): %i rows of %i', (rows, dim) => {
   const eps = f(2.5e-6);
-  const x = randomArray(rows * dim, 31, -3, 3);
+  const spread = randomArray(rows * dim, 33, -24, 12);
+  const x = randomArray(rows * dim, 31, -3, 3).map((v, i) => f(v * 2 ** Math.round(spread[i]!)));
   const w = randomArray(dim, 32, 0.5, 1.5);
   const want = new Float32Array(rows * dim);
   for (let r = 0; r < rows; r++) {
