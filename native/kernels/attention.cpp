@@ -181,32 +181,59 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
 #else
   const bool ggml_order = false;
 #endif
+  // Decode on the tiled kernels (one query token, one sequence: a tile per KV head): a thread takes
+  // all its KV heads through the keys block by block together, so it reads the cache in memory
+  // order (its heads' slices of a block of key rows, one after the other) instead of once per head
+  // down a stride of Hkv·D elements.
+  const bool interleave_heads = !ggml_order && T == 1 && n_qb == 1;
   parallel_for(items, grain, [&](int64_t ib, int64_t ie, int) {
-    Arena arena(tile_scratch_floats((int)D) + tile_out_floats((int)D) + (size_t)kMaxTileRows * (D + 4) + 64);
-    float* qpack = arena.take((size_t)kMaxTileRows * D);
-    int32_t* last = reinterpret_cast<int32_t*>(arena.take(kMaxTileRows));
-    AttnTile tile;
-    tile.m = arena.take(kMaxTileRows);
-    tile.l = arena.take(kMaxTileRows);
-    tile.o = arena.take(tile_out_floats((int)D));
-    tile.scratch = arena.take(tile_scratch_floats((int)D));
-    tile.q = qpack;
-    tile.last = last;
-    tile.D = (int)D;
-    tile.kv_stride = Hkv * D;
-    tile.f16 = p.kv_f16;
-    tile.softcap = p.softcap;
-    const float* bias_rows[kMaxTileRows];  // bias row of each tile row (position_bias only)
-    tile.bias = p.position_bias ? bias_rows : nullptr;
+    const int64_t ntiles = interleave_heads ? ie - ib : 1;
+    const size_t tile_floats = tile_scratch_floats((int)D) + tile_out_floats((int)D) + (size_t)kMaxTileRows * (D + 4) + 6 * 16;
+    Arena arena((size_t)ntiles * tile_floats + 64);
+    // A tile and the writable views of its query rows, key limits and bias rows.
+    struct Slot {
+      AttnTile tile;
+      float* qpack;
+      int32_t* last;
+      const float** bias_rows;
+    };
+    static thread_local std::vector<Slot> t_tiles;
+    static thread_local std::vector<const float*> t_bias_rows;  // bias row of each tile row (position_bias only)
+    if ((int64_t)t_tiles.size() < ntiles) t_tiles.resize((size_t)ntiles);
+    if ((int64_t)t_bias_rows.size() < ntiles * kMaxTileRows) t_bias_rows.resize((size_t)(ntiles * kMaxTileRows));
+    for (int64_t i = 0; i < ntiles; i++) {
+      Slot& slot = t_tiles[(size_t)i];
+      AttnTile& tile = slot.tile;
+      tile = AttnTile{};
+      slot.qpack = arena.take((size_t)kMaxTileRows * D);
+      slot.last = reinterpret_cast<int32_t*>(arena.take(kMaxTileRows));
+      slot.bias_rows = t_bias_rows.data() + i * kMaxTileRows;
+      tile.q = slot.qpack;
+      tile.last = slot.last;
+      tile.m = arena.take(kMaxTileRows);
+      tile.l = arena.take(kMaxTileRows);
+      tile.o = arena.take(tile_out_floats((int)D));
+      tile.scratch = arena.take(tile_scratch_floats((int)D));
+      tile.D = (int)D;
+      tile.kv_stride = Hkv * D;
+      tile.f16 = p.kv_f16;
+      tile.softcap = p.softcap;
+      tile.bias = p.position_bias ? slot.bias_rows : nullptr;
+    }
 
-    for (int64_t item = ib; item < ie; item++) {
+    // Packs the query rows of `item` into `tile` (rotated, pre-scaled) and points it at its KV head.
+    // Returns the last key any of its rows sees.
+    const auto prepare = [&](int64_t item, Slot& slot) -> int32_t {
       const int64_t head_slot = item / n_qb;
       const QBlock& qb = qblocks[(size_t)(item % n_qb)];
       const Seq& sq = seqs[(size_t)qb.seq];
       const int64_t hk = head_slot / n_gt, gt = head_slot % n_gt;
       const int64_t t0 = qb.t0, t1 = std::min(sq.q1, t0 + nt);
-      const int64_t g0 = gt * ng, g1 = std::min(G, g0 + ng), ngc = g1 - g0;
-
+      const int64_t g0 = gt * ng, g1 = std::min(G, g0 + ng);
+      AttnTile& tile = slot.tile;
+      float* qpack = slot.qpack;
+      int32_t* last = slot.last;
+      const float** bias_rows = slot.bias_rows;
       int R = 0;
       int32_t kmax = 0;
       for (int64_t t = t0; t < t1; t++) {
@@ -225,19 +252,51 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
       tile.R = R;
       tile.k = static_cast<const uint8_t*>(k) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
       tile.v = static_cast<const uint8_t*>(v) + (size_t)((sq.k0 * Hkv + hk) * D) * kv_elem;
+      return kmax;
+    };
+    // Writes the normalized rows of `item` from tile.o to out.
+    const auto store = [&](int64_t item, const AttnTile& tile) {
+      const int64_t head_slot = item / n_qb;
+      const QBlock& qb = qblocks[(size_t)(item % n_qb)];
+      const int64_t hk = head_slot / n_gt, gt = head_slot % n_gt;
+      const int64_t g0 = gt * ng, ngc = std::min(G, g0 + ng) - g0;
+      for (int r = 0; r < tile.R; r++) {
+        const int64_t t = qb.t0 + r / ngc, h = hk * G + g0 + r % ngc;
+        std::memcpy(out + (t * H + h) * D, tile.o + (size_t)r * D, D * sizeof(float));
+      }
+    };
 
+    if (interleave_heads) {
+      int32_t kmax = 0;
+      for (int64_t i = 0; i < ntiles; i++) {
+        kmax = std::max(kmax, prepare(ib + i, t_tiles[(size_t)i]));
+        kern.begin(&t_tiles[(size_t)i].tile);
+      }
+      for (int64_t j0 = 0; j0 <= kmax; j0 += kKeyBlock)
+        for (int64_t i = 0; i < ntiles; i++) kern.step(&t_tiles[(size_t)i].tile, j0, std::min<int64_t>(j0 + kKeyBlock, (int64_t)kmax + 1));
+      for (int64_t i = 0; i < ntiles; i++) {
+        kern.end(&t_tiles[(size_t)i].tile);
+        store(ib + i, t_tiles[(size_t)i].tile);
+      }
+      return;
+    }
+
+    AttnTile& tile = t_tiles[0].tile;
+    for (int64_t item = ib; item < ie; item++) {
+      const int32_t kmax = prepare(item, t_tiles[0]);
+      const int R = tile.R;
       if (ggml_order) {
 #if defined(TL_HAVE_X86_VARIANTS)
         static thread_local std::vector<float> scratch;
         const size_t need = attn_ggml_rows_scratch_floats(R, (int64_t)kmax + 1, (int)D);
         if (scratch.size() < need) scratch.resize(need);
         if (T == 1)  // decode: the rows of this tile share their keys (a KV head's query heads)
-          avx512::attn_ggml_rows_decode(tile.o, qpack, R, static_cast<const float*>(tile.k), static_cast<const float*>(tile.v),
+          avx512::attn_ggml_rows_decode(tile.o, tile.q, R, static_cast<const float*>(tile.k), static_cast<const float*>(tile.v),
                                         tile.kv_stride, (int)D, (int64_t)kmax + 1, p.scale, scratch.data());
         else
           for (int r = 0; r < R; r++)
-          avx512::attn_ggml_row(tile.o + (size_t)r * D, qpack + (size_t)r * D, static_cast<const float*>(tile.k),
-                                static_cast<const float*>(tile.v), tile.kv_stride, (int)D, (int64_t)last[r] + 1, p.scale, T >= 2,
+          avx512::attn_ggml_row(tile.o + (size_t)r * D, tile.q + (size_t)r * D, static_cast<const float*>(tile.k),
+                                static_cast<const float*>(tile.v), tile.kv_stride, (int)D, (int64_t)tile.last[r] + 1, p.scale, T >= 2,
                                 scratch.data());
 #endif
       } else {
@@ -245,11 +304,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
         for (int64_t j0 = 0; j0 <= kmax; j0 += kKeyBlock) kern.step(&tile, j0, std::min<int64_t>(j0 + kKeyBlock, (int64_t)kmax + 1));
         kern.end(&tile);
       }
-
-      for (int r = 0; r < R; r++) {
-        const int64_t t = t0 + r / ngc, h = hk * G + g0 + r % ngc;
-        std::memcpy(out + (t * H + h) * D, tile.o + (size_t)r * D, D * sizeof(float));
-      }
+      store(item, tile);
     }
   });
 }

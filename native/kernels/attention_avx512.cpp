@@ -131,10 +131,17 @@ static inline void dot4(float* s, const float* q, const void* k, int64_t stride,
     a2 = _mm512_fmadd_ps(qv, load16(k, o2 + d, f16, m), a2);
     a3 = _mm512_fmadd_ps(qv, load16(k, o3 + d, f16, m), a3);
   }
-  s[0] = hsum512(_mm512_add_ps(a0, b0));
-  s[1] = hsum512(_mm512_add_ps(a1, b1));
-  s[2] = hsum512(_mm512_add_ps(a2, b2));
-  s[3] = hsum512(_mm512_add_ps(a3, b3));
+  // the 4 horizontal sums together: pairs of lanes of the 4 keys interleaved and added (13 shuffles
+  // and adds against 4 separate reductions' ~32)
+  a0 = _mm512_add_ps(a0, b0), a1 = _mm512_add_ps(a1, b1), a2 = _mm512_add_ps(a2, b2), a3 = _mm512_add_ps(a3, b3);
+  const __m512 s01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  const __m512 s23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  const __m512 q4 = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(s01), _mm512_castps_pd(s23))),
+                                  _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(s01), _mm512_castps_pd(s23))));
+  // lanes 4c + 0..3 of q4: 128-bit chunk c's sums for keys 0..3
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(q4), _mm512_extractf32x8_ps(q4, 1));
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  _mm_storeu_ps(s, t);
 }
 
 static inline float dot1(const float* q, const void* k, int64_t off, int D, bool f16) {
@@ -236,7 +243,22 @@ static void step_direct(AttnTile* t, int64_t j0, int64_t j1) {
     for (; c + 64 <= D; c += 64) {
       __m512 o0 = _mm512_mul_ps(_mm512_loadu_ps(o + c), av), o1 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 16), av);
       __m512 o2 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 32), av), o3 = _mm512_mul_ps(_mm512_loadu_ps(o + c + 48), av);
-      for (j = 0; j < n; j++) {
+      // odd keys into their own 4 accumulators: 8 chains hide the fma latency (4 left it showing)
+      __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
+      for (j = 0; j + 2 <= n; j += 2) {
+        const __m512 p = _mm512_set1_ps(sc[j]), p1 = _mm512_set1_ps(sc[j + 1]);
+        const int64_t off = (base + j) * stride + c, off1 = off + stride;
+        o0 = _mm512_fmadd_ps(p, load16(v, off, f16), o0);
+        o1 = _mm512_fmadd_ps(p, load16(v, off + 16, f16), o1);
+        o2 = _mm512_fmadd_ps(p, load16(v, off + 32, f16), o2);
+        o3 = _mm512_fmadd_ps(p, load16(v, off + 48, f16), o3);
+        e0 = _mm512_fmadd_ps(p1, load16(v, off1, f16), e0);
+        e1 = _mm512_fmadd_ps(p1, load16(v, off1 + 16, f16), e1);
+        e2 = _mm512_fmadd_ps(p1, load16(v, off1 + 32, f16), e2);
+        e3 = _mm512_fmadd_ps(p1, load16(v, off1 + 48, f16), e3);
+      }
+      o0 = _mm512_add_ps(o0, e0), o1 = _mm512_add_ps(o1, e1), o2 = _mm512_add_ps(o2, e2), o3 = _mm512_add_ps(o3, e3);
+      for (; j < n; j++) {
         const __m512 p = _mm512_set1_ps(sc[j]);
         const int64_t off = (base + j) * stride + c;
         o0 = _mm512_fmadd_ps(p, load16(v, off, f16), o0);
