@@ -2,6 +2,7 @@
  * Greedy decode, two addon builds alternating in ONE process (median CPU ms per token):
  *   AB_A=a.node AB_B=b.node TENSORLOOM_ADDON=bench/ab/dual-addon.cjs \
  *     node bench/ab/decode-addon-ab.mjs MODEL.gguf [THREADS=1] [STEPS=64] [ROUNDS=7]
+ * AB_KV=f16: both models with an f16 KV cache (loadModel's kvCache; default f32).
  * The model is loaded twice, once while every addon call goes to A and once to B
  * (globalThis.__tlAbUseB), and each copy only ever runs with its own build selected, so no native
  * object crosses builds. Needs dist/ (npm run build:ts).
@@ -15,7 +16,7 @@ const { loadModel } = await import(new URL('../../dist/esm/index.js', import.met
 const builds = [];
 for (const b of ['A', 'B']) {
   globalThis.__tlAbUseB = b === 'B';
-  const m = await loadModel(path, { threads: Number(thr), backend: 'native', contextLength: 512, worker: false });
+  const m = await loadModel(path, { threads: Number(thr), backend: 'native', contextLength: 512, worker: false, ...(process.env.AB_KV ? { kvCache: process.env.AB_KV } : {}) });
   await m.generate([1, 2, 3, 4], { temperature: 0, maxTokens: 4, ignoreEos: true });
   builds.push({ b, m, cpu: [], tps: [], out: [] });
 }
