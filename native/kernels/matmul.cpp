@@ -387,6 +387,18 @@ static void matmul_t_float(float* out, const float* a, const void* w, int wt, in
       gemm_columns(*isa, a, &part, 1, M, K, round_wt);
     return;
   }
+#if defined(TL_HAVE_X86_VARIANTS)
+  if (isa && M > 1 && M <= kSkinnyMaxM && wt == ggml::BF16 && active_bf16_dot()) {
+    // a's rows as bf16 once, then vdpbf16ps against the weight rows as stored (no f32 expansion)
+    if (t_bf16_a.size() < (size_t)(M * K)) t_bf16_a.resize((size_t)(M * K));
+    f32_to_bf16_array(t_bf16_a.data(), a, M * K);
+    const uint16_t* a16 = t_bf16_a.data();
+    parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) {
+      avx512::skinny_t_bf16(out, N, a16, M, static_cast<const uint16_t*>(w), K, b, e);
+    });
+    return;
+  }
+#endif
   if (round_wt) {
     const size_t n = (size_t)(M * K);
     if (t_rounded_a.size() < n) t_rounded_a.resize(n);

@@ -606,5 +606,44 @@ __attribute__((target("avx512bf16"))) void micro_edge_bf16(int64_t kc, const flo
   }
 }
 
+// Skinny M: a 4×3 tile of dot products of bf16 rows (a's rows rounded to bf16, the weight rows as
+// stored), 32 k per vdpbf16ps, the tail of K masked in (zeros add nothing).
+TL_BF16_INLINE void dot_tile_bf16(float* out, int64_t ldo, const uint16_t* a, const uint16_t* const* wr, int64_t K,
+                                  int RM, int RN) {
+  __m512 acc[4][3];
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) acc[m][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; k += 32) {
+    const __mmask32 mask = K - k >= 32 ? ~(__mmask32)0 : (__mmask32)((1u << (K - k)) - 1);
+    __m512bh wv[3];
+    for (int j = 0; j < RN; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(mask, wr[j] + k);
+    for (int m = 0; m < RM; m++) {
+      const __m512bh av = (__m512bh)_mm512_maskz_loadu_epi16(mask, a + m * K + k);
+      for (int j = 0; j < RN; j++) acc[m][j] = _mm512_dpbf16_ps(acc[m][j], av, wv[j]);
+    }
+  }
+  for (int m = 0; m < RM; m++)
+    for (int j = 0; j < RN; j++) out[m * ldo + j] = _mm512_reduce_add_ps(acc[m][j]);
+}
+
+__attribute__((target("avx512bf16"))) void skinny_t_bf16(float* out, int64_t ldo, const uint16_t* a, int64_t M,
+                                                          const uint16_t* w, int64_t K, int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; n += 3) {
+    const int rn = (int)(n1 - n < 3 ? n1 - n : 3);
+    const uint16_t* wr[3] = {w + n * K, w + (n + 1) * K, w + (n + 2) * K};
+    for (int64_t m = 0; m < M; m += 4) {
+      const int rm = (int)(M - m < 4 ? M - m : 4);
+#define TL_CASE(rm_, rn_) \
+  case rm_ * 4 + rn_: dot_tile_bf16(out + m * ldo + n, ldo, a + m * K, wr, K, rm_, rn_); break;
+      switch (rm * 4 + rn) {  // one specialized copy per (RM, RN)
+        TL_CASE(4, 3) TL_CASE(4, 2) TL_CASE(4, 1) TL_CASE(3, 3) TL_CASE(3, 2) TL_CASE(3, 1)
+        TL_CASE(2, 3) TL_CASE(2, 2) TL_CASE(2, 1) TL_CASE(1, 3) TL_CASE(1, 2) TL_CASE(1, 1)
+        default: break;
+      }
+#undef TL_CASE
+    }
+  }
+}
+
 #undef TL_BF16_INLINE
 }  // namespace tl::avx512

@@ -49,4 +49,7 @@ TL_MATMUL_ISA_DECLS(avx512, 6, 32)  // matmul_avx512.cpp: 6×32 tile, 16-lane ve
 namespace tl::avx512 {
 void micro_bf16(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate);
 void micro_edge_bf16(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int accumulate, int rows);
+// Skinny M (as skinny_t) on bf16 rows: a [M, K] already rounded to bf16, w [N, K] bf16 weights.
+void skinny_t_bf16(float* out, int64_t ldo, const uint16_t* a, int64_t M, const uint16_t* w, int64_t K, int64_t n0,
+                   int64_t n1);
 }  // namespace tl::avx512
