@@ -28,10 +28,10 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 static Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "isa must be a string: scalar | avx2 | avx512 | avx512vnni | neon");
+  if (info.Length() < 1 || !info[0].IsString()) throw_type(env, "isa must be a string: scalar | avx2 | avx512 | avx512vnni | avx512bf16 | neon");
   std::string name = info[0].As<Napi::String>();
   Isa isa;
-  if (!parse_isa(name.c_str(), &isa)) throw_range(env, "isa must be one of scalar | avx2 | avx512 | avx512vnni | neon, got '" + name + "'");
+  if (!parse_isa(name.c_str(), &isa)) throw_range(env, "isa must be one of scalar | avx2 | avx512 | avx512vnni | avx512bf16 | neon, got '" + name + "'");
   bool supported = set_isa_cap(isa);
   Napi::Object o = Napi::Object::New(env);
   o.Set("isa", isa_name(active_isa_level()));

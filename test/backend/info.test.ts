@@ -18,7 +18,7 @@ describe('backend selection', () => {
   });
 
   it('rejects an unknown ISA or backend name with a clear error', () => {
-    expect(() => setIsa('sse9' as 'scalar')).toThrow(/isa must be one of/);
+    expect(() => setIsa('sse9' as 'scalar')).toThrow(/isa must be one of scalar \| avx2 \| avx512 \| avx512vnni \| avx512bf16 \| neon, got 'sse9'/);
     expect(() => getBackend('gpu' as 'js')).toThrow(RangeError);
   });
 
