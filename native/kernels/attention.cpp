@@ -188,6 +188,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
   const bool interleave_heads = !ggml_order && T == 1 && n_qb == 1;
   parallel_for(items, grain, [&](int64_t ib, int64_t ie, int) {
     const int64_t ntiles = interleave_heads ? ie - ib : 1;
+    // per tile: its scratch, output, queries, key limits, m and l, each rounded up to 16 floats by Arena::take
     const size_t tile_floats = tile_scratch_floats((int)D) + tile_out_floats((int)D) + (size_t)kMaxTileRows * (D + 4) + 6 * 16;
     Arena arena((size_t)ntiles * tile_floats + 64);
     // A tile and the writable views of its query rows, key limits and bias rows.

@@ -630,7 +630,8 @@ __attribute__((target("avx512bf16"))) void skinny_t_bf16(float* out, int64_t ldo
                                                           const uint16_t* w, int64_t K, int64_t n0, int64_t n1) {
   for (int64_t n = n0; n < n1; n += 3) {
     const int rn = (int)(n1 - n < 3 ? n1 - n : 3);
-    const uint16_t* wr[3] = {w + n * K, w + (n + 1) * K, w + (n + 2) * K};
+    const uint16_t* wr[3] = {};
+    for (int j = 0; j < rn; j++) wr[j] = w + (n + j) * K;
     for (int64_t m = 0; m < M; m += 4) {
       const int rm = (int)(M - m < 4 ? M - m : 4);
 #define TL_CASE(rm_, rn_) \

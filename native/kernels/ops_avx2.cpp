@@ -32,17 +32,22 @@ static void rms_scales4_ggml(float* inv, const float* x, int64_t dim, float eps)
 }
 
 void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps) {
-  float inv4[4];
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * dim;
-    float* yr = out + r * dim;
-    if (r % 4 == 0 && r + 4 <= rows) rms_scales4_ggml(inv4, xr, dim, eps);
-    const float inv = r / 4 * 4 + 4 <= rows ? inv4[r % 4] : rms_scale_ggml(xr, dim, eps);
-    const __m256 iv = _mm256_set1_ps(inv);
-    int64_t i = 0;
-    for (; i + 8 <= dim; i += 8)
-      _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), iv), _mm256_loadu_ps(w + i)));
-    for (; i < dim; i++) yr[i] = xr[i] * inv * w[i];
+  for (int64_t r0 = 0; r0 < rows; r0 += 4) {  // 4 rows' scales side by side, a last partial group one by one
+    const int64_t n = rows - r0 < 4 ? rows - r0 : 4;
+    float inv[4];
+    if (n == 4)
+      rms_scales4_ggml(inv, x + r0 * dim, dim, eps);
+    else
+      for (int64_t r = 0; r < n; r++) inv[r] = rms_scale_ggml(x + (r0 + r) * dim, dim, eps);
+    for (int64_t r = 0; r < n; r++) {
+      const float* xr = x + (r0 + r) * dim;
+      float* yr = out + (r0 + r) * dim;
+      const __m256 iv = _mm256_set1_ps(inv[r]);
+      int64_t i = 0;
+      for (; i + 8 <= dim; i += 8)
+        _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), iv), _mm256_loadu_ps(w + i)));
+      for (; i < dim; i++) yr[i] = xr[i] * inv[r] * w[i];
+    }
   }
 }
 

@@ -42,17 +42,22 @@ static void rms_scales8_ggml(float* inv, const float* x, int64_t dim, float eps)
 }
 
 void rmsnorm_rows(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps) {
-  float inv8[8];
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * dim;
-    float* yr = out + r * dim;
-    if (r % 8 == 0 && r + 8 <= rows) rms_scales8_ggml(inv8, xr, dim, eps);
-    const float inv = r / 8 * 8 + 8 <= rows ? inv8[r % 8] : rms_scale_ggml(xr, dim, eps);
-    const __m512 iv = _mm512_set1_ps(inv);
-    int64_t i = 0;
-    for (; i + 16 <= dim; i += 16)
-      _mm512_storeu_ps(yr + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(xr + i), iv), _mm512_loadu_ps(w + i)));
-    for (; i < dim; i++) yr[i] = xr[i] * inv * w[i];
+  for (int64_t r0 = 0; r0 < rows; r0 += 8) {  // 8 rows' scales side by side, a last partial group one by one
+    const int64_t n = rows - r0 < 8 ? rows - r0 : 8;
+    float inv[8];
+    if (n == 8)
+      rms_scales8_ggml(inv, x + r0 * dim, dim, eps);
+    else
+      for (int64_t r = 0; r < n; r++) inv[r] = rms_scale_ggml(x + (r0 + r) * dim, dim, eps);
+    for (int64_t r = 0; r < n; r++) {
+      const float* xr = x + (r0 + r) * dim;
+      float* yr = out + (r0 + r) * dim;
+      const __m512 iv = _mm512_set1_ps(inv[r]);
+      int64_t i = 0;
+      for (; i + 16 <= dim; i += 16)
+        _mm512_storeu_ps(yr + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(xr + i), iv), _mm512_loadu_ps(w + i)));
+      for (; i < dim; i++) yr[i] = xr[i] * inv[r] * w[i];
+    }
   }
 }
 
