@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts op-profile --model=FILE.gguf [--threads=1] [--prompt=128] [--decode=32] [--reps=2]
+ * npx tsx bench/run.ts op-profile --model=FILE.gguf [--threads=1] [--prompt=128] [--decode=32] [--reps=2] [--kv-cache=f16]
  *
  * Where one forward pass of a decoder spends its time, by backend op: each call of the native
  * backend is timed (they are synchronous), matmuls keyed by weight type, shape [rows × cols] and M
@@ -10,6 +10,7 @@
  * time much less so (it still grows with cache and memory contention). Without --model: the
  * Qwen3.5-0.8B-shaped q8_0 and q4_k_m files that the e2e bench writes to the temp dir, when there.
  * Ops below 0.1 % of a phase are left out of the table. Medians of `reps` passes per op key.
+ * --kv-cache=f16 keeps the KV cache in f16 (as e2e --kv-cache=f16 and llama.cpp); the default is f32.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,8 +54,8 @@ function randomIds(n: number, vocab: number, seed: number): Int32Array {
   });
 }
 
-async function profile(path: string, threads: number, prompt: number, decode: number, reps: number): Promise<{ rows: Row[]; summary: Row[] }> {
-  const loaded = await loadLocalDecoder(path, { threads, backend: 'native', contextLength: prompt + decode + 8 });
+async function profile(path: string, threads: number, prompt: number, decode: number, reps: number, kvCache: 'f32' | 'f16'): Promise<{ rows: Row[]; summary: Row[] }> {
+  const loaded = await loadLocalDecoder(path, { threads, backend: 'native', contextLength: prompt + decode + 8, kvCache });
   const model = loaded.engine.model;
   const state = { phase: null as Phase | null, stats: { prefill: new Map<string, number>(), decode: new Map<string, number>() } };
   instrument(model.backend, state);
@@ -111,6 +112,8 @@ export async function run(flags: string[]): Promise<void> {
   const prompt = Number(opt('prompt', '128'));
   const decode = Number(opt('decode', '32'));
   const reps = Number(opt('reps', '2'));
+  const kvCache = opt('kv-cache', 'f32');
+  if (kvCache !== 'f32' && kvCache !== 'f16') throw new Error(`op-profile: --kv-cache=${kvCache}: expected f16 or f32`);
   const given = opt('model', '');
   const dir = join(tmpdir(), 'tensorloom-bench');
   const models = given ? [given] : ['q8_0', 'q4_k_m'].map((t) => join(dir, `qwen35-0.8b-${t}.gguf`)).filter(existsSync);
@@ -121,11 +124,11 @@ export async function run(flags: string[]): Promise<void> {
   const rows: Row[] = [];
   const summary: Row[] = [];
   for (const m of models) {
-    const r = await profile(m, threads, prompt, decode, reps);
+    const r = await profile(m, threads, prompt, decode, reps, kvCache);
     rows.push(...r.rows);
     summary.push(...r.summary);
   }
-  printTable(`op-profile: ${threads} thread(s), ${prompt}-token prompt, ${decode} decode steps (medians of ${reps})`, summary);
+  printTable(`op-profile: ${threads} thread(s), ${prompt}-token prompt, ${decode} decode steps, ${kvCache} KV cache (medians of ${reps})`, summary);
   printTable('time by backend op (matmuls by weight type, shape, M)', rows);
-  writeResults('op-profile', { threads, prompt, decode, reps, summary, rows });
+  writeResults('op-profile', { threads, prompt, decode, reps, kvCache, summary, rows });
 }
