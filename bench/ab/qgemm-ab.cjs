@@ -10,18 +10,8 @@ const [pa, pb, typeArg = '23', mArg = '128', thrArg = '1', roundsArg = '9'] = pr
 const A = require(require('node:path').resolve(pa));
 const B = require(require('node:path').resolve(pb));
 const type = Number(typeArg), M = Number(mArg);
-// block (values, bytes, offsets of f16 scales) per GGML id, as gemv-ab.cjs
-const blocks = { 10: [256, 84, [80, 82]], 11: [256, 110, [108]], 12: [256, 144, [0, 2]], 13: [256, 176, [0, 2]], 14: [256, 210, [208]], 23: [256, 136, [0]], 2: [32, 18, [0]], 3: [32, 20, [0, 2]], 6: [32, 22, [0]], 7: [32, 24, [0, 2]], 8: [32, 34, [0]], 20: [32, 18, [0]] };
-const [bv, bb, scaleOffs] = blocks[type];
 for (const m of [A, B]) m.setThreads(Number(thrArg));
-let seed = 1;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-function weights(N, K) {
-  const w = new Uint8Array((N * K) / bv * bb);
-  for (let i = 0; i < w.length; i++) w[i] = rnd();
-  for (let b = 0; b < w.length; b += bb) for (const o of scaleOffs) (w[b + o] = 0x00), (w[b + o + 1] = 0x2c);
-  return w;
-}
+const weights = require('./quant-weights.cjs').quantWeights(type);
 const shapes = {
   '110m': [[768, 768], [768, 768], [768, 768], [768, 768], [2048, 768], [2048, 768], [768, 2048]],
   '1b': [[2048, 2048], [512, 2048], [512, 2048], [2048, 2048], [8192, 2048], [8192, 2048], [2048, 8192]],
