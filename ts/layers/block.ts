@@ -35,20 +35,45 @@ export class Block {
     readonly tail: BlockTail | null = null,
   ) {}
 
-  /** x[M, dim] (the residual stream of the step's rows, modified in place). */
-  forward(x: Float32Array, step: Step, layer: number, ws: Workspace): void {
-    const T = step.M;
+  /**
+   * x[M, dim] (the residual stream of the step's rows, modified in place). With `keep` (ascending
+   * row indices: the last block, see Step.outputRows) only those rows go on through the MLP, moved
+   * to the front of x; returns the rows x holds afterwards.
+   */
+  forward(x: Float32Array, step: Step, layer: number, ws: Workspace, keep: Int32Array | null = null): number {
+    let T = step.M;
     const dim = this.attnNorm.dim;
-    const h = ws.rows('block.norm', T, dim);
-    const y = ws.rows('block.out', T, dim);
+    let h = ws.rows('block.norm', T, dim);
+    let y = ws.rows('block.out', T, dim);
     this.attnNorm.forward(h, x, T);
     this.attention.forward(y, h, step, layer, ws);
     if (this.postAttnNorm) this.postAttnNorm.forward(y, y, T);
     this.backend.add(x, x, y);
+    // A tail reads per-row inputs by row index: with one, every row goes through and is cut at the end.
+    if (keep && !this.tail) {
+      T = keepRows(x, keep, dim);
+      if (T === 0) return 0;
+      x = x.subarray(0, T * dim);
+      h = ws.rows('block.norm', T, dim);
+      y = ws.rows('block.out', T, dim);
+    }
     this.mlpNorm.forward(h, x, T);
     this.mlp.forward(y, h, T, ws);
     if (this.postMlpNorm) this.postMlpNorm.forward(y, y, T);
     this.backend.add(x, x, y);
-    if (this.tail) this.tail.forward(x, T, layer, ws);
+    if (this.tail) {
+      this.tail.forward(x, T, layer, ws);
+      if (keep) T = keepRows(x, keep, dim);
+    }
+    return T;
   }
+}
+
+/** Moves rows `keep` (ascending) of x[·, dim] to its front, in order; returns their count. */
+function keepRows(x: Float32Array, keep: Int32Array, dim: number): number {
+  for (let i = 0; i < keep.length; i++) {
+    const r = keep[i]!;
+    if (r !== i) x.copyWithin(i * dim, r * dim, (r + 1) * dim); // r ≥ i: no row is overwritten before it moves
+  }
+  return keep.length;
 }

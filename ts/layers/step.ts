@@ -25,6 +25,12 @@ export interface Step {
   /** Absolute position of each of the M rows. */
   positions: Int32Array;
   sequences: StepSequence[];
+  /**
+   * The rows whose final residual the caller reads (ascending, each < N), or absent for all M rows.
+   * The last block then runs its MLP on those rows only, and runStep returns just them, packed:
+   * [outputRows.length, dim] (llama.cpp skips the same work: a prompt needs only its last row's logits).
+   */
+  outputRows?: Int32Array | null;
 }
 
 /** A step of one sequence: T rows at positions [pos, pos + T) (tokens left zero unless given). */

@@ -295,21 +295,30 @@ export class Transformer {
     const maxBatch = this.workspace.maxRows;
     for (let start = 0; start < T; start += maxBatch) {
       const n = Math.min(maxBatch, T - start);
-      const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start, cache);
+      const last = start + n === T;
+      // Without allLogits only the prompt's last row is read: the last block's MLP skips the others.
+      let outputRows: Int32Array | null = null;
+      if (!allLogits && n > 1) outputRows = last ? this.lastRowOf(n) : Transformer.noRows;
+      const x = this.runChunk(n === T ? tokens : tokens.subarray(start, start + n), pos + start, cache, outputRows);
       if (allLogits) this.logitsOf(allLogits.subarray(start * V, (start + n) * V), x, n, this.workspace);
-      if (start + n === T) {
+      if (last) {
         if (allLogits) this.logits.set(allLogits.subarray((T - 1) * V));
-        else {
-          const dim = this.config.dim;
-          this.logitsOf(this.logits, n === 1 ? x : x.subarray((n - 1) * dim, n * dim), 1, this.workspace);
-        }
+        else this.logitsOf(this.logits, x, 1, this.workspace);
       }
     }
     return this.logits;
   }
 
+  private static readonly noRows = new Int32Array(0);
+  private readonly lastRow = new Int32Array(1);
+  /** [n - 1]: the last row of an n-row chunk, as Step.outputRows. */
+  private lastRowOf(n: number): Int32Array {
+    this.lastRow[0] = n - 1;
+    return this.lastRow;
+  }
+
   /** Runs one chunk of a single sequence through runStep (reusing one Step object). */
-  private runChunk(tokens: Int32Array, pos: number, cache: KVCache): Float32Array {
+  private runChunk(tokens: Int32Array, pos: number, cache: KVCache, outputRows: Int32Array | null = null): Float32Array {
     const n = tokens.length;
     const st = this.step;
     let positions = this.positionViews.get(n);
@@ -319,6 +328,7 @@ export class Transformer {
     st.N = n;
     st.tokens = tokens;
     st.positions = positions;
+    st.outputRows = outputRows;
     const seq = st.sequences[0]!;
     seq.T = n;
     seq.pos = pos;
@@ -330,7 +340,8 @@ export class Transformer {
    * The forward pass: embeds the step's M rows (token + learned position), runs every block
    * (token-parallel ops over all rows, attention per sequence against its cache), marks the new
    * positions valid in each sequence's cache, and returns the residual stream [M, dim] (a view of
-   * `ws`). Callers take the rows they want logits for through `logitsOf`.
+   * `ws`), or only the rows `step.outputRows` names, packed. Callers take the rows they want logits
+   * for through `logitsOf`.
    */
   runStep(step: Step, ws: Workspace): Float32Array {
     if (this.disposed) throw new Error('tensorloom: this model has been disposed');
@@ -348,7 +359,11 @@ export class Transformer {
       this.positionEmbedding.forward(p, step.positions.subarray(0, M));
       this.backend.add(x, x, p);
     }
-    for (let l = 0; l < this.blocks.length; l++) this.blocks[l]!.forward(x, step, l, ws);
+    const keep = step.outputRows ?? null;
+    if (keep) checkOutputRows(keep, M);
+    const L = this.blocks.length;
+    let rows = M;
+    for (let l = 0; l < L; l++) rows = this.blocks[l]!.forward(x, step, l, ws, l === L - 1 ? keep : null);
     for (const s of step.sequences) {
       s.cache.length = s.pos + s.T;
       s.cache.writtenEnd = s.pos === 0 ? s.T : Math.max(s.cache.writtenEnd, s.pos + s.T);
@@ -357,7 +372,8 @@ export class Transformer {
         rec.length = s.pos + s.T;
       }
     }
-    return x;
+    if (rows === M) return x;
+    return rows === 0 ? x.subarray(0, 0) : ws.rows('residual', rows, this.config.dim);
   }
 
   /** logits `[W, vocab]` of the W residual rows `h` (`[W, dim]`): final norm + LM head. */
@@ -386,6 +402,15 @@ export class Transformer {
  */
 function named(what: string, w: { name?: string }, part: 'weight' | 'bias'): string {
   return w.name ? `${what.replace(/ \([a-z_]+\)$/, '')} (${w.name}.${part})` : what;
+}
+
+function checkOutputRows(rows: Int32Array, M: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!(r >= 0 && r < M) || (i > 0 && r <= rows[i - 1]!)) {
+      throw new RangeError(`tensorloom: step.outputRows must be ascending rows in [0, ${M}), got ${r} at index ${i}`);
+    }
+  }
 }
 
 function checkMatrix(what: string, w: Weights, rows: number, cols: number): void {

@@ -3,8 +3,8 @@
  * KV-cache slot. It builds a multi-sequence `Step` (ts/layers/step.ts) and runs it through the
  * model's one forward pass (`Transformer.runStep`): the projections, norms and MLP run once over
  * all rows (one matmul with M = all tokens of the step), the cache write and attention per
- * sequence against its slot. Then the LM head runs over the last row of each sequence that wants
- * logits.
+ * sequence against its slot. The last block's MLP and the LM head run only over the last row of
+ * each sequence that wants logits (Step.outputRows).
  *
  * A sequence's result does not depend on what else is in the batch — provided the backend's
  * matmul computes a row the same way for any M. The native kernels do for every M ≥ 2, but M = 1
@@ -40,6 +40,8 @@ export class BatchedForward {
   private readonly step: Step;
   private readonly logits: Float32Array;
   private readonly pad: boolean;
+  /** Step.outputRows of each step. */
+  private readonly keep: Int32Array;
 
   constructor(
     readonly model: Transformer,
@@ -60,6 +62,7 @@ export class BatchedForward {
     const rows = Math.max(o.maxTokensPerStep, 2);
     this.ws = new Workspace(rows);
     this.step = { M: 0, N: 0, tokens: new Int32Array(rows), positions: new Int32Array(rows), sequences: [] };
+    this.keep = new Int32Array(rows);
     this.logits = new Float32Array(Math.max(o.slots, 2) * c.vocabSize);
   }
 
@@ -74,7 +77,6 @@ export class BatchedForward {
    */
   forward(rows: readonly BatchRow[]): Float32Array {
     const m = this.model;
-    const dim = m.config.dim;
     const V = m.config.vocabSize;
     const st = this.step;
     const sequences: StepSequence[] = [];
@@ -102,21 +104,31 @@ export class BatchedForward {
     st.M = M;
     st.N = N;
     st.sequences = sequences;
-    const x = m.runStep(st, this.ws);
-    if (want === 0) return this.logits.subarray(0, 0);
-
-    // LM head over the last token of each row that wants logits: one matmul with M = want (≥ 2 when padding).
-    const W = this.pad && want === 1 ? 2 : want;
-    const last = this.ws.rows('head.in', W, dim);
+    // Only the last row of each sequence that wants logits is read: the last block's MLP and the LM
+    // head run over those W rows. Padding keeps a second row beside a lone one (both matmuls M ≥ 2);
+    // `first` is where the wanted rows start among the kept ones.
+    const keep = this.keep;
     let w = 0;
     sequences.forEach((s, i) => {
-      const end = s.offset + s.T;
-      if (rows[i]!.wantLogits) last.set(x.subarray((end - 1) * dim, end * dim), (w++) * dim);
+      if (rows[i]!.wantLogits) keep[w++] = s.offset + s.T - 1;
     });
-    if (W > want) last.copyWithin(dim, 0, dim);
-    const out = this.logits.subarray(0, W * V);
-    m.logitsOf(out, last, W, this.ws);
-    return out.subarray(0, want * V);
+    let first = 0;
+    if (this.pad && want === 1) {
+      const r = keep[0]!;
+      if (r === 0) keep[1] = 1; // row 1 exists: N ≥ 2, or M = 2 with the padding copy
+      else {
+        keep[0] = r - 1;
+        keep[1] = r;
+        first = 1;
+      }
+      w = 2;
+    }
+    st.outputRows = keep.subarray(0, w);
+    const x = m.runStep(st, this.ws);
+    if (want === 0) return this.logits.subarray(0, 0);
+    const out = this.logits.subarray(0, w * V);
+    m.logitsOf(out, x, w, this.ws);
+    return out.subarray(first * V, (first + want) * V);
   }
 
   /** Slot `to` gets slot `from`'s first `positions` positions (n choices of one prompt: its prefill is shared). */
