@@ -79,25 +79,6 @@ void rotate_new_keys(void* k, const AttentionParams& p, const std::vector<Seq>& 
   });
 }
 
-// The cos/sin table of the call's positions. Every layer of a model asks for the same one in a
-// forward step, so the last table is kept (per calling thread) and reused when theta, dims and
-// the positions match: prefill at T = 1024 saves ~32k sincos per layer.
-const float* cached_rope_table(const AttentionParams& p, int64_t pos0, int64_t n) {
-  struct Key {
-    double theta = 0;
-    int dims = 0;
-    int64_t pos0 = -1, npos = 0;
-  };
-  static thread_local std::vector<float> table;
-  static thread_local Key key;
-  if (key.theta != p.rope.theta || key.dims != p.rope.dims || key.pos0 != pos0 || key.npos != n) {
-    table.resize((size_t)n * p.rope.dims);
-    rope_table(table.data(), pos0, n, p.rope);
-    key = Key{p.rope.theta, p.rope.dims, pos0, n};
-  }
-  return table.data();
-}
-
 // 64-byte aligned float buffers carved from one per-thread allocation that is kept between
 // calls (decode calls attention once per layer per token: no allocation, no zeroing per call).
 struct Arena {
@@ -137,7 +118,7 @@ void attention(float* out, const float* q, void* k, const void* v, const Attenti
       npos = 0;
       for (const Seq& sq : seqs) npos = std::max(npos, sq.q1 - sq.q0);
     }
-    table = cached_rope_table(p, table_pos0, npos);
+    table = rope_table_cached(table_pos0, npos, p.rope);
     rotate_new_keys(k, p, seqs, table, table_pos0);
   }
 

@@ -45,15 +45,30 @@ void rope_table(float* table, int64_t pos0, int64_t npos, const RopeParams& rope
   });
 }
 
+const float* rope_table_cached(int64_t pos0, int64_t npos, const RopeParams& rope) {
+  struct Key {
+    double theta = 0;
+    int dims = 0;
+    int64_t pos0 = -1, npos = 0;
+  };
+  static thread_local std::vector<float> table;
+  static thread_local Key key;
+  if (key.theta != rope.theta || key.dims != rope.dims || key.pos0 != pos0 || key.npos != npos) {
+    table.resize((size_t)npos * rope.dims);
+    rope_table(table.data(), pos0, npos, rope);
+    key = Key{rope.theta, rope.dims, pos0, npos};
+  }
+  return table.data();
+}
+
 void rope(float* x, int64_t T, int64_t n_heads, int64_t D, int64_t pos0, const RopeParams& r) {
   if (T <= 0 || n_heads <= 0) return;
-  std::vector<float> table((size_t)T * r.dims);
-  rope_table(table.data(), pos0, T, r);
+  const float* table = rope_table_cached(pos0, T, r);
   const RotateRow rotate = pick_rotate_row();
   parallel_for(T * n_heads, 256, [&](int64_t b, int64_t e, int) {
     for (int64_t row = b; row < e; row++) {
       int64_t t = row / n_heads;
-      rotate(x + row * D, table.data() + t * r.dims, r.dims, r.layout);
+      rotate(x + row * D, table + t * r.dims, r.dims, r.layout);
     }
   });
 }

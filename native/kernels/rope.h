@@ -31,6 +31,11 @@ struct RopeParams {
 // `table` holds npos * dims floats. Runs on the thread pool when large.
 void rope_table(float* table, int64_t pos0, int64_t npos, const RopeParams& rope);
 
+// The same table, kept per calling thread and reused while theta, dims and the positions match:
+// every rope and attention call of a forward step asks for the same one (2 per layer), and its
+// sincos cost ~20 ns a pair. Valid until the calling thread's next call with other positions.
+const float* rope_table_cached(int64_t pos0, int64_t npos, const RopeParams& rope);
+
 // Rotates one head row x[0..D) in place with the cos/sin of one position (a row of rope_table).
 // Every ISA variant gives the same bits (the fma is exact by definition).
 void rope_rotate_row(float* x, const float* cs, int dims, RopeLayout layout);

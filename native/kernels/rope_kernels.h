@@ -10,16 +10,25 @@ namespace tl {
 
 // ggml's rotate_pairs as its FMA builds compute it: x0' = fma(x0, c, -(x1*s)), x1' = fma(x0, s, x1*c).
 // `static` keeps each ISA's copy local to its object (see scripts/check-isa.mjs).
+// One loop per layout, so each has constant strides and the compiler vectorizes it (one loop with
+// the strides in variables stayed scalar: ~0.6 ns a pair).
 static inline void rope_rotate_row_body(float* x, const float* cs, int dims, RopeLayout layout) {
   const int half = dims / 2;
-  const int stride = layout == RopeLayout::Interleaved ? 2 : 1;  // x0 = x[stride*i], x1 = x[stride*i + step]
-  const int step = layout == RopeLayout::Interleaved ? 1 : half;
-  for (int i = 0; i < half; i++) {
-    const float c = cs[2 * i], s = cs[2 * i + 1];
-    float* p = x + stride * i;
-    const float x0 = p[0], x1 = p[step];
-    p[0] = std::fma(x0, c, -(x1 * s));
-    p[step] = std::fma(x0, s, x1 * c);
+  if (layout == RopeLayout::Interleaved) {
+    for (int i = 0; i < half; i++) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float x0 = x[2 * i], x1 = x[2 * i + 1];
+      x[2 * i] = std::fma(x0, c, -(x1 * s));
+      x[2 * i + 1] = std::fma(x0, s, x1 * c);
+    }
+  } else {
+    float* x1p = x + half;
+    for (int i = 0; i < half; i++) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float x0 = x[i], x1 = x1p[i];
+      x[i] = std::fma(x0, c, -(x1 * s));
+      x1p[i] = std::fma(x0, s, x1 * c);
+    }
   }
 }
 
