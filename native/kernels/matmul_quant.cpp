@@ -24,6 +24,8 @@
 
 namespace tl {
 
+std::atomic<uint64_t> g_qgemm_act_generation{0};
+
 namespace {
 
 constexpr int64_t kRowsPerTile = 16;      // weight rows per work item when M > 1
@@ -98,6 +100,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
     blocks += (p[i].N + rpb - 1) / rpb;
   }
 
+  g_qgemm_act_generation.fetch_add(1, std::memory_order_relaxed);  // new activations (qgemm.h)
   // 2. all projections' blocks of weight rows as one flat list of work items
   const int64_t macs_per_block = rows_per_block * M * K;
   const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_block));

@@ -8,11 +8,17 @@
 // the fma across blocks in sequence, K-quant mins apart, the final horizontal sum) is done in the
 // dot kernel's order. matmul_quant.cpp calls them through the weight-type table (active_gemm).
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "kernels/weight_types.h"
 
 namespace tl {
+
+// Bumped by matmul_quant.cpp before each product's work items run. A tile kernel that prepares its
+// activation rows (biases and scales for all of them) keeps that per thread and reuses it while this
+// value and the activation rows are the same: in the product's other work items on that thread.
+extern std::atomic<uint64_t> g_qgemm_act_generation;
 
 // Default threshold for a table row that gives none (gemm_min_rows 0): from this many activation
 // rows on the tiles, below it the dot kernels' 4-row form.

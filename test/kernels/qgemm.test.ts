@@ -104,3 +104,32 @@ for (const v of variants({ vnni: true })) {
     }
   });
 }
+
+// The Q4_0 / IQ4_NL and Q8_0 tiles keep their prepared activation rows (biases, scales) per thread
+// for the rest of a product's work items (qgemm.h): two products in a row with the same shape and
+// the same activation buffer but other activations must not reuse the first one's.
+for (const v of variants({ vnni: true })) {
+  describe.skipIf(!!v.skip)(`quantized GEMM products one after another on ${v.title}`, () => {
+    for (const name of ['q8_0', 'q4_0', 'iq4_nl']) {
+      const spec = QUANT_SPECS.find((s) => s.name === name)!;
+      it(`${name}: the second of two same-shaped products gives its own activations' outputs`, () => {
+        const Nw = 300, M = 64;
+        const rand = rng(9300 + spec.id);
+        const w = randomBlocks(spec, (Nw * K) / spec.block, rand, 0.1);
+        withVariant(v, () => {
+          for (let round = 0; round < 2; round++) {
+            const a = randomActs(M * K, rand);
+            const gemm = new Float32Array(M * Nw).fill(NaN);
+            addon.matmulT(gemm, a, w, spec.id, Nw, K, M);
+            for (const m of [0, 13, M - 1]) {
+              const row = new Float32Array(Nw).fill(NaN);
+              addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, Nw, K, 1);
+              const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
+              if (i >= 0) expect.fail(`${v.isa} ${name}: product ${round + 1}: out[${m}, ${i}] differs from the GEMV on row ${m}`);
+            }
+          }
+        });
+      });
+    }
+  });
+}
