@@ -30,10 +30,10 @@ namespace {
 
 constexpr int64_t kRowsPerTile = 16;      // weight rows per work item when M > 1
 // With a tile kernel and from this many activation rows on, work items of up to kGemmRowsPerItem
-// weight rows: a tile call prepares its activation rows once (Q8_0 on VNNI: biases and scales)
-// and packs its weight rows once, so larger items amortise the first over more weight rows (the
-// tile drivers loop over 16-row or smaller groups inside, so the work per row is the same); halved
-// while the projection would give fewer than 4 items per thread.
+// weight rows: a tile call packs its weight rows once, and larger items cost fewer calls (the tile
+// drivers loop over 16-row or smaller groups inside, so the work per row is the same); halved
+// while the projection would give fewer than 4 items per thread. (Activation rows a tile prepares,
+// Q4_0 / IQ4_NL / Q8_0 biases and scales on VNNI, are kept per thread for the whole product.)
 constexpr int64_t kGemmRowsPerItem = 64;
 constexpr int64_t kGemmBigItemMinRows = 32;
 constexpr int64_t kActRowsPerTile = 64;   // quantized activation rows per pass over a tile
