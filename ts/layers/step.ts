@@ -26,7 +26,7 @@ export interface Step {
   positions: Int32Array;
   sequences: StepSequence[];
   /**
-   * The rows whose final residual the caller reads (ascending, each < N), or absent for all M rows.
+   * The rows whose final residual the caller reads (ascending, each < M), or absent for all M rows.
    * The last block then runs its MLP on those rows only, and runStep returns just them, packed:
    * [outputRows.length, dim] (llama.cpp skips the same work: a prompt needs only its last row's logits).
    */
