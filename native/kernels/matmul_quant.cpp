@@ -38,6 +38,13 @@ constexpr int64_t kGemmRowsPerItem = 64;
 constexpr int64_t kGemmBigItemMinRows = 32;
 constexpr int64_t kActRowsPerTile = 64;   // quantized activation rows per pass over a tile
 constexpr int64_t kMinMacsPerThread = 1 << 16;
+// GEMV work goes out in 2 chunks per thread, not the pool's 4: each chunk is cut into 4 streams
+// (below), and decode's projections are small (a 768×768 Q4_0 is 332 KB), so 4 chunks made 16
+// short streams per thread, each starting cold. 2 threads, wall ms of the 110M Llama's 84 layer
+// GEMVs (bench/ab/gemv-stream.cjs, medians of 5 alternating runs): Q4_0 1.45 → 1.21, Q4_K 1.29 →
+// 1.17; 110M decode ms/token q4_0 2.47 → 2.39, q8_0 3.50 → 3.46. 1 chunk per thread was about as
+// fast, but leaves nothing to take over from a thread that runs late.
+constexpr int kGemvPartsPerThread = 2;
 
 // The quantized activations of one call, one buffer per activation type (kept per calling thread).
 struct ActBuffers {
@@ -155,7 +162,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
         }
       }
     }
-  });
+  }, M == 1 ? kGemvPartsPerThread : 4);
 }
 
 }  // namespace tl

@@ -86,7 +86,7 @@ class Pool {
     for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, start] { worker_loop(i, start); });
   }
 
-  void run(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx) {
+  void run(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx, int parts_per_thread) {
     if (n <= 0) return;
     int want = (int)std::min<int64_t>(nthreads_, std::max<int64_t>(1, n / std::max<int64_t>(1, min_per_thread)));
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
@@ -94,12 +94,14 @@ class Pool {
       fn(0, n, 0, ctx);
       return;
     }
-    // Publish the job as kChunksPerThread chunks per thread: fields first, then open the chunks.
+    // Publish the job as `per` chunks per thread: fields first, then open the chunks.
     // Any thread may claim any open chunk; a thread reads the fields only after it has claimed a
     // chunk of this job, and the job cannot end (nor the fields change) before every claimed chunk
     // is done, so a worker that wakes late never sees a half-written job.
-    const int64_t chunks = std::min<int64_t>(n, (int64_t)want * kChunksPerThread);
+    const int per = std::min(std::max(parts_per_thread, 1), kChunksPerThread);
+    const int64_t chunks = std::min<int64_t>(n, (int64_t)want * per);
     fn_ = fn; ctx_ = ctx; n_ = n; chunks_ = chunks;
+    per_.store(per, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     const int64_t slots = (int64_t)nthreads_ * kChunksPerThread;
     for (int64_t c = 0; c < slots; c++) claim_[c].v.store(c < chunks ? kOpen : kTaken, std::memory_order_release);
@@ -162,7 +164,7 @@ class Pool {
       }
       if (quit_.load()) return;
       seen = gen;
-      claim_and_run((int64_t)index * kChunksPerThread, index);
+      claim_and_run((int64_t)index * per_.load(std::memory_order_relaxed), index);  // its part's first chunk
     }
   }
 
@@ -194,6 +196,7 @@ class Pool {
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   int64_t chunks_ = 1;
+  std::atomic<int> per_{kChunksPerThread};  // chunks per thread of the current job (where a worker starts)
 };
 
 Pool& pool() {
@@ -210,6 +213,8 @@ Pool& pool() {
 
 void pool_set_threads(int n) { pool().resize(n < 1 ? physical_cores() : n); }
 int pool_threads() { return pool().threads(); }
-void parallel_for(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx) { pool().run(n, min_per_thread, fn, ctx); }
+void parallel_for(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx, int parts_per_thread) {
+  pool().run(n, min_per_thread, fn, ctx, parts_per_thread);
+}
 
 }  // namespace tl

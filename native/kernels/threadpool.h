@@ -20,13 +20,15 @@ void pool_set_threads(int n);  // n < 1 -> physical_cores()
 int pool_threads();
 
 // Runs fn over [0, n). `min_per_thread` keeps small jobs on fewer threads (wake-up cost).
-void parallel_for(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx);
+// `parts_per_thread` (1..4): the range is cut into this many chunks per thread (more: better
+// balance when a thread runs late; fewer: longer runs of memory per call of fn).
+void parallel_for(int64_t n, int64_t min_per_thread, RangeFn fn, void* ctx, int parts_per_thread = 4);
 
 // Convenience for lambdas: parallel_for(n, grain, [&](int64_t b, int64_t e, int t) { ... });
 template <class F>
-inline void parallel_for(int64_t n, int64_t min_per_thread, F&& f) {
+inline void parallel_for(int64_t n, int64_t min_per_thread, F&& f, int parts_per_thread = 4) {
   parallel_for(n, min_per_thread,
-               [](int64_t b, int64_t e, int t, void* c) { (*static_cast<F*>(c))(b, e, t); }, &f);
+               [](int64_t b, int64_t e, int t, void* c) { (*static_cast<F*>(c))(b, e, t); }, &f, parts_per_thread);
 }
 
 }  // namespace tl
