@@ -79,10 +79,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
   const int64_t qn = checked_mul(env, checked_mul(env, T, H, "T*H"), D, "T*H*D");
   const int64_t kvn = checked_mul(env, checked_mul(env, S, Hkv, "S*Hkv"), D, "S*Hkv*D");
-  const std::string qshape = shape3("T", T, "H", H, "D", D);
-  const std::string kvshape = shape3("S", S, "Hkv", Hkv, "D", D);
-  auto out = f32_array(info, 0, "out", qn, qshape.c_str());
-  auto q = f32_array(info, 1, "q", qn, qshape.c_str());
+  const auto qshape = [&] { return shape3("T", T, "H", H, "D", D); };
+  const auto kvshape = [&] { return shape3("S", S, "Hkv", Hkv, "D", D); };
+  auto out = f32_array(info, 0, "out", qn, qshape);
+  auto q = f32_array(info, 1, "q", qn, qshape);
 
   if (info.Length() <= 2 || !info[2].IsTypedArray()) throw_type(env, "k must be a Float32Array or a Uint16Array (f16)");
   const napi_typedarray_type kind = info[2].As<Napi::TypedArray>().TypedArrayType();
@@ -91,8 +91,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   if (info.Length() <= 3 || !info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != kind)
     throw_type(env, std::string("v must be a ") + typed_array_kind_name(kind) + " like k");
   const bool f16 = kind == napi_uint16_array;
-  auto k = typed_array<uint8_t>(info, 2, "k", kind, kvn, kvshape.c_str());
-  auto v = typed_array<uint8_t>(info, 3, "v", kind, kvn, kvshape.c_str());
+  auto k = typed_array<uint8_t>(info, 2, "k", kind, kvn, kvshape);
+  auto v = typed_array<uint8_t>(info, 3, "v", kind, kvn, kvshape);
 
   const size_t qbytes = (size_t)qn * 4, kvbytes = (size_t)kvn * (f16 ? 2 : 4);
   if (overlaps(out.data, qbytes, q.data, qbytes)) throw_range(env, "out must not overlap q");
@@ -120,8 +120,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   if (info.Length() > 17 && !info[17].IsUndefined() && !info[17].IsNull()) {
     const int64_t bn = checked_mul(env, checked_mul(env, H, T, "H*T"), S, "H*T*S");
-    const std::string bshape = shape3("H", H, "T", T, "S", S);
-    auto bias = typed_array<float>(info, 17, "positionBias", napi_float32_array, bn, bshape.c_str());
+    const auto bshape = [&] { return shape3("H", H, "T", T, "S", S); };
+    auto bias = typed_array<float>(info, 17, "positionBias", napi_float32_array, bn, bshape);
     if (overlaps(out.data, qbytes, bias.data, (size_t)bn * 4)) throw_range(env, "out must not overlap positionBias");
     if (rope.enabled && overlaps(k.data, kvbytes, bias.data, (size_t)bn * 4))
       throw_range(env, "k must not overlap positionBias when RoPE rotates it in place");
@@ -145,8 +145,8 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const int64_t pos = dim(info, 4, "posOffset", 0, kMaxPositions);
   const RopeParams rope = rope_args(info, 5, D, true);
   const int64_t n = checked_mul(env, checked_mul(env, T, nh, "T*nHeads"), D, "T*nHeads*D");
-  const std::string shape = shape3("T", T, "nHeads", nh, "D", D);
-  auto x = f32_array(info, 0, "x", n, shape.c_str());
+  const auto shape = [&] { return shape3("T", T, "nHeads", nh, "D", D); };
+  auto x = f32_array(info, 0, "x", n, shape);
   tl::rope(x.data, T, nh, D, pos, rope);
   return env.Undefined();
 }

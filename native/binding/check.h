@@ -53,41 +53,68 @@ struct ArrayArg {
   size_t length = 0;
 };
 
-// A typed array value (an argument or an object's property) called `name` in errors.
-template <class T>
-inline ArrayArg<T> typed_array_value(Napi::Env env, Napi::Value v, const char* name, napi_typedarray_type kind,
-                                     int64_t expected = -1, const char* shape = nullptr, bool at_least = false) {
-  if (!v.IsTypedArray()) throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind));
+// The shape named in a length error: text, or a callable that builds it, called only when the
+// error is thrown (a shape built before every call cost a heap allocation on the hot path).
+inline std::string shape_text(std::nullptr_t) { return std::string(); }
+inline std::string shape_text(const char* s) { return s ? std::string(s) : std::string(); }
+inline std::string shape_text(const std::string& s) { return s; }
+template <class F>
+inline auto shape_text(const F& f) -> decltype(std::string(f())) { return f(); }
+
+// A typed array value (an argument or an object's property) called `name` in errors (text, or a
+// callable that builds it, like shape).
+template <class T, class Shape = const char*, class Name = const char*>
+inline ArrayArg<T> typed_array_value(Napi::Env env, Napi::Value v, const Name& name_of, napi_typedarray_type kind,
+                                     int64_t expected = -1, const Shape& shape = nullptr, bool at_least = false) {
+  // The usual call (the right kind and length over an ordinary ArrayBuffer) costs two N-API calls
+  // and builds no string; anything else (an empty or detached array included) goes on to the
+  // checks below, whose errors name it. Kernels take ~200 typed arrays a decode step.
+  {
+    napi_typedarray_type got = napi_int8_array;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    bool is_array_buffer = false;
+    if (napi_get_typedarray_info(env, v, &got, &length, &data, &buffer, nullptr) == napi_ok && got == kind && length > 0 &&
+        (expected < 0 || (at_least ? length >= (size_t)expected : length == (size_t)expected)) &&
+        napi_is_arraybuffer(env, buffer, &is_array_buffer) == napi_ok && is_array_buffer)
+      return ArrayArg<T>{static_cast<T*>(data), length};
+  }
+  const std::string name = shape_text(name_of);
+  if (!v.IsTypedArray()) throw_type(env, name + " must be a " + typed_array_kind_name(kind));
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   if (ta.TypedArrayType() != kind)
-    throw_type(env, std::string(name) + " must be a " + typed_array_kind_name(kind) + ", got " +
+    throw_type(env, name + " must be a " + typed_array_kind_name(kind) + ", got " +
                         typed_array_kind_name(ta.TypedArrayType()));
   reject_shared(env, ta, name);
-  if (ta.ArrayBuffer().IsDetached()) throw_type(env, std::string(name) + " has a detached ArrayBuffer");
+  if (ta.ArrayBuffer().IsDetached()) throw_type(env, name + " has a detached ArrayBuffer");
   ArrayArg<T> a;
   a.length = ta.ElementLength();
   a.data = reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
   if (expected >= 0) {
     bool ok = at_least ? a.length >= (size_t)expected : a.length == (size_t)expected;
-    if (!ok)
-      throw_range(env, std::string(name) + " has " + std::to_string(a.length) + " elements, expected " +
+    if (!ok) {
+      const std::string shape_s = shape_text(shape);
+      throw_range(env, name + " has " + std::to_string(a.length) + " elements, expected " +
                            (at_least ? "at least " : "") + std::to_string(expected) +
-                           (shape ? std::string(" (shape ") + shape + ")" : std::string()));
+                           (shape_s.empty() ? std::string() : " (shape " + shape_s + ")"));
+    }
   }
   return a;
 }
 
 // The same for positional argument `index`.
-template <class T>
+template <class T, class Shape = const char*>
 inline ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t index, const char* name,
-                               napi_typedarray_type kind, int64_t expected = -1, const char* shape = nullptr,
+                               napi_typedarray_type kind, int64_t expected = -1, const Shape& shape = nullptr,
                                bool at_least = false) {
   Napi::Value v = index < info.Length() ? info[index] : info.Env().Undefined();
-  return typed_array_value<T>(info.Env(), v, name, kind, expected, shape, at_least);
+  return typed_array_value<T, Shape>(info.Env(), v, name, kind, expected, shape, at_least);
 }
 
+template <class Shape = const char*>
 inline ArrayArg<float> f32_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected = -1,
-                                 const char* shape = nullptr) {
+                                 const Shape& shape = nullptr) {
   return typed_array<float>(info, i, name, napi_float32_array, expected, shape);
 }
 

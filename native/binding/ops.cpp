@@ -30,9 +30,9 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   const int64_t rows = dim(info, 3, "rows", 0), d = dim(info, 4, "dim");
   const float eps = eps_arg(info, 5);
   const int64_t n = checked_mul(env, rows, d, "rows*dim");
-  const std::string shape = rows_shape(rows, d);
-  auto out = f32_array(info, 0, "out", n, shape.c_str());
-  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  const auto shape = [&] { return rows_shape(rows, d); };
+  auto out = f32_array(info, 0, "out", n, shape);
+  auto x = f32_array(info, 1, "x", n, shape);
   auto w = f32_array(info, 2, "weight", d, "[dim]");
   rmsnorm(out.data, x.data, w.data, rows, d, eps);
   return env.Undefined();
@@ -43,9 +43,9 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   const int64_t rows = dim(info, 4, "rows", 0), d = dim(info, 5, "dim");
   const float eps = eps_arg(info, 6);
   const int64_t n = checked_mul(env, rows, d, "rows*dim");
-  const std::string shape = rows_shape(rows, d);
-  auto out = f32_array(info, 0, "out", n, shape.c_str());
-  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  const auto shape = [&] { return rows_shape(rows, d); };
+  auto out = f32_array(info, 0, "out", n, shape);
+  auto x = f32_array(info, 1, "x", n, shape);
   auto w = f32_array(info, 2, "weight", d, "[dim]");
   const float* bias = nullptr;
   if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined()) bias = f32_array(info, 3, "bias", d, "[dim]").data;
@@ -59,9 +59,9 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   const double temp = number(info, 4, "temperature");
   if (!(temp > 0) || !std::isfinite(temp)) throw_range(env, "temperature must be a finite number > 0");
   const int64_t n = checked_mul(env, rows, cols, "rows*cols");
-  const std::string shape = rows_shape(rows, cols, "rows", "cols");
-  auto out = f32_array(info, 0, "out", n, shape.c_str());
-  auto x = f32_array(info, 1, "x", n, shape.c_str());
+  const auto shape = [&] { return rows_shape(rows, cols, "rows", "cols"); };
+  auto out = f32_array(info, 0, "out", n, shape);
+  auto x = f32_array(info, 1, "x", n, shape);
   softmax(out.data, x.data, rows, cols, (float)temp);
   return env.Undefined();
 }
@@ -74,8 +74,8 @@ struct Unary {
 };
 Unary unary(const Napi::CallbackInfo& info, const char* xname) {
   auto x = f32_array(info, 1, xname);
-  const std::string shape = "[" + std::to_string(x.length) + "] like " + xname;
-  auto out = f32_array(info, 0, "out", (int64_t)x.length, shape.c_str());
+  const auto shape = [&] { return "[" + std::to_string(x.length) + "] like " + xname; };
+  auto out = f32_array(info, 0, "out", (int64_t)x.length, shape);
   return {out.data, x.data, (int64_t)x.length};
 }
 struct Binary {
@@ -86,9 +86,9 @@ struct Binary {
 };
 Binary binary(const Napi::CallbackInfo& info, const char* aname, const char* bname) {
   auto a = f32_array(info, 1, aname);
-  const std::string shape = "[" + std::to_string(a.length) + "] like " + aname;
-  auto b = f32_array(info, 2, bname, (int64_t)a.length, shape.c_str());
-  auto out = f32_array(info, 0, "out", (int64_t)a.length, shape.c_str());
+  const auto shape = [&] { return "[" + std::to_string(a.length) + "] like " + aname; };
+  auto b = f32_array(info, 2, bname, (int64_t)a.length, shape);
+  auto out = f32_array(info, 0, "out", (int64_t)a.length, shape);
   return {out.data, a.data, b.data, (int64_t)a.length};
 }
 
@@ -157,8 +157,8 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
                            std::to_string(rows) + ")");
   }
   const int64_t n = checked_mul(env, (int64_t)ids.length, cols, "ids.length*table.cols");
-  const std::string oshape = rows_shape((int64_t)ids.length, cols, "ids.length", "table.cols");
-  auto out = f32_array(info, 0, "out", n, oshape.c_str());
+  const auto oshape = [&] { return rows_shape((int64_t)ids.length, cols, "ids.length", "table.cols"); };
+  auto out = f32_array(info, 0, "out", n, oshape);
   embedding(out.data, table, t.id, rows, cols, ids.data, (int64_t)ids.length);
   return env.Undefined();
 }

@@ -46,10 +46,13 @@ struct WeightData {
 
 // The data of a [rows, cols] tensor of type t (value v, called `name`), with its exact length checked.
 // cols_name names the column count in the block-size error ("w.cols").
-inline WeightData weight_data_value(Napi::Env env, Napi::Value v, const char* name, const WeightTypeInfo& t,
+// `name` is text or a callable that builds it (shape_text, check.h): built only for an error.
+template <class Name>
+inline WeightData weight_data_value(Napi::Env env, Napi::Value v, const Name& name, const WeightTypeInfo& t,
                                     int64_t rows, int64_t cols, const char* cols_name) {
   expect_whole_blocks(env, t, cols, cols_name);
-  const int64_t elems = checked_mul(env, rows, cols, name);
+  if (rows != 0 && cols > ((int64_t)1 << 50) / rows) throw_range(env, shape_text(name) + " is too large");
+  const int64_t elems = rows * cols;
   // The usual call (the right kind and length over an ordinary, attached ArrayBuffer) returns here,
   // before the error-message strings below are built: matmulT takes this path ~100 times a decode
   // step, and the quantized types' shape string is past the small-string buffer (a heap allocation).
@@ -58,20 +61,19 @@ inline WeightData weight_data_value(Napi::Env env, Napi::Value v, const char* na
     const napi_typedarray_type kind = f32 ? napi_float32_array : half ? napi_uint16_array : napi_uint8_array;
     const int64_t count = f32 || half ? elems : rows * type_row_bytes(t, cols);
     const size_t elem_bytes = f32 ? 4 : half ? 2 : 1;
-    napi_typedarray_type got_kind;
-    size_t got_length = 0, offset = 0;
+    napi_typedarray_type got_kind = napi_int8_array;
+    size_t got_length = 0;
+    void* data = nullptr;
     napi_value buffer = nullptr;
     bool is_array_buffer = false;
-    if (v.IsTypedArray() &&
-        napi_get_typedarray_info(env, v, &got_kind, &got_length, nullptr, &buffer, &offset) == napi_ok &&
-        got_kind == kind && got_length == (size_t)count &&
-        napi_is_arraybuffer(env, buffer, &is_array_buffer) == napi_ok && is_array_buffer) {
-      Napi::ArrayBuffer ab(env, buffer);
-      if (!ab.IsDetached()) return {static_cast<uint8_t*>(ab.Data()) + offset, (size_t)count * elem_bytes};
-    }
+    // (a detached buffer reads as length 0: count > 0 here, so it takes the checked path)
+    if (napi_get_typedarray_info(env, v, &got_kind, &got_length, &data, &buffer, nullptr) == napi_ok &&
+        got_kind == kind && got_length == (size_t)count && count > 0 &&
+        napi_is_arraybuffer(env, buffer, &is_array_buffer) == napi_ok && is_array_buffer)
+      return {static_cast<uint8_t*>(data), (size_t)count * elem_bytes};
   }
   // anything else: the checked path below, whose errors name the argument, its type and shape
-  const std::string label = std::string(name) + " (" + t.name + ")";
+  const std::string label = shape_text(name) + " (" + t.name + ")";
   const std::string shape = "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
   if (t.id == ggml::F32) {
     auto a = typed_array_value<float>(env, v, label.c_str(), napi_float32_array, elems, shape.c_str());
