@@ -195,6 +195,12 @@ export interface Backend {
   info(): BackendInfo;
   /** Threads for the shared pool (native); n < 1 = physical cores. Returns the count in use. */
   setThreads(n: number): number;
+  /**
+   * `bytes` of zeroed memory for a large buffer kept for long (the KV cache). The native backend
+   * maps it in 2 MiB pages where the OS allows (one page fault per 2 MiB as it fills instead of one
+   * per 4 KiB, and fewer TLB misses); the JS backend returns a plain ArrayBuffer.
+   */
+  allocate(bytes: number): ArrayBuffer;
 
   // ── matmul ──────────────────────────────────────────────────────────────────────────────
   /** out[M, N] = a[M, K] · wᵀ where w is [N, K] (N = w.rows, K = w.cols). */

@@ -46,6 +46,11 @@ export interface KVCacheOptions {
   windows?: readonly (number | null | undefined)[];
   /** Most rows one forward step writes per sequence (sizes the rings). Default 256. */
   maxChunk?: number;
+  /**
+   * Where the K/V buffers' memory comes from: one call for all of them (Backend.allocate, which
+   * the native backend maps in 2 MiB pages). Default: a plain ArrayBuffer.
+   */
+  allocate?: (bytes: number) => ArrayBuffer;
 }
 
 /** A sliding-window layer's ring: its window and how many positions it holds (capacity ≥ window). */
@@ -109,10 +114,25 @@ export class KVCache {
       const r = this.rings[o.sharedFrom?.[l] ?? l];
       return r ? 2 * r.capacity : this.maxSeq;
     };
-    const make = (l: number): KVArray => (dtype === 'f32' ? new Float32Array(positions(l) * rows(l)) : new Uint16Array(positions(l) * rows(l)));
     const empty = (): KVArray => (dtype === 'f32' ? new Float32Array(0) : new Uint16Array(0));
     const rec = o.recurrent ?? null;
     if (rec && rec.length !== o.layers) throw new RangeError(`tensorloom: KVCache recurrent has ${rec.length} layers, expected ${o.layers}`);
+    // Every K and V buffer is carved from one allocation, each at a 64-byte boundary.
+    const elemBytes = dtype === 'f32' ? 4 : 2;
+    const bufferBytes = (l: number): number => Math.ceil((positions(l) * rows(l) * elemBytes) / 64) * 64;
+    let total = 0;
+    for (let l = 0; l < o.layers; l++) if ((o.sharedFrom?.[l] ?? null) === null && !(rec && rec[l]!.size > 0)) total += 2 * bufferBytes(l);
+    const memory = o.allocate ? o.allocate(total) : new ArrayBuffer(total);
+    if (!(memory instanceof ArrayBuffer) || memory.byteLength < total) {
+      throw new RangeError(`tensorloom: KVCache allocate(${total}) must return an ArrayBuffer of at least ${total} bytes`);
+    }
+    let offset = 0;
+    const make = (l: number): KVArray => {
+      const n = positions(l) * rows(l);
+      const a = dtype === 'f32' ? new Float32Array(memory, offset, n) : new Uint16Array(memory, offset, n);
+      offset += bufferBytes(l);
+      return a;
+    };
     const shared = (l: number): number | null => {
       const j = o.sharedFrom?.[l];
       if (j === undefined || j === null) return null;

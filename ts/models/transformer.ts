@@ -241,6 +241,7 @@ export class Transformer {
     const windows = w && this.trimSlidingWindow ? Array.from({ length: c.nLayers }, (_, i) => ((w.layers?.[i] ?? true) ? w.size : null)) : null;
     return new KVCache({
       layers: c.nLayers, maxSeq, kvHeads: c.nKvHeads, headDim: c.headDim, dtype,
+      allocate: (bytes) => this.backend.allocate(bytes),
       ...(this.recurrentSpecs ? { recurrent: this.recurrentSpecs } : {}),
       ...(c.kvLayout ? { layerShapes: c.kvLayout.shapes, sharedFrom: c.kvLayout.sharedFrom } : {}),
       ...(windows ? { windows, maxChunk } : {}),

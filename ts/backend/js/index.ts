@@ -24,6 +24,10 @@ export function createJsBackend(fallbackReason?: string): Backend {
     name: 'js' as const,
     info,
     setThreads: () => 1,
+    allocate(bytes: number): ArrayBuffer {
+      if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`tensorloom: allocate needs a byte count (an integer ≥ 0), got ${bytes}`);
+      return new ArrayBuffer(bytes);
+    },
     ...jsMatmul,
     ...jsAttention,
     ...jsScaledRope,

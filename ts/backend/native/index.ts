@@ -5,6 +5,7 @@ import { nativeConversions } from './conversions.js';
 import { nativeElementwise } from './elementwise.js';
 import { nativeLinearAttention } from './linear-attention.js';
 import { nativeMatmul } from './matmul.js';
+import { nativeMemory } from './memory.js';
 import { nativeMoE } from './moe.js';
 import { nativeScaledRope } from './rope-scaled.js';
 import { nativeSampling } from './sampling.js';
@@ -25,6 +26,7 @@ export function createNativeBackend(addon: NativeAddon, addonPath: string): Back
     name: 'native',
     info,
     setThreads: (n: number) => addon.setThreads(n),
+    ...nativeMemory(addon),
     ...nativeMatmul(addon),
     ...nativeAttention(addon),
     ...nativeScaledRope(addon),
