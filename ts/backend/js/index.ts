@@ -1,3 +1,4 @@
+import { expectDim } from '../checks.js';
 import type { Backend, BackendInfo } from '../types.js';
 import { jsAttention } from './attention.js';
 import { jsConversions } from './conversions.js';
@@ -25,7 +26,7 @@ export function createJsBackend(fallbackReason?: string): Backend {
     info,
     setThreads: () => 1,
     allocate(bytes: number): ArrayBuffer {
-      if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`tensorloom: allocate needs a byte count (an integer ≥ 0), got ${bytes}`);
+      expectDim('allocate: bytes', bytes, 0, 2 ** 50);
       return new ArrayBuffer(bytes);
     },
     ...jsMatmul,

@@ -4,6 +4,7 @@
  * ArrayBuffer where the addon has no hugeBuffer (no mmap on the platform).
  */
 import type { NativeAddon } from '../../native/addon.js';
+import { expectDim } from '../checks.js';
 import type { Backend } from '../types.js';
 
 declare module '../../native/addon-types.js' {
@@ -15,7 +16,7 @@ declare module '../../native/addon-types.js' {
 export function nativeMemory(addon: NativeAddon): Pick<Backend, 'allocate'> {
   return {
     allocate(bytes: number): ArrayBuffer {
-      if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`tensorloom: allocate needs a byte count (an integer ≥ 0), got ${bytes}`);
+      expectDim('allocate: bytes', bytes, 0, 2 ** 50);
       return addon.hugeBuffer ? addon.hugeBuffer(bytes) : new ArrayBuffer(bytes);
     },
   };
