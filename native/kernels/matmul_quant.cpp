@@ -133,11 +133,17 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
         const int64_t r1 = std::min(N, (bend - job.first_block) * job.rows_per_block);
         const int64_t L = (r1 - n0) / 4;
         const int64_t rb = job.w_row_bytes;
-        for (int64_t i = 0; i < L; i++) {
+        // A 4-row kernel may read a few bytes past the end of each of its rows (qdot.inc's
+        // k_legacy2_w512: one 64-byte load per pair of blocks), into the row after it: so the
+        // matrix's last row, whose next bytes may not exist, goes to the one-row kernel.
+        const int64_t L4 = r1 == N && n0 + 4 * L == N ? L - 1 : L;
+        for (int64_t i = 0; i < L4; i++) {
           float o[4];
           job.dotw4(w + (n0 + i) * rb, L * rb, job.act, K, o);
           for (int s = 0; s < 4; s++) out[n0 + s * L + i] = o[s];
         }
+        for (int64_t i = std::max<int64_t>(L4, 0); i < L; i++)
+          for (int s = 0; s < 4; s++) out[n0 + s * L + i] = job.dot(w + (n0 + s * L + i) * rb, job.act, K);
         for (int64_t n = n0 + 4 * L; n < r1; n++) out[n] = job.dot(w + n * rb, job.act, K);
         blk = bend - 1;
         continue;

@@ -41,8 +41,9 @@ namespace {
 // In the AVX-512 builds every 4-row kernel is a 512-bit one (qdot.inc, outputs bit-identical to the
 // one-row kernel's). Against the 256-bit 4-row kernels: Q4_K, Q5_K, Q6_K ~1.2× / ~1.45× / ~1.45×
 // GB/s on cached matrices; Q4_0, IQ4_NL (two blocks per vector) ~1.65× in L2, ~1.45× streamed;
-// Q5_0, Q4_1, Q5_1, Q8_0 (two rows per vector, k_legacy_w512) decode-shaped GEMV streamed 1.37× /
-// 1.28× / 1.21× / 1.06×, 110M decode 1.31× / 1.20× / 1.32× / 0.99×; IQ4_XS (two groups per vector)
+// Q5_0, Q4_1, Q5_1, Q8_0 (two rows per vector) decode-shaped GEMV streamed 1.37× / 1.28× / 1.21× /
+// 1.06×, 110M decode 1.31× / 1.20× / 1.32× / 0.99× (Q5_0, Q4_1, Q5_1 have since gone to two blocks
+// of a row per vector, k_legacy2_w512: another 1.03–1.10×); IQ4_XS (two groups per vector)
 // GEMV 1.54×, decode 1.20×; Q3_K and Q2_K (two parts per vector) GEMV 2.27× / 1.74×, q3_k_m decode
 // 1.55× (1 thread) / 1.49× (2), q2_k 1.27× (its Q3_K tensors) then 1.18× (its Q2_K ones).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \

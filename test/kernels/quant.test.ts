@@ -14,7 +14,11 @@
  * - matmulTMany: bit-identical to separate matmulT calls;
  * - the JS backend (dequantize + ggml's activation quantization + f64 dot): same tolerance.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openFileBytes } from '../../ts/formats/mapped-file.js';
 import { getBackend } from '../../ts/index.js';
 import type { Weights } from '../../ts/index.js';
 import { loadAddon } from '../../ts/native/addon.js';
@@ -271,6 +275,65 @@ describe('GEMV in 4 segments per thread', () => {
       }
     });
   }
+  // The 512-bit legacy kernels read two blocks per load: rows shorter than a 64-byte load (masked),
+  // rows whose last pairs end within 64 bytes of the row's end (read from the end back), and an odd
+  // block count (the last block alone).
+  for (const spec of QUANT_SPECS.filter((q) => q.block === 32)) {
+    it.skipIf(simd.length === 0)(`${spec.name}: short rows, odd block counts and row ends, every output the one-row dot`, () => {
+      const rand = rng(991 + spec.id);
+      const N = 9;
+      for (const K of [32, 64, 96, 128, 160, 224, 800]) {
+        const a = randomActs(K, rand);
+        const w = randomBlocks(spec, (N * K) / spec.block, rand, 0.1);
+        const rowBytes = (K / spec.block) * spec.bytes;
+        for (const v of simd) {
+          withVariant(v, () => {
+            const gemv = new Float32Array(N).fill(NaN);
+            addon.matmulT(gemv, a, w, spec.id, N, K, 1);
+            const one = new Float32Array(1);
+            for (let n = 0; n < N; n++) {
+              addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
+              if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title} ${spec.name} K=${K}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
+            }
+          });
+        }
+      }
+    });
+  }
+  // ...and the matrix's last row never goes to a 4-row kernel that reads past it: weights that fill
+  // a file mapping to its last byte (2 MiB-aligned, so nothing is mapped right after it) would fault.
+  it.skipIf(simd.length === 0 || typeof addon.mmapFile !== 'function')('GEMV reads nothing past the last row of a matrix that ends a mapping', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-gemv-end-'));
+    try {
+      const rand = rng(5150);
+      // [type, K, rows]: rows × row bytes a multiple of the page size, over 2 MiB
+      const cases: [string, number, number][] = [['q4_1', 1024, 3296], ['q5_0', 2048, 1504], ['q5_1', 1024, 2736]];
+      for (const [name, K, N] of cases) {
+        const spec = QUANT_SPECS.find((q) => q.name === name)!;
+        const rowBytes = (K / spec.block) * spec.bytes;
+        expect((N * rowBytes) % 4096).toBe(0);
+        const path = join(dir, `${name}.bin`);
+        writeFileSync(path, randomBlocks(spec, (N * K) / spec.block, rand, 0.1));
+        const file = openFileBytes(path, { mode: 'mmap' });
+        try {
+          const a = randomActs(K, rand);
+          for (const v of simd) {
+            withVariant(v, () => {
+              const gemv = new Float32Array(N);
+              addon.matmulT(gemv, a, file.bytes, spec.id, N, K, 1);
+              const one = new Float32Array(1);
+              addon.matmulT(one, a, file.bytes.subarray((N - 1) * rowBytes), spec.id, 1, K, 1);
+              expect(gemv[N - 1], `${v.title} ${name}: the last row`).toBe(one[0]);
+            });
+          }
+        } finally {
+          file.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('native (every ISA) against the JS backend', () => {
