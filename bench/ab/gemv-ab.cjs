@@ -25,7 +25,7 @@ for (const x of mats.slice(0, 7)) {
   B.matmulT(ob, acts[x.K], x.w, type, x.N, x.K, 1);
   if (Buffer.compare(Buffer.from(oa.buffer), Buffer.from(ob.buffer)) !== 0) { console.log('A and B DIFFER'); process.exitCode = 1; }
 }
-const bytes = mats.reduce((s, x) => s + x.w.length, 0);
+const bytes = mats.reduce((s, x) => s + x.w.byteLength, 0);
 const res = { A: { big: [], small: [] }, B: { big: [], small: [] } };
 const cpu = (f) => { const c0 = process.cpuUsage(); f(); const c = process.cpuUsage(c0); return (c.user + c.system) / 1e3; };
 for (const m of [A, B]) pass(m), passSmall(m);
@@ -38,6 +38,6 @@ for (let r = 0; r < Number(roundsArg); r++) {
 const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const k of ['A', 'B']) {
   const big = med(res[k].big), sm = med(res[k].small);
-  console.log(JSON.stringify({ build: k, type, threads: Number(thrArg), streamedMs: +big.toFixed(2), streamedGBsPerCpuS: +(bytes / big / 1e6).toFixed(1), l2Ms: +sm.toFixed(2), l2GBsPerCpuS: +((small.w.length * 64) / sm / 1e6).toFixed(1) }));
+  console.log(JSON.stringify({ build: k, type, threads: Number(thrArg), streamedMs: +big.toFixed(2), streamedGBsPerCpuS: +(bytes / big / 1e6).toFixed(1), l2Ms: +sm.toFixed(2), l2GBsPerCpuS: +((small.w.byteLength * 64) / sm / 1e6).toFixed(1) }));
 }
 console.log(JSON.stringify({ ratioStreamed: +(med(res.A.big) / med(res.B.big)).toFixed(3), ratioL2: +(med(res.A.small) / med(res.B.small)).toFixed(3), note: 'A/B CPU time: >1 means B faster' }));

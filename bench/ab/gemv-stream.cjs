@@ -21,7 +21,7 @@ one.w = weights(one.N, one.K);
 one.out = new Float32Array(one.N);
 const stream = () => { for (const x of mats) A.matmulT(x.out, acts[x.K], x.w, type, x.N, x.K, 1); };
 const single = () => A.matmulT(one.out, acts[768], one.w, type, one.N, one.K, 1);
-const bytes = mats.reduce((s, x) => s + x.w.length, 0);
+const bytes = mats.reduce((s, x) => s + x.w.byteLength, 0);
 const wall = (f) => { const t = process.hrtime.bigint(); f(); return Number(process.hrtime.bigint() - t) / 1e6; };
 const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const threads of [1, 2]) {
@@ -29,5 +29,5 @@ for (const threads of [1, 2]) {
   stream(), single();
   const a = [], b = [];
   for (let r = 0; r < Number(roundsArg); r++) a.push(wall(stream)), b.push(wall(single));
-  console.log(JSON.stringify({ addon: addonArg, type, threads, streamMs: +med(a).toFixed(3), streamGBs: +(bytes / med(a) / 1e6).toFixed(1), oneCallMs: +med(b).toFixed(3), oneCallGBs: +(one.w.length / med(b) / 1e6).toFixed(1) }));
+  console.log(JSON.stringify({ addon: addonArg, type, threads, streamMs: +med(a).toFixed(3), streamGBs: +(bytes / med(a) / 1e6).toFixed(1), oneCallMs: +med(b).toFixed(3), oneCallGBs: +(one.w.byteLength / med(b) / 1e6).toFixed(1) }));
 }

@@ -112,6 +112,8 @@ TL_INLINE void gemv_t_rows(float* out, const float* a, const uint8_t* w, int wt,
   } else {
     for (; k + 16 <= K; k += 16) {
       const __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+      if (wt == kF32)  // this step's cache line of each row, 1 KiB ahead (matmul_avx512.cpp's kGemvF32Prefetch)
+        for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(row[r] + k * 4) + 1024, _MM_HINT_T0);
       for (int r = 0; r < R; r++) {
         acc0[r] = _mm256_fmadd_ps(load8(row[r], wt, k), a0, acc0[r]);
         acc1[r] = _mm256_fmadd_ps(load8(row[r], wt, k + 8), a1, acc1[r]);
