@@ -37,9 +37,10 @@
  * after as many cached tokens as ours decode after: llama-bench's plain tg128 starts from an empty
  * cache, which at 1 thread on the 110M q8_0 model made it ~5-10 % faster than at our depth). When it is not built its columns say so.
  * Ratios: ours / llama-bench (×lb) and ours / node-llama-cpp (×nlc). Bandwidth bound: the streaming
- * read bandwidth (bench/peers/membw.c, measured at each thread count at the start) ÷ the weight bytes
- * one decode step reads (every tensor, one embedding row, the used experts: bench/llama-native.ts)
- * is the decode tok/s memory allows; '% BW' is our decode tok/s as a share of it.
+ * read bandwidth (bench/peers/membw.c, measured at each thread count at the start, and again right
+ * before each case: 'BW GB/s', the figure the case uses) ÷ the weight bytes one decode step reads
+ * (every tensor, one embedding row, the used experts: bench/llama-native.ts) is the decode tok/s
+ * memory allows; '% BW' is our decode tok/s as a share of it ('lb % BW' llama-bench's).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -329,6 +330,8 @@ export async function run(flags: string[]): Promise<void> {
       console.log(`${m.name}: weight bytes per token unknown (${(err as Error).message})`);
     }
     for (const t of threads) {
+      // the bandwidth again, right before this case: on a shared host it drifts by ±10 % over a run
+      const bwNow = bw.size ? readBandwidth([t], 256).get(t) : undefined;
       const ours = await runCase('ours', m.path, t, reps);
       const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
       const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps, decodeDepth: PROMPT }));
@@ -340,7 +343,8 @@ export async function run(flags: string[]): Promise<void> {
       if (typeof lb === 'string' && !lbMissing) console.log(`llama-bench ${m.name} ×${t}: ${lb}`);
       const lbCell = (v: number | undefined): number | string | null => (l ? v ?? null : lbMissing ?? 'failed');
       const ratio = (a: number | undefined, b: number | undefined): number | null => (a !== undefined && b !== undefined ? a / b : null);
-      const boundTps = bytesPerToken && bw.get(t) ? (bw.get(t)! * 1e9) / bytesPerToken : null;
+      const bwCase = bwNow ?? bw.get(t);
+      const boundTps = bytesPerToken && bwCase ? (bwCase * 1e9) / bytesPerToken : null;
       const key = `${m.size}/${t}`;
       if (m.family === 'llama' && o) llamaDecode.set(key, o.decodeTps);
       const base = m.family ? llamaDecode.get(key) : undefined;
@@ -360,6 +364,7 @@ export async function run(flags: string[]): Promise<void> {
         'tg ×lb': ratio(o?.decodeTps, l?.decodeTps),
         // decode time per token relative to llama of the same size and threads (≤ 1: not slower)
         'ms/tok ÷ llama': o && base ? base / o.decodeTps : null,
+        'BW GB/s': bwCase ?? null,
         'BW bound tg': boundTps,
         '% BW': o && boundTps ? (100 * o.decodeTps) / boundTps : null,
         'lb % BW': l && boundTps ? (100 * l.decodeTps) / boundTps : null,
