@@ -48,7 +48,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { printTable, writeResults, type Row } from './lib.js';
+import { median, printTable, writeResults, type Row } from './lib.js';
 import { llamaNativeTool, runLlamaBench, weightBytesPerToken } from './llama-native.js';
 import { readBandwidth } from './membw.js';
 import { readGGUF } from '../ts/formats/gguf.js';
@@ -330,8 +330,9 @@ export async function run(flags: string[]): Promise<void> {
       console.log(`${m.name}: weight bytes per token unknown (${(err as Error).message})`);
     }
     for (const t of threads) {
-      // the bandwidth again, right before this case: on a shared host it drifts by ±10 % over a run
-      const bwNow = bw.size ? readBandwidth([t], 256).get(t) : undefined;
+      // the bandwidth again, right before this case (the median of 3 measurements): on a shared host
+      // it drifts over a run, by up to ±30 % from one minute to the next
+      const bwNow = bw.size ? median([0, 1, 2].map(() => readBandwidth([t], 256).get(t) ?? 0)) || undefined : undefined;
       const ours = await runCase('ours', m.path, t, reps);
       const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
       const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps, decodeDepth: PROMPT }));
