@@ -13,8 +13,8 @@
 #define TL_QDOT_DECL(t) float dot_##t(const void* w, const void* a, int64_t n);
 // SIMD only: out[r] = dot(w, a + r·a_stride) for r < 4 (dot4) and out[r] = dot(w + r·w_stride, a)
 // (dotw4: 4 weight rows, GEMV), each bit-identical to dot_<t> on that pair of rows. dotw4 may read
-// up to 64 bytes past the end of each weight row (the row after it, in GEMV): never pass it the
-// last row of a buffer.
+// up to 24 bytes past the end of each weight row (k_legacy2_w512's 64-byte loads; in GEMV the row
+// after it): never pass it the last row of a buffer.
 #define TL_QDOT4_DECL(t) \
   float dot_##t(const void* w, const void* a, int64_t n); \
   void dot4_##t(const void* w, const void* a, int64_t a_stride, int64_t n, float* out); \
