@@ -255,48 +255,39 @@ describe('every output is the one-row kernel\'s, bit for bit', () => {
 // multiple of 4 or of the thread split) every output must still be the one-row kernel's, bit for bit.
 describe('GEMV in 4 segments per thread', () => {
   const simd = variants({ vnni: true }).filter((v) => !v.skip && v.isa !== 'scalar');
+  // GEMV of the N × K weights w on every SIMD ISA: each output bit for bit the one-row dot of its row
+  const expectGemvIsOneRowDots = (spec: QuantSpec, a: Float32Array, w: Uint8Array, N: number, K: number, what: string) => {
+    const rowBytes = (K / spec.block) * spec.bytes;
+    for (const v of simd) {
+      withVariant(v, () => {
+        const gemv = new Float32Array(N).fill(NaN);
+        addon.matmulT(gemv, a, w, spec.id, N, K, 1);
+        const one = new Float32Array(1);
+        for (let n = 0; n < N; n++) {
+          addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
+          if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title} ${what}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
+        }
+      });
+    }
+  };
   for (const spec of QUANT_SPECS) {
     it.skipIf(simd.length === 0)(`${spec.name}: every output equals the one-row dot on every SIMD ISA, 1 and 2 threads`, () => {
       const rand = rng(777 + spec.id);
       const N = 1003, K = 768; // 2 threads' worth of rows, tails of 3 rows
       const a = randomActs(K, rand);
       const w = randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
-      const rowBytes = (K / spec.block) * spec.bytes;
-      for (const v of simd) {
-        withVariant(v, () => {
-          const gemv = new Float32Array(N).fill(NaN);
-          addon.matmulT(gemv, a, w, spec.id, N, K, 1);
-          const one = new Float32Array(1);
-          for (let n = 0; n < N; n++) {
-            addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
-            if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title} ${spec.name}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
-          }
-        });
-      }
+      expectGemvIsOneRowDots(spec, a, w, N, K, spec.name);
     });
   }
-  // The 512-bit legacy kernels read two blocks per load: rows shorter than a 64-byte load (masked),
-  // rows whose last pairs end within 64 bytes of the row's end (read from the end back), and an odd
-  // block count (the last block alone).
+  // The 512-bit legacy kernels read two blocks per 64-byte load, past the pair into the next row's
+  // first bytes: rows shorter than one load, even and odd block counts (the last block alone).
   for (const spec of QUANT_SPECS.filter((q) => q.block === 32)) {
-    it.skipIf(simd.length === 0)(`${spec.name}: short rows, odd block counts and row ends, every output the one-row dot`, () => {
+    it.skipIf(simd.length === 0)(`${spec.name}: short rows and odd block counts, every output the one-row dot`, () => {
       const rand = rng(991 + spec.id);
       const N = 9;
       for (const K of [32, 64, 96, 128, 160, 224, 800]) {
-        const a = randomActs(K, rand);
         const w = randomBlocks(spec, (N * K) / spec.block, rand, 0.1);
-        const rowBytes = (K / spec.block) * spec.bytes;
-        for (const v of simd) {
-          withVariant(v, () => {
-            const gemv = new Float32Array(N).fill(NaN);
-            addon.matmulT(gemv, a, w, spec.id, N, K, 1);
-            const one = new Float32Array(1);
-            for (let n = 0; n < N; n++) {
-              addon.matmulT(one, a, w.subarray(n * rowBytes, (n + 1) * rowBytes), spec.id, 1, K, 1);
-              if (new Uint32Array(gemv.buffer)[n] !== new Uint32Array(one.buffer)[0]) expect.fail(`${v.title} ${spec.name} K=${K}: GEMV row ${n} is ${gemv[n]}, one-row ${one[0]}`);
-            }
-          });
-        }
+        expectGemvIsOneRowDots(spec, randomActs(K, rand), w, N, K, `${spec.name} K=${K}`);
       }
     });
   }
