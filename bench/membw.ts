@@ -23,13 +23,15 @@ export function compilePeer(name: string, args: string[]): { path: string | null
   }
 }
 
+let membw: { path: string | null; why?: string } | undefined;
+
 /**
  * Read GB/s (1e9 bytes) per thread count: the median of 9 passes over a `mib`-MiB buffer (far
  * larger than the last-level cache). An empty map, with the reason printed, when membw.c does not build.
  */
 export function readBandwidth(threads: number[], mib = 512): Map<number, number> {
   const bw = new Map<number, number>();
-  const membw = compilePeer('membw', ['-mavx2', '-lpthread']);
+  membw ??= compilePeer('membw', ['-mavx2', '-lpthread']);  // compiled once per process (e2e measures before every case)
   if (!membw.path) {
     console.log(`memory bandwidth: skipped (${membw.why})`);
     return bw;
