@@ -143,6 +143,11 @@ const cases: Case[] = [
   { name: 'custom scale', shape: { T: 9, S: 20, H: 2, Hkv: 1, D: 32, posOffset: 11, scale: 0.5 } },
   { name: 'f16 KV prefill', shape: { T: 40, S: 60, H: 4, Hkv: 2, D: 64, posOffset: 20 }, f16: true },
   { name: 'f16 KV decode', shape: { T: 1, S: 300, H: 4, Hkv: 4, D: 64, posOffset: 299 }, f16: true },
+  // decode with at least 2 key blocks per thread: 2 threads split the keys and merge their softmax states
+  { name: 'decode T=1, keys split between threads, GQA 4 per KV head', shape: { T: 1, S: 400, H: 8, Hkv: 2, D: 64, posOffset: 399 } },
+  { name: 'decode T=1, keys split between threads, f16 KV, RoPE half', shape: { T: 1, S: 250, H: 4, Hkv: 4, D: 32, posOffset: 249, rope: rope('half') }, f16: true },
+  { name: 'decode T=1, keys split between threads, 8 query heads per KV head (blocked tiles)', shape: { T: 1, S: 230, H: 16, Hkv: 2, D: 64, posOffset: 229 }, f16: true },
+  { name: 'decode T=1, keys split between threads, 130 query heads on one KV head', shape: { T: 1, S: 200, H: 130, Hkv: 1, D: 8, posOffset: 199 }, f16: true },
   { name: 'f16 KV, D=20', shape: { T: 30, S: 30, H: 2, Hkv: 1, D: 20, posOffset: 0 }, f16: true },
   { name: 'RoPE interleaved', shape: { T: 17, S: 50, H: 4, Hkv: 2, D: 32, posOffset: 33, rope: rope('interleaved') } },
   { name: 'RoPE half', shape: { T: 17, S: 50, H: 4, Hkv: 2, D: 32, posOffset: 33, rope: rope('half') } },
@@ -174,6 +179,8 @@ const cases: Case[] = [
   { name: 'position bias and soft-capping, f16 KV', shape: { T: 30, S: 45, H: 4, Hkv: 2, D: 32, posOffset: 15, softcap: 2 }, f16: true, bias: true },
   { name: 'position bias and soft-capping, decode', shape: { T: 1, S: 33, H: 4, Hkv: 1, D: 16, posOffset: 32, softcap: 3 }, bias: true },
   { name: 'position bias, packed batch, bidirectional, lengths 5/17/0/40', shape: { T: 62, S: 62, H: 4, Hkv: 2, D: 32, posOffset: 0, causal: false, sequences: Int32Array.of(0, 5, 22, 22, 62) }, bias: true },
+  { name: 'position bias and soft-capping, decode with keys split between threads', shape: { T: 1, S: 300, H: 4, Hkv: 2, D: 32, posOffset: 299, softcap: 3 }, f16: true, bias: true },
+  { name: 'position bias, cross-attention decode over 260 keys (bidirectional, split between threads)', shape: { T: 1, S: 260, H: 4, Hkv: 4, D: 16, posOffset: 0, causal: false, scale: 1 }, bias: true },
   { name: 'position bias, packed batch, causal', shape: { T: 30, S: 30, H: 2, Hkv: 1, D: 16, posOffset: 0, sequences: Int32Array.of(0, 1, 13, 30) }, bias: true },
 ];
 
