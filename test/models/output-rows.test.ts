@@ -76,7 +76,7 @@ describe.skipIf(!haveStories)(`Step.outputRows ${haveStories ? '' : storiesMissi
       const cut = part.ms.findIndex((M) => M !== T);
       expect(cut).toBeGreaterThan(0);
       expect(part.ms.slice(cut)).toEqual(Array(part.ms.length - cut).fill(keep.length));
-      expect(part.ms.length - cut).toBe(3); // gate, up, down
+      expect(part.ms.length - cut).toBe(2); // gate and up (one matmulTMany), down
 
       // No rows: the last MLP does not run at all (a prompt chunk before the last).
       part.ms.length = 0;

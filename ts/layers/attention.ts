@@ -158,12 +158,7 @@ export class Attention {
       q = ws.rows('attn.q', M, qDim);
       k = ws.rows('attn.k', M, kvDim);
       v = ws.rows('attn.v', M, kvDim);
-      if (M === 1) (this.qkvShared ??= new SharedProjections([this.q, this.k!, this.v!])).forward([q, k, v], x, 1);
-      else {
-        this.q.forward(q, x, M);
-        this.k!.forward(k, x, M);
-        this.v!.forward(v, x, M);
-      }
+      (this.qkvShared ??= new SharedProjections([this.q, this.k!, this.v!])).forward([q, k, v], x, M);
     }
     if (this.qNorm) this.qNorm.forward(q, q, M * this.nHeads);
     if (this.kNorm && !this.sharedKv) this.kNorm.forward(k, k, M * this.nKvHeads);

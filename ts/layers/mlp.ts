@@ -79,11 +79,7 @@ export class MLP {
     }
     const g = ws.rows('mlp.gate', T, this.hidden);
     const u = ws.rows('mlp.up', T, this.hidden);
-    if (T === 1) (this.gateUpShared ??= new SharedProjections([o.gate, o.up])).forward([g, u], x, 1);
-    else {
-      o.gate.forward(g, x, T);
-      o.up.forward(u, x, T);
-    }
+    (this.gateUpShared ??= new SharedProjections([o.gate, o.up])).forward([g, u], x, T);
     return [g, u];
   }
 }
