@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--kv-cache=f16] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--types=q8_0,q4_k_m]
+ * npx tsx bench/run.ts e2e [--quick] [--threads=1,2] [--kv-cache=f16] [--models=stories,110m,110m-quant,1b,families-tiny,families-110m,qwen35-0.8b] [--reps=N] [--rounds=N] [--types=q8_0,q4_k_m]
  *
  * End to end: prefill and decode tokens/s (a 128-token prompt, 128 generated, greedy, EOS
  * ignored), load time and peak RSS, tensorloom (native backend, model in its worker thread) next
@@ -30,6 +30,10 @@
  * Medians of `reps` runs, each on a different random prompt (so our KV-prefix reuse never applies).
  * `--types=q4_k_m,q8_0` keeps only the models of those weight types, run in that order (the most
  * wanted first, so a run stopped early has them).
+ * `--rounds=N` (default 1): each case runs N times over, the engines taking turns (bandwidth, ours,
+ * node-llama-cpp, llama-bench, then again), and every column is the median over the rounds. On a
+ * shared host the neighbours' load comes in bursts of seconds to minutes: one burst during one
+ * engine's turn moved a single ratio by up to 1.5×; taking turns puts each engine in the same bursts.
  *
  * Third engine: llama.cpp compiled for this CPU (bench/peers/build-llama.sh; its directory in
  * $TL_LLAMA_NATIVE): `llama-bench -m FILE -p 128 -n 0 -t T -r reps -o json` and `-p 0 -n 128 -d 128`
@@ -49,7 +53,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { median, printTable, writeResults, type Row } from './lib.js';
-import { llamaNativeTool, runLlamaBench, weightBytesPerToken } from './llama-native.js';
+import { llamaNativeTool, runLlamaBench, weightBytesPerToken, type LlamaBenchResult } from './llama-native.js';
 import { readBandwidth } from './membw.js';
 import { readGGUF } from '../ts/formats/gguf.js';
 
@@ -292,6 +296,20 @@ export async function familyModels(size: 'tiny' | '110m', only: readonly string[
   return out;
 }
 
+/**
+ * One engine's result over the rounds of a case: each numeric field the median of the rounds that
+ * ran (the other fields the first's); the first failure's text when no round ran.
+ */
+function medianResult<T extends object>(turns: readonly (T | string)[]): T | string {
+  const ok = turns.filter((x): x is T => typeof x !== 'string');
+  if (ok.length === 0) return turns[0] as string;
+  const out: Record<string, unknown> = { ...(ok[0] as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(ok[0]!)) {
+    if (typeof value === 'number') out[key] = median(ok.map((x) => (x as Record<string, unknown>)[key] as number));
+  }
+  return out as T;
+}
+
 export async function run(flags: string[]): Promise<void> {
   const opt = (name: string, def: string): string => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1] ?? def;
   const quick = flags.includes('--quick');
@@ -301,6 +319,8 @@ export async function run(flags: string[]): Promise<void> {
   if (kvCache) process.env.TL_BENCH_KV_CACHE = kvCache;
   const threads = opt('threads', '1,2').split(',').map(Number);
   const reps = Number(opt('reps', quick ? '2' : '3'));
+  const rounds = Number(opt('rounds', '1'));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`e2e: --rounds=${opt('rounds', '')}: expected a whole number ≥ 1`);
   const typeOrder = flags.some((f) => f.startsWith('--types=')) ? opt('types', '').split(',') : null;
   const typeRank = (name: string): number => (typeOrder ? typeOrder.findIndex((t) => name.split(/[\s(]/).includes(t)) : 0);
   const familyFilter = opt('families', '');
@@ -319,7 +339,7 @@ export async function run(flags: string[]): Promise<void> {
   console.log('columns: nlc = node-llama-cpp, lb = llama-bench (native llama.cpp), ×nlc / ×lb = ours ÷ theirs, % BW = our decode ÷ (read GB/s ÷ weight GB read per token)');
   const rows: Row[] = [];
   const raw: Record<string, unknown>[] = [];
-  const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, kvCache: kvCache || 'f32', tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
+  const meta = { promptTokens: PROMPT, generatedTokens: GENERATE, reps, rounds, kvCache: kvCache || 'f32', tensorloomSource: source, bandwidthGBs: Object.fromEntries(bw), llamaBench: 'missing' in llamaBench ? llamaBench.missing : llamaBench.path };
   /** decode tok/s of plain llama per `${size}/${threads}`, for the families' comparison column. */
   const llamaDecode = new Map<string, number>();
   for (const m of models) {
@@ -332,10 +352,21 @@ export async function run(flags: string[]): Promise<void> {
     for (const t of threads) {
       // the bandwidth again, right before this case (the median of 3 measurements): on a shared host
       // it drifts over a run, by up to ±30 % from one minute to the next
-      const bwNow = bw.size ? median([0, 1, 2].map(() => readBandwidth([t], 256).get(t) ?? 0)) || undefined : undefined;
-      const ours = await runCase('ours', m.path, t, reps);
-      const peer = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
-      const lb = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps, decodeDepth: PROMPT }));
+      const turns: { bw: number | undefined; ours: CaseResult | string; peer: CaseResult | string; lb: LlamaBenchResult | string }[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const bwTurn = bw.size ? median([0, 1, 2].map(() => readBandwidth([t], 256).get(t) ?? 0)) || undefined : undefined;
+        const oursTurn = await runCase('ours', m.path, t, reps);
+        const peerTurn = havePeer ? await runCase('peer', m.path, t, reps) : 'not installed';
+        const lbTurn = lbMissing ?? (await runLlamaBench(m.path, { prompt: PROMPT, generate: GENERATE, threads: t, reps, decodeDepth: PROMPT }));
+        turns.push({ bw: bwTurn, ours: oursTurn, peer: peerTurn, lb: lbTurn });
+        if (rounds > 1) for (const [who, x] of [['tensorloom', oursTurn], ['node-llama-cpp', peerTurn], ['llama-bench', lbTurn]] as const)
+          if (typeof x === 'string' && x !== 'not installed' && x !== lbMissing) console.log(`${who} ${m.name} ×${t}, round ${r + 1}: ${x}`);
+      }
+      const bws = turns.map((x) => x.bw).filter((x): x is number => x !== undefined);
+      const bwNow = bws.length ? median(bws) : undefined;
+      const ours = medianResult(turns.map((x) => x.ours));
+      const peer = medianResult(turns.map((x) => x.peer));
+      const lb = medianResult(turns.map((x) => x.lb));
       const o = typeof ours === 'string' ? null : ours;
       const p = typeof peer === 'string' ? null : peer;
       const l = typeof lb === 'string' ? null : lb;
@@ -374,12 +405,12 @@ export async function run(flags: string[]): Promise<void> {
         'RSS MB': o?.peakRssMB ?? null,
         'nlc RSS MB': p?.peakRssMB ?? null,
       });
-      raw.push({ model: m.name, path: m.path, threads: t, weightBytesPerToken: bytesPerToken, tensorloom: ours, nodeLlamaCpp: peer, llamaBench: lb });
+      raw.push({ model: m.name, path: m.path, threads: t, weightBytesPerToken: bytesPerToken, tensorloom: ours, nodeLlamaCpp: peer, llamaBench: lb, ...(rounds > 1 ? { rounds: turns } : {}) });
       console.log(JSON.stringify(rows[rows.length - 1]));
       // written after every case, so an interrupted run keeps what it measured
       writeResults('e2e', { ...meta, complete: false, rows, raw });
     }
   }
-  printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps}; llama-bench: means)`, rows);
+  printTable(`e2e: ${PROMPT}-token prompt, ${GENERATE} generated, greedy (medians of ${reps}; llama-bench: means${rounds > 1 ? `; then medians of ${rounds} rounds` : ''})`, rows);
   writeResults('e2e', { ...meta, complete: true, rows, raw });
 }
