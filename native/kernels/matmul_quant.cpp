@@ -16,9 +16,12 @@
 #include "kernels/matmul_quant.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
+#include "kernels/f16.h"
 #include "kernels/qgemm.h"
+#include "kernels/quant_blocks.h"
 #include "kernels/threadpool.h"
 #include "kernels/weight_types.h"
 
@@ -63,6 +66,23 @@ void quantize_rows(uint8_t* buf, const float* a, int64_t M, int64_t K, const Act
   });
 }
 
+// The Q8_0x4 copy of a quantized GEMV activation row of nb Q8_0 blocks (quant_blocks.h).
+void write_act_quads(uint8_t* row, int64_t nb) {
+  const auto* blocks = reinterpret_cast<const qb::Q8_0*>(row);
+  auto* quads = const_cast<qb::Q8_0x4*>(qb::gemv_act_quads(row, nb));
+  for (int64_t g = 0; g < nb / 4; g++) {
+    qb::Q8_0x4& q = quads[g];
+    for (int c = 0; c < 4; c++) {
+      const qb::Q8_0& b = blocks[4 * g + c];
+      std::memcpy(q.lo + 16 * c, b.qs, 16);
+      std::memcpy(q.hi + 16 * c, b.qs + 16, 16);
+      int32_t sum = 0;
+      for (int j = 0; j < 32; j++) sum += b.qs[j];
+      for (int r = 0; r < 4; r++) q.d[4 * c + r] = f16_to_f32(b.d), q.neg_sum[4 * c + r] = r == 0 ? -sum : 0;
+    }
+  }
+}
+
 struct Job {
   const Projection* p;
   const WeightTypeInfo* type;
@@ -92,8 +112,13 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
     const int64_t arb = K / at.block * at.block_bytes;
     std::vector<uint8_t>& buf = t_act.data[slot];
     if (!quantized[slot]) {
-      if (buf.size() < (size_t)(M * arb)) buf.resize((size_t)(M * arb));
+      // GEMV's Q8_0 row carries a second copy in the 4-row kernels' layout (qb::Q8_0x4)
+      const bool quads = M == 1 && t.act == ggml::Q8_0;
+      const int64_t nb = K / at.block;
+      const size_t bytes = quads ? (size_t)qb::gemv_act_bytes(nb) : (size_t)(M * arb);
+      if (buf.size() < bytes) buf.resize(bytes);
       quantize_rows(buf.data(), a, M, K, at, arb);
+      if (quads) write_act_quads(buf.data(), nb);
       quantized[slot] = true;
     }
     const QgemmTileFn tile = active_gemm(t, M);

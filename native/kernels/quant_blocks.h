@@ -30,6 +30,21 @@ static_assert(sizeof(Q8_0) == 34 && sizeof(Q8_1) == 36 && sizeof(IQ4_NL) == 18, 
 static_assert(sizeof(Q2_K) == 84 && sizeof(Q3_K) == 110 && sizeof(Q4_K) == 144, "k-quants");
 static_assert(sizeof(Q5_K) == 176 && sizeof(Q6_K) == 210 && sizeof(Q8_K) == 292 && sizeof(IQ4_XS) == 136, "k-quants");
 
+// In GEMV (M = 1) a Q8_0 activation row of nb blocks is followed (from the next 64-byte boundary)
+// by a second copy of its first nb / 4 · 4 blocks, 4 blocks per Q8_0x4, laid out for the 512-bit
+// Q4_0 / IQ4_NL 4-row kernel: chunk c (16 bytes) of `lo` holds values 0..15 of block c, of `hi`
+// values 16..31, the four blocks' scales widened to f32 (each 4 times: lanes 4c..4c+3) and −Σ of
+// each block's 32 values (lane 4c; the other lanes 0). matmul_quant.cpp writes it once per GEMV;
+// the kernel, called once per 4 weight rows, would otherwise rebuild it in every call.
+struct Q8_0x4 { int8_t lo[64]; int8_t hi[64]; float d[16]; int32_t neg_sum[16]; };
+static_assert(sizeof(Q8_0x4) == 256, "four 64-byte vectors");
+static inline const Q8_0x4* gemv_act_quads(const void* a, int64_t nb) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(a) + (uintptr_t)(nb * (int64_t)sizeof(Q8_0));
+  return reinterpret_cast<const Q8_0x4*>((end + 63) & ~(uintptr_t)63);
+}
+// Bytes a GEMV Q8_0 activation row of nb blocks takes with its Q8_0x4 copy (alignment included).
+constexpr int64_t gemv_act_bytes(int64_t nb) { return nb * (int64_t)sizeof(Q8_0) + 63 + nb / 4 * (int64_t)sizeof(Q8_0x4); }
+
 // IQ4_NL / IQ4_XS's 16 non-linear levels.
 alignas(16) static const int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                     1,    13,   25,  38,  53,  69,  89,  113};
