@@ -54,19 +54,43 @@ double thread_cpu_ms() {
 // Spin this long after a job before sleeping: long enough to cover the gap between the kernels
 // of one decode step, short enough that an idle model costs nothing.
 constexpr auto kSpin = std::chrono::microseconds(200);
+// Spin iterations (a pause each, ~20 ns on Zen 5) between checks while waiting. Each check may
+// cost a system call (sched_yield, or this thread's CPU clock: ~1.5 µs each in a KVM guest), and a
+// job published meanwhile waits for it: checked every 64 / 256 spins, they added ~1 µs to a
+// worker's start.
+constexpr int kSpinsPerYield = 1024, kSpinsPerCheck = 4096;
 
 // Whether a worker spinning for its next job since `start` should go to sleep: after kSpin, or as
-// soon as it is clearly not getting a core to itself (it ran for under half the elapsed wall time).
-// The second case is a shared machine (or a CPU quota per process group, e.g. Linux's autogroup),
-// where the workers' CPU time comes out of the same budget as the calling thread's: spinning there
-// only slows the caller down, which made 2 threads slower than 1 on a loaded machine.
-bool spin_should_stop(std::chrono::steady_clock::time_point start, double cpu_start) {
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  if (elapsed > kSpin) return true;
-  const double wall_ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  return wall_ms > 0.05 && thread_cpu_ms() - cpu_start < 0.5 * wall_ms;
-}
+// soon as it is clearly not getting a core to itself (from its first check on, it ran for under
+// half the elapsed wall time). The second case is a shared machine (or a CPU quota per process
+// group, e.g. Linux's autogroup), where the workers' CPU time comes out of the same budget as the
+// calling thread's: spinning there only slows the caller down, which made 2 threads slower than 1
+// on a loaded machine.
+struct SpinClock {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), mark;
+  double cpu_mark = -1;
+  bool should_stop() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > kSpin) return true;
+    if (cpu_mark < 0) {  // the first check: start measuring the share of the core this thread gets
+      mark = now, cpu_mark = thread_cpu_ms();
+      return false;
+    }
+    const double wall_ms = std::chrono::duration<double, std::milli>(now - mark).count();
+    return wall_ms > 0.05 && thread_cpu_ms() - cpu_mark < 0.5 * wall_ms;
+  }
+};
 
+// A job goes out as `chunks` ranges of [0, n), `per` per thread; thread t starts at chunk t·per.
+// A thread claims chunk c of the job published as generation g by raising claim slot c from below
+// g to g (compare-exchange): nothing has to reopen the slots for the next job, so the chunks a
+// worker takes every time stay in its own cache. Each cache line that crosses between cores costs
+// ~0.2 µs here (2 vCPUs of a KVM guest), and a worker's share of a job used to wait on about ten
+// of them in a row (the job's fields, every slot reopened by the caller, its chunks' slots, the
+// others' slots, the done count): a 5 µs job took as long at 2 threads as at 1. Now one 768×768
+// Q4_K GEMV at 2 threads takes 5.2–5.4 µs a call against 6.3–10 µs before (9.2–9.6 at 1 thread;
+// `node bench/ab/pool-ab.cjs OLD NEW 768 5`), and 110M decode at 2 threads runs 1.03–1.09× (q4_0,
+// q4_k_m, q6_k; bench/ab/decode-addon-ab.mjs, f16 KV, 200 tokens).
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -78,11 +102,11 @@ class Pool {
     stop_workers();
     nthreads_ = std::max(1, n);
     claim_.reset(new Claim[(size_t)nthreads_ * kChunksPerThread]);
-    for (int i = 0; i < nthreads_ * kChunksPerThread; i++) claim_[i].v.store(kTaken);
-    quit_ = false;
+    for (int i = 0; i < nthreads_ * kChunksPerThread; i++) claim_[i].v.store(0);
+    job_.quit = false;
     // Each worker starts from the generation current now: read inside the new thread instead, a
     // job published before the thread got scheduled would be taken as already seen (deadlock).
-    const uint64_t start = generation_.load(std::memory_order_acquire);
+    const uint64_t start = job_.generation.load(std::memory_order_acquire);
     for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, start] { worker_loop(i, start); });
   }
 
@@ -94,84 +118,113 @@ class Pool {
       fn(0, n, 0, ctx);
       return;
     }
-    // Publish the job as `per` chunks per thread: fields first, then open the chunks.
-    // Any thread may claim any open chunk; a thread reads the fields only after it has claimed a
-    // chunk of this job, and the job cannot end (nor the fields change) before every claimed chunk
-    // is done, so a worker that wakes late never sees a half-written job.
     const int per = std::min(std::max(parts_per_thread, 1), kChunksPerThread);
     const int64_t chunks = std::min<int64_t>(n, (int64_t)want * per);
-    fn_ = fn; ctx_ = ctx; n_ = n; chunks_ = chunks;
-    per_.store(per, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
-    const int64_t slots = (int64_t)nthreads_ * kChunksPerThread;
-    for (int64_t c = 0; c < slots; c++) claim_[c].v.store(c < chunks ? kOpen : kTaken, std::memory_order_release);
+    // Publish as a seqlock: an odd generation while the fields change, the next even one when the
+    // job is out. A worker takes the fields only if the generation is even and the same before
+    // and after it read them, and claims chunks with that generation: a claim can only succeed
+    // while that job still has an unclaimed chunk, i.e. before it can end, so the fields it read
+    // are the job's for as long as it runs that chunk.
+    const uint64_t g = job_.generation.load(std::memory_order_relaxed) + 2;
     {
       std::lock_guard<std::mutex> lk(wake_mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      job_.generation.store(g - 1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_release);
+      job_.fn.store(fn, std::memory_order_relaxed);
+      job_.ctx.store(ctx, std::memory_order_relaxed);
+      job_.n.store(n, std::memory_order_relaxed);
+      job_.chunks.store(chunks, std::memory_order_relaxed);
+      job_.per.store(per, std::memory_order_relaxed);
+      job_.generation.store(g, std::memory_order_release);
     }
     wake_cv_.notify_all();
     // The caller works through the chunks from the front, workers from their own offsets: when a
     // worker is slow to wake or gets preempted (a busy machine), the caller simply does more of the
     // job, so 2 threads never cost much more than 1.
-    claim_and_run(0, 0);
-    for (int spins = 1; done_.load(std::memory_order_acquire) != chunks; spins++) {
+    // the caller counts its own chunks itself (one shared write less); it waits for the others'
+    const int64_t own = claim_and_run(JobView{fn, ctx, n, chunks, per, g}, 0, 0);
+    done_target_ += (uint64_t)(chunks - own);
+    for (int spins = 1; done_.load(std::memory_order_acquire) != done_target_; spins++) {
       cpu_relax();
-      if (spins % 64 == 0) std::this_thread::yield();  // a preempted worker may need this core
+      if (spins % kSpinsPerYield == 0) std::this_thread::yield();  // a preempted worker may need this core
     }
   }
 
  private:
-  static constexpr int kOpen = 0, kTaken = 1;
   static constexpr int kChunksPerThread = 4;
 
-  // Claims open chunks (starting at `first`, wrapping around) and runs them. A slot is read before
-  // it is claimed (a failed compare-exchange still takes the line from its owner's cache), and the
-  // chunks run are counted once at the end (one write to the shared count per thread and job).
-  void claim_and_run(int64_t first, int thread) {
-    const int64_t slots = (int64_t)nthreads_ * kChunksPerThread;
-    int64_t ran = 0;
-    for (int64_t i = 0; i < slots; i++) {
-      const int64_t c = (first + i) % slots;
-      int expected = kOpen;
-      if (claim_[c].v.load(std::memory_order_relaxed) != kOpen ||
-          !claim_[c].v.compare_exchange_strong(expected, kTaken, std::memory_order_acq_rel))
-        continue;
-      const int64_t b = n_ * c / chunks_, e = n_ * (c + 1) / chunks_;
-      fn_(b, e, thread, ctx_);
+  struct JobView {  // one job's fields as a thread read them
+    RangeFn fn;
+    void* ctx;
+    int64_t n, chunks;
+    int per;
+    uint64_t generation;
+  };
+
+  // Claims open chunks of job j and runs them: the thread's own `per` chunks from `first` on,
+  // then any the others left. A worker counts them done after its own (the caller may be waiting
+  // on just those) and again after the rest; the caller (thread 0) gets its count back.
+  int64_t claim_and_run(const JobView& j, int64_t first, int thread) {
+    int64_t ran = 0, total = 0;
+    const auto report = [&] {
+      if (thread != 0 && ran > 0) done_.fetch_add((uint64_t)ran, std::memory_order_acq_rel);
+      total += ran, ran = 0;
+    };
+    for (int64_t i = 0; i < j.chunks; i++) {
+      if (i == j.per) report();
+      const int64_t c = (first + i) % j.chunks;
+      uint64_t seen = claim_[c].v.load(std::memory_order_relaxed);
+      if (seen >= j.generation || !claim_[c].v.compare_exchange_strong(seen, j.generation, std::memory_order_acq_rel)) continue;
+      j.fn(j.n * c / j.chunks, j.n * (c + 1) / j.chunks, thread, j.ctx);
       ran++;
     }
-    if (ran > 0) done_.fetch_add(ran, std::memory_order_acq_rel);
+    report();
+    return total;
+  }
+
+  // The published job, if generation g is still even and current after its fields were read.
+  bool read_job(uint64_t g, JobView* j) {
+    j->fn = job_.fn.load(std::memory_order_relaxed);
+    j->ctx = job_.ctx.load(std::memory_order_relaxed);
+    j->n = job_.n.load(std::memory_order_relaxed);
+    j->chunks = job_.chunks.load(std::memory_order_relaxed);
+    j->per = job_.per.load(std::memory_order_relaxed);
+    j->generation = g;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return job_.generation.load(std::memory_order_relaxed) == g;
   }
 
   void worker_loop(int index, uint64_t seen) {
     for (;;) {
-      const auto spin_start = std::chrono::steady_clock::now();
-      const double cpu_start = thread_cpu_ms();
-      uint64_t gen;
+      SpinClock clock;
+      uint64_t g;
       int spins = 0;
-      while ((gen = generation_.load(std::memory_order_acquire)) == seen && !quit_.load(std::memory_order_relaxed)) {
+      // a new, completely written job (even generation) or quit
+      const auto waiting = [&] { return ((g = job_.generation.load(std::memory_order_acquire)) == seen || (g & 1)) && !job_.quit.load(std::memory_order_relaxed); };
+      while (waiting()) {
         cpu_relax();
         // Yield now and then: on a busy machine this worker may share a core with the thread
         // that will post the next job, and pure spinning would steal that thread's time.
-        if (++spins % 64 == 0) std::this_thread::yield();
-        if (spins % 256 == 0 && spin_should_stop(spin_start, cpu_start)) {
+        if (++spins % kSpinsPerYield == 0) std::this_thread::yield();
+        if (spins % kSpinsPerCheck == 0 && clock.should_stop()) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           // A timed wait in a loop rather than wait(lock, pred): the latter needs GLIBCXX_3.4.30
           // (GCC 12's libstdc++), which would raise the prebuilt binary's floor for no gain.
-          while (generation_.load(std::memory_order_acquire) == seen && !quit_.load())
-            wake_cv_.wait_for(lk, std::chrono::milliseconds(100));
+          while (waiting()) wake_cv_.wait_for(lk, std::chrono::milliseconds(100));
         }
       }
-      if (quit_.load()) return;
-      seen = gen;
-      claim_and_run((int64_t)index * per_.load(std::memory_order_relaxed), index);  // its part's first chunk
+      if (job_.quit.load()) return;
+      JobView j;
+      if (!read_job(g, &j)) continue;  // already replaced by a newer job: wait for that one
+      seen = g;
+      claim_and_run(j, (int64_t)index * j.per, index);  // its part's first chunk
     }
   }
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lk(wake_mutex_);
-      quit_ = true;
+      job_.quit = true;
     }
     wake_cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -183,20 +236,21 @@ class Pool {
   std::mutex job_mutex_;  // one job at a time
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;
-  // The atomics every job touches from both sides each have a cache line of their own (a line
-  // shared by the claim slots, the done count and the generation went back and forth between the
-  // cores for every claim): one 768×768 Q4_K GEMV at 2 threads, 7.6 → 7.4 µs a call (9.2 at 1
-  // thread; bench/ab/pool-ab.cjs, medians of 4 runs), 110M decode unchanged within noise.
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  std::atomic<bool> quit_{false};
-  alignas(64) std::atomic<int64_t> done_{0};  // chunks finished in the current job
-  struct alignas(64) Claim { std::atomic<int> v; };
-  std::unique_ptr<Claim[]> claim_;  // per chunk slot: kOpen until a thread takes it
-  RangeFn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  int64_t n_ = 0;
-  int64_t chunks_ = 1;
-  std::atomic<int> per_{kChunksPerThread};  // chunks per thread of the current job (where a worker starts)
+  // The job, all in one cache line (a worker takes it in one transfer); then the done count (every
+  // chunk the workers ever finished: the caller waits for done_target_) and the claim slots, a
+  // line each.
+  struct alignas(64) JobLine {
+    std::atomic<uint64_t> generation{0};
+    std::atomic<RangeFn> fn{nullptr};
+    std::atomic<void*> ctx{nullptr};
+    std::atomic<int64_t> n{0}, chunks{1};
+    std::atomic<int> per{kChunksPerThread};
+    std::atomic<bool> quit{false};  // the workers end (polled with the generation)
+  } job_;
+  alignas(64) std::atomic<uint64_t> done_{0};
+  uint64_t done_target_ = 0;  // the caller's own (under job_mutex_)
+  struct alignas(64) Claim { std::atomic<uint64_t> v; };
+  std::unique_ptr<Claim[]> claim_;  // per chunk slot: the generation of the last job that claimed it
 };
 
 Pool& pool() {
