@@ -83,6 +83,23 @@ void write_act_quads(uint8_t* row, int64_t nb) {
   }
 }
 
+// The ActPair copies of a quantized GEMV activation row of nb Q8_0 / Q8_1 blocks (quant_blocks.h).
+template <class Act>
+void write_act_pairs(uint8_t* row, int64_t nb) {
+  const auto* blocks = reinterpret_cast<const Act*>(row);
+  auto* pairs = const_cast<qb::ActPair*>(qb::gemv_act_pairs<Act>(row, nb));
+  for (int64_t p = 0; p < nb / 2; p++) {
+    qb::ActPair& q = pairs[p];
+    for (int b = 0; b < 2; b++) {
+      const Act& y = blocks[2 * p + b];
+      q.ds[2 * b] = f16_to_f32(y.d);
+      if constexpr (sizeof(Act) == sizeof(qb::Q8_1)) q.ds[2 * b + 1] = f16_to_f32(y.s);
+      else q.ds[2 * b + 1] = 0.0f;
+      for (int l = 0; l < 8; l++) q.neg16_sum4[8 * b + l] = -16 * (y.qs[4 * l] + y.qs[4 * l + 1] + y.qs[4 * l + 2] + y.qs[4 * l + 3]);
+    }
+  }
+}
+
 struct Job {
   const Projection* p;
   const WeightTypeInfo* type;
@@ -112,13 +129,14 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
     const int64_t arb = K / at.block * at.block_bytes;
     std::vector<uint8_t>& buf = t_act.data[slot];
     if (!quantized[slot]) {
-      // GEMV's Q8_0 row carries a second copy in the 4-row kernels' layout (qb::Q8_0x4)
-      const bool quads = M == 1 && t.act == ggml::Q8_0;
+      // GEMV's Q8_0 / Q8_1 row carries copies in the 4-row kernels' layouts (quant_blocks.h)
+      const bool extras = M == 1 && (t.act == ggml::Q8_0 || t.act == ggml::Q8_1);
       const int64_t nb = K / at.block;
-      const size_t bytes = quads ? (size_t)qb::gemv_act_bytes(nb) : (size_t)(M * arb);
+      const size_t bytes = extras ? (size_t)qb::gemv_act_bytes(nb, t.act == ggml::Q8_1) : (size_t)(M * arb);
       if (buf.size() < bytes) buf.resize(bytes);
       quantize_rows(buf.data(), a, M, K, at, arb);
-      if (quads) write_act_quads(buf.data(), nb);
+      if (extras && t.act == ggml::Q8_0) write_act_quads(buf.data(), nb), write_act_pairs<qb::Q8_0>(buf.data(), nb);
+      if (extras && t.act == ggml::Q8_1) write_act_pairs<qb::Q8_1>(buf.data(), nb);
       quantized[slot] = true;
     }
     const QgemmTileFn tile = active_gemm(t, M);

@@ -42,8 +42,23 @@ static inline const Q8_0x4* gemv_act_quads(const void* a, int64_t nb) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(a) + (uintptr_t)(nb * (int64_t)sizeof(Q8_0));
   return reinterpret_cast<const Q8_0x4*>((end + 63) & ~(uintptr_t)63);
 }
-// Bytes a GEMV Q8_0 activation row of nb blocks takes with its Q8_0x4 copy (alignment included).
-constexpr int64_t gemv_act_bytes(int64_t nb) { return nb * (int64_t)sizeof(Q8_0) + 63 + nb / 4 * (int64_t)sizeof(Q8_0x4); }
+// Then (and after a Q8_1 row, from its next 64-byte boundary) one ActPair per pair of blocks i,
+// i + 1 for the 512-bit Q4_1 / Q5_0 / Q5_1 4-row kernel: [d_i, s_i, d_{i+1}, s_{i+1}] widened to
+// f32 (Q8_0: s = 0) and −16 · (Σ of each 4 adjacent values of the two blocks) (Q5_0's offset).
+struct ActPair { int32_t neg16_sum4[16]; float ds[4]; int32_t pad[12]; };
+static_assert(sizeof(ActPair) == 128, "two 64-byte lines");
+template <class Act>
+static inline const ActPair* gemv_act_pairs(const void* a, int64_t nb) {
+  static_assert(sizeof(Act) == sizeof(Q8_0) || sizeof(Act) == sizeof(Q8_1), "legacy activations");
+  const uintptr_t end = reinterpret_cast<uintptr_t>(a) + (uintptr_t)(nb * (int64_t)sizeof(Act));
+  const uintptr_t at = (end + 63) & ~(uintptr_t)63;
+  return reinterpret_cast<const ActPair*>(at + (sizeof(Act) == sizeof(Q8_0) ? (uintptr_t)(nb / 4 * (int64_t)sizeof(Q8_0x4)) : 0));
+}
+// Bytes a GEMV Q8_0 / Q8_1 activation row of nb blocks takes with its copies (alignment included).
+constexpr int64_t gemv_act_bytes(int64_t nb, bool q8_1) {
+  return nb * (int64_t)(q8_1 ? sizeof(Q8_1) : sizeof(Q8_0)) + 63 + (q8_1 ? 0 : nb / 4 * (int64_t)sizeof(Q8_0x4)) +
+         nb / 2 * (int64_t)sizeof(ActPair);
+}
 
 // IQ4_NL / IQ4_XS's 16 non-linear levels.
 alignas(16) static const int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
