@@ -100,6 +100,25 @@ void write_act_pairs(uint8_t* row, int64_t nb) {
   }
 }
 
+// The Q8_KHalves copy of a quantized GEMV activation row of nb Q8_K blocks (quant_blocks.h).
+void write_act_halves(uint8_t* row, int64_t nb) {
+  const auto* blocks = reinterpret_cast<const qb::Q8_K*>(row);
+  auto* halves = const_cast<qb::Q8_KHalves*>(qb::gemv_act_halves(row, nb));
+  for (int64_t i = 0; i < nb; i++) {
+    qb::Q8_KHalves& q = halves[i];
+    for (int h = 0; h < 2; h++)
+      for (int c = 0; c < 4; c++) {
+        const int8_t* y = blocks[i].qs + 128 * h + 32 * c;
+        std::memcpy(q.lo[h] + 16 * c, y, 16);
+        std::memcpy(q.hi[h] + 16 * c, y + 16, 16);
+        for (int m = 0; m < 4; m++) {
+          q.neg128_lo[h][4 * c + m] = -128 * (y[4 * m] + y[4 * m + 1] + y[4 * m + 2] + y[4 * m + 3]);
+          q.neg128_hi[h][4 * c + m] = -128 * (y[16 + 4 * m] + y[16 + 4 * m + 1] + y[16 + 4 * m + 2] + y[16 + 4 * m + 3]);
+        }
+      }
+  }
+}
+
 struct Job {
   const Projection* p;
   const WeightTypeInfo* type;
@@ -129,14 +148,16 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
     const int64_t arb = K / at.block * at.block_bytes;
     std::vector<uint8_t>& buf = t_act.data[slot];
     if (!quantized[slot]) {
-      // GEMV's Q8_0 / Q8_1 row carries copies in the 4-row kernels' layouts (quant_blocks.h)
-      const bool extras = M == 1 && (t.act == ggml::Q8_0 || t.act == ggml::Q8_1);
+      // GEMV's row carries copies in the 4-row kernels' layouts (quant_blocks.h)
       const int64_t nb = K / at.block;
-      const size_t bytes = extras ? (size_t)qb::gemv_act_bytes(nb, t.act == ggml::Q8_1) : (size_t)(M * arb);
+      const size_t bytes = M > 1 ? (size_t)(M * arb)
+                           : t.act == ggml::Q8_K ? (size_t)qb::gemv_act_bytes_q8_k(nb)
+                                                 : (size_t)qb::gemv_act_bytes(nb, t.act == ggml::Q8_1);
       if (buf.size() < bytes) buf.resize(bytes);
       quantize_rows(buf.data(), a, M, K, at, arb);
-      if (extras && t.act == ggml::Q8_0) write_act_quads(buf.data(), nb), write_act_pairs<qb::Q8_0>(buf.data(), nb);
-      if (extras && t.act == ggml::Q8_1) write_act_pairs<qb::Q8_1>(buf.data(), nb);
+      if (M == 1 && t.act == ggml::Q8_0) write_act_quads(buf.data(), nb), write_act_pairs<qb::Q8_0>(buf.data(), nb);
+      if (M == 1 && t.act == ggml::Q8_1) write_act_pairs<qb::Q8_1>(buf.data(), nb);
+      if (M == 1 && t.act == ggml::Q8_K) write_act_halves(buf.data(), nb);
       quantized[slot] = true;
     }
     const QgemmTileFn tile = active_gemm(t, M);

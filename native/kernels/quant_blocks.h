@@ -60,6 +60,20 @@ constexpr int64_t gemv_act_bytes(int64_t nb, bool q8_1) {
          nb / 2 * (int64_t)sizeof(ActPair);
 }
 
+// In GEMV a Q8_K activation row of nb super-blocks is followed (from the next 64-byte boundary) by
+// one Q8_KHalves per super-block, for the 512-bit IQ4_XS 4-row kernel: for h = 0, 1 (groups 4h ..
+// 4h + 3 of 32 values), chunk c (16 bytes) of lo[h] holds values 0..15 of group 4h + c, of hi[h]
+// values 16..31, and lane 4c + m of neg128_lo[h] / neg128_hi[h] is −128 · Σ of that chunk's
+// values 4m..4m + 3.
+struct Q8_KHalves { int8_t lo[2][64]; int8_t hi[2][64]; int32_t neg128_lo[2][16]; int32_t neg128_hi[2][16]; };
+static_assert(sizeof(Q8_KHalves) == 512, "eight 64-byte vectors");
+static inline const Q8_KHalves* gemv_act_halves(const void* a, int64_t nb) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(a) + (uintptr_t)(nb * (int64_t)sizeof(Q8_K));
+  return reinterpret_cast<const Q8_KHalves*>((end + 63) & ~(uintptr_t)63);
+}
+// Bytes a GEMV Q8_K activation row of nb super-blocks takes with its copy (alignment included).
+constexpr int64_t gemv_act_bytes_q8_k(int64_t nb) { return nb * (int64_t)(sizeof(Q8_K) + sizeof(Q8_KHalves)) + 63; }
+
 // IQ4_NL / IQ4_XS's 16 non-linear levels.
 alignas(16) static const int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                     1,    13,   25,  38,  53,  69,  89,  113};
