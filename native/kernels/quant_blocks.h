@@ -1,6 +1,7 @@
 // GGML block layouts of the quantized types (ggml-common.h), as plain structs. All fields are
 // little-endian as stored in GGUF; f16 scales are kept as raw bits (uint16_t).
-// Only data here: no functions, so every ISA file can include it without leaking symbols.
+// Only data and static inline helpers (internal linkage), so every ISA file can include it
+// without leaking symbols. Also the layouts of the copies GEMV makes of an activation row.
 #pragma once
 #include <cstdint>
 
