@@ -53,9 +53,12 @@ constexpr int64_t kQgemmMinRows = 33;
 //   q3_K 33→48, q5_K 51→49 (M = 3: 53→64), iq4_nl 28→45, iq4_xs 45→60, q4_1 33→61, q5_0 32→56,
 //   q5_1 31→50 at M = 2, and more from there. q2_K M = 12: 77→126.
 //   AVX2 / AVX-512BW at M = 4: q8_0 64→71 / 56→72, q4_0 49→48 / 51→63 (M = 8: 50→57), q4_1
-//   51→60 / 53→66, q5_0 50→56 / 38→54, q5_1 45→54 / 47→58.
+//   51→60 / 53→66, q5_0 50→56 / 38→54, q5_1 45→54 / 47→58. Q4_0's tile then took two blocks at a
+//   time (qgemm.inc's tile24_q4_0_pairs, 2026-12-04, TENSORLOOM_ISA=avx2 bench/ab/qgemm-ab.cjs):
+//   M = 128 1.96× / 1.91× (110M / 1B-shaped layer; AVX-512BW 1.80× / 1.70×), and on AVX2 it now
+//   beats the dot kernels from 4 rows: M = 4 54→121 / 54→78, M = 6 28→54 / 41→62.
 #define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
-#define TL_QGEMM_MIN_ROWS_q4_0 {8, 4, 2}
+#define TL_QGEMM_MIN_ROWS_q4_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q5_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q5_1 {4, 4, 2}

@@ -105,6 +105,35 @@ for (const v of variants({ vnni: true })) {
   });
 }
 
+// Rows of 32-value blocks that are not a multiple of 2 or 4 blocks long: the tiles that take two
+// blocks at a time (Q4_0 on AVX2 / AVX-512BW) end with a lone block, and rows of one block have no pair.
+for (const v of variants({ vnni: true })) {
+  describe.skipIf(!!v.skip)(`quantized GEMM, odd and short block counts, on ${v.title}`, () => {
+    for (const spec of QUANT_SPECS.filter((s) => s.block === 32)) {
+      it(`${spec.name}: K = 32, 96, 800: every output bit-identical to the dot kernel's GEMV on its row`, () => {
+        const rand = rng(9300 + spec.id);
+        const Nw = 11, Ms = [8, 13];
+        withVariant(v, () => {
+          for (const Kb of [32, 96, 800]) {
+            const a = randomActs(Ms.at(-1)! * Kb, rand);
+            const w = randomBlocks(spec, (Nw * Kb) / spec.block, rand, 0.1);
+            for (const M of Ms) {
+              const gemm = new Float32Array(M * Nw).fill(NaN);
+              addon.matmulT(gemm, a.subarray(0, M * Kb), w, spec.id, Nw, Kb, M);
+              for (let m = 0; m < M; m++) {
+                const row = new Float32Array(Nw).fill(NaN);
+                addon.matmulT(row, a.subarray(m * Kb, (m + 1) * Kb), w, spec.id, Nw, Kb, 1);
+                const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
+                if (i >= 0) expect.fail(`${v.isa} ${spec.name}: K = ${Kb}, M = ${M}: out[${m}, ${i}] differs from the GEMV on row ${m}`);
+              }
+            }
+          }
+        });
+      });
+    }
+  });
+}
+
 // The Q4_0 / IQ4_NL and Q8_0 tiles keep their prepared activation rows (biases, scales) per thread
 // for the rest of a product's work items (qgemm.h): two products in a row with the same shape and
 // the same activation buffer but other activations must not reuse the first one's.
