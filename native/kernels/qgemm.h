@@ -28,13 +28,14 @@ constexpr int64_t kQgemmMinRows = 33;
 
 // The tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature: on VNNI for every
 // quantized type (pairs / packed pairs / 16-row kernels), on AVX2 and AVX-512BW (256-bit tiles) for
-// the legacy types only, the others' 256-bit tiles having measured slower than the dot kernels'
-// 4-row form there (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs dot, AVX2 /
-// AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90 vs 70–96,
-// iq4_nl 44–65 vs 54–56). Which a type uses on which ISA is its row of the weight-type table
+// the legacy types and IQ4_NL only, the others' 256-bit tiles having measured slower than the dot
+// kernels' 4-row form there (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs dot, AVX2 /
+// AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90 vs 70–96;
+// IQ4_NL's old tile 44–65 vs 54–56, its two-blocks-at-a-time tile (Q4_0's) 1.55× the dot kernels
+// at M = 128 on AVX2, 1.5× on AVX-512BW). Which a type uses on which ISA is its row of the weight-type table
 // (weight_types.cpp, gemm_avx2 / gemm_avx512 / gemm_vnni; null = the dot path).
-#define TL_QGEMM_TILE_LIST(X) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0)
-#define TL_QGEMM_LIST(X) TL_QGEMM_TILE_LIST(X) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs)
+#define TL_QGEMM_TILE_LIST(X) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl)
+#define TL_QGEMM_LIST(X) TL_QGEMM_TILE_LIST(X) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_xs)
 
 // With each tile, the fewest activation rows from which matmul_quant.cpp uses it, per ISA
 // {AVX2, AVX-512BW, VNNI} (0 = no tile there); GEMV (M = 1) always takes the dot kernels. Where the
@@ -54,9 +55,10 @@ constexpr int64_t kQgemmMinRows = 33;
 //   q5_1 31→50 at M = 2, and more from there. q2_K M = 12: 77→126.
 //   AVX2 / AVX-512BW at M = 4: q8_0 64→71 / 56→72, q4_0 49→48 / 51→63 (M = 8: 50→57), q4_1
 //   51→60 / 53→66, q5_0 50→56 / 38→54, q5_1 45→54 / 47→58. Q4_0's tile then took two blocks at a
-//   time (qgemm.inc's tile24_q4_0_pairs, 2026-12-04, TENSORLOOM_ISA=avx2 bench/ab/qgemm-ab.cjs):
+//   time (qgemm.inc's tile24_s4_pairs, 2026-12-04, TENSORLOOM_ISA=avx2 bench/ab/qgemm-ab.cjs):
 //   M = 128 1.96× / 1.91× (110M / 1B-shaped layer; AVX-512BW 1.80× / 1.70×), and on AVX2 it now
-//   beats the dot kernels from 4 rows: M = 4 54→121 / 54→78, M = 6 28→54 / 41→62.
+//   beats the dot kernels from 4 rows: M = 4 54→121 / 54→78, M = 6 28→54 / 41→62; its edges
+//   through the same tile with a row repeated: M = 5 1.24×, M = 7 1.75× the tile_q4_0 edges.
 #define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
 #define TL_QGEMM_MIN_ROWS_q4_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
@@ -67,7 +69,7 @@ constexpr int64_t kQgemmMinRows = 33;
 #define TL_QGEMM_MIN_ROWS_q4_K {0, 0, 6}
 #define TL_QGEMM_MIN_ROWS_q5_K {0, 0, 3}
 #define TL_QGEMM_MIN_ROWS_q6_K {0, 0, 12}
-#define TL_QGEMM_MIN_ROWS_iq4_nl {0, 0, 2}
+#define TL_QGEMM_MIN_ROWS_iq4_nl {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_iq4_xs {0, 0, 2}
 
 #define TL_QGEMM_DECL(t)                                                                              \
