@@ -58,7 +58,7 @@ constexpr int64_t kQgemmMinRows = 33;
 //   time (qgemm.inc's tile24_s4_pairs, 2026-12-04, TENSORLOOM_ISA=avx2 bench/ab/qgemm-ab.cjs):
 //   M = 128 1.96× / 1.91× (110M / 1B-shaped layer; AVX-512BW 1.80× / 1.70×), and on AVX2 it now
 //   beats the dot kernels from 4 rows: M = 4 54→121 / 54→78, M = 6 28→54 / 41→62; its edges
-//   through the same tile with a row repeated: M = 5 1.24×, M = 7 1.75× the tile_q4_0 edges.
+//   through the same tile with a row repeated: M = 5 1.24×, M = 7 1.75× the old tile's edges.
 #define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
 #define TL_QGEMM_MIN_ROWS_q4_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
