@@ -52,7 +52,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { median, printTable, writeResults, type Row } from './lib.js';
+import { machine, median, printTable, writeResults, type Row } from './lib.js';
 import { llamaNativeTool, runLlamaBench, weightBytesPerToken, type LlamaBenchResult } from './llama-native.js';
 import { readBandwidth } from './membw.js';
 import { readGGUF } from '../ts/formats/gguf.js';
@@ -329,7 +329,9 @@ export async function run(flags: string[]): Promise<void> {
     .sort((a, b) => typeRank(a.name) - typeRank(b.name));
   const havePeer = peersPath() !== null;
   const source = oursSource().label;
-  console.log(`tensorloom from ${source}`);
+  // the kernels' ISA: TENSORLOOM_ISA=avx2 runs an AVX-512 machine's AVX2 path (against a llama.cpp
+  // built for AVX2 only: TL_LLAMA_ISA=avx2 bench/peers/build-llama.sh)
+  console.log(`tensorloom from ${source}, kernels: ${machine().backend.isa}`);
   if (!havePeer) console.log('node-llama-cpp is not installed (npm ci --prefix bench/peers --omit=optional): nlc columns empty');
   const llamaBench = llamaNativeTool('llama-bench');
   const lbMissing = 'missing' in llamaBench ? 'not built' : null;

@@ -12,11 +12,21 @@
 # When the three binaries already exist the script only prints where they are (rebuild: delete
 # $dir/src/build). When another build into the same directory is still running (build.log without
 # a "done" line yet), it waits for that one instead of starting a second.
-# JOBS (default: the CPU count) sets the parallel compile jobs.
+# JOBS (default: the CPU count) sets the parallel compile jobs. TL_LLAMA_ISA=avx2 builds for AVX2 only
+# (no AVX-512, no AVX-VNNI; default cache directory bench/peers/llama-avx2), the peer for our AVX2
+# kernels on an AVX-512 machine: TENSORLOOM_ISA=avx2 TL_LLAMA_NATIVE=<that directory> npx tsx
+# bench/run.ts e2e … compares the two AVX2 paths on the same cores.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-dir="${TL_LLAMA_NATIVE:-$here/llama-native}"
+isa="${TL_LLAMA_ISA:-native}"
+case "$isa" in
+  native) cmake_isa=(-DGGML_NATIVE=ON); default_dir="$here/llama-native" ;;
+  avx2) cmake_isa=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+                   -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF); default_dir="$here/llama-avx2" ;;
+  *) echo "build-llama: TL_LLAMA_ISA must be native or avx2, got '$isa'" >&2; exit 1 ;;
+esac
+dir="${TL_LLAMA_NATIVE:-$default_dir}"
 bin="$dir/src/build/bin"
 tools=(llama-bench llama-server llama-cli)
 
@@ -60,7 +70,7 @@ jobs="${JOBS:-$(nproc)}"
   status=0
   (
     cd "$dir/src"
-    cmake -B build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release >"$dir/cmake.log" 2>&1
+    cmake -B build "${cmake_isa[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release >"$dir/cmake.log" 2>&1
     cmake --build build -j "$jobs" --target "${tools[@]}"
   ) || status=$?
   echo "done $status"
