@@ -15,7 +15,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAddon } from '../../ts/native/addon.js';
 import { rng } from './helpers.js';
-import { QUANT_SPECS, blockMins, dequantize, quantizeActs, randomBlocks, referenceMatmul } from './quant-reference.js';
+import { QUANT_SPECS, blockMins, dequantize, quantizeActs, randomBlocks, referenceMatmul, type QuantSpec } from './quant-reference.js';
 import { native, variants, withVariant } from './variants.js';
 
 const addon = loadAddon().addon!;
@@ -36,6 +36,22 @@ function firstBitDifference(x: Float32Array, y: Float32Array): number {
   return -1;
 }
 
+/**
+ * The M × Nw product of a's first M rows with w (Nw × Kw, spec's blocks); fails unless each of its
+ * rows is, bit for bit, the GEMV (M = 1) of that activation row.
+ */
+function gemmRowsAreGemv(spec: QuantSpec, a: Float32Array, w: Uint8Array, M: number, Nw: number, Kw: number, what: string): Float32Array {
+  const gemm = new Float32Array(M * Nw).fill(NaN);
+  addon.matmulT(gemm, a.subarray(0, M * Kw), w, spec.id, Nw, Kw, M);
+  for (let m = 0; m < M; m++) {
+    const row = new Float32Array(Nw).fill(NaN);
+    addon.matmulT(row, a.subarray(m * Kw, (m + 1) * Kw), w, spec.id, Nw, Kw, 1);
+    const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
+    if (i >= 0) expect.fail(`${what}: M = ${M}: out[${m}, ${i}] = ${gemm[m * Nw + i]}, the GEMV on row ${m} gives ${row[i]}`);
+  }
+  return gemm;
+}
+
 const N = 37, K = 768;
 /** Small M (batched decode: tiles from each type's gemm_min_rows on, the dot kernels below it) and GEMM. */
 const MS = [2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 32, 70];
@@ -49,15 +65,7 @@ for (const v of variants({ vnni: true })) {
         const w = randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
         withVariant(v, () => {
           for (const M of MS) {
-            const gemm = new Float32Array(M * N).fill(NaN);
-            addon.matmulT(gemm, a.subarray(0, M * K), w, spec.id, N, K, M);
-            for (let m = 0; m < M; m++) {
-              const row = new Float32Array(N).fill(NaN);
-              addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, N, K, 1);
-              const got = gemm.subarray(m * N, (m + 1) * N);
-              const i = firstBitDifference(got, row);
-              if (i >= 0) expect.fail(`${v.isa} ${spec.name}: M = ${M}: out[${m}, ${i}] = ${got[i]}, GEMV on row ${m} gives ${row[i]}`);
-            }
+            const gemm = gemmRowsAreGemv(spec, a, w, M, N, K, `${v.isa} ${spec.name}`);
             if (v.threads === 1 && M === MS.at(-1)) {
               const acts = Array.from({ length: M }, (_, m) => quantizeActs(spec.act, a.subarray(m * K, (m + 1) * K)));
               const mins = spec.act === 'q8_1' ? blockMins(spec, w, (N * K) / 32) : undefined;
@@ -89,16 +97,7 @@ for (const v of variants({ vnni: true })) {
         const a = randomActs(Ms.at(-1)! * K, rand);
         const w = randomBlocks(spec, (Nw * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1);
         withVariant(v, () => {
-          for (const M of Ms) {
-            const gemm = new Float32Array(M * Nw).fill(NaN);
-            addon.matmulT(gemm, a.subarray(0, M * K), w, spec.id, Nw, K, M);
-            for (let m = 0; m < M; m++) {
-              const row = new Float32Array(Nw).fill(NaN);
-              addon.matmulT(row, a.subarray(m * K, (m + 1) * K), w, spec.id, Nw, K, 1);
-              const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
-              if (i >= 0) expect.fail(`${v.isa} ${name}: M = ${M}: out[${m}, ${i}] differs from the GEMV on row ${m}`);
-            }
-          }
+          for (const M of Ms) gemmRowsAreGemv(spec, a, w, M, Nw, K, `${v.isa} ${name}`);
         });
       });
     }
@@ -106,7 +105,7 @@ for (const v of variants({ vnni: true })) {
 }
 
 // Rows of 32-value blocks that are not a multiple of 2 or 4 blocks long: the tiles that take two
-// blocks at a time (Q4_0 on AVX2 / AVX-512BW) end with a lone block, and rows of one block have no pair.
+// blocks at a time (Q4_0 / IQ4_NL on AVX2 / AVX-512BW) end with a lone block, and rows of one block have no pair.
 for (const v of variants({ vnni: true })) {
   describe.skipIf(!!v.skip)(`quantized GEMM, odd and short block counts, on ${v.title}`, () => {
     for (const spec of QUANT_SPECS.filter((s) => s.block === 32)) {
@@ -117,16 +116,7 @@ for (const v of variants({ vnni: true })) {
           for (const Kb of [32, 96, 800]) {
             const a = randomActs(Ms.at(-1)! * Kb, rand);
             const w = randomBlocks(spec, (Nw * Kb) / spec.block, rand, 0.1);
-            for (const M of Ms) {
-              const gemm = new Float32Array(M * Nw).fill(NaN);
-              addon.matmulT(gemm, a.subarray(0, M * Kb), w, spec.id, Nw, Kb, M);
-              for (let m = 0; m < M; m++) {
-                const row = new Float32Array(Nw).fill(NaN);
-                addon.matmulT(row, a.subarray(m * Kb, (m + 1) * Kb), w, spec.id, Nw, Kb, 1);
-                const i = firstBitDifference(gemm.subarray(m * Nw, (m + 1) * Nw), row);
-                if (i >= 0) expect.fail(`${v.isa} ${spec.name}: K = ${Kb}, M = ${M}: out[${m}, ${i}] differs from the GEMV on row ${m}`);
-              }
-            }
+            for (const M of Ms) gemmRowsAreGemv(spec, a, w, M, Nw, Kb, `${v.isa} ${spec.name}: K = ${Kb}`);
           }
         });
       });
