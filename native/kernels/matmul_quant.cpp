@@ -6,8 +6,8 @@
 // so Q/K/V or gate/up share one pool job):
 //   GEMV (M = 1): each thread streams its weight rows once; types with a 4-row kernel (dotw4) take
 //     row i of 4 segments of the thread's rows per call, sharing the activation loads (each output
-//     computed exactly as by the 1-row kernel). The quantized row also gets copies in the 512-bit
-//     4-row kernels' layouts (quant_blocks.h: halves of blocks side by side, f32 scales, sums),
+//     computed exactly as by the 1-row kernel). The quantized row also gets copies in the 4-row
+//     kernels' layouts (quant_blocks.h: halves of blocks side by side, f32 scales, sums),
 //     written once per product instead of rebuilt in each of the ~N / 4 kernel calls.
 //   small M and GEMM: a block of kRowsPerTile weight rows (a few tens of KiB, stays in L2) meets
 //     kActRowsPerTile quantized activation rows at a time; each weight row stays in L1 while it

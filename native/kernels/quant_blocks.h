@@ -32,10 +32,10 @@ static_assert(sizeof(Q2_K) == 84 && sizeof(Q3_K) == 110 && sizeof(Q4_K) == 144, 
 static_assert(sizeof(Q5_K) == 176 && sizeof(Q6_K) == 210 && sizeof(Q8_K) == 292 && sizeof(IQ4_XS) == 136, "k-quants");
 
 // In GEMV (M = 1) a Q8_0 activation row of nb blocks is followed (from the next 64-byte boundary)
-// by a second copy of its first nb / 4 · 4 blocks, 4 blocks per Q8_0x4, laid out for the 512-bit
-// Q4_0 / IQ4_NL 4-row kernel: chunk c (16 bytes) of `lo` holds values 0..15 of block c, of `hi`
-// values 16..31, the four blocks' scales widened to f32 (each 4 times: lanes 4c..4c+3) and −Σ of
-// each block's 32 values (lane 4c; the other lanes 0). matmul_quant.cpp writes it once per GEMV;
+// by a second copy of its first nb / 4 · 4 blocks, 4 blocks per Q8_0x4, laid out for the Q4_0 /
+// IQ4_NL 4-row kernels (512-bit: four blocks per vector, 256-bit: two): chunk c (16 bytes) of `lo`
+// holds values 0..15 of block c, of `hi` values 16..31, the four blocks' scales widened to f32
+// (each 4 times: lanes 4c..4c+3) and −Σ of each block's 32 values (lane 4c; the other lanes 0). matmul_quant.cpp writes it once per GEMV;
 // the kernel, called once per 4 weight rows, would otherwise rebuild it in every call.
 struct Q8_0x4 { int8_t lo[64]; int8_t hi[64]; float d[16]; int32_t neg_sum[16]; };
 static_assert(sizeof(Q8_0x4) == 256, "four 64-byte vectors");
@@ -62,7 +62,8 @@ constexpr int64_t gemv_act_bytes(int64_t nb, bool q8_1) {
 }
 
 // In GEMV a Q8_K activation row of nb super-blocks is followed (from the next 64-byte boundary) by
-// one Q8_KHalves per super-block, for the 512-bit IQ4_XS 4-row kernel: for h = 0, 1 (groups 4h ..
+// one Q8_KHalves per super-block, for the IQ4_XS 4-row kernels (the 256-bit one reads lo and hi
+// only): for h = 0, 1 (groups 4h ..
 // 4h + 3 of 32 values), chunk c (16 bytes) of lo[h] holds values 0..15 of group 4h + c, of hi[h]
 // values 16..31, and lane 4c + m of neg128_lo[h] / neg128_hi[h] is −128 · Σ of that chunk's
 // values 4m..4m + 3.

@@ -14,8 +14,9 @@
 // SIMD only: out[r] = dot(w, a + r·a_stride) for r < 4 (dot4) and out[r] = dot(w + r·w_stride, a)
 // (dotw4: 4 weight rows, GEMV), each bit-identical to dot_<t> on that pair of rows. dotw4 may read
 // up to 24 bytes past the end of each weight row (k_legacy2_w512's 64-byte loads; in GEMV the row
-// after it): never pass it the last row of a buffer. A Q8_0 / Q8_1 activation row given to dotw4
-// must be followed by its copies (qb::gemv_act_quads, gemv_act_pairs; the GEMV driver writes them).
+// after it): never pass it the last row of a buffer. An activation row given to dotw4 must be
+// followed by its copies (qb::gemv_act_quads and gemv_act_pairs after a Q8_0 / Q8_1 row,
+// gemv_act_halves after a Q8_K row; the GEMV driver writes them).
 #define TL_QDOT4_DECL(t) \
   float dot_##t(const void* w, const void* a, int64_t n); \
   void dot4_##t(const void* w, const void* a, int64_t a_stride, int64_t n, float* out); \
