@@ -3,6 +3,7 @@
  * which the native backend maps in 2 MiB pages), each buffer a 64-byte-aligned, disjoint view of
  * it; shared and recurrent layers take none. And the backends' allocate itself.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KVCache } from '../../ts/layers/kv-cache.js';
 import { createJsBackend } from '../../ts/backend/js/index.js';
@@ -64,5 +65,23 @@ describe('KVCache memory', () => {
       expect(() => b.allocate(-1)).toThrow(RangeError);
       expect(() => b.allocate(1.5)).toThrow(RangeError);
     }
+  });
+
+  // Where transparent huge pages work, the last, partial 2 MiB page of a native buffer stays in
+  // small pages: a 2 MiB + 4 KiB buffer written end to end costs ~2 MiB of RSS, not 4.
+  const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '';
+  it.skipIf(getBackend().name !== 'native' || !/\[(always|madvise)\]/.test(thp))('native buffers take no huge page past their end', () => {
+    const rssAnon = () => Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+    const n = 6;
+    const before = rssAnon();
+    const kept = Array.from({ length: n }, () => {
+      const buf = getBackend().allocate((2 << 20) + 4096);
+      new Uint8Array(buf).fill(1);
+      return buf;
+    });
+    const grown = rssAnon() - before;
+    expect(kept.length).toBe(n);
+    expect(grown).toBeGreaterThanOrEqual(n * (2 << 20)); // the bytes written are resident
+    expect(grown).toBeLessThan(n * (3 << 20)); // a huge page per tail would make it n × 4 MiB
   });
 });
