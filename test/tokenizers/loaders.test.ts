@@ -114,6 +114,9 @@ describe('format detection and malformed files', () => {
   it('keeps the first rank of a repeated merge, and a duplicate id is an error', () => {
     const tok = loadTokenizer(write('dup-merge.json', bpeJson({ ...bytesVocab, ab: 256, bc: 257 }, ['b c', 'a b', 'b c'])));
     expect(Array.from(tok.encode('abc'))).toEqual([bytesVocab['a'], 257]); // "b c" (rank 0) beats "a b" (rank 1)
+    // saved back, the merges are the ones given, the repeat in its place
+    const more = loadTokenizer(write('dup-merge2.json', bpeJson({ ...bytesVocab, ab: 256, bc: 257, cd: 258 }, ['b c', 'a b', 'b c', 'c d', 'a b'])));
+    expect((toTokenizerJSON(more as VocabTokenizer) as { model: { merges: string[][] } }).model.merges).toEqual([['b', 'c'], ['a', 'b'], ['b', 'c'], ['c', 'd'], ['a', 'b']]);
     expect(() => loadTokenizer(write('dup-id.json', bpeJson({ ...bytesVocab, ab: 5 }, [])))).toThrow(/id 5 is used by both/);
   });
 

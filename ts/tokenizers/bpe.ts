@@ -48,11 +48,11 @@ export class ByteLevelBPE implements TokenModel {
   private readonly slots = new Int32Array(SCAN_LIMIT);
   private readonly heap = new MergeHeap();
   /**
-   * Left and right token ids of each merge in rank order (for `merges`): the strings are the
-   * vocabulary's own (`id()` names the lowest id of a string), and one [l, r] array per merge held
-   * ~2 MB of a 32k-merge tokenizer's heap for the life of the model, in every model worker.
+   * A merge whose pair an earlier merge already made (the table keeps the first): its rank, left
+   * and right ids, so that `merges` lists every merge as given. Real tokenizers have none; the
+   * table's entries are the others, in rank order.
    */
-  private readonly mergeIds: Int32Array;
+  private readonly repeated: number[] = [];
 
   constructor(vocab: Vocab, options: ByteLevelBPEOptions) {
     this.vocab = vocab;
@@ -66,7 +66,6 @@ export class ByteLevelBPE implements TokenModel {
 
     const merges = options.merges;
     this.pairs = new PairTable(merges.length);
-    const ids = new Int32Array(merges.length * 2);
     for (let rank = 0; rank < merges.length; rank++) {
       const m = merges[rank]!;
       let l: string, r: string;
@@ -86,19 +85,23 @@ export class ByteLevelBPE implements TokenModel {
       if (mi === undefined) {
         throw new TokenizerError(`merge ${rank} (${JSON.stringify(l)} ${JSON.stringify(r)}) makes ${JSON.stringify(l + r)}, which is not in the vocabulary`);
       }
-      this.pairs.add(li, ri, rank, mi); // a repeated pair keeps its first (lowest) rank
-      ids[2 * rank] = li;
-      ids[2 * rank + 1] = ri;
+      // a repeated pair keeps its first (lowest) rank
+      if (!this.pairs.add(li, ri, rank, mi)) this.repeated.push(rank, li, ri);
     }
-    this.mergeIds = ids;
   }
 
   /** The merges in rank order (for saving as tokenizer.json), built on each call. */
   get merges(): ReadonlyArray<readonly [string, string]> {
+    // the strings are the vocabulary's own (`id()` names the lowest id of a string)
     const tokens = this.vocab.tokens;
-    const ids = this.mergeIds;
-    const list: Array<readonly [string, string]> = new Array(ids.length / 2);
-    for (let k = 0; k < list.length; k++) list[k] = [tokens[ids[2 * k]!]!, tokens[ids[2 * k + 1]!]!];
+    const { pairs, repeated } = this;
+    const list: Array<readonly [string, string]> = [];
+    let e = 0;
+    for (let k = 0; k <= repeated.length; k += 3) {
+      const until = k < repeated.length ? repeated[k]! : Infinity;
+      for (; e < pairs.size && pairs.rankAt(e) < until; e++) list.push([tokens[pairs.leftAt(e)]!, tokens[pairs.rightAt(e)]!]);
+      if (k < repeated.length) list.push([tokens[repeated[k + 1]!]!, tokens[repeated[k + 2]!]!]);
+    }
     return list;
   }
 
