@@ -13,11 +13,13 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 /**
  * Limits for the threads that hold a model. V8 lets an isolate's young generation grow to 48 MB
  * (3 × 16 MB semi-spaces); a model thread allocates in bursts at load and little per token, so
- * the young generation only holds garbage that a smaller one collects as cheaply: 8 MB took 9 MB
- * (110M Llama) and 14 MB (1B, 128k vocabulary) off the peak RSS, with one scavenge per 128-token
- * generation either way and no CPU difference measured (alternating workers in one process).
+ * the young generation only holds garbage that a smaller one collects as cheaply, and all of it
+ * stays resident (8 MB: 7.75 MiB resident with 1.6 MiB in use after a generation). 8 MB took 9 MB
+ * (110M Llama) and 14 MB (1B, 128k vocabulary) off the peak RSS against the default, 2 MB another
+ * 6–7 MiB (bench/e2e-child.mjs: 110M q4_0 180 → 174 MiB, 1B q4_k_m 1023 → 1016), with load time,
+ * prefill and decode tok/s unchanged within noise (3 alternating runs each).
  */
-export const MODEL_WORKER_LIMITS: NonNullable<WorkerOptions['resourceLimits']> = { maxYoungGenerationSizeMb: 8 };
+export const MODEL_WORKER_LIMITS: NonNullable<WorkerOptions['resourceLimits']> = { maxYoungGenerationSizeMb: 2 };
 
 /** `new Worker(file, options)`, retried without the inherited flags Node rejects for workers. */
 export function createWorker(file: string | URL, options: WorkerOptions = {}): Worker {
