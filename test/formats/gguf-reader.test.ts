@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FormatError, readGGUF, type GGUFFile } from '../../ts/formats/gguf.js';
+import { FormatError, GGUFStringList, readGGUF, type GGUFFile } from '../../ts/formats/gguf.js';
 import { haveStories, haveVocabs, peersModulePath, rng, sharedGGUFs, storiesDir } from './helpers.js';
 import { join } from 'node:path';
 
@@ -190,6 +190,7 @@ function lookup(obj: unknown, key: string): unknown {
 }
 
 function normalize(v: unknown): unknown {
+  if (v instanceof GGUFStringList) return v.toArray();
   if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   if (ArrayBuffer.isView(v) || Array.isArray(v)) return Array.from(v as ArrayLike<unknown>, normalize);
   return v;
@@ -270,6 +271,37 @@ describe('GGUF reader: string decoding', () => {
     const td = new TextDecoder('utf-8', { ignoreBOM: true });
     expect(got).toEqual(samples.map((s) => td.decode(Uint8Array.from(s))));
     expect(got[3]).toContain('\uFFFD');
+
+    // tokenizer.ggml.merges is kept as a GGUFStringList: the same strings, decoded on request
+    const m = new Enc();
+    header(m, 0, 2);
+    m.str('tokenizer.ggml.merges').u32(9).u32(8).u64(samples.length);
+    for (const s of samples) m.u64(s.length).raw(s);
+    m.str('after').u32(4).u32(7); // the reader goes on after the list
+    const f = readGGUF(m.bytes());
+    const list = f.metadata.get('tokenizer.ggml.merges');
+    expect(list).toBeInstanceOf(GGUFStringList);
+    const merges = list as GGUFStringList;
+    expect(merges.length).toBe(samples.length);
+    expect(merges.toArray()).toEqual(got);
+    expect([...merges]).toEqual(got);
+    expect(merges.at(-1)).toBe(got[got.length - 1]);
+    expect(merges.at(samples.length)).toBeUndefined();
+    expect(merges.at(1.5)).toBeUndefined();
+    expect(f.metadata.get('after')).toBe(7);
+    expect(f.metadataTypes.get('tokenizer.ggml.merges')).toEqual({ type: 9, itemType: 8 });
+  });
+
+  it('a merges list that runs past the end of the file is a FormatError naming the element', () => {
+    const m = new Enc();
+    header(m, 0, 1);
+    m.str('tokenizer.ggml.merges').u32(9).u32(8).u64(3);
+    m.str('a b').str('c d').u64(50).raw([0x61, 0x62]);
+    expect(() => readGGUF(m.bytes())).toThrow(/'tokenizer.ggml.merges'\[2\].*string length 50 exceeds/);
+    const n = new Enc();
+    header(n, 0, 1);
+    n.str('tokenizer.ggml.merges').u32(9).u32(8).u64(1000).str('a b');
+    expect(() => readGGUF(n.bytes())).toThrow(/array of 1000 elements cannot fit/);
   });
 });
 

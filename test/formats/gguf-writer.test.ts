@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readGGUF } from '../../ts/formats/gguf.js';
+import { GGUFStringList, readGGUF } from '../../ts/formats/gguf.js';
 import { encodeGGUF, f32, f64, i16, i32, i64, i8, u16, u32, u64, u8 } from '../../ts/formats/gguf-writer.js';
 import { quantizeQ8_0, f32ArrayToF16 } from '../../ts/formats/dtype-convert.js';
 import { sharedGGUFs } from './helpers.js';
@@ -65,6 +65,19 @@ describe('GGUF writer', () => {
     expect(Buffer.compare(bytes.subarray(f!.offset, f!.offset + f!.byteLength), new Uint8Array(weights.buffer))).toBe(0);
     expect(Buffer.compare(bytes.subarray(hh!.offset, hh!.offset + hh!.byteLength), new Uint8Array(h.buffer))).toBe(0);
     expect(Buffer.compare(bytes.subarray(q!.offset, q!.offset + q!.byteLength), q8)).toBe(0);
+  });
+
+  it('writes a merges list read from a GGUF back as the same string array', () => {
+    const merges = ['Ġ t', 'h e', 'Ġt he', '▁ ☃'];
+    const first = readGGUF(encodeGGUF({ metadata: [['tokenizer.ggml.merges', merges]], tensors: [] }));
+    const list = first.metadata.get('tokenizer.ggml.merges');
+    expect(list).toBeInstanceOf(GGUFStringList);
+    // as the value alone, and with the stored types (as convert copies tokenizer keys)
+    for (const value of [list!, { ...first.metadataTypes.get('tokenizer.ggml.merges')!, value: list! }]) {
+      const again = readGGUF(encodeGGUF({ metadata: [['tokenizer.ggml.merges', value]], tensors: [] }));
+      expect((again.metadata.get('tokenizer.ggml.merges') as GGUFStringList).toArray()).toEqual(merges);
+    }
+    expect(() => encodeGGUF({ metadata: [['m', { type: 9, itemType: 5, value: list! }]], tensors: [] })).toThrow(/does not match type/);
   });
 
   it('refuses ambiguous or inconsistent input with clear errors', () => {

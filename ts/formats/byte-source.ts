@@ -181,8 +181,19 @@ export class Cursor {
   utf8(n: number, what: Label): string {
     const p = this.need(n, what);
     this.pos += n;
-    return n <= 64 ? decodeShortUtf8(this.bytes, p, p + n) : decoder.decode(this.bytes.subarray(p, p + n));
+    return decodeUtf8(this.bytes, p, p + n);
   }
+  /** Copies the next n bytes into dst at `at`. */
+  copyInto(n: number, what: Label, dst: Uint8Array, at: number): void {
+    const p = this.need(n, what);
+    this.pos += n;
+    dst.set(this.bytes.subarray(p, p + n), at);
+  }
+}
+
+/** UTF-8 bytes [start, end) → string; invalid sequences become U+FFFD. */
+export function decodeUtf8(b: Uint8Array, start: number, end: number): string {
+  return end - start <= 64 ? decodeShortUtf8(b, start, end) : decoder.decode(b.subarray(start, end));
 }
 
 /**

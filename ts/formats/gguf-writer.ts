@@ -13,7 +13,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ggmlByteLength, ggmlTypeByName, type GGMLTypeName } from './ggml-types.js';
-import { GGUFValueType, type GGUFValue, type GGUFValueTypeId } from './gguf.js';
+import { GGUFStringList, GGUFValueType, type GGUFValue, type GGUFValueTypeId } from './gguf.js';
 
 export interface TypedValue {
   readonly type: GGUFValueTypeId;
@@ -152,6 +152,7 @@ function resolve(key: string, v: GGUFWriteValue): TypedValue {
   if (typeof v === 'number' || typeof v === 'bigint') {
     throw new TypeError(`GGUF metadata '${key}': a plain number is ambiguous; wrap it as u32(…), i32(…), f32(…), u64(…) …`);
   }
+  if (v instanceof GGUFStringList) return { type: GGUFValueType.ARRAY, itemType: GGUFValueType.STRING, value: v };
   if (ArrayBuffer.isView(v)) {
     const t = typedArrayType(v);
     if (t === null) throw new TypeError(`GGUF metadata '${key}': unsupported typed array ${v.constructor.name}`);
@@ -192,6 +193,13 @@ function encodeValue(e: HeaderEncoder, key: string, type: GGUFValueTypeId, value
     case GGUFValueType.BOOL: return typeof value === 'boolean' ? e.u8(value ? 1 : 0) : bad();
     case GGUFValueType.STRING: return typeof value === 'string' ? e.str(value) : bad();
     case GGUFValueType.ARRAY: {
+      if (value instanceof GGUFStringList) {
+        if (itemType !== undefined && itemType !== GGUFValueType.STRING) bad();
+        e.u32(GGUFValueType.STRING);
+        e.u64(value.length);
+        for (const item of value) e.str(item);
+        return;
+      }
       if (!Array.isArray(value) && !ArrayBuffer.isView(value)) bad();
       const items = value as ArrayLike<GGUFValue>;
       let t = itemType;

@@ -18,18 +18,21 @@
  * - arrays of numbers → typed arrays: Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array,
  *   Int32Array, Float32Array, Float64Array, BigUint64Array (u64), BigInt64Array (i64)
  * - arrays of bool → boolean[]; of strings → string[]; arrays of arrays → GGUFValue[] (nested)
+ * - `tokenizer.ggml.merges` → GGUFStringList (its bytes, decoded on request; see ./gguf-string-list.ts)
  * Strings are decoded as UTF-8; invalid sequences become U+FFFD.
  */
 import { endianness } from 'node:os';
 import { bufferSource, Cursor, fileSource, FormatError, type ByteSource, type Label } from './byte-source.js';
 import { ggmlByteLength, ggmlTypeById, type GGMLTypeName } from './ggml-types.js';
+import { GGUFStringList } from './gguf-string-list.js';
 
 export { FormatError } from './byte-source.js';
+export { GGUFStringList } from './gguf-string-list.js';
 
 export type GGUFArray =
   | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
   | Float32Array | Float64Array | BigUint64Array | BigInt64Array
-  | boolean[] | string[] | GGUFValue[];
+  | boolean[] | string[] | GGUFStringList | GGUFValue[];
 export type GGUFValue = number | bigint | boolean | string | GGUFArray;
 
 /** GGUF metadata value type ids (gguf.h `enum gguf_type`). */
@@ -75,6 +78,8 @@ export interface GGUFFile {
 const MAGIC = 0x46554747; // "GGUF" read as little-endian u32
 const MAX_DIMS = 4; // GGML_MAX_DIMS
 const MAX_NESTING = 8;
+/** String arrays read once, at load, and not needed as strings after: kept as GGUFStringList. */
+const LAZY_STRING_ARRAYS = new Set(['tokenizer.ggml.merges']);
 
 /** Minimum bytes one encoded value of each type takes (to reject lying counts early). */
 function minValueBytes(type: number): number {
@@ -131,7 +136,8 @@ function parse(c: Cursor): GGUFFile {
       const t = peekU32(c);
       if (isValueType(t)) itemType = t;
     }
-    metadata.set(key, readValue(c, type, `'${key}'`, 0));
+    const lazy = itemType === GGUFValueType.STRING && LAZY_STRING_ARRAYS.has(key);
+    metadata.set(key, lazy ? readStringList(c, `'${key}'`) : readValue(c, type, `'${key}'`, 0));
     metadataTypes.set(key, itemType === undefined ? { type } : { type, itemType });
   }
 
@@ -244,6 +250,41 @@ function readValue(c: Cursor, type: GGUFValueTypeId, what: Label, depth: number)
   }
 }
 
+/** A string array (its element type already peeked) as a GGUFStringList: lengths checked, bytes copied. */
+function readStringList(c: Cursor, what: string): GGUFStringList | string[] {
+  const start = c.pos;
+  c.u32(`${what} (array element type)`);
+  const countAt = c.pos;
+  const count = c.u64n(`${what} (array length)`);
+  if (count * minValueBytes(GGUFValueType.STRING) > c.remaining) {
+    c.fail(what, `array of ${count} elements cannot fit in the ${c.remaining} remaining bytes`, countAt);
+  }
+  const first = c.pos;
+  const ends = new Uint32Array(count);
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const at = c.pos;
+    const len = c.u64n(() => `${what}[${i}]`);
+    if (len > c.remaining) c.fail(() => `${what}[${i}]`, `string length ${len} exceeds the ${c.remaining} remaining bytes`, at);
+    c.need(len, () => `${what}[${i}]`);
+    c.pos += len;
+    total += len;
+    if (total > 0xffffffff) {
+      c.pos = start; // offsets past 4 GiB: no header this large exists; read it the ordinary way
+      return readArray(c, what, 0) as string[];
+    }
+    ends[i] = total;
+  }
+  const utf8 = new Uint8Array(total);
+  c.pos = first;
+  for (let i = 0; i < count; i++) {
+    const from = i === 0 ? 0 : ends[i - 1]!;
+    c.pos += 8;
+    c.copyInto(ends[i]! - from, what, utf8, from);
+  }
+  return new GGUFStringList(utf8, ends);
+}
+
 function readArray(c: Cursor, what: Label, depth: number): GGUFArray {
   const name = typeof what === 'string' ? what : what();
   const at = c.pos;
@@ -323,6 +364,7 @@ export function metaStringArray(f: GGUFFile, key: string): string[] | undefined 
   const v = f.metadata.get(key);
   if (v === undefined) return undefined;
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (v instanceof GGUFStringList) return v.toArray();
   throw new FormatError(`GGUF metadata '${key}' should be an array of strings, found ${describe(v)}`);
 }
 

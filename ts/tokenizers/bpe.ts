@@ -15,8 +15,11 @@ import { byteLevelAlphabet, utf8Encode } from './unicode.js';
 import { TokenizerError, type Vocab } from './vocab.js';
 
 export interface ByteLevelBPEOptions {
-  /** Merges in rank order, each "left right" (llama.cpp/GPT-2 vocab.bpe) or [left, right]. */
-  merges: ReadonlyArray<string | readonly [string, string]>;
+  /**
+   * Merges in rank order, each "left right" (llama.cpp/GPT-2 vocab.bpe) or [left, right]: an array,
+   * or a list read one at a time (a GGUF's GGUFStringList: no merge outlives the constructor).
+   */
+  merges: ReadonlyArray<string | readonly [string, string]> | { readonly length: number; at(index: number): string | undefined };
   preTokenizer: RegexPreTokenizer;
   /** llama3-style: a piece that is itself a token is used whole, without merging. */
   ignoreMerges?: boolean;
@@ -67,7 +70,7 @@ export class ByteLevelBPE implements TokenModel {
     const merges = options.merges;
     this.pairs = new PairTable(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
-      const m = merges[rank]!;
+      const m = merges.at(rank)!;
       let l: string, r: string;
       if (typeof m === 'string') {
         // llama.cpp splits at the first space after the first character

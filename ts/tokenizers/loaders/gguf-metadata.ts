@@ -2,6 +2,7 @@
  * Builds a tokenizer from GGUF metadata (`tokenizer.ggml.*`), with llama.cpp's defaults for keys a
  * file leaves out. Takes the metadata map so it works with any GGUF reader (ts/formats/gguf.ts).
  */
+import { GGUFStringList } from '../../formats/gguf-string-list.js';
 import { ByteLevelBPE } from '../bpe.js';
 import { PrecompiledCharsmap } from '../charsmap.js';
 import { SentencePieceNormalizer, SentencePiecePreprocessor } from '../spm-normalizer.js';
@@ -28,6 +29,8 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+/** Merges: as the reader keeps them (GGUFStringList, decoded one at a time) or as a string[]. */
+const isStringList = (v: unknown): v is string[] | GGUFStringList => v instanceof GGUFStringList || isStringArray(v);
 const isNumberArray = (v: unknown): v is ArrayLike<number> =>
   ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
 
@@ -66,7 +69,7 @@ export function tokenizerFromGGUFMetadata(meta: MetadataMap): VocabTokenizer {
       return new VocabTokenizer(vocab, spm, { special: ids, addBos: flag('add_bos_token') ?? true, addEos: flag('add_eos_token') ?? false });
     }
     case 'gpt2': {
-      const merges = get(meta, 'tokenizer.ggml.merges', 'an array of strings', isStringArray);
+      const merges = get(meta, 'tokenizer.ggml.merges', 'an array of strings', isStringList);
       if (!merges) throw new TokenizerError("GGUF BPE tokenizer: 'tokenizer.ggml.merges' is missing");
       const vocab = new Vocab(tokens, types);
       const preName = pre ?? 'default';
