@@ -5,7 +5,7 @@
  * (re)built first when it is missing or older than any file under ts/ (npm run build:ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,21 @@ describe.skipIf(!haveStories)(`the worker from the built package ${haveStories ?
     const code = script(`import { loadModel } from ${JSON.stringify(join(repoRoot, 'dist', 'esm', 'index.js'))};`);
     const r = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot, timeout: 60_000 });
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ tokens: expected, same: true });
+  });
+
+  it('every bundle is Latin-1 text, so that V8 keeps its source at one byte a character in each thread', () => {
+    const esm = join(repoRoot, 'dist', 'esm');
+    const cjs = join(repoRoot, 'dist', 'cjs');
+    const files = [
+      join(esm, 'index.js'), join(esm, 'generate', 'worker.js'),
+      ...readdirSync(join(esm, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => join(esm, 'chunks', f)),
+      ...readdirSync(cjs).filter((f) => f.endsWith('.cjs')).map((f) => join(cjs, f)),
+    ];
+    expect(files.length).toBeGreaterThan(4);
+    for (const f of files) {
+      const wide = readFileSync(f, 'utf8').match(/[^\u0000-\u00ff]/gu);
+      expect(wide, f).toBeNull();
+    }
   });
 
   it('CJS: require(dist/cjs/index.cjs) starts dist/cjs/generate-worker.cjs', async () => {
