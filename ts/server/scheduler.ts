@@ -11,7 +11,7 @@ import { isTemplatedText, type TemplatedText } from '../chat/types.js';
 import type { TokenLogprob } from '../generate/logprobs.js';
 import { validateGenerateOptions } from '../generate/options.js';
 import { bundledEntry, esmBundled } from '../bundle-root.js';
-import { createWorker, MODEL_WORKER_LIMITS } from '../generate/worker-exec-argv.js';
+import { createWorker, SERVER_WORKER_LIMITS } from '../generate/worker-exec-argv.js';
 import type { FinishReason, LoopEvent, LoopRequest } from './batch-loop.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 import type { ModelInfo, SamplingParams } from './engine.js';
@@ -515,8 +515,8 @@ function startWorker(init: WorkerInit): Worker {
   if (here.endsWith('.ts')) {
     const entry = JSON.stringify(new URL('./worker.ts', here).href);
     const boot = `require('tsx/cjs/api').register(); import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); });`;
-    return createWorker(boot, { eval: true, workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
+    return createWorker(boot, { eval: true, workerData: init, resourceLimits: SERVER_WORKER_LIMITS });
   }
   const file = esmBundled ? bundledEntry('server/worker.js') : new URL(here.endsWith('.cjs') ? './server-worker.cjs' : './worker.js', here);
-  return createWorker(file, { workerData: init, resourceLimits: MODEL_WORKER_LIMITS });
+  return createWorker(file, { workerData: init, resourceLimits: SERVER_WORKER_LIMITS });
 }
