@@ -9,6 +9,11 @@
  */
 import { decodeUtf8 } from './byte-source.js';
 
+/**
+ * A GGUF string array kept as its UTF-8 bytes: `length`, `at(i)`, iteration and `toArray()` decode
+ * on request. `readGGUF` returns `tokenizer.ggml.merges` as one; `metaStringArray` and the GGUF
+ * writer accept it like a string[].
+ */
 export class GGUFStringList implements Iterable<string> {
   readonly length: number;
 
