@@ -87,6 +87,16 @@ describe('inconsistent vocabularies', () => {
     const v = new Vocab(['a', 'b', 'a']);
     expect(v.id('a')).toBe(0);
     expect(v.size).toBe(3);
+    // lookups of absent tokens, and of non-strings from JavaScript callers: undefined, never a throw
+    expect(v.id('c')).toBeUndefined();
+    expect(v.id('')).toBeUndefined();
+    expect(v.id(undefined as unknown as string)).toBeUndefined();
+    expect(v.id(7 as unknown as string)).toBeUndefined();
+    // 5000 distinct tokens (7919 is prime to 5000): every one found again at its own id
+    const many = Array.from({ length: 5000 }, (_, i) => `t${(i * 7919) % 5000}·${i % 3}`);
+    const big = new Vocab(many);
+    expect(many.every((t, i) => big.id(t) === i)).toBe(true);
+    expect(big.id('t5000·0')).toBeUndefined();
   });
 
   it.skipIf(!have)('GGUF metadata with out-of-range ids or mismatched arrays gets a clear error', () => {

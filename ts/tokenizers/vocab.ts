@@ -96,6 +96,7 @@ export class Vocab {
   }
 
   id(token: string): number | undefined {
+    if (typeof token !== 'string') return undefined; // (from JavaScript callers: no token)
     const e = this.slots[this.slotOf(token)]!;
     return e === 0 ? undefined : e - 1;
   }
