@@ -18,11 +18,12 @@
  * batched decode of 16 slots) and
  * GEMM (M = 128) GFLOP/s. Quantized types multiply int8-quantized activations (matmul.h).
  * Flags: --quick (fewer shapes and samples), --quant (only the per-type section),
- * --types=q4_k,q8_0 (only those types in it), --blas (only f32 against OpenBLAS, below).
+ * --types=q4_k,q8_0 (only those types in it), --blas (only f32 against OpenBLAS, below),
+ * --rounds=N (--blas: alternating rounds per shape and thread count, default BLAS_ROUNDS).
  *
  * --blas: f32 GEMM against OpenBLAS on prefill shapes (M = 64, 128, 512 × 768×768, 768→2048,
  * 2048→768, 4096×4096, and 1024³) at 1 and 2 threads. For each shape and thread count the two
- * alternate for BLAS_ROUNDS rounds (OpenBLAS, ours, OpenBLAS, ours, …), each round a median of 7
+ * alternate for BLAS_ROUNDS (or --rounds) rounds (OpenBLAS, ours, OpenBLAS, ours, …), each round a median of 7
  * samples, so load from other processes hits both alike; the table gives the medians over rounds
  * and the median of the per-round ratios. 1 thread: CPU-time GFLOP/s (the fair figure on a shared
  * machine); 2 threads: wall-time GFLOP/s.
@@ -151,7 +152,9 @@ export async function run(flags: string[]): Promise<void> {
   const bw = readBandwidth(THREADS, quick ? 256 : 512);
   printTable(`memory read bandwidth (bench/peers/membw.c, median of 9 passes over ${quick ? 256 : 512} MiB)`, THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
   if (flags.includes('--blas')) {
-    runBlas(quick);
+    const rounds = Number(flags.find((f) => f.startsWith('--rounds='))?.slice('--rounds='.length) ?? BLAS_ROUNDS);
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${flags.find((f) => f.startsWith('--rounds='))}`);
+    runBlas(quick, rounds);
     native.setThreads(startThreads);
     return;
   }
@@ -244,7 +247,7 @@ export async function run(flags: string[]): Promise<void> {
 
 // ── f32 against OpenBLAS, alternating (--blas) ─────────────────────────────────────────────────
 
-function runBlas(quick: boolean): void {
+function runBlas(quick: boolean, blasRounds: number): void {
   const native = getBackend('native');
   if (!openblasAvailable()) {
     console.log('OpenBLAS: not installed (Debian: apt-get install libopenblas-dev)');
@@ -256,7 +259,7 @@ function runBlas(quick: boolean): void {
     return;
   }
   const timing = { samples: 7, minSampleMs: quick ? 10 : 20 };
-  const rounds = quick ? 1 : BLAS_ROUNDS;
+  const rounds = quick ? 1 : blasRounds;
   const rows: Row[] = [];
   const results: Record<string, unknown>[] = [];
   let core = 'unknown';
