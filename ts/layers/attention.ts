@@ -240,12 +240,9 @@ export class Attention {
         b.rope(q, T, this.nHeads, this.headDim, pos, this.rope);
         b.rope(k, T, this.nKvHeads, this.headDim, pos, this.rope);
       }
-      const k16 = ws.rowsU16('attn.k16', T, kvDim);
-      const v16 = ws.rowsU16('attn.v16', T, kvDim);
-      b.f32ToF16(k16, k);
-      b.f32ToF16(v16, v);
-      kc.set(k16, pos * kvDim);
-      vc.set(v16, pos * kvDim);
+      // the new rows go to the cache as f16 directly (no staging copy)
+      b.f32ToF16((kc as Uint16Array).subarray(pos * kvDim, S * kvDim), k);
+      b.f32ToF16((vc as Uint16Array).subarray(pos * kvDim, S * kvDim), v);
       // q and the cached keys are already rotated: shapePlain has no rope
       b.attention(att, q, kc.subarray(0, S * kvDim), (vc as Uint16Array).subarray(0, S * kvDim), shape);
     }
