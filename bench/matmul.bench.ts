@@ -23,8 +23,8 @@
  *
  * --blas: f32 GEMM against OpenBLAS on prefill shapes (M = 64, 128, 512 × 768×768, 768→2048,
  * 2048→768, 4096×4096, and 1024³) at 1 and 2 threads. For each shape and thread count the two
- * alternate for BLAS_ROUNDS (or --rounds) rounds (OpenBLAS, ours, OpenBLAS, ours, …), each round a median of 7
- * samples, so load from other processes hits both alike; the table gives the medians over rounds
+ * alternate for BLAS_ROUNDS (or --rounds) rounds (OpenBLAS, ours, OpenBLAS, ours, …), each round a
+ * median of 7 samples, so load from other processes hits both alike; the table gives the medians over rounds
  * and the median of the per-round ratios. 1 thread: CPU-time GFLOP/s (the fair figure on a shared
  * machine); 2 threads: wall-time GFLOP/s.
  * Writes bench/results/matmul.json.
@@ -152,8 +152,9 @@ export async function run(flags: string[]): Promise<void> {
   const bw = readBandwidth(THREADS, quick ? 256 : 512);
   printTable(`memory read bandwidth (bench/peers/membw.c, median of 9 passes over ${quick ? 256 : 512} MiB)`, THREADS.map((t) => ({ threads: t, 'GB/s': bw.get(t) ?? null })));
   if (flags.includes('--blas')) {
-    const rounds = Number(flags.find((f) => f.startsWith('--rounds='))?.slice('--rounds='.length) ?? BLAS_ROUNDS);
-    if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${flags.find((f) => f.startsWith('--rounds='))}`);
+    const roundsFlag = flags.find((f) => f.startsWith('--rounds='));
+    const rounds = roundsFlag ? Number(roundsFlag.slice('--rounds='.length)) : BLAS_ROUNDS;
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${roundsFlag}`);
     runBlas(quick, rounds);
     native.setThreads(startThreads);
     return;
