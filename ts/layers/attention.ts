@@ -218,7 +218,7 @@ export class Attention {
       return;
     }
     if (this.window !== null && S > this.window) {
-      this.attendWindowed(att, q, k, v, T, pos, cache, layer, ws);
+      this.attendWindowed(att, q, k, v, T, pos, cache, layer);
       return;
     }
     if (shared) {
@@ -256,7 +256,7 @@ export class Attention {
    * the K/V rows stored (f32 or f16), then each query row runs the kernel over its own window
    * [max(0, p - window + 1), p] of the cache.
    */
-  private attendWindowed(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number, ws: Workspace): void {
+  private attendWindowed(att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos: number, cache: KVCache, layer: number): void {
     const b = this.backend;
     const qDim = this.nHeads * this.headDim;
     const kvDim = this.nKvHeads * this.headDim;
@@ -272,13 +272,9 @@ export class Attention {
     } else if (kc instanceof Float32Array) {
       kc.set(k, pos * kvDim);
       (vc as Float32Array).set(v, pos * kvDim);
-    } else {
-      const k16 = ws.rowsU16('attn.k16', T, kvDim);
-      const v16 = ws.rowsU16('attn.v16', T, kvDim);
-      b.f32ToF16(k16, k);
-      b.f32ToF16(v16, v);
-      kc.set(k16, pos * kvDim);
-      vc.set(v16, pos * kvDim);
+    } else {  // as f16, straight into the cache
+      b.f32ToF16(kc.subarray(pos * kvDim, (pos + T) * kvDim), k);
+      b.f32ToF16((vc as Uint16Array).subarray(pos * kvDim, (pos + T) * kvDim), v);
     }
     const shape = this.rowShape;
     Object.assign(shape, this.shapePlain);
