@@ -3,7 +3,6 @@
 // same code with esbuild (dist/cjs/index.cjs), where `import.meta.url` is shimmed from __filename.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync, mkdirSync, existsSync, readdirSync, readFileSync, chmodSync, cpSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { build } from 'esbuild';
 
 rmSync('dist', { recursive: true, force: true });
@@ -16,7 +15,7 @@ writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n'
 // worker gets the same classes (errors cross the worker boundary by prototype) as the worker.
 // Node's ESM loader holds ~60 KB per module: importing tsc's 206 files cost 19 MB of RSS, the
 // bundle 7 MB, on the main thread and again in each model worker (ts/bundle-root.ts).
-await build({
+const esmBuild = await build({
   entryPoints: { index: 'ts/index.ts', 'generate/worker': 'ts/generate/worker.ts', 'server/worker': 'ts/server/worker.ts' },
   outdir: 'dist/esm',
   chunkNames: 'chunks/[name]-[hash]',
@@ -29,6 +28,7 @@ await build({
   sourcemap: true,
   define: { __TL_ESM_BUNDLE__: 'true' },
   charset: 'ascii',
+  metafile: true,
   logLevel: 'warning',
 });
 
@@ -36,7 +36,7 @@ await build({
 const entries = { index: 'ts/index.ts' };
 for (const extra of ['ts/generate/worker.ts', 'ts/server/worker.ts']) if (existsSync(extra)) entries[extra.replace(/^ts\/|\.ts$/g, '').replace(/\//g, '-')] = extra;
 mkdirSync('dist/cjs', { recursive: true });
-await build({
+const cjsBuild = await build({
   entryPoints: entries,
   outdir: 'dist/cjs',
   outExtension: { '.js': '.cjs' },
@@ -48,6 +48,7 @@ await build({
   define: { 'import.meta.url': '__tl_import_meta_url' },
   banner: { js: "const __tl_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   charset: 'ascii',
+  metafile: true,
   logLevel: 'warning',
 });
 
@@ -55,10 +56,10 @@ await build({
 // each thread that loads the bundle keeps its own copy: 30 arrows and Greek letters in the
 // comments esbuild keeps (charset 'ascii' escapes everything else) made the shared chunk's 0.57 MB
 // source take 1.14 MB in the main thread and again in every model worker. Those characters become
-// \u{…} text (still inside the comments; no line moves, so the source maps hold).
-const bundles = ['dist/esm/index.js', 'dist/esm/generate/worker.js', 'dist/esm/server/worker.js', ...readdirSync('dist/esm/chunks').filter((f) => f.endsWith('.js')).map((f) => join('dist/esm/chunks', f))];
-for (const f of [...bundles, ...readdirSync('dist/cjs').filter((f) => f.endsWith('.cjs')).map((f) => join('dist/cjs', f))]) {
-  if (!existsSync(f)) continue;
+// \u{…} text (still inside the comments; no line moves, so the source maps hold). Only esbuild's
+// outputs (its metafiles list them): tsc's files keep such characters in code too (a regex literal).
+const bundles = [esmBuild, cjsBuild].flatMap((r) => Object.keys(r.metafile.outputs)).filter((f) => /\.c?js$/.test(f));
+for (const f of bundles) {
   const text = readFileSync(f, 'utf8');
   const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
   if (latin1 !== text) writeFileSync(f, latin1);

@@ -61,7 +61,7 @@ describe.skipIf(!haveStories)(`the worker from the built package ${haveStories ?
     const esm = join(repoRoot, 'dist', 'esm');
     const cjs = join(repoRoot, 'dist', 'cjs');
     const files = [
-      join(esm, 'index.js'), join(esm, 'generate', 'worker.js'),
+      join(esm, 'index.js'), join(esm, 'generate', 'worker.js'), join(esm, 'server', 'worker.js'),
       ...readdirSync(join(esm, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => join(esm, 'chunks', f)),
       ...readdirSync(cjs).filter((f) => f.endsWith('.cjs')).map((f) => join(cjs, f)),
     ];
