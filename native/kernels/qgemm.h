@@ -59,6 +59,10 @@ constexpr int64_t kQgemmMinRows = 33;
 //   M = 128 1.96× / 1.91× (110M / 1B-shaped layer; AVX-512BW 1.80× / 1.70×), and on AVX2 it now
 //   beats the dot kernels from 4 rows: M = 4 54→121 / 54→78, M = 6 28→54 / 41→62; its edges
 //   through the same tile with a row repeated: M = 5 1.24×, M = 7 1.75× the old tile's edges.
+//   IQ4_XS on AVX2 / AVX-512BW (2026-12-05, each weight row decoded once per call, then the dot
+//   kernel's arithmetic 4 activation rows at a time; bench/ab/qgemm-ab.cjs OLD NEW 23 M 1, 110M /
+//   1B-shaped layer): M = 128 1.36× / 1.23× (AVX-512BW 1.35× / 1.21×), M = 8 1.19× / 1.07×,
+//   M = 4 1.01× / 0.93×: from 8 rows.
 #define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
 #define TL_QGEMM_MIN_ROWS_q4_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
@@ -70,11 +74,11 @@ constexpr int64_t kQgemmMinRows = 33;
 #define TL_QGEMM_MIN_ROWS_q5_K {0, 0, 3}
 #define TL_QGEMM_MIN_ROWS_q6_K {0, 0, 12}
 #define TL_QGEMM_MIN_ROWS_iq4_nl {4, 4, 2}
-#define TL_QGEMM_MIN_ROWS_iq4_xs {0, 0, 2}
+#define TL_QGEMM_MIN_ROWS_iq4_xs {8, 8, 2}
 
 #define TL_QGEMM_DECL(t)                                                                              \
   void qgemm_##t(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride, \
                  int64_t rows_a, int64_t K, float* out, int64_t ldo);
-namespace tl::avx2 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) }
-namespace tl::avx512 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) }
+namespace tl::avx2 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) }
+namespace tl::avx512 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) }
 namespace tl::avx512vnni { TL_QGEMM_LIST(TL_QGEMM_DECL) }

@@ -19,7 +19,8 @@ namespace {
 // GEMM tiles (qgemm.h) per ISA: on every level, or only on VNNI, where below it the dot kernels'
 // 4-row form measured as fast or faster (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs
 // dot, AVX2 / AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90
-// vs 70–96; q4_1 50–64 vs 47–57, q5_1 45–56 vs 43–52; iq4_nl: see qgemm.h).
+// vs 70–96 (its decoded-row kernel since: see qgemm.h); q4_1 50–64 vs 47–57, q5_1 45–56 vs 43–52;
+// iq4_nl: see qgemm.h).
 // With each, the fewest activation rows from which it is used (qgemm.h's TL_QGEMM_MIN_ROWS_<type>).
 #define TL_GEMM_ALL(t) avx2::qgemm_##t, avx512::qgemm_##t, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
 #define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
@@ -67,7 +68,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0, TL_GEMM_ALL),
-    TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_ALL),
     {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 constexpr int kTypeCount = (int)(sizeof(kTypes) / sizeof(kTypes[0]));
