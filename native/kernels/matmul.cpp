@@ -424,6 +424,8 @@ static void matmul_t_float(float* out, const float* a, const void* w, int wt, in
   } else {
     gemm(*isa, out, a, BSource{w, wt, nullptr}, M, N, K);
   }
+  // the rounded rows back before the next call writes them (threadpool.h: the workers read them)
+  if (round_wt && M <= kSkinnyMaxM) reclaim_for_write(t_rounded_a.data(), (size_t)(M * K) * sizeof(float));
 }
 
 void matmul_t(float* out, const float* a, const void* w, int wtype, int64_t M, int64_t N, int64_t K) {

@@ -50,10 +50,14 @@ constexpr int64_t kMinMacsPerThread = 1 << 16;
 // 1.17; 110M decode ms/token q4_0 2.47 → 2.39, q8_0 3.50 → 3.46. 1 chunk per thread was about as
 // fast, but leaves nothing to take over from a thread that runs late.
 constexpr int kGemvPartsPerThread = 2;
+// Activation buffers up to this size are taken back after each product (threadpool.h's
+// reclaim_for_write): decode and small batches; a prompt's rows are quantized on all threads.
+constexpr size_t kReclaimMaxBytes = 64 << 10;
 
 // The quantized activations of one call, one buffer per activation type (kept per calling thread).
 struct ActBuffers {
   std::vector<uint8_t> data[3];  // Q8_0, Q8_1, Q8_K
+  size_t used[3] = {0, 0, 0};    // bytes the last call wrote
 };
 thread_local ActBuffers t_act;
 
@@ -156,6 +160,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
                            : t.act == ggml::Q8_K ? (size_t)qb::gemv_act_bytes_q8_k(nb)
                                                  : (size_t)qb::gemv_act_bytes(nb, t.act == ggml::Q8_1);
       if (buf.size() < bytes) buf.resize(bytes);
+      t_act.used[slot] = bytes;
       quantize_rows(buf.data(), a, M, K, at, arb);
       if (M == 1 && t.act == ggml::Q8_0) write_act_quads(buf.data(), nb), write_act_pairs<qb::Q8_0>(buf.data(), nb);
       if (M == 1 && t.act == ggml::Q8_1) write_act_pairs<qb::Q8_1>(buf.data(), nb);
@@ -235,6 +240,14 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       }
     }
   }, M == 1 ? kGemvPartsPerThread : 4);
+  // The activations of decode-sized products back before the next call quantizes into them: at 2
+  // threads a GEMV's quantize-and-copy step took 1.4–1.65 µs instead of 0.5–0.7 at 1 thread,
+  // waiting on the worker's copies of the lines, and 0.7–0.9 µs with this. 2 threads, alternating
+  // runs: the 110M Llama's 84 layer GEMVs streamed (bench/ab/gemv-stream.cjs) Q4_0 1.02–1.09×,
+  // Q4_K 1.02–1.03×; one streamed Q4_0 GEMV N × 768, N = 256 / 768 / 2048: 1.10× / 1.04–1.06× /
+  // 1.02×. Decode gains ~1.5 % at 2 threads, below what bench/ab/decode-addon-ab.mjs resolves here.
+  for (int slot = 0; slot < 3; slot++)
+    if (quantized[slot] && t_act.used[slot] <= kReclaimMaxBytes) reclaim_for_write(t_act.data[slot].data(), t_act.used[slot]);
 }
 
 }  // namespace tl
