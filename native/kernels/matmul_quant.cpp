@@ -43,13 +43,6 @@ constexpr int64_t kGemmRowsPerItem = 64;
 constexpr int64_t kGemmBigItemMinRows = 32;
 constexpr int64_t kActRowsPerTile = 64;   // quantized activation rows per pass over a tile
 constexpr int64_t kMinMacsPerThread = 1 << 16;
-// GEMV work goes out in 2 chunks per thread, not the pool's 4: each chunk is cut into 4 streams
-// (below), and decode's projections are small (a 768×768 Q4_0 is 332 KB), so 4 chunks made 16
-// short streams per thread, each starting cold. 2 threads, wall ms of the 110M Llama's 84 layer
-// GEMVs (bench/ab/gemv-stream.cjs, medians of 5 alternating runs): Q4_0 1.45 → 1.21, Q4_K 1.29 →
-// 1.17; 110M decode ms/token q4_0 2.47 → 2.39, q8_0 3.50 → 3.46. 1 chunk per thread was about as
-// fast, but leaves nothing to take over from a thread that runs late.
-constexpr int kGemvPartsPerThread = 2;
 // Activation buffers up to this size are taken back after each product (threadpool.h's
 // reclaim_for_write): decode and small batches; a prompt's rows are quantized on all threads.
 constexpr size_t kReclaimMaxBytes = 64 << 10;
@@ -139,6 +132,34 @@ struct Job {
   int64_t rows_per_block;  // weight rows per work item
 };
 
+// GEMV rows [n0, r1) of one projection: cut into 4 equal segments, row i of each in one kernel
+// call: 4 long sequential streams the hardware prefetcher follows and 4 independent chains; each
+// output exactly the 1-row kernel's. 4 adjacent rows per call were 4 short interleaved streams:
+// 110M Llama decode, 1 thread, A/B in one process (bench/ab/decode-addon-ab.mjs), segments vs
+// adjacent rows: q4_0 1.19×, q4_k_m 1.22×, q5_k_m 1.07×, q6_k 1.30×, iq4_nl 1.12×, q4_1 / q5_0 /
+// q5_1 1.06–1.11×; q8_0 1.36× over one row per call; 2 threads 1.06–1.14×.
+// `half` 0 runs the first half of each segment, 1 the second half and the rows past the segments,
+// so half 1 right after half 0 continues the same 4 streams (see matmul_t_quant).
+void gemv_rows(const Job& job, int64_t K, int64_t n0, int64_t r1, int half) {
+  const int64_t N = job.p->N, L = (r1 - n0) / 4, rb = job.w_row_bytes;
+  const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
+  float* out = job.p->out;
+  // A 4-row kernel may read a few bytes past the end of each of its rows (qdot.inc's
+  // k_legacy2_w512: one 64-byte load per pair of blocks), into the row after it: so the
+  // matrix's last row, whose next bytes may not exist, goes to the one-row kernel.
+  const int64_t L4 = r1 == N && n0 + 4 * L == N ? L - 1 : L;
+  const int64_t i0 = half == 0 ? 0 : L / 2, i1 = half == 0 ? L / 2 : L;
+  for (int64_t i = i0; i < std::min(i1, L4); i++) {
+    float o[4];
+    job.dotw4(w + (n0 + i) * rb, L * rb, job.act, K, o);
+    for (int s = 0; s < 4; s++) out[n0 + s * L + i] = o[s];
+  }
+  for (int64_t i = std::max(i0, L4); i < i1; i++)
+    for (int s = 0; s < 4; s++) out[n0 + s * L + i] = job.dot(w + (n0 + s * L + i) * rb, job.act, K);
+  if (half == 1)
+    for (int64_t n = n0 + 4 * L; n < r1; n++) out[n] = job.dot(w + n * rb, job.act, K);
+}
+
 }  // namespace
 
 void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, int count) {
@@ -182,7 +203,43 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
   // 2. all projections' blocks of weight rows as one flat list of work items
   const int64_t macs_per_block = rows_per_block * M * K;
   const int64_t grain = std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, macs_per_block));
-  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1, int) {
+  bool gemv = M == 1;
+  for (int i = 0; i < count; i++) gemv = gemv && jobs[i].dotw4;
+  if (gemv) {
+    // GEMV: each thread's share of the flat list goes out as two pieces, the first and the second
+    // half of each of its 4 row segments (gemv_rows): a thread that runs both continues the same 4
+    // streams, and one that finishes early can still take the other's second piece. Each stream
+    // that starts cold costs ~1 µs at 2 threads (a 768×768 Q4_0 chunk of 83 KB ran at ~25 GB/s, ~38
+    // per thread in long runs). The pool's 4 chunks per thread, each its own 4 streams, had been
+    // cut to 2 (2 threads, the 110M Llama's 84 layer GEMVs, bench/ab/gemv-stream.cjs: Q4_0 1.45 →
+    // 1.21 ms, Q4_K 1.29 → 1.17); 1 chunk per thread was faster still but left nothing to take
+    // over from a thread that runs late. Against those 2 chunks, 2 threads, both builds alternating
+    // in one process: one streamed Q4_0 GEMV N × 768 1.00–1.03× (N = 256), 1.04–1.07× (768),
+    // 1.03–1.12× (2048); 110M decode (bench/ab/decode-addon-ab.mjs, f16 KV, both orders) q4_k_m
+    // 1.01–1.07×, q4_0 1.00–1.02×. 1 thread runs the same kernel calls in the same order as before.
+    const int64_t threads = std::min<int64_t>(pool_threads(), std::max<int64_t>(1, blocks / grain));
+    // the runs of thread range t's rows in each projection, half h of each: a piece runs its
+    // second halves last run first, so the run its first halves ended on continues straight away
+    const auto piece = [&](int64_t t, int h) {
+      const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
+      for (int r = 0; r < count; r++) {
+        const int j = h == 0 ? r : count - 1 - r;
+        const Job& job = jobs[j];
+        const int64_t jb0 = std::max(b0, job.first_block), jb1 = std::min(b1, j + 1 < count ? jobs[j + 1].first_block : blocks);
+        if (jb0 < jb1)
+          gemv_rows(job, K, (jb0 - job.first_block) * job.rows_per_block,
+                    std::min(job.p->N, (jb1 - job.first_block) * job.rows_per_block), h);
+      }
+    };
+    if (threads == 1) {  // both halves of each projection in turn: its 4 streams once through
+      for (int j = 0; j < count; j++)
+        for (int h = 0; h < 2; h++) gemv_rows(jobs[j], K, 0, jobs[j].p->N, h);
+    } else {
+      parallel_for(2 * threads, 2, [&](int64_t c0, int64_t c1, int) {
+        for (int64_t c = c0; c < c1; c++) piece(c / 2, (int)(c % 2));
+      }, 2);
+    }
+  } else parallel_for(blocks, grain, [&](int64_t b0, int64_t b1, int) {
     int j = 0;
     for (int64_t blk = b0; blk < b1; blk++) {
       while (j + 1 < count && jobs[j + 1].first_block <= blk) j++;
@@ -192,33 +249,6 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
       const int64_t n1 = std::min(N, n0 + job.rows_per_block);
       const uint8_t* w = static_cast<const uint8_t*>(job.p->w);
       float* out = job.p->out;
-      if (M == 1 && job.dotw4) {
-        // GEMV: this thread's rows of this projection (its run of blocks) cut into 4 equal
-        // segments, row i of each in one kernel call: 4 long sequential streams the hardware
-        // prefetcher follows and 4 independent chains; each output exactly the 1-row kernel's.
-        // 4 adjacent rows per call were 4 short interleaved streams: 110M Llama decode, 1 thread,
-        // A/B in one process (bench/ab/decode-addon-ab.mjs), segments vs adjacent rows: q4_0 1.19×,
-        // q4_k_m 1.22×, q5_k_m 1.07×, q6_k 1.30×, iq4_nl 1.12×, q4_1 / q5_0 / q5_1 1.06–1.11×;
-        // q8_0 1.36× over one row per call; 2 threads 1.06–1.14×.
-        const int64_t bend = std::min(b1, j + 1 < count ? jobs[j + 1].first_block : b1);
-        const int64_t r1 = std::min(N, (bend - job.first_block) * job.rows_per_block);
-        const int64_t L = (r1 - n0) / 4;
-        const int64_t rb = job.w_row_bytes;
-        // A 4-row kernel may read a few bytes past the end of each of its rows (qdot.inc's
-        // k_legacy2_w512: one 64-byte load per pair of blocks), into the row after it: so the
-        // matrix's last row, whose next bytes may not exist, goes to the one-row kernel.
-        const int64_t L4 = r1 == N && n0 + 4 * L == N ? L - 1 : L;
-        for (int64_t i = 0; i < L4; i++) {
-          float o[4];
-          job.dotw4(w + (n0 + i) * rb, L * rb, job.act, K, o);
-          for (int s = 0; s < 4; s++) out[n0 + s * L + i] = o[s];
-        }
-        for (int64_t i = std::max<int64_t>(L4, 0); i < L; i++)
-          for (int s = 0; s < 4; s++) out[n0 + s * L + i] = job.dot(w + (n0 + s * L + i) * rb, job.act, K);
-        for (int64_t n = n0 + 4 * L; n < r1; n++) out[n] = job.dot(w + n * rb, job.act, K);
-        blk = bend - 1;
-        continue;
-      }
       if (job.tile) {  // all M activation rows: a tile kernel may repack its weight rows once for them
         job.tile(w + n0 * job.w_row_bytes, job.w_row_bytes, n1 - n0, job.act, job.act_row_bytes, M, K, out + n0, N);
         continue;
@@ -239,7 +269,7 @@ void matmul_t_quant(const float* a, int64_t M, int64_t K, const Projection* p, i
         }
       }
     }
-  }, M == 1 ? kGemvPartsPerThread : 4);
+  });
   // The activations of decode-sized products back before the next call quantizes into them: at 2
   // threads a GEMV's quantize-and-copy step took 1.4–1.65 µs instead of 0.5–0.7 at 1 thread,
   // waiting on the worker's copies of the lines, and 0.7–0.9 µs with this. 2 threads, alternating

@@ -190,13 +190,18 @@ for (const v of variants({ vnni: true })) {
         });
       });
     }
-    it('matmulTMany (q4_k, q6_k, q4_0, q4_1, f32 on one input) equals separate matmulT calls bit for bit', () => {
+    // M = 1 with enough rows that 2 threads split the list inside projections (the GEMV's pieces:
+    // matmul_quant.cpp), M = 3 through the small-M path
+    it.each([
+      [1, [301, 97, 263, 130]],
+      [3, [9, 10, 11, 12]],
+    ])('matmulTMany (q4_k, q6_k, q4_0, q4_1, f32 on one input), M = %i, equals separate matmulT calls bit for bit', (M, rows) => {
       withVariant(v, () => {
         const rand = rng(5);
-        const M = 3, K = 512;
+        const K = 512;
         const a = randomActs(M * K, rand);
         const specs = ['q4_k', 'q6_k', 'q4_0', 'q4_1'].map((n) => QUANT_SPECS.find((s) => s.name === n)!);
-        const ws = specs.map((s, i) => ({ type: s.id, rows: 9 + i, data: randomBlocks(s, ((9 + i) * K) / s.block, rand, 0.05) as Weights['data'] }));
+        const ws = specs.map((s, i) => ({ type: s.id, rows: rows[i]!, data: randomBlocks(s, (rows[i]! * K) / s.block, rand, 0.05) as Weights['data'] }));
         ws.push({ type: 0, rows: 4, data: randomActs(4 * K, rand) });
         const outs = ws.map((w) => new Float32Array(M * w.rows).fill(NaN));
         addon.matmulTMany(a, M, K, ws.map((w, i) => ({ ...w, out: outs[i]! })));
