@@ -367,6 +367,14 @@ int64_t grain_rows(int64_t macs_per_item) {
 
 // Float weights (f32, f16, bf16): the f32 paths above. F16 / BF16 weights take activations rounded
 // to F16 / BF16 first (ggml's vec_dot_type for them), so the products are ggml's exactly.
+// The float GEMV goes out in 2 chunks per thread, not the pool's 4: each chunk is 4 row streams
+// (gemv_float.inc) that start cold, ~1 µs each at 2 threads (as for the quantized GEMV, see
+// matmul_quant.cpp). 2 threads, both builds alternating in one process: one streamed GEMV N × 768
+// (bench/ab/gemv-calls-ab.cjs, both orders) bf16 1.02–1.17× at N = 256 / 768, f32 1.02–1.05×, 1.0
+// at 2048; 110M decode (decode-addon-ab.mjs) f16 1.05–1.07×, bf16 1.00–1.06×. One chunk per thread
+// was about the same in decode and leaves nothing to take over from a thread that runs late.
+constexpr int kFloatGemvPartsPerThread = 2;
+
 thread_local std::vector<float> t_rounded_a;
 thread_local std::vector<uint16_t> t_half_a;
 
@@ -415,7 +423,7 @@ static void matmul_t_float(float* out, const float* a, const void* w, int wt, in
   if (!isa) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) { ref::matmul_t(out, a, w, wt, M, N, K, b, e); });
   } else if (M == 1) {
-    parallel_for(N, grain_rows(K), [&](int64_t b, int64_t e, int) { isa->gemv_t(out, a, w, wt, K, b, e); });
+    parallel_for(N, grain_rows(K), [&](int64_t b, int64_t e, int) { isa->gemv_t(out, a, w, wt, K, b, e); }, kFloatGemvPartsPerThread);
   } else if (M <= kSkinnyMaxM) {
     parallel_for(N, grain_rows(M * K), [&](int64_t b, int64_t e, int) {
       float* scratch = wt == ggml::F32 ? nullptr : PackBuffers::grow(t_pack.b, t_pack.b_cap, (size_t)(3 * K));
