@@ -8,7 +8,10 @@
 // quantized weight types use; AVX-512 BF16 (vdpbf16ps, with VNNI: Zen 4/5, Sapphire Rapids, Cooper
 // Lake) the level above it, used only by the GEMM of bf16 weights. active_isa() / detected_isa()
 // never return either (so a kernel family's `case Isa::Avx512` keeps covering those CPUs); ask
-// active_vnni() / active_bf16_dot(), or the *_level() functions.
+// active_vnni() / active_bf16_dot(), or the *_level() functions. AVX-512 BITALG (vpshufbitqmb,
+// Zen 4/5, Ice Lake and later) is not a level of its own (Cooper Lake has BF16 without it, Ice
+// Lake the reverse): the VNNI dot kernels use it where the CPU has it and the cap is at the top
+// level, so capping at avx512vnni runs (and tests) the same kernels without it.
 #pragma once
 
 namespace tl {
@@ -26,6 +29,8 @@ Isa active_isa_level();
 bool active_vnni();
 // True when the CPU has AVX-512 BF16 (vdpbf16ps) and the cap allows it.
 bool active_bf16_dot();
+// True when the CPU has AVX-512 VNNI and BITALG and the cap is the top level (avx512bf16).
+bool active_bitalg();
 // Lower (or restore) the ceiling. Returns false if the CPU cannot run `cap`.
 bool set_isa_cap(Isa cap);
 const char* isa_name(Isa isa);

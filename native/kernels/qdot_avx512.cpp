@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quant_kernels.h"
 
