@@ -10,8 +10,9 @@
 // never return either (so a kernel family's `case Isa::Avx512` keeps covering those CPUs); ask
 // active_vnni() / active_bf16_dot(), or the *_level() functions. AVX-512 BITALG (vpshufbitqmb,
 // Zen 4/5, Ice Lake and later) is not a level of its own (Cooper Lake has BF16 without it, Ice
-// Lake the reverse): the VNNI dot kernels use it where the CPU has it and the cap is at the top
-// level, so capping at avx512vnni runs (and tests) the same kernels without it.
+// Lake the reverse): the weight-type table picks a type's BITALG GEMV kernel (dotw4_bitalg) where
+// the CPU has it and the cap is at the top level, so capping at avx512vnni runs (and tests) the
+// VNNI kernel instead.
 #pragma once
 
 namespace tl {

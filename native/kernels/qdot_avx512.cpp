@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/cpu.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quant_kernels.h"
 

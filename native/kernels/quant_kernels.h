@@ -58,4 +58,9 @@ TL_QDOT_LIST(TL_QDOT_DECL)
 
 namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
 namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
-namespace tl::avx512vnni { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
+namespace tl::avx512vnni {
+TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL
+// The 4-row GEMV kernels that take AVX-512 BITALG (vpshufbitqmb): call only where tl::active_bitalg().
+void dotw4_q5_0_bitalg(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
+void dotw4_q5_1_bitalg(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
+}
