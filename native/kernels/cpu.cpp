@@ -35,14 +35,14 @@ static Isa initial_cap() {
 }
 
 static const Isa g_detected = detect();
-static bool detect_bitalg() {
+static bool detect_icelake() {
 #if defined(TL_HAVE_X86_VARIANTS) && (defined(__x86_64__) || defined(_M_X64))
-  return g_detected >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512bitalg");
+  return g_detected >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512bitalg") && __builtin_cpu_supports("gfni");
 #else
   return false;
 #endif
 }
-static const bool g_bitalg = detect_bitalg();
+static const bool g_icelake = detect_icelake();
 static std::atomic<int> g_cap{static_cast<int>(initial_cap())};
 
 static Isa clamp_avx512(Isa i) { return i == Isa::Avx512Vnni || i == Isa::Avx512Bf16 ? Isa::Avx512 : i; }
@@ -58,7 +58,7 @@ Isa active_isa_level() {
 Isa active_isa() { return clamp_avx512(active_isa_level()); }
 bool active_vnni() { return active_isa_level() >= Isa::Avx512Vnni; }
 bool active_bf16_dot() { return active_isa_level() == Isa::Avx512Bf16; }
-bool active_bitalg() { return g_bitalg && g_cap.load(std::memory_order_relaxed) >= static_cast<int>(Isa::Avx512Bf16); }
+bool active_icelake() { return g_icelake && g_cap.load(std::memory_order_relaxed) >= static_cast<int>(Isa::Avx512Bf16); }
 
 bool set_isa_cap(Isa cap) {
   // Neon and the x86 variants live on different architectures: a cap of another family means scalar.

@@ -8,11 +8,12 @@
 // quantized weight types use; AVX-512 BF16 (vdpbf16ps, with VNNI: Zen 4/5, Sapphire Rapids, Cooper
 // Lake) the level above it, used only by the GEMM of bf16 weights. active_isa() / detected_isa()
 // never return either (so a kernel family's `case Isa::Avx512` keeps covering those CPUs); ask
-// active_vnni() / active_bf16_dot(), or the *_level() functions. AVX-512 BITALG (vpshufbitqmb,
-// Zen 4/5, Ice Lake and later) is not a level of its own (Cooper Lake has BF16 without it, Ice
-// Lake the reverse): the weight-type table picks a type's BITALG GEMV kernel (dotw4_bitalg) where
-// the CPU has it and the cap is at the top level, so capping at avx512vnni runs (and tests) the
-// VNNI kernel instead.
+// active_vnni() / active_bf16_dot(), or the *_level() functions. Ice Lake's additions to AVX-512
+// that a few GEMV kernels use, BITALG (vpshufbitqmb) and GFNI (vgf2p8affineqb; Zen 4/5, Ice Lake
+// and later have both), are not a level of their own (Cooper Lake has BF16 without them, Ice Lake
+// the reverse): the weight-type table picks a type's Ice Lake GEMV kernel (dotw4_icelake) where the
+// CPU has them and the cap is at the top level, so capping at avx512vnni runs (and tests) the VNNI
+// kernel instead.
 #pragma once
 
 namespace tl {
@@ -30,8 +31,8 @@ Isa active_isa_level();
 bool active_vnni();
 // True when the CPU has AVX-512 BF16 (vdpbf16ps) and the cap allows it.
 bool active_bf16_dot();
-// True when the CPU has AVX-512 VNNI and BITALG and the cap is the top level (avx512bf16).
-bool active_bitalg();
+// True when the CPU has AVX-512 VNNI, BITALG and GFNI and the cap is the top level (avx512bf16).
+bool active_icelake();
 // Lower (or restore) the ceiling. Returns false if the CPU cannot run `cap`.
 bool set_isa_cap(Isa cap);
 const char* isa_name(Isa isa);

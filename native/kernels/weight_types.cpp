@@ -26,13 +26,13 @@ namespace {
 #define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
 #define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
 #define TL_SIMD_DOTW4(t) avx2::dotw4_##t, avx512::dotw4_##t, avx512vnni::dotw4_##t
-#define TL_DOTW4_BITALG(t) avx512vnni::dotw4_##t##_bitalg
+#define TL_DOTW4_ICELAKE(t) avx512vnni::dotw4_##t##_icelake
 #else
 #define TL_GEMM_ALL(t) nullptr, nullptr, nullptr
 #define TL_GEMM_VNNI(t) nullptr, nullptr, nullptr
 #define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
-#define TL_DOTW4_BITALG(t) nullptr
+#define TL_DOTW4_ICELAKE(t) nullptr
 #endif
 // GEMV takes 4 weight rows per kernel call (dotw4), row i of each of 4 segments of a thread's rows
 // (matmul_quant.cpp); a row with null dotw4 entries would take one row per call. 4 segments beat
@@ -51,9 +51,10 @@ namespace {
 // 1.55× (1 thread) / 1.49× (2), q2_k 1.27× (its Q3_K tensors) then 1.18× (its Q2_K ones).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
-// The same with a BITALG 4-row GEMV kernel besides its VNNI one (Q5_0, Q5_1: qdot.inc's k_legacy2_w512).
-#define TL_QUANT_ROW_BITALG(ID, t, block, bytes, act, gemm) \
-  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t), TL_DOTW4_BITALG(t)}
+// The same with an Ice Lake 4-row GEMV kernel (BITALG / GFNI) besides its VNNI one: Q5_0, Q5_1 (qdot.inc's
+// k_legacy2_w512), Q3_K, Q5_K, Q6_K.
+#define TL_QUANT_ROW_ICELAKE(ID, t, block, bytes, act, gemm) \
+  {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t), TL_DOTW4_ICELAKE(t)}
 // A type whose dot product has only the scalar reference so far.
 #define TL_QUANT_ROW_SCALAR(ID, t, block, bytes, act) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}
@@ -64,14 +65,14 @@ const WeightTypeInfo kTypes[] = {
     {ggml::F16, "f16", 1, 2, ggml::F16, ref::dequantize_f16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
     TL_QUANT_ROW(ggml::Q4_0, q4_0, 32, sizeof(qb::Q4_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q4_1, q4_1, 32, sizeof(qb::Q4_1), ggml::Q8_1, TL_GEMM_ALL),
-    TL_QUANT_ROW_BITALG(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
-    TL_QUANT_ROW_BITALG(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
+    TL_QUANT_ROW_ICELAKE(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
+    TL_QUANT_ROW_ICELAKE(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
-    TL_QUANT_ROW(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW_ICELAKE(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_VNNI),
-    TL_QUANT_ROW(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
-    TL_QUANT_ROW(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW_ICELAKE(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW_ICELAKE(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_ALL),
     {ggml::BF16, "bf16", 1, 2, ggml::BF16, ref::dequantize_bf16, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
@@ -146,7 +147,7 @@ VecDotW4Fn active_dotw4(const WeightTypeInfo& t) {
   switch (active_isa_level()) {
     case Isa::Avx512Bf16:  // no quantized kernels of its own
     case Isa::Avx512Vnni:
-      if (t.dotw4_bitalg && active_bitalg()) return t.dotw4_bitalg;
+      if (t.dotw4_icelake && active_icelake()) return t.dotw4_icelake;
       if (t.dotw4_vnni) return t.dotw4_vnni;
       [[fallthrough]];
     case Isa::Avx512:

@@ -177,7 +177,7 @@ function casesFor(spec: QuantSpec): Case[] {
 const startThreads = native.info().threads;
 afterAll(() => native.setThreads(startThreads));
 
-for (const v of variants({ vnni: true, bitalg: true })) {
+for (const v of variants({ vnni: true, icelake: true })) {
   describe.skipIf(!!v.skip)(`quantized matmulT on ${v.title}`, () => {
     for (const spec of QUANT_SPECS) {
       it(`${spec.name}: GEMV, small M and GEMM match the integer-dot reference`, () => {
@@ -225,7 +225,7 @@ describe('every output is the one-row kernel\'s, bit for bit', () => {
     const M = 5, N = 11, K = 3 * 256; // N = 2 blocks of 4 rows + 3 tail rows; M = 4 rows + 1
     return { M, N, K, a: randomActs(M * K, rand), w: randomBlocks(spec, (N * K) / spec.block, rand, spec.block === 256 ? 0.01 : 0.1) };
   };
-  const simd = variants({ vnni: true, bitalg: true }).filter((v) => !v.skip && v.isa !== 'scalar');
+  const simd = variants({ vnni: true, icelake: true }).filter((v) => !v.skip && v.isa !== 'scalar');
   for (const spec of QUANT_SPECS) {
     it.skipIf(simd.length === 0)(`${spec.name}: GEMV and small M equal row-by-row one-row dots on every SIMD ISA, 1 and 2 threads`, () => {
       const { M, N, K, a, w } = gemvCase(spec);
@@ -259,7 +259,7 @@ describe('every output is the one-row kernel\'s, bit for bit', () => {
 // 4-row kernel; the others one row per call); with enough rows for 2 threads (and a row count not a
 // multiple of 4 or of the thread split) every output must still be the one-row kernel's, bit for bit.
 describe('GEMV in 4 segments per thread', () => {
-  const simd = variants({ vnni: true, bitalg: true }).filter((v) => !v.skip && v.isa !== 'scalar');
+  const simd = variants({ vnni: true, icelake: true }).filter((v) => !v.skip && v.isa !== 'scalar');
   // GEMV of the N × K weights w on every SIMD ISA: each output bit for bit the one-row dot of its row
   const expectGemvIsOneRowDots = (spec: QuantSpec, a: Float32Array, w: Uint8Array, N: number, K: number, what: string) => {
     const rowBytes = (K / spec.block) * spec.bytes;
@@ -342,7 +342,7 @@ describe('native (every ISA) against the JS backend', () => {
         const w = { dtype: spec.name, rows: k.N, cols: k.K, data: k.w } as unknown as Weights;
         const want = new Float32Array(k.M * k.N);
         jsBackend.matmulT(want, k.a, w, k.M);
-        for (const v of variants({ vnni: true, bitalg: true }).filter((x) => !x.skip && x.threads === 1)) {
+        for (const v of variants({ vnni: true, icelake: true }).filter((x) => !x.skip && x.threads === 1)) {
           withVariant(v, () => {
             const got = new Float32Array(k.M * k.N).fill(NaN);
             native.matmulT(got, k.a, w, k.M);

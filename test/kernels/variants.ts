@@ -96,13 +96,13 @@ export interface Variant {
 
 /**
  * Every ISA path × 1 and 2 threads. AVX-512 paths skip (with the reason) on CPUs without it.
- * `vnni` adds the AVX-512 VNNI level, which only the quantized dot products use; `bitalg` also the
- * top level (avx512bf16), where the VNNI dot kernels take AVX-512 BITALG on CPUs that have it
+ * `vnni` adds the AVX-512 VNNI level, which only the quantized dot products use; `icelake` also the
+ * top level (avx512bf16), where some VNNI GEMV kernels take AVX-512 BITALG / GFNI on CPUs that have them
  * (native/kernels/cpu.h; capped at avx512vnni they run without it).
  */
-export function variants(opts: { vnni?: boolean; bitalg?: boolean } = {}): Variant[] {
+export function variants(opts: { vnni?: boolean; icelake?: boolean } = {}): Variant[] {
   const levels: IsaName[] = ['scalar', 'avx2', 'avx512', 'avx512vnni', 'avx512bf16'];
-  const order = opts.bitalg ? levels : opts.vnni ? levels.slice(0, 4) : levels.slice(0, 3);
+  const order = opts.icelake ? levels : opts.vnni ? levels.slice(0, 4) : levels.slice(0, 3);
   const rank = (i: IsaName) => levels.indexOf(i);
   const out: Variant[] = [];
   for (const isa of order) {

@@ -173,8 +173,9 @@ export type GeluApproximation = 'tanh' | 'erf';
 
 /**
  * SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only,
- * 'avx512bf16' (above it) adds vdpbf16ps to the GEMM of bf16 weights only, and AVX-512 BITALG
- * (vpshufbitqmb) to the Q5_0 / Q5_1 GEMV on CPUs that have it (a cap of 'avx512vnni' leaves it out).
+ * 'avx512bf16' (above it) adds vdpbf16ps to the GEMM of bf16 weights only, and AVX-512 BITALG and
+ * GFNI to the Q5_0 / Q5_1 / Q3_K / Q5_K / Q6_K GEMV on CPUs that have them (a cap of 'avx512vnni'
+ * leaves them out).
  */
 export type IsaName = 'scalar' | 'neon' | 'avx2' | 'avx512' | 'avx512vnni' | 'avx512bf16';
 
