@@ -37,7 +37,7 @@ static Isa initial_cap() {
 static const Isa g_detected = detect();
 static bool detect_icelake() {
 #if defined(TL_HAVE_X86_VARIANTS) && (defined(__x86_64__) || defined(_M_X64))
-  return g_detected >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512bitalg") && __builtin_cpu_supports("gfni");
+  return g_detected >= Isa::Avx512Vnni && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
 #else
   return false;
 #endif

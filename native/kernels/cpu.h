@@ -9,7 +9,7 @@
 // Lake) the level above it, used only by the GEMM of bf16 weights. active_isa() / detected_isa()
 // never return either (so a kernel family's `case Isa::Avx512` keeps covering those CPUs); ask
 // active_vnni() / active_bf16_dot(), or the *_level() functions. Ice Lake's additions to AVX-512
-// that a few GEMV kernels use, BITALG (vpshufbitqmb) and GFNI (vgf2p8affineqb; Zen 4/5, Ice Lake
+// that a few GEMV kernels use, VBMI (vpmultishiftqb) and GFNI (vgf2p8affineqb; Zen 4/5, Ice Lake
 // and later have both), are not a level of their own (Cooper Lake has BF16 without them, Ice Lake
 // the reverse): the weight-type table picks a type's Ice Lake GEMV kernel (dotw4_icelake) where the
 // CPU has them and the cap is at the top level, so capping at avx512vnni runs (and tests) the VNNI
@@ -31,7 +31,7 @@ Isa active_isa_level();
 bool active_vnni();
 // True when the CPU has AVX-512 BF16 (vdpbf16ps) and the cap allows it.
 bool active_bf16_dot();
-// True when the CPU has AVX-512 VNNI, BITALG and GFNI and the cap is the top level (avx512bf16).
+// True when the CPU has AVX-512 VNNI and VBMI and GFNI and the cap is the top level (avx512bf16).
 bool active_icelake();
 // Lower (or restore) the ceiling. Returns false if the CPU cannot run `cap`.
 bool set_isa_cap(Isa cap);

@@ -60,7 +60,7 @@ namespace tl::avx2 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
 namespace tl::avx512 { TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL }
 namespace tl::avx512vnni {
 TL_QDOT_SIMD_LIST(TL_QDOT4_DECL) TL_QACT_DECL
-// The 4-row GEMV kernels that take AVX-512 BITALG (vpshufbitqmb: Q5_0, Q5_1) or GFNI (vgf2p8affineqb:
+// The 4-row GEMV kernels that take AVX-512 VBMI (vpmultishiftqb: Q5_0, Q5_1) or GFNI (vgf2p8affineqb:
 // Q3_K, Q5_K, Q6_K): call only where tl::active_icelake().
 void dotw4_q5_0_icelake(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);
 void dotw4_q5_1_icelake(const void* w, int64_t w_stride, const void* a, int64_t n, float* out);

@@ -51,7 +51,7 @@ namespace {
 // 1.55× (1 thread) / 1.49× (2), q2_k 1.27× (its Q3_K tensors) then 1.18× (its Q2_K ones).
 #define TL_QUANT_ROW(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t)}
-// The same with an Ice Lake 4-row GEMV kernel (BITALG / GFNI) besides its VNNI one: Q5_0, Q5_1 (qdot.inc's
+// The same with an Ice Lake 4-row GEMV kernel (VBMI / GFNI) besides its VNNI one: Q5_0, Q5_1 (qdot.inc's
 // k_legacy2_w512), Q3_K, Q5_K, Q6_K.
 #define TL_QUANT_ROW_ICELAKE(ID, t, block, bytes, act, gemm) \
   {ID, #t, block, bytes, act, ref::dequantize_##t, ref::dot_##t, TL_SIMD_DOTS(t), TL_SIMD_DOTW4(t), gemm(t), TL_DOTW4_ICELAKE(t)}

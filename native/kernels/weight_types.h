@@ -56,7 +56,7 @@ struct WeightTypeInfo {
   VecDotW4Fn dotw4_avx2, dotw4_avx512, dotw4_vnni;  // 4 weight rows per activation row (GEMV)
   QgemmTileFn gemm_avx2, gemm_avx512, gemm_vnni;    // GEMM tiles (qgemm.h); null = dot path
   int gemm_min_rows[3] = {};  // fewest activation rows for which that tile is used (AVX2, AVX-512BW, VNNI)
-  VecDotW4Fn dotw4_icelake = nullptr;  // VNNI + BITALG / GFNI (cpu.h's active_icelake()), where a type has one
+  VecDotW4Fn dotw4_icelake = nullptr;  // VNNI + VBMI / GFNI (cpu.h's active_icelake()), where a type has one
 };
 
 struct ActTypeInfo {

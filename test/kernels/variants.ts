@@ -97,7 +97,7 @@ export interface Variant {
 /**
  * Every ISA path × 1 and 2 threads. AVX-512 paths skip (with the reason) on CPUs without it.
  * `vnni` adds the AVX-512 VNNI level, which only the quantized dot products use; `icelake` also the
- * top level (avx512bf16), where some VNNI GEMV kernels take AVX-512 BITALG / GFNI on CPUs that have them
+ * top level (avx512bf16), where some VNNI GEMV kernels take AVX-512 VBMI / GFNI on CPUs that have them
  * (native/kernels/cpu.h; capped at avx512vnni they run without it).
  */
 export function variants(opts: { vnni?: boolean; icelake?: boolean } = {}): Variant[] {

@@ -173,7 +173,7 @@ export type GeluApproximation = 'tanh' | 'erf';
 
 /**
  * SIMD paths, lowest first; 'avx512vnni' adds vpdpbusd to the quantized dot products only,
- * 'avx512bf16' (above it) adds vdpbf16ps to the GEMM of bf16 weights only, and AVX-512 BITALG and
+ * 'avx512bf16' (above it) adds vdpbf16ps to the GEMM of bf16 weights only, and AVX-512 VBMI and
  * GFNI to the Q5_0 / Q5_1 / Q3_K / Q5_K / Q6_K GEMV on CPUs that have them (a cap of 'avx512vnni'
  * leaves them out).
  */
