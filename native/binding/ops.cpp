@@ -6,14 +6,21 @@
 //   embedding(out, table, type: GGML id, rows, cols, ids)   argmax(x) -> number
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "binding/check.h"
+#include "binding/files.h"
 #include "binding/weight_arg.h"
 #include "kernels/ops.h"
+#include "kernels/weight_types.h"
 
 namespace tl::binding {
 
 namespace {
+
+// Embedding tables from this size on are read with pread when they lie in a mapped file (files.cpp,
+// "Sparse reads"): a 110M model's 13.8 MB Q4_K table and up; smaller ones cost little RSS either way.
+constexpr size_t kSparseReadMin = size_t(4) << 20;
 
 std::string rows_shape(int64_t rows, int64_t cols, const char* r = "rows", const char* c = "dim") {
   return std::string("[") + r + "=" + std::to_string(rows) + ", " + c + "=" + std::to_string(cols) + "]";
@@ -159,6 +166,26 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const int64_t n = checked_mul(env, (int64_t)ids.length, cols, "ids.length*table.cols");
   const auto oshape = [&] { return rows_shape((int64_t)ids.length, cols, "ids.length", "table.cols"); };
   auto out = f32_array(info, 0, "out", n, oshape);
+  // A table of a mapped file of kSparseReadMin bytes or more: its rows copied with pread (files.cpp,
+  // "Sparse reads"), so that reading them does not map their page-cache folios into this process.
+  const size_t row_bytes = (size_t)type_row_bytes(t, cols);
+  if (row_bytes * (size_t)rows >= kSparseReadMin && ids.length > 0) {
+    static thread_local std::vector<uint8_t> row;
+    if (row.size() < row_bytes) row.resize(row_bytes);
+    const uint32_t first = 0;
+    const auto row_at = [&](size_t i) {
+      const int64_t id = kind == napi_int32_array ? (int64_t)(int32_t)ids.data[i] : (int64_t)ids.data[i];
+      return static_cast<const uint8_t*>(table) + (size_t)id * row_bytes;
+    };
+    if (read_file_mapped(row_at(0), row_bytes, row.data())) {
+      for (size_t i = 0; i < ids.length; i++) {
+        if (i > 0 && !read_file_mapped(row_at(i), row_bytes, row.data()))
+          throw Napi::Error::New(env, "embedding: cannot read row " + std::to_string(i) + " of the mapped table");
+        embedding(out.data + i * (size_t)cols, row.data(), t.id, 1, cols, &first, 1);
+      }
+      return env.Undefined();
+    }
+  }
   embedding(out.data, table, t.id, rows, cols, ids.data, (int64_t)ids.length);
   return env.Undefined();
 }

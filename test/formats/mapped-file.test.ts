@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
@@ -73,6 +73,67 @@ describe.skipIf(!haveMmap)(`native mmapFile (addon ${haveMmap ? 'loaded' : `abse
       await new Promise((r) => setImmediate(r)); // Node runs external-buffer finalizers on the loop
     }
     expect(mapsOf()).toBe(before);
+  });
+});
+
+// The embedding op reads the rows of a table of 4 MiB or more that lies in a mapped file with pread
+// (native/binding/files.cpp, "Sparse reads"), so that a row read does not map its page-cache folio.
+describe.skipIf(!haveMmap)('embedding rows of a mapped table (sparse reads)', () => {
+  const rows = 1200, cols = 1024; // 4.9 MB of f32
+  const table = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.001) + (i % 7));
+  const ids = Int32Array.of(0, 7, 1199, 600, 7);
+  const expected = new Float32Array(ids.length * cols);
+  ids.forEach((id, i) => expected.set(table.subarray(id * cols, (id + 1) * cols), i * cols));
+  const embed = (view: Float32Array) => {
+    const out = new Float32Array(ids.length * cols);
+    (addon!.embedding as (...a: unknown[]) => void)(out, view, 0, rows, cols, ids);
+    return out;
+  };
+  const fileOf = (name: string, fill: number) => {
+    const bytes = new Uint8Array(4096 + table.byteLength).fill(fill);
+    if (fill === 0) bytes.set(new Uint8Array(table.buffer), 4096);
+    return fileWith(name, bytes);
+  };
+  /** The mapped pages of [byteOffset, byteOffset + byteLength) of the mapping of `path` present in this process. */
+  const presentPages = (path: string, byteOffset: number, byteLength: number): number => {
+    const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.endsWith(path))!;
+    const base = BigInt('0x' + line.split('-')[0]);
+    const first = (base + BigInt(byteOffset)) / 4096n, n = Math.ceil(byteLength / 4096);
+    const buf = Buffer.alloc(n * 8);
+    const fd = openSync('/proc/self/pagemap', 'r');
+    try {
+      readSync(fd, buf, 0, n * 8, Number(first * 8n));
+    } finally {
+      closeSync(fd);
+    }
+    let present = 0;
+    for (let i = 0; i < n; i++) if (buf.readBigUInt64LE(i * 8) >> 63n) present++;
+    return present;
+  };
+
+  it('gives the rows of the table and leaves its mapped pages untouched', () => {
+    const p = fileOf('table.bin', 0);
+    const f = openFileBytes(p, { mode: 'mmap' });
+    try {
+      const view = new Float32Array(f.bytes.buffer, 4096, rows * cols);
+      expect(embed(view)).toEqual(expected);
+      if (existsSync('/proc/self/pagemap')) expect(presentPages(p, 4096, table.byteLength)).toBe(0);
+      expect(view[5 * cols]).toBe(table[5 * cols]); // a read through the mapping still works (and maps that page)
+    } finally {
+      f.close();
+    }
+    expect(embed(table)).toEqual(expected); // not a mapping: read from memory
+  });
+
+  it('reads through the mapping once the path names another file', () => {
+    const p = fileOf('replaced.bin', 0);
+    const f = openFileBytes(p, { mode: 'mmap' });
+    try {
+      renameSync(fileOf('other.bin', 0x41), p); // same size, other bytes, other inode
+      expect(embed(new Float32Array(f.bytes.buffer, 4096, rows * cols))).toEqual(expected);
+    } finally {
+      f.close();
+    }
   });
 });
 

@@ -1,0 +1,12 @@
+// What the other bindings use of files.cpp (the mmapFile mappings).
+#pragma once
+#include <cstddef>
+
+namespace tl::binding {
+
+// Copies [p, p + n) of a file mapped by mmapFile into dst with pread, without touching the
+// mapping's pages (see files.cpp, "Sparse reads"). False, copying nothing, when p .. p + n is not
+// inside a file mapping (the caller then reads the memory itself) or the read fails.
+bool read_file_mapped(const void* p, size_t n, void* dst);
+
+}  // namespace tl::binding
