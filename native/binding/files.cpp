@@ -80,7 +80,7 @@ struct Mapping {
   bool closed;
   std::string path;  // the file's, for hugePages; empty for a hugeBuffer
   bool anonymous = false;  // a hugeBuffer: its bytes are reported to V8 as external memory
-  int fd = -1;  // the file, opened by the first read_file_mapped (closed when unmapped)
+  int fd = -1;  // the file, opened by the first read_file_mapped (closed when unmapped); -2: not readable
   dev_t dev = 0;  // the mapped file's identity: read_file_mapped reads only the same file
   ino_t ino = 0;
 };
@@ -352,12 +352,13 @@ bool read_file_mapped(const void* p, size_t n, void* dst) {
   for (const auto& [base, m] : registry()) {
     const uintptr_t b = reinterpret_cast<uintptr_t>(base);
     if (m->anonymous || m->closed || a < b || a - b > m->len || n > m->len - (a - b)) continue;
+    if (m->fd == -2) return false;
     if (m->fd < 0) {  // opened once, and only if the path still names the mapped file
       const int fd = open(m->path.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat st;
-      if (fd < 0) return false;
-      if (fstat(fd, &st) != 0 || st.st_dev != m->dev || st.st_ino != m->ino) {
-        close(fd);
+      if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != m->dev || st.st_ino != m->ino) {
+        if (fd >= 0) close(fd);
+        m->fd = -2;  // not tried again: the reader keeps reading through the mapping
         return false;
       }
       m->fd = fd;
