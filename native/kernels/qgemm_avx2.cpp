@@ -12,9 +12,5 @@
 #include "kernels/quant_blocks.h"
 
 #define TL_QGEMM_NS avx2
-#define TL_QGEMM_RN 2
-#define TL_QGEMM_RM 4
 #include "kernels/qgemm.inc"
-#undef TL_QGEMM_RM
-#undef TL_QGEMM_RN
 #undef TL_QGEMM_NS

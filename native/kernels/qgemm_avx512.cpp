@@ -19,9 +19,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-#define TL_QGEMM_RN 2
-#define TL_QGEMM_RM 4
-
 #define TL_QGEMM_NS avx512
 #include "kernels/qgemm.inc"
 #undef TL_QGEMM_NS
@@ -43,5 +40,3 @@
 #pragma GCC pop_options
 #endif
 
-#undef TL_QGEMM_RM
-#undef TL_QGEMM_RN
