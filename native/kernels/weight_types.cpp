@@ -68,7 +68,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW_ICELAKE(ggml::Q5_0, q5_0, 32, sizeof(qb::Q5_0), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW_ICELAKE(ggml::Q5_1, q5_1, 32, sizeof(qb::Q5_1), ggml::Q8_1, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q8_0, q8_0, 32, sizeof(qb::Q8_0), ggml::Q8_0, TL_GEMM_ALL),
-    TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW_ICELAKE(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_VNNI),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW_ICELAKE(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
