@@ -28,7 +28,7 @@ constexpr int64_t kQgemmMinRows = 33;
 
 // The tile kernels, as `void qgemm_<type>(…)` with QgemmTileFn's signature: on VNNI for every
 // quantized type (pairs / packed pairs / 16-row kernels), on AVX2 and AVX-512BW (256-bit tiles) for
-// the legacy types, IQ4_NL, IQ4_XS and the K-quants but Q5_K (IQ4_XS and the K-quants with kernels
+// the legacy types, IQ4_NL, IQ4_XS and the K-quants (IQ4_XS and the K-quants with kernels
 // of their own, below); the K-quants' and IQ4_XS's first 256-bit tiles had measured slower than the
 // dot kernels' 4-row form there (1 thread, 128×1024×2048, GFLOP/s per CPU-second, tiles vs dot, AVX2
 // / AVX-512BW: q2_K 58–73 vs 72–97, q3_K 50–69 vs 65–80, q6_K 59–69 vs 89–97, iq4_xs 62–90 vs 70–96;
@@ -69,7 +69,8 @@ constexpr int64_t kQgemmMinRows = 33;
 //   1.58×, M = 8 1.23× / 1.21×, M = 5 1.11× / 1.08×, M = 4 1.02× / 0.97×: both from 5 rows. Q3_K
 //   and Q6_K (tile_k_parts, parts in pairs): Q3_K M = 128 1.90× / 1.82×, M = 8 1.37× / 1.31×, M = 3
 //   1.36× / 1.28×, M = 2 1.09× / 0.97× (from 3 rows); Q6_K M = 128 1.28× / 1.24×, M = 32 1.18× /
-//   1.17×, M = 16 1.04× / 1.07×, M = 12 1.06× / 1.00×, M = 8 0.94× / 0.90× (from 16 rows).
+//   1.17×, M = 16 1.04× / 1.07×, M = 12 1.06× / 1.00×, M = 8 0.94× / 0.90× (from 16 rows); Q5_K
+//   M = 128 1.32× / 1.31×, M = 16 1.11× / 1.12×, M = 12 1.07× / 1.06×, M = 8 0.92× / 0.91× (from 12).
 #define TL_QGEMM_MIN_ROWS_q8_0 {4, 4, 4}
 #define TL_QGEMM_MIN_ROWS_q4_0 {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_q4_1 {4, 4, 2}
@@ -78,7 +79,7 @@ constexpr int64_t kQgemmMinRows = 33;
 #define TL_QGEMM_MIN_ROWS_q2_K {5, 5, 12}
 #define TL_QGEMM_MIN_ROWS_q3_K {3, 3, 2}
 #define TL_QGEMM_MIN_ROWS_q4_K {5, 5, 6}
-#define TL_QGEMM_MIN_ROWS_q5_K {0, 0, 3}
+#define TL_QGEMM_MIN_ROWS_q5_K {12, 12, 3}
 #define TL_QGEMM_MIN_ROWS_q6_K {16, 16, 12}
 #define TL_QGEMM_MIN_ROWS_iq4_nl {4, 4, 2}
 #define TL_QGEMM_MIN_ROWS_iq4_xs {8, 8, 2}
@@ -86,6 +87,6 @@ constexpr int64_t kQgemmMinRows = 33;
 #define TL_QGEMM_DECL(t)                                                                              \
   void qgemm_##t(const uint8_t* w, int64_t w_stride, int64_t rows_w, const uint8_t* a, int64_t a_stride, \
                  int64_t rows_a, int64_t K, float* out, int64_t ldo);
-namespace tl::avx2 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) TL_QGEMM_DECL(q2_K) TL_QGEMM_DECL(q3_K) TL_QGEMM_DECL(q4_K) TL_QGEMM_DECL(q6_K) }
-namespace tl::avx512 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) TL_QGEMM_DECL(q2_K) TL_QGEMM_DECL(q3_K) TL_QGEMM_DECL(q4_K) TL_QGEMM_DECL(q6_K) }
+namespace tl::avx2 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) TL_QGEMM_DECL(q2_K) TL_QGEMM_DECL(q3_K) TL_QGEMM_DECL(q4_K) TL_QGEMM_DECL(q5_K) TL_QGEMM_DECL(q6_K) }
+namespace tl::avx512 { TL_QGEMM_TILE_LIST(TL_QGEMM_DECL) TL_QGEMM_DECL(iq4_xs) TL_QGEMM_DECL(q2_K) TL_QGEMM_DECL(q3_K) TL_QGEMM_DECL(q4_K) TL_QGEMM_DECL(q5_K) TL_QGEMM_DECL(q6_K) }
 namespace tl::avx512vnni { TL_QGEMM_LIST(TL_QGEMM_DECL) }

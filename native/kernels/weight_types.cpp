@@ -23,13 +23,11 @@ namespace {
 // iq4_nl: see qgemm.h).
 // With each, the fewest activation rows from which it is used (qgemm.h's TL_QGEMM_MIN_ROWS_<type>).
 #define TL_GEMM_ALL(t) avx2::qgemm_##t, avx512::qgemm_##t, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
-#define TL_GEMM_VNNI(t) nullptr, nullptr, avx512vnni::qgemm_##t, TL_QGEMM_MIN_ROWS_##t
 #define TL_SIMD_DOTS(t) avx2::dot_##t, avx512::dot_##t, avx512vnni::dot_##t, avx2::dot4_##t, avx512::dot4_##t, avx512vnni::dot4_##t
 #define TL_SIMD_DOTW4(t) avx2::dotw4_##t, avx512::dotw4_##t, avx512vnni::dotw4_##t
 #define TL_DOTW4_ICELAKE(t) avx512vnni::dotw4_##t##_icelake
 #else
 #define TL_GEMM_ALL(t) nullptr, nullptr, nullptr
-#define TL_GEMM_VNNI(t) nullptr, nullptr, nullptr
 #define TL_SIMD_DOTS(t) nullptr, nullptr, nullptr, nullptr, nullptr, nullptr
 #define TL_SIMD_DOTW4(t) nullptr, nullptr, nullptr
 #define TL_DOTW4_ICELAKE(t) nullptr
@@ -71,7 +69,7 @@ const WeightTypeInfo kTypes[] = {
     TL_QUANT_ROW(ggml::Q2_K, q2_K, 256, sizeof(qb::Q2_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW_ICELAKE(ggml::Q3_K, q3_K, 256, sizeof(qb::Q3_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::Q4_K, q4_K, 256, sizeof(qb::Q4_K), ggml::Q8_K, TL_GEMM_ALL),
-    TL_QUANT_ROW_ICELAKE(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_VNNI),
+    TL_QUANT_ROW_ICELAKE(ggml::Q5_K, q5_K, 256, sizeof(qb::Q5_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW_ICELAKE(ggml::Q6_K, q6_K, 256, sizeof(qb::Q6_K), ggml::Q8_K, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::IQ4_NL, iq4_nl, 32, sizeof(qb::IQ4_NL), ggml::Q8_0, TL_GEMM_ALL),
     TL_QUANT_ROW(ggml::IQ4_XS, iq4_xs, 256, sizeof(qb::IQ4_XS), ggml::Q8_K, TL_GEMM_ALL),
