@@ -96,6 +96,25 @@ describe.skipIf(!existsSync(stories))('continuous batching on stories260K (skipp
     }
   });
 
+  it('prompt caching: a prompt extending an earlier prompt and its answer runs only its new tokens, and gives what generate gives', async () => {
+    // padSingleRow: the lone rows (a resumed prompt's last token) take the M ≥ 2 kernels, so a
+    // sequence's logits do not depend on how its prefix was batched: the tokens compare exactly
+    const c = await Scheduler.load({ model: stories, parallel: 2, prefillChunk: 16, engineOptions: { padSingleRow: true } });
+    try {
+      const first = await c.generate('Lily and Tom went to the park', { temperature: 0, maxTokens: 20 });
+      const turn2 = `Lily and Tom went to the park${first.text} Then they`;
+      const ids = await single.encode(turn2);
+      const before = c.stats().promptTokensRun;
+      const r = await c.generate(turn2, { temperature: 0, maxTokens: N });
+      const ran = c.stats().promptTokensRun - before;
+      expect(ran).toBeGreaterThan(0);
+      expect(ran).toBeLessThan(ids.length / 2);
+      expect(r.tokens).toEqual((await single.generate(turn2, { temperature: 0, maxTokens: N })).tokens);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('seeded sampling is reproducible batched and alone', async () => {
     const alone = await s.generate('The cat', { temperature: 0.9, topP: 0.95, seed: 7, maxTokens: 40 });
     const [batched] = await Promise.all([

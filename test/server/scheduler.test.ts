@@ -18,6 +18,67 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+describe('scheduler: prompt caching over the toy engine', () => {
+  // 2 slots, so a request lands on a slot holding some earlier sequence's tokens; the toy's logits
+  // hash the slot's whole history, so a wrong resume position or a stale slot changes the text.
+  const run = async (s: Scheduler, prompt: string, maxTokens: number): Promise<{ tokens: number[]; ran: number }> => {
+    const before = s.stats().promptTokensRun;
+    const r = await s.generate(prompt, { temperature: 0, maxTokens });
+    expect(r.tokens, prompt).toEqual(expected(encode(prompt, true), maxTokens).tokens);
+    return { tokens: r.tokens, ran: s.stats().promptTokensRun - before };
+  };
+
+  it('a repeated prompt runs only its last token; a continuation runs only what is new; both give the reference text', async () => {
+    const s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 2, prefillChunk: 8 });
+    try {
+      const first = 'a shared system prompt, then question one';
+      expect((await run(s, first, 12)).ran).toBe(encode(first, true).length);
+      expect((await run(s, first, 12)).ran).toBe(1);
+      // a chat's next turn: the first turn's prompt and answer, then more; the slot holds all but the answer's last token
+      const answer = expected(encode(first, true), 12).text;
+      const next = `${first}${answer} and then question two`;
+      expect((await run(s, next, 10)).ran).toBe(encode(next, true).length - encode(first, true).length - 11);
+      // a prompt sharing only the system part resumes after it (the longest prefix among the free slots)
+      const other = 'a shared system prompt, then something else';
+      const shared = encode('a shared system prompt, then ', true).length;
+      expect((await run(s, other, 8)).ran).toBe(encode(other, true).length - shared);
+      // only the BOS in common: resumes after it
+      expect((await run(s, 'zzz', 5)).ran).toBe(encode('zzz', true).length - 1);
+      // no BOS, nothing in common: from the start
+      const ids = encode('qqq', false);
+      const before = s.stats().promptTokensRun;
+      expect((await s.generate(ids, { temperature: 0, maxTokens: 4 })).tokens).toEqual(expected(ids, 4).tokens);
+      expect(s.stats().promptTokensRun - before).toBe(ids.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('16 concurrent requests over 4 slots, many sharing prefixes, each give the reference text; promptCache: false runs every prompt whole', async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => `${['alpha ', 'alpha beta ', 'gamma '][i % 3]}${'x'.repeat(i % 5)} request ${i % 6}`);
+    for (const promptCache of [true, false]) {
+      const s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 4, prefillChunk: 6, promptCache });
+      try {
+        for (let round = 0; round < 2; round++) {
+          const before = s.stats().promptTokensRun;
+          const rs = await Promise.all(prompts.map((p, i) => s.generate(p, { temperature: 0, maxTokens: 5 + (i % 7) })));
+          rs.forEach((r, i) => expect(r.tokens, prompts[i]).toEqual(expected(encode(prompts[i]!, true), 5 + (i % 7)).tokens));
+          const whole = prompts.reduce((n, p) => n + encode(p, true).length, 0);
+          const ran = s.stats().promptTokensRun - before;
+          if (promptCache && round === 1) expect(ran).toBeLessThan(whole);
+          else if (!promptCache) expect(ran).toBe(whole);
+        }
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('rejects a promptCache that is not a boolean', async () => {
+    await expect(Scheduler.load({ model: 'toy', engineModule: toyEngine, promptCache: 'yes' as unknown as boolean })).rejects.toThrow(/promptCache must be true or false/);
+  });
+});
+
 describe('scheduler: continuous batching over the toy engine', () => {
   const probe = new SharedArrayBuffer(12);
   const probeView = new Int32Array(probe);

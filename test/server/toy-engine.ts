@@ -135,6 +135,11 @@ class ToyEngine implements BatchEngine {
     this.len[to] = positions;
   }
 
+  /** Prompt caching: the slot's tokens are its "KV cache", so it can resume anywhere it holds (engineOptions.noCopySlot hides this too). */
+  resumeAt(slot: number, n: number): number {
+    return Math.min(n, this.len[slot]!);
+  }
+
   dispose(): void {}
 }
 

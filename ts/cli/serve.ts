@@ -27,6 +27,8 @@ const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
   --kv-budget MIB       upper bound on the KV cache of all slots together
   -t, --threads N       native threads for the forward pass
   --prefill-chunk N     most prompt tokens fed per step (chunked prefill), default 64
+  --no-prompt-cache     run every prompt whole (by default a request resumes after the longest
+                        prefix of its prompt that a free slot's KV cache still holds)
   --chat-template TEXT  Jinja chat template overriding the model's own
   --chat-template-file FILE  the same, from a file
   --model-id NAME       the id /v1/models reports, default the file name
@@ -58,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
         'kv-budget': { type: 'string' },
         threads: { type: 'string', short: 't' },
         'prefill-chunk': { type: 'string' },
+        'no-prompt-cache': { type: 'boolean' },
         'chat-template': { type: 'string' },
         'chat-template-file': { type: 'string' },
         'model-id': { type: 'string' },
@@ -125,6 +128,7 @@ export async function run(argv: string[]): Promise<number> {
       kvBudgetBytes: kvMiB === undefined ? undefined : kvMiB * 2 ** 20,
       threads: int('threads', 1, 1024),
       prefillChunk: int('prefill-chunk', 1, 1 << 16),
+      promptCache: values['no-prompt-cache'] === true ? false : undefined,
       chatTemplate,
       modelId: str('model-id'),
       maxBodyBytes: int('max-body', 1, 1 << 30),

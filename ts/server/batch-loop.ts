@@ -14,6 +14,12 @@
  * n − 1 (the engine's `copySlot`), and each choice samples its first token from the same logits
  * with its own sampler (seed + i), then decodes on its own. An engine without `copySlot` runs the
  * prompt in every slot instead (same output, more compute).
+ *
+ * Prompt caching: a slot's cache keeps what its last sequence ran (prompt and output) until the
+ * slot is reused. A new request takes the free slot whose held tokens share the longest prefix
+ * with its prompt and, where the engine can resume there (`resumeAt`), starts its prefill after
+ * that prefix: a repeated system prompt, or a chat's earlier turns, run once. The last prompt
+ * token always runs, for its logits.
  */
 import type { TemplatedText } from '../chat/types.js';
 import { LogprobCapture, TokenPieces, withPieces, type TokenLogprob } from '../generate/logprobs.js';
@@ -87,13 +93,24 @@ interface Sequence {
 export interface BatchLoopOptions {
   /** Most prompt tokens fed in one step, shared by all sequences in prefill. */
   prefillChunk: number;
+  /** Resume a prompt after the prefix a free slot still holds (see above). Default true. */
+  promptCache?: boolean;
 }
+
+/** What a slot's cache holds: the first `length` tokens of `tokens`. */
+interface HeldTokens {
+  tokens: Int32Array;
+  length: number;
+}
+const NOTHING_HELD: HeldTokens = { tokens: new Int32Array(0), length: 0 };
 
 export class BatchLoop {
   private readonly waiting: Sequence[] = [];
   /** Sequences holding a slot, in admission order. */
   private readonly running: Sequence[] = [];
   private readonly freeSlots: number[];
+  /** Per slot, the tokens its cache holds from the sequence that ran there last (prompt caching). */
+  private readonly held: HeldTokens[];
   private readonly eos: Set<number>;
   private saved: Float32Array | undefined;
   /** The raw logits row of a forking prompt, which every choice samples from. */
@@ -108,6 +125,7 @@ export class BatchLoop {
     private readonly opts: BatchLoopOptions,
   ) {
     this.freeSlots = Array.from({ length: loaded.engine.slots }, (_, i) => loaded.engine.slots - 1 - i);
+    this.held = Array.from({ length: loaded.engine.slots }, () => NOTHING_HELD);
     this.eos = new Set(loaded.tokenizer.eosIds);
     const tok = loaded.tokenizer;
     this.pieces = new TokenPieces({ ...(tok.tokenTable ? { tokenTable: () => tok.tokenTable!() } : {}), createStreamDecoder: () => tok.createStreamDecoder() });
@@ -223,7 +241,8 @@ export class BatchLoop {
     while (this.waiting.length > 0 && this.freeSlots.length >= 1 + this.waiting[0]!.siblings.length) {
       const seq = this.waiting.shift()!;
       for (const s of [seq, ...seq.siblings]) {
-        s.slot = this.freeSlots.pop()!;
+        s.slot = s === seq ? this.takeSlot(seq) : this.freeSlots.pop()!; // the siblings get the prompt by the fork
+        this.held[s.slot] = NOTHING_HELD; // its cache changes from here
         s.sampler = this.loaded.makeSampler(s.sampling, s.slot);
         this.running.push(s);
       }
@@ -260,6 +279,7 @@ export class BatchLoop {
         events.push({ id, kind: 'failed', error });
         this.cancel(id); // every choice of the request, forked or waiting for the fork
       }
+      for (const s of owners) this.held[s.slot] = NOTHING_HELD; // a pass that failed midway left those caches unknown
       return events;
     }
 
@@ -355,9 +375,36 @@ export class BatchLoop {
     return seq.sampler!(row, seq.history, length);
   }
 
+  /**
+   * A free slot for `seq`: the one whose held tokens share the longest prefix with its prompt (at
+   * most all but its last token), resumed after that prefix where the engine can; else the next
+   * free slot, from position 0.
+   */
+  private takeSlot(seq: Sequence): number {
+    const engine = this.loaded.engine;
+    let pick = this.freeSlots.length - 1;
+    let shared = 0;
+    if (engine.resumeAt && this.opts.promptCache !== false) {
+      const limit = seq.prompt.length - 1;
+      for (let i = 0; i < this.freeSlots.length; i++) {
+        const h = this.held[this.freeSlots[i]!]!;
+        const end = Math.min(h.length, limit);
+        let n = 0;
+        while (n < end && h.tokens[n] === seq.prompt[n]) n++;
+        if (n > shared) (pick = i), (shared = n);
+      }
+    }
+    const slot = this.freeSlots.splice(pick, 1)[0]!;
+    if (shared > 0) seq.prefilled = engine.resumeAt!(slot, shared);
+    return slot;
+  }
+
   private release(index: number): void {
     const [seq] = this.running.splice(index, 1);
-    if (seq) this.freeSlots.push(seq.slot);
+    if (!seq) return;
+    // the cache holds the prompt tokens run so far, then every output token but the last (never fed)
+    this.held[seq.slot] = { tokens: seq.history, length: seq.prefilled + Math.max(0, seq.generated - 1) };
+    this.freeSlots.push(seq.slot);
   }
 }
 

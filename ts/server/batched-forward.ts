@@ -137,6 +137,16 @@ export class BatchedForward {
     this.caches[to]!.copyPrefixFrom(this.caches[from]!, positions);
   }
 
+  /** Slot `slot` resumes after its first `n` cached positions, or fewer where its cache cannot go back (BatchEngine.resumeAt). */
+  resumeAt(slot: number, n: number): number {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots) throw new RangeError(`tensorloom: slot ${slot} is not in [0, ${this.slots})`);
+    const cache = this.caches[slot]!;
+    let at = cache.reusable(Math.max(0, Math.min(n, cache.length)));
+    // a recurrent state goes back only to its kept snapshot (none while serving) or to 0
+    if (cache.recurrent) at = cache.recurrent.rewindTo(at);
+    return at;
+  }
+
   dispose(): void {
     for (const c of this.caches) c.dispose();
   }

@@ -41,6 +41,14 @@ export interface BatchEngine {
    */
   copySlot?(from: number, to: number, positions: number): void;
   /**
+   * Prompt caching: prepares `slot` to continue after the first `n` positions its cache still holds
+   * from the sequence that ran there last (the loop checked that the new prompt starts with those
+   * tokens), and returns the position it resumes at: `n`, or less (0: from the start) where the
+   * cache cannot go back that far (a sliding-window ring that no longer holds the window before
+   * `n`, a recurrent state that cannot be cut back). Optional: without it every prompt runs whole.
+   */
+  resumeAt?(slot: number, n: number): number;
+  /**
    * Set by an encoder-decoder engine (seq2seq-serve-engine.ts): a sequence's prompt is the source,
    * at most `maxSource` tokens, and at most `maxTarget` tokens are generated; the loop checks both
    * at submission (contextLength is then their sum) and does not prime the text stream with the source.

@@ -68,6 +68,7 @@ export async function loadEngine(opts: EngineLoadOptions): Promise<LoadedEngine>
         slots: opts.slots,
         forward: (rows) => batched.forward(rows),
         copySlot: (from, to, positions) => batched.copySlot(from, to, positions),
+        resumeAt: (slot, n) => batched.resumeAt(slot, n),
         dispose: () => {
           batched.dispose();
           built.dispose();

@@ -8,6 +8,7 @@ export interface WorkerInit {
   engineModule?: string;
   load: EngineLoadOptions;
   prefillChunk: number;
+  promptCache: boolean;
 }
 
 export interface LoopStats {

@@ -38,6 +38,12 @@ export interface SchedulerOptions {
   threads?: number;
   /** Most prompt tokens fed per step across all sequences (chunked prefill). Default 64. */
   prefillChunk?: number;
+  /**
+   * Prompt caching: a request resumes after the longest prefix of its prompt that a free slot's
+   * KV cache still holds from the sequence that ran there last (a shared system prompt, a chat's
+   * earlier turns), where the model's cache can go back there. Default true.
+   */
+  promptCache?: boolean;
   /** A module exporting `loadEngine` (see engine.ts), to serve something other than our models. */
   engineModule?: string | URL;
   engineOptions?: Record<string, unknown>;
@@ -178,6 +184,7 @@ export class Scheduler implements AsyncDisposable {
     const prefillChunk = opts.prefillChunk ?? 64;
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new RangeError(`tensorloom: prefillChunk must be an integer ≥ 1, got ${prefillChunk}`);
     if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`tensorloom: maxQueued must be an integer ≥ 0, got ${maxQueued}`);
+    if (opts.promptCache !== undefined && typeof opts.promptCache !== 'boolean') throw new TypeError(`tensorloom: promptCache must be true or false, got ${String(opts.promptCache)}`);
     const init: WorkerInit = {
       ...(opts.engineModule !== undefined ? { engineModule: String(opts.engineModule) } : {}),
       load: {
@@ -191,6 +198,7 @@ export class Scheduler implements AsyncDisposable {
         ...(opts.engineOptions !== undefined ? { engineOptions: opts.engineOptions } : {}),
       },
       prefillChunk,
+      promptCache: opts.promptCache ?? true,
     };
     const worker = startWorker(init);
     const info = await new Promise<ModelInfo>((resolve, reject) => {

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     post({ type: 'load-failed', error: { kind: 'internal', message: err instanceof Error ? err.message : String(err) } });
     return;
   }
-  const loop = new BatchLoop(loaded, { prefillChunk: init.prefillChunk });
+  const loop = new BatchLoop(loaded, { prefillChunk: init.prefillChunk, promptCache: init.promptCache });
   let stepping = false;
   let closing = false;
   let lastStats = '';
