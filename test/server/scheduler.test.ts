@@ -74,6 +74,21 @@ describe('scheduler: prompt caching over the toy engine', () => {
     }
   });
 
+  it('a failed forward pass fails its request, and the cache of its slot is not reused afterwards', async () => {
+    const bad = encode('!', false)[0]!;
+    const s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 1, prefillChunk: 8, engineOptions: { failToken: bad } });
+    try {
+      // the first 8 tokens run in one step, the chunk with '!' fails the next
+      const prefix = 'the same prefix, then';
+      await expect(s.generate(`${prefix}!`, { temperature: 0, maxTokens: 4 })).rejects.toThrow(/forward pass failed: toy: token/);
+      const before = s.stats().promptTokensRun;
+      expect((await run(s, `${prefix} more`, 6)).tokens.length).toBe(6);
+      expect(s.stats().promptTokensRun - before).toBe(encode(`${prefix} more`, true).length);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('rejects a promptCache that is not a boolean', async () => {
     await expect(Scheduler.load({ model: 'toy', engineModule: toyEngine, promptCache: 'yes' as unknown as boolean })).rejects.toThrow(/promptCache must be true or false/);
   });

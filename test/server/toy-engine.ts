@@ -8,7 +8,8 @@
  * computes the same continuation directly, without any batching, as the reference.
  *
  * engineOptions: { stepMs?: number (sleep per forward, to simulate compute; or env TOY_STEP_MS), chatTemplate?: string, probe?: SharedArrayBuffer
- * (Int32Array: [0] max rows in one forward, [1] max tokens in one forward, [2] forward calls) }
+ * (Int32Array: [0] max rows in one forward, [1] max tokens in one forward, [2] forward calls),
+ * failToken?: number (a forward pass with this token in a row throws, after writing the rows before it) }
  */
 import type { TemplatedText } from '../../ts/chat/types.js';
 import type { BatchEngine, BatchRow, EngineLoadOptions, LoadedEngine, SamplingParams, TokenSampler } from '../../ts/server/engine.js';
@@ -101,6 +102,7 @@ class ToyEngine implements BatchEngine {
     private readonly eosEvery: number,
     private readonly stepMs: number,
     private readonly probe: Int32Array | null,
+    private readonly failToken: number,
   ) {
     this.cache = Array.from({ length: slots }, () => new Int32Array(contextLength));
     this.len = new Int32Array(slots);
@@ -114,6 +116,7 @@ class ToyEngine implements BatchEngine {
       if (row.slot < 0 || row.slot >= this.slots) throw new RangeError(`toy: slot ${row.slot} out of range`);
       if (row.pos > this.len[row.slot]!) throw new RangeError(`toy: slot ${row.slot} holds ${this.len[row.slot]} positions, row starts at ${row.pos}`);
       if (row.pos + row.tokens.length > this.contextLength) throw new RangeError('toy: past the context');
+      if (row.tokens.includes(this.failToken)) throw new Error(`toy: token ${this.failToken} fails the pass`);
       this.cache[row.slot]!.set(row.tokens, row.pos);
       this.len[row.slot] = row.pos + row.tokens.length;
       tokens += row.tokens.length;
@@ -168,7 +171,8 @@ export function loadEngine(opts: EngineLoadOptions): LoadedEngine {
   const eosEvery = typeof o.eosEvery === 'number' ? o.eosEvery : 0;
   const probe = o.probe instanceof SharedArrayBuffer ? new Int32Array(o.probe) : null;
   const stepMs = typeof o.stepMs === 'number' ? o.stepMs : Number(process.env.TOY_STEP_MS ?? 0);
-  const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe);
+  const failToken = typeof o.failToken === 'number' ? o.failToken : -1;
+  const engine = new ToyEngine(opts.slots, ctx, eosEvery, stepMs, probe, failToken);
   return {
     // noCopySlot: an engine that cannot fork a prefix (n > 1 then runs the prompt once per choice)
     engine: o.noCopySlot === true ? { vocabSize: VOCAB, contextLength: ctx, slots: opts.slots, forward: (rows) => engine.forward(rows), dispose: () => engine.dispose() } : engine,
