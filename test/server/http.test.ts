@@ -51,7 +51,21 @@ describe('HTTP server (toy engine)', () => {
     expect(json.id).toMatch(/^cmpl-/);
     expect(json.choices).toEqual([{ index: 0, text: ref.text, logprobs: null, finish_reason: 'length' }]);
     const n = encode(prompt, true).length;
-    expect(json.usage).toEqual({ prompt_tokens: n, completion_tokens: 24, total_tokens: n + 24 });
+    // the server's first generation: no slot holds a prefix of it yet
+    expect(json.usage).toEqual({ prompt_tokens: n, completion_tokens: 24, total_tokens: n + 24, prompt_tokens_details: { cached_tokens: 0 } });
+  });
+
+  it('usage reports the prompt tokens served from a slot cache (prompt_tokens_details.cached_tokens), streamed too', async () => {
+    const messages = [{ role: 'user', content: 'a question asked twice, word for word' }];
+    const first = await post(base, '/v1/chat/completions', { messages, max_tokens: 5, temperature: 0 });
+    const n = first.json.usage.prompt_tokens;
+    expect(first.json.usage.prompt_tokens_details.cached_tokens).toBeLessThan(n / 2);
+    const again = await post(base, '/v1/chat/completions', { messages, max_tokens: 5, temperature: 0 });
+    expect(again.json.choices).toEqual(first.json.choices);
+    // all but the last prompt token (which runs for its logits)
+    expect(again.json.usage).toEqual({ prompt_tokens: n, completion_tokens: 5, total_tokens: n + 5, prompt_tokens_details: { cached_tokens: n - 1 } });
+    const s = await postStream(base, '/v1/chat/completions', { messages, max_tokens: 5, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    expect(s.events.at(-1).usage.prompt_tokens_details).toEqual({ cached_tokens: n - 1 });
   });
 
   it('max_tokens defaults to 16 on /v1/completions; a token-id prompt is taken as is', async () => {
@@ -167,7 +181,8 @@ describe('HTTP server (toy engine)', () => {
     const c = await post(base, '/v1/completions', { prompt: 'Hi', max_tokens: 6, temperature: 0, n: 3, logprobs: 2 });
     expect(c.status).toBe(200);
     expect(c.json.choices.map((x: { index: number }) => x.index)).toEqual([0, 1, 2]);
-    expect(c.json.usage).toEqual({ prompt_tokens: 3, completion_tokens: 18, total_tokens: 21 });
+    expect(c.json.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 18, total_tokens: 21 });
+    expect(c.json.usage.prompt_tokens_details.cached_tokens).toBeLessThanOrEqual(2);
     for (const ch of c.json.choices) {
       expect(ch.text).toBe(ref.text);
       const lp = ch.logprobs;
@@ -201,7 +216,8 @@ describe('HTTP server (toy engine)', () => {
       expect(streamed.map((e: { token: string; logprob: number }) => [e.token, e.logprob])).toEqual(content.map((e: { token: string; logprob: number }) => [e.token, e.logprob]));
       expect(mine.at(-1).finish_reason).toBe('length');
     }
-    expect(s.events.at(-1).usage).toEqual({ prompt_tokens: chat.json.usage.prompt_tokens, completion_tokens: 8, total_tokens: chat.json.usage.prompt_tokens + 8 });
+    // the same prompt as the request before: choice 0 resumes after all but its last token
+    expect(s.events.at(-1).usage).toEqual({ prompt_tokens: chat.json.usage.prompt_tokens, completion_tokens: 8, total_tokens: chat.json.usage.prompt_tokens + 8, prompt_tokens_details: { cached_tokens: chat.json.usage.prompt_tokens - 1 } });
     // legacy completions streamed: per choice, the chunks' tokens spell its text and text_offset runs on across chunks
     const cs = await postStream(base, '/v1/completions', { prompt: 'Hi', max_tokens: 6, temperature: 0, n: 2, logprobs: 1, stream: true });
     for (const index of [0, 1]) {

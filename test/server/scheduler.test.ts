@@ -25,7 +25,10 @@ describe('scheduler: prompt caching over the toy engine', () => {
     const before = s.stats().promptTokensRun;
     const r = await s.generate(prompt, { temperature: 0, maxTokens });
     expect(r.tokens, prompt).toEqual(expected(encode(prompt, true), maxTokens).tokens);
-    return { tokens: r.tokens, ran: s.stats().promptTokensRun - before };
+    const ran = s.stats().promptTokensRun - before;
+    // usage reports the tokens taken from the cache: what the loop did not run
+    expect(r.usage.cachedPromptTokens + ran, prompt).toBe(encode(prompt, true).length);
+    return { tokens: r.tokens, ran };
   };
 
   it('a repeated prompt runs only its last token; a continuation runs only what is new; both give the reference text', async () => {
@@ -65,6 +68,7 @@ describe('scheduler: prompt caching over the toy engine', () => {
           rs.forEach((r, i) => expect(r.tokens, prompts[i]).toEqual(expected(encode(prompts[i]!, true), 5 + (i % 7)).tokens));
           const whole = prompts.reduce((n, p) => n + encode(p, true).length, 0);
           const ran = s.stats().promptTokensRun - before;
+          expect(rs.reduce((n, r) => n + r.usage.cachedPromptTokens, 0) + ran).toBe(whole);
           if (promptCache && round === 1) expect(ran).toBeLessThan(whole);
           else if (!promptCache) expect(ran).toBe(whole);
         }
@@ -114,7 +118,8 @@ describe('scheduler: continuous batching over the toy engine', () => {
       expect(results[i]!.tokens).toEqual(ref.tokens);
       expect(results[i]!.text).toBe(ref.text);
       expect(results[i]!.finishReason).toBe('length');
-      expect(results[i]!.usage).toEqual({ promptTokens: encode(prompts[i]!, true).length, completionTokens: lengths[i], totalTokens: encode(prompts[i]!, true).length + lengths[i]! });
+      // a fresh scheduler: no slot holds anything to resume from
+      expect(results[i]!.usage).toEqual({ promptTokens: encode(prompts[i]!, true).length, completionTokens: lengths[i], totalTokens: encode(prompts[i]!, true).length + lengths[i]!, cachedPromptTokens: 0 });
     }
     // They really ran together, and no step fed more than the prefill budget (decode rows count in it).
     expect(Atomics.load(probeView, 0)).toBeGreaterThan(8);

@@ -57,7 +57,7 @@ export type LoopEvent =
   | { id: number; kind: 'accepted'; promptTokens: number }
   | { id: number; kind: 'rejected'; error: ErrorPayload }
   | { id: number; kind: 'token'; token: number; text: string; choice?: number; logprob?: TokenLogprob }
-  | { id: number; kind: 'done'; text: string; finishReason: FinishReason; promptTokens: number; completionTokens: number; choice?: number }
+  | { id: number; kind: 'done'; text: string; finishReason: FinishReason; promptTokens: number; cachedPromptTokens: number; completionTokens: number; choice?: number }
   | { id: number; kind: 'failed'; error: ErrorPayload };
 
 interface Sequence {
@@ -65,6 +65,8 @@ interface Sequence {
   prompt: Int32Array;
   /** Prompt tokens already in the slot's cache. */
   prefilled: number;
+  /** Of those, the ones the slot's cache held when the sequence took it (prompt caching: not run). */
+  cached: number;
   /** prompt + generated (history[0, prompt.length + generated)), for penalties. */
   history: Int32Array;
   sampling: SamplingParams;
@@ -197,6 +199,7 @@ export class BatchLoop {
         id,
         prompt,
         prefilled: 0,
+        cached: 0,
         history,
         sampling: choiceSampling(req.sampling, choice),
         generated: 0,
@@ -336,7 +339,7 @@ export class BatchLoop {
   private accept(seq: Sequence, token: number, events: LoopEvent[], logprob: TokenLogprob | undefined): boolean {
     const choice = seq.choice > 0 ? { choice: seq.choice } : {};
     const finish = (reason: FinishReason, text: string): true => {
-      events.push({ id: seq.id, kind: 'done', text, finishReason: reason, promptTokens: seq.prompt.length, completionTokens: seq.generated, ...choice });
+      events.push({ id: seq.id, kind: 'done', text, finishReason: reason, promptTokens: seq.prompt.length, cachedPromptTokens: seq.cached, completionTokens: seq.generated, ...choice });
       return true;
     };
     const token_ = (text: string): void => {
@@ -395,7 +398,7 @@ export class BatchLoop {
       }
     }
     const slot = this.freeSlots.splice(pick, 1)[0]!;
-    if (shared > 0) seq.prefilled = engine.resumeAt!(slot, shared);
+    if (shared > 0) seq.prefilled = seq.cached = engine.resumeAt!(slot, shared);
     return slot;
   }
 

@@ -341,7 +341,8 @@ function chatChoice(c: ChoiceResult, tools: ToolPlan | null, withLogprobs: boole
 }
 
 function usage(r: GenerateResult): unknown {
-  return { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens };
+  const { promptTokens, completionTokens, totalTokens, cachedPromptTokens } = r.usage;
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: totalTokens, prompt_tokens_details: { cached_tokens: cachedPromptTokens } };
 }
 
 export function parseBody(body: string | object): Record<string, unknown> {

@@ -97,8 +97,12 @@ export interface GenerateResult {
   logprobs?: TokenLogprob[];
   /** Every choice, in index order (one when n = 1). */
   choices: ChoiceResult[];
-  /** Prompt tokens counted once; completion tokens summed over the choices. */
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+  /**
+   * Prompt tokens counted once; completion tokens summed over the choices. `cachedPromptTokens`:
+   * the prompt tokens choice 0's slot already held from an earlier request (prompt caching), so
+   * not run again (OpenAI's `prompt_tokens_details.cached_tokens`).
+   */
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cachedPromptTokens: number };
   timings: {
     /** Submission to first generated token. */
     firstTokenMs: number;
@@ -139,6 +143,8 @@ interface Call {
   open: number;
   t0: number;
   firstTokenMs: number;
+  /** From choice 0's `done`. */
+  cachedPromptTokens: number;
   detach: () => void;
 }
 
@@ -327,6 +333,7 @@ export class Scheduler implements AsyncDisposable {
         open: n,
         t0: performance.now(),
         firstTokenMs: 0,
+        cachedPromptTokens: 0,
         detach: () => signal?.removeEventListener('abort', onAbort),
       });
       this.send({ type: 'submit', id, request });
@@ -417,6 +424,7 @@ export class Scheduler implements AsyncDisposable {
         }
         c.finishReason = e.finishReason;
         c.completionTokens = e.completionTokens;
+        if (index === 0) call.cachedPromptTokens = e.cachedPromptTokens;
         if (--call.open > 0) break;
         const totalMs = performance.now() - call.t0;
         this.avgCallMs = 0.9 * this.avgCallMs + 0.1 * totalMs;
@@ -433,7 +441,7 @@ export class Scheduler implements AsyncDisposable {
         call.resolve({
           ...first,
           choices,
-          usage: { promptTokens: e.promptTokens, completionTokens, totalTokens: e.promptTokens + completionTokens },
+          usage: { promptTokens: e.promptTokens, completionTokens, totalTokens: e.promptTokens + completionTokens, cachedPromptTokens: call.cachedPromptTokens },
           timings: { firstTokenMs: call.firstTokenMs || totalMs, totalMs },
         });
         break;
