@@ -140,6 +140,15 @@ describe('/metrics and /health (toy engine)', () => {
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
     expect(value(after, 'tensorloom_slots_busy')).toBe(0);
     expect(value(after, 'tensorloom_queue_depth')).toBe(0);
+
+    // the same prompt again: all but its last token come from the slot's cache, and the counters say so
+    const again = await post(base, '/v1/completions', { prompt, max_tokens: 2, temperature: 0 });
+    const n = encode(prompt, true).length;
+    expect(again.json.usage.prompt_tokens_details.cached_tokens).toBe(n - 1);
+    const last = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    expect(value(last, 'tensorloom_prompt_tokens_cached_total') - value(after, 'tensorloom_prompt_tokens_cached_total')).toBe(n - 1);
+    expect(value(last, 'tensorloom_prompt_tokens_computed_total') - value(after, 'tensorloom_prompt_tokens_computed_total')).toBe(1);
+    expect(value(last, 'tensorloom_prompt_tokens_total') - value(after, 'tensorloom_prompt_tokens_total')).toBe(n);
   });
 
   it('/health is 200 when ready and 503 while draining (readiness probe)', async () => {

@@ -4,6 +4,7 @@
  *   tensorloom_requests_total{route,status}     counter    HTTP requests answered
  *   tensorloom_prompt_tokens_total              counter    prompt tokens processed
  *   tensorloom_prompt_tokens_computed_total     counter    prompt tokens run through the model (n choices fork one prefill)
+ *   tensorloom_prompt_tokens_cached_total       counter    prompt tokens a slot's cache already held (prompt caching: not run)
  *   tensorloom_generated_tokens_total           counter    tokens generated
  *   tensorloom_queue_depth                      gauge      requests waiting for a slot (the HPA's metric)
  *   tensorloom_slots_busy / _slots_total        gauge      KV-cache slots decoding now / in all
@@ -41,6 +42,7 @@ const ROUTES = new Set(['/v1/completions', '/v1/chat/completions', '/v1/models',
 export class ServerMetrics {
   private readonly requests = new Map<string, number>();
   private promptTokens = 0;
+  private cachedPromptTokens = 0;
   private generatedTokens = 0;
   private readonly ttft = new Histogram(TTFT_BUCKETS);
   private readonly tpot = new Histogram(TPOT_BUCKETS);
@@ -55,6 +57,7 @@ export class ServerMetrics {
   /** Records a finished generation's token counts and latencies. */
   generation(r: GenerateResult): void {
     this.promptTokens += r.usage.promptTokens;
+    this.cachedPromptTokens += r.usage.cachedPromptTokens;
     this.generatedTokens += r.usage.completionTokens;
     if (r.usage.completionTokens > 0) this.ttft.observe(r.timings.firstTokenMs / 1000);
     if (r.usage.completionTokens > 1) {
@@ -71,6 +74,7 @@ export class ServerMetrics {
     metric('tensorloom_requests_total', 'counter', 'HTTP requests answered, by route and status code.', [...this.requests].map(([k, v]) => `tensorloom_requests_total{${k}} ${v}`));
     metric('tensorloom_prompt_tokens_total', 'counter', 'Prompt tokens processed.', [`tensorloom_prompt_tokens_total ${this.promptTokens}`]);
     metric('tensorloom_prompt_tokens_computed_total', 'counter', 'Prompt tokens run through the model (a prompt forked into n choices counts once).', [`tensorloom_prompt_tokens_computed_total ${stats.promptTokensRun}`]);
+    metric('tensorloom_prompt_tokens_cached_total', 'counter', 'Prompt tokens a KV-cache slot already held from an earlier request (prompt caching: not run again).', [`tensorloom_prompt_tokens_cached_total ${this.cachedPromptTokens}`]);
     metric('tensorloom_generated_tokens_total', 'counter', 'Tokens generated.', [`tensorloom_generated_tokens_total ${this.generatedTokens}`]);
     metric('tensorloom_queue_depth', 'gauge', 'Requests accepted and waiting for a KV-cache slot.', [`tensorloom_queue_depth ${Math.max(0, stats.outstanding - stats.slots)}`]);
     metric('tensorloom_queue_capacity', 'gauge', 'Requests that may wait before 429.', [`tensorloom_queue_capacity ${stats.maxQueued}`]);
