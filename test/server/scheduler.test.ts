@@ -57,6 +57,31 @@ describe('scheduler: prompt caching over the toy engine', () => {
     }
   });
 
+  it('a prompt sharing only a short start takes the least recently used slot, so two conversations keep their caches', async () => {
+    const s = await Scheduler.load({ model: 'toy', engineModule: toyEngine, parallel: 2, prefillChunk: 16 });
+    try {
+      const a1 = 'Tell me about the old lighthouse on the hill';
+      const b1 = 'A recipe for bread, please, with rye';
+      const c1 = 'Something else again, and rather long';
+      const next = (prompt: string, maxTokens: number, more: string): string => `${prompt}${expected(encode(prompt, true), maxTokens).text}${more}`;
+      // each held: its prompt and all but the last of its 8 output tokens
+      const resumed = (prompt: string, before: string): number => encode(prompt, true).length - encode(before, true).length - 7;
+      expect((await run(s, a1, 8)).ran).toBe(encode(a1, true).length);
+      // B shares only the BOS with A's slot (under a tenth of its prompt): the never used slot, whole
+      expect((await run(s, b1, 8)).ran).toBe(encode(b1, true).length);
+      const a2 = next(a1, 8, ' and its keeper');
+      expect((await run(s, a2, 8)).ran).toBe(resumed(a2, a1));
+      // C evicts the least recently used slot (B's), resuming after the BOS it shares
+      expect((await run(s, c1, 8)).ran).toBe(encode(c1, true).length - 1);
+      const a3 = next(a2, 8, ' then?');
+      expect((await run(s, a3, 8)).ran).toBe(resumed(a3, a2));
+      const c2 = next(c1, 8, ' more');
+      expect((await run(s, c2, 8)).ran).toBe(resumed(c2, c1));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('16 concurrent requests over 4 slots, many sharing prefixes, each give the reference text; promptCache: false runs every prompt whole', async () => {
     const prompts = Array.from({ length: 16 }, (_, i) => `${['alpha ', 'alpha beta ', 'gamma '][i % 3]}${'x'.repeat(i % 5)} request ${i % 6}`);
     for (const promptCache of [true, false]) {

@@ -17,9 +17,9 @@
  *
  * Prompt caching: a slot's cache keeps what its last sequence ran (prompt and output) until the
  * slot is reused. A new request takes the free slot whose held tokens share the longest prefix
- * with its prompt and, where the engine can resume there (`resumeAt`), starts its prefill after
- * that prefix: a repeated system prompt, or a chat's earlier turns, run once. The last prompt
- * token always runs, for its logits.
+ * with its prompt (if over a tenth of it; else the least recently used slot) and, where the engine
+ * can resume there (`resumeAt`), starts its prefill after that prefix: a repeated system prompt, or
+ * a chat's earlier turns, run once. The last prompt token always runs, for its logits.
  */
 import type { TemplatedText } from '../chat/types.js';
 import { LogprobCapture, TokenPieces, withPieces, type TokenLogprob } from '../generate/logprobs.js';
@@ -105,6 +105,8 @@ interface HeldTokens {
   length: number;
 }
 const NOTHING_HELD: HeldTokens = { tokens: new Int32Array(0), length: 0 };
+/** A free slot's cached prefix is reused when it is over this fraction of the prompt (llama-server's --slot-prompt-similarity default). */
+const kSlotSimilarity = 0.1;
 
 export class BatchLoop {
   private readonly waiting: Sequence[] = [];
@@ -113,6 +115,9 @@ export class BatchLoop {
   private readonly freeSlots: number[];
   /** Per slot, the tokens its cache holds from the sequence that ran there last (prompt caching). */
   private readonly held: HeldTokens[];
+  /** Per slot, when it was last released (a count of releases; 0: never used): the least recent goes first. */
+  private readonly releasedAt: number[];
+  private releases = 0;
   private readonly eos: Set<number>;
   private saved: Float32Array | undefined;
   /** The raw logits row of a forking prompt, which every choice samples from. */
@@ -128,6 +133,7 @@ export class BatchLoop {
   ) {
     this.freeSlots = Array.from({ length: loaded.engine.slots }, (_, i) => loaded.engine.slots - 1 - i);
     this.held = Array.from({ length: loaded.engine.slots }, () => NOTHING_HELD);
+    this.releasedAt = Array.from({ length: loaded.engine.slots }, () => 0);
     this.eos = new Set(loaded.tokenizer.eosIds);
     const tok = loaded.tokenizer;
     this.pieces = new TokenPieces({ ...(tok.tokenTable ? { tokenTable: () => tok.tokenTable!() } : {}), createStreamDecoder: () => tok.createStreamDecoder() });
@@ -244,7 +250,7 @@ export class BatchLoop {
     while (this.waiting.length > 0 && this.freeSlots.length >= 1 + this.waiting[0]!.siblings.length) {
       const seq = this.waiting.shift()!;
       for (const s of [seq, ...seq.siblings]) {
-        s.slot = s === seq ? this.takeSlot(seq) : this.freeSlots.pop()!; // the siblings get the prompt by the fork
+        s.slot = s === seq ? this.takeSlot(seq) : this.takeSiblingSlot(); // the siblings get the prompt by the fork
         this.held[s.slot] = NOTHING_HELD; // its cache changes from here
         s.sampler = this.loaded.makeSampler(s.sampling, s.slot);
         this.running.push(s);
@@ -378,28 +384,51 @@ export class BatchLoop {
     return seq.sampler!(row, seq.history, length);
   }
 
+  private get caching(): boolean {
+    return this.loaded.engine.resumeAt !== undefined && this.opts.promptCache !== false;
+  }
+
   /**
-   * A free slot for `seq`: the one whose held tokens share the longest prefix with its prompt (at
-   * most all but its last token), resumed after that prefix where the engine can; else the next
-   * free slot, from position 0.
+   * A free slot for `seq`. With prompt caching, llama-server's rule: the slot whose held tokens
+   * share the longest prefix with the prompt (at most all but its last token), if that prefix is
+   * over a tenth of the prompt; otherwise the least recently used slot (never used first), so that
+   * a short common start (a BOS, a chat template's header) does not evict another conversation's
+   * cache while an older one is free. The prefill starts after the prefix the chosen slot shares,
+   * as far as the engine can resume. Without caching: the slot freed last (a lightly loaded server
+   * keeps writing the same slots' memory).
    */
   private takeSlot(seq: Sequence): number {
-    const engine = this.loaded.engine;
-    let pick = this.freeSlots.length - 1;
-    let shared = 0;
-    if (engine.resumeAt && this.opts.promptCache !== false) {
-      const limit = seq.prompt.length - 1;
-      for (let i = 0; i < this.freeSlots.length; i++) {
-        const h = this.held[this.freeSlots[i]!]!;
-        const end = Math.min(h.length, limit);
-        let n = 0;
-        while (n < end && h.tokens[n] === seq.prompt[n]) n++;
-        if (n > shared) (pick = i), (shared = n);
-      }
+    if (!this.caching) return this.freeSlots.pop()!;
+    const shared = (slot: number): number => {
+      const h = this.held[slot]!;
+      const end = Math.min(h.length, seq.prompt.length - 1);
+      let n = 0;
+      while (n < end && h.tokens[n] === seq.prompt[n]) n++;
+      return n;
+    };
+    let pick = 0;
+    let best = -1;
+    for (let i = 0; i < this.freeSlots.length; i++) {
+      const n = shared(this.freeSlots[i]!);
+      if (n > best || (n === best && this.releasedAt[this.freeSlots[i]!]! < this.releasedAt[this.freeSlots[pick]!]!)) (pick = i), (best = n);
     }
+    if (best <= kSlotSimilarity * seq.prompt.length) pick = this.leastRecentFree();
     const slot = this.freeSlots.splice(pick, 1)[0]!;
-    if (shared > 0) seq.prefilled = seq.cached = engine.resumeAt!(slot, shared);
+    const n = shared(slot);
+    if (n > 0) seq.prefilled = seq.cached = this.loaded.engine.resumeAt!(slot, n);
     return slot;
+  }
+
+  /** A slot for a choice that gets its prompt by the fork: the least recently used with caching, else the last freed. */
+  private takeSiblingSlot(): number {
+    return this.caching ? this.freeSlots.splice(this.leastRecentFree(), 1)[0]! : this.freeSlots.pop()!;
+  }
+
+  /** The index in freeSlots of the slot released longest ago (never used first). */
+  private leastRecentFree(): number {
+    let lru = 0;
+    for (let i = 1; i < this.freeSlots.length; i++) if (this.releasedAt[this.freeSlots[i]!]! < this.releasedAt[this.freeSlots[lru]!]!) lru = i;
+    return lru;
   }
 
   private release(index: number): void {
@@ -407,6 +436,7 @@ export class BatchLoop {
     if (!seq) return;
     // the cache holds the prompt tokens run so far, then every output token but the last (never fed)
     this.held[seq.slot] = { tokens: seq.history, length: seq.prefilled + Math.max(0, seq.generated - 1) };
+    this.releasedAt[seq.slot] = ++this.releases;
     this.freeSlots.push(seq.slot);
   }
 }
