@@ -41,7 +41,8 @@ export interface SchedulerOptions {
   /**
    * Prompt caching: a request resumes after the longest prefix of its prompt that a free slot's
    * KV cache still holds from the sequence that ran there last (a shared system prompt, a chat's
-   * earlier turns), where the model's cache can go back there. Default true.
+   * earlier turns), where the model's cache can go back there; a prefix of a tenth of the prompt
+   * or less takes the least recently used slot instead. Default true.
    */
   promptCache?: boolean;
   /** A module exporting `loadEngine` (see engine.ts), to serve something other than our models. */
