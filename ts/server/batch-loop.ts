@@ -406,15 +406,14 @@ export class BatchLoop {
       while (n < end && h.tokens[n] === seq.prompt[n]) n++;
       return n;
     };
-    let pick = 0;
-    let best = -1;
-    for (let i = 0; i < this.freeSlots.length; i++) {
-      const n = shared(this.freeSlots[i]!);
-      if (n > best || (n === best && this.releasedAt[this.freeSlots[i]!]! < this.releasedAt[this.freeSlots[pick]!]!)) (pick = i), (best = n);
-    }
-    if (best <= kSlotSimilarity * seq.prompt.length) pick = this.leastRecentFree();
+    const prefix = this.freeSlots.map(shared);
+    // the longest shared prefix, the least recently used slot among equals
+    const lru = this.leastRecentFree();
+    let pick = lru;
+    for (let i = 0; i < prefix.length; i++) if (prefix[i]! > prefix[pick]! || (prefix[i] === prefix[pick] && this.olderFree(i, pick))) pick = i;
+    if (prefix[pick]! <= kSlotSimilarity * seq.prompt.length) pick = lru;
+    const n = prefix[pick]!;
     const slot = this.freeSlots.splice(pick, 1)[0]!;
-    const n = shared(slot);
     if (n > 0) seq.prefilled = seq.cached = this.loaded.engine.resumeAt!(slot, n);
     return slot;
   }
@@ -427,8 +426,13 @@ export class BatchLoop {
   /** The index in freeSlots of the slot released longest ago (never used first). */
   private leastRecentFree(): number {
     let lru = 0;
-    for (let i = 1; i < this.freeSlots.length; i++) if (this.releasedAt[this.freeSlots[i]!]! < this.releasedAt[this.freeSlots[lru]!]!) lru = i;
+    for (let i = 1; i < this.freeSlots.length; i++) if (this.olderFree(i, lru)) lru = i;
     return lru;
+  }
+
+  /** Whether free slot i (an index in freeSlots) was released before free slot j. */
+  private olderFree(i: number, j: number): boolean {
+    return this.releasedAt[this.freeSlots[i]!]! < this.releasedAt[this.freeSlots[j]!]!;
   }
 
   private release(index: number): void {
