@@ -27,8 +27,9 @@ const HELP = `usage: tensorloom serve [--model PATH|REF] [options]
   --kv-budget MIB       upper bound on the KV cache of all slots together
   -t, --threads N       native threads for the forward pass
   --prefill-chunk N     most prompt tokens fed per step (chunked prefill), default 64
-  --no-prompt-cache     run every prompt whole (by default a request resumes after the longest
-                        prefix of its prompt that a free slot's KV cache still holds)
+  --no-prompt-cache     run every prompt whole (by default a request takes the free slot whose KV
+                        cache shares the longest prefix with its prompt and resumes after it, when
+                        that is over a tenth of the prompt; else the least recently used slot)
   --chat-template TEXT  Jinja chat template overriding the model's own
   --chat-template-file FILE  the same, from a file
   --model-id NAME       the id /v1/models reports, default the file name
